@@ -1,0 +1,197 @@
+//! The in-memory token cache: double-checked locking per key (object_store's `TokenCache`),
+//! so concurrent callers across an expiry cause exactly one token request.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::RwLock;
+use tokio::time::Instant;
+
+use crate::error::AuthError;
+use crate::secret::AccessToken;
+
+/// Refresh at the latest this long before expiry.
+const MIN_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// A cached access token with its expiry and the moment to refresh it.
+#[derive(Debug, Clone)]
+pub struct CachedToken {
+    /// The token.
+    pub token: AccessToken,
+    /// When it stops being valid.
+    pub expires_at: Instant,
+    /// When to get a new one.
+    pub refresh_at: Instant,
+}
+
+impl CachedToken {
+    /// A token received now with `lifetime` (`expires_in`) and an optional `refresh_in` hint.
+    /// It is refreshed 5 minutes before expiry, or at half its lifetime when that is shorter
+    /// (short-lived tokens would otherwise always look stale), or at `refresh_in` if earlier.
+    pub fn new(token: AccessToken, lifetime: Duration, refresh_in: Option<Duration>) -> Self {
+        let now = Instant::now();
+        let margin = MIN_TTL.min(lifetime / 2);
+        let mut refresh_after = lifetime - margin;
+        if let Some(hint) = refresh_in {
+            refresh_after = refresh_after.min(hint);
+        }
+        Self {
+            token,
+            expires_at: now + lifetime,
+            refresh_at: now + refresh_after,
+        }
+    }
+
+    fn is_fresh(&self) -> bool {
+        Instant::now() < self.refresh_at
+    }
+
+    fn is_valid(&self) -> bool {
+        Instant::now() < self.expires_at
+    }
+}
+
+type Slot = Arc<RwLock<Option<CachedToken>>>;
+
+/// Access tokens per key (authority, client, resource, account), refreshed ahead of expiry.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl TokenCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn slot(&self, key: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Returns the cached token for `key` while fresh; otherwise runs `fetch` (only one caller
+    /// at a time per key; the others wait and take its result). If the refresh fails while the
+    /// old token is still valid, the old token is returned and a warning logged.
+    pub async fn get_or_refresh<F, Fut>(
+        &self,
+        key: &str,
+        fetch: F,
+    ) -> Result<AccessToken, AuthError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<CachedToken, AuthError>>,
+    {
+        let slot = self.slot(key);
+        if let Some(cached) = slot.read().await.as_ref()
+            && cached.is_fresh()
+        {
+            return Ok(cached.token.clone());
+        }
+        let mut guard = slot.write().await;
+        if let Some(cached) = guard.as_ref()
+            && cached.is_fresh()
+        {
+            // Another task refreshed while we waited for the lock.
+            return Ok(cached.token.clone());
+        }
+        match fetch().await {
+            Ok(new) => {
+                let token = new.token.clone();
+                *guard = Some(new);
+                Ok(token)
+            }
+            Err(err) => match guard.as_ref() {
+                Some(old) if old.is_valid() => {
+                    tracing::warn!(key, error = %err, "token refresh failed; using the current token until it expires");
+                    Ok(old.token.clone())
+                }
+                _ => Err(err),
+            },
+        }
+    }
+
+    /// Forgets the token for `key` (e.g. after the resource rejected it).
+    pub async fn invalidate(&self, key: &str) {
+        *self.slot(key).write().await = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn token(lifetime: u64) -> CachedToken {
+        CachedToken::new(AccessToken::new("t"), Duration::from_secs(lifetime), None)
+    }
+
+    #[test]
+    fn refresh_point() {
+        let t = token(3600);
+        assert_eq!(t.refresh_at + MIN_TTL, t.expires_at);
+        let short = token(60);
+        assert_eq!(short.refresh_at + Duration::from_secs(30), short.expires_at);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_fetch_for_many_concurrent_callers_per_expiry() {
+        let cache = Arc::new(TokenCache::new());
+        let fetches = Arc::new(AtomicU32::new(0));
+        let run = || {
+            let tasks: Vec<_> = (0..100)
+                .map(|_| {
+                    let cache = cache.clone();
+                    let fetches = fetches.clone();
+                    tokio::spawn(async move {
+                        cache
+                            .get_or_refresh("k", || async move {
+                                fetches.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                Ok(token(600))
+                            })
+                            .await
+                            .unwrap()
+                    })
+                })
+                .collect();
+            futures_util::future::join_all(tasks)
+        };
+        run().await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_secs(100)).await;
+        run().await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "still fresh");
+        tokio::time::advance(Duration::from_secs(250)).await; // past refresh_at (300 s)
+        run().await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_refresh_keeps_a_still_valid_token() {
+        let cache = TokenCache::new();
+        cache
+            .get_or_refresh("k", || async { Ok(token(600)) })
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(400)).await;
+        let t = cache
+            .get_or_refresh("k", || async {
+                Err(AuthError::InvalidConfig("down".into()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(t.secret(), "t");
+        tokio::time::advance(Duration::from_secs(300)).await; // now expired
+        assert!(
+            cache
+                .get_or_refresh("k", || async {
+                    Err(AuthError::InvalidConfig("down".into()))
+                })
+                .await
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! The one place routes are listed.
+
+use axum::Router;
+use axum::routing::{any, get, post};
+
+use crate::state::AppState;
+use crate::{admin, dataverse, entra};
+
+/// The whole emulator as a router: Entra ID endpoints, the Web API, and the control API.
+pub fn router(state: AppState) -> Router {
+    let entra = Router::new()
+        .route(
+            "/{tenant}/oauth2/token",
+            post(entra::token::token_v1).get(entra::token::token_get),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(entra::token::token_v2).get(entra::token::token_get),
+        )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(entra::discovery::openid_v1),
+        )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(entra::discovery::openid_v2),
+        )
+        .route("/{tenant}/discovery/keys", get(entra::discovery::jwks_v1))
+        .route(
+            "/{tenant}/discovery/v2.0/keys",
+            get(entra::discovery::jwks_v2),
+        );
+    let webapi = Router::new()
+        .route("/api/data/{*rest}", any(dataverse::dispatch))
+        .layer(axum::middleware::from_fn(dataverse::headers::odata_headers));
+    let control = Router::new()
+        .route("/_emulator/stats", get(admin::stats))
+        .route("/_emulator/users/{upn}/revoke", post(admin::revoke))
+        .route("/_emulator/clock/advance", post(admin::advance_clock));
+    entra
+        .merge(webapi)
+        .merge(control)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .with_state(state)
+}

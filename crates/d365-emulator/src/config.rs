@@ -1,0 +1,292 @@
+//! Emulator configuration: the directory (tenants, app registrations, users), the Dataverse
+//! environment, token lifetimes and seed size. Built-in defaults run the demo; a TOML file
+//! (`d365 emulator --config FILE`) changes any part. Sections given in the file replace the
+//! defaults of that section.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::StartError;
+
+/// The well-known appId of Dataverse ("Dynamics CRM") as a resource application.
+pub const DYNAMICS_CRM_APP_ID: &str = "00000007-0000-0000-c000-000000000000";
+
+/// Everything the emulator needs to start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmulatorConfig {
+    /// Access token lifetime in seconds (`expires_in`); small values make refresh testable.
+    pub token_lifetime_secs: u64,
+    /// Refresh tokens expire after this much inactivity (Entra: 90 days).
+    pub refresh_token_lifetime_secs: u64,
+    /// Accounts to seed (contacts are twice as many).
+    pub seed_accounts: usize,
+    /// Seed for the deterministic data generator.
+    pub seed: u64,
+    /// Tenants.
+    pub tenants: Vec<TenantConfig>,
+    /// App registrations.
+    pub apps: Vec<AppConfig>,
+    /// Users.
+    pub users: Vec<UserConfig>,
+    /// The Dataverse environment.
+    pub environment: EnvironmentConfig,
+    /// Where to persist data and the signing key; `None` keeps everything in memory.
+    #[serde(skip)]
+    pub data_dir: Option<PathBuf>,
+    /// A pre-made signing key (PKCS#8 PEM), e.g. shared by all emulators of a test process.
+    #[serde(skip)]
+    pub signing_key_pem: Option<String>,
+}
+
+/// A directory (tenant).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant GUID.
+    pub id: String,
+    /// Verified domains, e.g. `contoso.onmicrosoft.com`.
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// An app registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The application (client) id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Home tenant id.
+    pub tenant: String,
+    /// Client secrets; empty for a public client.
+    #[serde(default)]
+    pub secrets: Vec<SecretConfig>,
+    /// A public client (no secret; device code, ROPC, auth code with PKCE).
+    #[serde(default)]
+    pub public_client: bool,
+    /// App roles granted to the app (the `roles` claim of app-only tokens).
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Object id of the app's service principal (the `oid` of app-only tokens).
+    pub service_principal_id: String,
+    /// The Dataverse application user (`systemuserid`) mapped to this app.
+    pub application_user_id: String,
+}
+
+/// A client secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretConfig {
+    /// The secret value.
+    pub value: String,
+    /// Expiry as Unix seconds; expired secrets fail with AADSTS7000222.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// A user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// User principal name.
+    pub upn: String,
+    /// Password.
+    pub password: String,
+    /// Entra object id.
+    pub object_id: String,
+    /// Home tenant id.
+    pub tenant: String,
+    /// Display name.
+    pub display_name: String,
+    /// Given name.
+    #[serde(default)]
+    pub given_name: String,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: String,
+    /// Needs MFA: the password grant fails with AADSTS50076.
+    #[serde(default)]
+    pub mfa_required: bool,
+    /// Disabled: sign-in fails with AADSTS50057.
+    #[serde(default)]
+    pub disabled: bool,
+    /// The Dataverse `systemuserid` mapped to this user.
+    pub systemuser_id: String,
+}
+
+/// The Dataverse environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// The environment URL (token audience). `None`: the emulator's own base URL.
+    pub url: Option<String>,
+    /// The tenant the environment belongs to.
+    pub tenant: String,
+    /// `organizationid`.
+    pub organization_id: String,
+    /// The root business unit id.
+    pub business_unit_id: String,
+    /// Organization display name.
+    pub name: String,
+}
+
+const TENANT_ID: &str = "8a3d7f1e-5c2b-4e9a-9f0d-1b2c3d4e5f60";
+
+impl Default for EnvironmentConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            tenant: TENANT_ID.into(),
+            organization_id: "4faf1f34-f06d-4511-80d0-00155db07cb1".into(),
+            business_unit_id: "ded5a64f-f06d-4511-80d0-00155db07cb1".into(),
+            name: "Contoso (emulated)".into(),
+        }
+    }
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            token_lifetime_secs: 3599,
+            refresh_token_lifetime_secs: 90 * 24 * 3600,
+            seed_accounts: 1000,
+            seed: 365,
+            tenants: vec![TenantConfig {
+                id: TENANT_ID.into(),
+                domains: vec!["contoso.onmicrosoft.com".into()],
+            }],
+            apps: vec![
+                AppConfig {
+                    client_id: "5d0e6c8a-1f2b-4c3d-8e9f-0a1b2c3d4e5f".into(),
+                    name: "d365 demo integration".into(),
+                    tenant: TENANT_ID.into(),
+                    // Holds `+ / = ~` on purpose: secrets like these break naive form encoding.
+                    secrets: vec![SecretConfig {
+                        value: "dmo8Q~d365+Emul/ator=Secret".into(),
+                        expires_at: None,
+                    }],
+                    public_client: false,
+                    roles: Vec::new(),
+                    service_principal_id: "2b5d1a66-3c7e-4f80-9a1b-6c7d8e9f0a1b".into(),
+                    application_user_id: "c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5".into(),
+                },
+                AppConfig {
+                    // Microsoft's sample public client id for Dataverse, as in the docs.
+                    client_id: "51f81489-12ee-4a9e-aaae-a2591f45987d".into(),
+                    name: "d365 public client".into(),
+                    tenant: TENANT_ID.into(),
+                    secrets: Vec::new(),
+                    public_client: true,
+                    roles: Vec::new(),
+                    service_principal_id: "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b".into(),
+                    application_user_id: "d9e8f7a6-b5c4-4d3e-8f2a-1b0c9d8e7f6a".into(),
+                },
+            ],
+            users: vec![UserConfig {
+                upn: "admin@contoso.onmicrosoft.com".into(),
+                password: "Demo!Passw0rd".into(),
+                object_id: "6e4f7a2b-9c1d-4e3f-a5b6-c7d8e9f0a1b2".into(),
+                tenant: TENANT_ID.into(),
+                display_name: "Avery Admin".into(),
+                given_name: "Avery".into(),
+                family_name: "Admin".into(),
+                mfa_required: false,
+                disabled: false,
+                systemuser_id: "d96e9f55-f06d-4511-80d0-00155db07cb1".into(),
+            }],
+            environment: EnvironmentConfig::default(),
+            data_dir: None,
+            signing_key_pem: None,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Reads a TOML configuration file; absent sections keep their defaults.
+    pub fn from_toml_file(path: &Path) -> Result<Self, StartError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StartError::Io {
+            what: format!("reading config {}", path.display()),
+            source,
+        })?;
+        let config: Self = toml::from_str(&text)
+            .map_err(|e| StartError::Config(format!("{}: {}", path.display(), e.message())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks cross-references: every app and user names a configured tenant, ids are GUIDs.
+    pub fn validate(&self) -> Result<(), StartError> {
+        let is_guid = |s: &str| uuid::Uuid::parse_str(s).is_ok();
+        let tenant_known = |t: &str| self.tenants.iter().any(|x| x.id.eq_ignore_ascii_case(t));
+        for t in &self.tenants {
+            if !is_guid(&t.id) {
+                return Err(StartError::Config(format!(
+                    "tenant id '{}' is not a GUID",
+                    t.id
+                )));
+            }
+        }
+        for a in &self.apps {
+            if !is_guid(&a.client_id)
+                || !is_guid(&a.service_principal_id)
+                || !is_guid(&a.application_user_id)
+            {
+                return Err(StartError::Config(format!(
+                    "app '{}': ids must be GUIDs",
+                    a.name
+                )));
+            }
+            if !tenant_known(&a.tenant) {
+                return Err(StartError::Config(format!(
+                    "app '{}': unknown tenant '{}'",
+                    a.name, a.tenant
+                )));
+            }
+        }
+        for u in &self.users {
+            if !is_guid(&u.object_id) || !is_guid(&u.systemuser_id) {
+                return Err(StartError::Config(format!(
+                    "user '{}': ids must be GUIDs",
+                    u.upn
+                )));
+            }
+            if !tenant_known(&u.tenant) {
+                return Err(StartError::Config(format!(
+                    "user '{}': unknown tenant '{}'",
+                    u.upn, u.tenant
+                )));
+            }
+        }
+        if !tenant_known(&self.environment.tenant) {
+            return Err(StartError::Config(format!(
+                "environment: unknown tenant '{}'",
+                self.environment.tenant
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_toml_overrides_sections() {
+        EmulatorConfig::default().validate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "token_lifetime_secs = 60\n").unwrap();
+        let c = EmulatorConfig::from_toml_file(&path).unwrap();
+        assert_eq!(c.token_lifetime_secs, 60);
+        assert_eq!(c.users.len(), 1);
+        std::fs::write(&path, "token_lifetime = 60\n").unwrap();
+        let err = EmulatorConfig::from_toml_file(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("token_lifetime"), "{err}");
+    }
+}

@@ -1,0 +1,57 @@
+//! A single record: `GET {api}/{set}({id})`.
+
+use axum::response::Response;
+use d365_odata::QueryOptions;
+use d365_odata::model::EntityType;
+
+use super::entity_set::{output_columns, select_names};
+use super::first_line;
+use super::headers::json_response;
+use crate::error::DataverseError;
+use crate::query::exec;
+use crate::state::AppState;
+
+/// Retrieves one record with optional `$select`.
+pub(crate) async fn retrieve(
+    st: &AppState,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    raw_query: &str,
+) -> Result<Response, DataverseError> {
+    let options = QueryOptions::parse(raw_query)
+        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
+    if !options.expand.is_empty() {
+        return Err(DataverseError::bad_query(
+            "$expand is not supported by the emulator yet.",
+        ));
+    }
+    let names = select_names(entity, &options)?;
+    let columns = output_columns(entity, names.as_deref())?;
+    let owned = entity.clone();
+    let cols = columns.clone();
+    let row = st
+        .store
+        .run(move |c| exec::retrieve(c, &owned, &id, &cols))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "retrieve failed");
+            DataverseError::internal()
+        })?
+        .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))?;
+    let context = match &names {
+        Some(n) => format!(
+            "{}/$metadata#{}({})/$entity",
+            st.api_root(),
+            entity.entity_set,
+            n.join(",")
+        ),
+        None => format!("{}/$metadata#{}/$entity", st.api_root(), entity.entity_set),
+    };
+    // Splice the context in front of the row's own properties.
+    let body = format!(
+        "{{\"@odata.context\":{},{}",
+        serde_json::to_string(&context).unwrap_or_default(),
+        &row[1..]
+    );
+    Ok(json_response(body))
+}

@@ -1,0 +1,247 @@
+//! Collections: `GET {api}/{set}?$select&$filter&$orderby&$top&$count` with
+//! `Prefer: odata.maxpagesize` paging through `@odata.nextLink`.
+
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use d365_odata::bind::{bind_filter, bind_orderby, bind_select};
+use d365_odata::model::{EdmType, EntityType};
+use d365_odata::{Prefer, QueryOptions, SelectItem};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::first_line;
+use super::headers::json_response;
+use crate::error::DataverseError;
+use crate::query::exec::{self, PageSpec};
+use crate::query::paging::PagingCookie;
+use crate::query::plan::{Column, filter_sql, order_columns};
+use crate::state::AppState;
+
+/// Dataverse's largest page.
+pub(crate) const MAX_PAGE_SIZE: usize = 5000;
+
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The `$select` names, validated; `None` when all columns are wanted.
+pub(crate) fn select_names(
+    entity: &EntityType,
+    options: &QueryOptions,
+) -> Result<Option<Vec<String>>, DataverseError> {
+    let Some(items) = &options.select else {
+        return Ok(None);
+    };
+    let mut names = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::All => return Ok(None),
+            SelectItem::Path(path) if path.len() == 1 => names.push(path[0].clone()),
+            SelectItem::Path(path) => {
+                return Err(DataverseError::unknown_property(
+                    &path.join("/"),
+                    &entity.name,
+                ));
+            }
+        }
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    bind_select(entity, &refs).map_err(|e| DataverseError::bad_query(e.to_string()))?;
+    Ok(Some(names))
+}
+
+/// The output columns: the selected ones (or all), then the key if not among them.
+pub(crate) fn output_columns(
+    entity: &EntityType,
+    names: Option<&[String]>,
+) -> Result<Vec<Column>, DataverseError> {
+    let mut columns: Vec<Column> = match names {
+        Some(names) => names
+            .iter()
+            .filter_map(|n| entity.property(n))
+            .map(|p| Column {
+                name: p.name.clone(),
+                edm_type: p.edm_type,
+                scale: p.scale,
+            })
+            .collect(),
+        None => entity
+            .properties
+            .iter()
+            .filter(|p| p.name != entity.key)
+            .map(|p| Column {
+                name: p.name.clone(),
+                edm_type: p.edm_type,
+                scale: p.scale,
+            })
+            .collect(),
+    };
+    if !columns.iter().any(|c| c.name == entity.key) {
+        columns.push(Column {
+            name: entity.key.clone(),
+            edm_type: EdmType::Guid,
+            scale: None,
+        });
+    }
+    Ok(columns)
+}
+
+/// The raw query without `$skiptoken`, so a next link can carry a new one.
+fn without_skiptoken(raw: &str) -> String {
+    raw.split('&')
+        .filter(|part| {
+            let name = part.split('=').next().unwrap_or_default();
+            let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+            !part.is_empty() && decoded != "$skiptoken"
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Runs a collection query.
+pub(crate) async fn query(
+    st: &AppState,
+    entity: &EntityType,
+    path: &str,
+    raw_query: &str,
+    headers: &HeaderMap,
+) -> Result<Response, DataverseError> {
+    let options = QueryOptions::parse(raw_query)
+        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
+    if options.skip.is_some() {
+        return Err(DataverseError::skip_not_supported());
+    }
+    if !options.expand.is_empty()
+        || options.apply.is_some()
+        || options.fetch_xml.is_some()
+        || options.deltatoken.is_some()
+    {
+        return Err(DataverseError::bad_query(
+            "$expand, $apply, fetchXml and change tracking are not supported by the emulator yet.",
+        ));
+    }
+    let names = select_names(entity, &options)?;
+    let columns = output_columns(entity, names.as_deref())?;
+    let filter = match &options.filter {
+        Some(f) => Some(filter_sql(
+            &bind_filter(entity, f, &options.aliases)
+                .map_err(|e| DataverseError::bad_query(e.to_string()))?,
+        )),
+        None => None,
+    };
+    let order = order_columns(
+        entity,
+        &bind_orderby(entity, &options.orderby)
+            .map_err(|e| DataverseError::bad_query(e.to_string()))?,
+    );
+
+    let prefer = Prefer::parse(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    // `$top` is ignored when the client pages with odata.maxpagesize.
+    let (limit, pages, applied) = match (prefer.max_page_size, options.top) {
+        (Some(n), _) => {
+            let n = (n as usize).clamp(1, MAX_PAGE_SIZE);
+            (n, true, Some(n))
+        }
+        (None, Some(top)) => ((top as usize).min(MAX_PAGE_SIZE), false, None),
+        (None, None) => (MAX_PAGE_SIZE, true, None),
+    };
+    let (after, page_number) = match &options.skiptoken {
+        Some(token) => {
+            let cookie =
+                PagingCookie::decode(token).ok_or_else(DataverseError::invalid_paging_cookie)?;
+            let fits = cookie.boundaries.len() == order.len()
+                && cookie
+                    .boundaries
+                    .iter()
+                    .zip(&order)
+                    .all(|(b, (c, _))| b.column == c.name);
+            if !fits {
+                return Err(DataverseError::invalid_paging_cookie());
+            }
+            (Some(cookie.boundaries), cookie.page_number)
+        }
+        None => (None, 1),
+    };
+    let spec = PageSpec {
+        columns,
+        filter,
+        order,
+        after,
+        limit,
+        count: options.count == Some(true),
+    };
+    let owned = entity.clone();
+    let page = st
+        .store
+        .run(move |c| exec::query_page(c, &owned, &spec))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "query failed");
+            DataverseError::internal()
+        })?;
+
+    let context = match &names {
+        Some(n) => format!(
+            "{}/$metadata#{}({})",
+            st.api_root(),
+            entity.entity_set,
+            n.join(",")
+        ),
+        None => format!("{}/$metadata#{}", st.api_root(), entity.entity_set),
+    };
+    let mut body = format!(
+        "{{\"@odata.context\":{}",
+        serde_json::to_string(&context).unwrap_or_default()
+    );
+    if let Some(count) = page.count {
+        body.push_str(&format!(",\"@odata.count\":{count}"));
+    }
+    body.push_str(",\"value\":[");
+    body.push_str(&page.rows.join(","));
+    body.push(']');
+    if pages && page.more {
+        let cookie = PagingCookie {
+            page_number: page_number + 1,
+            boundaries: page.boundaries,
+        };
+        let rest = without_skiptoken(raw_query);
+        let sep = if rest.is_empty() { "" } else { "&" };
+        let link = format!(
+            "{}/{path}?{rest}{sep}$skiptoken={}",
+            st.api_root(),
+            utf8_percent_encode(&cookie.encode(), QUERY_VALUE)
+        );
+        body.push_str(&format!(
+            ",\"@odata.nextLink\":{}",
+            serde_json::to_string(&link).unwrap_or_default()
+        ));
+    }
+    body.push('}');
+    let mut response = json_response(body);
+    if let Some(n) = applied
+        && let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}"))
+    {
+        response.headers_mut().insert("preference-applied", v);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skiptoken_is_replaced_not_appended() {
+        assert_eq!(
+            without_skiptoken("$select=name&%24skiptoken=abc&$top=2"),
+            "$select=name&$top=2"
+        );
+        assert_eq!(without_skiptoken(""), "");
+    }
+}

@@ -1,0 +1,102 @@
+//! The Dataverse Web API side: one dispatcher for `/api/data/v9.x/…` that authenticates the
+//! bearer token, parses the resource path with `d365-odata`, and hands over to the handler of
+//! the API group.
+
+mod entity;
+mod entity_set;
+pub(crate) mod headers;
+pub mod model;
+mod service;
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use d365_odata::{KeyPredicate, Literal, Segment, parse_resource_path};
+
+use crate::entra::validate::authenticate;
+use crate::error::DataverseError;
+use crate::state::AppState;
+
+const VERSIONS: [&str; 3] = ["v9.0", "v9.1", "v9.2"];
+
+/// Handles every request under `/api/data/`.
+pub(crate) async fn dispatch(State(st): State<AppState>, request: Request) -> Response {
+    match route(&st, request).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(st: &AppState, request: Request) -> Result<Response, DataverseError> {
+    let uri = request.uri().clone();
+    let method = request.method().clone();
+    // The raw (still percent-encoded) path after `/api/data/`.
+    let rest = uri.path().strip_prefix("/api/data/").unwrap_or_default();
+    let (version, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if !VERSIONS.contains(&version) {
+        return Err(DataverseError::no_resource(&uri.to_string()));
+    }
+    let principal = authenticate(st, request.headers())?;
+    let parsed = parse_resource_path(path)
+        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
+    let query = uri.query().unwrap_or_default();
+    match (parsed.segments.as_slice(), &method) {
+        ([], &Method::GET) => Ok(service::service_document(st)),
+        (
+            [
+                Segment::Named {
+                    name,
+                    key: None,
+                    call_args,
+                },
+            ],
+            m,
+        ) if name == "WhoAmI" => {
+            if m != Method::GET || call_args.as_ref().is_some_and(|a| !a.is_empty()) {
+                return Err(DataverseError::no_resource(&uri.to_string()));
+            }
+            Ok(service::who_am_i(st, &principal))
+        }
+        (
+            [
+                Segment::Named {
+                    name,
+                    key,
+                    call_args: None,
+                },
+            ],
+            m,
+        ) => {
+            let entity = st
+                .model
+                .model
+                .by_entity_set(name)
+                .ok_or_else(|| DataverseError::segment_not_found(name))?;
+            match (key, m) {
+                (None, &Method::GET) => {
+                    entity_set::query(st, entity, path, query, request.headers()).await
+                }
+                (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::GET) => {
+                    entity::retrieve(st, entity, *id, query).await
+                }
+                (Some(KeyPredicate::Single(other)), _) => Err(DataverseError::bad_query(format!(
+                    "The key value {other:?} is not a valid GUID for '{}'.",
+                    entity.key
+                ))),
+                _ => Err(DataverseError::method_not_allowed(
+                    m.as_str(),
+                    &uri.to_string(),
+                )),
+            }
+        }
+        ([Segment::Named { name, .. }, ..], _) if st.model.model.by_entity_set(name).is_none() => {
+            Err(DataverseError::segment_not_found(name))
+        }
+        _ => Err(DataverseError::no_resource(&uri.to_string())),
+    }
+}
+
+/// Error messages travel in JSON on one line; parse errors add a caret display after it.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_owned()
+}

@@ -1,0 +1,455 @@
+//! The token endpoints, `POST /{tenant}/oauth2/token` (v1) and `/{tenant}/oauth2/v2.0/token`
+//! (v2): client authentication, grant dispatch, and the two response shapes (v1 numbers are
+//! strings and echo `resource`; v2 numbers are integers and carry `scope`).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+use crate::config::{AppConfig, UserConfig};
+use crate::entra::claims::{self, Subject};
+use crate::entra::registry::TenantRef;
+use crate::error::{EntraError, no_store};
+use crate::state::AppState;
+use crate::store::RefreshTokenRecord;
+
+/// Endpoint generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `resource=`, string numbers.
+    V1,
+    /// `scope=`, integer numbers.
+    V2,
+}
+
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// `POST /{tenant}/oauth2/token`
+pub(crate) async fn token_v1(
+    st: State<AppState>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    token(st, tenant, headers, body, Version::V1).await
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`
+pub(crate) async fn token_v2(
+    st: State<AppState>,
+    tenant: Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    token(st, tenant, headers, body, Version::V2).await
+}
+
+/// `GET` on a token endpoint.
+pub(crate) async fn token_get() -> Response {
+    EntraError::post_required().into_response()
+}
+
+async fn token(
+    State(st): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    version: Version,
+) -> Response {
+    st.token_requests.fetch_add(1, Ordering::SeqCst);
+    // Unknown fields (x-client-SKU, client-request-id, claims, …) are ignored; the first
+    // occurrence of a field wins.
+    let mut form: HashMap<String, String> = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        form.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    match handle(&st, &tenant, &headers, &form, version).await {
+        Ok(body) => {
+            let mut response = axum::Json(body).into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What a token was issued for, after resolving `resource` or `scope`.
+#[derive(Debug, Clone)]
+struct Grant {
+    /// The audience (the resource as the client spelled it on v1; without a slash on v2).
+    aud: String,
+    /// Whether `offline_access` was asked for (v2) — v1 user flows always get a refresh token.
+    offline: bool,
+    /// Whether `client_info=1` was sent.
+    client_info: bool,
+}
+
+async fn handle(
+    st: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    version: Version,
+) -> Result<Value, EntraError> {
+    let tenant_ref = st
+        .registry
+        .resolve_tenant(tenant)
+        .ok_or_else(|| EntraError::tenant_not_found(tenant))?;
+    let get = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let grant_type =
+        get("grant_type").ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
+    let (client_id, secret) = client_credentials(headers, form)?;
+    let app = st
+        .registry
+        .app(&client_id, tenant_ref)
+        .ok_or_else(|| EntraError::unknown_client(&client_id, tenant))?;
+    let client_authenticated = authenticate_client(st, app, secret.as_deref())?;
+    match grant_type {
+        "password" => {
+            if let Some(alias @ ("common" | "consumers")) = tenant_ref.alias() {
+                return Err(EntraError::grant_not_on_alias("password", alias));
+            }
+            if !app.public_client && !client_authenticated {
+                return Err(EntraError::missing_client_credential());
+            }
+            let username =
+                get("username").ok_or_else(|| EntraError::missing_parameter("username"))?;
+            let password =
+                get("password").ok_or_else(|| EntraError::missing_parameter("password"))?;
+            let grant = resolve_target(st, version, form, false)?;
+            let tenant_label = match tenant_ref {
+                TenantRef::Tenant(t) => t.id.clone(),
+                _ => tenant.to_owned(),
+            };
+            let user = st
+                .registry
+                .user_by_upn(username, tenant_ref)
+                .ok_or_else(|| EntraError::unknown_user(&tenant_label))?;
+            // Constant-time comparison: a timing oracle on passwords is a bug even in an emulator.
+            if !constant_time_eq(user.password.as_bytes(), password.as_bytes()) {
+                return Err(EntraError::invalid_credentials());
+            }
+            if user.disabled {
+                return Err(EntraError::user_disabled());
+            }
+            if user.mfa_required {
+                return Err(EntraError::mfa_required(&grant.aud));
+            }
+            issue_user_tokens(st, version, app, user, &grant, client_authenticated).await
+        }
+        "client_credentials" => {
+            if let Some(alias) = tenant_ref.alias() {
+                return Err(EntraError::tenant_required(alias));
+            }
+            if app.public_client {
+                return Err(EntraError::unsupported_grant_type("client_credentials"));
+            }
+            if !client_authenticated {
+                return Err(EntraError::missing_client_credential());
+            }
+            let grant = resolve_target(st, version, form, true)?;
+            let now = st.clock.now();
+            let lifetime = st.registry.config().token_lifetime_secs as i64;
+            let token = claims::access_token(
+                st,
+                &grant.aud,
+                Subject::App(app),
+                client_authenticated,
+                now,
+                lifetime,
+            );
+            Ok(shape(version, &grant, token, now, lifetime, None, None))
+        }
+        "refresh_token" => {
+            if !app.public_client && !client_authenticated {
+                return Err(EntraError::missing_client_credential());
+            }
+            let presented = get("refresh_token")
+                .ok_or_else(|| EntraError::missing_parameter("refresh_token"))?;
+            let record = st
+                .store
+                .find_refresh_token(presented.to_owned())
+                .await
+                .map_err(|_| EntraError::malformed_refresh_token())?
+                .ok_or_else(EntraError::malformed_refresh_token)?;
+            let now = st.clock.now();
+            let max_idle = st.registry.config().refresh_token_lifetime_secs as i64;
+            if record.revoked || now - record.last_used_at > max_idle {
+                return Err(EntraError::refresh_token_expired());
+            }
+            if !record.client_id.eq_ignore_ascii_case(&app.client_id) {
+                return Err(EntraError::refresh_token_wrong_client());
+            }
+            let user = st
+                .registry
+                .user_by_oid(&record.user_oid)
+                .ok_or_else(EntraError::refresh_token_expired)?;
+            if user.disabled {
+                return Err(EntraError::user_disabled());
+            }
+            // Without resource/scope the new token is for the resource of the original grant.
+            let mut grant = match (version, get("resource"), get("scope")) {
+                (Version::V1, None, _) | (Version::V2, _, None) => Grant {
+                    aud: record.resource.clone(),
+                    offline: true,
+                    client_info: false,
+                },
+                _ => resolve_target(st, version, form, false)?,
+            };
+            grant.offline = true;
+            grant.client_info = get("client_info") == Some("1");
+            let _ = st
+                .store
+                .touch_refresh_token(presented.to_owned(), now)
+                .await;
+            issue_user_tokens(st, version, app, user, &grant, client_authenticated).await
+        }
+        other => Err(EntraError::unsupported_grant_type(other)),
+    }
+}
+
+/// The client id and secret, from the body or an HTTP Basic header (both are allowed).
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(String, Option<String>), EntraError> {
+    let basic = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b64| STANDARD.decode(b64.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|pair| {
+            let (id, secret) = pair.split_once(':')?;
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            Some((decode(id), decode(secret)))
+        });
+    let body_id = form.get("client_id").filter(|v| !v.is_empty()).cloned();
+    let body_secret = form.get("client_secret").filter(|v| !v.is_empty()).cloned();
+    match (body_id, basic) {
+        (Some(id), Some((_, s))) => Ok((id, body_secret.or(Some(s)))),
+        (Some(id), None) => Ok((id, body_secret)),
+        (None, Some((id, s))) => Ok((id, Some(s))),
+        (None, None) => Err(EntraError::missing_parameter("client_id")),
+    }
+}
+
+/// Checks a presented secret; `Ok(true)` when the client proved its identity.
+fn authenticate_client(
+    st: &AppState,
+    app: &AppConfig,
+    secret: Option<&str>,
+) -> Result<bool, EntraError> {
+    let Some(secret) = secret else {
+        return Ok(false);
+    };
+    if app.public_client {
+        return Err(EntraError::public_client_with_secret());
+    }
+    let matching = app
+        .secrets
+        .iter()
+        .find(|s| constant_time_eq(s.value.as_bytes(), secret.as_bytes()));
+    match matching {
+        None => Err(EntraError::invalid_secret(&app.client_id)),
+        Some(s) if s.expires_at.is_some_and(|t| t <= st.clock.now()) => {
+            Err(EntraError::expired_secret(&app.client_id))
+        }
+        Some(_) => Ok(true),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Resolves `resource` (v1) or `scope` (v2) to the environment this emulator hosts.
+fn resolve_target(
+    st: &AppState,
+    version: Version,
+    form: &HashMap<String, String>,
+    app_only: bool,
+) -> Result<Grant, EntraError> {
+    let client_info = form.get("client_info").map(String::as_str) == Some("1");
+    let known = |resource: &str| {
+        resource
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(&st.env_url)
+    };
+    match version {
+        Version::V1 => {
+            let resource = form
+                .get("resource")
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| EntraError::missing_parameter("resource"))?;
+            if !known(resource) {
+                return Err(EntraError::unknown_resource(resource, st.env_tenant()));
+            }
+            Ok(Grant {
+                aud: resource.clone(),
+                offline: true,
+                client_info,
+            })
+        }
+        Version::V2 => {
+            let scope = form
+                .get("scope")
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| EntraError::missing_parameter("scope"))?;
+            let mut resource: Option<String> = None;
+            let mut offline = false;
+            for s in scope.split_whitespace() {
+                if s == "offline_access" {
+                    offline = true;
+                    continue;
+                }
+                if OIDC_SCOPES.contains(&s) {
+                    continue;
+                }
+                let (res, perm) = s
+                    .rsplit_once('/')
+                    .ok_or_else(|| EntraError::invalid_scope(scope))?;
+                // `https://org//.default` is a classic client bug; Entra accepts it.
+                let res = res.trim_end_matches('/');
+                if app_only && perm != ".default" {
+                    return Err(EntraError::client_credentials_scope(scope));
+                }
+                if perm != ".default" && perm != "user_impersonation" {
+                    return Err(EntraError::invalid_scope(scope));
+                }
+                match &resource {
+                    Some(r) if !r.eq_ignore_ascii_case(res) => {
+                        return Err(EntraError::scopes_span_resources());
+                    }
+                    _ => resource = Some(res.to_owned()),
+                }
+            }
+            let resource = resource.ok_or_else(|| EntraError::invalid_scope(scope))?;
+            if !known(&resource) {
+                return Err(EntraError::unknown_resource(&resource, st.env_tenant()));
+            }
+            Ok(Grant {
+                aud: resource,
+                offline: offline && !app_only,
+                client_info,
+            })
+        }
+    }
+}
+
+async fn issue_user_tokens(
+    st: &AppState,
+    version: Version,
+    app: &AppConfig,
+    user: &UserConfig,
+    grant: &Grant,
+    authenticated: bool,
+) -> Result<Value, EntraError> {
+    let now = st.clock.now();
+    let lifetime = st.registry.config().token_lifetime_secs as i64;
+    let access = claims::access_token(
+        st,
+        &grant.aud,
+        Subject::User(user, app),
+        authenticated,
+        now,
+        lifetime,
+    );
+    let refresh = if grant.offline {
+        let token = new_refresh_token();
+        let record = RefreshTokenRecord {
+            client_id: app.client_id.clone(),
+            user_oid: user.object_id.clone(),
+            tenant_id: user.tenant.clone(),
+            resource: grant.aud.clone(),
+            issued_at: now,
+            last_used_at: now,
+            revoked: false,
+        };
+        st.store
+            .insert_refresh_token(token.clone(), record)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "storing refresh token");
+                EntraError::malformed_refresh_token()
+            })?;
+        Some(token)
+    } else {
+        None
+    };
+    let client_info = grant.client_info.then(|| {
+        URL_SAFE_NO_PAD.encode(json!({"uid": user.object_id, "utid": user.tenant}).to_string())
+    });
+    let scope = match version {
+        Version::V1 => "user_impersonation".to_owned(),
+        Version::V2 => {
+            let mut s = format!("{0}/user_impersonation {0}/.default", grant.aud);
+            if grant.offline {
+                s.push_str(" offline_access");
+            }
+            s
+        }
+    };
+    let mut body = shape(version, grant, access, now, lifetime, refresh, Some(scope));
+    if let Some(ci) = client_info {
+        body["client_info"] = json!(ci);
+    }
+    Ok(body)
+}
+
+/// An opaque refresh token: 48 random bytes, base64url, with Entra's `1.` prefix.
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 48];
+    aws_lc_rs::rand::fill(&mut bytes).expect("system randomness unavailable");
+    format!("1.{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The response body: v1 with string numbers, `resource`, `expires_on`, `not_before`; v2 with
+/// integer numbers and `scope`.
+fn shape(
+    version: Version,
+    grant: &Grant,
+    access: String,
+    now: i64,
+    lifetime: i64,
+    refresh: Option<String>,
+    scope: Option<String>,
+) -> Value {
+    let mut body = match version {
+        Version::V1 => json!({
+            "token_type": "Bearer",
+            "expires_in": lifetime.to_string(),
+            "ext_expires_in": lifetime.to_string(),
+            "expires_on": (now + lifetime).to_string(),
+            "not_before": (now - claims::NOT_BEFORE_SKEW).to_string(),
+            "resource": grant.aud,
+            "access_token": access,
+        }),
+        Version::V2 => json!({
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": access,
+        }),
+    };
+    if let Some(scope) = scope {
+        body["scope"] = json!(scope);
+    }
+    if let Some(rt) = refresh {
+        body["refresh_token"] = json!(rt);
+    }
+    body
+}

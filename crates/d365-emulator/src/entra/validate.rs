@@ -1,0 +1,134 @@
+//! Bearer token validation at the Web API: signature (RS256 only, by our key's `kid`),
+//! audience, issuer, tenant and lifetime with five minutes of skew. Any failure is a 401 with
+//! the challenge that tells clients where to sign in.
+
+use axum::http::HeaderMap;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::Value;
+
+use crate::entra::claims::as_str;
+use crate::error::DataverseError;
+use crate::state::AppState;
+
+/// Clock skew tolerated on `nbf` and `exp`.
+pub const SKEW_SECS: i64 = 300;
+
+/// Who is calling the Web API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The caller's `systemuserid`.
+    pub systemuser_id: String,
+    /// The Entra object id (user or service principal).
+    pub object_id: String,
+    /// The client id the token was issued to.
+    pub app_id: String,
+    /// `true` for app-only tokens.
+    pub is_app: bool,
+}
+
+/// Validates the request's bearer token and maps it to a Dataverse principal.
+pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, DataverseError> {
+    let reject = |why: &str| {
+        DataverseError::unauthorized(
+            &format!("{}/{}/oauth2/authorize", st.base_url, st.env_tenant()),
+            &format!("{}/", st.env_url),
+            why.to_owned(),
+        )
+    };
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| reject("Bearer token is missing from the request."))?;
+    let (scheme, token) = header
+        .split_once(' ')
+        .ok_or_else(|| reject("Malformed Authorization header."))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(reject("Only Bearer authentication is supported."));
+    }
+    let claims = verify_signature(st, token.trim()).map_err(|why| reject(&why))?;
+    let now = st.clock.now();
+    let aud = as_str(&claims, "aud").unwrap_or_default();
+    if !aud.trim_end_matches('/').eq_ignore_ascii_case(&st.env_url) {
+        return Err(reject(
+            "The token audience does not match this environment.",
+        ));
+    }
+    let tenant = st.env_tenant();
+    if as_str(&claims, "iss") != Some(AppState::v1_issuer(tenant).as_str()) {
+        return Err(reject(
+            "The token issuer is not trusted by this environment.",
+        ));
+    }
+    if !as_str(&claims, "tid").is_some_and(|t| t.eq_ignore_ascii_case(tenant)) {
+        return Err(reject("The token was issued for another tenant."));
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| reject("The token has no expiry."))?;
+    if now > exp + SKEW_SECS {
+        return Err(reject("Lifetime validation failed. The token is expired."));
+    }
+    if claims
+        .get("nbf")
+        .and_then(Value::as_i64)
+        .is_some_and(|nbf| now + SKEW_SECS < nbf)
+    {
+        return Err(reject(
+            "Lifetime validation failed. The token is not yet valid.",
+        ));
+    }
+    let app_id = as_str(&claims, "appid").unwrap_or_default().to_owned();
+    let object_id = as_str(&claims, "oid").unwrap_or_default().to_owned();
+    if claims.get("scp").is_some() {
+        let user = st
+            .registry
+            .user_by_oid(&object_id)
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| reject("The user is not a member of the organization."))?;
+        Ok(Principal {
+            systemuser_id: user.systemuser_id.clone(),
+            object_id,
+            app_id,
+            is_app: false,
+        })
+    } else {
+        let app = st
+            .registry
+            .app_by_id(&app_id)
+            .filter(|a| a.service_principal_id.eq_ignore_ascii_case(&object_id))
+            .ok_or_else(|| {
+                reject("The application is not an application user of the organization.")
+            })?;
+        Ok(Principal {
+            systemuser_id: app.application_user_id.clone(),
+            object_id,
+            app_id,
+            is_app: true,
+        })
+    }
+}
+
+/// Checks the JWS: RS256 only (no `none`, no HMAC keyed with the public key), our `kid`.
+fn verify_signature(st: &AppState, token: &str) -> Result<Value, String> {
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| "The token is malformed.".to_owned())?;
+    if header.alg != Algorithm::RS256 {
+        return Err(format!(
+            "The token algorithm {:?} is not accepted.",
+            header.alg
+        ));
+    }
+    if header.kid.as_deref() != Some(st.key.kid()) {
+        return Err("The token was signed by an unknown key.".to_owned());
+    }
+    let mut validation = Validation::new(Algorithm::RS256);
+    // Time and audience are checked above against the emulator's (shiftable) clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Value>(token, st.key.decoding_key(), &validation)
+        .map(|data| data.claims)
+        .map_err(|_| "The token signature is invalid.".to_owned())
+}

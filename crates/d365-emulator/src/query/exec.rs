@@ -1,0 +1,216 @@
+//! Runs planned queries and writes rows as Dataverse JSON: `@odata.etag` first, then the
+//! selected columns, then the primary key.
+
+use d365_odata::model::{EdmType, EntityType};
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+
+use super::paging::Boundary;
+use super::plan::{Column, SqlFilter, keyset_sql};
+use super::values::write_json;
+use crate::store::schema::ident;
+
+/// Most rows `@odata.count` reports (Dataverse's cap).
+pub const COUNT_CAP: i64 = 5000;
+
+/// One page request.
+#[derive(Debug, Clone)]
+pub struct PageSpec {
+    /// Output columns in order (the key last).
+    pub columns: Vec<Column>,
+    /// `$filter` as SQL.
+    pub filter: Option<SqlFilter>,
+    /// ORDER BY, the key last; `true` = descending.
+    pub order: Vec<(Column, bool)>,
+    /// Resume after these boundaries (from a paging cookie).
+    pub after: Option<Vec<Boundary>>,
+    /// Rows per page.
+    pub limit: usize,
+    /// Also count all matching rows (capped).
+    pub count: bool,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct PageOut {
+    /// Each row as a JSON object.
+    pub rows: Vec<String>,
+    /// More rows follow.
+    pub more: bool,
+    /// First and last values of the ORDER BY columns on this page.
+    pub boundaries: Vec<Boundary>,
+    /// The total count when asked (≤ 5000).
+    pub count: Option<i64>,
+}
+
+/// The column list of a SELECT: output columns, then ORDER BY columns and `versionnumber`
+/// when they are not output already. Returns (SQL list, index of each order column,
+/// index of versionnumber).
+fn select_list(spec: &PageSpec) -> (Vec<String>, Vec<usize>, Option<usize>) {
+    let mut names: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
+    let mut order_idx = Vec::new();
+    for (c, _) in &spec.order {
+        match names.iter().position(|n| *n == c.name) {
+            Some(i) => order_idx.push(i),
+            None => {
+                names.push(c.name.clone());
+                order_idx.push(names.len() - 1);
+            }
+        }
+    }
+    (names, order_idx, None)
+}
+
+/// Runs one page.
+pub fn query_page(
+    conn: &Connection,
+    entity: &EntityType,
+    spec: &PageSpec,
+) -> rusqlite::Result<PageOut> {
+    let (mut names, order_idx, _) = select_list(spec);
+    let has_version = entity.property("versionnumber").is_some();
+    let version_idx = if has_version {
+        Some(
+            names
+                .iter()
+                .position(|n| n == "versionnumber")
+                .unwrap_or_else(|| {
+                    names.push("versionnumber".into());
+                    names.len() - 1
+                }),
+        )
+    } else {
+        None
+    };
+    let mut wheres = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(f) = &spec.filter {
+        wheres.push(f.sql.clone());
+        params.extend(f.params.iter().cloned());
+    }
+    if let Some(after) = &spec.after {
+        let k = keyset_sql(&spec.order, after);
+        wheres.push(k.sql);
+        params.extend(k.params);
+    }
+    let where_sql = if wheres.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", wheres.join(" AND "))
+    };
+    let order_sql = spec
+        .order
+        .iter()
+        .map(|(c, desc)| format!("{}{}", ident(&c.name), if *desc { " DESC" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {} FROM {}{where_sql} ORDER BY {order_sql} LIMIT {}",
+        names
+            .iter()
+            .map(|n| ident(n))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ident(&entity.name),
+        spec.limit + 1
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    let mut first: Option<Vec<Value>> = None;
+    let mut last: Option<Vec<Value>> = None;
+    let mut more = false;
+    while let Some(row) = rows.next()? {
+        if out.len() == spec.limit {
+            more = true;
+            break;
+        }
+        let mut json = String::with_capacity(256);
+        json.push('{');
+        if let Some(vi) = version_idx {
+            let v: Option<i64> = row.get(vi)?;
+            json.push_str(&format!(
+                "\"@odata.etag\":\"W/\\\"{}\\\"\",",
+                v.unwrap_or(0)
+            ));
+        }
+        for (i, c) in spec.columns.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&serde_json::to_string(&c.name).unwrap_or_default());
+            json.push(':');
+            write_json(&mut json, row.get_ref(i)?, c.edm_type, c.scale);
+        }
+        json.push('}');
+        out.push(json);
+        let values: Vec<Value> = order_idx
+            .iter()
+            .map(|&i| row.get::<_, Value>(i))
+            .collect::<Result<_, _>>()?;
+        if first.is_none() {
+            first = Some(values.clone());
+        }
+        last = Some(values);
+    }
+    let boundaries = match (first, last) {
+        (Some(f), Some(l)) => spec
+            .order
+            .iter()
+            .zip(f.into_iter().zip(l))
+            .map(|((c, _), (first, last))| Boundary {
+                column: c.name.clone(),
+                first,
+                last,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let count = if spec.count {
+        let filter = spec.filter.clone().unwrap_or_default();
+        let where_sql = if filter.sql.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", filter.sql)
+        };
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {}{where_sql} LIMIT {COUNT_CAP})",
+            ident(&entity.name)
+        );
+        Some(conn.query_row(&sql, params_from_iter(filter.params.iter()), |r| r.get(0))?)
+    } else {
+        None
+    };
+    Ok(PageOut {
+        rows: out,
+        more,
+        boundaries,
+        count,
+    })
+}
+
+/// Reads one record by primary key as JSON, or `None`.
+pub fn retrieve(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+    columns: &[Column],
+) -> rusqlite::Result<Option<String>> {
+    let key = Column {
+        name: entity.key.clone(),
+        edm_type: EdmType::Guid,
+        scale: None,
+    };
+    let spec = PageSpec {
+        columns: columns.to_vec(),
+        filter: Some(SqlFilter {
+            sql: format!("{} = ?", ident(&entity.key)),
+            params: vec![Value::Blob(id.as_bytes().to_vec())],
+        }),
+        order: vec![(key, false)],
+        after: None,
+        limit: 1,
+        count: false,
+    };
+    Ok(query_page(conn, entity, &spec)?.rows.into_iter().next())
+}

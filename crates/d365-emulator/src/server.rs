@@ -1,0 +1,244 @@
+//! Starting and stopping an emulator: bind, load or create the key and the database, seed,
+//! serve until stopped (or dropped).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::EmulatorConfig;
+use crate::dataverse::model::DataverseModel;
+use crate::entra::keys::{SigningKey, generate_private_key_pem, install_crypto_providers};
+use crate::entra::registry::Registry;
+use crate::error::StartError;
+use crate::state::{AppState, Inner};
+use crate::store::{Store, schema, seed};
+
+/// Connection details of a running emulator (`--info-file` writes this as JSON; keep the
+/// field names stable, test harnesses read them).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EmulatorInfo {
+    /// Authority host, e.g. `http://127.0.0.1:8443`.
+    pub authority_host: String,
+    /// The tenant id.
+    pub tenant_id: String,
+    /// The Dataverse environment URL.
+    pub environment_url: String,
+    /// The confidential demo app's client id.
+    pub client_id: String,
+    /// The confidential demo app's secret.
+    pub client_secret: String,
+    /// A public client for user sign-in.
+    pub public_client_id: String,
+    /// The demo user.
+    pub username: String,
+    /// The demo user's password.
+    pub password: String,
+    /// The CA certificate to trust (null until HTTPS is on).
+    pub ca_file: Option<String>,
+}
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Emulator {
+    state: AppState,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
+    let io = |source| StartError::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(io)?;
+        file.write_all(contents.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
+    if let Some(pem) = &config.signing_key_pem {
+        return SigningKey::from_pems(pem, None);
+    }
+    let Some(dir) = &config.data_dir else {
+        return SigningKey::from_pems(&generate_private_key_pem()?, None);
+    };
+    let key_path = dir.join("signing-key.pem");
+    let cert_path = dir.join("signing-cert.pem");
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|source| StartError::Io {
+            what: format!("reading {}", p.display()),
+            source,
+        })
+    };
+    if key_path.exists() {
+        let cert = if cert_path.exists() {
+            Some(read(&cert_path)?)
+        } else {
+            None
+        };
+        return SigningKey::from_pems(&read(&key_path)?, cert.as_deref());
+    }
+    std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
+        what: format!("creating {}", dir.display()),
+        source,
+    })?;
+    let key = SigningKey::from_pems(&generate_private_key_pem()?, None)?;
+    write_private(&key_path, key.private_pem())?;
+    write_private(&cert_path, key.cert_pem())?;
+    Ok(key)
+}
+
+impl Emulator {
+    /// Binds `addr` (use port 0 for an ephemeral port), prepares state and starts serving.
+    pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<Self, StartError> {
+        install_crypto_providers();
+        config.validate()?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Io {
+                what: format!("binding {addr}"),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            local.ip().to_string()
+        };
+        let base_url = format!("http://{host}:{}", local.port());
+        let env_url = config
+            .environment
+            .url
+            .clone()
+            .unwrap_or_else(|| base_url.clone())
+            .trim_end_matches('/')
+            .to_owned();
+
+        let key = load_key(&config)?;
+        let model = DataverseModel::default();
+        let store = Store::open(config.data_dir.as_deref())?;
+        {
+            let model = model.model.clone();
+            let (accounts, seed_value) = (config.seed_accounts, config.seed);
+            store
+                .run(move |conn| {
+                    schema::create_tables(conn, &model)?;
+                    seed::seed(conn, &model, accounts, seed_value)
+                })
+                .await?;
+        }
+        let state = AppState(Arc::new(Inner {
+            registry: Registry::new(config),
+            key,
+            store,
+            clock: Default::default(),
+            base_url,
+            env_url,
+            model,
+            token_requests: AtomicU64::new(0),
+        }));
+        let app = crate::app::router(state.clone());
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        tracing::info!(url = %state.base_url, "emulator listening");
+        Ok(Self {
+            state,
+            addr: local,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (for tests and the CLI).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Token endpoint requests served so far.
+    pub fn token_requests(&self) -> u64 {
+        self.state.token_requests()
+    }
+
+    /// Connection details.
+    pub fn info(&self) -> EmulatorInfo {
+        let config = self.state.registry.config();
+        let confidential = config
+            .apps
+            .iter()
+            .find(|a| !a.public_client && !a.secrets.is_empty());
+        let public = config.apps.iter().find(|a| a.public_client);
+        let user = config.users.first();
+        EmulatorInfo {
+            authority_host: self.state.base_url.clone(),
+            tenant_id: config.environment.tenant.clone(),
+            environment_url: self.state.env_url.clone(),
+            client_id: confidential
+                .map(|a| a.client_id.clone())
+                .unwrap_or_default(),
+            client_secret: confidential
+                .and_then(|a| a.secrets.first())
+                .map(|s| s.value.clone())
+                .unwrap_or_default(),
+            public_client_id: public.map(|a| a.client_id.clone()).unwrap_or_default(),
+            username: user.map(|u| u.upn.clone()).unwrap_or_default(),
+            password: user.map(|u| u.password.clone()).unwrap_or_default(),
+            ca_file: None,
+        }
+    }
+
+    /// Writes [`Emulator::info`] as one JSON object, atomically and owner-only (it holds secrets).
+    pub fn write_info_file(&self, path: &Path) -> Result<(), StartError> {
+        let json = serde_json::to_string_pretty(&self.info()).unwrap_or_default();
+        write_private(path, &json)
+    }
+
+    /// Stops accepting requests and waits for in-flight ones.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

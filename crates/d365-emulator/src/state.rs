@@ -1,0 +1,64 @@
+//! Shared state of one running emulator.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::clock::Clock;
+use crate::dataverse::model::DataverseModel;
+use crate::entra::keys::SigningKey;
+use crate::entra::registry::Registry;
+use crate::store::Store;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+/// The state behind [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// Tenants, apps, users.
+    pub registry: Registry,
+    /// The token-signing key.
+    pub key: SigningKey,
+    /// The database.
+    pub store: Store,
+    /// The (shiftable) clock.
+    pub clock: Clock,
+    /// The emulator's own base URL, which is also the authority host.
+    pub base_url: String,
+    /// The Dataverse environment URL (the token audience), without a trailing slash.
+    pub env_url: String,
+    /// The Dataverse tables.
+    pub model: DataverseModel,
+    /// Token endpoint requests served (any outcome).
+    pub token_requests: AtomicU64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Token endpoint requests served so far.
+    pub fn token_requests(&self) -> u64 {
+        self.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// The environment's tenant id.
+    pub fn env_tenant(&self) -> &str {
+        &self.registry.config().environment.tenant
+    }
+
+    /// The v1 issuer of access tokens for a tenant, as Dataverse receives them.
+    pub fn v1_issuer(tenant_id: &str) -> String {
+        format!("https://sts.windows.net/{tenant_id}/")
+    }
+
+    /// The web API root, `{env}/api/data/v9.2`.
+    pub fn api_root(&self) -> String {
+        format!("{}/api/data/v9.2", self.env_url)
+    }
+}

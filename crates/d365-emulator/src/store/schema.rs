@@ -1,0 +1,83 @@
+//! SQL tables from the model: one table per entity type, one typed column per property, an
+//! index per lookup and alternate key. Values are stored as:
+//!
+//! | EDM | SQLite |
+//! |---|---|
+//! | Guid | BLOB (16 bytes) |
+//! | String | TEXT COLLATE NOCASE (Dataverse compares strings case-insensitively) |
+//! | Int32, Int64, Boolean | INTEGER |
+//! | Decimal | INTEGER scaled by 10^scale (exact; money's range is exactly i64 / 10^4) |
+//! | Double | REAL |
+//! | DateTimeOffset | INTEGER Unix seconds (Dataverse keeps whole seconds) |
+//! | Date | TEXT `YYYY-MM-DD` |
+
+use d365_odata::model::{EdmType, EntityType, Model};
+use rusqlite::Connection;
+
+/// The SQL column type of an EDM type.
+pub fn column_type(t: EdmType) -> &'static str {
+    match t {
+        EdmType::Guid => "BLOB",
+        EdmType::String => "TEXT COLLATE NOCASE",
+        EdmType::Int32
+        | EdmType::Int64
+        | EdmType::Boolean
+        | EdmType::Decimal
+        | EdmType::DateTimeOffset => "INTEGER",
+        EdmType::Double => "REAL",
+        EdmType::Date => "TEXT",
+    }
+}
+
+/// Quotes an identifier for SQL. Names come from the model, never from a request.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn create_table_sql(entity: &EntityType) -> String {
+    let columns: Vec<String> = entity
+        .properties
+        .iter()
+        .map(|p| {
+            let mut col = format!("{} {}", ident(&p.name), column_type(p.edm_type));
+            if p.name == entity.key {
+                col.push_str(" PRIMARY KEY NOT NULL");
+            }
+            col
+        })
+        .collect();
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {} ({});\n",
+        ident(&entity.name),
+        columns.join(", ")
+    );
+    for p in entity
+        .properties
+        .iter()
+        .filter(|p| !p.lookup_targets.is_empty())
+    {
+        sql.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
+            ident(&format!("{}_{}", entity.name, p.name)),
+            ident(&entity.name),
+            ident(&p.name)
+        ));
+    }
+    for key in &entity.alternate_keys {
+        sql.push_str(&format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({});\n",
+            ident(&format!("{}_ak_{}", entity.name, key.join("_"))),
+            ident(&entity.name),
+            key.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    sql
+}
+
+/// Creates every table of the model (idempotent).
+pub fn create_tables(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
+    for entity in model.entity_types() {
+        conn.execute_batch(&create_table_sql(entity))?;
+    }
+    Ok(())
+}

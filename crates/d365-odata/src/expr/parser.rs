@@ -1,0 +1,538 @@
+//! Precedence-climbing parser for `$filter` and `$orderby` (see the parent
+//! module for the precedence table).
+
+use super::{
+    Arg, BinaryOp, Expr, ExprKind, LambdaOp, OrderBy, Span, UnaryOp, is_reserved_word, prec,
+};
+use crate::error::{ParseError, describe};
+use crate::lexer::{Token, TokenKind, tokenize};
+use crate::literal::{Literal, is_valid_duration};
+
+/// Parses a `$filter` value (the decoded text) into an expression.
+///
+/// The whole text must be consumed. Errors carry the byte offset of the
+/// offending token, e.g. `name eq` fails with
+/// `expected an expression, found end of input at offset 7`.
+///
+/// ```
+/// let expr = d365_odata::parse_filter("not contains(name,'x') and revenue gt 1000").unwrap();
+/// assert_eq!(
+///     expr.to_string(),
+///     r#"(and (not (call contains (id name) "x")) (gt (id revenue) 1000))"#
+/// );
+/// ```
+pub fn parse_filter(text: &str) -> Result<Expr, ParseError> {
+    let mut parser = Parser::new(text)?;
+    let expr = parser.parse_expr(0)?;
+    parser.expect_end("an operator or end of input")?;
+    Ok(expr)
+}
+
+/// Parses an `$orderby` value: comma-separated expressions, each optionally
+/// followed by `asc` or `desc`.
+pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
+    let mut parser = Parser::new(text)?;
+    let mut items = Vec::new();
+    loop {
+        let expr = parser.parse_expr(0)?;
+        let direction = ["asc", "desc"].into_iter().find(|w| parser.at_word(w));
+        if direction.is_some() {
+            parser.advance();
+        }
+        items.push(OrderBy {
+            expr,
+            descending: direction == Some("desc"),
+        });
+        match parser.peek() {
+            TokenKind::Comma => {
+                parser.advance();
+            }
+            TokenKind::Eof => return Ok(items),
+            _ if direction.is_some() => return Err(parser.error_here("',' or end of input")),
+            _ => return Err(parser.error_here("an operator, 'asc', 'desc', ',' or end of input")),
+        }
+    }
+}
+
+/// Deep enough for any real filter, shallow enough not to overflow the stack.
+const MAX_DEPTH: u32 = 100;
+
+/// A cursor over the tokens of one text. Also used by the `$select`, key
+/// predicate and function-call parsers of sibling modules.
+#[derive(Debug)]
+pub(crate) struct Parser<'a> {
+    input: &'a str,
+    tokens: Vec<Token>,
+    pos: usize,
+    depth: u32,
+}
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(input: &'a str) -> Result<Self, ParseError> {
+        Ok(Self {
+            input,
+            tokens: tokenize(input)?,
+            pos: 0,
+            depth: 0,
+        })
+    }
+
+    fn token_at(&self, ahead: usize) -> &Token {
+        // The last token is always Eof, so clamp instead of failing.
+        let last = self.tokens.len() - 1;
+        &self.tokens[(self.pos + ahead).min(last)]
+    }
+
+    pub(crate) fn peek(&self) -> &TokenKind {
+        &self.token_at(0).kind
+    }
+
+    pub(crate) fn span(&self) -> Span {
+        self.token_at(0).span
+    }
+
+    fn text(&self, span: Span) -> &'a str {
+        &self.input[span.start..span.end]
+    }
+
+    /// Consumes the current token (never moves past Eof) and returns its span.
+    pub(crate) fn advance(&mut self) -> Span {
+        let span = self.span();
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        span
+    }
+
+    fn at_reserved_word(&self) -> bool {
+        *self.peek() == TokenKind::Ident && is_reserved_word(self.text(self.span()))
+    }
+
+    /// The current token is the identifier `word`.
+    pub(crate) fn at_word(&self, word: &str) -> bool {
+        *self.peek() == TokenKind::Ident && self.text(self.span()) == word
+    }
+
+    /// The token `ahead` positions on starts right where the one before it ends
+    /// (`glued(0)`: the current token touches the one just consumed).
+    fn glued(&self, ahead: usize) -> bool {
+        let Some(prev) = (self.pos + ahead).checked_sub(1) else {
+            return false;
+        };
+        let prev_end = self.tokens[prev.min(self.tokens.len() - 1)].span.end;
+        self.token_at(ahead).span.start == prev_end
+    }
+
+    pub(crate) fn error_here(&self, expected: &str) -> ParseError {
+        let span = self.span();
+        ParseError::new(span.start, expected, describe(self.text(span)), self.input)
+    }
+
+    pub(crate) fn expect(&mut self, kind: TokenKind, what: &str) -> Result<Span, ParseError> {
+        if *self.peek() == kind {
+            Ok(self.advance())
+        } else {
+            Err(self.error_here(what))
+        }
+    }
+
+    pub(crate) fn expect_end(&self, expected: &str) -> Result<(), ParseError> {
+        match self.peek() {
+            TokenKind::Eof => Ok(()),
+            _ => Err(self.error_here(expected)),
+        }
+    }
+
+    /// `Ident ( "." Ident )*` with no spaces around the dots.
+    pub(crate) fn qualified_name(&mut self, what: &str) -> Result<(String, Span), ParseError> {
+        if *self.peek() != TokenKind::Ident {
+            return Err(self.error_here(what));
+        }
+        let start = self.advance();
+        let mut end = start.end;
+        while *self.peek() == TokenKind::Dot
+            && self.span().start == end
+            && self.token_at(1).kind == TokenKind::Ident
+            && self.glued(1)
+        {
+            self.advance();
+            end = self.advance().end;
+        }
+        let span = Span::new(start.start, end);
+        Ok((self.text(span).to_owned(), span))
+    }
+
+    /// Guards recursion; every successful `enter` is paired with `depth -= 1`.
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error_here("an expression nested less deeply"));
+        }
+        Ok(())
+    }
+
+    /// An expression whose operators bind at least as tight as `min`.
+    pub(crate) fn parse_expr(&mut self, min: u8) -> Result<Expr, ParseError> {
+        self.enter()?;
+        let mut lhs = self.parse_unary()?;
+        while *self.peek() == TokenKind::Ident {
+            let word = self.text(self.span());
+            if word == "in" {
+                if prec::RELATIONAL < min {
+                    break;
+                }
+                self.advance();
+                let (list, end) = self.in_list()?;
+                let span = Span::new(lhs.span.start, end);
+                let kind = ExprKind::In {
+                    lhs: Box::new(lhs),
+                    list,
+                };
+                lhs = Expr::with_span(kind, span);
+                continue;
+            }
+            let Some(op) = BinaryOp::from_keyword(word) else {
+                break;
+            };
+            if op.precedence() < min {
+                break;
+            }
+            self.advance();
+            // Left associativity: the right side only takes tighter operators.
+            let rhs = self.parse_expr(op.precedence() + 1)?;
+            let span = Span::new(lhs.span.start, rhs.span.end);
+            let kind = ExprKind::Binary {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            };
+            lhs = Expr::with_span(kind, span);
+        }
+        self.depth -= 1;
+        Ok(lhs)
+    }
+
+    fn parse_unary(&mut self) -> Result<Expr, ParseError> {
+        let start = self.span().start;
+        let op = if self.at_word("not") {
+            UnaryOp::Not
+        } else if *self.peek() == TokenKind::Minus {
+            UnaryOp::Neg
+        } else {
+            return self.parse_primary();
+        };
+        self.advance();
+        let operand = match op {
+            UnaryOp::Neg if self.at_word("INF") && self.glued(0) => {
+                // `-INF` is one literal, not the negation of `INF`.
+                let end = self.advance().end;
+                let lit = ExprKind::Literal(Literal::Double(f64::NEG_INFINITY));
+                return Ok(Expr::with_span(lit, Span::new(start, end)));
+            }
+            UnaryOp::Neg => {
+                self.enter()?;
+                let operand = self.parse_unary()?;
+                self.depth -= 1;
+                operand
+            }
+            // `not` takes a whole comparison: `not a eq 1` is `not (a eq 1)`.
+            UnaryOp::Not => self.parse_expr(prec::EQUALITY)?,
+        };
+        let span = Span::new(start, operand.span.end);
+        let kind = ExprKind::Unary {
+            op,
+            operand: Box::new(operand),
+        };
+        Ok(Expr::with_span(kind, span))
+    }
+
+    fn parse_primary(&mut self) -> Result<Expr, ParseError> {
+        let span = self.span();
+        match self.peek().clone() {
+            TokenKind::Literal(lit) => {
+                self.advance();
+                Ok(Expr::with_span(ExprKind::Literal(lit), span))
+            }
+            TokenKind::Alias => {
+                self.advance();
+                let name = self.text(span)[1..].to_owned();
+                Ok(Expr::with_span(ExprKind::Alias(name), span))
+            }
+            TokenKind::LParen => {
+                self.advance();
+                let inner = self.parse_expr(0)?;
+                let close = self.expect(TokenKind::RParen, "')'")?;
+                Ok(Expr::with_span(
+                    inner.kind,
+                    Span::new(span.start, close.end),
+                ))
+            }
+            TokenKind::LBracket => {
+                let (lit, span) = self.array()?;
+                Ok(Expr::with_span(ExprKind::Literal(lit), span))
+            }
+            TokenKind::Ident => self.parse_name(),
+            _ => Err(self.error_here("an expression")),
+        }
+    }
+
+    /// Everything that starts with an identifier: keyword literals, `$it`,
+    /// `duration'..'`, enum literals, calls, member paths and lambdas.
+    fn parse_name(&mut self) -> Result<Expr, ParseError> {
+        let first = self.span();
+        let word = self.text(first);
+        if let Some(lit) = keyword_literal(word) {
+            self.advance();
+            return Ok(Expr::with_span(ExprKind::Literal(lit), first));
+        }
+        if is_reserved_word(word) {
+            return Err(self.error_here("an expression"));
+        }
+        if word == "$it" && self.token_at(1).kind != TokenKind::Slash {
+            self.advance();
+            return Ok(Expr::with_span(ExprKind::It, first));
+        }
+        let (name, name_span) = self.qualified_name("an expression")?;
+        if let TokenKind::Literal(Literal::String(text)) = self.peek()
+            && self.glued(0)
+        {
+            let lit = self.prefixed_literal(&name, text.clone(), name_span)?;
+            let end = self.advance().end;
+            return Ok(Expr::with_span(
+                ExprKind::Literal(lit),
+                Span::new(first.start, end),
+            ));
+        }
+        if *self.peek() == TokenKind::LParen {
+            let (args, args_span) = self.call_args()?;
+            let span = Span::new(first.start, args_span.end);
+            return Ok(Expr::with_span(ExprKind::Call { name, args }, span));
+        }
+        let mut path = vec![name];
+        let mut end = name_span.end;
+        while *self.peek() == TokenKind::Slash {
+            self.advance();
+            let is_lambda = (self.at_word("any") || self.at_word("all"))
+                && self.token_at(1).kind == TokenKind::LParen;
+            if is_lambda {
+                return self.lambda(path, first.start);
+            }
+            if self.at_reserved_word() {
+                return Err(self.error_here("a property name after '/'"));
+            }
+            let (segment, span) = self.qualified_name("a property name after '/'")?;
+            path.push(segment);
+            end = span.end;
+        }
+        Ok(Expr::with_span(
+            ExprKind::Member(path),
+            Span::new(first.start, end),
+        ))
+    }
+
+    /// `duration'P1D'` or `Namespace.EnumType'Member'`.
+    fn prefixed_literal(
+        &self,
+        name: &str,
+        text: String,
+        name_span: Span,
+    ) -> Result<Literal, ParseError> {
+        let quoted = self.span();
+        if name == "duration" {
+            return if is_valid_duration(&text) {
+                Ok(Literal::Duration(text))
+            } else {
+                let found = describe(self.text(quoted));
+                Err(ParseError::new(
+                    quoted.start,
+                    "an ISO 8601 duration such as 'P1DT2H'",
+                    found,
+                    self.input,
+                ))
+            };
+        }
+        if name.contains('.') {
+            return Ok(Literal::Enum {
+                type_name: name.to_owned(),
+                value: text,
+            });
+        }
+        Err(ParseError::new(
+            name_span.start,
+            "'duration' or a qualified enum type name before a quoted value",
+            describe(name),
+            self.input,
+        ))
+    }
+
+    /// `(a, Name=value, ...)` after a function name; returns the args and the span of the parens.
+    pub(crate) fn call_args(&mut self) -> Result<(Vec<Arg>, Span), ParseError> {
+        let open = self.expect(TokenKind::LParen, "'('")?;
+        let mut args = Vec::new();
+        if *self.peek() == TokenKind::RParen {
+            let close = self.advance();
+            return Ok((args, Span::new(open.start, close.end)));
+        }
+        loop {
+            let named =
+                *self.peek() == TokenKind::Ident && self.token_at(1).kind == TokenKind::Equals;
+            if named {
+                let span = self.advance();
+                let name = self.text(span).to_owned();
+                self.advance();
+                let value = self.parse_expr(0)?;
+                args.push(Arg::Named { name, value });
+            } else {
+                args.push(Arg::Positional(self.parse_expr(0)?));
+            }
+            match self.peek() {
+                TokenKind::Comma => {
+                    self.advance();
+                }
+                TokenKind::RParen => {
+                    let close = self.advance();
+                    return Ok((args, Span::new(open.start, close.end)));
+                }
+                _ => return Err(self.error_here("',' or ')'")),
+            }
+        }
+    }
+
+    /// `any(t:body)`, `all(t:body)` or a bare `any()` after `path/`.
+    fn lambda(&mut self, path: Vec<String>, start: usize) -> Result<Expr, ParseError> {
+        let op = if self.at_word("any") {
+            LambdaOp::Any
+        } else {
+            LambdaOp::All
+        };
+        self.advance();
+        self.advance(); // '('
+        if op == LambdaOp::Any && *self.peek() == TokenKind::RParen {
+            let end = self.advance().end;
+            let kind = ExprKind::Lambda {
+                path,
+                op,
+                var: None,
+                body: None,
+            };
+            return Ok(Expr::with_span(kind, Span::new(start, end)));
+        }
+        if *self.peek() != TokenKind::Ident || self.at_reserved_word() {
+            return Err(self.error_here("a lambda variable name"));
+        }
+        let span = self.advance();
+        let var = self.text(span).to_owned();
+        self.expect(TokenKind::Colon, "':' after the lambda variable")?;
+        let body = self.parse_expr(0)?;
+        let end = self.expect(TokenKind::RParen, "')'")?.end;
+        let kind = ExprKind::Lambda {
+            path,
+            op,
+            var: Some(var),
+            body: Some(Box::new(body)),
+        };
+        Ok(Expr::with_span(kind, Span::new(start, end)))
+    }
+
+    /// The right side of `in`: `(expr, ...)` or a JSON array.
+    fn in_list(&mut self) -> Result<(Vec<Expr>, usize), ParseError> {
+        match self.peek() {
+            TokenKind::LParen => {
+                self.advance();
+                let mut list = Vec::new();
+                if *self.peek() != TokenKind::RParen {
+                    loop {
+                        list.push(self.parse_expr(0)?);
+                        if *self.peek() != TokenKind::Comma {
+                            break;
+                        }
+                        self.advance();
+                    }
+                }
+                let end = self.expect(TokenKind::RParen, "',' or ')'")?.end;
+                Ok((list, end))
+            }
+            TokenKind::LBracket => {
+                self.advance();
+                let mut list = Vec::new();
+                let end = self.json_items(|lit, span| {
+                    list.push(Expr::with_span(ExprKind::Literal(lit), span))
+                })?;
+                Ok((list, end))
+            }
+            _ => Err(self.error_here("'(' or '[' after 'in'")),
+        }
+    }
+
+    /// A JSON array literal starting at `[`.
+    fn array(&mut self) -> Result<(Literal, Span), ParseError> {
+        let start = self.advance().start;
+        let mut items = Vec::new();
+        let end = self.json_items(|lit, _| items.push(lit))?;
+        Ok((Literal::Array(items), Span::new(start, end)))
+    }
+
+    /// Array items after the `[`, through the `]`; returns the end offset.
+    fn json_items(&mut self, mut push: impl FnMut(Literal, Span)) -> Result<usize, ParseError> {
+        self.enter()?;
+        if *self.peek() == TokenKind::RBracket {
+            self.depth -= 1;
+            return Ok(self.advance().end);
+        }
+        loop {
+            let (lit, span) = self.json_value()?;
+            push(lit, span);
+            match self.peek() {
+                TokenKind::Comma => {
+                    self.advance();
+                }
+                TokenKind::RBracket => {
+                    self.depth -= 1;
+                    return Ok(self.advance().end);
+                }
+                _ => return Err(self.error_here("',' or ']'")),
+            }
+        }
+    }
+
+    /// One array item: a JSON string, a primitive literal or a nested array.
+    fn json_value(&mut self) -> Result<(Literal, Span), ParseError> {
+        let span = self.span();
+        let lit = match self.peek().clone() {
+            TokenKind::JsonString(s) => Literal::String(s),
+            TokenKind::Literal(lit) => lit,
+            TokenKind::LBracket => return self.array(),
+            TokenKind::Ident => match keyword_literal(self.text(span)) {
+                Some(lit) => lit,
+                None => return Err(self.error_here("a JSON value")),
+            },
+            TokenKind::Minus if self.token_at(1).span.start == span.end => {
+                let next = self.token_at(1).span;
+                if self.token_at(1).kind != TokenKind::Ident || self.text(next) != "INF" {
+                    return Err(self.error_here("a JSON value"));
+                }
+                self.advance();
+                self.advance();
+                return Ok((
+                    Literal::Double(f64::NEG_INFINITY),
+                    Span::new(span.start, next.end),
+                ));
+            }
+            _ => return Err(self.error_here("a JSON value")),
+        };
+        self.advance();
+        Ok((lit, span))
+    }
+}
+
+/// Identifiers that are literals.
+fn keyword_literal(word: &str) -> Option<Literal> {
+    Some(match word {
+        "null" => Literal::Null,
+        "true" => Literal::Bool(true),
+        "false" => Literal::Bool(false),
+        "INF" => Literal::Double(f64::INFINITY),
+        "NaN" => Literal::Double(f64::NAN),
+        _ => return None,
+    })
+}

@@ -1,0 +1,612 @@
+//! System query options (`$select`, `$filter`, ...), parameter aliases and
+//! custom options: parsing a raw query string and printing a canonical one.
+//!
+//! See <https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/overview>
+//! and OData 4.01 URL Conventions §5.
+
+use std::borrow::Cow;
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+
+use crate::error::{ParseError, describe};
+use crate::expr::parser::Parser;
+use crate::expr::{Expr, OrderBy, parse_filter, parse_orderby};
+use crate::lexer::TokenKind;
+use crate::print::{print_expr, print_orderby};
+
+/// Everything that can follow the `?` of a Dataverse query URL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryOptions {
+    /// `$select=name,primarycontactid/fullname` or `$select=*`.
+    pub select: Option<Vec<SelectItem>>,
+    /// `$filter=...`.
+    pub filter: Option<Expr>,
+    /// `$orderby=revenue desc,name` (empty when absent).
+    pub orderby: Vec<OrderBy>,
+    /// `$top=10`.
+    pub top: Option<u64>,
+    /// `$skip=10` (OData; Dataverse rejects it).
+    pub skip: Option<u64>,
+    /// `$count=true`.
+    pub count: Option<bool>,
+    /// `$expand=a($select=x;$top=5),b` (empty when absent).
+    pub expand: Vec<ExpandItem>,
+    /// `$apply=...`, kept as decoded text.
+    pub apply: Option<String>,
+    /// `$search=...`, kept as decoded text.
+    pub search: Option<String>,
+    /// `$skiptoken=...` (Dataverse paging cookie), decoded once.
+    pub skiptoken: Option<String>,
+    /// `$deltatoken=...`, decoded.
+    pub deltatoken: Option<String>,
+    /// `fetchXml=<fetch ...>`, decoded.
+    pub fetch_xml: Option<String>,
+    /// Parameter aliases `@p1=...`, name without `@`, value parsed as an expression.
+    pub aliases: Vec<(String, Expr)>,
+    /// Other options without `$` or `@` (decoded name and value), in order.
+    pub custom: Vec<(String, String)>,
+}
+
+/// One `$select` item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectItem {
+    /// `*`.
+    All,
+    /// A property name or path, split on `/`.
+    Path(Vec<String>),
+}
+
+/// One `$expand` item with its nested options.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExpandItem {
+    /// Navigation property path as written, e.g. `primarycontactid` or `*`.
+    pub path: String,
+    /// Nested `$select;$filter;$orderby;$top;$skip;$count;$expand;$search`.
+    /// Other fields are ignored when printing.
+    pub options: QueryOptions,
+}
+
+/// Why a query string was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// An option value does not parse. The message includes the parse error
+    /// itself (not as `source`, so `{:#}` chains do not print it twice).
+    #[error("invalid {option}: {error}")]
+    Invalid {
+        /// Option name, e.g. `$filter` or `@p1`.
+        option: String,
+        /// Where and why, relative to the decoded value.
+        error: ParseError,
+    },
+    /// `$top`/`$skip` is not a non-negative integer.
+    #[error("invalid {option}: expected a non-negative integer, found '{value}'")]
+    InvalidNumber {
+        /// Option name.
+        option: String,
+        /// The decoded value.
+        value: String,
+    },
+    /// `$count` is not `true` or `false`.
+    #[error("invalid {option}: expected 'true' or 'false', found '{value}'")]
+    InvalidBool {
+        /// Option name.
+        option: String,
+        /// The decoded value.
+        value: String,
+    },
+    /// A `$`-option this crate does not know (names are case-sensitive).
+    #[error("unknown system query option '{0}'")]
+    UnknownOption(String),
+    /// A system option or alias given twice.
+    #[error("duplicate query option '{0}'")]
+    DuplicateOption(String),
+    /// A name or value is not UTF-8 after percent-decoding.
+    #[error("query option '{0}' is not valid UTF-8 after percent-decoding")]
+    InvalidEncoding(String),
+}
+
+/// The system options this crate models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    Select,
+    Expand,
+    Filter,
+    OrderBy,
+    Top,
+    Skip,
+    Count,
+    Apply,
+    Search,
+    SkipToken,
+    DeltaToken,
+    FetchXml,
+}
+
+impl Opt {
+    /// In printing order.
+    const ALL: [Opt; 12] = [
+        Opt::Select,
+        Opt::Expand,
+        Opt::Filter,
+        Opt::OrderBy,
+        Opt::Top,
+        Opt::Skip,
+        Opt::Count,
+        Opt::Apply,
+        Opt::Search,
+        Opt::SkipToken,
+        Opt::DeltaToken,
+        Opt::FetchXml,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Opt::Select => "$select",
+            Opt::Expand => "$expand",
+            Opt::Filter => "$filter",
+            Opt::OrderBy => "$orderby",
+            Opt::Top => "$top",
+            Opt::Skip => "$skip",
+            Opt::Count => "$count",
+            Opt::Apply => "$apply",
+            Opt::Search => "$search",
+            Opt::SkipToken => "$skiptoken",
+            Opt::DeltaToken => "$deltatoken",
+            Opt::FetchXml => "fetchXml",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Opt> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    fn allowed_in_expand(self) -> bool {
+        matches!(
+            self,
+            Opt::Select
+                | Opt::Filter
+                | Opt::OrderBy
+                | Opt::Top
+                | Opt::Skip
+                | Opt::Count
+                | Opt::Expand
+                | Opt::Search
+        )
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A bad value, before we know whether it sits at the top level or in `$expand`.
+enum ValueError {
+    Parse(ParseError),
+    NotANumber,
+    NotABool,
+}
+
+impl From<ParseError> for ValueError {
+    fn from(e: ParseError) -> Self {
+        ValueError::Parse(e)
+    }
+}
+
+/// Characters percent-encoded in printed names and values: those that
+/// would change meaning under form decoding or URL splitting (`% & + # =`,
+/// space as `%20`), plus those not allowed raw in a URL. Kept readable:
+/// `$ ' ( ) , / : @ * ; ! ? - . _ ~`. Non-ASCII is always encoded.
+const QUERY_VALUE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Percent-encodes a query name or value (see `QUERY_VALUE`).
+pub(crate) fn encode_query_component(text: &str) -> String {
+    utf8_percent_encode(text, QUERY_VALUE).to_string()
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, then `%XX`.
+fn form_decode(raw: &str) -> Option<String> {
+    let spaced: Cow<'_, str> = if raw.contains('+') {
+        raw.replace('+', " ").into()
+    } else {
+        raw.into()
+    };
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(Cow::into_owned)
+}
+
+impl QueryOptions {
+    /// Parses a raw query string (after the `?`, still percent-encoded).
+    ///
+    /// Pairs are split on `&` and at the first `=`; names and values are
+    /// form-decoded (`+` is a space, so a literal plus must arrive as `%2B`).
+    /// Option names are case-sensitive; unknown `$` options and repeated
+    /// system options or aliases are errors.
+    ///
+    /// ```
+    /// use d365_odata::QueryOptions;
+    /// let q = QueryOptions::parse("%24select=name&$filter=name+eq+'a%2Bb'&$top=5").unwrap();
+    /// assert_eq!(q.top, Some(5));
+    /// assert_eq!(q.to_query_string(), "$select=name&$filter=name%20eq%20'a%2Bb'&$top=5");
+    /// ```
+    pub fn parse(raw_query: &str) -> Result<QueryOptions, QueryError> {
+        let raw_query = raw_query.strip_prefix('?').unwrap_or(raw_query);
+        let mut options = QueryOptions::default();
+        let mut seen = [false; Opt::ALL.len()];
+        for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = form_decode(raw_name)
+                .ok_or_else(|| QueryError::InvalidEncoding(raw_name.to_owned()))?;
+            let value =
+                form_decode(raw_value).ok_or_else(|| QueryError::InvalidEncoding(name.clone()))?;
+            if let Some(alias) = name.strip_prefix('@') {
+                if options.aliases.iter().any(|(n, _)| n == alias) {
+                    return Err(QueryError::DuplicateOption(name));
+                }
+                let expr = parse_filter(&value).map_err(|error| QueryError::Invalid {
+                    option: name.clone(),
+                    error,
+                })?;
+                options.aliases.push((alias.to_owned(), expr));
+                continue;
+            }
+            let Some(opt) = Opt::from_name(&name) else {
+                if name.starts_with('$') {
+                    return Err(QueryError::UnknownOption(name));
+                }
+                options.custom.push((name, value));
+                continue;
+            };
+            if std::mem::replace(&mut seen[opt.index()], true) {
+                return Err(QueryError::DuplicateOption(name));
+            }
+            options.apply(opt, &value).map_err(|e| match e {
+                ValueError::Parse(error) => QueryError::Invalid {
+                    option: name.clone(),
+                    error,
+                },
+                ValueError::NotANumber => QueryError::InvalidNumber {
+                    option: name.clone(),
+                    value: value.clone(),
+                },
+                ValueError::NotABool => QueryError::InvalidBool {
+                    option: name.clone(),
+                    value: value.clone(),
+                },
+            })?;
+        }
+        Ok(options)
+    }
+
+    /// Parses one decoded option value into its field.
+    fn apply(&mut self, opt: Opt, value: &str) -> Result<(), ValueError> {
+        let number = |v: &str| {
+            // `u64::from_str` would accept a leading `+`; the ABNF does not.
+            if v.starts_with('+') {
+                return Err(ValueError::NotANumber);
+            }
+            v.parse::<u64>().map_err(|_| ValueError::NotANumber)
+        };
+        match opt {
+            Opt::Select => self.select = Some(parse_select(value)?),
+            Opt::Expand => self.expand = parse_expand(value)?,
+            Opt::Filter => self.filter = Some(parse_filter(value)?),
+            Opt::OrderBy => self.orderby = parse_orderby(value)?,
+            Opt::Top => self.top = Some(number(value)?),
+            Opt::Skip => self.skip = Some(number(value)?),
+            Opt::Count => {
+                self.count = Some(match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(ValueError::NotABool),
+                });
+            }
+            Opt::Apply => self.apply = Some(value.to_owned()),
+            Opt::Search => self.search = Some(value.to_owned()),
+            Opt::SkipToken => self.skiptoken = Some(value.to_owned()),
+            Opt::DeltaToken => self.deltatoken = Some(value.to_owned()),
+            Opt::FetchXml => self.fetch_xml = Some(value.to_owned()),
+        }
+        Ok(())
+    }
+
+    /// Decoded `(name, value)` pairs of the system options, in printing order.
+    /// Inside `$expand` only the options allowed there are printed.
+    fn system_pairs(&self, nested: bool) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        for opt in Opt::ALL {
+            if nested && !opt.allowed_in_expand() {
+                continue;
+            }
+            let value = match opt {
+                Opt::Select => self.select.as_deref().map(print_select),
+                Opt::Expand => (!self.expand.is_empty()).then(|| print_expand(&self.expand)),
+                Opt::Filter => self.filter.as_ref().map(print_expr),
+                Opt::OrderBy => (!self.orderby.is_empty()).then(|| print_orderby(&self.orderby)),
+                Opt::Top => self.top.map(|n| n.to_string()),
+                Opt::Skip => self.skip.map(|n| n.to_string()),
+                Opt::Count => self.count.map(|b| b.to_string()),
+                Opt::Apply => self.apply.clone(),
+                Opt::Search => self.search.clone(),
+                Opt::SkipToken => self.skiptoken.clone(),
+                Opt::DeltaToken => self.deltatoken.clone(),
+                Opt::FetchXml => self.fetch_xml.clone(),
+            };
+            if let Some(value) = value {
+                pairs.push((opt.name(), value));
+            }
+        }
+        pairs
+    }
+
+    /// Prints canonical raw query text (without `?`): system options in a fixed
+    /// order (`$select $expand $filter $orderby $top $skip $count $apply
+    /// $search $skiptoken $deltatoken fetchXml`), then aliases, then custom
+    /// options, each value percent-encoded so it survives form decoding.
+    /// `QueryOptions::parse` of the result gives back `self`.
+    pub fn to_query_string(&self) -> String {
+        let mut out = String::new();
+        let mut push = |name: &str, value: &str| {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(&encode_query_component(name));
+            out.push('=');
+            out.push_str(&encode_query_component(value));
+        };
+        for (name, value) in self.system_pairs(false) {
+            push(name, &value);
+        }
+        for (name, expr) in &self.aliases {
+            push(&format!("@{name}"), &print_expr(expr));
+        }
+        for (name, value) in &self.custom {
+            push(name, value);
+        }
+        out
+    }
+
+    /// Whether no option is set.
+    pub fn is_empty(&self) -> bool {
+        *self == QueryOptions::default()
+    }
+}
+
+/// Parses a `$select` value: `*` or comma-separated property paths.
+pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, ParseError> {
+    let mut parser = Parser::new(text)?;
+    let mut items = Vec::new();
+    loop {
+        if *parser.peek() == TokenKind::Star {
+            parser.advance();
+            items.push(SelectItem::All);
+        } else {
+            let mut path = vec![parser.qualified_name("a property name or '*'")?.0];
+            while *parser.peek() == TokenKind::Slash {
+                parser.advance();
+                path.push(parser.qualified_name("a property name after '/'")?.0);
+            }
+            items.push(SelectItem::Path(path));
+        }
+        match parser.peek() {
+            TokenKind::Comma => {
+                parser.advance();
+            }
+            _ => {
+                parser.expect_end("',' or end of input")?;
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn print_select(items: &[SelectItem]) -> String {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|item| match item {
+            SelectItem::All => "*".to_owned(),
+            SelectItem::Path(path) => path.join("/"),
+        })
+        .collect();
+    parts.join(",")
+}
+
+/// Parses an `$expand` value (decoded), e.g.
+/// `Account_Tasks($select=subject;$filter=contains(subject,'Task');$top=5),primarycontactid`.
+pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, ParseError> {
+    let mut items = Vec::new();
+    for (offset, raw_item) in split_top_level(text, b',') {
+        let lead = raw_item.len() - raw_item.trim_start().len();
+        let item = raw_item.trim();
+        let start = offset + lead;
+        let (path, nested) = match item.find('(') {
+            Some(open) => (item[..open].trim_end(), Some(open)),
+            None => (item, None),
+        };
+        let path_ok = !path.is_empty()
+            && path
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '$' | '*'));
+        if !path_ok {
+            let found = describe(if path.is_empty() { item } else { path });
+            return Err(ParseError::new(
+                start,
+                "a navigation property path",
+                found,
+                text,
+            ));
+        }
+        let mut options = QueryOptions::default();
+        if let Some(open) = nested {
+            if !item.ends_with(')') {
+                let end = start + item.len();
+                return Err(ParseError::new(end, "')'", "end of item", text));
+            }
+            let inner_start = start + open + 1;
+            let inner = &text[inner_start..start + item.len() - 1];
+            parse_nested(&mut options, inner).map_err(|e| e.rebase(inner_start, text))?;
+        }
+        items.push(ExpandItem {
+            path: path.to_owned(),
+            options,
+        });
+    }
+    Ok(items)
+}
+
+/// `$select=a;$top=5` inside `$expand` parentheses; errors are relative to `text`.
+fn parse_nested(options: &mut QueryOptions, text: &str) -> Result<(), ParseError> {
+    let mut seen = [false; Opt::ALL.len()];
+    for (offset, part) in split_top_level(text, b';') {
+        if part.trim().is_empty() {
+            continue;
+        }
+        let Some((name, value)) = part.split_once('=') else {
+            let end = offset + part.len();
+            return Err(ParseError::new(
+                end,
+                "'=' after the option name",
+                "end of option",
+                text,
+            ));
+        };
+        let value_start = offset + name.len() + 1;
+        let lead = name.len() - name.trim_start().len();
+        let name = name.trim();
+        let opt = Opt::from_name(name).filter(|o| o.allowed_in_expand());
+        let Some(opt) = opt else {
+            let expected =
+                "one of $select, $filter, $orderby, $top, $skip, $count, $expand, $search";
+            return Err(ParseError::new(
+                offset + lead,
+                expected,
+                describe(name),
+                text,
+            ));
+        };
+        if std::mem::replace(&mut seen[opt.index()], true) {
+            let found = describe(name);
+            return Err(ParseError::new(
+                offset + lead,
+                "each option at most once",
+                found,
+                text,
+            ));
+        }
+        options.apply(opt, value).map_err(|e| {
+            let expected = match e {
+                ValueError::Parse(e) => return e.rebase(value_start, text),
+                ValueError::NotANumber => "a non-negative integer",
+                ValueError::NotABool => "'true' or 'false'",
+            };
+            ParseError::new(value_start, expected, describe(value), text)
+        })?;
+    }
+    Ok(())
+}
+
+fn print_expand(items: &[ExpandItem]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&item.path);
+        let nested = item.options.system_pairs(true);
+        if !nested.is_empty() {
+            out.push('(');
+            for (j, (name, value)) in nested.iter().enumerate() {
+                if j > 0 {
+                    out.push(';');
+                }
+                out.push_str(name);
+                out.push('=');
+                out.push_str(value);
+            }
+            out.push(')');
+        }
+    }
+    out
+}
+
+/// Splits on `sep` outside parentheses, brackets and quoted strings
+/// (`'...'` with `''`, `"..."` with `\` escapes). Yields `(offset, piece)`.
+fn split_top_level(text: &str, sep: u8) -> Vec<(usize, &str)> {
+    let mut pieces = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    let (mut in_single, mut in_double, mut escaped) = (false, false, false);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if in_double {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_double = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            // A doubled quote toggles twice, which is exactly right.
+            b'\'' => in_single = !in_single,
+            _ if in_single => {}
+            b'"' => in_double = true,
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ if b == sep && depth == 0 => {
+                pieces.push((start, &text[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pieces.push((start, &text[start..]));
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_respects_nesting_and_quotes() {
+        let pieces: Vec<&str> = split_top_level(r#"a(b,c),'x,''y',"p\",q",[1,2],z"#, b',')
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        assert_eq!(pieces, ["a(b,c)", "'x,''y'", r#""p\",q""#, "[1,2]", "z"]);
+    }
+
+    #[test]
+    fn form_decoding() {
+        assert_eq!(form_decode("a+b%2Bc%20d").as_deref(), Some("a b+c d"));
+        assert_eq!(form_decode("%C3%A9").as_deref(), Some("é"));
+        assert_eq!(form_decode("%FF"), None);
+    }
+
+    #[test]
+    fn encoding_keeps_odata_punctuation_readable() {
+        assert_eq!(
+            encode_query_component("a eq 'x&y+z#%=' and @p/$c:(1,2);*é"),
+            "a%20eq%20'x%26y%2Bz%23%25%3D'%20and%20@p/$c:(1,2);*%C3%A9"
+        );
+    }
+}
