@@ -99,8 +99,8 @@ impl PagingCookie {
             ));
         }
         inner.push_str("</cookie>");
-        let twice = utf8_percent_encode(&utf8_percent_encode(&inner, COOKIE).to_string(), COOKIE)
-            .to_string();
+        let once = lower_hex(&utf8_percent_encode(&inner, COOKIE).to_string());
+        let twice = lower_hex(&utf8_percent_encode(&once, COOKIE).to_string());
         format!(
             "<cookie pagenumber=\"{}\" pagingcookie=\"{twice}\" istracking=\"False\" />",
             self.page_number
@@ -143,6 +143,24 @@ impl PagingCookie {
             boundaries,
         })
     }
+}
+
+/// Dataverse writes percent escapes in lower case (`%253c`), unlike most encoders.
+fn lower_hex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending = 0;
+    for c in s.chars() {
+        if pending > 0 {
+            out.push(c.to_ascii_lowercase());
+            pending -= 1;
+        } else {
+            if c == '%' {
+                pending = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The value of ` name="…"` in an element (whole-word match).
