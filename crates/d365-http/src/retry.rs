@@ -81,21 +81,22 @@ fn classify_error(err: &reqwest::Error, idempotent: bool) -> bool {
 /// with a non-retryable status (including 4xx errors) is returned as `Ok` for the caller to map.
 ///
 /// `make` is called once per attempt, so bodies are rebuilt rather than cloned.
-pub async fn send_with_retry<F, Fut>(
+pub async fn send_with_retry<F, Fut, E>(
     config: &RetryConfig,
     idempotent: bool,
     mut make: F,
-) -> Result<Response, HttpError>
+) -> Result<Response, E>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<reqwest::RequestBuilder, HttpError>>,
+    Fut: Future<Output = Result<reqwest::RequestBuilder, E>>,
+    E: From<HttpError>,
 {
     let started = Instant::now();
     let mut backoff = Backoff::new(config.backoff);
     let mut retries = 0u32;
     loop {
         let (client, request) = make().await?.build_split();
-        let request = request.map_err(HttpError::Build)?;
+        let request = request.map_err(|e| E::from(HttpError::Build(e)))?;
         let method = request.method().to_string();
         let url = redact_url(request.url());
         let out_of_budget = |retries: u32, wait: Duration| {
@@ -125,20 +126,20 @@ where
                 let wait = backoff.next_wait();
                 if !classify_error(&err, idempotent) || out_of_budget(retries, wait) {
                     if retries == 0 {
-                        return Err(HttpError::Request {
+                        return Err(E::from(HttpError::Request {
                             method,
                             url,
                             source: err,
-                        });
+                        }));
                     }
-                    return Err(HttpError::Retry(Box::new(RetryError {
+                    return Err(E::from(HttpError::Retry(Box::new(RetryError {
                         method,
                         url,
                         retries,
                         elapsed: started.elapsed(),
                         reason: err.to_string(),
                         source: Some(err),
-                    })));
+                    }))));
                 }
                 (wait, err.to_string())
             }
@@ -203,7 +204,7 @@ mod tests {
         let client = reqwest::Client::new();
         let response = send_with_retry(&RetryConfig::default(), false, || {
             let request = client.get(&url);
-            async move { Ok(request) }
+            async move { Ok::<_, HttpError>(request) }
         })
         .await
         .unwrap();
@@ -222,7 +223,7 @@ mod tests {
         };
         let response = send_with_retry(&config, true, || {
             let request = client.get(&url);
-            async move { Ok(request) }
+            async move { Ok::<_, HttpError>(request) }
         })
         .await
         .unwrap();
@@ -250,7 +251,7 @@ mod tests {
         };
         let err = send_with_retry(&config, false, || {
             let request = client.post(&url);
-            async move { Ok(request) }
+            async move { Ok::<_, HttpError>(request) }
         })
         .await
         .unwrap_err();

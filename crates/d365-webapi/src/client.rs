@@ -1,0 +1,223 @@
+//! The Web API client: cheap to clone, safe to share across tasks.
+
+use std::sync::Arc;
+
+use d365_auth::TokenCredential;
+use d365_http::{HttpClient, RetryConfig, parse_retry_after, reqwest, send_with_retry};
+use serde_json::Value;
+use url::Url;
+
+use crate::error::{ApiError, Error};
+use crate::request::{QueryRequest, RetrieveRequest, WhoAmIRequest};
+
+/// A Dataverse Web API client for one environment.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: HttpClient,
+    environment: Url,
+    api_root: String,
+    credential: Arc<dyn TokenCredential>,
+    retry: RetryConfig,
+}
+
+/// Builds a [`Client`]; everything is checked in [`ClientBuilder::build`].
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    environment: Option<String>,
+    api_version: Option<String>,
+    credential: Option<Arc<dyn TokenCredential>>,
+    retry: Option<RetryConfig>,
+    http: Option<HttpClient>,
+}
+
+impl ClientBuilder {
+    /// The environment URL, e.g. `https://contoso.crm.dynamics.com`.
+    pub fn environment(mut self, url: impl Into<String>) -> Self {
+        self.environment = Some(url.into());
+        self
+    }
+
+    /// The Web API version (default `v9.2`).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = Some(version.into());
+        self
+    }
+
+    /// Where tokens come from.
+    pub fn credential(mut self, credential: Arc<dyn TokenCredential>) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+
+    /// Retry policy (default: [`RetryConfig::default`]).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// A preconfigured HTTP client (timeouts, user agent, trusted roots).
+    pub fn http_client(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let raw = self
+            .environment
+            .ok_or_else(|| Error::Config("no environment URL (set D365_URL or --url)".into()))?;
+        let environment = Url::parse(raw.trim_end_matches('/'))
+            .map_err(|e| Error::Config(format!("environment URL '{raw}' is not a URL: {e}")))?;
+        d365_http::ensure_secure_url(&environment)?;
+        let credential = self
+            .credential
+            .ok_or_else(|| Error::Config("no credential".into()))?;
+        let version = self.api_version.unwrap_or_else(|| "v9.2".into());
+        if !version.starts_with("v9.") {
+            return Err(Error::Config(format!(
+                "unsupported Web API version '{version}'"
+            )));
+        }
+        let base = environment.as_str().trim_end_matches('/').to_owned();
+        let http = match self.http {
+            Some(h) => h,
+            None => HttpClient::new()?,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                api_root: format!("{base}/api/data/{version}"),
+                environment,
+                credential,
+                retry: self.retry.unwrap_or_default(),
+            }),
+        })
+    }
+}
+
+/// A decoded JSON response and the headers that matter.
+#[derive(Debug, Clone)]
+pub(crate) struct JsonResponse {
+    pub(crate) body: Value,
+}
+
+impl Client {
+    /// A builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The environment URL (the token resource), without a trailing slash.
+    pub fn environment(&self) -> &str {
+        self.inner.environment.as_str().trim_end_matches('/')
+    }
+
+    /// `{env}/api/data/v9.2`.
+    pub fn api_root(&self) -> &str {
+        &self.inner.api_root
+    }
+
+    /// Queries an entity set (`accounts`).
+    pub fn query(&self, entity_set: &str) -> QueryRequest {
+        QueryRequest::new(self.clone(), entity_set)
+    }
+
+    /// Retrieves one record by id.
+    pub fn retrieve(&self, entity_set: &str, id: uuid::Uuid) -> RetrieveRequest {
+        RetrieveRequest::new(self.clone(), entity_set, id)
+    }
+
+    /// Calls `WhoAmI`.
+    pub fn who_am_i(&self) -> WhoAmIRequest {
+        WhoAmIRequest::new(self.clone())
+    }
+
+    /// GETs `url` (absolute, inside this environment) with the usual OData headers and an
+    /// optional `Prefer`, retrying per the policy, and decodes the JSON answer.
+    pub(crate) async fn get_json(
+        &self,
+        url: &str,
+        prefer: Option<&str>,
+    ) -> Result<JsonResponse, Error> {
+        let url =
+            Url::parse(url).map_err(|e| Error::InvalidQuery(format!("bad URL {url}: {e}")))?;
+        if url.origin() != self.inner.environment.origin() {
+            return Err(Error::ForeignLink(url.origin().ascii_serialization()));
+        }
+        let started = std::time::Instant::now();
+        let resource = self.environment().to_owned();
+        let inner = &self.inner;
+        let response = send_with_retry(&inner.retry, true, || {
+            let url = url.clone();
+            let resource = resource.clone();
+            async move {
+                let token = inner.credential.get_token(&resource).await?;
+                let mut request = inner
+                    .http
+                    .secure_request(reqwest::Method::GET, url)?
+                    .bearer_auth(token.secret())
+                    .header("accept", "application/json")
+                    .header("odata-maxversion", "4.0")
+                    .header("odata-version", "4.0");
+                if let Some(p) = prefer {
+                    request = request.header("prefer", p);
+                }
+                Ok::<_, Error>(request)
+            }
+        })
+        .await?;
+        let status = response.status().as_u16();
+        tracing::debug!(
+            method = "GET",
+            path = url.path(),
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "web api request"
+        );
+        let request_id =
+            header(&response, "x-ms-service-request-id").or_else(|| header(&response, "req_id"));
+        let retry_after = header(&response, "retry-after").and_then(|v| parse_retry_after(&v));
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| d365_http::HttpError::Request {
+                method: "GET".into(),
+                url: url.path().to_owned(),
+                source,
+            })?;
+        if !(200..300).contains(&status) {
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let error = &body["error"];
+            return Err(Error::Api(ApiError {
+                status,
+                code: error["code"].as_str().unwrap_or_default().to_owned(),
+                message: error["message"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| {
+                        String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()
+                    }),
+                request_id,
+                retry_after,
+            }));
+        }
+        let body = serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+            url: url.path().to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(JsonResponse { body })
+    }
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

@@ -1,0 +1,70 @@
+//! Web API errors. [`ApiError`] carries what Dataverse said and what support needs (the
+//! request id), never the token.
+
+use std::time::Duration;
+
+/// A non-success answer from the Web API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}{}", request_id.as_deref().map(|id| format!(" (request id {id})")).unwrap_or_default())]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Dataverse's hex code (`0x80040217`); may be empty.
+    pub code: String,
+    /// The message.
+    pub message: String,
+    /// `x-ms-service-request-id` (or `REQ_ID`).
+    pub request_id: Option<String>,
+    /// `Retry-After` on 429/503.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// `true` for 404s.
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404
+    }
+}
+
+/// Everything that can go wrong in a Web API call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The service answered with an error.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Getting a token failed.
+    #[error("authentication failed: {0}")]
+    Auth(#[from] d365_auth::AuthError),
+    /// Transport failure.
+    #[error(transparent)]
+    Http(#[from] d365_http::HttpError),
+    /// A query that cannot be sent (bad filter text, …).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// A client that cannot work (bad environment URL, no credential).
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    /// The response was not what the Web API sends.
+    #[error("unexpected response from {url}: {message}")]
+    Decode {
+        /// The URL (without query).
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A next link pointed somewhere else than the environment: not followed, so the token
+    /// cannot leak to another host.
+    #[error("refusing to follow a next link to another host: {0}")]
+    ForeignLink(String),
+}
+
+impl Error {
+    /// The API error, if the service answered.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! One request builder per operation, each ending in `send()`.
+
+mod query;
+mod retrieve;
+mod who_am_i;
+
+pub use query::QueryRequest;
+pub use retrieve::RetrieveRequest;
+pub use who_am_i::{WhoAmI, WhoAmIRequest};
