@@ -1,1 +1,92 @@
-fn main() {}
+//! The `d365` command. `main` only wires `run()` and turns errors into a message and an exit
+//! code: 0 ok, 2 usage or other error, 3 authentication error, 4 throttled past the retries.
+
+mod auth;
+mod cmd;
+mod flags;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::flags::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("d365: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    d365_http::install_crypto_provider();
+    match command {
+        Command::Demo(args) => cmd::demo::run(args).await,
+        Command::Emulator(args) => cmd::emulator::run(args).await,
+        Command::Token(args) => cmd::token::run(args).await,
+        Command::Get(args) => cmd::get::run(args).await,
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,d365=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("D365_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints the error chain on one line, a hint when we have one, and picks the exit code.
+fn report(err: &anyhow::Error) -> ExitCode {
+    // A closed pipe (`d365 get … | head`) is not a failure.
+    for cause in err.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return ExitCode::SUCCESS;
+        }
+    }
+    eprintln!("d365: {err:#}");
+    let auth = err.chain().find_map(|c| {
+        c.downcast_ref::<d365_auth::AuthError>().or_else(|| {
+            match c.downcast_ref::<d365_webapi::Error>() {
+                Some(d365_webapi::Error::Auth(a)) => Some(a),
+                _ => None,
+            }
+        })
+    });
+    if let Some(auth) = auth {
+        if let Some(hint) = auth.hint() {
+            eprintln!("hint: {hint}");
+        }
+        return ExitCode::from(3);
+    }
+    let api = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<d365_webapi::Error>().and_then(|e| e.api()));
+    match api {
+        Some(a) if a.status == 429 => ExitCode::from(4),
+        Some(a) if a.status == 401 => ExitCode::from(3),
+        _ => ExitCode::from(2),
+    }
+}

@@ -1,0 +1,76 @@
+//! `d365 emulator`: serves the emulator until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use d365_emulator::{Emulator, EmulatorConfig};
+
+use crate::flags::EmulatorArgs;
+
+pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => EmulatorConfig::from_toml_file(path)?,
+        None => EmulatorConfig::default(),
+    };
+    if let Some(seed) = args.seed {
+        config.seed_accounts = seed;
+    }
+    if let Some(lifetime) = args.token_lifetime {
+        config.token_lifetime_secs = lifetime;
+    }
+    config.data_dir = args.data_dir.clone();
+    let emulator = Emulator::start(config, SocketAddr::new(args.bind, args.port))
+        .await
+        .context("starting the emulator")?;
+    let info = emulator.info();
+    if let Some(path) = &args.info_file {
+        emulator
+            .write_info_file(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("d365 emulator listening on {}", info.authority_host);
+    println!(
+        "  authority        {}/{}",
+        info.authority_host, info.tenant_id
+    );
+    println!("  environment      {}", info.environment_url);
+    println!("  web api          {}/api/data/v9.2/", info.environment_url);
+    println!(
+        "  confidential app {} (secret in --info-file)",
+        info.client_id
+    );
+    println!("  public client    {}", info.public_client_id);
+    println!("  user             {}", info.username);
+    match &args.data_dir {
+        Some(dir) => println!("  data             {}", dir.display()),
+        None => println!("  data             in memory"),
+    }
+    println!("Press Ctrl-C to stop.");
+    shutdown_signal().await;
+    eprintln!("stopping");
+    emulator.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,6 @@
+//! One file per subcommand, each with `run(args) -> Result<ExitCode>`.
+
+pub(crate) mod demo;
+pub(crate) mod emulator;
+pub(crate) mod get;
+pub(crate) mod token;

@@ -1,0 +1,172 @@
+//! Command-line flags (clap derive): global options and one variant per subcommand. Values are
+//! validated here; behaviour lives in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// d365: sign in to Microsoft Entra ID and work with the Dataverse Web API, or run the local
+/// emulator of both.
+#[derive(Debug, Parser)]
+#[command(name = "d365", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Log requests and decisions to stderr (never secrets or tokens); repeat for more.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the four-step integration recipe against an embedded emulator.
+    Demo(DemoArgs),
+    /// Serve the Entra ID + Dataverse emulator until Ctrl-C.
+    Emulator(EmulatorArgs),
+    /// Print an access token for the environment (for piping, like `az account get-access-token`).
+    Token(TokenArgs),
+    /// Query an entity set.
+    Get(GetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Print JSON lines instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8443)]
+    pub(crate) port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) bind: std::net::IpAddr,
+    /// Persist data and the signing key here (default: in memory).
+    #[arg(long)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Write the connection details as one JSON object to this file once listening.
+    #[arg(long)]
+    pub(crate) info_file: Option<PathBuf>,
+    /// A TOML file with tenants, apps, users, environment and lifetimes.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Number of accounts to seed (contacts are twice as many).
+    #[arg(long)]
+    pub(crate) seed: Option<usize>,
+    /// Access token lifetime in seconds.
+    #[arg(long)]
+    pub(crate) token_lifetime: Option<u64>,
+}
+
+/// Which token endpoint generation to use.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `/oauth2/token` with `resource=`.
+    V1,
+    /// `/oauth2/v2.0/token` with `scope=`.
+    V2,
+}
+
+/// Sign-in settings, from flags or the azure-identity environment variables. Secrets are best
+/// given through the environment: flags show up in process listings.
+#[derive(Args)]
+pub(crate) struct AuthArgs {
+    /// Dataverse environment URL, e.g. https://contoso.crm.dynamics.com.
+    #[arg(long = "url", env = "D365_URL")]
+    pub(crate) url: Option<String>,
+    /// Tenant id or domain.
+    #[arg(long, env = "AZURE_TENANT_ID")]
+    pub(crate) tenant: Option<String>,
+    /// App registration (client) id.
+    #[arg(long, env = "AZURE_CLIENT_ID")]
+    pub(crate) client_id: Option<String>,
+    /// Client secret (confidential apps).
+    #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
+    pub(crate) client_secret: Option<String>,
+    /// User name for the password grant.
+    #[arg(long, env = "AZURE_USERNAME")]
+    pub(crate) username: Option<String>,
+    /// Password for the password grant.
+    #[arg(long, env = "AZURE_PASSWORD", hide_env_values = true)]
+    pub(crate) password: Option<String>,
+    /// Login host.
+    #[arg(
+        long,
+        env = "AZURE_AUTHORITY_HOST",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    pub(crate) authority_host: String,
+    /// Token endpoint generation.
+    #[arg(long, value_enum, default_value_t = Endpoint::V2)]
+    pub(crate) endpoint: Endpoint,
+}
+
+// Secrets never reach Debug output.
+impl std::fmt::Debug for AuthArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "[redacted]");
+        f.debug_struct("AuthArgs")
+            .field("url", &self.url)
+            .field("tenant", &self.tenant)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redact(&self.client_secret))
+            .field("username", &self.username)
+            .field("password", &redact(&self.password))
+            .field("authority_host", &self.authority_host)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+    /// Resource to get a token for (default: the environment URL).
+    #[arg(long)]
+    pub(crate) resource: Option<String>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// A table (default on a terminal).
+    Table,
+    /// One JSON array (default when piped).
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// The entity set, e.g. accounts.
+    pub(crate) entity_set: String,
+    /// Columns, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) select: Vec<String>,
+    /// OData filter, e.g. "revenue gt 1000 and contains(name,'x')".
+    #[arg(long)]
+    pub(crate) filter: Option<String>,
+    /// OData order, e.g. "revenue desc,name".
+    #[arg(long)]
+    pub(crate) orderby: Option<String>,
+    /// At most this many rows.
+    #[arg(long)]
+    pub(crate) top: Option<u64>,
+    /// Follow every page (streams; ignores --top).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Rows per page when paging.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) page_size: u32,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, short, value_enum)]
+    pub(crate) output: Option<Output>,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
