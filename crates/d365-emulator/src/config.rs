@@ -37,7 +37,17 @@ pub struct EmulatorConfig {
     pub data_dir: Option<PathBuf>,
     /// A pre-made signing key (PKCS#8 PEM), e.g. shared by all emulators of a test process.
     #[serde(skip)]
-    pub signing_key_pem: Option<String>,
+    pub signing_key_pem: Option<PrivateKeyPem>,
+}
+
+/// A private key in PEM form; `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKeyPem(pub String);
+
+impl std::fmt::Debug for PrivateKeyPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKeyPem([redacted])")
+    }
 }
 
 /// A directory (tenant).
@@ -76,8 +86,8 @@ pub struct AppConfig {
     pub application_user_id: String,
 }
 
-/// A client secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A client secret. `Debug` is redacted.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretConfig {
     /// The secret value.
@@ -87,8 +97,8 @@ pub struct SecretConfig {
     pub expires_at: Option<i64>,
 }
 
-/// A user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A user. `Debug` redacts the password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// User principal name.
@@ -131,6 +141,28 @@ pub struct EnvironmentConfig {
     pub business_unit_id: String,
     /// Organization display name.
     pub name: String,
+}
+
+impl std::fmt::Debug for SecretConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretConfig")
+            .field("value", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("upn", &self.upn)
+            .field("password", &"[redacted]")
+            .field("object_id", &self.object_id)
+            .field("tenant", &self.tenant)
+            .field("mfa_required", &self.mfa_required)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
 }
 
 const TENANT_ID: &str = "8a3d7f1e-5c2b-4e9a-9f0d-1b2c3d4e5f60";

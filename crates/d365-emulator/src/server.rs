@@ -19,8 +19,8 @@ use crate::state::{AppState, Inner};
 use crate::store::{Store, schema, seed};
 
 /// Connection details of a running emulator (`--info-file` writes this as JSON; keep the
-/// field names stable, test harnesses read them).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// field names stable, test harnesses read them). `Debug` redacts the secret and password.
+#[derive(Clone, Serialize, PartialEq, Eq)]
 pub struct EmulatorInfo {
     /// Authority host, e.g. `http://127.0.0.1:8443`.
     pub authority_host: String,
@@ -40,6 +40,22 @@ pub struct EmulatorInfo {
     pub password: String,
     /// The CA certificate to trust (null until HTTPS is on).
     pub ca_file: Option<String>,
+}
+
+impl std::fmt::Debug for EmulatorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorInfo")
+            .field("authority_host", &self.authority_host)
+            .field("tenant_id", &self.tenant_id)
+            .field("environment_url", &self.environment_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("public_client_id", &self.public_client_id)
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -72,7 +88,7 @@ fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
 
 fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
     if let Some(pem) = &config.signing_key_pem {
-        return SigningKey::from_pems(pem, None);
+        return SigningKey::from_pems(&pem.0, None);
     }
     let Some(dir) = &config.data_dir else {
         return SigningKey::from_pems(&generate_private_key_pem()?, None);

@@ -19,7 +19,7 @@ pub fn shared_signing_key() -> String {
 pub fn test_config(accounts: usize) -> EmulatorConfig {
     EmulatorConfig {
         seed_accounts: accounts,
-        signing_key_pem: Some(shared_signing_key()),
+        signing_key_pem: Some(d365_emulator::config::PrivateKeyPem(shared_signing_key())),
         ..EmulatorConfig::default()
     }
 }

@@ -1,0 +1,386 @@
+//! The `d365` binary as a process.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use d365_testkit::{EmulatorConfig, start, test_config};
+use serde_json::Value;
+use util::TestCommand;
+
+fn no_secrets(text: &str) {
+    let defaults = EmulatorConfig::default();
+    assert!(!text.contains("eyJ"), "a JWT was printed:\n{text}");
+    assert!(
+        !text.contains(&defaults.apps[0].secrets[0].value),
+        "the client secret was printed:\n{text}"
+    );
+    assert!(
+        !text.contains(&defaults.users[0].password),
+        "the password was printed:\n{text}"
+    );
+}
+
+#[test]
+fn demo_prints_the_four_steps_and_ten_rows() {
+    let run = TestCommand::new(&["demo"]).run();
+    run.assert_ok().assert_clean_stderr();
+    let out = &run.stdout;
+    for needle in [
+        "[1/4] POST",
+        "grant_type=password (v1)",
+        "[2/4] POST",
+        "grant_type=client_credentials (v1)",
+        "[3/4] POST",
+        "/oauth2/v2.0/token  grant_type=refresh_token (v2)",
+        "refresh token rotated",
+        "[4/4] GET",
+        "accounts?$select=name,accountnumber,revenue&$top=10",
+        "UserId=",
+        "BusinessUnitId=",
+        "OrganizationId=",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    for claim in [
+        "aud=",
+        "tid=",
+        "oid=",
+        "upn=",
+        "scp=user_impersonation",
+        "exp=",
+        "appid=",
+        "roles=",
+    ] {
+        assert!(out.contains(claim), "missing claim {claim} in:\n{out}");
+    }
+    assert_eq!(
+        out.lines().filter(|l| l.contains("ACC-")).count(),
+        10,
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("demo ok: 4 steps"),
+        "{out}"
+    );
+    no_secrets(out);
+    no_secrets(&run.stderr);
+}
+
+#[test]
+fn demo_json_lines() {
+    let run = TestCommand::new(&["demo", "--json"]).run();
+    run.assert_ok();
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let requests: Vec<&Value> = events.iter().filter(|e| e["event"] == "request").collect();
+    assert_eq!(requests.len(), 5);
+    assert_eq!(requests[0]["grant"], "password");
+    assert_eq!(requests[2]["endpoint"], "v2");
+    let rows = events
+        .iter()
+        .find(|e| e["step"] == 4 && e.get("rows").is_some())
+        .unwrap();
+    assert_eq!(rows["rows"].as_array().unwrap().len(), 10);
+    assert_eq!(events.last().unwrap()["event"], "summary");
+    assert_eq!(events.last().unwrap()["ok"], true);
+    no_secrets(&run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_exits_3_with_the_aadsts_code_and_a_hint() {
+    let emulator = start(test_config(1)).await;
+    let info = emulator.info();
+    let run = tokio::task::spawn_blocking(move || {
+        TestCommand::new(&["get", "accounts", "--top", "1"])
+            .emulator_env(&info)
+            .env("AZURE_CLIENT_SECRET", "not-the-secret")
+            .run()
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    run.assert_clean_stderr();
+    assert!(run.stderr.contains("AADSTS7000215"), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one error line and one hint: {}",
+        run.stderr
+    );
+    assert!(
+        lines[1].starts_with("hint: check the client secret"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("not-the-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_and_token_against_an_emulator() {
+    let emulator = start(test_config(20)).await;
+    let info = emulator.info();
+    let i = info.clone();
+    let ndjson = tokio::task::spawn_blocking(move || {
+        TestCommand::new(&[
+            "get",
+            "accounts",
+            "--select",
+            "name,accountnumber",
+            "--top",
+            "3",
+            "-o",
+            "ndjson",
+        ])
+        .emulator_env(&i)
+        .run()
+    })
+    .await
+    .unwrap();
+    ndjson.assert_ok();
+    let rows: Vec<Value> = ndjson
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .all(|r| r["accountnumber"].as_str().unwrap().starts_with("ACC-"))
+    );
+
+    let i = info.clone();
+    let all = tokio::task::spawn_blocking(move || {
+        TestCommand::new(&[
+            "get",
+            "contacts",
+            "--select",
+            "fullname",
+            "--all",
+            "--page-size",
+            "7",
+            "-o",
+            "ndjson",
+        ])
+        .emulator_env(&i)
+        .run()
+    })
+    .await
+    .unwrap();
+    all.assert_ok();
+    assert_eq!(all.stdout.lines().count(), 40);
+
+    let i = info.clone();
+    let table = tokio::task::spawn_blocking(move || {
+        TestCommand::new(&[
+            "get",
+            "accounts",
+            "--select",
+            "name,revenue",
+            "--filter",
+            "revenue gt 0",
+            "--orderby",
+            "name",
+            "--top",
+            "2",
+            "-o",
+            "table",
+        ])
+        .emulator_env(&i)
+        .run()
+    })
+    .await
+    .unwrap();
+    table.assert_ok();
+    assert!(
+        table.stdout.contains("name") && table.stdout.contains("revenue"),
+        "{}",
+        table.stdout
+    );
+
+    let i = info.clone();
+    let json = tokio::task::spawn_blocking(move || {
+        TestCommand::new(&["get", "accounts", "--select", "name", "--top", "2"])
+            .emulator_env(&i)
+            .run()
+    })
+    .await
+    .unwrap();
+    let parsed: Value = serde_json::from_str(&json.stdout).expect("JSON when piped");
+    assert_eq!(parsed.as_array().unwrap().len(), 2);
+
+    let i = info.clone();
+    let token =
+        tokio::task::spawn_blocking(move || TestCommand::new(&["token"]).emulator_env(&i).run())
+            .await
+            .unwrap();
+    token.assert_ok();
+    let jwt = token.stdout.trim();
+    assert_eq!(jwt.split('.').count(), 3);
+    assert_eq!(
+        d365_auth::decode_claims(jwt).unwrap()["aud"],
+        info.environment_url.as_str()
+    );
+
+    // User sign-in through the environment variables, on the v1 endpoint.
+    let i = info.clone();
+    let user = tokio::task::spawn_blocking(move || {
+        TestCommand::new(&[
+            "get",
+            "accounts",
+            "--select",
+            "name",
+            "--top",
+            "1",
+            "--endpoint",
+            "v1",
+            "-o",
+            "ndjson",
+        ])
+        .emulator_env(&i)
+        .env("AZURE_USERNAME", &i.username)
+        .env("AZURE_PASSWORD", &i.password)
+        .run()
+    })
+    .await
+    .unwrap();
+    user.assert_ok();
+    assert_eq!(emulator.token_requests(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_one_line_and_exit_2() {
+    let emulator = start(test_config(1)).await;
+    let info = emulator.info();
+    let cases: Vec<(Vec<&'static str>, &'static str)> = vec![
+        (
+            vec!["get", "accounts", "--filter", "name eq"],
+            "expected an expression",
+        ),
+        (
+            vec!["get", "Accounts"],
+            "Resource not found for the segment 'Accounts'",
+        ),
+        (
+            vec!["get", "accounts", "--select", "nope"],
+            "Could not find a property named 'nope'",
+        ),
+    ];
+    for (args, needle) in cases {
+        let i = info.clone();
+        let run =
+            tokio::task::spawn_blocking(move || TestCommand::new(&args).emulator_env(&i).run())
+                .await
+                .unwrap();
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        run.assert_clean_stderr();
+        assert!(run.stderr.contains(needle), "{needle}: {}", run.stderr);
+    }
+    let run = TestCommand::new(&["get", "accounts"]).run();
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.starts_with("d365: no environment URL"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn emulator_serves_writes_its_info_file_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let info_path = dir.path().join("info.json");
+    let data_dir = dir.path().join("data");
+    let mut child = TestCommand::new(&[
+        "emulator",
+        "--port",
+        "0",
+        "--seed",
+        "5",
+        "--info-file",
+        info_path.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ])
+    .spawn();
+    let started = Instant::now();
+    while !info_path.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no info file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
+    for field in [
+        "authority_host",
+        "tenant_id",
+        "environment_url",
+        "client_id",
+        "client_secret",
+        "public_client_id",
+        "username",
+        "password",
+    ] {
+        assert!(
+            info[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field}: {info}"
+        );
+    }
+    assert!(info["ca_file"].is_null());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&info_path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(data_dir.join("signing-key.pem"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let discovery = format!(
+        "{}/{}/v2.0/.well-known/openid-configuration",
+        info["authority_host"].as_str().unwrap(),
+        info["tenant_id"].as_str().unwrap()
+    );
+    let body: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::get(&discovery)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(body["token_endpoint"].is_string());
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        data_dir.join("dataverse.sqlite3").exists(),
+        "--data-dir persists"
+    );
+}

@@ -1,0 +1,102 @@
+//! A `TestCommand` for running the real `d365` binary (ripgrep's model): a clean environment
+//! (no AZURE_* or D365_* leaking in from the host), captured output, a timeout.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub(crate) struct TestCommand {
+    cmd: Command,
+}
+
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl TestCommand {
+    pub(crate) fn new(args: &[&str]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_d365"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AZURE_") || key.starts_with("D365_") || key == "RUST_BACKTRACE" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Self { cmd }
+    }
+
+    pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Points the command at an emulator through the azure-identity variables.
+    pub(crate) fn emulator_env(self, info: &d365_testkit::EmulatorInfo) -> Self {
+        self.env("AZURE_AUTHORITY_HOST", &info.authority_host)
+            .env("AZURE_TENANT_ID", &info.tenant_id)
+            .env("AZURE_CLIENT_ID", &info.client_id)
+            .env("AZURE_CLIENT_SECRET", &info.client_secret)
+            .env("D365_URL", &info.environment_url)
+    }
+
+    /// Runs to completion (at most 60 s).
+    pub(crate) fn run(mut self) -> Run {
+        let mut child = self.cmd.spawn().expect("spawn d365");
+        let started = Instant::now();
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("d365 did not finish within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = child.wait_with_output().expect("output");
+        Run {
+            code: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    pub(crate) fn spawn(mut self) -> std::process::Child {
+        self.cmd.spawn().expect("spawn d365")
+    }
+}
+
+impl Run {
+    pub(crate) fn assert_ok(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// No panic, no backtrace.
+    pub(crate) fn assert_clean_stderr(&self) -> &Self {
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("stack backtrace"),
+            "{}",
+            self.stderr
+        );
+        self
+    }
+}
