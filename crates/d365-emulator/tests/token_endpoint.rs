@@ -239,55 +239,101 @@ async fn refresh_grant_rotates_and_works_across_versions() {
 }
 
 #[tokio::test]
-async fn failures_have_entra_shapes() {
+async fn failures_have_entra_shapes_on_both_versions() {
     let c = ctx().await;
-    // Wrong password.
-    let mut f = c.password_form(false);
-    f[4].1 = "wrong".into();
-    let (s, b) = c.post(false, &refs(&f)).await;
-    assert_error(s, &b, 400, "invalid_grant", 50126);
-    // Wrong secret.
-    let mut f = c.password_form(true);
-    f[2].1 = "not-the-secret".into();
-    let (s, b) = c.post(true, &refs(&f)).await;
-    assert_error(s, &b, 401, "invalid_client", 7000215);
-    // Unknown app.
-    let mut f = c.password_form(false);
-    f[1].1 = "00000000-0000-0000-0000-00000000dead".into();
-    let (s, b) = c.post(false, &refs(&f)).await;
-    assert_error(s, &b, 400, "unauthorized_client", 700016);
-    // Unknown user.
-    let mut f = c.password_form(false);
-    f[3].1 = "nobody@contoso.onmicrosoft.com".into();
-    let (s, b) = c.post(false, &refs(&f)).await;
-    assert_error(s, &b, 400, "invalid_grant", 50034);
-    // Bad refresh token.
-    let (s, b) = c
-        .post(
-            true,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", &c.info.client_id),
-                ("client_secret", &c.info.client_secret),
-                ("refresh_token", "1.garbage"),
-            ],
-        )
-        .await;
-    assert_error(s, &b, 400, "invalid_grant", 9002313);
-    // Missing grant type, unknown grant type, unknown resource, client credentials scope.
-    let (s, b) = c.post(true, &[("client_id", &c.info.client_id)]).await;
-    assert_error(s, &b, 400, "invalid_request", 900144);
-    let (s, b) = c
-        .post(
-            true,
-            &[("grant_type", "magic"), ("client_id", &c.info.client_id)],
-        )
-        .await;
-    assert_error(s, &b, 400, "unsupported_grant_type", 70003);
-    let mut f = c.password_form(false);
-    f[5].1 = "https://other.crm.dynamics.com".into();
-    let (s, b) = c.post(false, &refs(&f)).await;
-    assert_error(s, &b, 400, "invalid_resource", 500011);
+    for v2 in [false, true] {
+        // Wrong password.
+        let mut f = c.password_form(v2);
+        f[4].1 = "wrong".into();
+        let (s, b) = c.post(v2, &refs(&f)).await;
+        assert_error(s, &b, 400, "invalid_grant", 50126);
+        // Wrong secret, on the password grant and on client credentials.
+        let mut f = c.password_form(v2);
+        f[2].1 = "not-the-secret".into();
+        let (s, b) = c.post(v2, &refs(&f)).await;
+        assert_error(s, &b, 401, "invalid_client", 7000215);
+        let target = f[5].clone();
+        let (s, b) = c
+            .post(
+                v2,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &c.info.client_id),
+                    ("client_secret", "nope"),
+                    (target.0, &target.1),
+                ],
+            )
+            .await;
+        assert_error(s, &b, 401, "invalid_client", 7000215);
+        // Unknown app.
+        let mut f = c.password_form(v2);
+        f[1].1 = "00000000-0000-0000-0000-00000000dead".into();
+        let (s, b) = c.post(v2, &refs(&f)).await;
+        assert_error(s, &b, 400, "unauthorized_client", 700016);
+        // Unknown user.
+        let mut f = c.password_form(v2);
+        f[3].1 = "nobody@contoso.onmicrosoft.com".into();
+        let (s, b) = c.post(v2, &refs(&f)).await;
+        assert_error(s, &b, 400, "invalid_grant", 50034);
+        // Bad refresh token.
+        let (s, b) = c
+            .post(
+                v2,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &c.info.client_id),
+                    ("client_secret", &c.info.client_secret),
+                    ("refresh_token", "1.garbage"),
+                ],
+            )
+            .await;
+        assert_error(s, &b, 400, "invalid_grant", 9002313);
+        // Missing grant type, unknown grant type.
+        let (s, b) = c.post(v2, &[("client_id", &c.info.client_id)]).await;
+        assert_error(s, &b, 400, "invalid_request", 900144);
+        let (s, b) = c
+            .post(
+                v2,
+                &[("grant_type", "magic"), ("client_id", &c.info.client_id)],
+            )
+            .await;
+        assert_error(s, &b, 400, "unsupported_grant_type", 70003);
+        // Unknown resource.
+        let mut f = c.password_form(v2);
+        f[5].1 = if v2 {
+            "https://other.crm.dynamics.com/.default".into()
+        } else {
+            "https://other.crm.dynamics.com".into()
+        };
+        let (s, b) = c.post(v2, &refs(&f)).await;
+        assert_error(s, &b, 400, "invalid_resource", 500011);
+        // A public client must not send a secret.
+        let mut f = c.password_form(v2);
+        f[1].1 = c.info.public_client_id.clone();
+        let (s, b) = c.post(v2, &refs(&f)).await;
+        assert_error(s, &b, 401, "invalid_client", 700025);
+        // The password grant is not allowed on /common.
+        let r = c
+            .http
+            .post(c.url(v2).replace(&c.info.tenant_id, "common"))
+            .form(&refs(&c.password_form(v2)))
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_error(s, &b, 400, "invalid_request", 9001023);
+        // Unknown tenant.
+        let r = c
+            .http
+            .post(c.url(v2).replace(&c.info.tenant_id, "nowhere.example"))
+            .form(&refs(&c.password_form(v2)))
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
+        assert_error(s, &b, 400, "invalid_request", 90002);
+    }
+    // v2 only: client credentials need `/.default`; scopes of two resources.
     let scope = format!("{}/user_impersonation", c.info.environment_url);
     let (s, b) = c
         .post(
@@ -301,33 +347,31 @@ async fn failures_have_entra_shapes() {
         )
         .await;
     assert_error(s, &b, 400, "invalid_scope", 1002012);
-    // Unknown tenant.
-    let r = c
-        .http
-        .post(format!(
-            "{}/nowhere.example/oauth2/token",
-            c.info.authority_host
-        ))
-        .form(&refs(&c.password_form(false)))
-        .send()
-        .await
-        .unwrap();
-    let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
-    assert_error(s, &b, 400, "invalid_request", 90002);
-    // A public client must not send a secret.
+    let mut f = c.password_form(true);
+    f[5].1 = format!(
+        "{}/.default https://graph.microsoft.com/User.Read",
+        c.info.environment_url
+    );
+    let (s, b) = c.post(true, &refs(&f)).await;
+    assert_error(s, &b, 400, "invalid_scope", 700022);
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_bound_to_its_client() {
+    let c = ctx().await;
+    let (_, first) = c.post(false, &refs(&c.password_form(false))).await;
+    let rt = first["refresh_token"].as_str().unwrap();
     let (s, b) = c
         .post(
             true,
             &[
-                ("grant_type", "password"),
+                ("grant_type", "refresh_token"),
                 ("client_id", &c.info.public_client_id),
-                ("client_secret", "x"),
-                ("username", &c.info.username),
-                ("password", &c.info.password),
+                ("refresh_token", rt),
             ],
         )
         .await;
-    assert_error(s, &b, 401, "invalid_client", 700025);
+    assert_error(s, &b, 400, "invalid_grant", 70000);
 }
 
 #[tokio::test]

@@ -195,11 +195,24 @@ async fn handle(
             }
             // Without resource/scope the new token is for the resource of the original grant.
             let mut grant = match (version, get("resource"), get("scope")) {
-                (Version::V1, None, _) | (Version::V2, _, None) => Grant {
-                    aud: record.resource.clone(),
-                    offline: true,
-                    client_info: false,
-                },
+                (Version::V1, None, _) | (Version::V2, _, None) => {
+                    // The resource may no longer be hosted (an emulator on a new port).
+                    if !record
+                        .resource
+                        .trim_end_matches('/')
+                        .eq_ignore_ascii_case(&st.env_url)
+                    {
+                        return Err(EntraError::unknown_resource(
+                            &record.resource,
+                            st.env_tenant(),
+                        ));
+                    }
+                    Grant {
+                        aud: record.resource.clone(),
+                        offline: true,
+                        client_info: false,
+                    }
+                }
                 _ => resolve_target(st, version, form, false)?,
             };
             grant.offline = true;
@@ -324,17 +337,17 @@ fn resolve_target(
                     .ok_or_else(|| EntraError::invalid_scope(scope))?;
                 // `https://org//.default` is a classic client bug; Entra accepts it.
                 let res = res.trim_end_matches('/');
-                if app_only && perm != ".default" {
-                    return Err(EntraError::client_credentials_scope(scope));
-                }
-                if perm != ".default" && perm != "user_impersonation" {
-                    return Err(EntraError::invalid_scope(scope));
-                }
                 match &resource {
                     Some(r) if !r.eq_ignore_ascii_case(res) => {
                         return Err(EntraError::scopes_span_resources());
                     }
                     _ => resource = Some(res.to_owned()),
+                }
+                if app_only && perm != ".default" {
+                    return Err(EntraError::client_credentials_scope(scope));
+                }
+                if perm != ".default" && perm != "user_impersonation" {
+                    return Err(EntraError::invalid_scope(scope));
                 }
             }
             let resource = resource.ok_or_else(|| EntraError::invalid_scope(scope))?;
