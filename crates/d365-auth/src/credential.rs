@@ -62,6 +62,9 @@ pub struct OAuthCredential {
     refresh_token: Mutex<Option<RefreshToken>>,
     cache: TokenCache,
     token_requests: AtomicU64,
+    /// One token request at a time per credential: refresh tokens are shared by every cache
+    /// key, and two concurrent redemptions would lose one rotation.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl OAuthCredential {
@@ -75,6 +78,7 @@ impl OAuthCredential {
             refresh_token: Mutex::new(None),
             cache: TokenCache::new(),
             token_requests: AtomicU64::new(0),
+            fetching: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -131,6 +135,7 @@ impl OAuthCredential {
 
     /// Requests a new token now, bypassing the cache (used by the cache on refresh).
     pub async fn fetch_token(&self, resource: &str) -> Result<TokenResponse, AuthError> {
+        let _one_at_a_time = self.fetching.lock().await;
         let target = match (&self.flow, self.version) {
             (Flow::ClientCredentials(_), _) | (_, EndpointVersion::V1) => {
                 Target::Resource(resource.to_owned())
@@ -148,11 +153,17 @@ impl OAuthCredential {
             };
             match self.send(&target, &grant).await {
                 Ok(response) => return Ok(response),
-                // A refused refresh token with a password to fall back on: sign in again.
-                Err(AuthError::Server { ref response, .. })
-                    if response.error == "invalid_grant"
-                        && matches!(self.flow, Flow::Password { .. }) =>
+                Err(err)
+                    if err
+                        .server_response()
+                        .is_some_and(|r| r.error == "invalid_grant") =>
                 {
+                    // A refused refresh token stays refused: forget it, then sign in again if
+                    // there is a password to do it with.
+                    *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    if !matches!(self.flow, Flow::Password { .. }) {
+                        return Err(err);
+                    }
                     tracing::info!("refresh token refused; signing in with the password again");
                 }
                 Err(err) => return Err(err),

@@ -30,7 +30,8 @@ pub enum AuthError {
         grant: &'static str,
         /// HTTP status.
         status: u16,
-        /// The raw body, with any token it held replaced by `[redacted]`.
+        /// The raw body of an error answer (at most 2 KiB); a success body, which would hold
+        /// tokens, is never kept.
         body: String,
         /// What serde said.
         #[source]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::secret::{AccessToken, RefreshToken};
+use crate::secret::{AccessToken, IdToken, RefreshToken};
 
 /// A successful token response (v1 or v2).
 #[derive(Debug, Clone, Deserialize)]
@@ -39,7 +39,7 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     /// An OpenID Connect ID token, when `openid` was asked for.
     #[serde(default)]
-    pub id_token: Option<String>,
+    pub id_token: Option<IdToken>,
     /// base64url JSON `{"uid","utid"}` when `client_info=1` was sent.
     #[serde(default)]
     pub client_info: Option<String>,

@@ -54,6 +54,10 @@ secret_type!(
     /// An OAuth refresh token (opaque).
     RefreshToken
 );
+secret_type!(
+    /// An OpenID Connect ID token (a signed statement of who signed in).
+    IdToken
+);
 
 #[cfg(test)]
 mod tests {

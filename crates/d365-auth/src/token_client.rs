@@ -57,7 +57,7 @@ impl TokenClient {
             AuthError::Http(d365_http::HttpError::Request {
                 method: "POST".into(),
                 url: url.to_string(),
-                source,
+                source: source.without_url(),
             })
         })?;
         parse_token_response(grant_type, status, &body)

@@ -47,6 +47,12 @@ impl AppState {
         self.token_requests.load(Ordering::SeqCst)
     }
 
+    /// Whether `url` names this environment (case-insensitive, trailing slash optional).
+    pub fn is_environment(&self, url: &str) -> bool {
+        url.trim_end_matches('/')
+            .eq_ignore_ascii_case(&self.env_url)
+    }
+
     /// The environment's tenant id.
     pub fn env_tenant(&self) -> &str {
         &self.registry.config().environment.tenant

@@ -442,3 +442,66 @@ async fn retrieve_by_id_and_service_document() {
         .collect();
     assert_eq!(sets, ["accounts", "contacts"]);
 }
+
+#[tokio::test]
+async fn a_token_from_another_tenant_is_refused() {
+    use d365_emulator::config::{TenantConfig, UserConfig};
+    let mut config = test_config(1);
+    let other = "11111111-2222-4333-8444-555555555555";
+    config.tenants.push(TenantConfig {
+        id: other.into(),
+        domains: vec!["fabrikam.onmicrosoft.com".into()],
+    });
+    config.apps[1].tenant = other.into(); // the public client lives in the other tenant
+    config.users.push(UserConfig {
+        upn: "guest@fabrikam.onmicrosoft.com".into(),
+        password: "Other!Passw0rd".into(),
+        object_id: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee".into(),
+        tenant: other.into(),
+        display_name: "Guest".into(),
+        given_name: String::new(),
+        family_name: String::new(),
+        mfa_required: false,
+        disabled: false,
+        systemuser_id: "aaaaaaaa-bbbb-4ccc-8ddd-ffffffffffff".into(),
+    });
+    let emulator = start(config).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let body: Value = http
+        .post(format!(
+            "{}/fabrikam.onmicrosoft.com/oauth2/token",
+            info.authority_host
+        ))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", info.public_client_id.as_str()),
+            ("username", "guest@fabrikam.onmicrosoft.com"),
+            ("password", "Other!Passw0rd"),
+            ("resource", &info.environment_url),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    let claims = d365_emulator_claims(token);
+    assert_eq!(claims["tid"], other);
+    assert_eq!(claims["iss"], format!("https://sts.windows.net/{other}/"));
+    let r = http
+        .get(format!("{}/api/data/v9.2/WhoAmI", info.environment_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+fn d365_emulator_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}

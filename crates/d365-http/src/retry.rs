@@ -40,7 +40,7 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    /// No retries at all (token requests, whose errors must surface at once).
+    /// No retries at all.
     pub fn none() -> Self {
         Self {
             max_retries: 0,
@@ -53,7 +53,8 @@ impl RetryConfig {
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        // `try_`: an absurd value (`1e20`) must not panic the client.
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(SystemTime::now()).unwrap_or_default())
@@ -123,6 +124,8 @@ where
                 }
             }
             Err(err) => {
+                // reqwest's message repeats the full URL, query included: drop it.
+                let err = err.without_url();
                 let wait = backoff.next_wait();
                 if !classify_error(&err, idempotent) || out_of_budget(retries, wait) {
                     if retries == 0 {
@@ -164,6 +167,8 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("1e20"), None);
+        assert_eq!(parse_retry_after("NaN"), None);
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)

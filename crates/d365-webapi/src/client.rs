@@ -188,7 +188,7 @@ impl Client {
             .map_err(|source| d365_http::HttpError::Request {
                 method: "GET".into(),
                 url: url.path().to_owned(),
-                source,
+                source: source.without_url(),
             })?;
         if !(200..300).contains(&status) {
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

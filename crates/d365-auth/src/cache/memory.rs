@@ -15,6 +15,9 @@ use crate::secret::AccessToken;
 /// Refresh at the latest this long before expiry.
 const MIN_TTL: Duration = Duration::from_secs(5 * 60);
 
+/// After a failed refresh, wait at most this long before trying again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
 /// A cached access token with its expiry and the moment to refresh it.
 #[derive(Debug, Clone)]
 pub struct CachedToken {
@@ -103,9 +106,14 @@ impl TokenCache {
                 *guard = Some(new);
                 Ok(token)
             }
-            Err(err) => match guard.as_ref() {
+            Err(err) => match guard.as_mut() {
                 Some(old) if old.is_valid() => {
                     tracing::warn!(key, error = %err, "token refresh failed; using the current token until it expires");
+                    // Try again later, not once per waiting caller: the tasks queued on this
+                    // lock take the still-valid token instead of each hitting a failing endpoint.
+                    let now = Instant::now();
+                    let retry_in = RETRY_AFTER_FAILURE.min((old.expires_at - now) / 2);
+                    old.refresh_at = now + retry_in;
                     Ok(old.token.clone())
                 }
                 _ => Err(err),
@@ -167,6 +175,35 @@ mod tests {
         tokio::time::advance(Duration::from_secs(250)).await; // past refresh_at (300 s)
         run().await;
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_refresh_is_not_retried_by_every_waiting_caller() {
+        let cache = Arc::new(TokenCache::new());
+        cache
+            .get_or_refresh("k", || async { Ok(token(600)) })
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(400)).await;
+        let attempts = Arc::new(AtomicU32::new(0));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let (cache, attempts) = (cache.clone(), attempts.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_refresh("k", || async move {
+                            attempts.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            Err(AuthError::InvalidConfig("down".into()))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in futures_util::future::join_all(tasks).await {
+            assert_eq!(t.unwrap().unwrap().secret(), "t");
+        }
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -26,7 +26,7 @@ pub(crate) async fn retrieve(
         ));
     }
     let names = select_names(entity, &options)?;
-    let columns = output_columns(entity, names.as_deref())?;
+    let columns = output_columns(entity, names.as_deref());
     let owned = entity.clone();
     let cols = columns.clone();
     let row = st

@@ -13,7 +13,7 @@ use super::headers::json_response;
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
-use crate::query::plan::{Column, filter_sql, order_columns};
+use crate::query::plan::{Column, filter_sql, order_columns, uses_like_class};
 use crate::state::AppState;
 
 /// Dataverse's largest page.
@@ -52,10 +52,7 @@ pub(crate) fn select_names(
 }
 
 /// The output columns: the selected ones (or all), then the key if not among them.
-pub(crate) fn output_columns(
-    entity: &EntityType,
-    names: Option<&[String]>,
-) -> Result<Vec<Column>, DataverseError> {
+pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> Vec<Column> {
     let mut columns: Vec<Column> = match names {
         Some(names) => names
             .iter()
@@ -84,7 +81,7 @@ pub(crate) fn output_columns(
             scale: None,
         });
     }
-    Ok(columns)
+    columns
 }
 
 /// The raw query without `$skiptoken`, so a next link can carry a new one.
@@ -122,12 +119,18 @@ pub(crate) async fn query(
         ));
     }
     let names = select_names(entity, &options)?;
-    let columns = output_columns(entity, names.as_deref())?;
+    let columns = output_columns(entity, names.as_deref());
     let filter = match &options.filter {
-        Some(f) => Some(filter_sql(
-            &bind_filter(entity, f, &options.aliases)
-                .map_err(|e| DataverseError::bad_query(e.to_string()))?,
-        )),
+        Some(f) => {
+            let bound = bind_filter(entity, f, &options.aliases)
+                .map_err(|e| DataverseError::bad_query(e.to_string()))?;
+            if uses_like_class(&bound) {
+                return Err(DataverseError::bad_query(
+                    "LIKE character classes ([a-c]) in contains/startswith/endswith are not supported by the emulator yet.",
+                ));
+            }
+            Some(filter_sql(&bound))
+        }
         None => None,
     };
     let order = order_columns(
@@ -148,7 +151,13 @@ pub(crate) async fn query(
             let n = (n as usize).clamp(1, MAX_PAGE_SIZE);
             (n, true, Some(n))
         }
-        (None, Some(top)) => ((top as usize).min(MAX_PAGE_SIZE), false, None),
+        // A paging cookie means the client is paging, even if it dropped the Prefer header:
+        // keep handing out next links rather than stopping silently.
+        (None, Some(top)) => (
+            (top as usize).min(MAX_PAGE_SIZE),
+            options.skiptoken.is_some(),
+            None,
+        ),
         (None, None) => (MAX_PAGE_SIZE, true, None),
     };
     let (after, page_number) = match &options.skiptoken {
@@ -164,7 +173,11 @@ pub(crate) async fn query(
             if !fits {
                 return Err(DataverseError::invalid_paging_cookie());
             }
-            (Some(cookie.boundaries), cookie.page_number)
+            let page = cookie
+                .page_number
+                .checked_add(1)
+                .ok_or_else(DataverseError::invalid_paging_cookie)?;
+            (Some(cookie.boundaries), page - 1)
         }
         None => (None, 1),
     };
@@ -207,7 +220,7 @@ pub(crate) async fn query(
     body.push(']');
     if pages && page.more {
         let cookie = PagingCookie {
-            page_number: page_number + 1,
+            page_number: page_number.saturating_add(1),
             boundaries: page.boundaries,
         };
         let rest = without_skiptoken(raw_query);

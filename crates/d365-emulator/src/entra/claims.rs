@@ -27,7 +27,11 @@ pub fn access_token(
     now: i64,
     lifetime: i64,
 ) -> String {
-    let tenant = st.env_tenant().to_owned();
+    // Issued in the principal's home tenant: Dataverse refuses tokens from another tenant.
+    let tenant = match subject {
+        Subject::User(user, _) => user.tenant.clone(),
+        Subject::App(app) => app.tenant.clone(),
+    };
     let mut claims = json!({
         "aud": aud,
         "iss": AppState::v1_issuer(&tenant),

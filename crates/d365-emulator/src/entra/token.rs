@@ -197,11 +197,7 @@ async fn handle(
             let mut grant = match (version, get("resource"), get("scope")) {
                 (Version::V1, None, _) | (Version::V2, _, None) => {
                     // The resource may no longer be hosted (an emulator on a new port).
-                    if !record
-                        .resource
-                        .trim_end_matches('/')
-                        .eq_ignore_ascii_case(&st.env_url)
-                    {
+                    if !st.is_environment(&record.resource) {
                         return Err(EntraError::unknown_resource(
                             &record.resource,
                             st.env_tenant(),
@@ -210,13 +206,13 @@ async fn handle(
                     Grant {
                         aud: record.resource.clone(),
                         offline: true,
-                        client_info: false,
+                        client_info: get("client_info") == Some("1"),
                     }
                 }
                 _ => resolve_target(st, version, form, false)?,
             };
+            // A redeemed refresh token is always replaced by a new one.
             grant.offline = true;
-            grant.client_info = get("client_info") == Some("1");
             let _ = st
                 .store
                 .touch_refresh_token(presented.to_owned(), now)
@@ -297,11 +293,7 @@ fn resolve_target(
     app_only: bool,
 ) -> Result<Grant, EntraError> {
     let client_info = form.get("client_info").map(String::as_str) == Some("1");
-    let known = |resource: &str| {
-        resource
-            .trim_end_matches('/')
-            .eq_ignore_ascii_case(&st.env_url)
-    };
+    let known = |resource: &str| st.is_environment(resource);
     match version {
         Version::V1 => {
             let resource = form
@@ -409,7 +401,8 @@ async fn issue_user_tokens(
     let scope = match version {
         Version::V1 => "user_impersonation".to_owned(),
         Version::V2 => {
-            let mut s = format!("{0}/user_impersonation {0}/.default", grant.aud);
+            // Entra echoes the delegated permission, never `.default`.
+            let mut s = format!("{}/user_impersonation", grant.aud);
             if grant.offline {
                 s.push_str(" offline_access");
             }

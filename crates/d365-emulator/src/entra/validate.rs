@@ -48,7 +48,7 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
     let claims = verify_signature(st, token.trim()).map_err(|why| reject(&why))?;
     let now = st.clock.now();
     let aud = as_str(&claims, "aud").unwrap_or_default();
-    if !aud.trim_end_matches('/').eq_ignore_ascii_case(&st.env_url) {
+    if !st.is_environment(aud) {
         return Err(reject(
             "The token audience does not match this environment.",
         ));
@@ -84,7 +84,7 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
         let user = st
             .registry
             .user_by_oid(&object_id)
-            .filter(|u| !u.disabled)
+            .filter(|u| !u.disabled && u.tenant.eq_ignore_ascii_case(tenant))
             .ok_or_else(|| reject("The user is not a member of the organization."))?;
         Ok(Principal {
             systemuser_id: user.systemuser_id.clone(),
@@ -96,7 +96,10 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
         let app = st
             .registry
             .app_by_id(&app_id)
-            .filter(|a| a.service_principal_id.eq_ignore_ascii_case(&object_id))
+            .filter(|a| {
+                a.service_principal_id.eq_ignore_ascii_case(&object_id)
+                    && a.tenant.eq_ignore_ascii_case(tenant)
+            })
             .ok_or_else(|| {
                 reject("The application is not an application user of the organization.")
             })?;

@@ -44,21 +44,26 @@ pub struct PageOut {
 }
 
 /// The column list of a SELECT: output columns, then ORDER BY columns and `versionnumber`
-/// when they are not output already. Returns (SQL list, index of each order column,
-/// index of versionnumber).
-fn select_list(spec: &PageSpec) -> (Vec<String>, Vec<usize>, Option<usize>) {
+/// (for the etag) when they are not output already. Returns the names, the index of each
+/// ORDER BY column, and the index of `versionnumber`.
+fn select_list(entity: &EntityType, spec: &PageSpec) -> (Vec<String>, Vec<usize>, Option<usize>) {
     let mut names: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
-    let mut order_idx = Vec::new();
-    for (c, _) in &spec.order {
-        match names.iter().position(|n| *n == c.name) {
-            Some(i) => order_idx.push(i),
-            None => {
-                names.push(c.name.clone());
-                order_idx.push(names.len() - 1);
-            }
-        }
+    fn position(name: &str, names: &mut Vec<String>) -> usize {
+        names.iter().position(|n| n == name).unwrap_or_else(|| {
+            names.push(name.to_owned());
+            names.len() - 1
+        })
     }
-    (names, order_idx, None)
+    let order_idx = spec
+        .order
+        .iter()
+        .map(|(c, _)| position(&c.name, &mut names))
+        .collect();
+    let version_idx = entity
+        .property("versionnumber")
+        .is_some()
+        .then(|| position("versionnumber", &mut names));
+    (names, order_idx, version_idx)
 }
 
 /// Runs one page.
@@ -67,21 +72,7 @@ pub fn query_page(
     entity: &EntityType,
     spec: &PageSpec,
 ) -> rusqlite::Result<PageOut> {
-    let (mut names, order_idx, _) = select_list(spec);
-    let has_version = entity.property("versionnumber").is_some();
-    let version_idx = if has_version {
-        Some(
-            names
-                .iter()
-                .position(|n| n == "versionnumber")
-                .unwrap_or_else(|| {
-                    names.push("versionnumber".into());
-                    names.len() - 1
-                }),
-        )
-    } else {
-        None
-    };
+    let (names, order_idx, version_idx) = select_list(entity, spec);
     let mut wheres = Vec::new();
     let mut params: Vec<Value> = Vec::new();
     if let Some(f) = &spec.filter {

@@ -84,7 +84,8 @@ fn write_filter(f: &BoundFilter, out: &mut SqlFilter) {
             property,
             pattern,
         } => {
-            // Dataverse passes `%`, `_` and `[…]` through to SQL LIKE; so does the emulator.
+            // Dataverse passes `%` and `_` through to SQL LIKE; so does the emulator. (`[…]`
+            // classes are refused earlier: SQLite's LIKE has none.)
             let pattern = match kind {
                 StringMatch::Contains => format!("%{pattern}%"),
                 StringMatch::StartsWith => format!("{pattern}%"),
@@ -104,9 +105,19 @@ fn write_filter(f: &BoundFilter, out: &mut SqlFilter) {
                 Operand::Property(p) => Some(p),
                 _ => None,
             };
-            let l = operand(lhs, None, out);
+            let mut l = operand(lhs, None, out);
             let null = matches!(rhs, Operand::Null);
-            let r = operand(rhs, prop, out);
+            let mut r = operand(rhs, prop, out);
+            // Decimals are stored scaled by 10^scale: bring two columns to the same scale
+            // before comparing them (`revenue gt numberofemployees`).
+            if let (Operand::Property(a), Operand::Property(b)) = (lhs, rhs) {
+                let (sa, sb) = (stored_scale(a), stored_scale(b));
+                if sa < sb {
+                    l = format!("({l} * 1e{})", sb - sa);
+                } else if sb < sa {
+                    r = format!("({r} * 1e{})", sa - sb);
+                }
+            }
             let sql_op = match (op, null) {
                 (CompareOp::Eq, true) => "IS",
                 (CompareOp::Ne, true) => "IS NOT",
@@ -120,6 +131,25 @@ fn write_filter(f: &BoundFilter, out: &mut SqlFilter) {
             };
             out.sql.push_str(&format!("{l} {sql_op} {r}"));
         }
+    }
+}
+
+/// The power of ten a column's values are stored multiplied by.
+fn stored_scale(p: &BoundProperty) -> u8 {
+    if p.edm_type == EdmType::Decimal {
+        p.scale.unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// Whether a filter uses a LIKE character class (`[a-c]`), which SQLite cannot evaluate.
+pub fn uses_like_class(filter: &BoundFilter) -> bool {
+    match filter {
+        BoundFilter::Match { pattern, .. } => pattern.contains('['),
+        BoundFilter::And(a, b) | BoundFilter::Or(a, b) => uses_like_class(a) || uses_like_class(b),
+        BoundFilter::Not(inner) => uses_like_class(inner),
+        BoundFilter::Compare { .. } => false,
     }
 }
 
@@ -210,6 +240,10 @@ mod tests {
             "NOT coalesce(\"name\" IS NOT NULL, 0)"
         );
         assert_eq!(sql("1000 lt revenue").sql, "\"revenue\" > ?");
+        assert_eq!(
+            sql("revenue gt numberofemployees").sql,
+            "\"revenue\" > (\"numberofemployees\" * 1e4)"
+        );
         let f = sql("startswith(name,'Con')");
         assert_eq!(
             (f.sql.as_str(), &f.params[0]),
