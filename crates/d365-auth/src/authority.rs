@@ -85,6 +85,22 @@ impl Authority {
         self.join(path)
     }
 
+    /// The device authorization endpoint of the given version.
+    pub fn device_code_url(&self, version: EndpointVersion) -> Url {
+        self.join(match version {
+            EndpointVersion::V1 => "oauth2/devicecode",
+            EndpointVersion::V2 => "oauth2/v2.0/devicecode",
+        })
+    }
+
+    /// The authorization endpoint of the given version.
+    pub fn authorize_url(&self, version: EndpointVersion) -> Url {
+        self.join(match version {
+            EndpointVersion::V1 => "oauth2/authorize",
+            EndpointVersion::V2 => "oauth2/v2.0/authorize",
+        })
+    }
+
     fn join(&self, path: &str) -> Url {
         let mut url = self.host.clone();
         url.set_path(&format!("{}/{path}", self.tenant));

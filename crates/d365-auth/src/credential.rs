@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use crate::authority::{Authority, EndpointVersion, Target};
-use crate::cache::{CachedToken, TokenCache};
+use crate::cache::{CacheEntry, CachedToken, FileTokenCache, TokenCache, cache_key};
 use crate::error::AuthError;
 use crate::grant::{ClientCredentialsGrant, Grant, PasswordGrant, RefreshTokenGrant};
 use crate::response::TokenResponse;
@@ -65,6 +65,10 @@ pub struct OAuthCredential {
     /// One token request at a time per credential: refresh tokens are shared by every cache
     /// key, and two concurrent redemptions would lose one rotation.
     fetching: tokio::sync::Mutex<()>,
+    /// Sessions shared with other processes.
+    file_cache: Option<FileTokenCache>,
+    /// The signed-in account (UPN) for user flows, part of the cache key.
+    account: Mutex<Option<String>>,
 }
 
 impl OAuthCredential {
@@ -79,6 +83,8 @@ impl OAuthCredential {
             cache: TokenCache::new(),
             token_requests: AtomicU64::new(0),
             fetching: tokio::sync::Mutex::new(()),
+            file_cache: None,
+            account: Mutex::new(None),
         }
     }
 
@@ -102,6 +108,19 @@ impl OAuthCredential {
         Self::new(client, client_id, secret, flow)
     }
 
+    /// A user session continued from a refresh token held in the file cache (after
+    /// `d365 auth login` with a device code or a browser), for `account`.
+    pub fn cached_session(
+        client: TokenClient,
+        client_id: &str,
+        secret: Option<ClientSecret>,
+        account: &str,
+    ) -> Self {
+        let cred = Self::new(client, client_id, secret, Flow::RefreshOnly);
+        *cred.account.lock().unwrap_or_else(|e| e.into_inner()) = Some(account.to_owned());
+        cred
+    }
+
     /// A user session continued from a refresh token.
     pub fn refresh_token(
         client: TokenClient,
@@ -112,6 +131,32 @@ impl OAuthCredential {
         let cred = Self::new(client, client_id, secret, Flow::RefreshOnly);
         *cred.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(refresh_token);
         cred
+    }
+
+    /// Persists sessions in `cache`, shared with other processes (see [`FileTokenCache`]).
+    pub fn with_file_cache(mut self, cache: FileTokenCache) -> Self {
+        self.file_cache = Some(cache);
+        self
+    }
+
+    /// The account (UPN) this credential signs in, if known.
+    pub fn account(&self) -> Option<String> {
+        if let Flow::Password { username, .. } = &self.flow {
+            return Some(username.clone());
+        }
+        self.account
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The grant behind this credential, as stored in the cache.
+    pub fn grant_name(&self) -> &'static str {
+        match self.flow {
+            Flow::ClientCredentials(_) => "client_credentials",
+            Flow::Password { .. } => "password",
+            Flow::RefreshOnly => "refresh_token",
+        }
     }
 
     /// Which token endpoint to use (v2 by default).
@@ -203,23 +248,183 @@ impl OAuthCredential {
     }
 }
 
+impl OAuthCredential {
+    /// The cache key of a resource for this credential.
+    pub fn cache_key(&self, resource: &str) -> String {
+        cache_key(
+            &self.client.authority().url(),
+            &self.client_id,
+            resource,
+            self.account().as_deref(),
+        )
+    }
+
+    /// Gets a token from the network and turns it into a cache entry.
+    async fn fetch_entry(&self, resource: &str, grant: &str) -> Result<CacheEntry, AuthError> {
+        let response = self.fetch_token(resource).await?;
+        Ok(self.entry_from(resource, grant, &response))
+    }
+
+    /// A cache entry for a token response received now (the account is taken from the token
+    /// when this credential does not know it yet, e.g. after a device-code sign-in).
+    pub fn entry_from(&self, resource: &str, grant: &str, response: &TokenResponse) -> CacheEntry {
+        let now = unix_now();
+        let (lifetime, refresh_in) = (
+            response.expires_in as i64,
+            response.refresh_in.map(|r| r as i64),
+        );
+        let refresh_after = CachedToken::refresh_after(
+            Duration::from_secs(lifetime.max(0) as u64),
+            refresh_in.map(|r| Duration::from_secs(r.max(0) as u64)),
+        );
+        if matches!(self.flow, Flow::RefreshOnly)
+            && self.account().is_none()
+            && let Some(upn) = crate::claims::decode_claims(response.access_token.secret())
+                .and_then(|c| {
+                    c.get("upn")
+                        .or(c.get("preferred_username"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                })
+        {
+            *self.account.lock().unwrap_or_else(|e| e.into_inner()) = Some(upn);
+        }
+        CacheEntry {
+            authority: self.client.authority().url(),
+            client_id: self.client_id.clone(),
+            resource: resource.trim_end_matches('/').to_owned(),
+            account: self.account(),
+            grant: grant.to_owned(),
+            access_token: response.access_token.clone(),
+            expires_at: now + lifetime,
+            refresh_at: now + refresh_after.as_secs() as i64,
+            refresh_token: response
+                .refresh_token
+                .clone()
+                .or_else(|| self.current_refresh_token()),
+        }
+    }
+
+    /// Stores a token obtained outside this credential (device code, browser sign-in) in the
+    /// file cache, and adopts its refresh token.
+    pub async fn store(
+        &self,
+        resource: &str,
+        grant: &str,
+        response: &TokenResponse,
+    ) -> Result<CacheEntry, AuthError> {
+        if let Some(rt) = &response.refresh_token {
+            *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt.clone());
+        }
+        let entry = self.entry_from(resource, grant, response);
+        if let Some(file) = &self.file_cache {
+            let lock = file.lock_async().await?;
+            let mut contents = lock.read()?;
+            contents.entries.insert(entry.key(), entry.clone());
+            lock.write(&contents)?;
+        }
+        Ok(entry)
+    }
+
+    /// With a file cache: take the cross-process lock, use the stored token while fresh,
+    /// otherwise refresh with the newest stored refresh token and write the result back.
+    async fn through_file_cache(
+        &self,
+        file: &FileTokenCache,
+        resource: &str,
+    ) -> Result<CacheEntry, AuthError> {
+        let lock = file.lock_async().await?;
+        let mut contents = lock.read()?;
+        let key = self.cache_key(resource);
+        let grant = match contents.entries.get(&key) {
+            Some(entry) if entry.refresh_at > unix_now() => return Ok(entry.clone()),
+            Some(entry) => {
+                if let Some(rt) = &entry.refresh_token {
+                    // Another process may have rotated it: the file holds the newest one.
+                    *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(rt.clone());
+                }
+                entry.grant.clone()
+            }
+            None => self.grant_name().to_owned(),
+        };
+        let entry = self.fetch_entry(resource, &grant).await;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                if self.current_refresh_token().is_none() {
+                    // The stored refresh token was refused: the session is over.
+                    contents.entries.remove(&key);
+                    lock.write(&contents)?;
+                }
+                return Err(err);
+            }
+        };
+        contents.entries.insert(key, entry.clone());
+        lock.write(&contents)?;
+        Ok(entry)
+    }
+
+    /// Removes this credential's sessions (every resource) from the file cache and memory.
+    pub async fn sign_out(&self) -> Result<usize, AuthError> {
+        *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let Some(file) = &self.file_cache else {
+            return Ok(0);
+        };
+        let lock = file.lock_async().await?;
+        let mut contents = lock.read()?;
+        let (authority, account) = (
+            self.client.authority().url().to_ascii_lowercase(),
+            self.account(),
+        );
+        let before = contents.entries.len();
+        contents.entries.retain(|_, e| {
+            !(e.authority.to_ascii_lowercase() == authority
+                && e.client_id.eq_ignore_ascii_case(&self.client_id)
+                && e.account.as_deref().map(str::to_ascii_lowercase)
+                    == account.as_deref().map(str::to_ascii_lowercase))
+        });
+        let removed = before - contents.entries.len();
+        lock.write(&contents)?;
+        Ok(removed)
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn cached_from_entry(entry: &CacheEntry) -> CachedToken {
+    let now = unix_now();
+    let at = |t: i64| tokio::time::Instant::now() + Duration::from_secs((t - now).max(0) as u64);
+    CachedToken {
+        token: entry.access_token.clone(),
+        expires_at: at(entry.expires_at),
+        refresh_at: at(entry.refresh_at),
+    }
+}
+
 impl TokenCredential for OAuthCredential {
     fn get_token<'a>(&'a self, resource: &'a str) -> BoxFuture<'a, Result<AccessToken, AuthError>> {
         Box::pin(async move {
-            let key = format!(
-                "{}|{}|{}",
-                self.client.authority().url(),
-                self.client_id,
-                resource.trim_end_matches('/')
+            // One credential is one identity: the in-memory key needs no account (a refresh-token
+            // session only learns it from its first token); the shared file's key has it.
+            let key = cache_key(
+                &self.client.authority().url(),
+                &self.client_id,
+                resource,
+                None,
             );
             self.cache
                 .get_or_refresh(&key, || async {
-                    let response = self.fetch_token(resource).await?;
-                    Ok(CachedToken::new(
-                        response.access_token,
-                        Duration::from_secs(response.expires_in),
-                        response.refresh_in.map(Duration::from_secs),
-                    ))
+                    let entry = match &self.file_cache {
+                        Some(file) => self.through_file_cache(file, resource).await?,
+                        None => self.fetch_entry(resource, self.grant_name()).await?,
+                    };
+                    Ok(cached_from_entry(&entry))
                 })
                 .await
         })

@@ -10,6 +10,9 @@ pub enum AuthError {
     /// The configuration cannot work (bad tenant, missing field).
     #[error("invalid auth configuration: {0}")]
     InvalidConfig(String),
+    /// The token cache file could not be used.
+    #[error("token cache: {0}")]
+    Cache(String),
     /// Transport failure or a refused insecure URL.
     #[error(transparent)]
     Http(#[from] d365_http::HttpError),

@@ -39,5 +39,8 @@ pub use claims::decode_claims;
 pub use credential::{OAuthCredential, StaticTokenCredential, TokenCredential, token_client};
 pub use error::AuthError;
 pub use response::{ErrorResponse, TokenResponse, number_or_string, opt_number_or_string};
-pub use secret::{AccessToken, ClientSecret, IdToken, Password, RefreshToken};
+pub use secret::{
+    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, IdToken, Password, PkceVerifier,
+    RefreshToken,
+};
 pub use token_client::{TokenClient, parse_token_response};

@@ -58,6 +58,18 @@ secret_type!(
     /// An OpenID Connect ID token (a signed statement of who signed in).
     IdToken
 );
+secret_type!(
+    /// A device code (redeemable for tokens once the user signs in).
+    DeviceCode
+);
+secret_type!(
+    /// An authorization code (redeemable once for tokens).
+    AuthorizationCode
+);
+secret_type!(
+    /// A PKCE code verifier (RFC 7636): the secret half of the challenge.
+    PkceVerifier
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@ use d365_http::{HttpClient, RetryConfig, reqwest::Method, send_with_retry};
 
 use crate::authority::{Authority, EndpointVersion, Target};
 use crate::error::AuthError;
-use crate::grant::Grant;
+use crate::grant::{Form, Grant};
 use crate::response::{ErrorResponse, TokenResponse};
 
 /// Talks to one authority's token endpoints.
@@ -26,10 +26,6 @@ impl TokenClient {
     }
 
     /// Requests a token with `grant` for `target` on the given endpoint version.
-    ///
-    /// Only a request that never reached the server is retried: a token request may redeem a
-    /// single-use code, so resending after an ambiguous failure is not safe. A 429 is retried
-    /// after `Retry-After` (MSAL advertises `x-ms-lib-capability: retry-after, h429`).
     pub async fn request(
         &self,
         version: EndpointVersion,
@@ -37,9 +33,21 @@ impl TokenClient {
         grant: &dyn Grant,
     ) -> Result<TokenResponse, AuthError> {
         let url = self.authority.token_url(version);
-        let form = grant.form(version, target);
-        let grant_type = grant.grant_type();
-        tracing::debug!(grant = grant_type, version = version.as_str(), url = %url, "token request");
+        tracing::debug!(grant = grant.grant_type(), version = version.as_str(), url = %url, "token request");
+        let (status, body) = self.post_form(url, &grant.form(version, target)).await?;
+        parse_token_response(grant.grant_type(), status, &body)
+    }
+
+    /// POSTs a form to an Entra endpoint and returns the status and body.
+    ///
+    /// Only a request that never reached the server is retried: a token request may redeem a
+    /// single-use code, so resending after an ambiguous failure is not safe. A 429 is retried
+    /// after `Retry-After` (MSAL advertises `x-ms-lib-capability: retry-after, h429`).
+    pub(crate) async fn post_form(
+        &self,
+        url: url::Url,
+        form: &Form,
+    ) -> Result<(u16, bytes::Bytes), AuthError> {
         let config = RetryConfig {
             max_retries: 3,
             ..RetryConfig::default()
@@ -56,11 +64,11 @@ impl TokenClient {
         let body = response.bytes().await.map_err(|source| {
             AuthError::Http(d365_http::HttpError::Request {
                 method: "POST".into(),
-                url: url.to_string(),
+                url: url.path().to_owned(),
                 source: source.without_url(),
             })
         })?;
-        parse_token_response(grant_type, status, &body)
+        Ok((status, body))
     }
 }
 

@@ -143,3 +143,56 @@ async fn password_credential_signs_in_again_when_its_refresh_token_is_revoked() 
     assert_eq!(credential.token_requests(), 3);
     assert_eq!(emulator.token_requests(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_holders_of_one_cache_file_refresh_once_and_share_rotations() {
+    let emulator = start(d365_testkit::EmulatorConfig {
+        token_lifetime_secs: 4,
+        ..test_config(0)
+    })
+    .await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let file = d365_auth::cache::FileTokenCache::new(dir.path().join("token-cache.json"));
+    let make = || {
+        OAuthCredential::password(
+            client(&info),
+            &info.public_client_id,
+            None,
+            &info.username,
+            Password::new(&info.password),
+        )
+        .with_file_cache(file.clone())
+    };
+    let (a, b) = (std::sync::Arc::new(make()), std::sync::Arc::new(make()));
+    let both = || {
+        let (a, b, env) = (a.clone(), b.clone(), info.environment_url.clone());
+        async move {
+            let (ta, tb) = tokio::join!(a.get_token(&env), b.get_token(&env));
+            (ta.unwrap(), tb.unwrap())
+        }
+    };
+    let (ta, tb) = both().await;
+    assert_eq!(
+        ta, tb,
+        "the second holder read the first one's token from the file"
+    );
+    assert_eq!(emulator.token_requests(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    let (ta2, tb2) = both().await;
+    assert_eq!(ta2, tb2);
+    assert_ne!(ta2, ta);
+    assert_eq!(emulator.token_requests(), 2, "one refresh for both holders");
+    // The rotated refresh token is in the file.
+    let lock = file.lock().unwrap();
+    let entries = lock.read().unwrap().entries;
+    let entry = entries.values().next().unwrap();
+    assert_eq!(entry.account.as_deref(), Some(info.username.as_str()));
+    // Whichever holder refreshed holds the rotated token; the file has the same one.
+    assert!(entry.refresh_token.is_some());
+    assert!([a.current_refresh_token(), b.current_refresh_token()].contains(&entry.refresh_token));
+    drop(lock);
+    // Signing out removes the session.
+    assert_eq!(a.sign_out().await.unwrap(), 1);
+    assert!(file.lock().unwrap().read().unwrap().entries.is_empty());
+}

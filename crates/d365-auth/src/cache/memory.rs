@@ -31,20 +31,21 @@ pub struct CachedToken {
 
 impl CachedToken {
     /// A token received now with `lifetime` (`expires_in`) and an optional `refresh_in` hint.
-    /// It is refreshed 5 minutes before expiry, or at half its lifetime when that is shorter
-    /// (short-lived tokens would otherwise always look stale), or at `refresh_in` if earlier.
     pub fn new(token: AccessToken, lifetime: Duration, refresh_in: Option<Duration>) -> Self {
         let now = Instant::now();
-        let margin = MIN_TTL.min(lifetime / 2);
-        let mut refresh_after = lifetime - margin;
-        if let Some(hint) = refresh_in {
-            refresh_after = refresh_after.min(hint);
-        }
         Self {
             token,
             expires_at: now + lifetime,
-            refresh_at: now + refresh_after,
+            refresh_at: now + Self::refresh_after(lifetime, refresh_in),
         }
+    }
+
+    /// When to refresh a token of `lifetime`: at `refresh_in` when the server sent it (MSAL
+    /// honours it), else at half the lifetime, and never later than five minutes before expiry
+    /// (for tokens shorter than ten minutes, half the lifetime is the earlier of the two).
+    pub fn refresh_after(lifetime: Duration, refresh_in: Option<Duration>) -> Duration {
+        let latest = lifetime.saturating_sub(MIN_TTL).max(lifetime / 2);
+        refresh_in.unwrap_or(lifetime / 2).min(latest)
     }
 
     fn is_fresh(&self) -> bool {
@@ -138,10 +139,24 @@ mod tests {
 
     #[test]
     fn refresh_point() {
-        let t = token(3600);
-        assert_eq!(t.refresh_at + MIN_TTL, t.expires_at);
-        let short = token(60);
-        assert_eq!(short.refresh_at + Duration::from_secs(30), short.expires_at);
+        let s = Duration::from_secs;
+        assert_eq!(
+            CachedToken::refresh_after(s(3600), None),
+            s(1800),
+            "half the lifetime"
+        );
+        assert_eq!(
+            CachedToken::refresh_after(s(3600), Some(s(3500))),
+            s(3300),
+            "never later than 5 min before expiry"
+        );
+        assert_eq!(
+            CachedToken::refresh_after(s(3600), Some(s(600))),
+            s(600),
+            "refresh_in wins when earlier"
+        );
+        assert_eq!(CachedToken::refresh_after(s(60), None), s(30));
+        assert_eq!(CachedToken::refresh_after(s(60), Some(s(50))), s(30));
     }
 
     #[tokio::test(start_paused = true)]
@@ -172,7 +187,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(100)).await;
         run().await;
         assert_eq!(fetches.load(Ordering::SeqCst), 1, "still fresh");
-        tokio::time::advance(Duration::from_secs(250)).await; // past refresh_at (300 s)
+        tokio::time::advance(Duration::from_secs(250)).await; // past refresh_at (half of 600 s)
         run().await;
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
     }

@@ -1,11 +1,15 @@
 //! Grants: each one a pure request builder. The form they build goes to
 //! [`TokenClient`](crate::TokenClient), which sends it and parses the answer.
 
+mod auth_code;
 mod client_credentials;
+mod device_code;
 mod password;
 mod refresh;
 
+pub use auth_code::{AuthorizationCodeGrant, Pkce, authorize_url, random_token};
 pub use client_credentials::ClientCredentialsGrant;
+pub use device_code::{DeviceAuthorization, DeviceCodeGrant};
 pub use password::PasswordGrant;
 pub use refresh::RefreshTokenGrant;
 
