@@ -10,8 +10,11 @@ use futures_util::future::BoxFuture;
 
 use crate::authority::{Authority, EndpointVersion, Target};
 use crate::cache::{CacheEntry, CachedToken, FileTokenCache, TokenCache, cache_key};
+use crate::certificate::ClientCertificate;
 use crate::error::AuthError;
-use crate::grant::{ClientCredentialsGrant, Grant, PasswordGrant, RefreshTokenGrant};
+use crate::grant::{
+    ClientAssertionGrant, ClientCredentialsGrant, Grant, PasswordGrant, RefreshTokenGrant,
+};
 use crate::response::TokenResponse;
 use crate::secret::{AccessToken, ClientSecret, Password, RefreshToken};
 use crate::token_client::TokenClient;
@@ -42,6 +45,7 @@ impl TokenCredential for StaticTokenCredential {
 #[derive(Debug)]
 enum Flow {
     ClientCredentials(ClientSecret),
+    Certificate(std::sync::Arc<ClientCertificate>),
     Password {
         username: String,
         password: Password,
@@ -91,6 +95,20 @@ impl OAuthCredential {
     /// App-only access with a client secret (client-credentials grant).
     pub fn client_secret(client: TokenClient, client_id: &str, secret: ClientSecret) -> Self {
         Self::new(client, client_id, None, Flow::ClientCredentials(secret))
+    }
+
+    /// App-only access with a certificate (client credentials with a signed assertion).
+    pub fn certificate(
+        client: TokenClient,
+        client_id: &str,
+        certificate: ClientCertificate,
+    ) -> Self {
+        Self::new(
+            client,
+            client_id,
+            None,
+            Flow::Certificate(std::sync::Arc::new(certificate)),
+        )
     }
 
     /// A user signing in with a password (ROPC); `secret` for a confidential client.
@@ -153,7 +171,7 @@ impl OAuthCredential {
     /// The grant behind this credential, as stored in the cache.
     pub fn grant_name(&self) -> &'static str {
         match self.flow {
-            Flow::ClientCredentials(_) => "client_credentials",
+            Flow::ClientCredentials(_) | Flow::Certificate(_) => "client_credentials",
             Flow::Password { .. } => "password",
             Flow::RefreshOnly => "refresh_token",
         }
@@ -182,7 +200,7 @@ impl OAuthCredential {
     pub async fn fetch_token(&self, resource: &str) -> Result<TokenResponse, AuthError> {
         let _one_at_a_time = self.fetching.lock().await;
         let target = match (&self.flow, self.version) {
-            (Flow::ClientCredentials(_), _) | (_, EndpointVersion::V1) => {
+            (Flow::ClientCredentials(_) | Flow::Certificate(_), _) | (_, EndpointVersion::V1) => {
                 Target::Resource(resource.to_owned())
             }
             _ => Target::Scopes(vec![
@@ -219,6 +237,14 @@ impl OAuthCredential {
                 let grant = ClientCredentialsGrant {
                     client_id: self.client_id.clone(),
                     client_secret: secret.clone(),
+                };
+                self.send(&target, &grant).await
+            }
+            Flow::Certificate(certificate) => {
+                let audience = self.client.authority().token_url(self.version);
+                let grant = ClientAssertionGrant {
+                    client_id: self.client_id.clone(),
+                    assertion: certificate.assertion(&self.client_id, audience.as_str())?,
                 };
                 self.send(&target, &grant).await
             }

@@ -26,6 +26,7 @@
 
 mod authority;
 pub mod cache;
+mod certificate;
 mod claims;
 mod credential;
 mod error;
@@ -35,12 +36,13 @@ mod secret;
 mod token_client;
 
 pub use authority::{Authority, EndpointVersion, PUBLIC_CLOUD_HOST, Target};
+pub use certificate::{AssertionAlgorithm, ClientCertificate};
 pub use claims::decode_claims;
 pub use credential::{OAuthCredential, StaticTokenCredential, TokenCredential, token_client};
 pub use error::AuthError;
 pub use response::{ErrorResponse, TokenResponse, number_or_string, opt_number_or_string};
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, IdToken, Password, PkceVerifier,
-    RefreshToken,
+    AccessToken, AuthorizationCode, ClientAssertion, ClientSecret, DeviceCode, IdToken, Password,
+    PkceVerifier, RefreshToken,
 };
 pub use token_client::{TokenClient, parse_token_response};

@@ -67,6 +67,10 @@ secret_type!(
     AuthorizationCode
 );
 secret_type!(
+    /// A signed client assertion (a JWT proving the app holds its certificate's key).
+    ClientAssertion
+);
+secret_type!(
     /// A PKCE code verifier (RFC 7636): the secret half of the challenge.
     PkceVerifier
 );

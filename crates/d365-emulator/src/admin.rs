@@ -88,3 +88,64 @@ pub(crate) async fn advance_clock(
     st.clock.advance(q.seconds);
     axum::Json(json!({"now": st.clock.now()})).into_response()
 }
+
+/// Query of the device-code approval endpoint.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Approve {
+    upn: String,
+}
+
+/// `POST /_emulator/devicecode/{user_code}/approve?upn=…`: signs the user in on the device
+/// page's behalf (for scripts and tests).
+pub(crate) async fn approve_device_code(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(user_code): Path<String>,
+    Query(q): Query<Approve>,
+) -> Response {
+    if let Some(r) = forbidden_unless_loopback(&addr) {
+        return r;
+    }
+    let Some(user) = st
+        .registry
+        .config()
+        .users
+        .iter()
+        .find(|u| u.upn.eq_ignore_ascii_case(&q.upn))
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": format!("no user '{}'", q.upn)})),
+        )
+            .into_response();
+    };
+    if crate::entra::device_code::approve(&st, &user_code, &user.object_id.clone()) {
+        axum::Json(json!({"approved": user_code})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "no pending device code with that user code"})),
+        )
+            .into_response()
+    }
+}
+
+/// `POST /_emulator/devicecode/{user_code}/decline`
+pub(crate) async fn decline_device_code(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Path(user_code): Path<String>,
+) -> Response {
+    if let Some(r) = forbidden_unless_loopback(&addr) {
+        return r;
+    }
+    if crate::entra::device_code::decline(&st, &user_code) {
+        axum::Json(json!({"declined": user_code})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": "no pending device code with that user code"})),
+        )
+            .into_response()
+    }
+}

@@ -29,14 +29,43 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{tenant}/discovery/v2.0/keys",
             get(entra::discovery::jwks_v2),
-        );
+        )
+        .route(
+            "/{tenant}/oauth2/devicecode",
+            post(entra::device_code::start_v1),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(entra::device_code::start_v2),
+        )
+        .route(
+            "/{tenant}/oauth2/authorize",
+            get(entra::authorize::get_v1).post(entra::authorize::post_v1),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(entra::authorize::get_v2).post(entra::authorize::post_v2),
+        )
+        .route(
+            "/devicelogin",
+            get(entra::device_code::page_get).post(entra::device_code::page_post),
+        )
+        .route("/common/userrealm/{user}", get(entra::userrealm::userrealm));
     let webapi = Router::new()
         .route("/api/data/{*rest}", any(dataverse::dispatch))
         .layer(axum::middleware::from_fn(dataverse::headers::odata_headers));
     let control = Router::new()
         .route("/_emulator/stats", get(admin::stats))
         .route("/_emulator/users/{upn}/revoke", post(admin::revoke))
-        .route("/_emulator/clock/advance", post(admin::advance_clock));
+        .route("/_emulator/clock/advance", post(admin::advance_clock))
+        .route(
+            "/_emulator/devicecode/{user_code}/approve",
+            post(admin::approve_device_code),
+        )
+        .route(
+            "/_emulator/devicecode/{user_code}/decline",
+            post(admin::decline_device_code),
+        );
     entra
         .merge(webapi)
         .merge(control)

@@ -20,6 +20,10 @@ pub struct EmulatorConfig {
     pub token_lifetime_secs: u64,
     /// Refresh tokens expire after this much inactivity (Entra: 90 days).
     pub refresh_token_lifetime_secs: u64,
+    /// Seconds a device code stays valid (Entra: 900).
+    pub device_code_lifetime_secs: u64,
+    /// Seconds clients must wait between device-code polls (Entra: 5).
+    pub device_code_interval_secs: u64,
     /// Accounts to seed (contacts are twice as many).
     pub seed_accounts: usize,
     /// Seed for the deterministic data generator.
@@ -80,6 +84,13 @@ pub struct AppConfig {
     /// App roles granted to the app (the `roles` claim of app-only tokens).
     #[serde(default)]
     pub roles: Vec<String>,
+    /// Redirect URIs for the authorization code flow. A loopback URI (`http://localhost`,
+    /// `http://127.0.0.1`) matches any port, as Entra allows for native apps.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Certificates (PEM) whose private keys may sign client assertions.
+    #[serde(default)]
+    pub certificates: Vec<String>,
     /// Object id of the app's service principal (the `oid` of app-only tokens).
     pub service_principal_id: String,
     /// The Dataverse application user (`systemuserid`) mapped to this app.
@@ -184,6 +195,8 @@ impl Default for EmulatorConfig {
         Self {
             token_lifetime_secs: 3599,
             refresh_token_lifetime_secs: 90 * 24 * 3600,
+            device_code_lifetime_secs: 900,
+            device_code_interval_secs: 5,
             seed_accounts: 1000,
             seed: 365,
             tenants: vec![TenantConfig {
@@ -202,6 +215,8 @@ impl Default for EmulatorConfig {
                     }],
                     public_client: false,
                     roles: Vec::new(),
+                    redirect_uris: vec!["http://localhost".into(), "http://127.0.0.1".into()],
+                    certificates: Vec::new(),
                     service_principal_id: "2b5d1a66-3c7e-4f80-9a1b-6c7d8e9f0a1b".into(),
                     application_user_id: "c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5".into(),
                 },
@@ -213,6 +228,12 @@ impl Default for EmulatorConfig {
                     secrets: Vec::new(),
                     public_client: true,
                     roles: Vec::new(),
+                    redirect_uris: vec![
+                        "http://localhost".into(),
+                        "http://127.0.0.1".into(),
+                        "https://login.microsoftonline.com/common/oauth2/nativeclient".into(),
+                    ],
+                    certificates: Vec::new(),
                     service_principal_id: "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b".into(),
                     application_user_id: "d9e8f7a6-b5c4-4d3e-8f2a-1b0c9d8e7f6a".into(),
                 },

@@ -263,6 +263,106 @@ impl EntraError {
             format!("The app requested an unsupported grant type '{grant}'."),
         )
     }
+    /// AADSTS700027 family: a client assertion that does not verify (reason in the message).
+    pub fn invalid_assertion(code: u32, message: impl Into<String>) -> Self {
+        Self::new(401, "invalid_client", code, message)
+    }
+    /// AADSTS50027: the assertion type is not the JWT bearer type.
+    pub fn invalid_assertion_type() -> Self {
+        Self::new(
+            400,
+            "invalid_request",
+            50_027,
+            "Invalid client_assertion_type: only 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' is supported.",
+        )
+    }
+    /// Device code unknown (or for another client).
+    pub fn bad_verification_code() -> Self {
+        Self::new(
+            400,
+            "bad_verification_code",
+            70_000,
+            "The provided device code is not valid.",
+        )
+    }
+    /// AADSTS70016: the user has not finished signing in.
+    pub fn authorization_pending() -> Self {
+        Self::new(
+            400,
+            "authorization_pending",
+            70_016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        )
+    }
+    /// Polled faster than the interval (RFC 8628 `slow_down`).
+    pub fn slow_down() -> Self {
+        Self::new(
+            400,
+            "slow_down",
+            70_016,
+            "OAuth 2.0 device flow error. Polling too fast: wait the interval plus 5 seconds.",
+        )
+    }
+    /// AADSTS70019: the device code expired.
+    pub fn expired_token() -> Self {
+        Self::new(400, "expired_token", 70_019, "Verification code expired.")
+    }
+    /// The user declined the device sign-in.
+    pub fn authorization_declined() -> Self {
+        Self::new(
+            400,
+            "authorization_declined",
+            70_000,
+            "The user declined the sign-in.",
+        )
+    }
+    /// AADSTS54005: an authorization code used twice.
+    pub fn code_redeemed() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            54_005,
+            "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+        )
+    }
+    /// An unknown or malformed authorization code.
+    pub fn bad_code() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            9_002_313,
+            "Invalid request. Request is malformed or invalid: the authorization code is not valid.",
+        )
+    }
+    /// AADSTS70008: an expired authorization code.
+    pub fn code_expired() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            70_008,
+            "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+        )
+    }
+    /// AADSTS501481: the PKCE verifier does not match.
+    pub fn pkce_mismatch() -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            501_481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+        )
+    }
+    /// AADSTS50011: the redirect URI differs from the one the code was issued for.
+    pub fn redirect_mismatch(uri: &str) -> Self {
+        Self::new(
+            400,
+            "invalid_grant",
+            50_011,
+            format!(
+                "The redirect URI '{uri}' specified in the request does not match the redirect URI used to obtain the authorization code."
+            ),
+        )
+    }
     /// AADSTS900561: wrong HTTP method on the token endpoint.
     pub fn post_required() -> Self {
         Self::new(

@@ -170,6 +170,7 @@ impl Emulator {
             env_url,
             model,
             token_requests: AtomicU64::new(0),
+            sessions: Default::default(),
         }));
         let app = crate::app::router(state.clone());
         let (tx, rx) = oneshot::channel();

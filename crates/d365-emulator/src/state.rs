@@ -32,6 +32,8 @@ pub struct Inner {
     pub model: DataverseModel,
     /// Token endpoint requests served (any outcome).
     pub token_requests: AtomicU64,
+    /// Sign-ins in progress (device codes, authorization codes, assertion ids).
+    pub sessions: crate::entra::sessions::Sessions,
 }
 
 impl std::ops::Deref for AppState {

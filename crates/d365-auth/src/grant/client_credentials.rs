@@ -4,7 +4,7 @@
 
 use super::{Form, Grant, client_fields, target_fields};
 use crate::authority::{EndpointVersion, Target};
-use crate::secret::ClientSecret;
+use crate::secret::{ClientAssertion, ClientSecret};
 
 /// `grant_type=client_credentials`.
 #[derive(Debug, Clone)]
@@ -25,6 +25,38 @@ impl Grant for ClientCredentialsGrant {
         form.push("grant_type", "client_credentials");
         client_fields(&mut form, &self.client_id, Some(&self.client_secret));
         // App-only tokens take exactly `{resource}/.default` on v2, whatever scopes were given.
+        let target = match (version, target.resource()) {
+            (EndpointVersion::V2, Some(resource)) => Target::Resource(resource),
+            _ => target.clone(),
+        };
+        target_fields(&mut form, version, &target);
+        form
+    }
+}
+
+/// `grant_type=client_credentials` with a certificate: `client_assertion` instead of a secret.
+#[derive(Debug, Clone)]
+pub struct ClientAssertionGrant {
+    /// The app's client id.
+    pub client_id: String,
+    /// The signed assertion (its `aud` must be the token endpoint used).
+    pub assertion: ClientAssertion,
+}
+
+impl Grant for ClientAssertionGrant {
+    fn grant_type(&self) -> &'static str {
+        "client_credentials"
+    }
+
+    fn form(&self, version: EndpointVersion, target: &Target) -> Form {
+        let mut form = Form::default();
+        form.push("grant_type", "client_credentials");
+        form.push("client_id", &self.client_id);
+        form.push(
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        );
+        form.push("client_assertion", self.assertion.secret());
         let target = match (version, target.resource()) {
             (EndpointVersion::V2, Some(resource)) => Target::Resource(resource),
             _ => target.clone(),

@@ -8,7 +8,7 @@ mod password;
 mod refresh;
 
 pub use auth_code::{AuthorizationCodeGrant, Pkce, authorize_url, random_token};
-pub use client_credentials::ClientCredentialsGrant;
+pub use client_credentials::{ClientAssertionGrant, ClientCredentialsGrant};
 pub use device_code::{DeviceAuthorization, DeviceCodeGrant};
 pub use password::PasswordGrant;
 pub use refresh::RefreshTokenGrant;

@@ -77,6 +77,46 @@ pub fn access_token(
     st.key.sign(&claims)
 }
 
+/// An OpenID Connect ID token for `user` signing in to `app`: `aud` is the client id (MSAL
+/// checks it), with `preferred_username`, `oid`, `tid` and the request's `nonce`.
+pub fn id_token(
+    st: &AppState,
+    app: &AppConfig,
+    user: &UserConfig,
+    v2: bool,
+    nonce: Option<&str>,
+    now: i64,
+    lifetime: i64,
+) -> String {
+    let issuer = if v2 {
+        format!("{}/{}/v2.0", st.base_url, user.tenant)
+    } else {
+        AppState::v1_issuer(&user.tenant)
+    };
+    let mut claims = json!({
+        "aud": app.client_id,
+        "iss": issuer,
+        "iat": now - NOT_BEFORE_SKEW,
+        "nbf": now - NOT_BEFORE_SKEW,
+        "exp": now + lifetime,
+        "name": user.display_name,
+        "oid": user.object_id,
+        "preferred_username": user.upn,
+        "sub": pairwise_sub(&user.object_id, &app.client_id),
+        "tid": user.tenant,
+        "uti": random_id(),
+        "ver": if v2 { "2.0" } else { "1.0" },
+    });
+    if !v2 {
+        claims["upn"] = json!(user.upn);
+        claims["unique_name"] = json!(user.upn);
+    }
+    if let Some(n) = nonce {
+        claims["nonce"] = json!(n);
+    }
+    st.key.sign(&claims)
+}
+
 fn random_id() -> String {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).expect("system randomness unavailable");

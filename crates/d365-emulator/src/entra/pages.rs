@@ -37,8 +37,13 @@ pub fn page(title: &str, body: &str) -> Response {
         escape(title)
     );
     let mut response = (StatusCode::OK, html).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -59,13 +64,27 @@ pub fn error_page(code: u32, message: &str) -> Response {
 pub fn hidden(fields: &[(String, String)]) -> String {
     fields
         .iter()
-        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
         .collect()
 }
 
 /// The username and password form.
-pub fn sign_in_form(action: &str, app_name: &str, login_hint: &str, error: Option<&str>, carry: &[(String, String)]) -> Response {
-    let error = error.map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", escape(e))).unwrap_or_default();
+pub fn sign_in_form(
+    action: &str,
+    app_name: &str,
+    login_hint: &str,
+    error: Option<&str>,
+    carry: &[(String, String)],
+) -> Response {
+    let error = error
+        .map(|e| format!("<p class=\"error\" id=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
     page(
         "Sign in to your account",
         &format!(

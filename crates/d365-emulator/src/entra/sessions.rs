@@ -98,12 +98,18 @@ pub fn new_user_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 9];
     aws_lc_rs::rand::fill(&mut bytes).expect("system randomness unavailable");
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// An opaque code: 48 random bytes, base64url.
 pub fn new_opaque_code(prefix: &str) -> String {
     let mut bytes = [0u8; 48];
     aws_lc_rs::rand::fill(&mut bytes).expect("system randomness unavailable");
-    format!("{prefix}{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes))
+    format!(
+        "{prefix}{}",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+    )
 }

@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::claims::{self, Subject};
 use crate::entra::registry::TenantRef;
+use crate::entra::sessions::SignInTarget;
+use crate::entra::{assertion, authorize, device_code};
 use crate::error::{EntraError, no_store};
 use crate::state::AppState;
 use crate::store::RefreshTokenRecord;
@@ -79,17 +81,6 @@ async fn token(
     }
 }
 
-/// What a token was issued for, after resolving `resource` or `scope`.
-#[derive(Debug, Clone)]
-struct Grant {
-    /// The audience (the resource as the client spelled it on v1; without a slash on v2).
-    aud: String,
-    /// Whether `offline_access` was asked for (v2) — v1 user flows always get a refresh token.
-    offline: bool,
-    /// Whether `client_info=1` was sent.
-    client_info: bool,
-}
-
 async fn handle(
     st: &AppState,
     tenant: &str,
@@ -109,7 +100,20 @@ async fn handle(
         .registry
         .app(&client_id, tenant_ref)
         .ok_or_else(|| EntraError::unknown_client(&client_id, tenant))?;
-    let client_authenticated = authenticate_client(st, app, secret.as_deref())?;
+    let client_authenticated = match form.get("client_assertion").filter(|v| !v.is_empty()) {
+        Some(jwt) => {
+            if form.get("client_assertion_type").map(String::as_str) != Some(assertion::JWT_BEARER)
+            {
+                return Err(EntraError::invalid_assertion_type());
+            }
+            if app.public_client {
+                return Err(EntraError::public_client_with_secret());
+            }
+            assertion::verify(st, app, tenant, jwt)?;
+            true
+        }
+        None => authenticate_client(st, app, secret.as_deref())?,
+    };
     match grant_type {
         "password" => {
             if let Some(alias @ ("common" | "consumers")) = tenant_ref.alias() {
@@ -141,7 +145,7 @@ async fn handle(
             if user.mfa_required {
                 return Err(EntraError::mfa_required(&grant.aud));
             }
-            issue_user_tokens(st, version, app, user, &grant, client_authenticated).await
+            issue_user_tokens(st, version, app, user, &grant, client_authenticated, None).await
         }
         "client_credentials" => {
             if let Some(alias) = tenant_ref.alias() {
@@ -203,10 +207,12 @@ async fn handle(
                             st.env_tenant(),
                         ));
                     }
-                    Grant {
+                    SignInTarget {
                         aud: record.resource.clone(),
                         offline: true,
+                        openid: has_openid(form),
                         client_info: get("client_info") == Some("1"),
+                        v2: version == Version::V2,
                     }
                 }
                 _ => resolve_target(st, version, form, false)?,
@@ -217,7 +223,28 @@ async fn handle(
                 .store
                 .touch_refresh_token(presented.to_owned(), now)
                 .await;
-            issue_user_tokens(st, version, app, user, &grant, client_authenticated).await
+            issue_user_tokens(st, version, app, user, &grant, client_authenticated, None).await
+        }
+        // msal-node sends the short name; RFC 8628 and MSAL Python the URN.
+        "device_code" | "urn:ietf:params:oauth:grant-type:device_code" => {
+            let (target, user) = device_code::redeem(st, app, form)?;
+            issue_user_tokens(st, version, app, &user, &target, client_authenticated, None).await
+        }
+        "authorization_code" => {
+            if !app.public_client && !client_authenticated {
+                return Err(EntraError::missing_client_credential());
+            }
+            let (target, user, nonce) = authorize::redeem(st, app, form)?;
+            issue_user_tokens(
+                st,
+                version,
+                app,
+                &user,
+                &target,
+                client_authenticated,
+                nonce.as_deref(),
+            )
+            .await
         }
         other => Err(EntraError::unsupported_grant_type(other)),
     }
@@ -285,13 +312,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `openid` among the scopes: an ID token is wanted.
+fn has_openid(form: &HashMap<String, String>) -> bool {
+    form.get("scope")
+        .is_some_and(|s| s.split_whitespace().any(|x| x == "openid"))
+}
+
 /// Resolves `resource` (v1) or `scope` (v2) to the environment this emulator hosts.
-fn resolve_target(
+pub(crate) fn resolve_target(
     st: &AppState,
     version: Version,
     form: &HashMap<String, String>,
     app_only: bool,
-) -> Result<Grant, EntraError> {
+) -> Result<SignInTarget, EntraError> {
     let client_info = form.get("client_info").map(String::as_str) == Some("1");
     let known = |resource: &str| st.is_environment(resource);
     match version {
@@ -303,10 +336,12 @@ fn resolve_target(
             if !known(resource) {
                 return Err(EntraError::unknown_resource(resource, st.env_tenant()));
             }
-            Ok(Grant {
+            Ok(SignInTarget {
                 aud: resource.clone(),
                 offline: true,
+                openid: has_openid(form),
                 client_info,
+                v2: false,
             })
         }
         Version::V2 => {
@@ -346,22 +381,27 @@ fn resolve_target(
             if !known(&resource) {
                 return Err(EntraError::unknown_resource(&resource, st.env_tenant()));
             }
-            Ok(Grant {
+            Ok(SignInTarget {
                 aud: resource,
                 offline: offline && !app_only,
+                openid: has_openid(form) && !app_only,
                 client_info,
+                v2: true,
             })
         }
     }
 }
 
-async fn issue_user_tokens(
+/// Issues the tokens of a user sign-in: access token, refresh token (when offline access is
+/// granted), ID token (when `openid` was asked for) and `client_info` (when asked for).
+pub(crate) async fn issue_user_tokens(
     st: &AppState,
     version: Version,
     app: &AppConfig,
     user: &UserConfig,
-    grant: &Grant,
+    grant: &SignInTarget,
     authenticated: bool,
+    nonce: Option<&str>,
 ) -> Result<Value, EntraError> {
     let now = st.clock.now();
     let lifetime = st.registry.config().token_lifetime_secs as i64;
@@ -413,6 +453,17 @@ async fn issue_user_tokens(
     if let Some(ci) = client_info {
         body["client_info"] = json!(ci);
     }
+    if grant.openid {
+        body["id_token"] = json!(claims::id_token(
+            st,
+            app,
+            user,
+            version == Version::V2,
+            nonce,
+            now,
+            lifetime
+        ));
+    }
     Ok(body)
 }
 
@@ -427,7 +478,7 @@ fn new_refresh_token() -> String {
 /// integer numbers and `scope`.
 fn shape(
     version: Version,
-    grant: &Grant,
+    grant: &SignInTarget,
     access: String,
     now: i64,
     lifetime: i64,
