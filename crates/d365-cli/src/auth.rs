@@ -1,55 +1,256 @@
-//! Builds a credential from [`AuthArgs`]: the password grant when a user name and password are
-//! given (with the client secret, if any, as the classic recipe does), else client credentials.
+//! Resolves sign-in settings — flags and the azure-identity environment variables over the
+//! selected profile — and builds the credential, always through the shared token cache so a
+//! second command (or a second process) reuses the session instead of signing in again.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use d365_auth::cache::{FileTokenCache, cache_key};
 use d365_auth::{
-    Authority, ClientSecret, EndpointVersion, OAuthCredential, Password, token_client,
+    Authority, ClientCertificate, ClientSecret, EndpointVersion, OAuthCredential, Password,
+    TokenClient,
 };
+use d365_http::HttpClient;
 
 use crate::flags::{AuthArgs, Endpoint};
+use crate::profile::{Config, GrantKind, Profile, SecretSource};
 
-/// The environment URL, required.
-pub(crate) fn environment(auth: &AuthArgs) -> anyhow::Result<String> {
-    match &auth.url {
-        Some(url) => Ok(url.trim_end_matches('/').to_owned()),
-        None => {
-            bail!("no environment URL: set D365_URL or pass --url https://<org>.crm.dynamics.com")
+/// A secret, or where to get it (read only when a credential is built).
+#[derive(Debug, Clone)]
+pub(crate) enum Secret {
+    Given(String),
+    From(SecretSource),
+}
+
+impl Secret {
+    fn read(&self, what: &str) -> anyhow::Result<String> {
+        match self {
+            Secret::Given(s) => Ok(s.clone()),
+            Secret::From(source) => source.read(what),
         }
     }
 }
 
-/// The credential the arguments describe.
-pub(crate) fn credential(auth: &AuthArgs) -> anyhow::Result<Arc<OAuthCredential>> {
-    let tenant = auth
-        .tenant
-        .as_deref()
-        .context("no tenant: set AZURE_TENANT_ID or pass --tenant")?;
-    let client_id = auth
-        .client_id
-        .as_deref()
-        .context("no client id: set AZURE_CLIENT_ID or pass --client-id")?;
-    let authority = Authority::new(&auth.authority_host, tenant).context("invalid authority")?;
-    let client = token_client(authority)?;
-    let secret = auth.client_secret.as_deref().map(ClientSecret::new);
-    let credential = match (&auth.username, &auth.password, secret) {
-        (Some(user), Some(password), secret) => {
-            OAuthCredential::password(client, client_id, secret, user, Password::new(password))
+/// How to sign in, resolved.
+#[derive(Debug, Clone)]
+pub(crate) enum Grant {
+    ClientSecret(Secret),
+    Certificate(PathBuf),
+    Password {
+        username: String,
+        password: Secret,
+        secret: Option<Secret>,
+    },
+    /// A session cached by an earlier interactive sign-in (device code, browser).
+    Session {
+        username: Option<String>,
+        kind: GrantKind,
+    },
+}
+
+/// Everything needed to sign in and call the environment.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) url: Option<String>,
+    pub(crate) tenant: String,
+    pub(crate) client_id: String,
+    pub(crate) authority_host: String,
+    pub(crate) endpoint: EndpointVersion,
+    pub(crate) grant: Grant,
+    pub(crate) profile: Option<(String, Profile)>,
+    pub(crate) ca_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Resolves the settings for a command.
+    pub(crate) fn resolve(args: &AuthArgs, profile_name: Option<&str>) -> anyhow::Result<Self> {
+        let config = Config::load(&Config::path()?)?;
+        let profile = config.select(profile_name)?;
+        let p = profile.as_ref().map(|(_, p)| p);
+        let tenant = args.tenant.clone().or_else(|| p.map(|p| p.tenant.clone())).context("no tenant: set AZURE_TENANT_ID, pass --tenant, or use a profile (`d365 auth profile add`)")?;
+        let client_id = args
+            .client_id
+            .clone()
+            .or_else(|| p.map(|p| p.client_id.clone()))
+            .context("no client id: set AZURE_CLIENT_ID or pass --client-id")?;
+        let endpoint = match args.endpoint.or_else(|| {
+            p.map(|p| {
+                if p.endpoint == "v1" {
+                    Endpoint::V1
+                } else {
+                    Endpoint::V2
+                }
+            })
+        }) {
+            Some(Endpoint::V1) => EndpointVersion::V1,
+            _ => EndpointVersion::V2,
+        };
+        let username = args
+            .username
+            .clone()
+            .or_else(|| p.and_then(|p| p.username.clone()));
+        let profile_secret = p.and_then(|p| p.secret.clone()).map(Secret::From);
+        let secret = args
+            .client_secret
+            .clone()
+            .map(Secret::Given)
+            .or(profile_secret);
+        let grant = if let Some(cert) = &args.certificate {
+            Grant::Certificate(cert.clone())
+        } else if let (Some(user), Some(password)) = (&args.username, &args.password) {
+            Grant::Password {
+                username: user.clone(),
+                password: Secret::Given(password.clone()),
+                secret,
+            }
+        } else if args.client_secret.is_some() {
+            Grant::ClientSecret(secret.expect("checked"))
+        } else {
+            match p.map(|p| p.grant) {
+                Some(GrantKind::ClientSecret) => Grant::ClientSecret(secret.context("the profile has no secret source (--secret-env, --secret-file or --secret-prompt)")?),
+                Some(GrantKind::Password) => Grant::Password {
+                    username: username.clone().context("the profile has no username")?,
+                    password: p.and_then(|p| p.password.clone()).map(Secret::From).context("the profile has no password source")?,
+                    secret,
+                },
+                Some(kind) => Grant::Session { username, kind },
+                None => Grant::Session { username, kind: GrantKind::DeviceCode },
+            }
+        };
+        Ok(Self {
+            url: args
+                .url
+                .clone()
+                .or_else(|| p.map(|p| p.url.clone()))
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            tenant,
+            client_id,
+            authority_host: args
+                .authority_host
+                .clone()
+                .or_else(|| p.map(|p| p.authority_host.clone()))
+                .unwrap_or_else(|| d365_auth::PUBLIC_CLOUD_HOST.to_owned()),
+            endpoint,
+            grant,
+            profile,
+            ca_file: args.ca_file.clone(),
+        })
+    }
+
+    /// The environment URL, required.
+    pub(crate) fn environment(&self) -> anyhow::Result<String> {
+        self.url.clone().context("no environment URL: set D365_URL, pass --url https://<org>.crm.dynamics.com, or use a profile")
+    }
+
+    /// The HTTP client: trusts `--ca-file` when given (the emulator's CA).
+    pub(crate) fn http(&self) -> anyhow::Result<HttpClient> {
+        let mut builder = HttpClient::builder();
+        if let Some(ca) = &self.ca_file {
+            builder = builder.add_root_certificate_pem(
+                std::fs::read(ca).with_context(|| format!("reading CA file {}", ca.display()))?,
+            );
         }
-        (Some(_), None, _) => {
-            bail!("a user name without a password: set AZURE_PASSWORD or pass --password")
-        }
-        (None, _, Some(secret)) => OAuthCredential::client_secret(client, client_id, secret),
-        (None, _, None) => {
-            bail!(
-                "no credentials: set AZURE_CLIENT_SECRET (app) or AZURE_USERNAME and AZURE_PASSWORD (user)"
-            )
-        }
-    };
-    let version = match auth.endpoint {
-        Endpoint::V1 => EndpointVersion::V1,
-        Endpoint::V2 => EndpointVersion::V2,
-    };
-    Ok(Arc::new(credential.with_endpoint(version)))
+        Ok(builder.build()?)
+    }
+
+    pub(crate) fn authority(&self) -> anyhow::Result<Authority> {
+        Authority::new(&self.authority_host, &self.tenant).context("invalid authority")
+    }
+
+    pub(crate) fn token_client(&self) -> anyhow::Result<TokenClient> {
+        Ok(TokenClient::new(self.http()?, self.authority()?))
+    }
+
+    /// The shared token cache.
+    pub(crate) fn cache() -> anyhow::Result<FileTokenCache> {
+        FileTokenCache::default_path()
+            .map(FileTokenCache::new)
+            .context("no cache directory: set D365_CACHE_DIR")
+    }
+
+    /// Signed-in accounts for this authority, client and resource in the cache.
+    pub(crate) async fn cached_accounts(&self, resource: &str) -> anyhow::Result<Vec<String>> {
+        let lock = Self::cache()?.lock_async().await?;
+        let prefix = cache_key(
+            &self.authority()?.url(),
+            &self.client_id,
+            resource,
+            Some(""),
+        );
+        Ok(lock
+            .read()?
+            .entries
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(_, e)| e.account.clone())
+            .collect())
+    }
+
+    /// The credential, over the shared cache.
+    pub(crate) async fn credential(&self, resource: &str) -> anyhow::Result<Arc<OAuthCredential>> {
+        let client = self.token_client()?;
+        let credential = match &self.grant {
+            Grant::ClientSecret(secret) => OAuthCredential::client_secret(
+                client,
+                &self.client_id,
+                ClientSecret::new(secret.read("client secret")?),
+            ),
+            Grant::Certificate(path) => OAuthCredential::certificate(
+                client,
+                &self.client_id,
+                ClientCertificate::from_pem_file(path)?,
+            ),
+            Grant::Password {
+                username,
+                password,
+                secret,
+            } => {
+                let secret = secret
+                    .as_ref()
+                    .map(|s| s.read("client secret"))
+                    .transpose()?
+                    .map(ClientSecret::new);
+                OAuthCredential::password(
+                    client,
+                    &self.client_id,
+                    secret,
+                    username,
+                    Password::new(password.read("password")?),
+                )
+            }
+            Grant::Session { username, kind } => {
+                let account = match username {
+                    Some(u) => u.clone(),
+                    None => {
+                        let accounts = self.cached_accounts(resource).await?;
+                        match accounts.as_slice() {
+                            [one] => one.clone(),
+                            [] => {
+                                let how = if *kind == GrantKind::Browser {
+                                    "--browser"
+                                } else {
+                                    "--device-code"
+                                };
+                                bail!(
+                                    "not signed in: run `d365 auth login {how}` (or set AZURE_CLIENT_SECRET, or AZURE_USERNAME and AZURE_PASSWORD)"
+                                )
+                            }
+                            _ => bail!(
+                                "several accounts are signed in ({}): choose one with --username",
+                                accounts.join(", ")
+                            ),
+                        }
+                    }
+                };
+                OAuthCredential::cached_session(client, &self.client_id, None, &account)
+            }
+        };
+        let version = self.endpoint;
+        Ok(Arc::new(
+            credential
+                .with_endpoint(version)
+                .with_file_cache(Self::cache()?),
+        ))
+    }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::profile::GrantKind;
+
 /// d365: sign in to Microsoft Entra ID and work with the Dataverse Web API, or run the local
 /// emulator of both.
 #[derive(Debug, Parser)]
@@ -13,6 +15,10 @@ pub(crate) struct Cli {
     /// Log requests and decisions to stderr (never secrets or tokens); repeat for more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+
+    /// The profile to use (see `d365 auth profile`); default: the current one, if any.
+    #[arg(long, global = true, env = "D365_PROFILE")]
+    pub(crate) profile: Option<String>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -25,9 +31,12 @@ pub(crate) enum Command {
     /// Serve the Entra ID + Dataverse emulator until Ctrl-C.
     Emulator(EmulatorArgs),
     /// Print an access token for the environment (for piping, like `az account get-access-token`).
-    Token(TokenArgs),
+    Token(AuthTokenArgs),
     /// Query an entity set.
     Get(GetArgs),
+    /// Sign in and out, inspect tokens, manage profiles.
+    #[command(subcommand)]
+    Auth(AuthCommand),
 }
 
 #[derive(Debug, Args)]
@@ -60,10 +69,17 @@ pub(crate) struct EmulatorArgs {
     /// Access token lifetime in seconds.
     #[arg(long)]
     pub(crate) token_lifetime: Option<u64>,
+    /// Serve HTTPS with a generated CA (its path is printed and in the info file).
+    #[arg(long)]
+    pub(crate) tls: bool,
+    /// Also serve on this port (e.g. 443, where MSAL for Python asks for the user realm).
+    #[arg(long)]
+    pub(crate) also_port: Vec<u16>,
 }
 
 /// Which token endpoint generation to use.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Endpoint {
     /// `/oauth2/token` with `resource=`.
     V1,
@@ -71,8 +87,9 @@ pub(crate) enum Endpoint {
     V2,
 }
 
-/// Sign-in settings, from flags or the azure-identity environment variables. Secrets are best
-/// given through the environment: flags show up in process listings.
+/// Sign-in settings, from flags or the azure-identity environment variables, over the
+/// profile's. Secrets are best given through the environment: flags show up in process
+/// listings.
 #[derive(Args)]
 pub(crate) struct AuthArgs {
     /// Dataverse environment URL, e.g. https://contoso.crm.dynamics.com.
@@ -87,22 +104,24 @@ pub(crate) struct AuthArgs {
     /// Client secret (confidential apps).
     #[arg(long, env = "AZURE_CLIENT_SECRET", hide_env_values = true)]
     pub(crate) client_secret: Option<String>,
+    /// Certificate and private key (PEM) for app-only sign-in.
+    #[arg(long, env = "AZURE_CLIENT_CERTIFICATE_PATH")]
+    pub(crate) certificate: Option<PathBuf>,
     /// User name for the password grant.
     #[arg(long, env = "AZURE_USERNAME")]
     pub(crate) username: Option<String>,
     /// Password for the password grant.
     #[arg(long, env = "AZURE_PASSWORD", hide_env_values = true)]
     pub(crate) password: Option<String>,
-    /// Login host.
-    #[arg(
-        long,
-        env = "AZURE_AUTHORITY_HOST",
-        default_value = "https://login.microsoftonline.com"
-    )]
-    pub(crate) authority_host: String,
-    /// Token endpoint generation.
-    #[arg(long, value_enum, default_value_t = Endpoint::V2)]
-    pub(crate) endpoint: Endpoint,
+    /// Login host (default: https://login.microsoftonline.com).
+    #[arg(long, env = "AZURE_AUTHORITY_HOST")]
+    pub(crate) authority_host: Option<String>,
+    /// Token endpoint generation (default: v2).
+    #[arg(long, value_enum)]
+    pub(crate) endpoint: Option<Endpoint>,
+    /// A CA certificate (PEM) to trust, e.g. the emulator's.
+    #[arg(long, env = "D365_CA_FILE")]
+    pub(crate) ca_file: Option<PathBuf>,
 }
 
 // Secrets never reach Debug output.
@@ -114,21 +133,125 @@ impl std::fmt::Debug for AuthArgs {
             .field("tenant", &self.tenant)
             .field("client_id", &self.client_id)
             .field("client_secret", &redact(&self.client_secret))
+            .field("certificate", &self.certificate)
             .field("username", &self.username)
             .field("password", &redact(&self.password))
             .field("authority_host", &self.authority_host)
             .field("endpoint", &self.endpoint)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Sign in and cache the session (password, secret or certificate; or interactively).
+    Login(LoginArgs),
+    /// Show the cached sessions for the current settings.
+    Status(AuthOnlyArgs),
+    /// Print an access token, or explain it with --decode.
+    Token(AuthTokenArgs),
+    /// Remove the cached sessions for the current settings.
+    Logout(AuthOnlyArgs),
+    /// Manage named profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
 #[derive(Debug, Args)]
-pub(crate) struct TokenArgs {
+pub(crate) struct LoginArgs {
+    /// Sign in on another device with a code (works with MFA).
+    #[arg(long, conflicts_with = "browser")]
+    pub(crate) device_code: bool,
+    /// Sign in in the system browser (authorization code + PKCE; works with MFA).
+    #[arg(long)]
+    pub(crate) browser: bool,
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuthOnlyArgs {
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuthTokenArgs {
     /// Resource to get a token for (default: the environment URL).
     #[arg(long)]
     pub(crate) resource: Option<String>,
+    /// Explain the token (audience, roles or scopes, expiry in local time) instead of printing it.
+    #[arg(long)]
+    pub(crate) decode: bool,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProfileCommand {
+    /// Add (or replace) a profile.
+    Add(Box<ProfileAddArgs>),
+    /// List profiles.
+    List,
+    /// Make a profile the current one.
+    Use {
+        /// Profile name.
+        name: String,
+    },
+    /// Remove a profile.
+    Remove {
+        /// Profile name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileAddArgs {
+    /// Profile name.
+    pub(crate) name: String,
+    /// Environment URL.
+    #[arg(long)]
+    pub(crate) url: String,
+    /// Tenant id or domain.
+    #[arg(long)]
+    pub(crate) tenant: String,
+    /// Client id.
+    #[arg(long)]
+    pub(crate) client_id: String,
+    /// How to sign in.
+    #[arg(long, value_enum)]
+    pub(crate) grant: GrantKind,
+    /// Login host (default: the public cloud).
+    #[arg(long)]
+    pub(crate) authority_host: Option<String>,
+    /// User name (password grant).
+    #[arg(long)]
+    pub(crate) username: Option<String>,
+    /// Read the client secret from this environment variable.
+    #[arg(long, group = "secret_source")]
+    pub(crate) secret_env: Option<String>,
+    /// Read the client secret from this file.
+    #[arg(long, group = "secret_source")]
+    pub(crate) secret_file: Option<PathBuf>,
+    /// Prompt for the client secret.
+    #[arg(long, group = "secret_source")]
+    pub(crate) secret_prompt: bool,
+    /// Read the password from this environment variable.
+    #[arg(long, group = "password_source")]
+    pub(crate) password_env: Option<String>,
+    /// Read the password from this file.
+    #[arg(long, group = "password_source")]
+    pub(crate) password_file: Option<PathBuf>,
+    /// Prompt for the password.
+    #[arg(long, group = "password_source")]
+    pub(crate) password_prompt: bool,
+    /// Token endpoint generation.
+    #[arg(long, value_enum, default_value_t = Endpoint::V2)]
+    pub(crate) endpoint: Endpoint,
+    /// Also make it the current profile.
+    #[arg(long = "use")]
+    pub(crate) make_current: bool,
 }
 
 /// Output formats.

@@ -5,6 +5,7 @@ mod auth;
 mod cmd;
 mod flags;
 mod output;
+mod profile;
 
 use std::process::ExitCode;
 
@@ -12,7 +13,12 @@ use clap::Parser;
 
 use crate::flags::{Cli, Command};
 
+/// The local UTC offset, read before any thread starts (reading it later is refused on Unix).
+pub(crate) static LOCAL_OFFSET: std::sync::OnceLock<time::UtcOffset> = std::sync::OnceLock::new();
+
 fn main() -> ExitCode {
+    let _ =
+        LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -25,19 +31,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, cli.profile.as_deref())) {
         Ok(code) => code,
         Err(err) => report(&err),
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<ExitCode> {
+async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode> {
     d365_http::install_crypto_provider();
     match command {
         Command::Demo(args) => cmd::demo::run(args).await,
         Command::Emulator(args) => cmd::emulator::run(args).await,
-        Command::Token(args) => cmd::token::run(args).await,
-        Command::Get(args) => cmd::get::run(args).await,
+        Command::Token(args) => cmd::token::run(args, profile).await,
+        Command::Get(args) => cmd::get::run(args, profile).await,
+        Command::Auth(command) => cmd::auth::run(command, profile).await,
     }
 }
 
@@ -52,6 +59,7 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

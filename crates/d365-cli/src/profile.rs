@@ -38,7 +38,8 @@ impl SecretSource {
     /// Reads the secret.
     pub(crate) fn read(&self, what: &str) -> anyhow::Result<String> {
         match self {
-            SecretSource::Env(var) => std::env::var(var).with_context(|| format!("the {what} should be in ${var}, which is not set")),
+            SecretSource::Env(var) => std::env::var(var)
+                .with_context(|| format!("the {what} should be in ${var}, which is not set")),
             SecretSource::File(path) => Ok(std::fs::read_to_string(path)
                 .with_context(|| format!("reading the {what} from {}", path.display()))?
                 .trim()
@@ -57,11 +58,18 @@ fn prompt(what: &str) -> anyhow::Result<String> {
     }
     eprint!("{what}: ");
     std::io::stderr().flush()?;
-    let echo_off = std::process::Command::new("stty").arg("-echo").stdin(std::process::Stdio::inherit()).status().is_ok_and(|s| s.success());
+    let echo_off = std::process::Command::new("stty")
+        .arg("-echo")
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success());
     let mut line = String::new();
     let read = stdin.lock().read_line(&mut line);
     if echo_off {
-        let _ = std::process::Command::new("stty").arg("echo").stdin(std::process::Stdio::inherit()).status();
+        let _ = std::process::Command::new("stty")
+            .arg("echo")
+            .stdin(std::process::Stdio::inherit())
+            .status();
         eprintln!();
     }
     read?;
@@ -131,7 +139,8 @@ impl Config {
     /// Reads the config (missing file: empty).
     pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("reading profiles from {}", path.display())),
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("reading profiles from {}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -144,7 +153,9 @@ impl Config {
         }
         let text = toml::to_string_pretty(self).context("serialising profiles")?;
         let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).with_context(|| format!("writing {}", path.display()))
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     /// The profile to use: the named one (which must exist), else the current one, if any.
@@ -153,8 +164,12 @@ impl Config {
             None => Ok(None),
             Some(n) => match self.profiles.get(n) {
                 Some(p) => Ok(Some((n.to_owned(), p.clone()))),
-                None if name.is_some() => bail!("no profile named '{n}' (see `d365 auth profile list`)"),
-                None => bail!("the current profile '{n}' no longer exists: `d365 auth profile use <name>`"),
+                None if name.is_some() => {
+                    bail!("no profile named '{n}' (see `d365 auth profile list`)")
+                }
+                None => bail!(
+                    "the current profile '{n}' no longer exists: `d365 auth profile use <name>`"
+                ),
             },
         }
     }
@@ -183,7 +198,10 @@ mod tests {
         );
         config.current = Some("dev".into());
         let text = toml::to_string_pretty(&config).unwrap();
-        assert!(text.contains("[profiles.dev]") && text.contains("DEV_SECRET"), "{text}");
+        assert!(
+            text.contains("[profiles.dev]") && text.contains("DEV_SECRET"),
+            "{text}"
+        );
         assert_eq!(toml::from_str::<Config>(&text).unwrap(), config);
         assert!(toml::from_str::<Config>("[profiles.x]\nurl='u'\ntenant='t'\nclient_id='c'\ngrant='client-secret'\nclient_secret='oops'\n").is_err(), "a literal secret is refused");
         assert!(config.select(Some("nope")).is_err());

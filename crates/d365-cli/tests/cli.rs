@@ -287,10 +287,12 @@ async fn bad_input_is_one_line_and_exit_2() {
     let run = TestCommand::new(&["get", "accounts"]).run();
     assert_eq!(run.code, Some(2));
     assert!(
-        run.stderr.starts_with("d365: no environment URL"),
+        run.stderr
+            .starts_with("d365: no tenant: set AZURE_TENANT_ID"),
         "{}",
         run.stderr
     );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
 
 #[test]

@@ -8,16 +8,18 @@ use anyhow::Context;
 use futures_util::TryStreamExt;
 use serde_json::Value;
 
-use crate::auth;
+use crate::auth::Settings;
 use crate::flags::{GetArgs, Output};
 use crate::output;
 
-pub(crate) async fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
-    let environment = auth::environment(&args.auth)?;
-    let credential = auth::credential(&args.auth)?;
+pub(crate) async fn run(args: GetArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(&args.auth, profile)?;
+    let environment = settings.environment()?;
+    let credential = settings.credential(&environment).await?;
     let client = d365_webapi::Client::builder()
         .environment(&environment)
         .credential(credential)
+        .http_client(settings.http()?)
         .build()?;
     let mut query = client.query(&args.entity_set);
     if !args.select.is_empty() {

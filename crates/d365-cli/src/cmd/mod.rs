@@ -1,5 +1,6 @@
 //! One file per subcommand, each with `run(args) -> Result<ExitCode>`.
 
+pub(crate) mod auth;
 pub(crate) mod demo;
 pub(crate) mod emulator;
 pub(crate) mod get;

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub(crate) struct TestCommand {
     cmd: Command,
+    /// A private cache and config directory, unless the test shares one (`home`).
+    _home: Option<tempfile::TempDir>,
 }
 
 #[derive(Debug)]
@@ -30,7 +32,23 @@ impl TestCommand {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        Self { cmd }
+        // Never the user's real cache or config.
+        let home = tempfile::tempdir().expect("temp dir");
+        cmd.env("D365_CACHE_DIR", home.path().join("cache"))
+            .env("D365_CONFIG", home.path().join("config.toml"));
+        Self {
+            cmd,
+            _home: Some(home),
+        }
+    }
+
+    /// Shares a cache and config directory with other commands of the same test.
+    pub(crate) fn home(mut self, dir: &std::path::Path) -> Self {
+        self.cmd
+            .env("D365_CACHE_DIR", dir.join("cache"))
+            .env("D365_CONFIG", dir.join("config.toml"));
+        self._home = None;
+        self
     }
 
     pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
