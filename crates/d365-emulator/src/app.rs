@@ -69,7 +69,22 @@ pub fn router(state: AppState) -> Router {
     entra
         .merge(webapi)
         .merge(control)
+        .fallback(not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
+}
+
+/// Every answer is JSON, unknown routes included (msal-node parses every body as JSON).
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        return crate::error::DataverseError::no_resource(&uri.to_string()).into_response();
+    }
+    let body = serde_json::json!({
+        "error": "invalid_request",
+        "error_description": format!("AADSTS900561: The endpoint '{}' does not exist.", uri.path()),
+        "error_codes": [900561],
+    });
+    (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response()
 }

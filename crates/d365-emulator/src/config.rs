@@ -39,6 +39,12 @@ pub struct EmulatorConfig {
     /// Where to persist data and the signing key; `None` keeps everything in memory.
     #[serde(skip)]
     pub data_dir: Option<PathBuf>,
+    /// Serve HTTPS with a generated CA.
+    #[serde(skip)]
+    pub tls: bool,
+    /// More ports to serve on (e.g. 443 for MSAL Python's user realm call).
+    #[serde(skip)]
+    pub also_ports: Vec<u16>,
     /// A pre-made signing key (PKCS#8 PEM), e.g. shared by all emulators of a test process.
     #[serde(skip)]
     pub signing_key_pem: Option<PrivateKeyPem>,
@@ -252,6 +258,8 @@ impl Default for EmulatorConfig {
             }],
             environment: EnvironmentConfig::default(),
             data_dir: None,
+            tls: false,
+            also_ports: Vec::new(),
             signing_key_pem: None,
         }
     }

@@ -24,6 +24,7 @@ pub mod query;
 mod server;
 pub mod state;
 pub mod store;
+pub mod tls;
 
 pub use app::router;
 pub use config::EmulatorConfig;

@@ -2,12 +2,11 @@
 //! serve until stopped (or dropped).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::EmulatorConfig;
@@ -63,11 +62,14 @@ impl std::fmt::Debug for EmulatorInfo {
 pub struct Emulator {
     state: AppState,
     addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    handle: axum_server::Handle<SocketAddr>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    ca_file: Option<PathBuf>,
+    /// A temporary directory for TLS files when there is no data directory; removed on drop.
+    temp_tls_dir: Option<PathBuf>,
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
     let io = |source| StartError::Io {
         what: format!("writing {}", path.display()),
         source,
@@ -124,22 +126,35 @@ impl Emulator {
     pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<Self, StartError> {
         install_crypto_providers();
         config.validate()?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Io {
+        let bind = |addr: SocketAddr| {
+            let listener = std::net::TcpListener::bind(addr).map_err(|source| StartError::Io {
                 what: format!("binding {addr}"),
                 source,
             })?;
+            listener
+                .set_nonblocking(true)
+                .map_err(|source| StartError::Io {
+                    what: format!("configuring {addr}"),
+                    source,
+                })?;
+            Ok::<_, StartError>(listener)
+        };
+        let listener = bind(addr)?;
         let local = listener.local_addr().map_err(|source| StartError::Io {
             what: "reading the bound address".into(),
             source,
         })?;
+        let mut extra = Vec::new();
+        for port in &config.also_ports {
+            extra.push(bind(SocketAddr::new(local.ip(), *port))?);
+        }
         let host = if local.ip().is_unspecified() {
             "127.0.0.1".to_owned()
         } else {
             local.ip().to_string()
         };
-        let base_url = format!("http://{host}:{}", local.port());
+        let scheme = if config.tls { "https" } else { "http" };
+        let base_url = format!("{scheme}://{host}:{}", local.port());
         let env_url = config
             .environment
             .url
@@ -147,6 +162,23 @@ impl Emulator {
             .unwrap_or_else(|| base_url.clone())
             .trim_end_matches('/')
             .to_owned();
+
+        let (tls, temp_tls_dir) = if config.tls {
+            let (dir, temp) = match &config.data_dir {
+                Some(d) => (d.join("tls"), None),
+                None => {
+                    let d = std::env::temp_dir().join(format!(
+                        "d365-emulator-tls-{}-{}",
+                        std::process::id(),
+                        local.port()
+                    ));
+                    (d.clone(), Some(d))
+                }
+            };
+            (Some(crate::tls::load_or_create(&dir)?), temp)
+        } else {
+            (None, None)
+        };
 
         let key = load_key(&config)?;
         let model = DataverseModel::default();
@@ -173,23 +205,49 @@ impl Emulator {
             sessions: Default::default(),
         }));
         let app = crate::app::router(state.clone());
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-        });
+        let handle = axum_server::Handle::new();
+        let rustls = match &tls {
+            Some(files) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem(
+                    files.cert_pem.clone().into_bytes(),
+                    files.key_pem.clone().into_bytes(),
+                )
+                .await
+                .map_err(|source| StartError::Io {
+                    what: "loading the TLS certificate".into(),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+        let mut tasks = Vec::new();
+        for listener in std::iter::once(listener).chain(extra) {
+            let service = app
+                .clone()
+                .into_make_service_with_connect_info::<SocketAddr>();
+            let handle = handle.clone();
+            let server = axum_server::from_tcp(listener).map_err(|source| StartError::Io {
+                what: "serving".into(),
+                source,
+            })?;
+            let task = match &rustls {
+                Some(config) => {
+                    let server = server
+                        .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config.clone()));
+                    tokio::spawn(async move { server.handle(handle).serve(service).await })
+                }
+                None => tokio::spawn(async move { server.handle(handle).serve(service).await }),
+            };
+            tasks.push(task);
+        }
         tracing::info!(url = %state.base_url, "emulator listening");
         Ok(Self {
             state,
             addr: local,
-            shutdown: Some(tx),
-            task: Some(task),
+            handle,
+            tasks,
+            ca_file: tls.map(|t| t.ca_path),
+            temp_tls_dir,
         })
     }
 
@@ -231,7 +289,7 @@ impl Emulator {
             public_client_id: public.map(|a| a.client_id.clone()).unwrap_or_default(),
             username: user.map(|u| u.upn.clone()).unwrap_or_default(),
             password: user.map(|u| u.password.clone()).unwrap_or_default(),
-            ca_file: None,
+            ca_file: self.ca_file.as_ref().map(|p| p.display().to_string()),
         }
     }
 
@@ -241,12 +299,11 @@ impl Emulator {
         write_private(path, &json)
     }
 
-    /// Stops accepting requests and waits for in-flight ones.
+    /// Stops accepting requests and waits (up to five seconds) for in-flight ones.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
     }
@@ -254,8 +311,9 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        self.handle.shutdown();
+        if let Some(dir) = &self.temp_tls_dir {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

@@ -20,6 +20,8 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         config.token_lifetime_secs = lifetime;
     }
     config.data_dir = args.data_dir.clone();
+    config.tls = args.tls;
+    config.also_ports = args.also_port.clone();
     let emulator = Emulator::start(config, SocketAddr::new(args.bind, args.port))
         .await
         .context("starting the emulator")?;
@@ -42,6 +44,14 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     );
     println!("  public client    {}", info.public_client_id);
     println!("  user             {}", info.username);
+    if let Some(ca) = &info.ca_file {
+        println!(
+            "  CA certificate   {ca}  (trust it: SSL_CERT_FILE / REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, d365 --ca-file)"
+        );
+    }
+    for port in &args.also_port {
+        println!("  also serving on  port {port}");
+    }
     match &args.data_dir {
         Some(dir) => println!("  data             {}", dir.display()),
         None => println!("  data             in memory"),
