@@ -409,7 +409,10 @@ fn certificate() -> (String, String) {
 async fn certificate_assertions() {
     let (key_pem, cert_pem) = certificate();
     let mut config = test_config(0);
-    config.apps[0].certificates.push(cert_pem.clone());
+    // Registered as azure-identity keeps it: the private key first, then the certificate.
+    config.apps[0]
+        .certificates
+        .push(format!("{key_pem}{cert_pem}"));
     let emulator = start(config).await;
     let info = emulator.info();
     for (version, alg) in [
@@ -478,6 +481,34 @@ async fn certificate_assertions() {
         (401, Some("invalid_client")),
         "{body}"
     );
+    // MSAL Python's spelling: padded standard base64 in x5t and a fractional exp.
+    let der = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        cert_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.x5t = Some(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        sha1.as_ref(),
+    ));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let claims = serde_json::json!({"aud": url, "iss": info.client_id, "sub": info.client_id, "jti": "python-style", "exp": now + 600.5, "iat": now});
+    let msal_style = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let (status, body) = post(msal_style).await;
+    assert_eq!(status, 200, "{body}");
     let (other_key, other_cert) = certificate();
     let stranger = ClientCertificate::from_pem(&other_key, &other_cert).unwrap();
     let (status, body) = post(

@@ -75,6 +75,12 @@ pub(crate) struct EmulatorArgs {
     /// Also serve on this port (e.g. 443, where MSAL for Python asks for the user realm).
     #[arg(long)]
     pub(crate) also_port: Vec<u16>,
+    /// Register this certificate (PEM) for the confidential demo app, for certificate sign-in.
+    #[arg(long)]
+    pub(crate) client_certificate: Vec<PathBuf>,
+    /// Seconds device-code clients must wait between polls (default 5).
+    #[arg(long)]
+    pub(crate) device_code_interval: Option<u64>,
 }
 
 /// Which token endpoint generation to use.

@@ -21,6 +21,19 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     }
     config.data_dir = args.data_dir.clone();
     config.tls = args.tls;
+    if let Some(interval) = args.device_code_interval {
+        config.device_code_interval_secs = interval;
+    }
+    for path in &args.client_certificate {
+        let pem =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let app = config
+            .apps
+            .iter_mut()
+            .find(|a| !a.public_client)
+            .context("no confidential app to register the certificate for")?;
+        app.certificates.push(pem);
+    }
     config.also_ports = args.also_port.clone();
     let emulator = Emulator::start(config, SocketAddr::new(args.bind, args.port))
         .await

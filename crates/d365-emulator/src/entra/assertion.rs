@@ -54,6 +54,13 @@ pub fn verify(st: &AppState, app: &AppConfig, tenant: &str, jwt: &str) -> Result
         .as_ref()
         .map(|t| (t.clone(), true))
         .or_else(|| header.x5t.as_ref().map(|t| (t.clone(), false)));
+    // Clients differ: base64url without padding (RFC 7515), or padded base64 (MSAL Python).
+    let wanted = wanted.map(|(t, s)| {
+        (
+            t.trim_end_matches('=').replace('+', "-").replace('/', "_"),
+            s,
+        )
+    });
     let Some((thumb, sha256)) = wanted else {
         return Err(EntraError::invalid_assertion(
             700_027,
@@ -67,7 +74,16 @@ pub fn verify(st: &AppState, app: &AppConfig, tenant: &str, jwt: &str) -> Result
         .ok_or_else(|| {
             EntraError::invalid_assertion(700_027, format!("Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{thumb}']"))
         })?;
-    let key = DecodingKey::from_rsa_pem(cert.as_bytes()).map_err(|_| {
+    // Only the certificate block: a registered PEM may also hold the private key (first).
+    let cert_block = der_of(cert)
+        .map(|der| {
+            format!(
+                "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                STANDARD.encode(der)
+            )
+        })
+        .unwrap_or_default();
+    let key = DecodingKey::from_rsa_pem(cert_block.as_bytes()).map_err(|_| {
         EntraError::invalid_assertion(
             700_027,
             "The registered certificate is not an RSA certificate.",
@@ -79,10 +95,10 @@ pub fn verify(st: &AppState, app: &AppConfig, tenant: &str, jwt: &str) -> Result
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
     let claims: Value = jsonwebtoken::decode(jwt, &key, &validation)
-        .map_err(|_| {
+        .map_err(|e| {
             EntraError::invalid_assertion(
                 700_027,
-                "Client assertion contains an invalid signature.",
+                format!("Client assertion contains an invalid signature. [Reason - {e}]"),
             )
         })?
         .claims;
@@ -114,9 +130,18 @@ pub fn verify(st: &AppState, app: &AppConfig, tenant: &str, jwt: &str) -> Result
             ),
         ));
     }
+    // NumericDate may have a fraction (MSAL Python sends `time.time() + 600`).
     let now = st.clock.now();
-    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    let nbf = claims.get("nbf").and_then(Value::as_i64).unwrap_or(now);
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_f64)
+        .map(|t| t as i64)
+        .unwrap_or(0);
+    let nbf = claims
+        .get("nbf")
+        .and_then(Value::as_f64)
+        .map(|t| t as i64)
+        .unwrap_or(now);
     if now > exp + SKEW_SECS || now + SKEW_SECS < nbf {
         return Err(EntraError::invalid_assertion(
             700_024,

@@ -1,0 +1,64 @@
+// @azure/msal-node against the d365 emulator, over HTTPS (NODE_EXTRA_CA_CERTS trusts its CA).
+const fs = require("fs");
+const msal = require("@azure/msal-node");
+
+const info = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+const authority = `${info.authority_host}/${info.tenant_id}`;
+// msal-node only talks to hosts it knows: host:port of the emulator.
+const knownAuthorities = [new URL(info.authority_host).host];
+const scopes = [`${info.environment_url}/.default`];
+
+async function whoAmI(token) {
+  const r = await fetch(`${info.environment_url}/api/data/v9.2/WhoAmI`, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } });
+  if (r.status !== 200) throw new Error(`WhoAmI: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+const publicApp = () => new msal.PublicClientApplication({ auth: { clientId: info.public_client_id, authority, knownAuthorities } });
+
+const tests = {
+  async clientCredentials() {
+    const app = new msal.ConfidentialClientApplication({ auth: { clientId: info.client_id, clientSecret: info.client_secret, authority, knownAuthorities } });
+    const r = await app.acquireTokenByClientCredential({ scopes });
+    await whoAmI(r.accessToken);
+  },
+  async usernamePassword() {
+    const r = await publicApp().acquireTokenByUsernamePassword({ scopes, username: info.username, password: info.password });
+    if (r.account.username !== info.username) throw new Error(`account ${r.account.username}`);
+    await whoAmI(r.accessToken);
+  },
+  async wrongPassword() {
+    try {
+      await publicApp().acquireTokenByUsernamePassword({ scopes, username: info.username, password: "wrong" });
+    } catch (e) {
+      if (e.errorCode !== "invalid_grant") throw new Error(`errorCode ${e.errorCode}`);
+      return;
+    }
+    throw new Error("a wrong password was accepted");
+  },
+  async deviceCode() {
+    const r = await publicApp().acquireTokenByDeviceCode({
+      scopes,
+      deviceCodeCallback: (response) => {
+        setTimeout(() => fetch(`${info.authority_host}/_emulator/devicecode/${response.userCode}/approve?upn=${encodeURIComponent(info.username)}`, { method: "POST" }), 1500);
+      },
+    });
+    await whoAmI(r.accessToken);
+  },
+};
+
+(async () => {
+  let passed = 0, failed = 0;
+  for (const [name, test] of Object.entries(tests)) {
+    try {
+      await test();
+      passed++;
+      console.log(`ok      node ${name}`);
+    } catch (e) {
+      failed++;
+      console.log(`FAILED  node ${name}\n${e.stack || e}`);
+    }
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+})();
