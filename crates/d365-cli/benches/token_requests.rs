@@ -6,14 +6,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use d365_auth::{Authority, Password, OAuthCredential, token_client};
+use d365_auth::{Authority, OAuthCredential, Password, token_client};
 use d365_testkit::{EmulatorConfig, start, test_config};
 
 const CALLS: usize = 1000;
 const LIFETIME: u64 = 6;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let emulator = start(EmulatorConfig { token_lifetime_secs: LIFETIME, ..test_config(10) }).await;
         let info = emulator.info();
