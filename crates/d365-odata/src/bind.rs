@@ -41,7 +41,29 @@ pub enum BindError {
     /// Valid OData that this engine does not support.
     #[error("{0} is not supported here yet.")]
     Unsupported(String),
+    /// A property used where its type does not fit (typed binder).
+    #[error(
+        "The property '{property}' of type '{edm_type}' on 'Microsoft.Dynamics.CRM.{entity}' {reason}."
+    )]
+    PropertyMisuse {
+        /// The property as written.
+        property: String,
+        /// Its type, e.g. `Edm.String`.
+        edm_type: String,
+        /// The entity's logical name.
+        entity: String,
+        /// What is wrong, e.g. `cannot be used with 'LastXDays', which needs a date`.
+        reason: String,
+    },
+    /// `not` applied to a Dataverse query function (Dataverse's own message).
+    #[error("Not operator along with the Custom Named Condition operators is not allowed.")]
+    NotWithQueryFunction,
+    /// A function that is neither canonical nor a known Dataverse query function.
+    #[error("Unknown function '{0}'.")]
+    UnknownFunction(String),
 }
+
+pub mod typed;
 
 /// A property reference, typed.
 #[derive(Debug, Clone, PartialEq)]

@@ -60,7 +60,7 @@ use std::fmt;
 
 use crate::literal::Literal;
 
-pub use parser::{parse_filter, parse_orderby};
+pub use parser::{parse_filter, parse_literal, parse_orderby};
 
 /// A half-open byte range `start..end` in the parsed text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -54,7 +54,8 @@ mod query;
 pub use builder::{Filter, Query, alias, col, lit};
 pub use error::ParseError;
 pub use expr::{
-    Arg, BinaryOp, Expr, ExprKind, LambdaOp, OrderBy, Span, UnaryOp, parse_filter, parse_orderby,
+    Arg, BinaryOp, Expr, ExprKind, LambdaOp, OrderBy, Span, UnaryOp, parse_filter, parse_literal,
+    parse_orderby,
 };
 pub use lexer::{Token, TokenKind, tokenize};
 pub use literal::Literal;
@@ -64,4 +65,6 @@ pub use print::{print_expr, print_orderby};
 pub use query::{ExpandItem, QueryError, QueryOptions, SelectItem, parse_expand, parse_select};
 
 pub mod bind;
+pub mod conformance;
+pub mod csdl;
 pub mod model;

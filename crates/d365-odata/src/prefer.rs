@@ -3,6 +3,8 @@
 //! See RFC 7240 and
 //! <https://learn.microsoft.com/power-apps/developer/data-platform/webapi/compose-http-requests-handle-errors#http-headers>.
 
+use crate::error::{ParseError, describe};
+
 /// The preferences Dataverse understands, plus anything else verbatim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prefer {
@@ -43,6 +45,81 @@ impl Prefer {
             }
         }
         prefer
+    }
+
+    /// Parses one `Prefer` header value strictly (RFC 7240 §2 and OData 4.01
+    /// Protocol §8.2.8): each preference is a token with an optional `=` value
+    /// (token or quoted string) and `;` parameters; `odata.maxpagesize` must be a
+    /// positive integer and every `odata.include-annotations` entry must be `*`,
+    /// `Namespace.*` or `Namespace.Term`, optionally `-`-prefixed and
+    /// `#qualifier`-suffixed. Errors point into `value`.
+    ///
+    /// ```
+    /// use d365_odata::Prefer;
+    /// assert_eq!(Prefer::parse_checked("odata.maxpagesize=20").unwrap().max_page_size, Some(20));
+    /// assert_eq!(Prefer::parse_checked("odata.maxpagesize=0").unwrap_err().offset, 18);
+    /// ```
+    pub fn parse_checked(value: &str) -> Result<Prefer, ParseError> {
+        let err = |at: usize, expected: &str| {
+            ParseError::new(at, expected, describe(value.get(at..).unwrap_or("")), value)
+        };
+        let mut base = 0;
+        for piece in split_unquoted(value, ',') {
+            let start = base;
+            base += piece.len() + 1;
+            let lead = piece.len() - piece.trim_start().len();
+            let at = start + lead;
+            let head = split_unquoted(piece, ';').next().unwrap_or("");
+            let head_trim = head.trim();
+            if head_trim.is_empty() {
+                continue;
+            }
+            let name_len = head_trim
+                .find(|c: char| !is_tchar(c))
+                .unwrap_or(head_trim.len());
+            if name_len == 0 {
+                return Err(err(at, "a preference name"));
+            }
+            let name = &head_trim[..name_len];
+            let rest = &head_trim[name_len..];
+            let rest_trim = rest.trim_start();
+            if !rest_trim.is_empty() {
+                let Some(raw) = rest_trim.strip_prefix('=') else {
+                    return Err(err(
+                        at + name_len + rest.len() - rest_trim.len(),
+                        "'=' or ';'",
+                    ));
+                };
+                let v_at = at + head_trim.len() - raw.trim_start().len();
+                let raw = raw.trim();
+                let quoted = raw.starts_with('"');
+                if quoted && (raw.len() < 2 || !raw.ends_with('"')) {
+                    return Err(err(v_at + raw.len(), "a closing '\"'"));
+                }
+                if !quoted && (raw.is_empty() || !raw.chars().all(is_tchar)) {
+                    return Err(err(v_at, "a token or a quoted string"));
+                }
+                let lower = name.to_ascii_lowercase();
+                let bare = lower.strip_prefix("odata.").unwrap_or(&lower);
+                if bare == "maxpagesize" && !matches!(raw.parse::<u32>(), Ok(n) if n > 0) {
+                    return Err(err(v_at, "a positive page size"));
+                }
+                if bare == "include-annotations" {
+                    let inner = unquote(raw);
+                    let mut item_at = v_at + usize::from(quoted);
+                    for item in inner.split(',') {
+                        if let Some(bad) = annotation_filter_error(item) {
+                            return Err(err(
+                                item_at + bad,
+                                "'*', 'Namespace.*' or 'Namespace.Term'",
+                            ));
+                        }
+                        item_at += item.len() + 1;
+                    }
+                }
+            }
+        }
+        Ok(Prefer::parse([value]))
     }
 
     fn add(&mut self, preference: &str) {
@@ -123,6 +200,46 @@ impl Prefer {
         }
         included
     }
+}
+
+/// RFC 7230 `tchar`.
+fn is_tchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// Where an `include-annotations` entry stops being valid, if it does.
+fn annotation_filter_error(item: &str) -> Option<usize> {
+    let body_at = usize::from(item.starts_with('-'));
+    let body = &item[body_at..];
+    let (name, qualifier) = match body.split_once('#') {
+        Some((n, q)) => (n, Some(q)),
+        None => (body, None),
+    };
+    let ident = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c == '_' || c.is_alphabetic())
+            && s.chars().all(|c| c == '_' || c.is_alphanumeric())
+    };
+    if let Some(q) = qualifier
+        && !ident(q)
+    {
+        return Some(body_at + name.len() + 1);
+    }
+    if name == "*" {
+        return None;
+    }
+    let parts: Vec<&str> = name.split('.').collect();
+    let mut at = body_at;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i == parts.len() - 1;
+        if !(ident(part) || (last && i > 0 && *part == "*")) {
+            return Some(at);
+        }
+        at += part.len() + 1;
+    }
+    // A bare name is neither a namespace wildcard nor a qualified term.
+    (parts.len() < 2).then_some(body_at + name.len())
 }
 
 /// Splits on `sep` outside double quotes (a `\` escapes inside quotes).

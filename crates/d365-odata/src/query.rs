@@ -456,6 +456,30 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, ParseError> {
             ));
         }
         let mut options = QueryOptions::default();
+        if let Some(open) = nested
+            && (path.ends_with("/$ref") || path == "$ref")
+        {
+            // A reference has no properties to select, filter or expand.
+            let at = start + open;
+            return Err(ParseError::new(
+                at,
+                "',' or end of input after '$ref'",
+                "'('",
+                text,
+            ));
+        }
+        if let Some(open) = nested
+            && path.ends_with("/$count")
+            && item[open..].contains("$count=")
+        {
+            let at = start + open + 1 + item[open + 1..].find("$count").unwrap_or(0);
+            return Err(ParseError::new(
+                at,
+                "no $count inside '/$count'",
+                "'$count'",
+                text,
+            ));
+        }
         if let Some(open) = nested {
             if !item.ends_with(')') {
                 let end = start + item.len();

@@ -28,6 +28,33 @@ pub fn parse_filter(text: &str) -> Result<Expr, ParseError> {
     Ok(expr)
 }
 
+/// Parses one primitive literal in its URL form (the decoded text), e.g.
+/// `2024-01-31`, `'O''Neil'`, `duration'P1D'`, `-INF` or
+/// `Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'`.
+///
+/// ```
+/// use d365_odata::{Literal, parse_literal};
+/// assert_eq!(parse_literal("'O''Neil'").unwrap(), Literal::String("O'Neil".into()));
+/// assert!(parse_literal("name").is_err());
+/// ```
+pub fn parse_literal(text: &str) -> Result<Literal, ParseError> {
+    let mut parser = Parser::new(text)?;
+    let start = parser.span().start;
+    let expr = parser.parse_expr(prec::PRIMARY)?;
+    match expr.kind {
+        ExprKind::Literal(lit) => {
+            parser.expect_end("end of input after the literal")?;
+            Ok(lit)
+        }
+        _ => Err(ParseError::new(
+            start,
+            "a literal",
+            describe(&text[start..]),
+            text,
+        )),
+    }
+}
+
 /// Parses an `$orderby` value: comma-separated expressions, each optionally
 /// followed by `asc` or `desc`.
 pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
@@ -176,6 +203,8 @@ impl<'a> Parser<'a> {
         self.enter()?;
         let mut lhs = self.parse_unary()?;
         while *self.peek() == TokenKind::Ident {
+            // Operators are lower case only, as Dataverse requires (`Name EQ 'x'` is
+            // rejected there), although ABNF string literals would match any case.
             let word = self.text(self.span());
             if word == "in" {
                 if prec::RELATIONAL < min {
@@ -304,6 +333,10 @@ impl<'a> Parser<'a> {
             ));
         }
         if *self.peek() == TokenKind::LParen {
+            if name == "any" || name == "all" {
+                // A lambda needs the collection it ranges over: `Products/any(...)`.
+                return Err(self.error_here("a collection path before the lambda operator"));
+            }
             let (args, args_span) = self.call_args()?;
             let span = Span::new(first.start, args_span.end);
             return Ok(Expr::with_span(ExprKind::Call { name, args }, span));
@@ -442,8 +475,10 @@ impl<'a> Parser<'a> {
                 let mut list = Vec::new();
                 if *self.peek() != TokenKind::RParen {
                     loop {
-                        list.push(self.parse_expr(0)?);
-                        if *self.peek() != TokenKind::Comma {
+                        let item = self.parse_expr(0)?;
+                        let more = *self.peek() == TokenKind::Comma;
+                        list.push(item);
+                        if !more {
                             break;
                         }
                         self.advance();

@@ -1,0 +1,1081 @@
+//! Runs test cases in the OASIS OData ABNF test-case format
+//! (`odata-abnf-testcases.yaml`, schema `testsuite.schema.json`) through this crate's parsers.
+//!
+//! A case names an ABNF rule, an input and, for negative cases, `FailAt`: the 0-based
+//! character position where the invalid part of the input starts (0 meaning the whole
+//! input). Positive cases must parse; negative cases must be rejected, and the report
+//! counts how many of our error offsets equal `FailAt`.
+//!
+//! Each rule the crate implements maps to one parse function (see [`RULES`]); rules it
+//! deliberately does not implement are listed in [`NOT_IMPLEMENTED`] with the reason,
+//! and so are OData 4.01 features inside implemented rules that Dataverse does not have
+//! ([`UNSUPPORTED_FEATURES`]). Cases hitting either are *skipped*, never counted as
+//! passed. The file's `Constraints` section (which names are entity sets, key properties,
+//! functions, ...) is the model for the few checks that need names.
+//!
+//! The YAML is read with `saphyr-parser` (YAML 1.2 events; the file uses plain scalars
+//! containing tabs and `:` that YAML 1.1 readers reject, and multi-line double-quoted
+//! scalars with escapes, so a hand-written subset reader would be fragile).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use saphyr_parser::{Event, Parser as YamlParser};
+
+use crate::ExprKind;
+use crate::expr::{parse_filter, parse_literal};
+use crate::literal::{Literal, is_valid_duration};
+use crate::path::{Segment, parse_resource_path};
+use crate::prefer::Prefer;
+use crate::query::{QueryError, QueryOptions};
+
+/// A test-case file: the names the rules may match and the cases.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestSuite {
+    /// `Constraints`: rule name → the names it may match (e.g. `entitySetName` → `Products`).
+    pub constraints: BTreeMap<String, Vec<String>>,
+    /// `TestCases`, in file order.
+    pub cases: Vec<TestCase>,
+}
+
+/// One test case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    /// `Name`: a short description.
+    pub name: String,
+    /// `Rule`: the ABNF rule the input must (or must not) match.
+    pub rule: String,
+    /// `Input`: the text, raw (still percent-encoded where the rule is a URL part).
+    pub input: String,
+    /// `FailAt`: for negative cases, where the invalid part starts (0 = the whole input).
+    pub fail_at: Option<usize>,
+}
+
+/// Why a test-case file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SuiteError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Io {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not YAML.
+    #[error("invalid YAML: {0}")]
+    Yaml(String),
+    /// The YAML does not have the test-suite shape.
+    #[error("not an OData ABNF test suite: {0}")]
+    Shape(String),
+}
+
+/// A YAML node of the subset the format uses (no anchors/aliases needed).
+#[derive(Debug)]
+enum Node {
+    Scalar(String),
+    Seq(Vec<Node>),
+    Map(Vec<(String, Node)>),
+}
+
+fn yaml_tree(text: &str) -> Result<Node, SuiteError> {
+    let mut events = YamlParser::new_from_str(text);
+    let mut next = || -> Result<Event<'_>, SuiteError> {
+        match events.next() {
+            Some(Ok((event, _))) => Ok(event),
+            Some(Err(e)) => Err(SuiteError::Yaml(e.to_string())),
+            None => Err(SuiteError::Yaml("unexpected end of stream".into())),
+        }
+    };
+    // StreamStart, DocumentStart, then the root node.
+    let mut stack: Vec<(Node, Option<String>)> = Vec::new();
+    let mut root = None;
+    loop {
+        let event = next()?;
+        let done: Option<Node> = match event {
+            Event::StreamStart | Event::DocumentStart(_) | Event::Nothing => continue,
+            Event::StreamEnd | Event::DocumentEnd => break,
+            Event::Alias(_) => return Err(SuiteError::Yaml("aliases are not supported".into())),
+            Event::Scalar(value, ..) => Some(Node::Scalar(value.into_owned())),
+            Event::SequenceStart(..) => {
+                stack.push((Node::Seq(Vec::new()), None));
+                None
+            }
+            Event::MappingStart(..) => {
+                stack.push((Node::Map(Vec::new()), None));
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => stack.pop().map(|(node, _)| node),
+        };
+        let Some(node) = done else { continue };
+        // Attach the finished node to its parent (a pending map key waits for its value).
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some((Node::Seq(items), _)) => items.push(node),
+            Some((Node::Map(entries), key)) => match (key.take(), node) {
+                (Some(k), node) => entries.push((k, node)),
+                (None, Node::Scalar(k)) => *key = Some(k),
+                (None, _) => return Err(SuiteError::Yaml("complex mapping keys".into())),
+            },
+            Some((Node::Scalar(_), _)) => unreachable!("scalars are never pushed"),
+        }
+        if root.is_some() && stack.is_empty() {
+            break;
+        }
+    }
+    root.ok_or_else(|| SuiteError::Yaml("empty document".into()))
+}
+
+impl TestSuite {
+    /// Reads a test-case file.
+    pub fn read(path: &Path) -> Result<TestSuite, SuiteError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        TestSuite::from_yaml(&text)
+    }
+
+    /// Parses the YAML text of a test-case file.
+    pub fn from_yaml(text: &str) -> Result<TestSuite, SuiteError> {
+        let Node::Map(top) = yaml_tree(text)? else {
+            return Err(SuiteError::Shape("the document is not a mapping".into()));
+        };
+        let mut suite = TestSuite::default();
+        for (key, value) in top {
+            match (key.as_str(), value) {
+                ("Constraints", Node::Map(rules)) => {
+                    for (rule, names) in rules {
+                        let Node::Seq(names) = names else {
+                            return Err(SuiteError::Shape(format!(
+                                "Constraints.{rule} is not a list"
+                            )));
+                        };
+                        let names = names
+                            .into_iter()
+                            .map(|n| match n {
+                                Node::Scalar(s) => Ok(s),
+                                _ => Err(SuiteError::Shape(format!(
+                                    "Constraints.{rule} holds a non-string"
+                                ))),
+                            })
+                            .collect::<Result<_, _>>()?;
+                        suite.constraints.insert(rule, names);
+                    }
+                }
+                ("TestCases", Node::Seq(cases)) => {
+                    for (i, case) in cases.into_iter().enumerate() {
+                        suite.cases.push(test_case(i, case)?);
+                    }
+                }
+                (other, _) => {
+                    return Err(SuiteError::Shape(format!(
+                        "unexpected top-level key '{other}'"
+                    )));
+                }
+            }
+        }
+        Ok(suite)
+    }
+}
+
+fn test_case(index: usize, node: Node) -> Result<TestCase, SuiteError> {
+    let Node::Map(fields) = node else {
+        return Err(SuiteError::Shape(format!(
+            "test case {index} is not a mapping"
+        )));
+    };
+    let (mut name, mut rule, mut input, mut fail_at) = (None, None, None, None);
+    for (key, value) in fields {
+        let scalar = |v: Node| match v {
+            Node::Scalar(s) => Ok(s),
+            _ => Err(SuiteError::Shape(format!(
+                "test case {index}: {key} is not a string"
+            ))),
+        };
+        match key.as_str() {
+            "Name" => name = Some(scalar(value)?),
+            "Rule" => rule = Some(scalar(value)?),
+            "Input" => input = Some(scalar(value)?),
+            "FailAt" => {
+                let text = scalar(value)?;
+                fail_at = Some(text.parse::<usize>().map_err(|_| {
+                    SuiteError::Shape(format!(
+                        "test case {index}: FailAt '{text}' is not a number"
+                    ))
+                })?);
+            }
+            "Expect" => {}
+            other => {
+                return Err(SuiteError::Shape(format!(
+                    "test case {index}: unknown key '{other}'"
+                )));
+            }
+        }
+    }
+    let missing = |what: &str| SuiteError::Shape(format!("test case {index} has no {what}"));
+    Ok(TestCase {
+        name: name.ok_or_else(|| missing("Name"))?,
+        rule: rule.ok_or_else(|| missing("Rule"))?,
+        input: input.ok_or_else(|| missing("Input"))?,
+        fail_at,
+    })
+}
+
+/// ABNF rules this crate deliberately does not implement, with the reason.
+pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    (
+        "odataUri",
+        "absolute URIs (scheme, authority, IPv6 hosts): the crate parses paths relative to the service root",
+    ),
+    (
+        "header",
+        "generic HTTP headers: the HTTP crates handle them; only Prefer is parsed here",
+    ),
+    (
+        "context",
+        "context URLs are response metadata written by the emulator, never parsed",
+    ),
+    ("compute", "$compute and case(): not supported by Dataverse"),
+    (
+        "binaryLiteral",
+        "binary'...' literals: Dataverse filters have no binary comparisons",
+    ),
+    (
+        "primitiveValue",
+        "payload (JSON body) values are serde's job, not URL syntax",
+    ),
+    ("request-id", "$batch request ids belong to the batch crate"),
+    (
+        "searchExpr",
+        "$search is not supported by Dataverse; its value is kept as text",
+    ),
+    (
+        "geographyCollection",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyMultiLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyMultiPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyMultiPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryCollection",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryMultiLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryMultiPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryMultiPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+];
+
+/// OData 4.01 features that Dataverse does not have, recognised in the raw input of
+/// otherwise implemented rules: `(marker, reason)`. A case whose input contains a
+/// marker is skipped.
+pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
+    (
+        "$root",
+        "$root expressions: Dataverse does not support them",
+    ),
+    (
+        "$this",
+        "$this in nested options: Dataverse does not support it",
+    ),
+    ("$crossjoin", "$crossjoin: not in Dataverse"),
+    ("$all", "$all: not in Dataverse"),
+    (
+        "$metadata#",
+        "context URLs are response metadata, never parsed",
+    ),
+    (
+        "$id=",
+        "$id belongs to the DELETE .../$ref handler, not to QueryOptions",
+    ),
+    ("$entity", "$entity?$id=: not in Dataverse"),
+    ("$query", "POST /$query: not in Dataverse"),
+    ("$each", "$each: not in Dataverse"),
+    (
+        "$filter(",
+        "filter path segments and filtered collections: not in Dataverse",
+    ),
+    (
+        "$count(",
+        "filtered $count in expressions and expand: not in Dataverse",
+    ),
+    ("$compute", "$compute: not in Dataverse"),
+    ("$levels", "$levels: not in Dataverse"),
+    ("levels=", "$levels: not in Dataverse"),
+    ("$index", "$index: not in Dataverse"),
+    ("$schemaversion", "$schemaversion: not in Dataverse"),
+    ("schemaversion=", "$schemaversion: not in Dataverse"),
+    ("$format", "$format: not supported by Dataverse (B5.1)"),
+    (
+        "{",
+        "JSON objects in URLs (complex values, entity references): not in Dataverse",
+    ),
+    (
+        "%7B",
+        "JSON objects in URLs (complex values, entity references): not in Dataverse",
+    ),
+    ("geography'", "geo literals: Dataverse has no spatial types"),
+    ("geometry'", "geo literals: Dataverse has no spatial types"),
+    ("geo.", "geo functions: Dataverse has no spatial types"),
+    (
+        "/@",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "=@Core.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "=@Measures.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "=@Namespace.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "@Core.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "@Messages",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        ";@",
+        "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
+    ),
+    (
+        "(@",
+        "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
+    ),
+];
+
+/// Reason for skipping `$`-less or mixed-case system query option names.
+const OPTIONAL_DOLLAR: &str = "4.01 optional '$' and case-insensitive system query option names: Dataverse needs '$' and lower case (anything else is a custom option there)";
+/// Reason for skipping key-as-segment URLs.
+const KEY_AS_SEGMENT: &str =
+    "key-as-segment and collection index segments (4.01): Dataverse uses parentheses";
+/// Reason for skipping upper- or mixed-case operators.
+const OPERATOR_CASE: &str = "operators in upper or mixed case (ABNF literals are case-insensitive): Dataverse accepts lower case only";
+
+/// An operator keyword written in another case, e.g. `EQ`, `And`, `ASC`.
+fn operator_case(input: &str) -> bool {
+    input.split(|c: char| c.is_whitespace()).any(|word| {
+        crate::BinaryOp::ALL
+            .iter()
+            .map(|op| op.keyword())
+            .chain(["in", "not", "asc", "desc"])
+            .any(|k| word.eq_ignore_ascii_case(k) && word != k)
+    })
+}
+
+/// Reason for skipping composed (bound) function calls in expression paths.
+const COMPOSED_CALL: &str = "bound (composable) function calls inside expression paths: Dataverse $filter calls only canonical functions and unbound query functions";
+/// Reason for skipping nested `$select` options and function signatures.
+const SELECT_OPTIONS: &str =
+    "nested options and operation signatures in $select (4.01): not in Dataverse";
+
+/// Implemented rules and what they are checked with.
+pub const RULES: &[(&str, &str)] = &[
+    ("boolCommonExpr", "parse_filter"),
+    ("boolcommonExpr", "parse_filter"),
+    ("commonExpr", "parse_filter"),
+    ("firstMemberExpr", "parse_filter"),
+    ("propertyPathExpr", "parse_filter"),
+    ("isofExpr", "parse_filter"),
+    ("anyExpr", "parse_filter on `x/` + input"),
+    ("filter", "QueryOptions::parse, $filter set"),
+    ("orderby", "QueryOptions::parse, $orderby set"),
+    ("orderBy", "QueryOptions::parse, $orderby set"),
+    ("select", "QueryOptions::parse, $select set"),
+    ("expand", "QueryOptions::parse, $expand set"),
+    ("search", "QueryOptions::parse, $search set"),
+    ("skiptoken", "QueryOptions::parse, $skiptoken set"),
+    ("deltatoken", "QueryOptions::parse, $deltatoken set"),
+    ("queryOptions", "QueryOptions::parse"),
+    ("systemQueryOption", "QueryOptions::parse"),
+    (
+        "customQueryOption",
+        "QueryOptions::parse, custom option set",
+    ),
+    ("resourcePath", "parse_resource_path"),
+    (
+        "odataRelativeUri",
+        "parse_resource_path + QueryOptions::parse",
+    ),
+    ("preference", "Prefer::parse_checked"),
+    ("maxpagesizePreference", "Prefer::parse_checked"),
+    ("includeAnnotationsPreference", "Prefer::parse_checked"),
+    ("prefer", "Prefer::parse_checked after 'Prefer:'"),
+    ("functionParameter", "parse_filter on `f(` + input + `)`"),
+    ("odataIdentifier", "lexer: one identifier"),
+    ("primitiveLiteral", "parse_literal"),
+    ("stringInUrl", "parse_literal on `[` + input + `]`"),
+    ("null", "parse_literal → null"),
+    ("boolean", "parse_literal → Edm.Boolean"),
+    ("booleanValue", "payload: exactly true/false"),
+    ("guid", "parse_literal → Edm.Guid"),
+    ("date", "parse_literal → Edm.Date"),
+    ("dateValue", "parse_literal → Edm.Date"),
+    (
+        "dateTimeOffsetValue",
+        "parse_literal → Edm.DateTimeOffset (payload: no %-decoding)",
+    ),
+    (
+        "dateTimeOffsetLiteral",
+        "parse_literal → Edm.DateTimeOffset",
+    ),
+    (
+        "timeOfDayValue",
+        "parse_literal → Edm.TimeOfDay (payload: no %-decoding)",
+    ),
+    ("timeOfDayLiteral", "parse_literal → Edm.TimeOfDay"),
+    ("durationValue", "ISO 8601 day-time duration check"),
+    (
+        "durationLiteral",
+        "parse_literal → Edm.Duration (or a quoted duration)",
+    ),
+    ("decimalValue", "parse_literal → a number"),
+    ("decimalLiteral", "parse_literal → a number"),
+    ("doubleValue", "parse_literal → a number"),
+    ("doubleLiteral", "parse_literal → a number"),
+    ("singleLiteral", "parse_literal → a number"),
+    ("byteValue", "parse_literal → an integer"),
+    ("sbyteValue", "parse_literal → an integer"),
+    ("sbyteLiteral", "parse_literal → an integer"),
+    ("int16Value", "parse_literal → an integer"),
+    ("int32Literal", "parse_literal → an integer"),
+    ("int64Value", "parse_literal → an integer"),
+    ("int64Literal", "parse_literal → an integer"),
+    ("stringLiteral", "parse_literal → Edm.String"),
+    (
+        "enumLiteral",
+        "parse_literal → enum (or a quoted member list)",
+    ),
+    ("enumValue", "payload: comma-separated members or integers"),
+];
+
+/// A case that did not behave as expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The case's `Name`.
+    pub name: String,
+    /// The case's `Rule`.
+    pub rule: String,
+    /// The case's `Input`.
+    pub input: String,
+    /// What the file expects: `parse` or `reject at N`.
+    pub expected: String,
+    /// What happened: `parsed` or the error.
+    pub got: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let got = self.got.replace('\n', " | ");
+        write!(
+            f,
+            "FAIL {} [{}] {:?}: expected {}, got {}",
+            self.name, self.rule, self.input, self.expected, got
+        )
+    }
+}
+
+/// The outcome of [`run`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Cases that behaved as expected.
+    pub passed: usize,
+    /// Cases that did not.
+    pub failed: Vec<Failure>,
+    /// Cases of rules or features deliberately not implemented.
+    pub skipped: usize,
+    /// Skips by reason, for the summary.
+    pub skipped_by_reason: BTreeMap<String, usize>,
+    /// Negative cases that were rejected at exactly `FailAt`.
+    pub failat_matched: usize,
+    /// Negative cases that were rejected (whatever the offset).
+    pub failat_total: usize,
+}
+
+impl fmt::Display for Report {
+    /// One line per failure, then `N passed, M failed, K skipped`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for failure in &self.failed {
+            writeln!(f, "{failure}")?;
+        }
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed,
+            self.failed.len(),
+            self.skipped
+        )
+    }
+}
+
+/// What one case did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// As expected; for negative cases, whether the error offset equals `FailAt`.
+    Passed {
+        /// Negative case rejected at exactly `FailAt`.
+        failat_matched: bool,
+    },
+    /// Not as expected.
+    Failed(Failure),
+    /// Rule or feature not implemented, with the reason.
+    Skipped(String),
+}
+
+/// Runs every case of `suite`.
+pub fn run(suite: &TestSuite) -> Report {
+    let mut report = Report::default();
+    for case in &suite.cases {
+        match check(case, &suite.constraints) {
+            Outcome::Passed { failat_matched } => {
+                report.passed += 1;
+                if case.fail_at.is_some() {
+                    report.failat_total += 1;
+                    report.failat_matched += usize::from(failat_matched);
+                }
+            }
+            Outcome::Failed(failure) => report.failed.push(failure),
+            Outcome::Skipped(reason) => {
+                report.skipped += 1;
+                *report.skipped_by_reason.entry(reason).or_default() += 1;
+            }
+        }
+    }
+    report
+}
+
+/// Result of parsing: `Ok` or the error offset in the raw input and a message.
+type Parsed = Result<(), (usize, String)>;
+
+/// Runs one case against the constraints model.
+pub fn check(case: &TestCase, constraints: &BTreeMap<String, Vec<String>>) -> Outcome {
+    if let Some((_, reason)) = NOT_IMPLEMENTED.iter().find(|(r, _)| *r == case.rule) {
+        return Outcome::Skipped((*reason).to_owned());
+    }
+    if !RULES.iter().any(|(r, _)| *r == case.rule) {
+        return Outcome::Skipped(format!("rule '{}' is not mapped to a parser", case.rule));
+    }
+    if let Some((_, reason)) = UNSUPPORTED_FEATURES
+        .iter()
+        .find(|(marker, _)| case.input.contains(marker))
+    {
+        return Outcome::Skipped((*reason).to_owned());
+    }
+    let expression_rule = RULES.iter().any(|(r, how)| {
+        *r == case.rule && (how.contains("parse_filter") || how.contains("QueryOptions"))
+    });
+    if expression_rule && operator_case(&case.input) {
+        return Outcome::Skipped(OPERATOR_CASE.to_owned());
+    }
+    let result = match parse_rule(&case.rule, &case.input, constraints) {
+        RuleResult::Skip(reason) => return Outcome::Skipped(reason.to_owned()),
+        RuleResult::Done(r) => r,
+    };
+    let failure = |expected: String, got: String| {
+        Outcome::Failed(Failure {
+            name: case.name.clone(),
+            rule: case.rule.clone(),
+            input: case.input.clone(),
+            expected,
+            got,
+        })
+    };
+    match (case.fail_at, result) {
+        (None, Ok(())) => Outcome::Passed {
+            failat_matched: false,
+        },
+        (None, Err((at, message))) => failure("parse".into(), format!("error at {at}: {message}")),
+        (Some(want), Err((at, _))) => Outcome::Passed {
+            failat_matched: at == want,
+        },
+        (Some(want), Ok(())) => failure(format!("reject at {want}"), "parsed".into()),
+    }
+}
+
+enum RuleResult {
+    Done(Parsed),
+    Skip(&'static str),
+}
+
+/// Percent-decodes `raw`, returning the text and, for each decoded byte (plus one past
+/// the end), its offset in `raw`.
+fn decode_with_map(raw: &str) -> Result<(String, Vec<usize>), (usize, String)> {
+    let bytes = raw.as_bytes();
+    let (mut out, mut map) = (
+        Vec::with_capacity(bytes.len()),
+        Vec::with_capacity(bytes.len() + 1),
+    );
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| hex(*b)),
+                bytes.get(i + 2).and_then(|b| hex(*b)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            map.push(i);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        map.push(i);
+        i += 1;
+    }
+    map.push(raw.len());
+    let text = String::from_utf8(out).map_err(|e| {
+        let at = map[e.utf8_error().valid_up_to()];
+        (at, "invalid UTF-8 after percent-decoding".to_owned())
+    })?;
+    Ok((text, map))
+}
+
+/// Parses decoded text with `parse`, mapping its error offset back into `raw`.
+fn decoded(
+    raw: &str,
+    shift: usize,
+    parse: impl FnOnce(&str) -> Result<(), crate::ParseError>,
+) -> Parsed {
+    let (text, map) = decode_with_map(raw)?;
+    parse(&text).map_err(|e| {
+        let at = e.offset.saturating_sub(shift).min(map.len() - 1);
+        (map[at], e.to_string())
+    })
+}
+
+fn literal_rule(raw: &str, url: bool, accept: impl Fn(&Literal) -> bool) -> Parsed {
+    let parse = |text: &str| -> Result<(), crate::ParseError> {
+        let lit = parse_literal(text)?;
+        if accept(&lit) {
+            Ok(())
+        } else {
+            Err(crate::ParseError::new(
+                0,
+                "a literal of the rule's type",
+                format!("{lit:?}"),
+                text,
+            ))
+        }
+    };
+    if url {
+        decoded(raw, 0, parse)
+    } else {
+        parse(raw).map_err(|e| (e.offset, e.to_string()))
+    }
+}
+
+fn is_number(lit: &Literal) -> bool {
+    matches!(
+        lit,
+        Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_)
+    )
+}
+
+fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String>>) -> RuleResult {
+    let ok_if = |cond: bool, at: usize, what: &str| -> Parsed {
+        if cond {
+            Ok(())
+        } else {
+            Err((at, what.to_owned()))
+        }
+    };
+    let result = match rule {
+        "boolCommonExpr" | "boolcommonExpr" | "commonExpr" | "firstMemberExpr"
+        | "propertyPathExpr" | "isofExpr" | "filter" | "queryOptions"
+            if composed_call(input) =>
+        {
+            return RuleResult::Skip(COMPOSED_CALL);
+        }
+        "boolCommonExpr" | "boolcommonExpr" | "commonExpr" | "firstMemberExpr"
+        | "propertyPathExpr" | "isofExpr" => decoded(input, 0, |t| {
+            let expr = parse_filter(t)?;
+            check_functions_called(&expr, t, constraints)
+        }),
+        "anyExpr" => decoded(&format!("x/{input}"), 0, |t| parse_filter(t).map(|_| ()))
+            .map_err(|(at, m)| (at.saturating_sub(2), m)),
+        "functionParameter" => decoded(&format!("f({input})"), 0, |t| parse_filter(t).map(|_| ()))
+            .map_err(|(at, m)| (at.saturating_sub(2), m)),
+        "filter" | "orderby" | "orderBy" | "select" | "expand" | "search" | "skiptoken"
+        | "deltatoken" | "queryOptions" | "systemQueryOption" | "customQueryOption" => {
+            if has_optional_dollar(input) {
+                return RuleResult::Skip(OPTIONAL_DOLLAR);
+            }
+            if rule == "select" && input.contains('(') {
+                return RuleResult::Skip(SELECT_OPTIONS);
+            }
+            query(input, 0).and_then(|q| {
+                let set = match rule {
+                    "filter" => q.filter.is_some(),
+                    "orderby" | "orderBy" => !q.orderby.is_empty(),
+                    "select" => q.select.is_some(),
+                    "expand" => !q.expand.is_empty(),
+                    "search" => q.search.is_some(),
+                    "skiptoken" => q.skiptoken.is_some(),
+                    "deltatoken" => q.deltatoken.is_some(),
+                    "customQueryOption" => !q.custom.is_empty(),
+                    _ => true,
+                };
+                ok_if(set, 0, "the option was not recognised")
+            })
+        }
+        "resourcePath" | "odataRelativeUri" => {
+            let (path, query_text) = match input.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (input, None),
+            };
+            if key_as_segment(path, constraints) {
+                return RuleResult::Skip(KEY_AS_SEGMENT);
+            }
+            if query_text.is_some_and(has_optional_dollar) {
+                return RuleResult::Skip(OPTIONAL_DOLLAR);
+            }
+            if query_text.is_some_and(|q| q.contains("$select=") && q.contains('(')) {
+                return RuleResult::Skip(SELECT_OPTIONS);
+            }
+            resource_path(path, constraints)
+                .and_then(|()| query_text.map_or(Ok(()), |q| query(q, path.len() + 1).map(|_| ())))
+        }
+        "preference" | "maxpagesizePreference" | "includeAnnotationsPreference" => {
+            Prefer::parse_checked(input)
+                .map(|_| ())
+                .map_err(|e| (e.offset, e.to_string()))
+        }
+        "prefer" => {
+            let Some(value) = input.get(..7).filter(|h| h.eq_ignore_ascii_case("prefer:")) else {
+                return RuleResult::Done(Err((0, "a 'Prefer:' header".into())));
+            };
+            let _ = value;
+            let rest = &input[7..];
+            let lead = rest.len() - rest.trim_start().len();
+            Prefer::parse_checked(rest.trim_start())
+                .map(|_| ())
+                .map_err(|e| (e.offset + 7 + lead, e.to_string()))
+        }
+        "odataIdentifier" => {
+            let mut chars = input.chars();
+            let first_ok = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic());
+            let at = if first_ok {
+                input
+                    .char_indices()
+                    .find(|(_, c)| !(*c == '_' || c.is_alphanumeric()))
+                    .map(|(i, _)| i)
+            } else {
+                Some(0)
+            };
+            match at {
+                None => Ok(()),
+                Some(at) => Err((at, "an identifier".into())),
+            }
+        }
+        "primitiveLiteral" => literal_rule(input, true, |_| true),
+        "stringInUrl" => decoded(&format!("[{input}]"), 0, |t| parse_literal(t).map(|_| ()))
+            .map_err(|(at, m)| (at.saturating_sub(1), m)),
+        "null" => literal_rule(input, true, |l| matches!(l, Literal::Null)),
+        "boolean" => literal_rule(input, true, |l| matches!(l, Literal::Bool(_))),
+        "booleanValue" => ok_if(matches!(input, "true" | "false"), 0, "true or false"),
+        "guid" => literal_rule(input, true, |l| matches!(l, Literal::Guid(_))),
+        "date" | "dateValue" => {
+            literal_rule(input, rule == "date", |l| matches!(l, Literal::Date(_)))
+        }
+        "dateTimeOffsetValue" | "dateTimeOffsetLiteral" => {
+            literal_rule(input, rule.ends_with("Literal"), |l| {
+                matches!(l, Literal::DateTimeOffset(_))
+            })
+        }
+        "timeOfDayValue" | "timeOfDayLiteral" => {
+            literal_rule(input, rule.ends_with("Literal"), |l| {
+                matches!(l, Literal::TimeOfDay(_))
+            })
+        }
+        "durationValue" => ok_if(is_valid_duration(input), 0, "an ISO 8601 day-time duration"),
+        "durationLiteral" => literal_rule(input, true, |l| match l {
+            Literal::Duration(_) => true,
+            Literal::String(s) => is_valid_duration(s),
+            _ => false,
+        }),
+        "decimalValue" | "doubleValue" => literal_rule(input, false, is_number),
+        "decimalLiteral" | "doubleLiteral" | "singleLiteral" => {
+            literal_rule(input, true, is_number)
+        }
+        "byteValue" | "sbyteValue" | "int16Value" | "int64Value" => {
+            literal_rule(input, false, |l| matches!(l, Literal::Int(_)))
+        }
+        "sbyteLiteral" | "int32Literal" | "int64Literal" => {
+            literal_rule(input, true, |l| matches!(l, Literal::Int(_)))
+        }
+        "stringLiteral" => literal_rule(input, true, |l| matches!(l, Literal::String(_))),
+        "enumLiteral" => literal_rule(input, true, |l| match l {
+            Literal::Enum { value, .. } => enum_members(value).is_none(),
+            Literal::String(s) => enum_members(s).is_none(),
+            _ => false,
+        }),
+        "enumValue" => match enum_members(input) {
+            None => Ok(()),
+            Some(at) => Err((at, "enumeration members or integers".into())),
+        },
+        _ => return RuleResult::Skip("rule is not mapped to a parser"),
+    };
+    RuleResult::Done(result)
+}
+
+/// Checks a flag-enum member list `Solid,Yellow,+42`; returns where it goes wrong.
+fn enum_members(text: &str) -> Option<usize> {
+    let mut at = 0;
+    for member in text.split(',') {
+        let digits = member.strip_prefix(['+', '-']).unwrap_or(member);
+        let number = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        let name = member
+            .chars()
+            .next()
+            .is_some_and(|c| c == '_' || c.is_alphabetic())
+            && member.chars().all(|c| c == '_' || c.is_alphanumeric());
+        if !(number || name) {
+            let bad = member
+                .char_indices()
+                .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '+' || *c == '-'))
+                .map_or(0, |(i, _)| i);
+            return Some(at + bad);
+        }
+        at += member.len() + 1;
+    }
+    None
+}
+
+/// A query option name with an optional `$` left out or in another case
+/// (`filter=`, `$OrderBy=`): 4.01 syntax Dataverse does not have.
+fn has_optional_dollar(query: &str) -> bool {
+    const SYSTEM: [&str; 15] = [
+        "select",
+        "expand",
+        "filter",
+        "orderby",
+        "top",
+        "skip",
+        "count",
+        "apply",
+        "search",
+        "skiptoken",
+        "deltatoken",
+        "format",
+        "id",
+        "compute",
+        "index",
+    ];
+    query.split(['&', '(', ';']).any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        let bare = name.strip_prefix('$').unwrap_or(name);
+        SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(bare))
+            && !(name.starts_with('$') && SYSTEM.contains(&bare))
+    })
+}
+
+/// A function called after a `/` in an expression path (`Products/Model.BestProduct()`,
+/// `$it/Ns.F(x=1)`), other than the lambda operators.
+fn composed_call(input: &str) -> bool {
+    input.match_indices('/').any(|(i, _)| {
+        let rest = &input[i + 1..];
+        let name_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        let name = &rest[..name_len];
+        !name.is_empty() && rest[name_len..].starts_with('(') && !matches!(name, "any" | "all")
+    })
+}
+
+/// Parses a raw query string, mapping errors to offsets in the whole input.
+fn query(raw: &str, base: usize) -> Result<QueryOptions, (usize, String)> {
+    QueryOptions::parse(raw).map_err(|e| {
+        // Where each pair's name and value start in `raw`.
+        let mut pairs = Vec::new();
+        let mut at = 0;
+        for pair in raw.split('&') {
+            let value_at = pair.find('=').map(|i| at + i + 1);
+            let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+            let decoded_name = decode_with_map(name).map(|(t, _)| t).unwrap_or_default();
+            pairs.push((at, decoded_name, value_at, pair.len()));
+            at += pair.len() + 1;
+        }
+        let find = |option: &str| pairs.iter().rev().find(|(_, n, ..)| n == option);
+        let offset = match &e {
+            QueryError::Invalid { option, error } => {
+                find(option).map_or(0, |(start, _, value_at, len)| {
+                    let value_at = value_at.unwrap_or(start + len);
+                    let raw_value = &raw[value_at..start + len];
+                    let map = decode_with_map(&raw_value.replace('+', " "))
+                        .map(|(_, m)| m)
+                        .unwrap_or_default();
+                    value_at + map.get(error.offset).copied().unwrap_or(error.offset)
+                })
+            }
+            QueryError::InvalidNumber { option, .. } | QueryError::InvalidBool { option, .. } => {
+                find(option).map_or(0, |(start, _, value_at, len)| {
+                    value_at.unwrap_or(start + len)
+                })
+            }
+            QueryError::UnknownOption(name) | QueryError::DuplicateOption(name) => {
+                find(name).map_or(0, |(start, ..)| *start)
+            }
+            _ => 0,
+        };
+        (base + offset, e.to_string())
+    })
+}
+
+/// Key-as-segment (`Employees/A1245`, `OrderItems/2001/1`) or an index segment (`/0`).
+fn key_as_segment(path: &str, constraints: &BTreeMap<String, Vec<String>>) -> bool {
+    let key_literals = constraints.get("keyPathLiteral");
+    path.split('/').skip(1).any(|segment| {
+        let digits = segment.strip_prefix('-').unwrap_or(segment);
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            || key_literals.is_some_and(|k| k.iter().any(|l| l == segment))
+    })
+}
+
+fn names<'a>(constraints: &'a BTreeMap<String, Vec<String>>, rules: &[&str]) -> Vec<&'a str> {
+    rules
+        .iter()
+        .filter_map(|r| constraints.get(*r))
+        .flatten()
+        .map(String::as_str)
+        .collect()
+}
+
+/// Parses a resource path and applies the checks that need the model: a key on an
+/// entity set holds literals only; function imports appear only as the first segment;
+/// nothing follows `$value` or `$count`.
+fn resource_path(raw: &str, constraints: &BTreeMap<String, Vec<String>>) -> Parsed {
+    let (text, map) = decode_with_map(raw)?;
+    let parsed =
+        parse_resource_path(raw).map_err(|e| (map[e.offset.min(map.len() - 1)], e.to_string()))?;
+    let sets = names(constraints, &["entitySetName"]);
+    let imports = names(
+        constraints,
+        &[
+            "entityFunctionImport",
+            "entityColFunctionImport",
+            "complexFunctionImport",
+            "complexColFunctionImport",
+            "primitiveFunctionImport",
+            "primitiveColFunctionImport",
+            "actionImport",
+        ],
+    );
+    let mut at = 0;
+    let pieces: Vec<&str> = text.split('/').collect();
+    for (i, segment) in parsed.segments.iter().enumerate() {
+        let piece_len = pieces.get(i).map_or(0, |p| p.len());
+        let end = map[(at + piece_len).min(map.len() - 1)];
+        if i > 0 && matches!(parsed.segments[i - 1], Segment::Value | Segment::Count) {
+            return Err((
+                map[at.saturating_sub(1)],
+                "nothing after $value or $count".into(),
+            ));
+        }
+        if let Segment::Named {
+            name, call_args, ..
+        } = segment
+        {
+            let not_literal = call_args.as_ref().is_some_and(|args| {
+                args.iter().any(|a| {
+                    let (crate::Arg::Positional(v) | crate::Arg::Named { value: v, .. }) = a;
+                    !matches!(v.kind, ExprKind::Literal(_) | ExprKind::Alias(_))
+                })
+            });
+            if i == 0 && sets.contains(&name.as_str()) && not_literal {
+                return Err((end, "a key predicate of literals".into()));
+            }
+            if i > 0 && imports.contains(&name.as_str()) {
+                return Err((end, "a function import only at the service root".into()));
+            }
+        }
+        at += piece_len + 1;
+    }
+    Ok(())
+}
+
+/// Functions named in the constraints must be called with parentheses inside expressions
+/// (`Model.Available` alone is not a property).
+fn check_functions_called(
+    expr: &crate::Expr,
+    text: &str,
+    constraints: &BTreeMap<String, Vec<String>>,
+) -> Result<(), crate::ParseError> {
+    let functions = names(
+        constraints,
+        &[
+            "primitiveFunction",
+            "primitiveColFunction",
+            "complexFunction",
+            "complexColFunction",
+            "entityFunction",
+            "entityColFunction",
+        ],
+    );
+    if let ExprKind::Member(path) = &expr.kind
+        && let Some(last) = path.last()
+        && functions
+            .iter()
+            .any(|f| last.rsplit('.').next() == Some(f) && last.contains('.'))
+    {
+        return Err(crate::ParseError::new(
+            expr.span.end,
+            "'(' after the function name",
+            "end of input",
+            text,
+        ));
+    }
+    Ok(())
+}

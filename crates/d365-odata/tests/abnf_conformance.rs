@@ -1,0 +1,92 @@
+//! Runs the OASIS OData ABNF test cases (`shared/odata/odata-abnf-testcases.yaml`, kept
+//! outside this repository) through the crate's parsers. The file is found via
+//! `D365_ODATA_CASES` or `../shared/odata/` next to the repository; under `CI=true` a
+//! missing file fails the test, elsewhere the test says it skipped. Rules and features
+//! deliberately not implemented are listed, with reasons, in
+//! `d365_odata::conformance::{NOT_IMPLEMENTED, UNSUPPORTED_FEATURES}`.
+
+use std::path::PathBuf;
+
+use d365_odata::conformance::{NOT_IMPLEMENTED, TestSuite, UNSUPPORTED_FEATURES, run};
+
+/// The lowest pass rate (passed / (passed + failed)) this crate is held to.
+const MIN_PASS_RATE: f64 = 0.95;
+
+fn cases_file() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("D365_ODATA_CASES") {
+        return Some(PathBuf::from(path));
+    }
+    // crates/d365-odata -> repository root -> its parent holds shared/.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/odata/odata-abnf-testcases.yaml");
+    path.exists().then_some(path)
+}
+
+#[test]
+fn oasis_abnf_test_cases() {
+    let Some(path) = cases_file() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "odata-abnf-testcases.yaml not found (set D365_ODATA_CASES or lay out ../shared/odata/)"
+        );
+        println!("skipped: odata-abnf-testcases.yaml not found");
+        return;
+    };
+    let suite = TestSuite::read(&path).unwrap();
+    assert!(suite.cases.len() > 600, "{}", suite.cases.len());
+    assert!(suite.constraints.contains_key("entitySetName"));
+    let report = run(&suite);
+    println!("{report}");
+    println!(
+        "FailAt matched {} of {} rejected negative cases",
+        report.failat_matched, report.failat_total
+    );
+    for (reason, n) in &report.skipped_by_reason {
+        println!("skipped {n:>3}: {reason}");
+    }
+    println!(
+        "({} rules and {} features deliberately not implemented)",
+        NOT_IMPLEMENTED.len(),
+        UNSUPPORTED_FEATURES.len()
+    );
+    let judged = report.passed + report.failed.len();
+    let rate = report.passed as f64 / judged as f64;
+    assert!(
+        rate >= MIN_PASS_RATE,
+        "pass rate {rate:.3} below {MIN_PASS_RATE}"
+    );
+}
+
+#[test]
+fn a_small_suite_in_the_same_format() {
+    let yaml = r#"
+Constraints:
+  entitySetName:
+    - Products
+TestCases:
+  - Name: ok
+    Rule: boolCommonExpr
+    Input: "Name eq 'Milk' and Price lt 2.55"
+  - Name: multi-line plain scalar
+    Rule: queryOptions
+    Input: $filter=Price
+      lt 5
+  - Name: bad
+    Rule: commonExpr
+    FailAt: 27
+    Input: EmailAddresses eq ('Miller','Smith')
+  - Name: tab
+    Rule: orderby
+    Input: $orderby=Name	asc
+  - Name: skipped
+    Rule: geographyPoint
+    Input: "geography'SRID=0;Point(142.1 64.1)'"
+"#;
+    let suite = TestSuite::from_yaml(yaml).unwrap();
+    assert_eq!(suite.cases[1].input, "$filter=Price lt 5");
+    assert_eq!(suite.cases[3].input, "$orderby=Name\tasc");
+    assert_eq!(suite.cases[2].fail_at, Some(27));
+    let report = run(&suite);
+    assert_eq!(report.to_string(), "4 passed, 0 failed, 1 skipped");
+    assert_eq!((report.failat_matched, report.failat_total), (1, 1));
+}
