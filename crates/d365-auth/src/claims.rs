@@ -11,6 +11,15 @@ pub fn decode_claims(token: &str) -> Option<serde_json::Map<String, serde_json::
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The signed-in account of an access or ID token (`upn`, else `preferred_username`, else
+/// `unique_name`), or `None` for app-only tokens.
+pub fn account_of(token: &str) -> Option<String> {
+    let claims = decode_claims(token)?;
+    ["upn", "preferred_username", "unique_name"]
+        .iter()
+        .find_map(|k| claims.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

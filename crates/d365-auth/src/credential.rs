@@ -305,13 +305,7 @@ impl OAuthCredential {
         );
         if matches!(self.flow, Flow::RefreshOnly)
             && self.account().is_none()
-            && let Some(upn) = crate::claims::decode_claims(response.access_token.secret())
-                .and_then(|c| {
-                    c.get("upn")
-                        .or(c.get("preferred_username"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                })
+            && let Some(upn) = crate::claims::account_of(response.access_token.secret())
         {
             *self.account.lock().unwrap_or_else(|e| e.into_inner()) = Some(upn);
         }
@@ -352,46 +346,95 @@ impl OAuthCredential {
         Ok(entry)
     }
 
-    /// With a file cache: take the cross-process lock, use the stored token while fresh,
-    /// otherwise refresh with the newest stored refresh token and write the result back.
+    /// With a file cache: use the stored token while fresh (no lock needed to read), else take
+    /// the cross-process lock, refresh with the newest stored refresh token of this account,
+    /// and write the result back. If the refresh fails while the stored token is still valid,
+    /// keep using it (and retry later), as the in-memory cache does.
     async fn through_file_cache(
         &self,
         file: &FileTokenCache,
         resource: &str,
     ) -> Result<CacheEntry, AuthError> {
+        let key = self.cache_key(resource);
+        if let Some(entry) = file.read_unlocked()?.entries.get(&key)
+            && entry.refresh_at > unix_now()
+        {
+            return Ok(entry.clone());
+        }
         let lock = file.lock_async().await?;
         let mut contents = lock.read()?;
-        let key = self.cache_key(resource);
-        let grant = match contents.entries.get(&key) {
-            Some(entry) if entry.refresh_at > unix_now() => return Ok(entry.clone()),
-            Some(entry) => {
-                if let Some(rt) = &entry.refresh_token {
-                    // Another process may have rotated it: the file holds the newest one.
-                    *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some(rt.clone());
+        let existing = contents.entries.get(&key).cloned();
+        let now = unix_now();
+        if let Some(entry) = &existing
+            && entry.refresh_at > now
+        {
+            // Another process refreshed while we waited for the lock.
+            return Ok(entry.clone());
+        }
+        // Refresh tokens are not bound to a resource: this entry's, else the account's newest.
+        let account = self.account().map(|a| a.to_ascii_lowercase());
+        let authority = self.client.authority().url().to_ascii_lowercase();
+        let refresh_token = existing
+            .as_ref()
+            .and_then(|e| e.refresh_token.clone())
+            .or_else(|| {
+                contents
+                    .entries
+                    .values()
+                    .filter(|e| {
+                        account.is_some()
+                            && e.account.as_deref().map(str::to_ascii_lowercase) == account
+                    })
+                    .filter(|e| {
+                        e.authority.to_ascii_lowercase() == authority
+                            && e.client_id.eq_ignore_ascii_case(&self.client_id)
+                    })
+                    .max_by_key(|e| e.expires_at)
+                    .and_then(|e| e.refresh_token.clone())
+            });
+        if let Some(rt) = refresh_token {
+            *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);
+        }
+        let grant = existing
+            .as_ref()
+            .map(|e| e.grant.clone())
+            .unwrap_or_else(|| self.grant_name().to_owned());
+        match self.fetch_entry(resource, &grant).await {
+            Ok(entry) => {
+                contents.entries.insert(entry.key(), entry.clone());
+                if let Err(e) = lock.write(&contents) {
+                    // The token is good; only sharing it failed.
+                    tracing::warn!(error = %e, "could not save the refreshed token to the cache file");
                 }
-                entry.grant.clone()
+                Ok(entry)
             }
-            None => self.grant_name().to_owned(),
-        };
-        let entry = self.fetch_entry(resource, &grant).await;
-        let entry = match entry {
-            Ok(entry) => entry,
             Err(err) => {
-                if self.current_refresh_token().is_none() {
-                    // The stored refresh token was refused: the session is over.
-                    contents.entries.remove(&key);
-                    lock.write(&contents)?;
+                let refused = err
+                    .server_response()
+                    .is_some_and(|r| r.error == "invalid_grant");
+                match existing {
+                    Some(_) if refused => {
+                        // The session is over: the stored refresh token was refused.
+                        contents.entries.remove(&key);
+                        lock.write(&contents)?;
+                        Err(err)
+                    }
+                    Some(mut old) if old.expires_at > now => {
+                        tracing::warn!(error = %err, "token refresh failed; using the cached token until it expires");
+                        old.refresh_at =
+                            now + RETRY_AFTER_FAILURE_SECS.min((old.expires_at - now) / 2);
+                        contents.entries.insert(key, old.clone());
+                        let _ = lock.write(&contents);
+                        Ok(old)
+                    }
+                    _ => Err(err),
                 }
-                return Err(err);
             }
-        };
-        contents.entries.insert(key, entry.clone());
-        lock.write(&contents)?;
-        Ok(entry)
+        }
     }
 
-    /// Removes this credential's sessions (every resource) from the file cache and memory.
+    /// Removes this credential's sessions (every resource) from the file cache and forgets its
+    /// refresh token. Access tokens already in memory stay usable until they expire.
     pub async fn sign_out(&self) -> Result<usize, AuthError> {
         *self.refresh_token.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let Some(file) = &self.file_cache else {
@@ -415,6 +458,9 @@ impl OAuthCredential {
         Ok(removed)
     }
 }
+
+/// After a failed refresh, how long before the next attempt (at most).
+const RETRY_AFTER_FAILURE_SECS: i64 = 30;
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()

@@ -196,3 +196,37 @@ async fn two_holders_of_one_cache_file_refresh_once_and_share_rotations() {
     assert_eq!(a.sign_out().await.unwrap(), 1);
     assert!(file.lock().unwrap().read().unwrap().entries.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_process_keeps_a_valid_cached_token_when_the_refresh_fails() {
+    let emulator = start(d365_testkit::EmulatorConfig {
+        token_lifetime_secs: 8,
+        ..test_config(0)
+    })
+    .await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let file = d365_auth::cache::FileTokenCache::new(dir.path().join("token-cache.json"));
+    let make = || {
+        OAuthCredential::password(
+            client(&info),
+            &info.public_client_id,
+            None,
+            &info.username,
+            Password::new(&info.password),
+        )
+        .with_file_cache(file.clone())
+    };
+    let first = make().get_token(&info.environment_url).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(4300)).await; // past the refresh point
+    emulator.stop().await; // the token endpoint is gone
+    // A fresh credential (as a new process would have) still gets the valid cached token.
+    let second = make().get_token(&info.environment_url).await.unwrap();
+    assert_eq!(first, second);
+    let lock = file.lock().unwrap();
+    assert_eq!(
+        lock.read().unwrap().entries.len(),
+        1,
+        "the session survives a failed refresh"
+    );
+}

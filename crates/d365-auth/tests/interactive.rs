@@ -380,6 +380,23 @@ async fn authorization_code_with_pkce() {
         .await
         .unwrap_err();
     assert_eq!(server_error(&err), ("invalid_grant", Some(54005)));
+    // Credentials in a URL do not sign anyone in: only a form post does.
+    let mut leaky = authorize_url(
+        &authority,
+        EndpointVersion::V2,
+        &info.public_client_id,
+        &redirect,
+        &target,
+        "s1",
+        &pkce.challenge,
+    );
+    leaky
+        .query_pairs_mut()
+        .append_pair("username", &info.username)
+        .append_pair("password", &info.password);
+    let r = no_redirects().get(leaky).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("name=\"password\""));
     // An unregistered redirect URI is an error page, never a redirect.
     let url = authorize_url(
         &authority,

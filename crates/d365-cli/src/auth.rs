@@ -16,11 +16,54 @@ use d365_http::HttpClient;
 use crate::flags::{AuthArgs, Endpoint};
 use crate::profile::{Config, GrantKind, Profile, SecretSource};
 
-/// A secret, or where to get it (read only when a credential is built).
-#[derive(Debug, Clone)]
+/// Which sign-in settings came from environment variables rather than flags (set once in
+/// `main` from clap's value sources).
+static ENV_SOURCED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+
+/// Records which settings of the command being run came from the environment.
+pub(crate) fn record_env_sources(matches: &clap::ArgMatches) {
+    let mut leaf = matches;
+    while let Some((_, sub)) = leaf.subcommand() {
+        leaf = sub;
+    }
+    let ids = [
+        "url",
+        "tenant",
+        "client_id",
+        "client_secret",
+        "certificate",
+        "username",
+        "password",
+        "authority_host",
+    ];
+    let env = ids
+        .into_iter()
+        .filter(|id| {
+            leaf.try_contains_id(id).unwrap_or(false)
+                && leaf.value_source(id) == Some(clap::parser::ValueSource::EnvVariable)
+        })
+        .collect();
+    let _ = ENV_SOURCED.set(env);
+}
+
+fn from_env(id: &str) -> bool {
+    ENV_SOURCED.get().is_some_and(|ids| ids.contains(&id))
+}
+
+/// A secret, or where to get it (read only when a credential is built). `Debug` is redacted.
+#[derive(Clone)]
 pub(crate) enum Secret {
     Given(String),
     From(SecretSource),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Given(_) => f.write_str("Secret::Given([redacted])"),
+            Secret::From(source) => write!(f, "Secret::From({source:?})"),
+        }
+    }
 }
 
 impl Secret {
@@ -67,6 +110,32 @@ impl Settings {
     pub(crate) fn resolve(args: &AuthArgs, profile_name: Option<&str>) -> anyhow::Result<Self> {
         let config = Config::load(&Config::path()?)?;
         let profile = config.select(profile_name)?;
+        // With a profile, the azure-identity variables do not leak into it field by field (an
+        // exported AZURE_CLIENT_SECRET must not turn a device-code profile into an app sign-in);
+        // flags still override single fields.
+        let filtered;
+        let args = if profile.is_some() {
+            let keep = |id: &str, v: &Option<String>| if from_env(id) { None } else { v.clone() };
+            filtered = AuthArgs {
+                url: keep("url", &args.url),
+                tenant: keep("tenant", &args.tenant),
+                client_id: keep("client_id", &args.client_id),
+                client_secret: keep("client_secret", &args.client_secret),
+                certificate: if from_env("certificate") {
+                    None
+                } else {
+                    args.certificate.clone()
+                },
+                username: keep("username", &args.username),
+                password: keep("password", &args.password),
+                authority_host: keep("authority_host", &args.authority_host),
+                endpoint: args.endpoint,
+                ca_file: args.ca_file.clone(),
+            };
+            &filtered
+        } else {
+            args
+        };
         let p = profile.as_ref().map(|(_, p)| p);
         let tenant = args.tenant.clone().or_else(|| p.map(|p| p.tenant.clone())).context("no tenant: set AZURE_TENANT_ID, pass --tenant, or use a profile (`d365 auth profile add`)")?;
         let client_id = args

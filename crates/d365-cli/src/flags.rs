@@ -16,7 +16,8 @@ pub(crate) struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
 
-    /// The profile to use (see `d365 auth profile`); default: the current one, if any.
+    /// The profile to use (see `d365 auth profile`); default: the current one, if any; `none`
+    /// for none. With a profile, AZURE_* and D365_URL are ignored (flags still apply).
     #[arg(long, global = true, env = "D365_PROFILE")]
     pub(crate) profile: Option<String>,
 

@@ -9,8 +9,6 @@ mod profile;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::flags::{Cli, Command};
 
 /// The local UTC offset, read before any thread starts (reading it later is refused on Unix).
@@ -19,7 +17,12 @@ pub(crate) static LOCAL_OFFSET: std::sync::OnceLock<time::UtcOffset> = std::sync
 fn main() -> ExitCode {
     let _ =
         LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    auth::record_env_sources(&matches);
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

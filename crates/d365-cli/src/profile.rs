@@ -160,6 +160,10 @@ impl Config {
 
     /// The profile to use: the named one (which must exist), else the current one, if any.
     pub(crate) fn select(&self, name: Option<&str>) -> anyhow::Result<Option<(String, Profile)>> {
+        // `--profile none`: no profile, even if one is current (the environment variables apply).
+        if name == Some("none") {
+            return Ok(None);
+        }
         match name.or(self.current.as_deref()) {
             None => Ok(None),
             Some(n) => match self.profiles.get(n) {

@@ -258,6 +258,21 @@ async fn browser_login_with_pkce() {
     let (line, _rest) =
         tokio::task::block_in_place(|| wait_for_line(&mut child, |l| l.starts_with("http")));
     let url = url::Url::parse(line.trim()).unwrap();
+    // Strays at the redirect listener cannot end or stall the sign-in: a silent connection, and
+    // a forged error with the wrong state.
+    let redirect: url::Url = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap();
+    let port = redirect.port().unwrap();
+    let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let forged = reqwest::get(format!(
+        "http://127.0.0.1:{port}/?error=access_denied&error_description=%1b%5b31mevil&state=nope"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), 400);
     // Be the browser: the sign-in page, the form post, then the redirect to the CLI.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -396,4 +411,86 @@ async fn trace_logs_never_show_tokens_or_secrets() {
         }
         assert!(!logs.contains("eyJ"), "a JWT reached the logs");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_ignores_stray_azure_variables_and_app_logout_spares_users() {
+    let emulator = start(test_config(1)).await;
+    let info = emulator.info();
+    let home = tempfile::tempdir().unwrap();
+    let add = TestCommand::new(&[
+        "auth",
+        "profile",
+        "add",
+        "me",
+        "--url",
+        &info.environment_url,
+        "--tenant",
+        &info.tenant_id,
+        "--client-id",
+        &info.public_client_id,
+        "--grant",
+        "device-code",
+        "--authority-host",
+        &info.authority_host,
+    ])
+    .home(home.path());
+    run(add).await.assert_ok();
+    // An exported secret must not turn the device-code profile into an app sign-in.
+    let get = run(TestCommand::new(&["get", "accounts", "--top", "1"])
+        .home(home.path())
+        .env("AZURE_CLIENT_ID", &info.client_id)
+        .env("AZURE_CLIENT_SECRET", &info.client_secret))
+    .await;
+    assert_eq!(get.code, Some(2), "{}", get.stderr);
+    assert!(get.stderr.contains("not signed in"), "{}", get.stderr);
+    // `--profile none` uses the variables.
+    let app = run(TestCommand::new(&[
+        "--profile",
+        "none",
+        "get",
+        "accounts",
+        "--top",
+        "1",
+        "-o",
+        "ndjson",
+    ])
+    .home(home.path())
+    .env("AZURE_AUTHORITY_HOST", &info.authority_host)
+    .env("AZURE_TENANT_ID", &info.tenant_id)
+    .env("D365_URL", &info.environment_url)
+    .env("AZURE_CLIENT_ID", &info.client_id)
+    .env("AZURE_CLIENT_SECRET", &info.client_secret))
+    .await;
+    app.assert_ok();
+
+    // A user session and an app session of the same client: app logout removes only the app's.
+    let user = |cmd: TestCommand| {
+        password_env(cmd, &info)
+            .env("AZURE_CLIENT_ID", &info.client_id)
+            .env("AZURE_CLIENT_SECRET", &info.client_secret)
+            .env("D365_PROFILE", "none")
+    };
+    run(user(TestCommand::new(&["auth", "login"])).home(home.path()))
+        .await
+        .assert_ok();
+    let app_env = |cmd: TestCommand| {
+        cmd.env("D365_PROFILE", "none")
+            .env("AZURE_AUTHORITY_HOST", &info.authority_host)
+            .env("AZURE_TENANT_ID", &info.tenant_id)
+            .env("D365_URL", &info.environment_url)
+            .env("AZURE_CLIENT_ID", &info.client_id)
+            .env("AZURE_CLIENT_SECRET", &info.client_secret)
+    };
+    run(app_env(TestCommand::new(&["auth", "logout"])).home(home.path()))
+        .await
+        .assert_ok();
+    let status = run(user(TestCommand::new(&["auth", "status"])).home(home.path())).await;
+    status.assert_ok();
+    assert!(status.stdout.contains(&info.username), "{}", status.stdout);
+    assert!(
+        !status.stdout.contains(&format!("app {}", info.client_id)),
+        "{}",
+        status.stdout
+    );
 }

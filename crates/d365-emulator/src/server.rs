@@ -167,11 +167,7 @@ impl Emulator {
             let (dir, temp) = match &config.data_dir {
                 Some(d) => (d.join("tls"), None),
                 None => {
-                    let d = std::env::temp_dir().join(format!(
-                        "d365-emulator-tls-{}-{}",
-                        std::process::id(),
-                        local.port()
-                    ));
+                    let d = crate::tls::private_temp_dir()?;
                     (d.clone(), Some(d))
                 }
             };

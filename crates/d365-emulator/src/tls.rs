@@ -31,6 +31,34 @@ fn key_err(e: rcgen::Error) -> StartError {
     StartError::Key(format!("TLS certificate: {e}"))
 }
 
+/// Creates `dir` (and its parents) with owner-only permissions.
+pub fn create_private_dir(dir: &Path) -> Result<(), StartError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(io(format!("creating {}", dir.display())))
+}
+
+/// A fresh, unpredictable, owner-only temporary directory (never one that already exists: a
+/// planted CA there would be handed to clients as the one to trust).
+pub fn private_temp_dir() -> Result<PathBuf, StartError> {
+    let mut nonce = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut nonce)
+        .map_err(|_| StartError::Key("no system randomness".into()))?;
+    let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("d365-emulator-tls-{name}"));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(io(format!("creating {}", dir.display())))?;
+    Ok(dir)
+}
+
 /// Loads the CA and server certificate from `dir`, creating them on first use.
 pub fn load_or_create(dir: &Path) -> Result<TlsFiles, StartError> {
     let (ca_path, cert_path, key_path) = (
@@ -47,7 +75,7 @@ pub fn load_or_create(dir: &Path) -> Result<TlsFiles, StartError> {
             ca_path,
         });
     }
-    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    create_private_dir(dir)?;
     let ca_key = KeyPair::generate().map_err(key_err)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(key_err)?;
     ca_params
@@ -88,7 +116,7 @@ pub fn load_or_create(dir: &Path) -> Result<TlsFiles, StartError> {
         key_pem: server_key.serialize_pem(),
     };
     crate::server::write_private(&key_path, &files.key_pem)?;
-    crate::server::write_private(&dir.join("ca-key.pem"), &ca_key.serialize_pem())?;
+    // The CA key is not kept: nothing else will ever be signed with it.
     std::fs::write(&cert_path, &files.cert_pem)
         .map_err(io(format!("writing {}", cert_path.display())))?;
     std::fs::write(&ca_path, ca_cert.pem())

@@ -105,7 +105,7 @@ pub struct FileTokenCache {
 /// Held while a process reads, refreshes and writes the cache; dropping it releases the lock.
 #[derive(Debug)]
 pub struct CacheLock {
-    _lock: File,
+    _lock: Option<File>,
     path: PathBuf,
 }
 
@@ -134,7 +134,20 @@ impl FileTokenCache {
         &self.path
     }
 
-    /// Takes the cross-process lock (blocking; call from a blocking context).
+    /// Reads the cache without the lock: safe because writers replace the file by an atomic
+    /// rename, so a reader sees the old or the new file, never a mix. For a fast path only;
+    /// anything that may write takes [`FileTokenCache::lock`].
+    pub fn read_unlocked(&self) -> Result<CacheContents, AuthError> {
+        CacheLock {
+            _lock: None,
+            path: self.path.clone(),
+        }
+        .read()
+    }
+
+    /// Takes the cross-process lock (blocking; call from a blocking context). Gives up after
+    /// [`LOCK_DEADLINE`] with an error naming the lock file, rather than hanging behind a
+    /// stopped process.
     pub fn lock(&self) -> Result<CacheLock, AuthError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         create_private_dir(dir)?;
@@ -145,10 +158,28 @@ impl FileTokenCache {
         let file = options
             .open(&lock_path)
             .map_err(io_error(format!("opening {}", lock_path.display())))?;
-        file.lock()
-            .map_err(io_error(format!("locking {}", lock_path.display())))?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_DEADLINE => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(AuthError::Cache(format!(
+                        "another d365 process has held {} for {} s; is one stopped mid-refresh?",
+                        lock_path.display(),
+                        LOCK_DEADLINE.as_secs()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io_error(format!("locking {}", lock_path.display()))(e));
+                }
+            }
+        }
+        warn_if_shared(dir);
         Ok(CacheLock {
-            _lock: file,
+            _lock: Some(file),
             path: self.path.clone(),
         })
     }
@@ -160,6 +191,24 @@ impl FileTokenCache {
             .await
             .map_err(|e| AuthError::Cache(format!("lock task failed: {e}")))?
     }
+}
+
+/// How long to wait for another process's refresh before giving up.
+pub const LOCK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(150);
+
+/// Tokens in a directory others can read or write are at risk: say so.
+fn warn_if_shared(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(dir = %dir.display(), "the token cache directory is accessible to other users; chmod 700 it");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }
 
 #[cfg(unix)]
@@ -254,17 +303,27 @@ impl CacheLock {
         };
         let json =
             serde_json::to_vec_pretty(&stored).map_err(|e| AuthError::Cache(e.to_string()))?;
-        let tmp = self
-            .path
-            .with_extension(format!("json.tmp{}", std::process::id()));
+        // An unpredictable name, created exclusively: a planted file (or link) is never written.
+        let mut nonce = [0u8; 12];
+        aws_lc_rs::rand::fill(&mut nonce)
+            .map_err(|_| AuthError::Cache("no system randomness".into()))?;
+        let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = self.path.with_extension(format!("json.{suffix}.tmp"));
         let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         set_mode(&mut options);
         let write = || -> std::io::Result<()> {
             let mut file = options.open(&tmp)?;
             file.write_all(&json)?;
             file.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
+            std::fs::rename(&tmp, &self.path)?;
+            // The rename itself is durable only once the directory is synced.
+            if let Some(dir) = self.path.parent()
+                && let Ok(d) = File::open(dir)
+            {
+                let _ = d.sync_all();
+            }
+            Ok(())
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

@@ -4,5 +4,5 @@
 mod file;
 mod memory;
 
-pub use file::{CacheContents, CacheEntry, CacheLock, FileTokenCache, cache_key};
+pub use file::{CacheContents, CacheEntry, CacheLock, FileTokenCache, LOCK_DEADLINE, cache_key};
 pub use memory::{CachedToken, TokenCache};

@@ -66,8 +66,15 @@ pub fn authorize_url(
         q.append_pair("redirect_uri", redirect_uri);
         q.append_pair("response_mode", "query");
         for (name, value) in target.form_fields(version) {
+            // A user sign-in wants an ID token and a refresh token: add what is missing.
             let value = if name == "scope" {
-                format!("{value} openid profile offline_access")
+                let mut scopes: Vec<&str> = value.split_whitespace().collect();
+                for extra in ["openid", "profile", "offline_access"] {
+                    if !scopes.contains(&extra) {
+                        scopes.push(extra);
+                    }
+                }
+                scopes.join(" ")
             } else {
                 value
             };

@@ -70,13 +70,7 @@ async fn login(args: LoginArgs, profile: Option<&str>) -> anyhow::Result<ExitCod
                 device_code_sign_in(&settings, &tc, &target).await?,
             )
         };
-        let upn = decode_claims(response.access_token.secret())
-            .and_then(|c| {
-                c.get("upn")
-                    .or(c.get("preferred_username"))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            })
+        let upn = d365_auth::account_of(response.access_token.secret())
             .context("the token names no user")?;
         settings.grant = Grant::Session {
             username: Some(upn.clone()),
@@ -87,8 +81,12 @@ async fn login(args: LoginArgs, profile: Option<&str>) -> anyhow::Result<ExitCod
         remember_user(&settings, &upn)?;
         upn
     } else {
+        // Really sign in (a cached token would prove nothing), then share the session.
         let credential = settings.credential(&resource).await?;
-        credential.get_token(&resource).await?;
+        let response = credential.fetch_token(&resource).await?;
+        credential
+            .store(&resource, credential.grant_name(), &response)
+            .await?;
         credential
             .account()
             .unwrap_or_else(|| format!("app {}", settings.client_id))
@@ -169,19 +167,18 @@ async fn browser_sign_in(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let query = tokio::time::timeout(Duration::from_secs(timeout), receive_redirect(&listener))
-        .await
-        .context("no sign-in within the time limit")??;
+    let query = tokio::time::timeout(
+        Duration::from_secs(timeout),
+        receive_redirect(&listener, &state),
+    )
+    .await
+    .context("no sign-in within the time limit")??;
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     if let Some(error) = get("error") {
         bail!(
-            "sign-in failed: {error}: {}",
-            get("error_description").unwrap_or_default()
-        );
-    }
-    if get("state").as_deref() != Some(state.as_str()) {
-        bail!(
-            "the sign-in redirect carried the wrong state: refusing it (possible cross-site request forgery)"
+            "sign-in failed: {}: {}",
+            printable(&error),
+            printable(&get("error_description").unwrap_or_default())
         );
     }
     let code = get("code").context("the sign-in redirect carried no code")?;
@@ -215,40 +212,72 @@ fn open_browser(url: &str) {
         .spawn();
 }
 
-/// Accepts connections until one brings `GET /?…`, answers it with a page, returns its query.
+/// Accepts connections until one brings `GET /?…&state=<ours>`, answers it, returns its
+/// query. Anything else (a stray local connection, a preconnect, a request with another state)
+/// is answered and ignored: only the real redirect can end the wait. Each connection gets a few
+/// seconds to send its request line, so a silent one cannot stall the sign-in.
 async fn receive_redirect(
     listener: &tokio::net::TcpListener,
+    state: &str,
 ) -> anyhow::Result<Vec<(String, String)>> {
     loop {
         let (mut stream, _) = listener.accept().await?;
-        let mut buf = vec![0u8; 16 * 1024];
-        let n = stream.read(&mut buf).await?;
-        let head = String::from_utf8_lossy(&buf[..n]);
-        let target = head
-            .lines()
-            .next()
-            .and_then(|l| l.strip_prefix("GET "))
-            .and_then(|l| l.split(' ').next())
-            .unwrap_or_default()
-            .to_owned();
-        let Some(query) = target.split_once('?').map(|(_, q)| q.to_owned()) else {
+        let target =
+            match tokio::time::timeout(Duration::from_secs(5), read_request_target(&mut stream))
+                .await
+            {
+                Ok(Ok(Some(target))) => target,
+                _ => continue,
+            };
+        let query: Vec<(String, String)> = match target.split_once('?') {
+            Some((_, q)) => url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
+            None => Vec::new(),
+        };
+        if !query.iter().any(|(k, v)| k == "state" && v == state) {
             let _ = stream
                 .write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                 )
                 .await;
             continue;
-        };
+        }
         let body = "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h1>d365</h1><p>Sign-in complete. You can close this tab and return to the terminal.</p></body></html>";
         let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         let _ = stream.write_all(response.as_bytes()).await;
-        return Ok(url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect());
+        return Ok(query);
     }
+}
+
+/// The target of a `GET` request line, read up to its end (or 16 KiB).
+async fn read_request_target(
+    stream: &mut tokio::net::TcpStream,
+) -> std::io::Result<Option<String>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(2).any(|w| w == b"\r\n") && buf.len() < 16 * 1024 {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf);
+    Ok(head
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("GET "))
+        .and_then(|l| l.split(' ').next())
+        .map(str::to_owned))
+}
+
+/// Text from the network shown on a terminal: no control characters (escape sequences).
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(500).collect()
 }
 
 fn local(t: i64) -> String {
@@ -400,21 +429,47 @@ async fn logout(args: AuthOnlyArgs, profile: Option<&str>) -> anyhow::Result<Exi
     let lock = cache.lock_async().await?;
     let mut contents = lock.read()?;
     let authority = settings.authority()?.url().to_ascii_lowercase();
-    let account = match &settings.grant {
-        Grant::Password { username, .. } => Some(username.clone()),
-        Grant::Session { username, .. } => username.clone(),
-        _ => None,
+    let same_app = |e: &d365_auth::cache::CacheEntry| {
+        e.authority.to_ascii_lowercase() == authority
+            && e.client_id.eq_ignore_ascii_case(&settings.client_id)
+    };
+    // Whose sessions: the user's, or for app credentials only the app's own (never users').
+    let account: Option<String> = match &settings.grant {
+        Grant::Password { username, .. }
+        | Grant::Session {
+            username: Some(username),
+            ..
+        } => Some(username.clone()),
+        Grant::Session { username: None, .. } => {
+            let accounts: Vec<String> = contents
+                .entries
+                .values()
+                .filter(|e| same_app(e))
+                .filter_map(|e| e.account.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            match accounts.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                _ => bail!(
+                    "several accounts are signed in ({}): choose one with --username",
+                    accounts.join(", ")
+                ),
+            }
+        }
+        Grant::ClientSecret(_) | Grant::Certificate(_) => None,
     };
     let before = contents.entries.len();
     contents.entries.retain(|_, e| {
-        let same_app = e.authority.to_ascii_lowercase() == authority
-            && e.client_id.eq_ignore_ascii_case(&settings.client_id);
-        let same_account = account.as_ref().is_none_or(|a| {
-            e.account
+        let same_account = match &account {
+            Some(a) => e
+                .account
                 .as_deref()
-                .is_some_and(|x| x.eq_ignore_ascii_case(a))
-        });
-        !(same_app && same_account)
+                .is_some_and(|x| x.eq_ignore_ascii_case(a)),
+            None => e.account.is_none(),
+        };
+        !(same_app(e) && same_account)
     });
     let removed = before - contents.entries.len();
     lock.write(&contents)?;

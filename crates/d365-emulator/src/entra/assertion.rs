@@ -153,8 +153,11 @@ pub fn verify(st: &AppState, app: &AppConfig, tenant: &str, jwt: &str) -> Result
     let jti = as_str(&claims, "jti").ok_or_else(|| {
         EntraError::invalid_assertion(700_027, "Client assertion has no jti claim.")
     })?;
-    let mut seen = st.sessions.jtis.lock().unwrap_or_else(|e| e.into_inner());
-    if !seen.insert(format!("{}|{jti}", app.client_id.to_ascii_lowercase())) {
+    if !st.sessions.first_use_of_jti(
+        format!("{}|{jti}", app.client_id.to_ascii_lowercase()),
+        exp,
+        now,
+    ) {
         return Err(EntraError::invalid_assertion(
             700_027,
             "Client assertion has already been used (replayed jti).",

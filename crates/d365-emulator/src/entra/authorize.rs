@@ -48,7 +48,7 @@ pub(crate) async fn get_v1(
     tenant: Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    handle(st, tenant, q, Version::V1)
+    handle(st, tenant, q, Version::V1, false)
 }
 
 /// `GET /{tenant}/oauth2/v2.0/authorize`
@@ -57,7 +57,7 @@ pub(crate) async fn get_v2(
     tenant: Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    handle(st, tenant, q, Version::V2)
+    handle(st, tenant, q, Version::V2, false)
 }
 
 /// `POST /{tenant}/oauth2/authorize` (the sign-in form posts back here).
@@ -66,7 +66,7 @@ pub(crate) async fn post_v1(
     tenant: Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    handle(st, tenant, form(&body), Version::V1)
+    handle(st, tenant, form(&body), Version::V1, true)
 }
 
 /// `POST /{tenant}/oauth2/v2.0/authorize`
@@ -75,7 +75,7 @@ pub(crate) async fn post_v2(
     tenant: Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    handle(st, tenant, form(&body), Version::V2)
+    handle(st, tenant, form(&body), Version::V2, true)
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
@@ -107,6 +107,7 @@ fn handle(
     Path(tenant): Path<String>,
     params: HashMap<String, String>,
     version: Version,
+    posted: bool,
 ) -> Response {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(tenant_ref) = st.registry.resolve_tenant(&tenant) else {
@@ -192,10 +193,12 @@ fn handle(
         "/{tenant}/oauth2/{}authorize",
         if version == Version::V2 { "v2.0/" } else { "" }
     );
-    let (Some(username), Some(password)) = (
-        get("username"),
-        params.get("password").filter(|p| !p.is_empty()),
-    ) else {
+    // Credentials only in a form body: a password in a URL lands in logs and history.
+    let credentials = (
+        get("username").filter(|_| posted),
+        params.get("password").filter(|p| posted && !p.is_empty()),
+    );
+    let (Some(username), Some(password)) = credentials else {
         return sign_in_form(
             &action,
             &app.name,
@@ -241,6 +244,7 @@ fn handle(
         expires_at: st.clock.now() + CODE_LIFETIME_SECS,
         redeemed: false,
     };
+    st.sessions.prune(st.clock.now());
     st.sessions
         .codes
         .lock()

@@ -81,9 +81,14 @@ fn start(
     );
     let device_code = new_opaque_code("DAQ");
     let user_code = new_user_code();
+    st.sessions.prune(st.clock.now());
     let session = DeviceSession {
         user_code: user_code.clone(),
         client_id: app.client_id.clone(),
+        tenant: match tenant_ref {
+            crate::entra::registry::TenantRef::Tenant(t) => Some(t.id.clone()),
+            _ => None,
+        },
         target,
         expires_at: st.clock.now() + lifetime,
         interval,
@@ -173,8 +178,25 @@ pub(crate) fn redeem(
     }
 }
 
-/// Approves a pending code for a user (the control API and the page both end here).
+/// Approves a pending code for a user (the control API and the page both end here). A user
+/// of another tenant than the one the sign-in started at cannot approve it (AADSTS50020).
 pub(crate) fn approve(st: &AppState, user_code: &str, oid: &str) -> bool {
+    let Some(user) = st.registry.user_by_oid(oid) else {
+        return false;
+    };
+    let Some(code) = st.sessions.device_code_for(user_code) else {
+        return false;
+    };
+    let tenant = st
+        .sessions
+        .devices
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&code)
+        .and_then(|s| s.tenant.clone());
+    if tenant.is_some_and(|t| !t.eq_ignore_ascii_case(&user.tenant)) {
+        return false;
+    }
     set_status(st, user_code, DeviceStatus::Approved(oid.to_owned()))
 }
 
@@ -293,7 +315,11 @@ pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Byte
         .find(|u| u.upn.eq_ignore_ascii_case(username));
     match user {
         Some(u) if !u.disabled && u.password == *password => {
-            approve(&st, user_code, &u.object_id);
+            if !approve(&st, user_code, &u.object_id) {
+                return form_page(Some(
+                    "This account does not exist in the directory this sign-in is for.",
+                ));
+            }
             page(
                 "Signed in",
                 &format!(

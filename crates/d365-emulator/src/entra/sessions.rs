@@ -2,7 +2,7 @@
 //! client-assertion ids already seen (replay protection). None of it outlives the process,
 //! as none of it outlives a sign-in.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// What a sign-in was for, resolved when it started.
@@ -38,6 +38,8 @@ pub struct DeviceSession {
     pub user_code: String,
     /// The app.
     pub client_id: String,
+    /// The tenant the sign-in started at (`None` for `organizations`/`common`).
+    pub tenant: Option<String>,
     /// What the token is for.
     pub target: SignInTarget,
     /// Unix seconds.
@@ -78,11 +80,36 @@ pub struct Sessions {
     pub devices: Mutex<HashMap<String, DeviceSession>>,
     /// By authorization code.
     pub codes: Mutex<HashMap<String, AuthCodeSession>>,
-    /// Client assertion `jti`s seen, with their expiry.
-    pub jtis: Mutex<HashSet<String>>,
+    /// Client assertion `jti`s seen, with their expiry (Unix seconds).
+    pub jtis: Mutex<HashMap<String, i64>>,
 }
 
 impl Sessions {
+    /// Records an assertion id; `false` if it was seen before. Ids whose assertion has expired
+    /// (plus skew) are forgotten: such an assertion is refused on its time anyway.
+    pub fn first_use_of_jti(&self, jti: String, exp: i64, now: i64) -> bool {
+        let mut seen = self.jtis.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, e| *e + 600 > now);
+        if seen.contains_key(&jti) {
+            return false;
+        }
+        seen.insert(jti, exp);
+        true
+    }
+
+    /// Forgets codes and device sign-ins that can no longer be used.
+    pub fn prune(&self, now: i64) {
+        // Kept ten minutes past expiry so a late redemption hears "expired", not "unknown".
+        self.codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, c| c.expires_at + 600 > now);
+        self.devices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, d| d.expires_at + 60 > now);
+    }
+
     /// Finds the device code of a user code.
     pub fn device_code_for(&self, user_code: &str) -> Option<String> {
         let devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());

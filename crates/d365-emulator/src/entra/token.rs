@@ -227,6 +227,9 @@ async fn handle(
         }
         // msal-node sends the short name; RFC 8628 and MSAL Python the URN.
         "device_code" | "urn:ietf:params:oauth:grant-type:device_code" => {
+            if !app.public_client && !client_authenticated {
+                return Err(EntraError::missing_client_credential());
+            }
             let (target, user) = device_code::redeem(st, app, form)?;
             issue_user_tokens(st, version, app, &user, &target, client_authenticated, None).await
         }
