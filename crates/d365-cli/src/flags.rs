@@ -38,6 +38,51 @@ pub(crate) enum Command {
     /// Sign in and out, inspect tokens, manage profiles.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Check OData text and run OData conformance suites.
+    #[command(subcommand)]
+    Odata(OdataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OdataCommand {
+    /// Parse, normalise and lint an expression: exit 0 and the canonical form, or exit 1 and
+    /// the error with a caret under it.
+    Check(OdataCheckArgs),
+    /// Run a test-case file in the OASIS ABNF format; exit 1 if any case fails.
+    Conformance {
+        /// The YAML file (e.g. odata-abnf-testcases.yaml).
+        file: PathBuf,
+    },
+}
+
+/// Which query option the text is.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ODataOption {
+    /// `$filter`
+    Filter,
+    /// `$orderby`
+    Orderby,
+    /// `$select`
+    Select,
+    /// `$expand`
+    Expand,
+    /// `$apply`
+    Apply,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OdataCheckArgs {
+    /// The text, e.g. "contains(name,'x') and revenue gt 1000".
+    pub(crate) expression: String,
+    /// Which option it is.
+    #[arg(long, value_enum, default_value_t = ODataOption::Filter)]
+    pub(crate) option: ODataOption,
+    /// A CSDL $metadata file: check names and types against it.
+    #[arg(long)]
+    pub(crate) metadata: Option<PathBuf>,
+    /// The entity set (or table) the query is for, with --metadata.
+    #[arg(long)]
+    pub(crate) entity: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,7 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Token(args) => cmd::token::run(args, profile).await,
         Command::Get(args) => cmd::get::run(args, profile).await,
         Command::Auth(command) => cmd::auth::run(command, profile).await,
+        Command::Odata(command) => cmd::odata::run(command),
     }
 }
 

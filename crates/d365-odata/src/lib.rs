@@ -41,6 +41,7 @@
 //! # Ok::<(), d365_odata::QueryError>(())
 //! ```
 
+mod apply;
 mod builder;
 mod error;
 mod expr;
@@ -51,6 +52,7 @@ mod prefer;
 mod print;
 mod query;
 
+pub use apply::{Aggregate, AggregateMethod, Transformation, parse_apply, print_apply};
 pub use builder::{Filter, Query, alias, col, lit};
 pub use error::ParseError;
 pub use expr::{

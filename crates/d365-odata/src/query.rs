@@ -320,7 +320,11 @@ impl QueryOptions {
                     _ => return Err(ValueError::NotABool),
                 });
             }
-            Opt::Apply => self.apply = Some(value.to_owned()),
+            Opt::Apply => {
+                // Checked here so every $apply that passes parsing is valid; kept as text.
+                crate::apply::parse_apply(value)?;
+                self.apply = Some(value.to_owned());
+            }
             Opt::Search => self.search = Some(value.to_owned()),
             Opt::SkipToken => self.skiptoken = Some(value.to_owned()),
             Opt::DeltaToken => self.deltatoken = Some(value.to_owned()),

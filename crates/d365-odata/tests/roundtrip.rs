@@ -230,8 +230,11 @@ fn custom_name() -> impl Strategy<Value = String> {
 
 fn query_options() -> impl Strategy<Value = QueryOptions> {
     let head = (nested_options(), prop::collection::vec(expand_item(), 0..3));
+    // `$apply` is validated when parsed: generate valid transformations (with awkward names).
+    let apply_text = (ident(), ident(), prop::sample::select(vec!["sum", "min", "max", "average", "countdistinct"]))
+        .prop_map(|(a, b, m)| format!("filter({a} eq 'x''y & z+1')/groupby(({a},{b}/{a}),aggregate({b} with {m} as {a}_{m},$count as n))"));
     let raw = (
-        prop::option::of(any::<String>()),
+        prop::option::of(apply_text),
         prop::option::of(any::<String>()),
         prop::option::of(any::<String>()),
         prop::option::of(any::<String>()),

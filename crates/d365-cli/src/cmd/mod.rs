@@ -4,4 +4,5 @@ pub(crate) mod auth;
 pub(crate) mod demo;
 pub(crate) mod emulator;
 pub(crate) mod get;
+pub(crate) mod odata;
 pub(crate) mod token;

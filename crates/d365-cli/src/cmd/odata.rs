@@ -1,0 +1,118 @@
+//! `d365 odata`: the OData toolbox — `check` parses, normalises and lints one query option
+//! through `d365-odata` (the same code the client prints with and the emulator binds with);
+//! `conformance` runs an OASIS ABNF test-case file.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use d365_odata::bind::typed::{bind_typed_filter, validate_dataverse};
+use d365_odata::conformance::{TestSuite, run as run_suite};
+use d365_odata::{Prefer, QueryOptions};
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+use crate::flags::{ODataOption, OdataCheckArgs, OdataCommand};
+
+pub(crate) fn run(command: OdataCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        OdataCommand::Check(args) => check(args),
+        OdataCommand::Conformance { file } => {
+            let suite =
+                TestSuite::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report = run_suite(&suite);
+            println!("{report}");
+            Ok(if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn option_name(option: ODataOption) -> &'static str {
+    match option {
+        ODataOption::Filter => "$filter",
+        ODataOption::Orderby => "$orderby",
+        ODataOption::Select => "$select",
+        ODataOption::Expand => "$expand",
+        ODataOption::Apply => "$apply",
+    }
+}
+
+fn check(args: OdataCheckArgs) -> anyhow::Result<ExitCode> {
+    let name = option_name(args.option);
+    // Through QueryOptions, exactly as a request's query string would be read.
+    let raw = format!(
+        "{name}={}",
+        utf8_percent_encode(&args.expression, NON_ALPHANUMERIC)
+    );
+    let options = match QueryOptions::parse(&raw) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut failed = false;
+    let validation = validate_dataverse(&options, &Prefer::default());
+    for e in &validation.errors {
+        eprintln!("error: {e}");
+        failed = true;
+    }
+    for w in &validation.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(path) = &args.metadata {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let model = d365_odata::csdl::read_csdl(&text)
+            .with_context(|| format!("reading CSDL {}", path.display()))?;
+        let entity_name = args
+            .entity
+            .as_deref()
+            .context("--metadata needs --entity <entity set or table>")?;
+        let entity = model
+            .by_entity_set(entity_name)
+            .or_else(|| model.entity_type(entity_name))
+            .with_context(|| {
+                format!(
+                    "no entity set or table named '{entity_name}' in {}",
+                    path.display()
+                )
+            })?;
+        if let Some(filter) = &options.filter
+            && let Err(e) = bind_typed_filter(&model, entity, filter, &options.aliases)
+        {
+            eprintln!("error: {e}");
+            failed = true;
+        }
+        if let Some(select) = &options.select {
+            let names: Vec<String> = select
+                .iter()
+                .filter_map(|item| match item {
+                    d365_odata::SelectItem::Path(p) => Some(p.join("/")),
+                    d365_odata::SelectItem::All => None,
+                })
+                .collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            if let Err(e) = d365_odata::bind::bind_select(entity, &refs) {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+        if !options.orderby.is_empty()
+            && let Err(e) = d365_odata::bind::bind_orderby(entity, &options.orderby)
+        {
+            eprintln!("error: {e}");
+            failed = true;
+        }
+    }
+    if failed {
+        return Ok(ExitCode::from(1));
+    }
+    // The canonical form: what the printer writes, shown decoded.
+    let printed = options.to_query_string();
+    let value = printed.split_once('=').map(|(_, v)| v).unwrap_or_default();
+    println!("{}", percent_decode_str(value).decode_utf8_lossy());
+    Ok(ExitCode::SUCCESS)
+}
