@@ -1,0 +1,277 @@
+//! Which ABNF rules the crate implements, and what it deliberately skips, with reasons.
+
+/// ABNF rules this crate deliberately does not implement, with the reason.
+pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    (
+        "odataUri",
+        "absolute URIs (scheme, authority, IPv6 hosts): the crate parses paths relative to the service root",
+    ),
+    (
+        "header",
+        "generic HTTP headers: the HTTP crates handle them; only Prefer is parsed here",
+    ),
+    (
+        "context",
+        "context URLs are response metadata written by the emulator, never parsed",
+    ),
+    ("compute", "$compute and case(): not supported by Dataverse"),
+    (
+        "binaryLiteral",
+        "binary'...' literals: Dataverse filters have no binary comparisons",
+    ),
+    (
+        "primitiveValue",
+        "payload (JSON body) values are serde's job, not URL syntax",
+    ),
+    ("request-id", "$batch request ids belong to the batch crate"),
+    (
+        "searchExpr",
+        "$search is not supported by Dataverse; its value is kept as text",
+    ),
+    (
+        "geographyCollection",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyMultiLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyMultiPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyMultiPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geographyPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryCollection",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryMultiLineString",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryMultiPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryMultiPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryPoint",
+        "geo literals: Dataverse has no spatial types",
+    ),
+    (
+        "geometryPolygon",
+        "geo literals: Dataverse has no spatial types",
+    ),
+];
+
+/// OData 4.01 features that Dataverse does not have, recognised in the raw input of
+/// otherwise implemented rules: `(marker, reason)`. A case whose input contains a
+/// marker is skipped.
+pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
+    (
+        "$root",
+        "$root expressions: Dataverse does not support them",
+    ),
+    (
+        "$this",
+        "$this in nested options: Dataverse does not support it",
+    ),
+    ("$crossjoin", "$crossjoin: not in Dataverse"),
+    ("$all", "$all: not in Dataverse"),
+    (
+        "$metadata#",
+        "context URLs are response metadata, never parsed",
+    ),
+    (
+        "$id=",
+        "$id belongs to the DELETE .../$ref handler, not to QueryOptions",
+    ),
+    ("$entity", "$entity?$id=: not in Dataverse"),
+    ("$query", "POST /$query: not in Dataverse"),
+    ("$each", "$each: not in Dataverse"),
+    (
+        "$filter(",
+        "filter path segments and filtered collections: not in Dataverse",
+    ),
+    (
+        "$count(",
+        "filtered $count in expressions and expand: not in Dataverse",
+    ),
+    ("$compute", "$compute: not in Dataverse"),
+    ("$levels", "$levels: not in Dataverse"),
+    ("levels=", "$levels: not in Dataverse"),
+    ("$index", "$index: not in Dataverse"),
+    ("$schemaversion", "$schemaversion: not in Dataverse"),
+    ("schemaversion=", "$schemaversion: not in Dataverse"),
+    ("$format", "$format: not supported by Dataverse (B5.1)"),
+    (
+        "{",
+        "JSON objects in URLs (complex values, entity references): not in Dataverse",
+    ),
+    (
+        "%7B",
+        "JSON objects in URLs (complex values, entity references): not in Dataverse",
+    ),
+    ("geography'", "geo literals: Dataverse has no spatial types"),
+    ("geometry'", "geo literals: Dataverse has no spatial types"),
+    ("geo.", "geo functions: Dataverse has no spatial types"),
+    (
+        "/@",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "=@Core.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "=@Measures.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "=@Namespace.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "@Core.",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        "@Messages",
+        "annotation values in expressions, $select and $expand: not in Dataverse",
+    ),
+    (
+        ";@",
+        "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
+    ),
+    (
+        "(@",
+        "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
+    ),
+];
+
+/// Reason for skipping `$`-less or mixed-case system query option names.
+pub(super) const OPTIONAL_DOLLAR: &str = "4.01 optional '$' and case-insensitive system query option names: Dataverse needs '$' and lower case (anything else is a custom option there)";
+/// Reason for skipping key-as-segment URLs.
+pub(super) const KEY_AS_SEGMENT: &str =
+    "key-as-segment and collection index segments (4.01): Dataverse uses parentheses";
+/// Reason for skipping upper- or mixed-case operators.
+pub(super) const OPERATOR_CASE: &str = "operators in upper or mixed case (ABNF literals are case-insensitive): Dataverse accepts lower case only";
+
+/// An operator keyword written in another case, e.g. `EQ`, `And`, `ASC`.
+pub(super) fn operator_case(input: &str) -> bool {
+    input.split(|c: char| c.is_whitespace()).any(|word| {
+        crate::BinaryOp::ALL
+            .iter()
+            .map(|op| op.keyword())
+            .chain(["in", "not", "asc", "desc"])
+            .any(|k| word.eq_ignore_ascii_case(k) && word != k)
+    })
+}
+
+/// Reason for skipping composed (bound) function calls in expression paths.
+pub(super) const COMPOSED_CALL: &str = "bound (composable) function calls inside expression paths: Dataverse $filter calls only canonical functions and unbound query functions";
+/// Reason for skipping nested `$select` options and function signatures.
+pub(super) const SELECT_OPTIONS: &str =
+    "nested options and operation signatures in $select (4.01): not in Dataverse";
+
+/// Implemented rules and what they are checked with.
+pub const RULES: &[(&str, &str)] = &[
+    ("boolCommonExpr", "parse_filter"),
+    ("boolcommonExpr", "parse_filter"),
+    ("commonExpr", "parse_filter"),
+    ("firstMemberExpr", "parse_filter"),
+    ("propertyPathExpr", "parse_filter"),
+    ("isofExpr", "parse_filter"),
+    ("anyExpr", "parse_filter on `x/` + input"),
+    ("filter", "QueryOptions::parse, $filter set"),
+    ("orderby", "QueryOptions::parse, $orderby set"),
+    ("orderBy", "QueryOptions::parse, $orderby set"),
+    ("select", "QueryOptions::parse, $select set"),
+    ("expand", "QueryOptions::parse, $expand set"),
+    ("search", "QueryOptions::parse, $search set"),
+    ("skiptoken", "QueryOptions::parse, $skiptoken set"),
+    ("deltatoken", "QueryOptions::parse, $deltatoken set"),
+    ("queryOptions", "QueryOptions::parse"),
+    ("systemQueryOption", "QueryOptions::parse"),
+    (
+        "customQueryOption",
+        "QueryOptions::parse, custom option set",
+    ),
+    ("resourcePath", "parse_resource_path"),
+    (
+        "odataRelativeUri",
+        "parse_resource_path + QueryOptions::parse",
+    ),
+    ("preference", "Prefer::parse_checked"),
+    ("maxpagesizePreference", "Prefer::parse_checked"),
+    ("includeAnnotationsPreference", "Prefer::parse_checked"),
+    ("prefer", "Prefer::parse_checked after 'Prefer:'"),
+    ("functionParameter", "parse_filter on `f(` + input + `)`"),
+    ("odataIdentifier", "lexer: one identifier"),
+    ("primitiveLiteral", "parse_literal"),
+    ("stringInUrl", "parse_literal on `[` + input + `]`"),
+    ("null", "parse_literal → null"),
+    ("boolean", "parse_literal → Edm.Boolean"),
+    ("booleanValue", "payload: exactly true/false"),
+    ("guid", "parse_literal → Edm.Guid"),
+    ("date", "parse_literal → Edm.Date"),
+    ("dateValue", "parse_literal → Edm.Date"),
+    (
+        "dateTimeOffsetValue",
+        "parse_literal → Edm.DateTimeOffset (payload: no %-decoding)",
+    ),
+    (
+        "dateTimeOffsetLiteral",
+        "parse_literal → Edm.DateTimeOffset",
+    ),
+    (
+        "timeOfDayValue",
+        "parse_literal → Edm.TimeOfDay (payload: no %-decoding)",
+    ),
+    ("timeOfDayLiteral", "parse_literal → Edm.TimeOfDay"),
+    ("durationValue", "ISO 8601 day-time duration check"),
+    (
+        "durationLiteral",
+        "parse_literal → Edm.Duration (or a quoted duration)",
+    ),
+    ("decimalValue", "parse_literal → a number"),
+    ("decimalLiteral", "parse_literal → a number"),
+    ("doubleValue", "parse_literal → a number"),
+    ("doubleLiteral", "parse_literal → a number"),
+    ("singleLiteral", "parse_literal → a number"),
+    ("byteValue", "parse_literal → an integer"),
+    ("sbyteValue", "parse_literal → an integer"),
+    ("sbyteLiteral", "parse_literal → an integer"),
+    ("int16Value", "parse_literal → an integer"),
+    ("int32Literal", "parse_literal → an integer"),
+    ("int64Value", "parse_literal → an integer"),
+    ("int64Literal", "parse_literal → an integer"),
+    ("stringLiteral", "parse_literal → Edm.String"),
+    (
+        "enumLiteral",
+        "parse_literal → enum (or a quoted member list)",
+    ),
+    ("enumValue", "payload: comma-separated members or integers"),
+];
