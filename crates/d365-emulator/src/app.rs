@@ -65,7 +65,8 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/_emulator/devicecode/{user_code}/decline",
             post(admin::decline_device_code),
-        );
+        )
+        .route_layer(axum::middleware::from_fn(admin::loopback_only));
     entra
         .merge(webapi)
         .merge(control)

@@ -505,3 +505,29 @@ fn d365_emulator_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+#[tokio::test]
+async fn the_control_api_answers_only_loopback_callers() {
+    use axum::extract::ConnectInfo;
+    use tower::ServiceExt;
+    let emulator = start(test_config(0)).await;
+    let app = d365_emulator::router(emulator.state().clone());
+    let request = |from: &str| {
+        let mut r = axum::http::Request::post("/_emulator/clock/advance?seconds=10")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        r.extensions_mut()
+            .insert(ConnectInfo(from.parse::<std::net::SocketAddr>().unwrap()));
+        r
+    };
+    let before = emulator.state().clock.now();
+    let refused = app.clone().oneshot(request("10.1.2.3:5555")).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        emulator.state().clock.now() < before + 10,
+        "a refused call changed nothing"
+    );
+    let allowed = app.oneshot(request("127.0.0.1:5555")).await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert!(emulator.state().clock.now() >= before + 10);
+}

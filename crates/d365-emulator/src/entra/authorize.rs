@@ -66,7 +66,13 @@ pub(crate) async fn post_v1(
     tenant: Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    handle(st, tenant, form(&body), Version::V1, true)
+    handle(
+        st,
+        tenant,
+        crate::entra::form_fields(&body),
+        Version::V1,
+        true,
+    )
 }
 
 /// `POST /{tenant}/oauth2/v2.0/authorize`
@@ -75,13 +81,13 @@ pub(crate) async fn post_v2(
     tenant: Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    handle(st, tenant, form(&body), Version::V2, true)
-}
-
-fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+    handle(
+        st,
+        tenant,
+        crate::entra::form_fields(&body),
+        Version::V2,
+        true,
+    )
 }
 
 fn redirect(to: &str, params: &[(&str, &str)]) -> Response {

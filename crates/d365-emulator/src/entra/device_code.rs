@@ -18,21 +18,18 @@ use crate::entra::token::{Version, resolve_target};
 use crate::error::{EntraError, no_store};
 use crate::state::AppState;
 
-fn form_of(body: &[u8]) -> HashMap<String, String> {
-    let mut form = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        form.entry(k.into_owned()).or_insert_with(|| v.into_owned());
-    }
-    form
-}
-
 /// `POST /{tenant}/oauth2/devicecode`
 pub(crate) async fn start_v1(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(start(&st, &tenant, &form_of(&body), Version::V1))
+    respond(start(
+        &st,
+        &tenant,
+        &crate::entra::form_fields(&body),
+        Version::V1,
+    ))
 }
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`
@@ -41,7 +38,12 @@ pub(crate) async fn start_v2(
     Path(tenant): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(start(&st, &tenant, &form_of(&body), Version::V2))
+    respond(start(
+        &st,
+        &tenant,
+        &crate::entra::form_fields(&body),
+        Version::V2,
+    ))
 }
 
 fn respond(result: Result<Value, EntraError>) -> Response {
@@ -245,7 +247,7 @@ pub(crate) async fn page_get() -> Response {
 
 /// `POST /devicelogin`: code, then username and password (or cancel).
 pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Bytes) -> Response {
-    let form = form_of(&body);
+    let form = crate::entra::form_fields(&body);
     let get = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let Some(user_code) = get("code") else {
         return code_form(Some("Enter a code."));

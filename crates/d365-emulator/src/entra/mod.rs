@@ -13,3 +13,13 @@ pub mod sessions;
 pub mod token;
 pub mod userrealm;
 pub mod validate;
+
+/// The fields of a form body (`application/x-www-form-urlencoded`). The first occurrence of a
+/// field wins; unknown fields are kept and ignored by the handlers (Entra ignores them too).
+pub(crate) fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
+    let mut form = std::collections::HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        form.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    form
+}

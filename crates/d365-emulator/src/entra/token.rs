@@ -67,10 +67,7 @@ async fn token(
     st.token_requests.fetch_add(1, Ordering::SeqCst);
     // Unknown fields (x-client-SKU, client-request-id, claims, …) are ignored; the first
     // occurrence of a field wins.
-    let mut form: HashMap<String, String> = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(&body) {
-        form.entry(k.into_owned()).or_insert_with(|| v.into_owned());
-    }
+    let form = crate::entra::form_fields(&body);
     match handle(&st, &tenant, &headers, &form, version).await {
         Ok(body) => {
             let mut response = axum::Json(body).into_response();
