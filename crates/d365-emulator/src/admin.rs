@@ -32,13 +32,15 @@ pub(crate) async fn loopback_only(
     next.run(request).await
 }
 
-fn user<'a>(st: &'a AppState, upn: &str) -> Result<&'a UserConfig, Response> {
+/// The user's object id, or the 404 to answer.
+fn user_oid(st: &AppState, upn: &str) -> Result<String, Box<Response>> {
     st.registry
         .config()
         .users
         .iter()
-        .find(|u| u.upn.eq_ignore_ascii_case(upn))
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no user '{upn}'")))
+        .find(|u: &&UserConfig| u.upn.eq_ignore_ascii_case(upn))
+        .map(|u| u.object_id.clone())
+        .ok_or_else(|| Box::new(error(StatusCode::NOT_FOUND, format!("no user '{upn}'"))))
 }
 
 /// `GET /_emulator/stats`: request counters.
@@ -50,9 +52,9 @@ pub(crate) async fn stats(State(st): State<AppState>) -> Response {
 /// `POST /_emulator/users/{upn}/revoke`: revokes the user's refresh tokens (as a password
 /// reset or an admin's "revoke sessions" does).
 pub(crate) async fn revoke(State(st): State<AppState>, Path(upn): Path<String>) -> Response {
-    let oid = match user(&st, &upn) {
-        Ok(u) => u.object_id.clone(),
-        Err(r) => return r,
+    let oid = match user_oid(&st, &upn) {
+        Ok(oid) => oid,
+        Err(r) => return *r,
     };
     match st.store.revoke_user_refresh_tokens(oid).await {
         Ok(n) => axum::Json(json!({"revoked": n})).into_response(),
@@ -88,9 +90,9 @@ pub(crate) async fn approve_device_code(
     Path(user_code): Path<String>,
     Query(q): Query<Approve>,
 ) -> Response {
-    let oid = match user(&st, &q.upn) {
-        Ok(u) => u.object_id.clone(),
-        Err(r) => return r,
+    let oid = match user_oid(&st, &q.upn) {
+        Ok(oid) => oid,
+        Err(r) => return *r,
     };
     if crate::entra::device_code::approve(&st, &user_code, &oid) {
         axum::Json(json!({"approved": user_code})).into_response()

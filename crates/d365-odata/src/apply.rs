@@ -64,7 +64,9 @@ pub enum Transformation {
 }
 
 fn err(text: &str, offset: usize, expected: &str) -> ParseError {
-    let found = text[offset.min(text.len())..]
+    let found = text
+        .get(offset.min(text.len())..)
+        .unwrap_or_default()
         .chars()
         .next()
         .map(|c| format!("'{c}'"))
@@ -72,24 +74,13 @@ fn err(text: &str, offset: usize, expected: &str) -> ParseError {
     ParseError::new(offset, expected, found, text)
 }
 
-/// Splits `s` at top-level occurrences of `sep` (outside parentheses and quotes), with offsets.
+/// Splits `s` at top-level occurrences of `sep` (outside parentheses, brackets and both kinds
+/// of quotes: JSON arrays inside Dataverse query functions use `"`), with offsets.
 fn split_top(s: &str, base: usize, sep: char) -> Vec<(usize, &str)> {
-    let (mut depth, mut quote, mut start) = (0i32, false, 0usize);
-    let mut parts = Vec::new();
-    for (i, c) in s.char_indices() {
-        match c {
-            '\'' => quote = !quote,
-            '(' | '[' if !quote => depth += 1,
-            ')' | ']' if !quote => depth -= 1,
-            c if c == sep && !quote && depth == 0 => {
-                parts.push((base + start, &s[start..i]));
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    parts.push((base + start, &s[start..]));
-    parts
+    crate::query::split_top_level(s, sep as u8)
+        .into_iter()
+        .map(|(o, p)| (base + o, p))
+        .collect()
 }
 
 /// `name(inner)` → (name, offset of inner, inner).
@@ -188,6 +179,7 @@ pub fn parse_apply(text: &str) -> Result<Vec<Transformation>, ParseError> {
                 "groupby" => {
                     let parts = split_top(inner, inner_at, ',');
                     let (group_at, group) = parts[0];
+                    let group_at = group_at + (group.len() - group.trim_start().len());
                     let group = group.trim();
                     let Some(list) = group.strip_prefix('(').and_then(|g| g.strip_suffix(')'))
                     else {
@@ -305,6 +297,16 @@ mod tests {
             print_apply(&spaced),
             "groupby((statuscode),aggregate($count as count))"
         );
+    }
+
+    #[test]
+    fn review_regressions() {
+        // Multi-byte whitespace before the grouping list: an error, not a panic.
+        assert!(parse_apply("groupby(\u{a0}(1))").is_err());
+        // Double-quoted JSON strings may hold apostrophes, `)` and `/`.
+        let text = r#"filter(Microsoft.Dynamics.CRM.In(PropertyName='lastname',PropertyValues=["O'Brian","a)/b"]))/groupby((lastname))"#;
+        let parsed = parse_apply(text).unwrap();
+        assert_eq!(parsed.len(), 2);
     }
 
     #[test]

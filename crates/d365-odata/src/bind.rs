@@ -6,6 +6,14 @@ use crate::expr::{Arg, BinaryOp, Expr, ExprKind, OrderBy, UnaryOp};
 use crate::literal::Literal;
 use crate::model::{EdmType, EntityType, Property};
 
+/// `null`, the value of an unassigned parameter alias.
+pub(crate) static NULL_EXPR: std::sync::LazyLock<Expr> = std::sync::LazyLock::new(|| {
+    Expr::with_span(
+        ExprKind::Literal(Literal::Null),
+        crate::expr::Span::new(0, 0),
+    )
+});
+
 /// Why binding failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -250,14 +258,21 @@ impl Binder<'_> {
         }
     }
 
-    fn resolve<'e>(&'e self, expr: &'e Expr) -> Result<&'e Expr, BindError> {
-        match &expr.kind {
-            ExprKind::Alias(name) => match self.aliases.iter().find(|(n, _)| n == name) {
-                Some((_, value)) => Ok(value),
-                None => Err(BindError::UndefinedAlias(name.clone())),
-            },
-            _ => Ok(expr),
+    /// Follows parameter aliases (`@p1`, possibly through other aliases); an alias with no
+    /// value is `null`, as OData and Dataverse define it.
+    fn resolve<'e>(&'e self, mut expr: &'e Expr) -> Result<&'e Expr, BindError> {
+        for _ in 0..8 {
+            let ExprKind::Alias(name) = &expr.kind else {
+                return Ok(expr);
+            };
+            match self.aliases.iter().find(|(n, _)| n == name) {
+                Some((_, value)) => expr = value,
+                None => return Ok(&crate::bind::NULL_EXPR),
+            }
         }
+        Err(BindError::InvalidArgument(
+            "Parameter aliases refer to each other in a loop.".into(),
+        ))
     }
 
     fn filter(&self, expr: &Expr) -> Result<BoundFilter, BindError> {
@@ -348,13 +363,22 @@ impl Binder<'_> {
                 op: UnaryOp::Neg,
                 operand,
             } => match &self.resolve(operand)?.kind {
-                ExprKind::Literal(Literal::Int(i)) => Ok(RawOperand::Literal(Literal::Int(-i))),
+                ExprKind::Literal(Literal::Int(i)) => i
+                    .checked_neg()
+                    .map(|n| RawOperand::Literal(Literal::Int(n)))
+                    .ok_or_else(|| {
+                        BindError::InvalidArgument(format!("-({i}) is out of range for Edm.Int64."))
+                    }),
                 ExprKind::Literal(Literal::Double(d)) => {
                     Ok(RawOperand::Literal(Literal::Double(-d)))
                 }
-                ExprKind::Literal(Literal::Decimal(d)) => {
-                    Ok(RawOperand::Literal(Literal::Decimal(format!("-{d}"))))
-                }
+                // Toggle the sign: `-(-0.5)` is 0.5, not "--0.5".
+                ExprKind::Literal(Literal::Decimal(d)) => Ok(RawOperand::Literal(
+                    Literal::Decimal(match d.strip_prefix('-') {
+                        Some(positive) => positive.to_owned(),
+                        None => format!("-{d}"),
+                    }),
+                )),
                 _ => Err(BindError::Unsupported(
                     "Arithmetic negation of an expression".into(),
                 )),
@@ -521,10 +545,18 @@ mod tests {
             bind("revenue gt null"),
             Err(BindError::IncompatibleTypes { .. })
         ));
+        // An unassigned alias is null, as OData defines it.
         assert!(matches!(
             bind("name eq @p1"),
-            Err(BindError::UndefinedAlias(_))
+            Ok(BoundFilter::Compare {
+                rhs: Operand::Null,
+                ..
+            })
         ));
+        assert!(
+            matches!(bind("revenue gt -(-0.5)"), Ok(BoundFilter::Compare { rhs: Operand::Value(Literal::Decimal(ref d), _), .. }) if d == "0.5")
+        );
+        assert!(bind("revenue gt -(-9223372036854775808)").is_err());
     }
 
     #[test]

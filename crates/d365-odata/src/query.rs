@@ -578,7 +578,7 @@ fn print_expand(items: &[ExpandItem]) -> String {
 
 /// Splits on `sep` outside parentheses, brackets and quoted strings
 /// (`'...'` with `''`, `"..."` with `\` escapes). Yields `(offset, piece)`.
-fn split_top_level(text: &str, sep: u8) -> Vec<(usize, &str)> {
+pub(crate) fn split_top_level(text: &str, sep: u8) -> Vec<(usize, &str)> {
     let mut pieces = Vec::new();
     let (mut depth, mut start) = (0usize, 0usize);
     let (mut in_single, mut in_double, mut escaped) = (false, false, false);

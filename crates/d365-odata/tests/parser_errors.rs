@@ -139,3 +139,18 @@ fn select_errors() {
         (2, "',' or end of input")
     );
 }
+
+/// Left-deep chains are as tall as they are long; the parser caps them so no walker (printer,
+/// binders, drop) can overflow the stack on a huge URL.
+#[test]
+fn long_operator_chains_are_capped() {
+    let chain = |n: usize| {
+        (0..n)
+            .map(|i| format!("a eq {i}"))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    assert!(d365_odata::parse_filter(&chain(250)).is_ok());
+    let err = d365_odata::parse_filter(&chain(5000)).unwrap_err();
+    assert!(err.expected.contains("at most 500 operators"), "{err}");
+}

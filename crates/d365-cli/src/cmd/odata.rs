@@ -110,7 +110,17 @@ fn check(args: OdataCheckArgs) -> anyhow::Result<ExitCode> {
     if failed {
         return Ok(ExitCode::from(1));
     }
-    // The canonical form: what the printer writes, shown decoded.
+    if args.entity.is_some() && args.metadata.is_none() {
+        eprintln!("warning: --entity is only used with --metadata");
+    }
+    // The canonical form: what the printer writes ($apply through its own printer), shown decoded.
+    if let Some(apply) = &options.apply {
+        println!(
+            "{}",
+            d365_odata::print_apply(&d365_odata::parse_apply(apply)?)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let printed = options.to_query_string();
     let value = printed.split_once('=').map(|(_, v)| v).unwrap_or_default();
     println!("{}", percent_decode_str(value).decode_utf8_lossy());

@@ -84,6 +84,9 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
 /// Deep enough for any real filter, shallow enough not to overflow the stack.
 const MAX_DEPTH: u32 = 100;
 
+/// Most binary operators in one expression (use `in (…)` for long lists of values).
+const MAX_OPERATORS: u32 = 500;
+
 /// A cursor over the tokens of one text. Also used by the `$select`, key
 /// predicate and function-call parsers of sibling modules.
 #[derive(Debug)]
@@ -92,6 +95,9 @@ pub(crate) struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     depth: u32,
+    /// Binary and `in` nodes built so far: a left-deep chain is as tall as it is long, and
+    /// every walker (printer, binders, drop) recurses once per level.
+    operators: u32,
 }
 
 impl<'a> Parser<'a> {
@@ -101,6 +107,7 @@ impl<'a> Parser<'a> {
             tokens: tokenize(input)?,
             pos: 0,
             depth: 0,
+            operators: 0,
         })
     }
 
@@ -189,6 +196,17 @@ impl<'a> Parser<'a> {
         Ok((self.text(span).to_owned(), span))
     }
 
+    /// Counts one more operator node against [`MAX_OPERATORS`].
+    fn count_operator(&mut self) -> Result<(), ParseError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(self.error_here(
+                "at most 500 operators in one expression (use `in (...)` for long lists)",
+            ));
+        }
+        Ok(())
+    }
+
     /// Guards recursion; every successful `enter` is paired with `depth -= 1`.
     fn enter(&mut self) -> Result<(), ParseError> {
         self.depth += 1;
@@ -210,6 +228,7 @@ impl<'a> Parser<'a> {
                 if prec::RELATIONAL < min {
                     break;
                 }
+                self.count_operator()?;
                 self.advance();
                 let (list, end) = self.in_list()?;
                 let span = Span::new(lhs.span.start, end);
@@ -226,6 +245,7 @@ impl<'a> Parser<'a> {
             if op.precedence() < min {
                 break;
             }
+            self.count_operator()?;
             self.advance();
             // Left associativity: the right side only takes tighter operators.
             let rhs = self.parse_expr(op.precedence() + 1)?;

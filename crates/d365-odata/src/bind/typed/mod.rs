@@ -312,16 +312,21 @@ fn promote(a: &Type, b: &Type) -> Type {
 }
 
 impl<'a> TypedBinder<'a> {
-    fn resolve<'e>(&'e self, expr: &'e Expr) -> Result<&'e Expr, BindError> {
-        match &expr.kind {
-            ExprKind::Alias(name) => self
-                .aliases
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v)
-                .ok_or_else(|| BindError::UndefinedAlias(name.clone())),
-            _ => Ok(expr),
+    /// Follows parameter aliases (`@p1`, possibly through other aliases); an alias with no
+    /// value is `null`, as OData and Dataverse define it.
+    fn resolve<'e>(&'e self, mut expr: &'e Expr) -> Result<&'e Expr, BindError> {
+        for _ in 0..8 {
+            let ExprKind::Alias(name) = &expr.kind else {
+                return Ok(expr);
+            };
+            match self.aliases.iter().find(|(n, _)| n == name) {
+                Some((_, value)) => expr = value,
+                None => return Ok(&crate::bind::NULL_EXPR),
+            }
         }
+        Err(BindError::InvalidArgument(
+            "Parameter aliases refer to each other in a loop.".into(),
+        ))
     }
 
     fn node(kind: TypedKind, ty: Type, span: Span) -> TypedExpr {
