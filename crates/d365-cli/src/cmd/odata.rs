@@ -63,9 +63,10 @@ fn check(args: OdataCheckArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     if let Some(path) = &args.metadata {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let model = d365_odata::csdl::read_csdl(&text)
+        // Streamed: a real $metadata is tens of megabytes.
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let model = d365_odata::csdl::read_csdl_from(std::io::BufReader::new(file))
             .with_context(|| format!("reading CSDL {}", path.display()))?;
         let entity_name = args
             .entity

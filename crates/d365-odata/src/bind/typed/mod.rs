@@ -275,6 +275,16 @@ fn comparable(a: &Type, b: &Type) -> bool {
         )
 }
 
+/// A string literal compared with a GUID must be a GUID (Dataverse accepts quoted ones).
+fn guid_text_fits(a: &TypedExpr, b: &TypedExpr) -> bool {
+    match (&a.kind, &b.ty) {
+        (TypedKind::Literal(Literal::String(s)), Type::Edm(EdmType::Guid)) => {
+            uuid::Uuid::parse_str(s.trim_matches(['{', '}'])).is_ok()
+        }
+        _ => true,
+    }
+}
+
 fn operator_kind(op: BinaryOp) -> &'static str {
     match op {
         BinaryOp::Eq => "Equal",
@@ -445,7 +455,7 @@ impl<'a> TypedBinder<'a> {
                 bool_ty()
             }
             BinaryOp::Eq | BinaryOp::Ne => {
-                if !comparable(&l.ty, &r.ty) {
+                if !comparable(&l.ty, &r.ty) || !guid_text_fits(&l, &r) || !guid_text_fits(&r, &l) {
                     return Err(bad());
                 }
                 bool_ty()
@@ -459,7 +469,8 @@ impl<'a> TypedBinder<'a> {
                 bool_ty()
             }
             BinaryOp::Has => {
-                if !matches!(r.ty, Type::Enum(_)) {
+                // `x has Ns.Type'Member'`: flags of the same enum on both sides.
+                if !matches!(r.ty, Type::Enum(_)) || l.ty != r.ty {
                     return Err(bad());
                 }
                 bool_ty()

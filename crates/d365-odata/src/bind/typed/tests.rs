@@ -184,3 +184,16 @@ fn dataverse_rules() {
         "too-many-expands"
     );
 }
+
+#[test]
+fn review_regressions_guid_text_and_has() {
+    assert!(bind("accountid eq '3f2504e0-4f89-11d3-9a0c-0305e82c3301'").is_ok());
+    assert!(
+        bind("accountid eq 'abc'").is_err(),
+        "a quoted non-GUID is not a GUID"
+    );
+    assert!(
+        bind("name has Microsoft.Dynamics.CRM.OwnershipTypes'UserOwned'").is_err(),
+        "has needs the same enum on the left"
+    );
+}
