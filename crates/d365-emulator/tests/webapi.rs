@@ -531,3 +531,46 @@ async fn the_control_api_answers_only_loopback_callers() {
     assert_eq!(allowed.status(), 200);
     assert!(emulator.state().clock.now() >= before + 10);
 }
+
+#[tokio::test]
+async fn metadata_and_retrieve_version() {
+    let c = ctx(0).await;
+    let token = c.token().await;
+    let r = c
+        .http
+        .get(c.api("$metadata"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/xml");
+    let xml = r.text().await.unwrap();
+    // A client reads it back into the same model the emulator serves.
+    let model = d365_odata::csdl::read_csdl(&xml).unwrap();
+    let account = model.by_entity_set("accounts").unwrap();
+    assert_eq!(account.key, "accountid");
+    assert!(
+        account.property("revenue").is_some() && account.navigation("primarycontactid").is_some()
+    );
+    assert!(model.by_entity_set("contacts").is_some());
+    let (status, _, body) = c.get(&token, &c.api("RetrieveVersion()"), None).await;
+    assert_eq!(status, 200);
+    assert!(body["Version"].as_str().unwrap().starts_with("9.2."));
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#Microsoft.Dynamics.CRM.RetrieveVersionResponse")
+    );
+    // Unauthenticated: the challenge, even for metadata.
+    assert_eq!(
+        c.http
+            .get(c.api("$metadata"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}

@@ -42,6 +42,19 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
     let query = uri.query().unwrap_or_default();
     match (parsed.segments.as_slice(), &method) {
         ([], &Method::GET) => Ok(service::service_document(st)),
+        ([Segment::Metadata], &Method::GET) => Ok(service::metadata(st)),
+        (
+            [
+                Segment::Named {
+                    name,
+                    key: None,
+                    call_args,
+                },
+            ],
+            &Method::GET,
+        ) if name == "RetrieveVersion" && call_args.as_ref().is_none_or(|a| a.is_empty()) => {
+            Ok(service::retrieve_version(st))
+        }
         (
             [
                 Segment::Named {

@@ -1,6 +1,6 @@
 //! The service document and the `WhoAmI` function.
 
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::headers::json_response;
@@ -19,6 +19,31 @@ pub(crate) fn service_document(st: &AppState) -> Response {
     json_response(
         json!({"@odata.context": format!("{}/$metadata", st.api_root()), "value": sets})
             .to_string(),
+    )
+}
+
+/// `GET {api}/$metadata`: the CSDL of the emulated tables, written by `d365-odata` (the same
+/// code that reads a real org's `$metadata`), as XML.
+pub(crate) fn metadata(st: &AppState) -> Response {
+    let mut response = d365_odata::csdl::write_csdl(&st.model.model).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/xml"),
+    );
+    response
+}
+
+/// The Dataverse version the emulator answers as.
+pub(crate) const VERSION: &str = "9.2.25101.165";
+
+/// `GET {api}/RetrieveVersion` (also `RetrieveVersion()`).
+pub(crate) fn retrieve_version(st: &AppState) -> Response {
+    json_response(
+        json!({
+            "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse", st.api_root()),
+            "Version": VERSION,
+        })
+        .to_string(),
     )
 }
 
