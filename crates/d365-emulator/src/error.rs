@@ -499,6 +499,58 @@ impl DataverseError {
             format!("The requested resource does not support http method '{method}' on '{uri}'."),
         )
     }
+    /// 400 `0x80048d19`: the request body does not fit the entity.
+    pub fn payload(entity_set: &str, inner: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x80048d19",
+            format!(
+                "Error identified in Payload provided by the user for Entity :'{entity_set}', For more information on this error please follow the help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : Microsoft.OData.ODataException: {inner}"
+            ),
+        )
+    }
+    /// 400 `0x80048d19`: an unknown property in a body.
+    pub fn invalid_property(property: &str, entity: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x80048d19",
+            format!(
+                "Invalid property '{property}' was found in entity 'Microsoft.Dynamics.CRM.{entity}'."
+            ),
+        )
+    }
+    /// 400 `0x80044331`: a value Dataverse's validation refuses.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x80044331",
+            format!("A validation error occurred. {}", message.into()),
+        )
+    }
+    /// 412 `0x80040237`: a create with a key that exists.
+    pub fn duplicate_record() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "0x80040237",
+            "Cannot insert duplicate key.",
+        )
+    }
+    /// 412: `If-Match` with another version.
+    pub fn version_mismatch() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "",
+            "The version of the existing record doesn't match the RowVersion property provided.",
+        )
+    }
+    /// 412: `If-None-Match: *` on an existing record.
+    pub fn already_exists() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "",
+            "A record with matching key values already exists.",
+        )
+    }
     /// 500: an internal failure (details are logged, not sent).
     pub fn internal() -> Self {
         Self::new(

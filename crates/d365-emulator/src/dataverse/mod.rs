@@ -6,6 +6,8 @@ mod entity;
 mod entity_set;
 pub(crate) mod headers;
 pub mod model;
+mod modify;
+mod record;
 mod service;
 
 use axum::extract::{Request, State};
@@ -37,6 +39,16 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
         return Err(DataverseError::no_resource(&uri.to_string()));
     }
     let principal = authenticate(st, request.headers())?;
+    let headers = request.headers().clone();
+    // Bodies of writes; Dataverse caps requests far above this, bulk goes through $batch.
+    let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(|_| {
+            DataverseError::payload(
+                "",
+                "The request body could not be read or is larger than 16 MB.",
+            )
+        })?;
     let parsed = parse_resource_path(path)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
     let query = uri.query().unwrap_or_default();
@@ -86,11 +98,16 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
                 .by_entity_set(name)
                 .ok_or_else(|| DataverseError::segment_not_found(name))?;
             match (key, m) {
-                (None, &Method::GET) => {
-                    entity_set::query(st, entity, path, query, request.headers()).await
-                }
+                (None, &Method::GET) => entity_set::query(st, entity, path, query, &headers).await,
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::GET) => {
                     entity::retrieve(st, entity, *id, query).await
+                }
+                (None, &Method::POST) => modify::create(st, entity, &headers, &body, query).await,
+                (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::PATCH) => {
+                    modify::upsert(st, entity, *id, &headers, &body, query).await
+                }
+                (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::DELETE) => {
+                    modify::delete(st, entity, *id, &headers).await
                 }
                 (Some(KeyPredicate::Single(other)), _) => Err(DataverseError::bad_query(format!(
                     "The key value {other:?} is not a valid GUID for '{}'.",

@@ -1,0 +1,139 @@
+//! Writes: insert, update and delete of one row, each bumping the database-wide version
+//! counter that becomes `versionnumber` (and so the etag), as SQL Server's rowversion does.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use d365_odata::model::EntityType;
+
+use super::schema::ident;
+
+fn next_version(conn: &Connection, entity: &EntityType) -> rusqlite::Result<i64> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    )?;
+    let current: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM _emulator_meta WHERE key = 'versionnumber'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let next = match current {
+        Some(v) => v + 1,
+        None => {
+            // First write: continue after the seeded rows.
+            let max: Option<i64> = conn.query_row(
+                &format!("SELECT max(versionnumber) FROM {}", ident(&entity.name)),
+                [],
+                |r| r.get(0),
+            )?;
+            max.unwrap_or(100_000) + 1_000_000
+        }
+    };
+    conn.execute("INSERT INTO _emulator_meta (key, value) VALUES ('versionnumber', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1", params![next])?;
+    Ok(next)
+}
+
+/// The `versionnumber` of a row, or `None` if it does not exist.
+pub fn version_of(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        &format!(
+            "SELECT versionnumber FROM {} WHERE {} = ?1",
+            ident(&entity.name),
+            ident(&entity.key)
+        ),
+        params![id.as_bytes().to_vec()],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .optional()
+    .map(|v| v.map(|v| v.unwrap_or(0)))
+}
+
+/// Inserts a row with the given columns (the key among them) and the system columns.
+pub fn insert(
+    conn: &Connection,
+    entity: &EntityType,
+    mut values: Vec<(String, Value)>,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    let version = next_version(conn, entity)?;
+    for (col, v) in [
+        ("createdon", Value::Integer(now)),
+        ("modifiedon", Value::Integer(now)),
+        ("versionnumber", Value::Integer(version)),
+    ] {
+        if entity.property(col).is_some() {
+            values.retain(|(c, _)| c != col);
+            values.push((col.to_owned(), v));
+        }
+    }
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        ident(&entity.name),
+        values
+            .iter()
+            .map(|(c, _)| ident(c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vec!["?"; values.len()].join(", ")
+    );
+    conn.execute(&sql, params_from_iter(values.iter().map(|(_, v)| v)))?;
+    Ok(version)
+}
+
+/// Updates the given columns of a row; returns the new version.
+pub fn update(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+    mut values: Vec<(String, Value)>,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    let version = next_version(conn, entity)?;
+    for (col, v) in [
+        ("modifiedon", Value::Integer(now)),
+        ("versionnumber", Value::Integer(version)),
+    ] {
+        if entity.property(col).is_some() {
+            values.retain(|(c, _)| c != col);
+            values.push((col.to_owned(), v));
+        }
+    }
+    let sets = values
+        .iter()
+        .map(|(c, _)| format!("{} = ?", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE {} SET {sets} WHERE {} = ?",
+        ident(&entity.name),
+        ident(&entity.key)
+    );
+    let mut params: Vec<Value> = values.into_iter().map(|(_, v)| v).collect();
+    params.push(Value::Blob(id.as_bytes().to_vec()));
+    conn.execute(&sql, params_from_iter(params.iter()))?;
+    Ok(version)
+}
+
+/// Deletes a row; `false` if it did not exist.
+pub fn delete(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        &format!(
+            "DELETE FROM {} WHERE {} = ?1",
+            ident(&entity.name),
+            ident(&entity.key)
+        ),
+        params![id.as_bytes().to_vec()],
+    )?;
+    Ok(n > 0)
+}
+
+/// Whether a row with this key exists.
+pub fn exists(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqlite::Result<bool> {
+    Ok(version_of(conn, entity, id)?.is_some())
+}

@@ -1,0 +1,364 @@
+//! Create, update/upsert and delete over real HTTP, with Dataverse's conditional-header matrix
+//! and its validation errors.
+
+use d365_testkit::{Emulator, EmulatorInfo, start, test_config};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Ctx {
+    _emulator: Emulator,
+    info: EmulatorInfo,
+    http: reqwest::Client,
+    token: String,
+}
+
+async fn ctx() -> Ctx {
+    let emulator = start(test_config(2)).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let body: Value = http
+        .post(format!(
+            "{}/{}/oauth2/token",
+            info.authority_host, info.tenant_id
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &info.client_id),
+            ("client_secret", &info.client_secret),
+            ("resource", &info.environment_url),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    Ctx {
+        _emulator: emulator,
+        info,
+        http,
+        token,
+    }
+}
+
+impl Ctx {
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/data/v9.2/{path}", self.info.environment_url)
+    }
+    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+    }
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.req(reqwest::Method::GET, path).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn id_from(r: &reqwest::Response) -> String {
+    let h = r.headers()["odata-entityid"].to_str().unwrap();
+    h[h.rfind('(').unwrap() + 1..h.len() - 1].to_owned()
+}
+
+#[tokio::test]
+async fn create_read_update_delete() {
+    let c = ctx().await;
+    // A contact to point at.
+    let r = c
+        .req(reqwest::Method::POST, "contacts")
+        .json(&json!({"firstname": "Ada", "lastname": "O'Neil", "birthdate": "1990-04-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(
+        r.headers()["odata-entityid"]
+            .to_str()
+            .unwrap()
+            .starts_with(&c.url("contacts("))
+    );
+    let contact = id_from(&r);
+    let (_, person) = c
+        .get(&format!("contacts({contact})?$select=fullname,birthdate"))
+        .await;
+    assert_eq!(
+        person["fullname"], "Ada O'Neil",
+        "fullname follows first and last names"
+    );
+
+    let r = c
+        .req(reqwest::Method::POST, "accounts")
+        .json(&json!({"name": "Contoso & Sons", "revenue": 1234567.891, "numberofemployees": 42, "industrycode": 7, "creditonhold": true,
+                      "primarycontactid@odata.bind": format!("/contacts({contact})"), "createdon": "2000-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{:?}", r.text().await);
+    let id = id_from(&r);
+    let (status, row) = c.get(&format!("accounts({id})?$select=name,revenue,numberofemployees,_primarycontactid_value,createdon")).await;
+    assert_eq!(status, 200);
+    assert_eq!(row["name"], "Contoso & Sons");
+    assert_eq!(
+        row["revenue"].to_string(),
+        "1234567.8910",
+        "money is exact with four decimals"
+    );
+    assert_eq!(row["_primarycontactid_value"], contact.as_str());
+    assert_ne!(
+        row["createdon"], "2000-01-01T00:00:00Z",
+        "createdon is the server's"
+    );
+    let etag = row["@odata.etag"].as_str().unwrap().to_owned();
+
+    // return=representation on create: 201 with the record.
+    let r = c
+        .req(reqwest::Method::POST, "accounts?$select=name")
+        .header("prefer", "return=representation")
+        .json(&json!({"name": "Fabrikam"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["preference-applied"], "return=representation");
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["name"], "Fabrikam");
+    assert!(
+        created["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#accounts(name)/$entity")
+    );
+
+    // Update with the right etag, then the stale one fails.
+    let r = c
+        .req(reqwest::Method::PATCH, &format!("accounts({id})"))
+        .header("if-match", &etag)
+        .json(&json!({"name": "Contoso Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, row) = c.get(&format!("accounts({id})?$select=name")).await;
+    assert_eq!(row["name"], "Contoso Ltd");
+    assert_ne!(
+        row["@odata.etag"],
+        etag.as_str(),
+        "the version moves on every write"
+    );
+    let r = c
+        .req(reqwest::Method::PATCH, &format!("accounts({id})"))
+        .header("if-match", &etag)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "The version of the existing record doesn't match the RowVersion property provided."
+    );
+    // Clearing a lookup.
+    let r = c
+        .req(reqwest::Method::PATCH, &format!("accounts({id})"))
+        .header("if-match", "*")
+        .header("prefer", "return=representation")
+        .json(&json!({"primarycontactid@odata.bind": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.json::<Value>().await.unwrap()["_primarycontactid_value"].is_null());
+
+    // Delete, then it is gone.
+    assert_eq!(
+        c.req(reqwest::Method::DELETE, &format!("accounts({id})"))
+            .header("if-match", "W/\"1\"")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        412
+    );
+    assert_eq!(
+        c.req(reqwest::Method::DELETE, &format!("accounts({id})"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let (status, body) = c.get(&format!("accounts({id})")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("0x80040217"))
+    );
+    assert_eq!(
+        c.req(reqwest::Method::DELETE, &format!("accounts({id})"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn patch_is_an_upsert_with_the_conditional_matrix() {
+    let c = ctx().await;
+    let id = uuid::Uuid::new_v4();
+    let path = format!("accounts({id})");
+    // Update-only on a missing record: 404.
+    let r = c
+        .req(reqwest::Method::PATCH, &path)
+        .header("if-match", "*")
+        .json(&json!({"name": "a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Plain PATCH creates (with the key from the URL).
+    let r = c
+        .req(reqwest::Method::PATCH, &path)
+        .json(&json!({"name": "a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(
+        r.headers()["odata-entityid"]
+            .to_str()
+            .unwrap()
+            .ends_with(&format!("accounts({id})"))
+    );
+    // Create-only on an existing record: 412.
+    let r = c
+        .req(reqwest::Method::PATCH, &path)
+        .header("if-none-match", "*")
+        .json(&json!({"name": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["message"],
+        "A record with matching key values already exists."
+    );
+    // Plain PATCH on an existing record updates; with representation it answers 200.
+    let r = c
+        .req(reqwest::Method::PATCH, &format!("{path}?$select=name"))
+        .header("prefer", "return=representation")
+        .json(&json!({"name": "c"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "c");
+    // Creating twice with the same key through POST: 412 duplicate.
+    let body = json!({"accountid": uuid::Uuid::new_v4(), "name": "dup"});
+    assert_eq!(
+        c.req(reqwest::Method::POST, "accounts")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let r = c
+        .req(reqwest::Method::POST, "accounts")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status(),
+            r.json::<Value>().await.unwrap()["error"]["code"].clone()
+        ),
+        (StatusCode::PRECONDITION_FAILED, json!("0x80040237"))
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_with_dataverse_errors_and_change_nothing() {
+    let c = ctx().await;
+    let count = || async {
+        c.get("accounts?$select=name&$count=true").await.1["@odata.count"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = count().await;
+    let cases = [
+        (
+            json!({"Name": "x"}),
+            "0x80048d19",
+            "Invalid property 'Name' was found in entity 'Microsoft.Dynamics.CRM.account'.",
+        ),
+        (
+            json!({"_primarycontactid_value": uuid::Uuid::nil()}),
+            "0x80048d19",
+            "@odata.bind",
+        ),
+        (
+            json!({"parentcustomerid@odata.bind": "/contacts(00000000-0000-0000-0000-000000000001)"}),
+            "0x80048d19",
+            "undeclared property 'parentcustomerid'",
+        ),
+        (
+            json!({"name": "x".repeat(161)}),
+            "0x80044331",
+            "exceeded the maximum allowed length of '160'",
+        ),
+        (
+            json!({"industrycode": 999}),
+            "0x80044331",
+            "outside the valid range",
+        ),
+        (
+            json!({"numberofemployees": "many"}),
+            "0x80048d19",
+            "Cannot convert the literal '\"many\"' to the expected type 'Edm.Int32'",
+        ),
+        (
+            json!({"revenue": 1.00001}),
+            "0x80044331",
+            "more than 4 decimal places",
+        ),
+    ];
+    for (body, code, message) in cases {
+        let r = c
+            .req(reqwest::Method::POST, "accounts")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], code, "{body}: {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(message),
+            "{body}: {e}"
+        );
+    }
+    let r = c
+        .req(reqwest::Method::POST, "accounts")
+        .json(
+            &json!({"primarycontactid@odata.bind": format!("/contacts({})", uuid::Uuid::new_v4())}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "a reference to a missing record");
+    let r = c
+        .req(reqwest::Method::POST, "accounts")
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(count().await, before, "nothing was written");
+}
