@@ -362,3 +362,31 @@ async fn bad_bodies_are_refused_with_dataverse_errors_and_change_nothing() {
     assert_eq!(r.status(), 400);
     assert_eq!(count().await, before, "nothing was written");
 }
+
+#[tokio::test]
+async fn count_path_is_plain_text() {
+    let c = ctx().await;
+    let r = c
+        .req(reqwest::Method::GET, "accounts/$count")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    assert_eq!(r.text().await.unwrap(), "2");
+    let r = c
+        .req(
+            reqwest::Method::GET,
+            "contacts/$count?$filter=statecode%20eq%201",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "0");
+    let r = c
+        .req(reqwest::Method::GET, "nope/$count")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

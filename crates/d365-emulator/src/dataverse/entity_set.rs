@@ -2,7 +2,7 @@
 //! `Prefer: odata.maxpagesize` paging through `@odata.nextLink`.
 
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use d365_odata::bind::{bind_filter, bind_orderby, bind_select};
 use d365_odata::model::{EdmType, EntityType};
 use d365_odata::{Prefer, QueryOptions, SelectItem};
@@ -94,6 +94,38 @@ fn without_skiptoken(raw: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// `GET {set}/$count[?$filter=…]`: the number of rows as plain text (capped at 5,000).
+pub(crate) async fn count(
+    st: &AppState,
+    entity: &EntityType,
+    raw_query: &str,
+) -> Result<Response, DataverseError> {
+    let options = QueryOptions::parse(raw_query)
+        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
+    let filter = match &options.filter {
+        Some(f) => Some(filter_sql(
+            &bind_filter(entity, f, &options.aliases)
+                .map_err(|e| DataverseError::bad_query(e.to_string()))?,
+        )),
+        None => None,
+    };
+    let owned = entity.clone();
+    let n = st
+        .store
+        .run(move |c| exec::count(c, &owned, filter.as_ref()))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "count failed");
+            DataverseError::internal()
+        })?;
+    let mut response = n.to_string().into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain"),
+    );
+    Ok(response)
 }
 
 /// Runs a collection query.

@@ -60,6 +60,24 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
                 Segment::Named {
                     name,
                     key: None,
+                    call_args: None,
+                },
+                Segment::Count,
+            ],
+            &Method::GET,
+        ) => {
+            let entity = st
+                .model
+                .model
+                .by_entity_set(name)
+                .ok_or_else(|| DataverseError::segment_not_found(name))?;
+            entity_set::count(st, entity, query).await
+        }
+        (
+            [
+                Segment::Named {
+                    name,
+                    key: None,
                     call_args,
                 },
             ],

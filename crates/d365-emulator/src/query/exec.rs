@@ -158,17 +158,7 @@ pub fn query_page(
         _ => Vec::new(),
     };
     let count = if spec.count {
-        let filter = spec.filter.clone().unwrap_or_default();
-        let where_sql = if filter.sql.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", filter.sql)
-        };
-        let sql = format!(
-            "SELECT count(*) FROM (SELECT 1 FROM {}{where_sql} LIMIT {COUNT_CAP})",
-            ident(&entity.name)
-        );
-        Some(conn.query_row(&sql, params_from_iter(filter.params.iter()), |r| r.get(0))?)
+        Some(count(conn, entity, spec.filter.as_ref())?)
     } else {
         None
     };
@@ -178,6 +168,25 @@ pub fn query_page(
         boundaries,
         count,
     })
+}
+
+/// Rows matching `filter`, at most [`COUNT_CAP`] (Dataverse's `$count` cap).
+pub fn count(
+    conn: &Connection,
+    entity: &EntityType,
+    filter: Option<&SqlFilter>,
+) -> rusqlite::Result<i64> {
+    let filter = filter.cloned().unwrap_or_default();
+    let where_sql = if filter.sql.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filter.sql)
+    };
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM {}{where_sql} LIMIT {COUNT_CAP})",
+        ident(&entity.name)
+    );
+    conn.query_row(&sql, params_from_iter(filter.params.iter()), |r| r.get(0))
 }
 
 /// Reads one record by primary key as JSON, or `None`.
