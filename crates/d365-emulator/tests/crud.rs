@@ -390,3 +390,105 @@ async fn count_path_is_plain_text() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn expand_lookups_and_collections() {
+    let c = ctx().await;
+    let (status, body) = c.get("accounts?$select=name&$expand=primarycontactid($select=fullname),contact_customer_accounts($select=fullname;$orderby=fullname%20desc)").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["@odata.context"].as_str().unwrap().ends_with(
+            "#accounts(name,primarycontactid(fullname),contact_customer_accounts(fullname))"
+        ),
+        "{body}"
+    );
+    let rows = body["value"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        let contact = &row["primarycontactid"];
+        assert!(
+            contact["fullname"].is_string() && contact["contactid"].is_string(),
+            "{row}"
+        );
+        assert!(
+            contact.get("emailaddress1").is_none(),
+            "nested $select applies"
+        );
+        let children = row["contact_customer_accounts"].as_array().unwrap();
+        assert_eq!(children.len(), 2, "each seeded account has two contacts");
+        let names: Vec<&str> = children
+            .iter()
+            .map(|c| c["fullname"].as_str().unwrap())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
+        assert_eq!(names, sorted, "nested $orderby applies");
+        assert!(
+            children[0].get("_parentcustomerid_value").is_none(),
+            "the join column is not leaked"
+        );
+        // The primary contact is one of the account's contacts.
+        assert!(
+            children
+                .iter()
+                .any(|ch| ch["contactid"] == contact["contactid"])
+        );
+    }
+    // Nested $top and $filter on a collection; retrieve by id with $expand.
+    let id = rows[0]["accountid"].as_str().unwrap();
+    let (status, one) = c
+        .get(&format!(
+            "accounts({id})?$select=name&$expand=contact_customer_accounts($select=fullname;$top=1)"
+        ))
+        .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(
+        one["contact_customer_accounts"].as_array().unwrap().len(),
+        1
+    );
+    assert!(
+        one["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("/$entity")
+    );
+    let (_, none) = c
+        .get(&format!(
+            "accounts({id})?$expand=contact_customer_accounts($filter=statecode%20eq%201)"
+        ))
+        .await;
+    assert_eq!(none["contact_customer_accounts"], json!([]));
+    // An account without a primary contact: null.
+    let r = c
+        .req(reqwest::Method::POST, "accounts")
+        .json(&json!({"name": "lonely"}))
+        .send()
+        .await
+        .unwrap();
+    let lonely = id_from(&r);
+    let (_, row) = c
+        .get(&format!(
+            "accounts({lonely})?$select=name&$expand=primarycontactid"
+        ))
+        .await;
+    assert!(row["primarycontactid"].is_null(), "{row}");
+    // Errors in Dataverse's words.
+    let (status, e) = c.get("accounts?$expand=nope").await;
+    assert_eq!(status, 400);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Could not find a property named 'nope'"),
+        "{e}"
+    );
+    let (status, e) = c.get("accounts?$expand=primarycontactid($top=1)").await;
+    assert_eq!(status, 400);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Only $select and $filter clause"),
+        "{e}"
+    );
+}

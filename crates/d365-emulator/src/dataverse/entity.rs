@@ -20,11 +20,6 @@ pub(crate) async fn retrieve(
 ) -> Result<Response, DataverseError> {
     let options = QueryOptions::parse(raw_query)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
-    if !options.expand.is_empty() {
-        return Err(DataverseError::bad_query(
-            "$expand is not supported by the emulator yet.",
-        ));
-    }
     let names = select_names(entity, &options)?;
     let columns = output_columns(entity, names.as_deref());
     let owned = entity.clone();
@@ -38,15 +33,11 @@ pub(crate) async fn retrieve(
             DataverseError::internal()
         })?
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))?;
-    let context = match &names {
-        Some(n) => format!(
-            "{}/$metadata#{}({})/$entity",
-            st.api_root(),
-            entity.entity_set,
-            n.join(",")
-        ),
-        None => format!("{}/$metadata#{}/$entity", st.api_root(), entity.entity_set),
-    };
+    let context =
+        super::entity_set::context_url(st, entity, names.as_deref(), &options.expand, "/$entity");
+    let row = super::expand::expand(st, entity, &options.expand, vec![row])
+        .await?
+        .remove(0);
     // Splice the context in front of the row's own properties.
     let body = format!(
         "{{\"@odata.context\":{},{}",

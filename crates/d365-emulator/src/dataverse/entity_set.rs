@@ -84,6 +84,39 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
     columns
 }
 
+/// `{api}/$metadata#accounts(name,primarycontactid(fullname))` + `suffix` (e.g. `/$entity`).
+pub(crate) fn context_url(
+    st: &AppState,
+    entity: &EntityType,
+    names: Option<&[String]>,
+    expand: &[d365_odata::ExpandItem],
+    suffix: &str,
+) -> String {
+    let mut items: Vec<String> = names.map(<[String]>::to_vec).unwrap_or_default();
+    items.extend(super::expand::context_part(expand, |i| {
+        match &i.options.select {
+            Some(select) => select
+                .iter()
+                .filter_map(|s| match s {
+                    SelectItem::Path(p) => Some(p.join("/")),
+                    SelectItem::All => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        }
+    }));
+    if items.is_empty() {
+        format!("{}/$metadata#{}{suffix}", st.api_root(), entity.entity_set)
+    } else {
+        format!(
+            "{}/$metadata#{}({}){suffix}",
+            st.api_root(),
+            entity.entity_set,
+            items.join(",")
+        )
+    }
+}
+
 /// The raw query without `$skiptoken`, so a next link can carry a new one.
 fn without_skiptoken(raw: &str) -> String {
     raw.split('&')
@@ -141,13 +174,9 @@ pub(crate) async fn query(
     if options.skip.is_some() {
         return Err(DataverseError::skip_not_supported());
     }
-    if !options.expand.is_empty()
-        || options.apply.is_some()
-        || options.fetch_xml.is_some()
-        || options.deltatoken.is_some()
-    {
+    if options.apply.is_some() || options.fetch_xml.is_some() || options.deltatoken.is_some() {
         return Err(DataverseError::bad_query(
-            "$expand, $apply, fetchXml and change tracking are not supported by the emulator yet.",
+            "$apply, fetchXml and change tracking are not supported by the emulator yet.",
         ));
     }
     let names = select_names(entity, &options)?;
@@ -231,15 +260,8 @@ pub(crate) async fn query(
             DataverseError::internal()
         })?;
 
-    let context = match &names {
-        Some(n) => format!(
-            "{}/$metadata#{}({})",
-            st.api_root(),
-            entity.entity_set,
-            n.join(",")
-        ),
-        None => format!("{}/$metadata#{}", st.api_root(), entity.entity_set),
-    };
+    let context = context_url(st, entity, names.as_deref(), &options.expand, "");
+    let rows = super::expand::expand(st, entity, &options.expand, page.rows).await?;
     let mut body = format!(
         "{{\"@odata.context\":{}",
         serde_json::to_string(&context).unwrap_or_default()
@@ -248,7 +270,7 @@ pub(crate) async fn query(
         body.push_str(&format!(",\"@odata.count\":{count}"));
     }
     body.push_str(",\"value\":[");
-    body.push_str(&page.rows.join(","));
+    body.push_str(&rows.join(","));
     body.push(']');
     if pages && page.more {
         let cookie = PagingCookie {

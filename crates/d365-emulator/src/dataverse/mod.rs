@@ -4,6 +4,7 @@
 
 mod entity;
 mod entity_set;
+mod expand;
 pub(crate) mod headers;
 pub mod model;
 mod modify;

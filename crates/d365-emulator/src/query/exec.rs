@@ -214,3 +214,42 @@ pub fn retrieve(
     };
     Ok(query_page(conn, entity, &spec)?.rows.into_iter().next())
 }
+
+/// `(key, foreign key)` pairs for the given keys: the lookup values behind a single-valued
+/// `$expand`, whether or not `$select` asked for them.
+pub fn lookup_values(
+    conn: &Connection,
+    entity: &EntityType,
+    foreign_key: &str,
+    keys: &[uuid::Uuid],
+) -> rusqlite::Result<Vec<(uuid::Uuid, Option<uuid::Uuid>)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {}, {} FROM {} WHERE {} IN ({})",
+        ident(&entity.key),
+        ident(foreign_key),
+        ident(&entity.name),
+        ident(&entity.key),
+        vec!["?"; keys.len()].join(", ")
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let params: Vec<Value> = keys
+        .iter()
+        .map(|k| Value::Blob(k.as_bytes().to_vec()))
+        .collect();
+    let rows = stmt.query_map(params_from_iter(params.iter()), |r| {
+        let key: Vec<u8> = r.get(0)?;
+        let fk: Option<Vec<u8>> = r.get(1)?;
+        Ok((key, fk))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, fk) = row?;
+        if let Ok(key) = uuid::Uuid::from_slice(&key) {
+            out.push((key, fk.and_then(|f| uuid::Uuid::from_slice(&f).ok())));
+        }
+    }
+    Ok(out)
+}
