@@ -492,3 +492,69 @@ async fn expand_lookups_and_collections() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn formatted_values_and_lookup_annotations() {
+    let c = ctx().await;
+    let r = c
+        .req(reqwest::Method::GET, "accounts?$select=name,revenue,statecode,creditonhold,numberofemployees,createdon,_primarycontactid_value&$top=1")
+        .header("prefer", "odata.include-annotations=\"*\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["preference-applied"],
+        "odata.include-annotations=\"*\""
+    );
+    let raw = r.text().await.unwrap();
+    let body: Value = serde_json::from_str(&raw).unwrap();
+    let row = &body["value"][0];
+    let f = |p: &str| {
+        row[format!("{p}@OData.Community.Display.V1.FormattedValue")]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert!(f("revenue").unwrap().starts_with('$'), "{row}");
+    assert!(
+        matches!(f("statecode").as_deref(), Some("Active" | "Inactive")),
+        "{row}"
+    );
+    assert!(
+        matches!(f("creditonhold").as_deref(), Some("Yes" | "No")),
+        "{row}"
+    );
+    assert!(f("createdon").unwrap().contains(['A', 'P']), "{row}");
+    assert!(f("name").is_none(), "text has no formatted value");
+    assert_eq!(
+        row["_primarycontactid_value@Microsoft.Dynamics.CRM.lookuplogicalname"],
+        "contact"
+    );
+    assert_eq!(
+        row["_primarycontactid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"],
+        "primarycontactid"
+    );
+    // On the wire the annotations come before their property.
+    assert!(
+        raw.find("\"statecode@OData.Community.Display.V1.FormattedValue\"")
+            .unwrap()
+            < raw.find("\"statecode\":").unwrap()
+    );
+    // Only what is asked for.
+    let r = c
+        .req(reqwest::Method::GET, "accounts?$select=statecode&$top=1")
+        .header(
+            "prefer",
+            "odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"",
+        )
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert!(body["value"][0]["statecode@OData.Community.Display.V1.FormattedValue"].is_string());
+    let (_, plain) = c.get("accounts?$select=statecode&$top=1").await;
+    assert!(
+        plain["value"][0]
+            .get("statecode@OData.Community.Display.V1.FormattedValue")
+            .is_none()
+    );
+}

@@ -17,16 +17,24 @@ pub(crate) async fn retrieve(
     entity: &EntityType,
     id: uuid::Uuid,
     raw_query: &str,
+    headers: &axum::http::HeaderMap,
 ) -> Result<Response, DataverseError> {
     let options = QueryOptions::parse(raw_query)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
     let names = select_names(entity, &options)?;
+    let prefer = d365_odata::Prefer::parse(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let annotations = super::entity_set::annotations_for(&prefer, entity);
     let columns = output_columns(entity, names.as_deref());
     let owned = entity.clone();
     let cols = columns.clone();
     let row = st
         .store
-        .run(move |c| exec::retrieve(c, &owned, &id, &cols))
+        .run(move |c| exec::retrieve(c, &owned, &id, &cols, annotations))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "retrieve failed");

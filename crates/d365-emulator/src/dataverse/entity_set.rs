@@ -84,6 +84,32 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
     columns
 }
 
+/// The annotations a `Prefer: odata.include-annotations` asks for (`*`, lists, wildcards).
+pub(crate) fn annotations_for(prefer: &Prefer, entity: &EntityType) -> Option<exec::Annotations> {
+    let formatted = prefer.annotation_requested("OData.Community.Display.V1.FormattedValue");
+    let lookups = prefer.annotation_requested("Microsoft.Dynamics.CRM.lookuplogicalname")
+        || prefer.annotation_requested("Microsoft.Dynamics.CRM.associatednavigationproperty");
+    (formatted || lookups).then(|| exec::Annotations {
+        formatted,
+        lookups,
+        entity: entity.clone(),
+    })
+}
+
+/// `Preference-Applied` for what was honoured.
+pub(crate) fn preference_applied(prefer: &Prefer, page_size: Option<usize>) -> Option<HeaderValue> {
+    let mut applied = Vec::new();
+    if let Some(n) = page_size {
+        applied.push(format!("odata.maxpagesize={n}"));
+    }
+    if let Some(list) = &prefer.include_annotations {
+        applied.push(format!("odata.include-annotations=\"{list}\""));
+    }
+    (!applied.is_empty())
+        .then(|| HeaderValue::from_str(&applied.join(",")).ok())
+        .flatten()
+}
+
 /// `{api}/$metadata#accounts(name,primarycontactid(fullname))` + `suffix` (e.g. `/$entity`).
 pub(crate) fn context_url(
     st: &AppState,
@@ -249,6 +275,7 @@ pub(crate) async fn query(
         after,
         limit,
         count: options.count == Some(true),
+        annotations: annotations_for(&prefer, entity),
     };
     let owned = entity.clone();
     let page = st
@@ -291,9 +318,7 @@ pub(crate) async fn query(
     }
     body.push('}');
     let mut response = json_response(body);
-    if let Some(n) = applied
-        && let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}"))
-    {
+    if let Some(v) = preference_applied(&prefer, applied) {
         response.headers_mut().insert("preference-applied", v);
     }
     Ok(response)

@@ -164,6 +164,7 @@ fn target_spec(
             after: None,
             limit: MAX_RELATED * 10,
             count: false,
+            annotations: None,
         },
         added,
     ))

@@ -119,7 +119,7 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
             match (key, m) {
                 (None, &Method::GET) => entity_set::query(st, entity, path, query, &headers).await,
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::GET) => {
-                    entity::retrieve(st, entity, *id, query).await
+                    entity::retrieve(st, entity, *id, query, &headers).await
                 }
                 (None, &Method::POST) => modify::create(st, entity, &headers, &body, query).await,
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::PATCH) => {

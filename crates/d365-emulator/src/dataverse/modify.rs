@@ -78,7 +78,7 @@ async fn answer(
             .filter_map(|v| v.to_str().ok()),
     );
     if prefer.return_representation {
-        let mut response = retrieve(st, entity, id, raw_query).await?;
+        let mut response = retrieve(st, entity, id, raw_query, headers).await?;
         *response.status_mut() = if created {
             StatusCode::CREATED
         } else {

@@ -28,6 +28,55 @@ pub struct PageSpec {
     pub limit: usize,
     /// Also count all matching rows (capped).
     pub count: bool,
+    /// Annotations to write (`Prefer: odata.include-annotations`).
+    pub annotations: Option<Annotations>,
+}
+
+/// Which instance annotations to write, with the entity their values come from.
+#[derive(Debug, Clone)]
+pub struct Annotations {
+    /// `@OData.Community.Display.V1.FormattedValue`.
+    pub formatted: bool,
+    /// `@Microsoft.Dynamics.CRM.lookuplogicalname` and `associatednavigationproperty`.
+    pub lookups: bool,
+    /// The entity (option sets, lookup targets, navigation properties).
+    pub entity: EntityType,
+}
+
+impl Annotations {
+    fn write(&self, json: &mut String, column: &str, value: rusqlite::types::ValueRef<'_>) {
+        let Some(property) = self.entity.property(column) else {
+            return;
+        };
+        let mut annotate = |name: &str, text: &str| {
+            json.push_str(&serde_json::to_string(&format!("{column}@{name}")).unwrap_or_default());
+            json.push(':');
+            json.push_str(&serde_json::to_string(text).unwrap_or_default());
+            json.push(',');
+        };
+        if self.lookups
+            && !matches!(value, rusqlite::types::ValueRef::Null)
+            && let [target] = property.lookup_targets.as_slice()
+        {
+            if let Some(nav) = self
+                .entity
+                .navigation
+                .iter()
+                .find(|n| !n.collection && n.foreign_key == column && n.target == *target)
+            {
+                annotate(
+                    "Microsoft.Dynamics.CRM.associatednavigationproperty",
+                    &nav.name,
+                );
+            }
+            annotate("Microsoft.Dynamics.CRM.lookuplogicalname", target);
+        }
+        if self.formatted
+            && let Some(text) = super::values::formatted(value, property)
+        {
+            annotate("OData.Community.Display.V1.FormattedValue", &text);
+        }
+    }
 }
 
 /// One page of results.
@@ -129,6 +178,9 @@ pub fn query_page(
             if i > 0 {
                 json.push(',');
             }
+            if let Some(a) = &spec.annotations {
+                a.write(&mut json, &c.name, row.get_ref(i)?);
+            }
             json.push_str(&serde_json::to_string(&c.name).unwrap_or_default());
             json.push(':');
             write_json(&mut json, row.get_ref(i)?, c.edm_type, c.scale);
@@ -195,6 +247,7 @@ pub fn retrieve(
     entity: &EntityType,
     id: &uuid::Uuid,
     columns: &[Column],
+    annotations: Option<Annotations>,
 ) -> rusqlite::Result<Option<String>> {
     let key = Column {
         name: entity.key.clone(),
@@ -211,6 +264,7 @@ pub fn retrieve(
         after: None,
         limit: 1,
         count: false,
+        annotations,
     };
     Ok(query_page(conn, entity, &spec)?.rows.into_iter().next())
 }

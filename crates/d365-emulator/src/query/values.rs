@@ -120,9 +120,116 @@ pub fn write_json(out: &mut String, value: ValueRef<'_>, ty: EdmType, scale: Opt
     }
 }
 
+/// `1234567` → `1,234,567`.
+fn thousands(digits: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The formatted value Dataverse returns as `…@OData.Community.Display.V1.FormattedValue`
+/// (en-US): choice labels, Yes/No, money with a currency symbol, grouped whole numbers, and
+/// dates as `M/d/yyyy h:mm tt`.
+pub fn formatted(value: ValueRef<'_>, property: &d365_odata::model::Property) -> Option<String> {
+    match (value, property.edm_type) {
+        (ValueRef::Null, _) => None,
+        (ValueRef::Integer(i), _) if property.option_set.is_some() => property
+            .option_set
+            .as_ref()?
+            .label(i as i32)
+            .map(str::to_owned),
+        (ValueRef::Integer(i), EdmType::Boolean) => {
+            Some(if i != 0 { "Yes" } else { "No" }.to_owned())
+        }
+        (ValueRef::Integer(i), EdmType::Int32 | EdmType::Int64) => Some(format!(
+            "{}{}",
+            if i < 0 { "-" } else { "" },
+            thousands(&i.unsigned_abs().to_string())
+        )),
+        (ValueRef::Integer(i), EdmType::Decimal) => {
+            let scale = property.scale.unwrap_or(0);
+            let p = 10i128.pow(u32::from(scale));
+            // Two decimals, rounded half away from zero, as the money format shows.
+            let cents = (i128::from(i.unsigned_abs()) * 100 + p / 2) / p;
+            let sign = if i < 0 { "-" } else { "" };
+            let symbol = if scale == 4 { "$" } else { "" };
+            Some(format!(
+                "{sign}{symbol}{}.{:02}",
+                thousands(&(cents / 100).to_string()),
+                cents % 100
+            ))
+        }
+        (ValueRef::Integer(i), EdmType::DateTimeOffset) => {
+            let t = OffsetDateTime::from_unix_timestamp(i).ok()?;
+            let (h, pm) = match t.hour() {
+                0 => (12, false),
+                h @ 1..=11 => (h, false),
+                12 => (12, true),
+                h => (h - 12, true),
+            };
+            Some(format!(
+                "{}/{}/{} {h}:{:02} {}",
+                u8::from(t.month()),
+                t.day(),
+                t.year(),
+                t.minute(),
+                if pm { "PM" } else { "AM" }
+            ))
+        }
+        (ValueRef::Text(t), EdmType::Date) => {
+            let s = std::str::from_utf8(t).ok()?;
+            let mut parts = s.split('-');
+            let (y, m, d) = (
+                parts.next()?,
+                parts.next()?.parse::<u8>().ok()?,
+                parts.next()?.parse::<u8>().ok()?,
+            );
+            Some(format!("{m}/{d}/{y}"))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_values() {
+        use d365_odata::model::Property;
+        let money = Property::new("revenue", EdmType::Decimal).scale(4);
+        assert_eq!(
+            formatted(ValueRef::Integer(12_345_678_955), &money).as_deref(),
+            Some("$1,234,567.90")
+        );
+        assert_eq!(
+            formatted(ValueRef::Integer(-500), &money).as_deref(),
+            Some("-$0.05")
+        );
+        let n = Property::new("numberofemployees", EdmType::Int32);
+        assert_eq!(
+            formatted(ValueRef::Integer(1_234_567), &n).as_deref(),
+            Some("1,234,567")
+        );
+        let state =
+            Property::new("statecode", EdmType::Int32).options(&[(0, "Active"), (1, "Inactive")]);
+        assert_eq!(
+            formatted(ValueRef::Integer(1), &state).as_deref(),
+            Some("Inactive")
+        );
+        let on = Property::new("createdon", EdmType::DateTimeOffset);
+        assert_eq!(
+            formatted(ValueRef::Integer(1_474_934_273), &on).as_deref(),
+            Some("9/26/2016 11:57 PM")
+        );
+        let yes = Property::new("creditonhold", EdmType::Boolean);
+        assert_eq!(formatted(ValueRef::Integer(0), &yes).as_deref(), Some("No"));
+    }
 
     #[test]
     fn decimals_are_exact() {
