@@ -124,7 +124,7 @@ pub fn write_json(out: &mut String, value: ValueRef<'_>, ty: EdmType, scale: Opt
 fn thousands(digits: &str) -> String {
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
