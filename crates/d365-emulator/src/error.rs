@@ -453,6 +453,10 @@ impl DataverseError {
             format!("{entity} With Id = {id} Does Not Exist"),
         )
     }
+    /// 404 with a given code and message.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
     /// 404 `0x80060888`: an unknown path segment.
     pub fn segment_not_found(segment: &str) -> Self {
         Self::new(

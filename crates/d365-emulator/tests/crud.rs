@@ -558,3 +558,39 @@ async fn formatted_values_and_lookup_annotations() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn impersonation_headers() {
+    let c = ctx().await;
+    let user = d365_testkit::EmulatorConfig::default().users[0].clone();
+    for (header, value) in [
+        ("CallerObjectId", user.object_id.clone()),
+        ("MSCRMCallerID", user.systemuser_id.clone()),
+    ] {
+        let r = c
+            .req(reqwest::Method::GET, "WhoAmI")
+            .header(header, &value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["UserId"],
+            user.systemuser_id.as_str(),
+            "{header}"
+        );
+    }
+    let r = c
+        .req(reqwest::Method::GET, "WhoAmI")
+        .header("CallerObjectId", uuid::Uuid::nil().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let (_, me) = c.get("WhoAmI").await;
+    assert_ne!(
+        me["UserId"],
+        user.systemuser_id.as_str(),
+        "without the header, the app itself"
+    );
+}

@@ -39,7 +39,7 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
     if !VERSIONS.contains(&version) {
         return Err(DataverseError::no_resource(&uri.to_string()));
     }
-    let principal = authenticate(st, request.headers())?;
+    let principal = impersonate(st, authenticate(st, request.headers())?, request.headers())?;
     let headers = request.headers().clone();
     // Bodies of writes; Dataverse caps requests far above this, bulk goes through $batch.
     let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
@@ -143,6 +143,50 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
         }
         _ => Err(DataverseError::no_resource(&uri.to_string())),
     }
+}
+
+/// `CallerObjectId` (an Entra object id) or `MSCRMCallerID` (a `systemuserid`): the request
+/// runs as that user (<https://learn.microsoft.com/power-apps/developer/data-platform/impersonate-another-user-web-api>).
+fn impersonate(
+    st: &AppState,
+    mut principal: crate::entra::validate::Principal,
+    headers: &axum::http::HeaderMap,
+) -> Result<crate::entra::validate::Principal, DataverseError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let users = &st.registry.config().users;
+    let user = if let Some(oid) = header("callerobjectid") {
+        users
+            .iter()
+            .find(|u| u.object_id.eq_ignore_ascii_case(oid))
+            .ok_or_else(|| {
+                DataverseError::not_found(
+                    "0x80040217",
+                    format!("systemuser With azureactivedirectoryobjectid = {oid} Does Not Exist"),
+                )
+            })?
+    } else if let Some(id) = header("mscrmcallerid") {
+        users
+            .iter()
+            .find(|u| u.systemuser_id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| {
+                DataverseError::not_found(
+                    "0x80040217",
+                    format!("systemuser With Id = {id} Does Not Exist"),
+                )
+            })?
+    } else {
+        return Ok(principal);
+    };
+    principal.systemuser_id = user.systemuser_id.clone();
+    principal.object_id = user.object_id.clone();
+    principal.is_app = false;
+    Ok(principal)
 }
 
 /// Error messages travel in JSON on one line; parse errors add a caret display after it.
