@@ -594,3 +594,58 @@ async fn impersonation_headers() {
         "without the header, the app itself"
     );
 }
+
+#[tokio::test]
+async fn entity_definitions_as_the_python_sdk_asks() {
+    let c = ctx().await;
+    let (status, body) = c.get("EntityDefinitions?$select=LogicalName,EntitySetName,PrimaryIdAttribute&$filter=LogicalName%20eq%20'account'").await;
+    assert_eq!(status, 200, "{body}");
+    let items = body["value"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["EntitySetName"], "accounts");
+    assert_eq!(items[0]["PrimaryIdAttribute"], "accountid");
+    assert!(
+        items[0]["MetadataId"].is_string() && items[0].get("SchemaName").is_none(),
+        "{}",
+        items[0]
+    );
+    let (_, none) = c
+        .get("EntityDefinitions?$filter=LogicalName%20eq%20'nope'")
+        .await;
+    assert_eq!(
+        none["value"],
+        json!([]),
+        "an unknown table is an empty list, which the SDK turns into its own error"
+    );
+    let (_, all) = c
+        .get("EntityDefinitions?$select=LogicalName&$filter=IsPrivate%20eq%20false")
+        .await;
+    assert_eq!(all["value"].as_array().unwrap().len(), 2);
+    let (status, one) = c
+        .get("EntityDefinitions(LogicalName='contact')?$select=LogicalName,PrimaryNameAttribute")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["PrimaryNameAttribute"], "fullname");
+    assert!(
+        one["@odata.context"]
+            .as_str()
+            .unwrap()
+            .ends_with("#EntityDefinitions/$entity")
+    );
+    let (status, picklists) = c.get("EntityDefinitions(LogicalName='account')/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet($select=Options)").await;
+    assert_eq!(status, 200, "{picklists}");
+    let industry = picklists["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["LogicalName"] == "industrycode")
+        .expect("industrycode is a picklist");
+    assert_eq!(
+        industry["OptionSet"]["Options"][6]["Label"]["LocalizedLabels"][0]["Label"],
+        "Consulting"
+    );
+    let (_, attrs) = c.get("EntityDefinitions(LogicalName='account')/Attributes?$select=LogicalName,AttributeType&$filter=AttributeType%20eq%20'Money'").await;
+    assert_eq!(attrs["value"][0]["LogicalName"], "revenue");
+    let (status, _) = c.get("EntityDefinitions(LogicalName='nope')").await;
+    assert_eq!(status, 404);
+}

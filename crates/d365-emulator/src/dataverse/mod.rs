@@ -6,6 +6,7 @@ mod entity;
 mod entity_set;
 mod expand;
 pub(crate) mod headers;
+mod metadata;
 pub mod model;
 mod modify;
 mod record;
@@ -56,6 +57,47 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
     match (parsed.segments.as_slice(), &method) {
         ([], &Method::GET) => Ok(service::service_document(st)),
         ([Segment::Metadata], &Method::GET) => Ok(service::metadata(st)),
+        ([Segment::Named { name, key, .. }, rest @ ..], &Method::GET)
+            if name == "EntityDefinitions" =>
+        {
+            let key = match key {
+                None => None,
+                Some(KeyPredicate::Named(pairs)) => match pairs.as_slice() {
+                    [(k, Literal::String(v))] if k == "LogicalName" => Some(v.clone()),
+                    _ => {
+                        return Err(DataverseError::bad_query(
+                            "EntityDefinitions are keyed by LogicalName='…' or MetadataId.",
+                        ));
+                    }
+                },
+                Some(KeyPredicate::Single(Literal::Guid(g))) => Some(g.to_string()),
+                Some(_) => {
+                    return Err(DataverseError::bad_query(
+                        "EntityDefinitions are keyed by LogicalName='…' or MetadataId.",
+                    ));
+                }
+            };
+            let attributes = match rest {
+                [] => None,
+                [
+                    Segment::Named {
+                        name, key: None, ..
+                    },
+                ] if name == "Attributes" => Some(None),
+                [
+                    Segment::Named {
+                        name, key: None, ..
+                    },
+                    Segment::Named {
+                        name: cast,
+                        key: None,
+                        ..
+                    },
+                ] if name == "Attributes" => Some(Some(cast.as_str())),
+                _ => return Err(DataverseError::no_resource(&uri.to_string())),
+            };
+            metadata::entity_definitions(st, key.as_deref(), attributes, query)
+        }
         (
             [
                 Segment::Named {
