@@ -1,6 +1,8 @@
 //! Create, update/upsert and delete over real HTTP, with Dataverse's conditional-header matrix
 //! and its validation errors.
 
+mod common;
+
 use d365_testkit::{Emulator, EmulatorInfo, start, test_config};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -16,24 +18,7 @@ async fn ctx() -> Ctx {
     let emulator = start(test_config(2)).await;
     let info = emulator.info();
     let http = reqwest::Client::new();
-    let body: Value = http
-        .post(format!(
-            "{}/{}/oauth2/token",
-            info.authority_host, info.tenant_id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &info.client_id),
-            ("client_secret", &info.client_secret),
-            ("resource", &info.environment_url),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap().to_owned();
+    let token = common::app_token(&http, &info).await;
     Ctx {
         _emulator: emulator,
         info,

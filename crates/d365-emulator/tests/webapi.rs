@@ -1,6 +1,8 @@
 //! The Web API over real HTTP: bearer token checks (the forgery matrix), queries, paging and
 //! errors in Dataverse's shape.
 
+mod common;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use d365_emulator::entra::keys::{SigningKey, generate_private_key_pem};
@@ -25,25 +27,7 @@ async fn ctx(accounts: usize) -> Ctx {
 
 impl Ctx {
     async fn token(&self) -> String {
-        let body: Value = self
-            .http
-            .post(format!(
-                "{}/{}/oauth2/token",
-                self.info.authority_host, self.info.tenant_id
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", &self.info.client_id),
-                ("client_secret", &self.info.client_secret),
-                ("resource", &self.info.environment_url),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
+        common::app_token(&self.http, &self.info).await
     }
 
     fn api(&self, path: &str) -> String {
