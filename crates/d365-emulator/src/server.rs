@@ -57,6 +57,41 @@ impl std::fmt::Debug for EmulatorInfo {
     }
 }
 
+/// The directory rows (organization, business unit, users) from the configuration.
+fn directory(config: &EmulatorConfig) -> seed::Directory {
+    let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
+    let env = &config.environment;
+    seed::Directory {
+        organization: (guid(&env.organization_id), env.name.clone()),
+        business_unit: guid(&env.business_unit_id),
+        users: config
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    guid(&u.systemuser_id),
+                    guid(&u.object_id),
+                    u.upn.clone(),
+                    u.given_name.clone(),
+                    u.family_name.clone(),
+                )
+            })
+            .collect(),
+        app_users: config
+            .apps
+            .iter()
+            .filter(|a| !a.public_client)
+            .map(|a| {
+                (
+                    guid(&a.application_user_id),
+                    guid(&a.client_id),
+                    a.name.clone(),
+                )
+            })
+            .collect(),
+    }
+}
+
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct Emulator {
@@ -182,10 +217,26 @@ impl Emulator {
         {
             let model = model.model.clone();
             let (accounts, seed_value) = (config.seed_accounts, config.seed);
+            let directory = directory(&config);
+            // Seeded records belong to the first user (the demo admin), else the first app.
+            let owner = directory
+                .users
+                .first()
+                .map(|u| u.0)
+                .or(directory.app_users.first().map(|a| a.0))
+                .unwrap_or_default();
             store
                 .run(move |conn| {
                     schema::create_tables(conn, &model)?;
-                    seed::seed(conn, &model, accounts, seed_value)
+                    seed::seed_directory(conn, &model, &directory)?;
+                    seed::seed(
+                        conn,
+                        &model,
+                        accounts,
+                        seed_value,
+                        owner,
+                        directory.business_unit,
+                    )
                 })
                 .await?;
         }

@@ -424,7 +424,20 @@ async fn retrieve_by_id_and_service_document() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(sets, ["accounts", "contacts"]);
+    for set in [
+        "accounts",
+        "contacts",
+        "leads",
+        "opportunities",
+        "tasks",
+        "annotations",
+        "systemusers",
+        "teams",
+        "businessunits",
+        "organizations",
+    ] {
+        assert!(sets.contains(&set), "{set} missing from {sets:?}");
+    }
 }
 
 #[tokio::test]

@@ -163,9 +163,11 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::GET) => {
                     entity::retrieve(st, entity, *id, query, &headers).await
                 }
-                (None, &Method::POST) => modify::create(st, entity, &headers, &body, query).await,
+                (None, &Method::POST) => {
+                    modify::create(st, entity, &principal, &headers, &body, query).await
+                }
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::PATCH) => {
-                    modify::upsert(st, entity, *id, &headers, &body, query).await
+                    modify::upsert(st, entity, *id, &principal, &headers, &body, query).await
                 }
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::DELETE) => {
                     modify::delete(st, entity, *id, &headers).await

@@ -1,6 +1,8 @@
 //! The built-in Dataverse tables, with their real logical names, entity sets, keys, types,
-//! lookups and navigation properties. (Custom tables from a CSDL file come later through the
-//! same `d365_odata::Model`.)
+//! lookups and navigation properties: account, contact, lead, opportunity, task, annotation
+//! (user-owned), and systemuser, team, businessunit, organization. Custom tables from a real
+//! org's `$metadata` (`d365 emulator --metadata org.xml`) join them through the same
+//! `d365_odata::Model`.
 
 use d365_odata::model::{EdmType, EntityType, Model, NavigationProperty, Property};
 
@@ -42,99 +44,645 @@ const INDUSTRY: &[(i32, &str)] = &[
     (33, "Wholesale"),
 ];
 
-fn system_columns(entity: &str) -> Vec<Property> {
-    vec![
-        Property::new(&format!("{entity}id"), EdmType::Guid).required(),
+/// Lookups the server sets on owned tables: `createdby`, `modifiedby`, `owningbusinessunit`.
+/// A body that binds them is ignored for these, as Dataverse ignores `createdon`.
+pub const SERVER_LOOKUPS: [&str; 3] = [
+    "_createdby_value",
+    "_modifiedby_value",
+    "_owningbusinessunit_value",
+];
+
+fn single(name: &str, target: &str, fk: &str, partner: &str) -> NavigationProperty {
+    NavigationProperty {
+        name: name.into(),
+        target: target.into(),
+        collection: false,
+        partner: Some(partner.into()),
+        foreign_key: fk.into(),
+    }
+}
+
+fn many(name: &str, target: &str, fk: &str, partner: &str) -> NavigationProperty {
+    NavigationProperty {
+        collection: true,
+        ..single(name, target, fk, partner)
+    }
+}
+
+/// A table: key `{key}`, the version and date columns, and `columns`.
+fn table(
+    name: &str,
+    set: &str,
+    key: &str,
+    primary_name: &str,
+    columns: Vec<Property>,
+    navigation: Vec<NavigationProperty>,
+) -> EntityType {
+    let mut properties = vec![
+        Property::new(key, EdmType::Guid).required(),
         Property::new("createdon", EdmType::DateTimeOffset).read_only(),
         Property::new("modifiedon", EdmType::DateTimeOffset).read_only(),
         Property::new("versionnumber", EdmType::Int64).read_only(),
-    ]
+    ];
+    properties.extend(columns);
+    EntityType {
+        name: name.into(),
+        entity_set: set.into(),
+        key: key.into(),
+        primary_name: Some(primary_name.into()),
+        properties,
+        navigation,
+        alternate_keys: vec![],
+    }
+}
+
+/// A user-owned table: [`table`] plus the owner, creator, modifier and business unit, whose
+/// reverse navigation properties on systemuser are named after `base` (`lk_accountbase_createdby`).
+fn owned(
+    name: &str,
+    set: &str,
+    key: &str,
+    primary_name: &str,
+    mut columns: Vec<Property>,
+    mut navigation: Vec<NavigationProperty>,
+) -> EntityType {
+    columns.extend([
+        Property::new("_createdby_value", EdmType::Guid).lookup(&["systemuser"]),
+        Property::new("_modifiedby_value", EdmType::Guid).lookup(&["systemuser"]),
+        Property::new("_ownerid_value", EdmType::Guid).lookup(&["systemuser", "team"]),
+        Property::new("_owningbusinessunit_value", EdmType::Guid).lookup(&["businessunit"]),
+    ]);
+    navigation.extend([
+        single(
+            "createdby",
+            "systemuser",
+            "_createdby_value",
+            &format!("lk_{name}base_createdby"),
+        ),
+        single(
+            "modifiedby",
+            "systemuser",
+            "_modifiedby_value",
+            &format!("lk_{name}base_modifiedby"),
+        ),
+        single(
+            "ownerid",
+            "systemuser",
+            "_ownerid_value",
+            &format!("user_{name}"),
+        ),
+        single(
+            "owningbusinessunit",
+            "businessunit",
+            "_owningbusinessunit_value",
+            &format!("business_unit_{name}s"),
+        ),
+    ]);
+    table(name, set, key, primary_name, columns, navigation)
 }
 
 fn account() -> EntityType {
-    let mut properties = system_columns("account");
-    properties.extend([
-        Property::new("name", EdmType::String).max_length(160),
-        Property::new("accountnumber", EdmType::String).max_length(20),
-        Property::new("revenue", EdmType::Decimal).scale(4),
-        Property::new("numberofemployees", EdmType::Int32),
-        Property::new("telephone1", EdmType::String).max_length(50),
-        Property::new("emailaddress1", EdmType::String).max_length(100),
-        Property::new("websiteurl", EdmType::String).max_length(200),
-        Property::new("address1_city", EdmType::String).max_length(80),
-        Property::new("address1_country", EdmType::String).max_length(80),
-        Property::new("industrycode", EdmType::Int32).options(INDUSTRY),
-        Property::new("creditonhold", EdmType::Boolean),
-        Property::new("statecode", EdmType::Int32).options(STATE),
-        Property::new("statuscode", EdmType::Int32).options(ACCOUNT_STATUS),
-        Property::new("_primarycontactid_value", EdmType::Guid).lookup(&["contact"]),
-    ]);
-    EntityType {
-        name: "account".into(),
-        entity_set: "accounts".into(),
-        key: "accountid".into(),
-        primary_name: Some("name".into()),
-        properties,
-        navigation: vec![
-            NavigationProperty {
-                name: "primarycontactid".into(),
-                target: "contact".into(),
-                collection: false,
-                partner: Some("account_primary_contact".into()),
-                foreign_key: "_primarycontactid_value".into(),
-            },
-            NavigationProperty {
-                name: "contact_customer_accounts".into(),
-                target: "contact".into(),
-                collection: true,
-                partner: Some("parentcustomerid_account".into()),
-                foreign_key: "_parentcustomerid_value".into(),
-            },
+    let mut e = owned(
+        "account",
+        "accounts",
+        "accountid",
+        "name",
+        vec![
+            Property::new("name", EdmType::String).max_length(160),
+            Property::new("accountnumber", EdmType::String).max_length(20),
+            Property::new("revenue", EdmType::Decimal).scale(4),
+            Property::new("numberofemployees", EdmType::Int32),
+            Property::new("telephone1", EdmType::String).max_length(50),
+            Property::new("emailaddress1", EdmType::String).max_length(100),
+            Property::new("websiteurl", EdmType::String).max_length(200),
+            Property::new("address1_city", EdmType::String).max_length(80),
+            Property::new("address1_country", EdmType::String).max_length(80),
+            Property::new("description", EdmType::String).max_length(2000),
+            Property::new("industrycode", EdmType::Int32).options(INDUSTRY),
+            Property::new("creditonhold", EdmType::Boolean),
+            Property::new("statecode", EdmType::Int32).options(STATE),
+            Property::new("statuscode", EdmType::Int32).options(ACCOUNT_STATUS),
+            Property::new("_primarycontactid_value", EdmType::Guid).lookup(&["contact"]),
+            Property::new("_parentaccountid_value", EdmType::Guid).lookup(&["account"]),
         ],
-        alternate_keys: vec![vec!["accountnumber".into()]],
-    }
+        vec![
+            single(
+                "primarycontactid",
+                "contact",
+                "_primarycontactid_value",
+                "account_primary_contact",
+            ),
+            single(
+                "parentaccountid",
+                "account",
+                "_parentaccountid_value",
+                "account_parent_account",
+            ),
+            many(
+                "account_parent_account",
+                "account",
+                "_parentaccountid_value",
+                "parentaccountid",
+            ),
+            many(
+                "contact_customer_accounts",
+                "contact",
+                "_parentcustomerid_value",
+                "parentcustomerid_account",
+            ),
+            many(
+                "opportunity_parent_account",
+                "opportunity",
+                "_parentaccountid_value",
+                "parentaccountid",
+            ),
+            many(
+                "lead_parent_account",
+                "lead",
+                "_parentaccountid_value",
+                "parentaccountid",
+            ),
+            many(
+                "Account_Tasks",
+                "task",
+                "_regardingobjectid_value",
+                "regardingobjectid_account_task",
+            ),
+            many(
+                "Account_Annotation",
+                "annotation",
+                "_objectid_value",
+                "objectid_account",
+            ),
+        ],
+    );
+    e.alternate_keys = vec![vec!["accountnumber".into()]];
+    e
 }
 
 fn contact() -> EntityType {
-    let mut properties = system_columns("contact");
-    properties.extend([
-        Property::new("firstname", EdmType::String).max_length(50),
-        Property::new("lastname", EdmType::String).max_length(50),
-        Property::new("fullname", EdmType::String)
-            .max_length(160)
-            .read_only(),
-        Property::new("emailaddress1", EdmType::String).max_length(100),
-        Property::new("telephone1", EdmType::String).max_length(50),
-        Property::new("jobtitle", EdmType::String).max_length(100),
-        Property::new("birthdate", EdmType::Date),
-        Property::new("statecode", EdmType::Int32).options(STATE),
-        Property::new("statuscode", EdmType::Int32).options(&[(1, "Active"), (2, "Inactive")]),
-        Property::new("_parentcustomerid_value", EdmType::Guid).lookup(&["account", "contact"]),
-    ]);
-    EntityType {
-        name: "contact".into(),
-        entity_set: "contacts".into(),
-        key: "contactid".into(),
-        primary_name: Some("fullname".into()),
-        properties,
-        navigation: vec![
-            NavigationProperty {
-                name: "parentcustomerid_account".into(),
-                target: "account".into(),
-                collection: false,
-                partner: Some("contact_customer_accounts".into()),
-                foreign_key: "_parentcustomerid_value".into(),
-            },
-            NavigationProperty {
-                name: "account_primary_contact".into(),
-                target: "account".into(),
-                collection: true,
-                partner: Some("primarycontactid".into()),
-                foreign_key: "_primarycontactid_value".into(),
-            },
+    owned(
+        "contact",
+        "contacts",
+        "contactid",
+        "fullname",
+        vec![
+            Property::new("firstname", EdmType::String).max_length(50),
+            Property::new("lastname", EdmType::String).max_length(50),
+            Property::new("fullname", EdmType::String)
+                .max_length(160)
+                .read_only(),
+            Property::new("emailaddress1", EdmType::String).max_length(100),
+            Property::new("telephone1", EdmType::String).max_length(50),
+            Property::new("jobtitle", EdmType::String).max_length(100),
+            Property::new("birthdate", EdmType::Date),
+            Property::new("statecode", EdmType::Int32).options(STATE),
+            Property::new("statuscode", EdmType::Int32).options(ACCOUNT_STATUS),
+            Property::new("_parentcustomerid_value", EdmType::Guid).lookup(&["account", "contact"]),
         ],
-        alternate_keys: vec![],
-    }
+        vec![
+            single(
+                "parentcustomerid_account",
+                "account",
+                "_parentcustomerid_value",
+                "contact_customer_accounts",
+            ),
+            single(
+                "parentcustomerid_contact",
+                "contact",
+                "_parentcustomerid_value",
+                "contact_customer_contacts",
+            ),
+            many(
+                "contact_customer_contacts",
+                "contact",
+                "_parentcustomerid_value",
+                "parentcustomerid_contact",
+            ),
+            many(
+                "account_primary_contact",
+                "account",
+                "_primarycontactid_value",
+                "primarycontactid",
+            ),
+            many(
+                "opportunity_parent_contact",
+                "opportunity",
+                "_parentcontactid_value",
+                "parentcontactid",
+            ),
+            many(
+                "Contact_Tasks",
+                "task",
+                "_regardingobjectid_value",
+                "regardingobjectid_contact_task",
+            ),
+            many(
+                "Contact_Annotation",
+                "annotation",
+                "_objectid_value",
+                "objectid_contact",
+            ),
+        ],
+    )
+}
+
+fn lead() -> EntityType {
+    owned(
+        "lead",
+        "leads",
+        "leadid",
+        "fullname",
+        vec![
+            Property::new("subject", EdmType::String).max_length(300),
+            Property::new("firstname", EdmType::String).max_length(50),
+            Property::new("lastname", EdmType::String).max_length(50),
+            Property::new("fullname", EdmType::String)
+                .max_length(160)
+                .read_only(),
+            Property::new("companyname", EdmType::String).max_length(100),
+            Property::new("emailaddress1", EdmType::String).max_length(100),
+            Property::new("telephone1", EdmType::String).max_length(50),
+            Property::new("estimatedamount", EdmType::Decimal).scale(4),
+            Property::new("leadsourcecode", EdmType::Int32).options(&[
+                (1, "Advertisement"),
+                (2, "Employee Referral"),
+                (3, "External Referral"),
+                (4, "Partner"),
+                (5, "Public Relations"),
+                (6, "Seminar"),
+                (7, "Trade Show"),
+                (8, "Web"),
+                (9, "Word of Mouth"),
+                (10, "Other"),
+            ]),
+            Property::new("statecode", EdmType::Int32).options(&[
+                (0, "Open"),
+                (1, "Qualified"),
+                (2, "Disqualified"),
+            ]),
+            Property::new("statuscode", EdmType::Int32).options(&[
+                (1, "New"),
+                (2, "Contacted"),
+                (3, "Qualified"),
+                (4, "Lost"),
+                (5, "Cannot Contact"),
+                (6, "No Longer Interested"),
+                (7, "Canceled"),
+            ]),
+            Property::new("_parentaccountid_value", EdmType::Guid).lookup(&["account"]),
+            Property::new("_parentcontactid_value", EdmType::Guid).lookup(&["contact"]),
+        ],
+        vec![
+            single(
+                "parentaccountid",
+                "account",
+                "_parentaccountid_value",
+                "lead_parent_account",
+            ),
+            single(
+                "parentcontactid",
+                "contact",
+                "_parentcontactid_value",
+                "lead_parent_contact",
+            ),
+            many(
+                "Lead_Tasks",
+                "task",
+                "_regardingobjectid_value",
+                "regardingobjectid_lead_task",
+            ),
+            many(
+                "Lead_Annotation",
+                "annotation",
+                "_objectid_value",
+                "objectid_lead",
+            ),
+        ],
+    )
+}
+
+fn opportunity() -> EntityType {
+    owned(
+        "opportunity",
+        "opportunities",
+        "opportunityid",
+        "name",
+        vec![
+            Property::new("name", EdmType::String).max_length(300),
+            Property::new("description", EdmType::String).max_length(2000),
+            Property::new("estimatedvalue", EdmType::Decimal).scale(4),
+            Property::new("actualvalue", EdmType::Decimal).scale(4),
+            Property::new("estimatedclosedate", EdmType::Date),
+            Property::new("closeprobability", EdmType::Int32),
+            Property::new("opportunityratingcode", EdmType::Int32).options(&[
+                (1, "Hot"),
+                (2, "Warm"),
+                (3, "Cold"),
+            ]),
+            Property::new("statecode", EdmType::Int32).options(&[
+                (0, "Open"),
+                (1, "Won"),
+                (2, "Lost"),
+            ]),
+            Property::new("statuscode", EdmType::Int32).options(&[
+                (1, "In Progress"),
+                (2, "On Hold"),
+                (3, "Won"),
+                (4, "Canceled"),
+                (5, "Out-Sold"),
+            ]),
+            Property::new("_parentaccountid_value", EdmType::Guid).lookup(&["account"]),
+            Property::new("_parentcontactid_value", EdmType::Guid).lookup(&["contact"]),
+        ],
+        vec![
+            single(
+                "parentaccountid",
+                "account",
+                "_parentaccountid_value",
+                "opportunity_parent_account",
+            ),
+            single(
+                "parentcontactid",
+                "contact",
+                "_parentcontactid_value",
+                "opportunity_parent_contact",
+            ),
+            many(
+                "Opportunity_Tasks",
+                "task",
+                "_regardingobjectid_value",
+                "regardingobjectid_opportunity_task",
+            ),
+            many(
+                "Opportunity_Annotation",
+                "annotation",
+                "_objectid_value",
+                "objectid_opportunity",
+            ),
+        ],
+    )
+}
+
+fn task() -> EntityType {
+    owned(
+        "task",
+        "tasks",
+        "activityid",
+        "subject",
+        vec![
+            Property::new("subject", EdmType::String).max_length(200),
+            Property::new("description", EdmType::String).max_length(2000),
+            Property::new("scheduledend", EdmType::DateTimeOffset),
+            Property::new("actualend", EdmType::DateTimeOffset),
+            Property::new("percentcomplete", EdmType::Int32),
+            Property::new("prioritycode", EdmType::Int32).options(&[
+                (0, "Low"),
+                (1, "Normal"),
+                (2, "High"),
+            ]),
+            Property::new("statecode", EdmType::Int32).options(&[
+                (0, "Open"),
+                (1, "Completed"),
+                (2, "Canceled"),
+            ]),
+            Property::new("statuscode", EdmType::Int32).options(&[
+                (2, "Not Started"),
+                (3, "In Progress"),
+                (4, "Waiting on someone else"),
+                (5, "Completed"),
+                (6, "Canceled"),
+                (7, "Deferred"),
+            ]),
+            Property::new("_regardingobjectid_value", EdmType::Guid).lookup(&[
+                "account",
+                "contact",
+                "lead",
+                "opportunity",
+            ]),
+        ],
+        vec![
+            single(
+                "regardingobjectid_account_task",
+                "account",
+                "_regardingobjectid_value",
+                "Account_Tasks",
+            ),
+            single(
+                "regardingobjectid_contact_task",
+                "contact",
+                "_regardingobjectid_value",
+                "Contact_Tasks",
+            ),
+            single(
+                "regardingobjectid_lead_task",
+                "lead",
+                "_regardingobjectid_value",
+                "Lead_Tasks",
+            ),
+            single(
+                "regardingobjectid_opportunity_task",
+                "opportunity",
+                "_regardingobjectid_value",
+                "Opportunity_Tasks",
+            ),
+        ],
+    )
+}
+
+fn annotation() -> EntityType {
+    owned(
+        "annotation",
+        "annotations",
+        "annotationid",
+        "subject",
+        vec![
+            Property::new("subject", EdmType::String).max_length(500),
+            Property::new("notetext", EdmType::String).max_length(100_000),
+            Property::new("filename", EdmType::String).max_length(255),
+            Property::new("mimetype", EdmType::String).max_length(256),
+            Property::new("documentbody", EdmType::String).max_length(1_073_741_823),
+            Property::new("filesize", EdmType::Int32).read_only(),
+            Property::new("isdocument", EdmType::Boolean).read_only(),
+            Property::new("objecttypecode", EdmType::String).max_length(64),
+            Property::new("_objectid_value", EdmType::Guid).lookup(&[
+                "account",
+                "contact",
+                "lead",
+                "opportunity",
+            ]),
+        ],
+        vec![
+            single(
+                "objectid_account",
+                "account",
+                "_objectid_value",
+                "Account_Annotation",
+            ),
+            single(
+                "objectid_contact",
+                "contact",
+                "_objectid_value",
+                "Contact_Annotation",
+            ),
+            single(
+                "objectid_lead",
+                "lead",
+                "_objectid_value",
+                "Lead_Annotation",
+            ),
+            single(
+                "objectid_opportunity",
+                "opportunity",
+                "_objectid_value",
+                "Opportunity_Annotation",
+            ),
+        ],
+    )
+}
+
+fn systemuser() -> EntityType {
+    table(
+        "systemuser",
+        "systemusers",
+        "systemuserid",
+        "fullname",
+        vec![
+            Property::new("fullname", EdmType::String).max_length(200),
+            Property::new("firstname", EdmType::String).max_length(64),
+            Property::new("lastname", EdmType::String).max_length(64),
+            Property::new("domainname", EdmType::String).max_length(1024),
+            Property::new("internalemailaddress", EdmType::String).max_length(100),
+            Property::new("azureactivedirectoryobjectid", EdmType::Guid),
+            Property::new("applicationid", EdmType::Guid),
+            Property::new("isdisabled", EdmType::Boolean),
+            Property::new("accessmode", EdmType::Int32).options(&[
+                (0, "Read-Write"),
+                (1, "Administrative"),
+                (2, "Read"),
+                (3, "Support User"),
+                (4, "Non-interactive"),
+                (5, "Delegated Admin"),
+            ]),
+            Property::new("_businessunitid_value", EdmType::Guid).lookup(&["businessunit"]),
+        ],
+        vec![
+            single(
+                "businessunitid",
+                "businessunit",
+                "_businessunitid_value",
+                "business_unit_system_users",
+            ),
+            many(
+                "lk_accountbase_createdby",
+                "account",
+                "_createdby_value",
+                "createdby",
+            ),
+            many(
+                "lk_contactbase_createdby",
+                "contact",
+                "_createdby_value",
+                "createdby",
+            ),
+            many("user_accounts", "account", "_ownerid_value", "ownerid"),
+            many("user_task", "task", "_ownerid_value", "ownerid"),
+        ],
+    )
+}
+
+fn team() -> EntityType {
+    table(
+        "team",
+        "teams",
+        "teamid",
+        "name",
+        vec![
+            Property::new("name", EdmType::String).max_length(160),
+            Property::new("isdefault", EdmType::Boolean),
+            Property::new("teamtype", EdmType::Int32).options(&[
+                (0, "Owner"),
+                (1, "Access"),
+                (2, "Security Group"),
+                (3, "Office Group"),
+            ]),
+            Property::new("azureactivedirectoryobjectid", EdmType::Guid),
+            Property::new("_businessunitid_value", EdmType::Guid).lookup(&["businessunit"]),
+        ],
+        vec![single(
+            "businessunitid",
+            "businessunit",
+            "_businessunitid_value",
+            "business_unit_teams",
+        )],
+    )
+}
+
+fn businessunit() -> EntityType {
+    table(
+        "businessunit",
+        "businessunits",
+        "businessunitid",
+        "name",
+        vec![
+            Property::new("name", EdmType::String).max_length(160),
+            Property::new("isdisabled", EdmType::Boolean),
+            Property::new("_parentbusinessunitid_value", EdmType::Guid).lookup(&["businessunit"]),
+        ],
+        vec![
+            single(
+                "parentbusinessunitid",
+                "businessunit",
+                "_parentbusinessunitid_value",
+                "business_unit_parent_business_unit",
+            ),
+            many(
+                "business_unit_system_users",
+                "systemuser",
+                "_businessunitid_value",
+                "businessunitid",
+            ),
+            many(
+                "business_unit_teams",
+                "team",
+                "_businessunitid_value",
+                "businessunitid",
+            ),
+        ],
+    )
+}
+
+fn organization() -> EntityType {
+    table(
+        "organization",
+        "organizations",
+        "organizationid",
+        "name",
+        vec![
+            Property::new("name", EdmType::String).max_length(160),
+            Property::new("languagecode", EdmType::Int32),
+            Property::new("localeid", EdmType::Int32),
+            Property::new("currencysymbol", EdmType::String).max_length(13),
+            Property::new("pricingdecimalprecision", EdmType::Int32),
+        ],
+        vec![],
+    )
+}
+
+/// The built-in tables.
+pub fn builtin_tables() -> Vec<EntityType> {
+    vec![
+        account(),
+        contact(),
+        lead(),
+        opportunity(),
+        task(),
+        annotation(),
+        systemuser(),
+        team(),
+        businessunit(),
+        organization(),
+    ]
 }
 
 /// The emulated tables.
@@ -147,7 +695,7 @@ pub struct DataverseModel {
 impl Default for DataverseModel {
     fn default() -> Self {
         Self {
-            model: Model::new(vec![account(), contact()]),
+            model: Model::new(builtin_tables()),
         }
     }
 }

@@ -16,6 +16,7 @@ use d365_odata::model::EntityType;
 
 use super::entity::retrieve;
 use super::record::{Record, from_json};
+use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::state::AppState;
 use crate::store::write;
@@ -28,6 +29,16 @@ fn internal(e: rusqlite::Error) -> DataverseError {
 fn entity_id_header(st: &AppState, entity: &EntityType, id: &uuid::Uuid) -> HeaderValue {
     HeaderValue::from_str(&format!("{}/{}({id})", st.api_root(), entity.entity_set))
         .unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The server-maintained columns of a write by `principal`, now.
+fn stamp(st: &AppState, principal: &Principal) -> write::Stamp {
+    let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
+    write::Stamp {
+        now: st.clock.now(),
+        user: guid(&principal.systemuser_id),
+        business_unit: guid(&st.registry.config().environment.business_unit_id),
+    }
 }
 
 /// `W/"123"` → 123.
@@ -101,6 +112,7 @@ async fn answer(
 pub(crate) async fn create(
     st: &AppState,
     entity: &EntityType,
+    principal: &Principal,
     headers: &HeaderMap,
     body: &[u8],
     raw_query: &str,
@@ -113,14 +125,14 @@ pub(crate) async fn create(
         entity.key.clone(),
         rusqlite::types::Value::Blob(id.as_bytes().to_vec()),
     ));
-    let (owned, now) = (entity.clone(), st.clock.now());
+    let (owned, stamp) = (entity.clone(), stamp(st, principal));
     let inserted = st
         .store
         .run(move |c| {
             if write::exists(c, &owned, &id)? {
                 return Ok(false);
             }
-            write::insert(c, &owned, values, now).map(|_| true)
+            write::insert(c, &owned, values, &stamp).map(|_| true)
         })
         .await
         .map_err(internal)?;
@@ -135,6 +147,7 @@ pub(crate) async fn upsert(
     st: &AppState,
     entity: &EntityType,
     id: uuid::Uuid,
+    principal: &Principal,
     headers: &HeaderMap,
     body: &[u8],
     raw_query: &str,
@@ -149,7 +162,7 @@ pub(crate) async fn upsert(
         .get("if-none-match")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (owned, now, values) = (entity.clone(), st.clock.now(), record.values);
+    let (owned, stamp, values) = (entity.clone(), stamp(st, principal), record.values);
     let outcome = st
         .store
         .run(move |c| -> rusqlite::Result<Result<bool, DataverseError>> {
@@ -167,7 +180,7 @@ pub(crate) async fn upsert(
             }
             if current.is_some() {
                 if !values.is_empty() {
-                    write::update(c, &owned, &id, values, now)?;
+                    write::update(c, &owned, &id, values, &stamp)?;
                 }
                 Ok(Ok(false))
             } else {
@@ -176,7 +189,7 @@ pub(crate) async fn upsert(
                     owned.key.clone(),
                     rusqlite::types::Value::Blob(id.as_bytes().to_vec()),
                 ));
-                write::insert(c, &owned, values, now)?;
+                write::insert(c, &owned, values, &stamp)?;
                 Ok(Ok(true))
             }
         })

@@ -129,6 +129,29 @@ fn bind_target(raw: &str) -> Option<(String, uuid::Uuid)> {
     }
 }
 
+/// The tables a single-valued navigation property may be bound to: its own target, plus the
+/// lookup's other targets that no navigation property of their own covers (`ownerid` takes
+/// `/systemusers(…)` or `/teams(…)`; `parentcustomerid_account` takes accounts only).
+fn bind_targets<'m>(
+    model: &'m Model,
+    entity: &EntityType,
+    nav: &d365_odata::model::NavigationProperty,
+) -> Vec<&'m EntityType> {
+    let mut names = vec![nav.target.as_str()];
+    if let Some(fk) = entity.property(&nav.foreign_key) {
+        for t in &fk.lookup_targets {
+            let covered = entity
+                .navigation
+                .iter()
+                .any(|n| !n.collection && n.foreign_key == nav.foreign_key && n.target == *t);
+            if !covered && !names.contains(&t.as_str()) {
+                names.push(t);
+            }
+        }
+    }
+    names.iter().filter_map(|n| model.entity_type(n)).collect()
+}
+
 /// Parses and validates a JSON body for `entity` (addressed as `set`).
 pub(crate) fn from_json(
     model: &Model,
@@ -150,27 +173,27 @@ pub(crate) fn from_json(
             let nav = entity.navigation(nav_name).filter(|n| !n.collection).ok_or_else(|| {
                 DataverseError::payload(set, format!("An undeclared property '{nav_name}' which only has property annotations in the payload but no property value was found in the payload."))
             })?;
+            if super::model::SERVER_LOOKUPS.contains(&nav.foreign_key.as_str()) {
+                continue; // createdby, modifiedby, owningbusinessunit are the server's
+            }
             if value.is_null() {
                 record.values.push((nav.foreign_key.clone(), Value::Null));
                 continue;
             }
-            let target = model
-                .entity_type(&nav.target)
-                .ok_or_else(DataverseError::internal)?;
-            let (target_set, id) = value
+            let targets = bind_targets(model, entity, nav);
+            let (target, id) = value
                 .as_str()
                 .and_then(bind_target)
-                .filter(|(s, _)| *s == target.entity_set)
+                .and_then(|(s, id)| targets.iter().find(|t| t.entity_set == s).map(|t| (*t, id)))
                 .ok_or_else(|| {
                     DataverseError::payload(
                         set,
                         format!(
                             "The value of '{name}' must be a reference such as '/{}(<id>)'.",
-                            target.entity_set
+                            targets.first().map_or("", |t| t.entity_set.as_str())
                         ),
                     )
                 })?;
-            let _ = target_set;
             record.references.push((target.name.clone(), id));
             record
                 .values

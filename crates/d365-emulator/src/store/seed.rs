@@ -213,13 +213,188 @@ fn row(names: &[String], values: Vec<(&str, Value)>) -> Vec<Value> {
         .collect()
 }
 
-/// Seeds `accounts` accounts and twice as many contacts, unless accounts already exist.
-/// Returns the number of accounts inserted.
+/// The directory rows every emulator has: the root business unit, the organization, its
+/// default team, and a systemuser per configured user and application user.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    /// The organization (`organizationid`, name).
+    pub organization: (uuid::Uuid, String),
+    /// The root business unit.
+    pub business_unit: uuid::Uuid,
+    /// Users: (`systemuserid`, Entra object id, UPN, first name, last name).
+    pub users: Vec<(uuid::Uuid, uuid::Uuid, String, String, String)>,
+    /// Application users: (`systemuserid`, application id, name).
+    pub app_users: Vec<(uuid::Uuid, uuid::Uuid, String)>,
+}
+
+/// The default team's id: derived from the business unit, so it is stable across restarts.
+fn default_team(bu: uuid::Uuid) -> uuid::Uuid {
+    let mut b = *bu.as_bytes();
+    b[0] ^= 0x7e;
+    uuid::Uuid::from_bytes(b)
+}
+
+fn blob(id: uuid::Uuid) -> Value {
+    Value::Blob(id.as_bytes().to_vec())
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+/// Inserts rows of one table through one prepared statement.
+struct Inserter<'c> {
+    statement: rusqlite::Statement<'c>,
+    names: Vec<String>,
+}
+
+impl<'c> Inserter<'c> {
+    fn new(
+        tx: &'c Connection,
+        model: &Model,
+        entity: &str,
+        or_ignore: bool,
+    ) -> rusqlite::Result<Self> {
+        let (sql, names) = insert_sql(model, entity);
+        let sql = if or_ignore {
+            sql.replacen("INSERT", "INSERT OR IGNORE", 1)
+        } else {
+            sql
+        };
+        Ok(Self {
+            statement: tx.prepare(&sql)?,
+            names,
+        })
+    }
+
+    fn insert(&mut self, values: Vec<(&str, Value)>) -> rusqlite::Result<()> {
+        self.statement
+            .execute(params_from_iter(row(&self.names, values)))
+            .map(|_| ())
+    }
+}
+
+/// Writes (or refreshes) the directory rows. Idempotent.
+pub fn seed_directory(
+    conn: &mut Connection,
+    model: &Model,
+    dir: &Directory,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let created = Value::Integer(EPOCH_2020 - 86_400);
+        let mut version = 1_000;
+        let system = |version: i64| {
+            vec![
+                ("createdon", created.clone()),
+                ("modifiedon", created.clone()),
+                ("versionnumber", Value::Integer(version)),
+            ]
+        };
+        let mut org = Inserter::new(&tx, model, "organization", true)?;
+        let mut values = system(version);
+        values.extend([
+            ("organizationid", blob(dir.organization.0)),
+            ("name", text(&dir.organization.1)),
+            ("languagecode", Value::Integer(1033)),
+            ("localeid", Value::Integer(1033)),
+            ("currencysymbol", text("$")),
+            ("pricingdecimalprecision", Value::Integer(2)),
+        ]);
+        org.insert(values)?;
+        version += 1;
+        let mut bu = Inserter::new(&tx, model, "businessunit", true)?;
+        let mut values = system(version);
+        values.extend([
+            ("businessunitid", blob(dir.business_unit)),
+            ("name", text(&dir.organization.1)),
+            ("isdisabled", Value::Integer(0)),
+        ]);
+        bu.insert(values)?;
+        version += 1;
+        let mut team = Inserter::new(&tx, model, "team", true)?;
+        let mut values = system(version);
+        values.extend([
+            ("teamid", blob(default_team(dir.business_unit))),
+            ("name", text(&dir.organization.1)),
+            ("isdefault", Value::Integer(1)),
+            ("teamtype", Value::Integer(0)),
+            ("_businessunitid_value", blob(dir.business_unit)),
+        ]);
+        team.insert(values)?;
+        let mut user = Inserter::new(&tx, model, "systemuser", true)?;
+        for (id, oid, upn, first, last) in &dir.users {
+            version += 1;
+            let mut values = system(version);
+            values.extend([
+                ("systemuserid", blob(*id)),
+                ("fullname", Value::Text(format!("{first} {last}"))),
+                ("firstname", text(first)),
+                ("lastname", text(last)),
+                ("domainname", text(upn)),
+                ("internalemailaddress", text(upn)),
+                ("azureactivedirectoryobjectid", blob(*oid)),
+                ("isdisabled", Value::Integer(0)),
+                ("accessmode", Value::Integer(0)),
+                ("_businessunitid_value", blob(dir.business_unit)),
+            ]);
+            user.insert(values)?;
+        }
+        for (id, app, name) in &dir.app_users {
+            version += 1;
+            let mut values = system(version);
+            values.extend([
+                ("systemuserid", blob(*id)),
+                ("fullname", Value::Text(format!("# {name}"))),
+                ("lastname", text(name)),
+                ("domainname", Value::Text(format!("{app}@emulator.local"))),
+                ("applicationid", blob(*app)),
+                ("isdisabled", Value::Integer(0)),
+                ("accessmode", Value::Integer(4)),
+                ("_businessunitid_value", blob(dir.business_unit)),
+            ]);
+            user.insert(values)?;
+        }
+    }
+    tx.commit()
+}
+
+const LEAD_SUBJECTS: &[&str] = &[
+    "Interested in volume pricing",
+    "Requested a product demo",
+    "Met at trade show",
+    "Website enquiry",
+    "Renewal opportunity",
+    "Partner referral",
+];
+const OPPORTUNITY_TOPICS: &[&str] = &[
+    "Annual licence renewal",
+    "New warehouse fit-out",
+    "Fleet expansion",
+    "Cloud migration",
+    "Support contract",
+    "Pilot project",
+    "Office relocation",
+];
+const TASK_SUBJECTS: &[&str] = &[
+    "Call back about the quote",
+    "Send the proposal",
+    "Schedule a site visit",
+    "Follow up on invoice",
+    "Prepare the contract",
+];
+
+/// Seeds `accounts` accounts with, for each, two contacts (the first is the primary contact),
+/// one opportunity and one task; and a lead and a note for every fifth account. Owned rows
+/// belong to `owner` in `business_unit`. Does nothing if accounts exist. Returns the number
+/// of accounts inserted.
 pub fn seed(
     conn: &mut Connection,
     model: &Model,
     accounts: usize,
     seed: u64,
+    owner: uuid::Uuid,
+    business_unit: uuid::Uuid,
 ) -> rusqlite::Result<usize> {
     let existing: i64 = conn.query_row("SELECT count(*) FROM account", [], |r| r.get(0))?;
     if existing > 0 || accounts == 0 {
@@ -228,11 +403,26 @@ pub fn seed(
     let mut rng = Rng::new(seed);
     let tx = conn.transaction()?;
     {
-        let (account_sql, account_cols) = insert_sql(model, "account");
-        let (contact_sql, contact_cols) = insert_sql(model, "contact");
-        let mut insert_account = tx.prepare(&account_sql)?;
-        let mut insert_contact = tx.prepare(&contact_sql)?;
+        let mut insert_account = Inserter::new(&tx, model, "account", false)?;
+        let mut insert_contact = Inserter::new(&tx, model, "contact", false)?;
+        let mut insert_opportunity = Inserter::new(&tx, model, "opportunity", false)?;
+        let mut insert_task = Inserter::new(&tx, model, "task", false)?;
+        let mut insert_lead = Inserter::new(&tx, model, "lead", false)?;
+        let mut insert_note = Inserter::new(&tx, model, "annotation", false)?;
         let mut version: i64 = 100_000;
+        // Every owned row: dates, version, creator, owner, business unit.
+        let stamp = |created: i64, modified: i64, version: &mut i64| {
+            *version += 1;
+            vec![
+                ("createdon", Value::Integer(created)),
+                ("modifiedon", Value::Integer(modified)),
+                ("versionnumber", Value::Integer(*version)),
+                ("_createdby_value", blob(owner)),
+                ("_modifiedby_value", blob(owner)),
+                ("_ownerid_value", blob(owner)),
+                ("_owningbusinessunit_value", blob(business_unit)),
+            ]
+        };
         // Spread creation times over six years, in creation order.
         let span = 6 * 365 * 86_400 / accounts.max(1) as i64;
         for i in 0..accounts {
@@ -260,77 +450,152 @@ pub fn seed(
                 let birth = time::Date::from_julian_day(rng.range(2_433_283, 2_452_276) as i32)
                     .map(|d| d.to_string())
                     .unwrap_or_default();
-                version += 1;
-                insert_contact.execute(params_from_iter(row(
-                    &contact_cols,
-                    vec![
-                        ("contactid", Value::Blob(contact_id.as_bytes().to_vec())),
-                        ("createdon", Value::Integer(created + 60 * (c + 1))),
-                        (
-                            "modifiedon",
-                            Value::Integer(created + 60 * (c + 1) + rng.range(0, 86_400 * 30)),
-                        ),
-                        ("versionnumber", Value::Integer(version)),
-                        ("firstname", Value::Text(first.into())),
-                        ("lastname", Value::Text(last.into())),
-                        ("fullname", Value::Text(format!("{first} {last}"))),
-                        (
-                            "emailaddress1",
-                            Value::Text(format!("{}.{}@{domain}", slug(first), slug(last))),
-                        ),
-                        (
-                            "telephone1",
-                            Value::Text(format!("+1-425-555-{:04}", rng.range(0, 10_000))),
-                        ),
-                        ("jobtitle", Value::Text(rng.pick(TITLES).into())),
-                        ("birthdate", Value::Text(birth)),
-                        ("statecode", Value::Integer(0)),
-                        ("statuscode", Value::Integer(1)),
-                        (
-                            "_parentcustomerid_value",
-                            Value::Blob(account_id.as_bytes().to_vec()),
-                        ),
-                    ],
-                )))?;
-            }
-            version += 1;
-            // Revenue in whole cents, stored scaled by 10^4.
-            let revenue_cents = rng.range(1_000_000, 50_000_000_000);
-            insert_account.execute(params_from_iter(row(
-                &account_cols,
-                vec![
-                    ("accountid", Value::Blob(account_id.as_bytes().to_vec())),
-                    ("createdon", Value::Integer(created)),
+                let at = created + 60 * (c + 1);
+                let mut values = stamp(at, at + rng.range(0, 86_400 * 30), &mut version);
+                values.extend([
+                    ("contactid", blob(contact_id)),
+                    ("firstname", text(first)),
+                    ("lastname", text(last)),
+                    ("fullname", Value::Text(format!("{first} {last}"))),
                     (
-                        "modifiedon",
-                        Value::Integer(created + rng.range(0, 86_400 * 90)),
+                        "emailaddress1",
+                        Value::Text(format!("{}.{}@{domain}", slug(first), slug(last))),
                     ),
-                    ("versionnumber", Value::Integer(version)),
-                    ("name", Value::Text(name)),
-                    ("accountnumber", Value::Text(format!("ACC-{:06}", i + 1))),
-                    ("revenue", Value::Integer(revenue_cents * 100)),
-                    ("numberofemployees", Value::Integer(rng.range(5, 50_000))),
                     (
                         "telephone1",
-                        Value::Text(format!("+1-206-555-{:04}", rng.range(0, 10_000))),
+                        Value::Text(format!("+1-425-555-{:04}", rng.range(0, 10_000))),
                     ),
-                    ("emailaddress1", Value::Text(format!("info@{domain}"))),
-                    ("websiteurl", Value::Text(format!("https://www.{domain}"))),
-                    ("address1_city", Value::Text(city.into())),
-                    ("address1_country", Value::Text(country.into())),
-                    ("industrycode", Value::Integer(rng.range(1, 34))),
+                    ("jobtitle", text(rng.pick(TITLES))),
+                    ("birthdate", Value::Text(birth)),
+                    ("statecode", Value::Integer(0)),
+                    ("statuscode", Value::Integer(1)),
+                    ("_parentcustomerid_value", blob(account_id)),
+                ]);
+                insert_contact.insert(values)?;
+            }
+            // Revenue in whole cents, stored scaled by 10^4.
+            let revenue_cents = rng.range(1_000_000, 50_000_000_000);
+            let mut values = stamp(created, created + rng.range(0, 86_400 * 90), &mut version);
+            values.extend([
+                ("accountid", blob(account_id)),
+                ("name", Value::Text(name.clone())),
+                ("accountnumber", Value::Text(format!("ACC-{:06}", i + 1))),
+                ("revenue", Value::Integer(revenue_cents * 100)),
+                ("numberofemployees", Value::Integer(rng.range(5, 50_000))),
+                (
+                    "telephone1",
+                    Value::Text(format!("+1-206-555-{:04}", rng.range(0, 10_000))),
+                ),
+                ("emailaddress1", Value::Text(format!("info@{domain}"))),
+                ("websiteurl", Value::Text(format!("https://www.{domain}"))),
+                ("address1_city", text(city)),
+                ("address1_country", text(country)),
+                ("industrycode", Value::Integer(rng.range(1, 34))),
+                (
+                    "creditonhold",
+                    Value::Integer((rng.range(0, 10) == 0) as i64),
+                ),
+                ("statecode", Value::Integer(inactive as i64)),
+                ("statuscode", Value::Integer(if inactive { 2 } else { 1 })),
+                ("_primarycontactid_value", blob(contact_ids[0])),
+            ]);
+            insert_account.insert(values)?;
+
+            // One opportunity per account, a third of them closed.
+            let opportunity_id = rng.guid();
+            let at = created + 3_600;
+            let state = [0, 0, 1, 2][rng.next_u64() as usize % 4];
+            let status = match state {
+                0 => 1,
+                1 => 3,
+                _ => 4,
+            };
+            let value_cents = rng.range(100_000, 500_000_000);
+            let close = time::Date::from_julian_day(
+                2_458_850 + ((at - EPOCH_2020) / 86_400) as i32 + rng.range(14, 180) as i32,
+            )
+            .map(|d| d.to_string())
+            .unwrap_or_default();
+            let mut values = stamp(at, at + rng.range(0, 86_400 * 60), &mut version);
+            values.extend([
+                ("opportunityid", blob(opportunity_id)),
+                (
+                    "name",
+                    Value::Text(format!("{} – {}", rng.pick(OPPORTUNITY_TOPICS), name)),
+                ),
+                ("estimatedvalue", Value::Integer(value_cents * 100)),
+                ("estimatedclosedate", Value::Text(close)),
+                ("closeprobability", Value::Integer(rng.range(5, 96))),
+                ("opportunityratingcode", Value::Integer(rng.range(1, 4))),
+                ("statecode", Value::Integer(state)),
+                ("statuscode", Value::Integer(status)),
+                ("_parentaccountid_value", blob(account_id)),
+                ("_parentcontactid_value", blob(contact_ids[0])),
+            ]);
+            insert_opportunity.insert(values)?;
+
+            // One task regarding the opportunity's account.
+            let at = created + 7_200;
+            let done = rng.range(0, 3) == 0;
+            let mut values = stamp(at, at + rng.range(0, 86_400 * 10), &mut version);
+            values.extend([
+                ("activityid", blob(rng.guid())),
+                ("subject", text(rng.pick(TASK_SUBJECTS))),
+                (
+                    "scheduledend",
+                    Value::Integer(at + rng.range(86_400, 86_400 * 21)),
+                ),
+                (
+                    "percentcomplete",
+                    Value::Integer(if done { 100 } else { 0 }),
+                ),
+                ("prioritycode", Value::Integer(rng.range(0, 3))),
+                ("statecode", Value::Integer(done as i64)),
+                ("statuscode", Value::Integer(if done { 5 } else { 2 })),
+                ("_regardingobjectid_value", blob(account_id)),
+            ]);
+            insert_task.insert(values)?;
+
+            if i % 5 == 0 {
+                let first = rng.pick(FIRST);
+                let last = rng.pick(LAST);
+                let at = created + 10_800;
+                let mut values = stamp(at, at, &mut version);
+                values.extend([
+                    ("leadid", blob(rng.guid())),
+                    ("subject", text(rng.pick(LEAD_SUBJECTS))),
+                    ("firstname", text(first)),
+                    ("lastname", text(last)),
+                    ("fullname", Value::Text(format!("{first} {last}"))),
+                    ("companyname", Value::Text(name.clone())),
                     (
-                        "creditonhold",
-                        Value::Integer((rng.range(0, 10) == 0) as i64),
+                        "emailaddress1",
+                        Value::Text(format!("{}@{domain}", slug(first))),
                     ),
-                    ("statecode", Value::Integer(inactive as i64)),
-                    ("statuscode", Value::Integer(if inactive { 2 } else { 1 })),
                     (
-                        "_primarycontactid_value",
-                        Value::Blob(contact_ids[0].as_bytes().to_vec()),
+                        "estimatedamount",
+                        Value::Integer(rng.range(100_000, 50_000_000) * 100),
                     ),
-                ],
-            )))?;
+                    ("leadsourcecode", Value::Integer(rng.range(1, 11))),
+                    ("statecode", Value::Integer(0)),
+                    ("statuscode", Value::Integer(1)),
+                    ("_parentaccountid_value", blob(account_id)),
+                ]);
+                insert_lead.insert(values)?;
+                let mut values = stamp(at, at, &mut version);
+                values.extend([
+                    ("annotationid", blob(rng.guid())),
+                    ("subject", text("Call notes")),
+                    (
+                        "notetext",
+                        Value::Text(format!("Spoke with {first} {last} about {name}.")),
+                    ),
+                    ("isdocument", Value::Integer(0)),
+                    ("objecttypecode", text("account")),
+                    ("_objectid_value", blob(account_id)),
+                ]);
+                insert_note.insert(values)?;
+            }
         }
     }
     tx.commit()?;
@@ -347,9 +612,10 @@ mod tests {
         let run = || {
             let mut conn = Connection::open_in_memory().unwrap();
             super::super::schema::create_tables(&conn, &model).unwrap();
-            assert_eq!(seed(&mut conn, &model, 50, 7).unwrap(), 50);
+            let (owner, bu) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+            assert_eq!(seed(&mut conn, &model, 50, 7, owner, bu).unwrap(), 50);
             assert_eq!(
-                seed(&mut conn, &model, 50, 7).unwrap(),
+                seed(&mut conn, &model, 50, 7, owner, bu).unwrap(),
                 0,
                 "never seeds twice"
             );
@@ -363,6 +629,17 @@ mod tests {
             let orphans: i64 = conn
                 .query_row("SELECT count(*) FROM contact c WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.accountid = c._parentcustomerid_value)", [], |r| r.get(0))
                 .unwrap();
+            for (table, fk) in [
+                ("opportunity", "_parentaccountid_value"),
+                ("task", "_regardingobjectid_value"),
+                ("lead", "_parentaccountid_value"),
+                ("annotation", "_objectid_value"),
+            ] {
+                let orphans: i64 = conn
+                    .query_row(&format!("SELECT count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.accountid = t.{fk})"), [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(orphans, 0, "{table} rows point at accounts");
+            }
             let contacts: i64 = conn
                 .query_row("SELECT count(*) FROM contact", [], |r| r.get(0))
                 .unwrap();

@@ -35,6 +35,31 @@ fn next_version(conn: &Connection, entity: &EntityType) -> rusqlite::Result<i64>
     Ok(next)
 }
 
+/// Who writes, and when: the server-maintained columns of a write.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    /// Unix seconds (`createdon`, `modifiedon`).
+    pub now: i64,
+    /// The calling user's `systemuserid` (`createdby`, `modifiedby`, the default owner).
+    pub user: uuid::Uuid,
+    /// The caller's business unit (`owningbusinessunit`).
+    pub business_unit: uuid::Uuid,
+}
+
+/// Sets the server-maintained columns the entity has, replacing any the body gave.
+fn stamp_columns(
+    entity: &EntityType,
+    values: &mut Vec<(String, Value)>,
+    columns: Vec<(&str, Value)>,
+) {
+    for (col, v) in columns {
+        if entity.property(col).is_some() {
+            values.retain(|(c, _)| c != col);
+            values.push((col.to_owned(), v));
+        }
+    }
+}
+
 /// The `versionnumber` of a row, or `None` if it does not exist.
 pub fn version_of(
     conn: &Connection,
@@ -59,19 +84,28 @@ pub fn insert(
     conn: &Connection,
     entity: &EntityType,
     mut values: Vec<(String, Value)>,
-    now: i64,
+    stamp: &Stamp,
 ) -> rusqlite::Result<i64> {
     let version = next_version(conn, entity)?;
-    for (col, v) in [
-        ("createdon", Value::Integer(now)),
-        ("modifiedon", Value::Integer(now)),
-        ("versionnumber", Value::Integer(version)),
-    ] {
-        if entity.property(col).is_some() {
-            values.retain(|(c, _)| c != col);
-            values.push((col.to_owned(), v));
-        }
+    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
+    // The body may name an owner; otherwise the caller owns the record.
+    if entity.property("_ownerid_value").is_some()
+        && !values.iter().any(|(c, _)| c == "_ownerid_value")
+    {
+        values.push(("_ownerid_value".into(), guid(stamp.user)));
     }
+    stamp_columns(
+        entity,
+        &mut values,
+        vec![
+            ("createdon", Value::Integer(stamp.now)),
+            ("modifiedon", Value::Integer(stamp.now)),
+            ("versionnumber", Value::Integer(version)),
+            ("_createdby_value", guid(stamp.user)),
+            ("_modifiedby_value", guid(stamp.user)),
+            ("_owningbusinessunit_value", guid(stamp.business_unit)),
+        ],
+    );
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         ident(&entity.name),
@@ -92,18 +126,21 @@ pub fn update(
     entity: &EntityType,
     id: &uuid::Uuid,
     mut values: Vec<(String, Value)>,
-    now: i64,
+    stamp: &Stamp,
 ) -> rusqlite::Result<i64> {
     let version = next_version(conn, entity)?;
-    for (col, v) in [
-        ("modifiedon", Value::Integer(now)),
-        ("versionnumber", Value::Integer(version)),
-    ] {
-        if entity.property(col).is_some() {
-            values.retain(|(c, _)| c != col);
-            values.push((col.to_owned(), v));
-        }
-    }
+    stamp_columns(
+        entity,
+        &mut values,
+        vec![
+            ("modifiedon", Value::Integer(stamp.now)),
+            ("versionnumber", Value::Integer(version)),
+            (
+                "_modifiedby_value",
+                Value::Blob(stamp.user.as_bytes().to_vec()),
+            ),
+        ],
+    );
     let sets = values
         .iter()
         .map(|(c, _)| format!("{} = ?", ident(c)))
