@@ -477,6 +477,20 @@ impl DataverseError {
     pub fn bad_query(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "0x80060888", message)
     }
+    /// 400 `0x80040203` (InvalidArgument): a FetchXML document that cannot be run.
+    pub fn fetch_xml(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "0x80040203", message)
+    }
+    /// 400 `0x80041103` (QueryBuilderNoAttribute): FetchXML names a column the table lacks.
+    pub fn fetch_no_attribute(entity: &str, attribute: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x80041103",
+            format!(
+                "'{entity}' entity doesn't contain attribute with Name = '{attribute}' and NameMapping = 'Logical'."
+            ),
+        )
+    }
     /// 400 `0x80060888`: `$skip` is not supported.
     pub fn skip_not_supported() -> Self {
         Self::bad_query("Skip Clause is not supported in CRM")

@@ -20,6 +20,7 @@ pub mod config;
 pub mod dataverse;
 pub mod entra;
 pub mod error;
+pub mod fetchxml;
 pub mod query;
 mod server;
 pub mod state;

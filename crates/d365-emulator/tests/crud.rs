@@ -644,6 +644,19 @@ async fn entity_definitions_as_the_python_sdk_asks() {
         .iter()
         .find(|a| a["LogicalName"] == "industrycode")
         .expect("industrycode is a picklist");
+    assert!(
+        picklists["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["LogicalName"] != "statecode" && a["LogicalName"] != "statuscode"),
+        "status columns have their own metadata types: {picklists}"
+    );
+    let (status, states) = c
+        .get("EntityDefinitions(LogicalName='account')/Attributes/Microsoft.Dynamics.CRM.StateAttributeMetadata?$select=LogicalName")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(states["value"][0]["LogicalName"], "statecode");
     assert_eq!(
         industry["OptionSet"]["Options"][6]["Label"]["LocalizedLabels"][0]["Label"],
         "Consulting"

@@ -140,3 +140,42 @@ async fn directory_and_sales_tables_with_server_maintained_lookups() {
         .collect();
     assert!(texts.contains(&"Met the CFO."), "{texts:?}");
 }
+
+#[tokio::test]
+async fn dataverse_query_functions_in_filter() {
+    let emulator = start(test_config(6)).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let token = common::app_token(&http, &info).await;
+    let get = |filter: &str| {
+        let url = format!(
+            "{}/api/data/v9.2/accounts?$select=accountnumber&$orderby=accountnumber&$filter={filter}",
+            info.environment_url
+        );
+        let (http, token) = (&http, &token);
+        async move {
+            let r = http.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.unwrap();
+            body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["accountnumber"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    // As the Python SDK sends it: every value a JSON string, URL-encoded.
+    assert_eq!(
+        get("Microsoft.Dynamics.CRM.In%28PropertyName%3D%27accountnumber%27%2CPropertyValues%3D%5B%22ACC-000001%22%2C%22ACC-000003%22%5D%29").await,
+        ["ACC-000001", "ACC-000003"]
+    );
+    assert_eq!(
+        get(r#"Microsoft.Dynamics.CRM.NotIn(PropertyName='accountnumber',PropertyValues=["ACC-000001","ACC-000003"])"#).await,
+        ["ACC-000002", "ACC-000004", "ACC-000005", "ACC-000006"]
+    );
+    assert_eq!(
+        get(r#"Microsoft.Dynamics.CRM.In(PropertyName='industrycode',PropertyValues=["1","2","3","4","5","6","7","8","9","10","11","12","13","14","15","16","17","18","19","20","21","22","23","24","25","26","27","28","29","30","31","32","33"])"#).await.len(),
+        6
+    );
+}

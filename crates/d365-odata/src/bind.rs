@@ -319,6 +319,9 @@ impl Binder<'_> {
     }
 
     fn call(&self, name: &str, args: &[Arg]) -> Result<BoundFilter, BindError> {
+        if let Some(function) = name.strip_prefix("Microsoft.Dynamics.CRM.") {
+            return self.query_function(function, args);
+        }
         let kind = match name {
             "contains" => StringMatch::Contains,
             "startswith" => StringMatch::StartsWith,
@@ -352,6 +355,97 @@ impl Binder<'_> {
                 "The second argument of '{name}' must be a string literal."
             ))),
         }
+    }
+
+    /// Dataverse query functions that are comparisons in disguise: `In`/`NotIn` (an `or` of
+    /// `eq`s) and `Between`/`NotBetween` (`ge` and `le`). Values come as a JSON array whose
+    /// items are strings whatever the column's type (the Python SDK sends `["7","20"]` for
+    /// an integer column), so strings are read as the column's type.
+    fn query_function(&self, function: &str, args: &[Arg]) -> Result<BoundFilter, BindError> {
+        let negate = match function {
+            "In" | "Between" => false,
+            "NotIn" | "NotBetween" => true,
+            other => {
+                return Err(BindError::Unsupported(format!(
+                    "The function 'Microsoft.Dynamics.CRM.{other}'"
+                )));
+            }
+        };
+        let named = |key: &str| {
+            args.iter().find_map(|a| match a {
+                Arg::Named { name, value } if name == key => Some(value),
+                _ => None,
+            })
+        };
+        let missing = |key: &str| {
+            BindError::InvalidArgument(format!("Microsoft.Dynamics.CRM.{function} needs {key}=…"))
+        };
+        let property = match &self
+            .resolve(named("PropertyName").ok_or_else(|| missing("PropertyName"))?)?
+            .kind
+        {
+            ExprKind::Literal(Literal::String(p)) => self.property(std::slice::from_ref(p))?,
+            _ => {
+                return Err(BindError::InvalidArgument(format!(
+                    "PropertyName of Microsoft.Dynamics.CRM.{function} must be a string such as 'name'."
+                )));
+            }
+        };
+        let values = match &self
+            .resolve(named("PropertyValues").ok_or_else(|| missing("PropertyValues"))?)?
+            .kind
+        {
+            ExprKind::Literal(Literal::Array(items)) if !items.is_empty() => items.clone(),
+            _ => {
+                return Err(BindError::InvalidArgument(format!(
+                    "PropertyValues of Microsoft.Dynamics.CRM.{function} must be a non-empty array such as [\"a\",\"b\"]."
+                )));
+            }
+        };
+        let value = |lit: &Literal| -> Result<Operand, BindError> {
+            let typed = match lit {
+                Literal::String(s) if property.edm_type != EdmType::String => {
+                    string_as(s, property.edm_type).unwrap_or_else(|| lit.clone())
+                }
+                other => other.clone(),
+            };
+            coerce(&typed, property.edm_type).ok_or_else(|| {
+                BindError::InvalidArgument(format!(
+                    "The value {lit:?} does not fit the property '{}' of type '{}'.",
+                    property.name, property.edm_type
+                ))
+            })
+        };
+        let compare = |op: CompareOp, v: Operand| BoundFilter::Compare {
+            op,
+            lhs: Operand::Property(property.clone()),
+            rhs: v,
+        };
+        let filter = if function.ends_with("Between") {
+            let [lo, hi] = values.as_slice() else {
+                return Err(BindError::InvalidArgument(format!(
+                    "PropertyValues of Microsoft.Dynamics.CRM.{function} takes two values."
+                )));
+            };
+            BoundFilter::And(
+                Box::new(compare(CompareOp::Ge, value(lo)?)),
+                Box::new(compare(CompareOp::Le, value(hi)?)),
+            )
+        } else {
+            let mut items = values.iter();
+            let first = compare(CompareOp::Eq, value(items.next().expect("non-empty"))?);
+            items.try_fold(first, |acc, v| {
+                Ok::<_, BindError>(BoundFilter::Or(
+                    Box::new(acc),
+                    Box::new(compare(CompareOp::Eq, value(v)?)),
+                ))
+            })?
+        };
+        Ok(if negate {
+            BoundFilter::Not(Box::new(filter))
+        } else {
+            filter
+        })
     }
 
     fn operand(&self, expr: &Expr) -> Result<RawOperand, BindError> {
@@ -465,6 +559,31 @@ fn same_family(a: EdmType, b: EdmType) -> bool {
 
 /// Converts a literal to the type of the property it is compared with, or `None` if the
 /// types do not fit. Dataverse accepts quoted GUIDs and date literals against date-times.
+/// A string read as a literal of the given type (`"7"` → 7, `"true"` → true, a date).
+fn string_as(s: &str, ty: EdmType) -> Option<Literal> {
+    let s = s.trim();
+    match ty {
+        t if t.is_numeric() => s.parse::<i64>().map(Literal::Int).ok().or_else(|| {
+            s.parse::<f64>()
+                .ok()
+                .map(|_| Literal::Decimal(s.to_owned()))
+        }),
+        EdmType::Boolean => s.parse().ok().map(Literal::Bool),
+        EdmType::DateTimeOffset => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(Literal::DateTimeOffset)
+                .or_else(|| string_as(s, EdmType::Date))
+        }
+        EdmType::Date => {
+            time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+                .ok()
+                .map(Literal::Date)
+        }
+        _ => None,
+    }
+}
+
 fn coerce(lit: &Literal, to: EdmType) -> Option<Operand> {
     let ok = match (lit, to) {
         (Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_), t) if t.is_numeric() => true,
@@ -557,6 +676,36 @@ mod tests {
             matches!(bind("revenue gt -(-0.5)"), Ok(BoundFilter::Compare { rhs: Operand::Value(Literal::Decimal(ref d), _), .. }) if d == "0.5")
         );
         assert!(bind("revenue gt -(-9223372036854775808)").is_err());
+    }
+
+    #[test]
+    fn dataverse_in_and_between_are_comparisons() {
+        assert_eq!(
+            bind(r#"Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=["7","20"])"#).unwrap(),
+            bind("numberofemployees eq 7 or numberofemployees eq 20").unwrap()
+        );
+        assert_eq!(
+            bind(r#"Microsoft.Dynamics.CRM.NotIn(PropertyName='name',PropertyValues=["A","B"])"#)
+                .unwrap(),
+            bind("not (name eq 'A' or name eq 'B')").unwrap()
+        );
+        assert_eq!(
+            bind(r#"Microsoft.Dynamics.CRM.Between(PropertyName='createdon',PropertyValues=["2024-01-01","2024-12-31T00:00:00Z"])"#).unwrap(),
+            bind("createdon ge 2024-01-01 and createdon le 2024-12-31T00:00:00Z").unwrap()
+        );
+        for bad in [
+            r#"Microsoft.Dynamics.CRM.In(PropertyName='numberofemployees',PropertyValues=["many"])"#,
+            r#"Microsoft.Dynamics.CRM.In(PropertyName='nosuch',PropertyValues=["1"])"#,
+            r#"Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[])"#,
+            r#"Microsoft.Dynamics.CRM.Between(PropertyName='numberofemployees',PropertyValues=["1"])"#,
+            r#"Microsoft.Dynamics.CRM.In(PropertyValues=["1"])"#,
+        ] {
+            assert!(bind(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            bind("Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=3)"),
+            Err(BindError::Unsupported(_))
+        ));
     }
 
     #[test]

@@ -200,9 +200,9 @@ pub(crate) async fn query(
     if options.skip.is_some() {
         return Err(DataverseError::skip_not_supported());
     }
-    if options.apply.is_some() || options.fetch_xml.is_some() || options.deltatoken.is_some() {
+    if options.apply.is_some() || options.deltatoken.is_some() {
         return Err(DataverseError::bad_query(
-            "$apply, fetchXml and change tracking are not supported by the emulator yet.",
+            "$apply and change tracking are not supported by the emulator yet.",
         ));
     }
     let names = select_names(entity, &options)?;
@@ -274,6 +274,7 @@ pub(crate) async fn query(
         order,
         after,
         limit,
+        offset: 0,
         count: options.count == Some(true),
         annotations: annotations_for(&prefer, entity),
     };

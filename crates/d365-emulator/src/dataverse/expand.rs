@@ -163,6 +163,7 @@ fn target_spec(
             order,
             after: None,
             limit: MAX_RELATED * 10,
+            offset: 0,
             count: false,
             annotations: None,
         },

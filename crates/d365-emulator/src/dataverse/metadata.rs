@@ -38,7 +38,11 @@ fn entity_json(e: &EntityType) -> Map<String, Value> {
         "PrimaryNameAttribute": e.primary_name,
         "IsPrivate": false,
         "IsCustomEntity": e.name.contains('_'),
-        "OwnershipType": "UserOwned",
+        "OwnershipType": match e.name.as_str() {
+            _ if e.property("_ownerid_value").is_some() => "UserOwned",
+            "organization" => "OrganizationOwned",
+            _ => "BusinessOwned",
+        },
         "ChangeTrackingEnabled": true,
         "DisplayName": label(&schema),
     }) else {
@@ -53,6 +57,9 @@ fn attribute_type(p: &Property) -> &'static str {
         p.option_set.is_some(),
         !p.lookup_targets.is_empty(),
     ) {
+        // Status columns have their own metadata types and are not picklists.
+        (_, true, _) if p.name == "statecode" => "State",
+        (_, true, _) if p.name == "statuscode" => "Status",
         (_, true, _) => "Picklist",
         (_, _, true) => "Lookup",
         (EdmType::Guid, ..) => "Uniqueidentifier",
@@ -212,6 +219,8 @@ pub(crate) fn entity_definitions(
             let wanted = match cast {
                 None => None,
                 Some("Microsoft.Dynamics.CRM.PicklistAttributeMetadata") => Some("Picklist"),
+                Some("Microsoft.Dynamics.CRM.StateAttributeMetadata") => Some("State"),
+                Some("Microsoft.Dynamics.CRM.StatusAttributeMetadata") => Some("Status"),
                 Some("Microsoft.Dynamics.CRM.LookupAttributeMetadata") => Some("Lookup"),
                 Some("Microsoft.Dynamics.CRM.MoneyAttributeMetadata") => Some("Money"),
                 Some("Microsoft.Dynamics.CRM.StringAttributeMetadata") => Some("String"),

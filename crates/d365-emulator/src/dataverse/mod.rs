@@ -5,6 +5,7 @@
 mod entity;
 mod entity_set;
 mod expand;
+mod fetch;
 pub(crate) mod headers;
 mod metadata;
 pub mod model;
@@ -159,7 +160,19 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
                 .by_entity_set(name)
                 .ok_or_else(|| DataverseError::segment_not_found(name))?;
             match (key, m) {
-                (None, &Method::GET) => entity_set::query(st, entity, path, query, &headers).await,
+                (None, &Method::GET) => {
+                    let options = d365_odata::QueryOptions::parse(query)
+                        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
+                    if let Some(xml) = &options.fetch_xml {
+                        return fetch::query(st, entity, &principal, xml, &headers).await;
+                    }
+                    if options.custom.iter().any(|(k, _)| k == "sql") {
+                        return Err(DataverseError::bad_query(
+                            "The 'sql' query option is not supported by the emulator yet; use $filter or fetchXml.",
+                        ));
+                    }
+                    entity_set::query(st, entity, path, query, &headers).await
+                }
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::GET) => {
                     entity::retrieve(st, entity, *id, query, &headers).await
                 }

@@ -26,6 +26,8 @@ pub struct PageSpec {
     pub after: Option<Vec<Boundary>>,
     /// Rows per page.
     pub limit: usize,
+    /// Rows to skip first (FetchXML's simple paging by page number, without a cookie).
+    pub offset: usize,
     /// Also count all matching rows (capped).
     pub count: bool,
     /// Annotations to write (`Prefer: odata.include-annotations`).
@@ -145,14 +147,15 @@ pub fn query_page(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {} FROM {}{where_sql} ORDER BY {order_sql} LIMIT {}",
+        "SELECT {} FROM {}{where_sql} ORDER BY {order_sql} LIMIT {} OFFSET {}",
         names
             .iter()
             .map(|n| ident(n))
             .collect::<Vec<_>>()
             .join(", "),
         ident(&entity.name),
-        spec.limit + 1
+        spec.limit + 1,
+        spec.offset
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(params.iter()))?;
@@ -263,6 +266,7 @@ pub fn retrieve(
         order: vec![(key, false)],
         after: None,
         limit: 1,
+        offset: 0,
         count: false,
         annotations,
     };

@@ -89,6 +89,18 @@ fn attr(name: &str, v: &Value) -> String {
 impl PagingCookie {
     /// The `$skiptoken` value (not yet URL-encoded for the query string).
     pub fn encode(&self) -> String {
+        let inner = self.encode_inner();
+        let once = lower_hex(&utf8_percent_encode(&inner, COOKIE).to_string());
+        let twice = lower_hex(&utf8_percent_encode(&once, COOKIE).to_string());
+        format!(
+            "<cookie pagenumber=\"{}\" pagingcookie=\"{twice}\" istracking=\"False\" />",
+            self.page_number
+        )
+    }
+
+    /// The inner cookie, `<cookie page="N-1">…</cookie>`: what FetchXML's `paging-cookie`
+    /// attribute carries back.
+    pub fn encode_inner(&self) -> String {
         let mut inner = format!("<cookie page=\"{}\">", self.page_number.saturating_sub(1));
         for b in &self.boundaries {
             inner.push_str(&format!(
@@ -99,12 +111,7 @@ impl PagingCookie {
             ));
         }
         inner.push_str("</cookie>");
-        let once = lower_hex(&utf8_percent_encode(&inner, COOKIE).to_string());
-        let twice = lower_hex(&utf8_percent_encode(&once, COOKIE).to_string());
-        format!(
-            "<cookie pagenumber=\"{}\" pagingcookie=\"{twice}\" istracking=\"False\" />",
-            self.page_number
-        )
+        inner
     }
 
     /// Decodes a `$skiptoken` (already URL-decoded once, as query parsing does).
@@ -116,7 +123,13 @@ impl PagingCookie {
             .ok()?
             .into_owned();
         let inner = percent_decode_str(&once).decode_utf8().ok()?.into_owned();
-        let body = inner.strip_prefix("<cookie")?;
+        Self::decode_inner(&inner, page_number)
+    }
+
+    /// Decodes an inner cookie (`<cookie page="1">…</cookie>`, as FetchXML's `paging-cookie`
+    /// carries it) that leads to `page_number`.
+    pub fn decode_inner(inner: &str, page_number: u32) -> Option<Self> {
+        let body = inner.trim().strip_prefix("<cookie")?;
         let body = &body[body.find('>')? + 1..];
         let body = body.strip_suffix("</cookie>")?;
         let mut boundaries = Vec::new();

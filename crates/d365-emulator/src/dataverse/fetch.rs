@@ -1,0 +1,209 @@
+//! FetchXML through the Web API: `GET {set}?fetchXml=…`, with paging by `count`/`page` and
+//! the `paging-cookie` Dataverse hands out as `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie`
+//! (<https://learn.microsoft.com/power-apps/developer/data-platform/fetchxml/page-results>).
+//!
+//! Unlike OData results, null columns are left out and linked columns are named
+//! `alias_x002e_column`.
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use d365_odata::Prefer;
+use d365_odata::model::EntityType;
+use serde_json::{Map, Value as Json};
+
+use super::entity_set::{MAX_PAGE_SIZE, annotations_for};
+use super::headers::json_response;
+use crate::entra::validate::Principal;
+use crate::error::DataverseError;
+use crate::fetchxml::{Fetch, parse};
+use crate::query::exec::{self, PageSpec};
+use crate::query::fetch::{FetchContext, FetchPlan, link_values, plan};
+use crate::query::paging::PagingCookie;
+use crate::query::values::write_json;
+use crate::state::AppState;
+
+const COOKIE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
+const MORE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.morerecords";
+
+fn internal(e: rusqlite::Error) -> DataverseError {
+    tracing::error!(error = %e, "fetchxml query failed");
+    DataverseError::internal()
+}
+
+/// Where the page starts: after a cookie's keys, or by page number.
+fn start(
+    fetch: &Fetch,
+    plan: &FetchPlan,
+    size: usize,
+) -> Result<(Option<Vec<crate::query::paging::Boundary>>, usize), DataverseError> {
+    let page = fetch.page.unwrap_or(1);
+    if let Some(cookie) = &fetch.paging_cookie {
+        let cookie = PagingCookie::decode_inner(cookie, page)
+            .ok_or_else(DataverseError::invalid_paging_cookie)?;
+        let fits = cookie.boundaries.len() == plan.order.len()
+            && cookie
+                .boundaries
+                .iter()
+                .zip(&plan.order)
+                .all(|(b, (c, _))| b.column.eq_ignore_ascii_case(&c.name));
+        // The cookie holds the previous page's keys: it leads exactly to the next page.
+        if fits && cookie_page(fetch) == Some(page.saturating_sub(1)) {
+            return Ok((Some(cookie.boundaries), 0));
+        }
+        if !fits {
+            return Err(DataverseError::invalid_paging_cookie());
+        }
+    }
+    Ok((None, (page as usize - 1).saturating_mul(size)))
+}
+
+/// The `page` attribute inside the inner cookie.
+fn cookie_page(fetch: &Fetch) -> Option<u32> {
+    let c = fetch.paging_cookie.as_deref()?;
+    let start = c.find("page=\"")? + 6;
+    c[start..].split('"').next()?.parse().ok()
+}
+
+/// `GET {set}?fetchXml=…`.
+pub(crate) async fn query(
+    st: &AppState,
+    entity: &EntityType,
+    principal: &Principal,
+    text: &str,
+    headers: &HeaderMap,
+) -> Result<Response, DataverseError> {
+    let fetch = parse(text).map_err(|e| DataverseError::fetch_xml(e.0))?;
+    let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
+    let ctx = FetchContext {
+        user: guid(&principal.systemuser_id),
+        business_unit: guid(&st.registry.config().environment.business_unit_id),
+        now: st.clock.now(),
+    };
+    let plan = plan(&st.model.model, entity, &fetch, &ctx)?;
+    let paging = fetch.top.is_none();
+    let size = match fetch.top {
+        Some(top) => top.min(MAX_PAGE_SIZE),
+        None => fetch.count.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+    };
+    let (after, offset) = if paging {
+        start(&fetch, &plan, size)?
+    } else {
+        (None, 0)
+    };
+    let prefer = Prefer::parse(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let spec = PageSpec {
+        columns: plan.columns.clone(),
+        filter: plan.filter.clone(),
+        order: plan.order.clone(),
+        after,
+        limit: size,
+        offset,
+        count: fetch.total_count,
+        annotations: annotations_for(&prefer, entity),
+    };
+    let (owned, links) = (entity.clone(), plan.links.clone());
+    let page = st
+        .store
+        .run(move |c| exec::query_page(c, &owned, &spec))
+        .await
+        .map_err(internal)?;
+    let rows = finish_rows(st, entity, &page.rows, &links).await?;
+
+    let mut body = Map::new();
+    let names: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
+    body.insert(
+        "@odata.context".into(),
+        Json::String(format!(
+            "{}/$metadata#{}({})",
+            st.api_root(),
+            entity.entity_set,
+            names.join(",")
+        )),
+    );
+    if let Some(n) = page.count {
+        body.insert(
+            "@Microsoft.Dynamics.CRM.totalrecordcount".into(),
+            Json::from(n),
+        );
+        body.insert(
+            "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded".into(),
+            Json::Bool(n >= exec::COUNT_CAP),
+        );
+    }
+    // The cookie only while more rows follow: clients loop for as long as it is there.
+    if paging && page.more && prefer.annotation_requested(COOKIE_ANNOTATION) {
+        let cookie = PagingCookie {
+            page_number: fetch.page.unwrap_or(1).saturating_add(1),
+            boundaries: page.boundaries.clone(),
+        };
+        body.insert(
+            format!("@{COOKIE_ANNOTATION}"),
+            Json::String(cookie.encode()),
+        );
+    }
+    if prefer.annotation_requested(MORE_ANNOTATION) {
+        body.insert(
+            format!("@{MORE_ANNOTATION}"),
+            Json::Bool(paging && page.more),
+        );
+    }
+    body.insert("value".into(), Json::Array(rows));
+    Ok(json_response(Json::Object(body).to_string()))
+}
+
+/// Rows as FetchXML returns them: nulls dropped, linked columns added.
+async fn finish_rows(
+    st: &AppState,
+    entity: &EntityType,
+    rows: &[String],
+    links: &[crate::query::fetch::LinkColumns],
+) -> Result<Vec<Json>, DataverseError> {
+    let mut out: Vec<Map<String, Json>> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let Ok(Json::Object(mut row)) = serde_json::from_str::<Json>(r) else {
+            return Err(DataverseError::internal());
+        };
+        row.retain(|_, v| !v.is_null());
+        out.push(row);
+    }
+    let mut keys: Vec<uuid::Uuid> = Vec::with_capacity(out.len());
+    let mut index = std::collections::HashMap::new();
+    for (i, r) in out.iter().enumerate() {
+        if let Some(k) = r
+            .get(&entity.key)
+            .and_then(Json::as_str)
+            .and_then(|k| k.parse().ok())
+        {
+            keys.push(k);
+            index.insert(k, i);
+        }
+    }
+    for link in links {
+        let (owned, link_owned, keys) = (entity.clone(), link.clone(), keys.clone());
+        let values = st
+            .store
+            .run(move |c| link_values(c, &owned, &link_owned, &keys))
+            .await
+            .map_err(internal)?;
+        for (key, columns) in values {
+            let Some(row) = index.get(&key).map(|&i| &mut out[i]) else {
+                continue;
+            };
+            for ((name, value), column) in columns.into_iter().zip(&link.columns) {
+                let mut text = String::new();
+                write_json(&mut text, (&value).into(), column.edm_type, column.scale);
+                if let Ok(v) = serde_json::from_str::<Json>(&text)
+                    && !v.is_null()
+                {
+                    row.insert(name, v);
+                }
+            }
+        }
+    }
+    Ok(out.into_iter().map(Json::Object).collect())
+}

@@ -1,0 +1,572 @@
+//! FetchXML → SQL: the table's conditions as a WHERE fragment with bound parameters, linked
+//! tables as `EXISTS` subqueries, and the columns of many-to-one links read per page.
+//!
+//! SQL of the main table names its columns unqualified or as `"table"."column"`; a linked
+//! table is always aliased and qualified, so a link back to the same table stays unambiguous.
+
+use d365_odata::model::{EdmType, EntityType, Model, Property};
+use rusqlite::types::Value;
+use rusqlite::{Connection, params_from_iter};
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use super::plan::{Column, SqlFilter};
+use super::values::scaled_decimal;
+use crate::error::DataverseError;
+use crate::fetchxml::{Attributes, Condition, Fetch, Filter, Link};
+use crate::store::schema::ident;
+
+/// What conditions such as `eq-userid` and `today` refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchContext {
+    /// The caller's `systemuserid`.
+    pub user: uuid::Uuid,
+    /// The caller's business unit.
+    pub business_unit: uuid::Uuid,
+    /// Now, Unix seconds (the emulator's clock).
+    pub now: i64,
+}
+
+/// A many-to-one link whose columns are returned as `alias_x002e_column`.
+#[derive(Debug, Clone)]
+pub struct LinkColumns {
+    /// The alias prefix.
+    pub alias: String,
+    /// The linked table.
+    pub target: EntityType,
+    /// The main table's column holding the linked key.
+    pub to: String,
+    /// The linked columns.
+    pub columns: Vec<Column>,
+}
+
+/// A planned FetchXML query.
+#[derive(Debug, Clone)]
+pub struct FetchPlan {
+    /// Output columns of the main table (the key last).
+    pub columns: Vec<Column>,
+    /// The WHERE fragment.
+    pub filter: Option<SqlFilter>,
+    /// ORDER BY, the key last.
+    pub order: Vec<(Column, bool)>,
+    /// Linked columns to add to each row.
+    pub links: Vec<LinkColumns>,
+}
+
+fn column(p: &Property) -> Column {
+    Column {
+        name: p.name.clone(),
+        edm_type: p.edm_type,
+        scale: p.scale,
+    }
+}
+
+/// A FetchXML attribute name: a column, or a lookup by its logical name (`primarycontactid`
+/// for `_primarycontactid_value`).
+fn resolve<'e>(entity: &'e EntityType, name: &str) -> Result<&'e Property, DataverseError> {
+    entity
+        .property(name)
+        .or_else(|| {
+            entity
+                .property(&format!("_{name}_value"))
+                .filter(|p| !p.lookup_targets.is_empty())
+        })
+        .ok_or_else(|| DataverseError::fetch_no_attribute(&entity.name, name))
+}
+
+fn columns(entity: &EntityType, attributes: &Attributes) -> Result<Vec<Column>, DataverseError> {
+    let mut out: Vec<Column> = match attributes {
+        Attributes::All => entity.properties.iter().map(column).collect(),
+        Attributes::None => Vec::new(),
+        Attributes::Named(names) => {
+            let mut out: Vec<Column> = Vec::new();
+            for n in names {
+                let c = column(resolve(entity, n)?);
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    };
+    out.retain(|c| c.name != entity.key);
+    if let Some(key) = entity.property(&entity.key) {
+        out.push(column(key));
+    }
+    Ok(out)
+}
+
+/// Plans a FetchXML query against `entity`.
+pub fn plan(
+    model: &Model,
+    entity: &EntityType,
+    fetch: &Fetch,
+    ctx: &FetchContext,
+) -> Result<FetchPlan, DataverseError> {
+    if fetch.entity != entity.name {
+        return Err(DataverseError::fetch_xml(format!(
+            "The entity name '{}' in the FetchXML does not match the entity set's table '{}'.",
+            fetch.entity, entity.name
+        )));
+    }
+    let main = Scope {
+        entity,
+        qualifier: ident(&entity.name),
+    };
+    let mut wheres: Vec<SqlFilter> = Vec::new();
+    if let Some(f) = &fetch.filter {
+        wheres.push(filter_sql(&main, f, &fetch.links, model, ctx)?);
+    }
+    let mut links = Vec::new();
+    for (i, link) in fetch.links.iter().enumerate() {
+        let target = link_target(model, link)?;
+        let alias = link
+            .alias
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", link.name, i + 1));
+        if !link.links.is_empty() || !link.orders.is_empty() {
+            return Err(DataverseError::fetch_xml(
+                "Nested link-entity elements and orders on a link-entity are not supported by the emulator yet.",
+            ));
+        }
+        if !link.outer {
+            // An inner link keeps only rows with a match (that passes the link's filter).
+            wheres.push(exists(&main, link, &alias, model, ctx, None)?);
+        }
+        let linked = columns(target, &link.attributes)?;
+        if matches!(link.attributes, Attributes::None) {
+            continue;
+        }
+        if link.from != target.key {
+            return Err(DataverseError::fetch_xml(format!(
+                "Columns of the one-to-many link to '{}' are not supported by the emulator yet; link from its primary key, or filter without columns.",
+                link.name
+            )));
+        }
+        links.push(LinkColumns {
+            alias,
+            target: target.clone(),
+            to: resolve(entity, &link.to)?.name.clone(),
+            columns: linked,
+        });
+    }
+    let mut order: Vec<(Column, bool)> = Vec::new();
+    for o in &fetch.orders {
+        order.push((column(resolve(entity, &o.attribute)?), o.descending));
+    }
+    if !order.iter().any(|(c, _)| c.name == entity.key) {
+        order.push((
+            Column {
+                name: entity.key.clone(),
+                edm_type: EdmType::Guid,
+                scale: None,
+            },
+            false,
+        ));
+    }
+    let filter = (!wheres.is_empty()).then(|| SqlFilter {
+        sql: wheres
+            .iter()
+            .map(|w| format!("({})", w.sql))
+            .collect::<Vec<_>>()
+            .join(" AND "),
+        params: wheres.into_iter().flat_map(|w| w.params).collect(),
+    });
+    Ok(FetchPlan {
+        columns: columns(entity, &fetch.attributes)?,
+        filter,
+        order,
+        links,
+    })
+}
+
+/// A table in a query and how its columns are written.
+struct Scope<'e> {
+    entity: &'e EntityType,
+    qualifier: String,
+}
+
+impl Scope<'_> {
+    fn col(&self, p: &Property) -> String {
+        format!("{}.{}", self.qualifier, ident(&p.name))
+    }
+}
+
+fn link_target<'m>(model: &'m Model, link: &Link) -> Result<&'m EntityType, DataverseError> {
+    model.entity_type(&link.name).ok_or_else(|| {
+        DataverseError::fetch_xml(format!(
+            "The link-entity '{}' is not a table of this environment.",
+            link.name
+        ))
+    })
+}
+
+/// `EXISTS (a row of the linked table that matches [and passes its filter] [and `extra`])`.
+fn exists(
+    parent: &Scope<'_>,
+    link: &Link,
+    alias: &str,
+    model: &Model,
+    ctx: &FetchContext,
+    extra: Option<&Condition>,
+) -> Result<SqlFilter, DataverseError> {
+    let target = link_target(model, link)?;
+    let inner = Scope {
+        entity: target,
+        qualifier: ident(alias),
+    };
+    let from = resolve(target, &link.from)?;
+    let to = resolve(parent.entity, &link.to)?;
+    let mut out = SqlFilter {
+        sql: format!(
+            "EXISTS (SELECT 1 FROM {} AS {} WHERE {} = {}",
+            ident(&target.name),
+            inner.qualifier,
+            inner.col(from),
+            parent.col(to)
+        ),
+        params: Vec::new(),
+    };
+    let mut parts = Vec::new();
+    if let Some(f) = &link.filter {
+        parts.push(filter_sql(&inner, f, &[], model, ctx)?);
+    }
+    if let Some(c) = extra {
+        parts.push(condition_sql(&inner, c, ctx)?);
+    }
+    for p in parts {
+        out.sql.push_str(&format!(" AND ({})", p.sql));
+        out.params.extend(p.params);
+    }
+    out.sql.push(')');
+    Ok(out)
+}
+
+fn filter_sql(
+    scope: &Scope<'_>,
+    filter: &Filter,
+    links: &[Link],
+    model: &Model,
+    ctx: &FetchContext,
+) -> Result<SqlFilter, DataverseError> {
+    let mut parts = Vec::new();
+    for c in &filter.conditions {
+        parts.push(match &c.entity_name {
+            None => condition_sql(scope, c, ctx)?,
+            Some(alias) => {
+                // A condition on a linked table's row; with an outer link, no row at all
+                // reads as nulls, which only `null` accepts.
+                let (i, link) = links
+                    .iter()
+                    .enumerate()
+                    .find(|(i, l)| {
+                        l.alias
+                            .as_deref()
+                            .unwrap_or(&format!("{}{}", l.name, i + 1))
+                            == alias
+                    })
+                    .ok_or_else(|| {
+                        DataverseError::fetch_xml(format!(
+                            "The entityname '{alias}' of a condition names no link-entity alias."
+                        ))
+                    })?;
+                let alias = link
+                    .alias
+                    .clone()
+                    .unwrap_or_else(|| format!("{}{}", link.name, i + 1));
+                let matching = exists(scope, link, &alias, model, ctx, Some(c))?;
+                if c.operator == "null" {
+                    let any = exists(scope, link, &alias, model, ctx, None)?;
+                    SqlFilter {
+                        sql: format!("{} OR NOT {}", matching.sql, any.sql),
+                        params: matching.params.into_iter().chain(any.params).collect(),
+                    }
+                } else {
+                    matching
+                }
+            }
+        });
+    }
+    for f in &filter.filters {
+        parts.push(filter_sql(scope, f, links, model, ctx)?);
+    }
+    if parts.is_empty() {
+        return Ok(SqlFilter {
+            sql: "1".into(),
+            params: Vec::new(),
+        });
+    }
+    let glue = if filter.or { " OR " } else { " AND " };
+    Ok(SqlFilter {
+        sql: parts
+            .iter()
+            .map(|p| format!("({})", p.sql))
+            .collect::<Vec<_>>()
+            .join(glue),
+        params: parts.into_iter().flat_map(|p| p.params).collect(),
+    })
+}
+
+/// A condition value as the column stores it.
+fn value(p: &Property, text: &str) -> Result<Value, DataverseError> {
+    let bad = || {
+        DataverseError::fetch_xml(format!(
+            "The value '{text}' is not valid for the attribute '{}' of type {}.",
+            p.name, p.edm_type
+        ))
+    };
+    let t = text.trim();
+    Ok(match p.edm_type {
+        EdmType::String => Value::Text(text.to_owned()),
+        EdmType::Guid => Value::Blob(
+            uuid::Uuid::parse_str(t.trim_matches(['{', '}']))
+                .map_err(|_| bad())?
+                .as_bytes()
+                .to_vec(),
+        ),
+        EdmType::Int32 | EdmType::Int64 => Value::Integer(t.parse().map_err(|_| bad())?),
+        EdmType::Boolean => Value::Integer(match t {
+            "1" | "true" | "True" => 1,
+            "0" | "false" | "False" => 0,
+            _ => return Err(bad()),
+        }),
+        EdmType::Decimal => {
+            Value::Integer(scaled_decimal(t, p.scale.unwrap_or(0)).ok_or_else(bad)?)
+        }
+        EdmType::Double => Value::Real(t.parse().map_err(|_| bad())?),
+        EdmType::DateTimeOffset => Value::Integer(instant(t).ok_or_else(bad)?),
+        EdmType::Date => Value::Text(
+            instant(t)
+                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                .map(|d| d.date().to_string())
+                .ok_or_else(bad)?,
+        ),
+    })
+}
+
+/// `2024-05-01T10:00:00Z`, `2024-05-01T10:00:00` (UTC) or `2024-05-01` (midnight UTC).
+fn instant(t: &str) -> Option<i64> {
+    if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
+        return Some(d.unix_timestamp());
+    }
+    let date_time =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    if let Ok(d) = PrimitiveDateTime::parse(t, &date_time) {
+        return Some(d.assume_utc().unix_timestamp());
+    }
+    let date = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(t, &date)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+}
+
+/// `%`, `_` and `\` in a begins-with/ends-with value match themselves.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn condition_sql(
+    scope: &Scope<'_>,
+    c: &Condition,
+    ctx: &FetchContext,
+) -> Result<SqlFilter, DataverseError> {
+    let p = resolve(scope.entity, &c.attribute)?;
+    let col = scope.col(p);
+    let op = c.operator.as_str();
+    let one = || -> Result<Value, DataverseError> {
+        match c.values.as_slice() {
+            [v] => value(p, v),
+            _ => Err(DataverseError::fetch_xml(format!(
+                "The condition operator '{op}' on '{}' takes exactly one value.",
+                c.attribute
+            ))),
+        }
+    };
+    let number = || -> Result<i64, DataverseError> {
+        match c.values.as_slice() {
+            [v] => v.trim().parse().map_err(|_| {
+                DataverseError::fetch_xml(format!(
+                    "The condition operator '{op}' takes a whole number, not '{v}'."
+                ))
+            }),
+            _ => Err(DataverseError::fetch_xml(format!(
+                "The condition operator '{op}' takes one value."
+            ))),
+        }
+    };
+    let sql = |sql: String, params: Vec<Value>| Ok(SqlFilter { sql, params });
+    // Date operators work on days in UTC: a half-open range of instants.
+    let day = |offset_days: i64| -> i64 { (ctx.now.div_euclid(86_400) + offset_days) * 86_400 };
+    let range = |lo: i64, hi: i64| -> Result<SqlFilter, DataverseError> {
+        let (lo, hi) = match p.edm_type {
+            EdmType::DateTimeOffset => (Value::Integer(lo), Value::Integer(hi)),
+            EdmType::Date => {
+                let d = |s: i64| {
+                    OffsetDateTime::from_unix_timestamp(s)
+                        .map(|d| Value::Text(d.date().to_string()))
+                        .unwrap_or(Value::Null)
+                };
+                (d(lo), d(hi - 1))
+            }
+            _ => {
+                return Err(DataverseError::fetch_xml(format!(
+                    "The condition operator '{op}' applies to date columns, and '{}' is not one.",
+                    c.attribute
+                )));
+            }
+        };
+        let upper = if p.edm_type == EdmType::Date {
+            "<="
+        } else {
+            "<"
+        };
+        sql(format!("{col} >= ? AND {col} {upper} ?"), vec![lo, hi])
+    };
+    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
+    match op {
+        "eq" => sql(format!("{col} = ?"), vec![one()?]),
+        "ne" | "neq" => sql(format!("{col} <> ?"), vec![one()?]),
+        "gt" => sql(format!("{col} > ?"), vec![one()?]),
+        "ge" => sql(format!("{col} >= ?"), vec![one()?]),
+        "lt" => sql(format!("{col} < ?"), vec![one()?]),
+        "le" => sql(format!("{col} <= ?"), vec![one()?]),
+        "like" => sql(format!("{col} LIKE ?"), vec![one()?]),
+        "not-like" => sql(format!("{col} NOT LIKE ?"), vec![one()?]),
+        "begins-with" | "not-begin-with" | "ends-with" | "not-end-with" => {
+            let [v] = c.values.as_slice() else {
+                return Err(DataverseError::fetch_xml(format!(
+                    "The condition operator '{op}' takes exactly one value."
+                )));
+            };
+            let pattern = if op.contains("begin") {
+                format!("{}%", like_escape(v))
+            } else {
+                format!("%{}", like_escape(v))
+            };
+            let not = if op.starts_with("not") { "NOT " } else { "" };
+            sql(
+                format!("{col} {not}LIKE ? ESCAPE '\\'"),
+                vec![Value::Text(pattern)],
+            )
+        }
+        "in" | "not-in" => {
+            if c.values.is_empty() {
+                return Err(DataverseError::fetch_xml(format!(
+                    "The condition operator '{op}' on '{}' needs at least one <value>.",
+                    c.attribute
+                )));
+            }
+            let values = c
+                .values
+                .iter()
+                .map(|v| value(p, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            let not = if op == "not-in" { "NOT " } else { "" };
+            sql(
+                format!("{col} {not}IN ({})", vec!["?"; values.len()].join(", ")),
+                values,
+            )
+        }
+        "null" => sql(format!("{col} IS NULL"), Vec::new()),
+        "not-null" => sql(format!("{col} IS NOT NULL"), Vec::new()),
+        "between" | "not-between" => {
+            let [lo, hi] = c.values.as_slice() else {
+                return Err(DataverseError::fetch_xml(format!(
+                    "The condition operator '{op}' takes two <value> elements."
+                )));
+            };
+            let not = if op == "not-between" { "NOT " } else { "" };
+            sql(
+                format!("{col} {not}BETWEEN ? AND ?"),
+                vec![value(p, lo)?, value(p, hi)?],
+            )
+        }
+        "eq-userid" => sql(format!("{col} = ?"), vec![guid(ctx.user)]),
+        "ne-userid" => sql(format!("{col} IS NOT ?"), vec![guid(ctx.user)]),
+        "eq-businessid" => sql(format!("{col} = ?"), vec![guid(ctx.business_unit)]),
+        "ne-businessid" => sql(format!("{col} IS NOT ?"), vec![guid(ctx.business_unit)]),
+        "today" => range(day(0), day(1)),
+        "yesterday" => range(day(-1), day(0)),
+        "tomorrow" => range(day(1), day(2)),
+        "last-x-days" => range(day(-number()?), ctx.now + 1),
+        "next-x-days" => range(ctx.now, day(number()? + 1)),
+        "last-x-hours" => range(ctx.now - number()? * 3_600, ctx.now + 1),
+        "next-x-hours" => range(ctx.now, ctx.now + number()? * 3_600 + 1),
+        "olderthan-x-days" => range(i64::MIN / 2, ctx.now - number()? * 86_400),
+        "on" | "on-or-after" | "on-or-before" => {
+            let [v] = c.values.as_slice() else {
+                return Err(DataverseError::fetch_xml(format!(
+                    "The condition operator '{op}' takes one date."
+                )));
+            };
+            let start = instant(v.trim()).ok_or_else(|| {
+                DataverseError::fetch_xml(format!("The value '{v}' is not a date."))
+            })?;
+            let start = start.div_euclid(86_400) * 86_400;
+            match op {
+                "on" => range(start, start + 86_400),
+                "on-or-after" => range(start, i64::MAX / 2),
+                _ => range(i64::MIN / 2, start + 86_400),
+            }
+        }
+        other => Err(DataverseError::fetch_xml(format!(
+            "The condition operator '{other}' is not supported by the emulator yet."
+        ))),
+    }
+}
+
+/// A main-table key and its linked columns, each as (output name, value).
+pub type LinkedRow = (uuid::Uuid, Vec<(String, Value)>);
+
+/// The linked columns for the given main-table keys: `(main key, [(output name, value)])`,
+/// each output name `alias_x002e_column` as the Web API writes it.
+pub fn link_values(
+    conn: &Connection,
+    entity: &EntityType,
+    link: &LinkColumns,
+    keys: &[uuid::Uuid],
+) -> rusqlite::Result<Vec<LinkedRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let alias = ident("l");
+    let sql = format!(
+        "SELECT m.{}, {} FROM {} AS m JOIN {} AS {alias} ON {alias}.{} = m.{} WHERE m.{} IN ({})",
+        ident(&entity.key),
+        link.columns
+            .iter()
+            .map(|c| format!("{alias}.{}", ident(&c.name)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ident(&entity.name),
+        ident(&link.target.name),
+        ident(&link.target.key),
+        ident(&link.to),
+        ident(&entity.key),
+        vec!["?"; keys.len()].join(", ")
+    );
+    let params: Vec<Value> = keys
+        .iter()
+        .map(|k| Value::Blob(k.as_bytes().to_vec()))
+        .collect();
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let key: Vec<u8> = row.get(0)?;
+        let Ok(key) = uuid::Uuid::from_slice(&key) else {
+            continue;
+        };
+        let mut values = Vec::new();
+        for (i, c) in link.columns.iter().enumerate() {
+            values.push((
+                format!("{}_x002e_{}", link.alias, c.name),
+                row.get::<_, Value>(i + 1)?,
+            ));
+        }
+        out.push((key, values));
+    }
+    Ok(out)
+}
