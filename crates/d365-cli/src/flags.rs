@@ -127,6 +127,16 @@ pub(crate) struct EmulatorArgs {
     /// Seconds device-code clients must wait between polls (default 5).
     #[arg(long)]
     pub(crate) device_code_interval: Option<u64>,
+    /// Service protection limits: `real` (6,000 requests and 1,200 s of execution per user
+    /// per 5 minutes, 52 concurrent), `off`, or a TOML file with `requests`, `execution_ms`,
+    /// `window_secs`, `concurrent`, `dop_hint` (default: off, or the config file's `[limits]`).
+    #[arg(long, value_name = "real|off|FILE")]
+    pub(crate) limits: Option<String>,
+    /// Inject a fault, as JSON (repeatable), e.g. `{"kind":"error","status":503,"share":0.1}`;
+    /// kinds: throttle, error, delay, drop, expired-cookie. More at run time through
+    /// `POST /_emulator/faults`.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) fault: Vec<String>,
 }
 
 /// Which token endpoint generation to use.

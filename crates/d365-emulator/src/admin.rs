@@ -118,3 +118,170 @@ pub(crate) async fn decline_device_code(
         )
     }
 }
+
+/// Query of the request log.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LogQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /_emulator/requests?limit=N`: the last N requests (default 100), oldest first.
+pub(crate) async fn requests(State(st): State<AppState>, Query(q): Query<LogQuery>) -> Response {
+    axum::Json(json!({"requests": st.faults.log(q.limit.unwrap_or(100))})).into_response()
+}
+
+/// `DELETE /_emulator/requests`: forgets the log.
+pub(crate) async fn clear_requests(State(st): State<AppState>) -> Response {
+    st.faults.clear_log();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn fault_list(st: &AppState) -> Response {
+    let rules: Vec<_> = st
+        .faults
+        .list()
+        .into_iter()
+        .map(|(id, rule)| json!({"id": id, "rule": rule}))
+        .collect();
+    axum::Json(json!({"faults": rules})).into_response()
+}
+
+/// `GET /_emulator/faults`: the rules in force, with the counts left.
+pub(crate) async fn faults(State(st): State<AppState>) -> Response {
+    fault_list(&st)
+}
+
+/// `POST /_emulator/faults` with a rule as JSON, e.g.
+/// `{"kind":"error","status":503,"count":3,"method":"GET","path":"/api/data/v9.2/accounts*"}`.
+pub(crate) async fn add_fault(State(st): State<AppState>, body: axum::body::Bytes) -> Response {
+    let rule: crate::faults::FaultRule = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not a fault rule: {e}")),
+    };
+    match st.faults.add(rule) {
+        Ok(id) => (StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+/// `DELETE /_emulator/faults`: removes every rule.
+pub(crate) async fn clear_faults(State(st): State<AppState>) -> Response {
+    st.faults.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /_emulator/limits`: the service protection limits (null when off).
+pub(crate) async fn limits(State(st): State<AppState>) -> Response {
+    axum::Json(json!({"limits": st.limiter.limits()})).into_response()
+}
+
+/// `PUT /_emulator/limits` with `{"limits": {...}}` (missing fields take the real values) or
+/// `{"limits": null}` to switch them off. The windows start afresh.
+pub(crate) async fn set_limits(State(st): State<AppState>, body: axum::body::Bytes) -> Response {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        limits: Option<crate::limits::ServiceLimits>,
+    }
+    match serde_json::from_slice::<Body>(&body) {
+        Ok(b)
+            if b.limits
+                .is_some_and(|l| l.concurrent == 0 || l.window_secs == 0) =>
+        {
+            error(
+                StatusCode::BAD_REQUEST,
+                "concurrent and window_secs must be above 0".into(),
+            )
+        }
+        Ok(b) => {
+            st.limiter.set(b.limits);
+            axum::Json(json!({"limits": b.limits})).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, format!("not limits: {e}")),
+    }
+}
+
+fn snapshot_error(e: crate::store::snapshot::SnapshotError) -> Response {
+    use crate::store::snapshot::SnapshotError as E;
+    match e {
+        E::Missing(_) => error(StatusCode::NOT_FOUND, e.to_string()),
+        E::BadName | E::Full => error(StatusCode::BAD_REQUEST, e.to_string()),
+        E::Sql(_) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /_emulator/reset`: every table back to the seeded data (the same rows and ids as at
+/// start-up), and the service protection windows cleared.
+pub(crate) async fn reset(State(st): State<AppState>) -> Response {
+    let (model, config) = (st.model.model.clone(), st.registry.config().clone());
+    let result = st
+        .store
+        .run(move |c| {
+            crate::store::snapshot::clear(c, &model)?;
+            crate::server::seed_data(c, &model, &config)
+        })
+        .await;
+    st.limiter.set(st.limiter.limits());
+    match result {
+        Ok(accounts) => axum::Json(json!({"seeded_accounts": accounts})).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /_emulator/snapshots`: the names.
+pub(crate) async fn snapshots(State(st): State<AppState>) -> Response {
+    match st.store.run(|c| crate::store::snapshot::list(c)).await {
+        Ok(names) => axum::Json(json!({"snapshots": names})).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /_emulator/snapshots/{name}`: copies the data aside (replacing a snapshot of that
+/// name).
+pub(crate) async fn take_snapshot(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Response {
+    let model = st.model.model.clone();
+    let n = name.clone();
+    match st
+        .store
+        .run(move |c| crate::store::snapshot::take(c, &model, &n))
+        .await
+    {
+        Ok(()) => (StatusCode::CREATED, axum::Json(json!({"snapshot": name}))).into_response(),
+        Err(e) => snapshot_error(e),
+    }
+}
+
+/// `POST /_emulator/snapshots/{name}/restore`: the data as it was then.
+pub(crate) async fn restore_snapshot(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Response {
+    let model = st.model.model.clone();
+    let n = name.clone();
+    match st
+        .store
+        .run(move |c| crate::store::snapshot::restore(c, &model, &n))
+        .await
+    {
+        Ok(()) => axum::Json(json!({"restored": name})).into_response(),
+        Err(e) => snapshot_error(e),
+    }
+}
+
+/// `DELETE /_emulator/snapshots/{name}`.
+pub(crate) async fn delete_snapshot(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Response {
+    match st
+        .store
+        .run(move |c| crate::store::snapshot::delete(c, &name))
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => snapshot_error(e),
+    }
+}

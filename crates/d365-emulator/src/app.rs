@@ -66,11 +66,39 @@ pub fn router(state: AppState) -> Router {
             "/_emulator/devicecode/{user_code}/decline",
             post(admin::decline_device_code),
         )
+        .route(
+            "/_emulator/requests",
+            get(admin::requests).delete(admin::clear_requests),
+        )
+        .route(
+            "/_emulator/faults",
+            get(admin::faults)
+                .post(admin::add_fault)
+                .delete(admin::clear_faults),
+        )
+        .route(
+            "/_emulator/limits",
+            get(admin::limits).put(admin::set_limits),
+        )
+        .route("/_emulator/reset", post(admin::reset))
+        .route("/_emulator/snapshots", get(admin::snapshots))
+        .route(
+            "/_emulator/snapshots/{name}",
+            post(admin::take_snapshot).delete(admin::delete_snapshot),
+        )
+        .route(
+            "/_emulator/snapshots/{name}/restore",
+            post(admin::restore_snapshot),
+        )
         .route_layer(axum::middleware::from_fn(admin::loopback_only));
     entra
         .merge(webapi)
         .merge(control)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::faults::inject,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)

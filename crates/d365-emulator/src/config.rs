@@ -36,6 +36,10 @@ pub struct EmulatorConfig {
     pub users: Vec<UserConfig>,
     /// The Dataverse environment.
     pub environment: EnvironmentConfig,
+    /// Service protection limits (`[limits]`); none unless given.
+    pub limits: Option<crate::limits::ServiceLimits>,
+    /// Faults to inject from the start (`[[faults]]`; more through the control API).
+    pub faults: Vec<crate::faults::FaultRule>,
     /// Where to persist data and the signing key; `None` keeps everything in memory.
     #[serde(skip)]
     pub data_dir: Option<PathBuf>,
@@ -261,6 +265,8 @@ impl Default for EmulatorConfig {
             tls: false,
             also_ports: Vec::new(),
             signing_key_pem: None,
+            limits: None,
+            faults: Vec::new(),
         }
     }
 }

@@ -421,6 +421,8 @@ pub struct DataverseError {
     pub message: String,
     /// `WWW-Authenticate` for 401s.
     pub challenge: Option<String>,
+    /// `Retry-After` seconds for 429s and injected 503s.
+    pub retry_after: Option<u64>,
 }
 
 impl DataverseError {
@@ -430,7 +432,19 @@ impl DataverseError {
             code,
             message: message.into(),
             challenge: None,
+            retry_after: None,
         }
+    }
+
+    /// Any status, code and message (service protection, injected faults).
+    pub fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(status, code, message)
+    }
+
+    /// Adds `Retry-After`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// 401 with the bearer challenge that names the authority and the resource.
@@ -591,6 +605,9 @@ impl IntoResponse for DataverseError {
         headers.insert("odata-version", HeaderValue::from_static("4.0"));
         if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

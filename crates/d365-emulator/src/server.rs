@@ -57,6 +57,32 @@ impl std::fmt::Debug for EmulatorInfo {
     }
 }
 
+/// Seeds the directory rows and, if the tables are empty, the configured number of accounts
+/// with their related rows. Seeded records belong to the first user (the demo admin), else
+/// the first application user.
+pub(crate) fn seed_data(
+    conn: &mut rusqlite::Connection,
+    model: &d365_odata::model::Model,
+    config: &EmulatorConfig,
+) -> rusqlite::Result<usize> {
+    let directory = directory(config);
+    let owner = directory
+        .users
+        .first()
+        .map(|u| u.0)
+        .or(directory.app_users.first().map(|a| a.0))
+        .unwrap_or_default();
+    seed::seed_directory(conn, model, &directory)?;
+    seed::seed(
+        conn,
+        model,
+        config.seed_accounts,
+        config.seed,
+        owner,
+        directory.business_unit,
+    )
+}
+
 /// The directory rows (organization, business unit, users) from the configuration.
 fn directory(config: &EmulatorConfig) -> seed::Directory {
     let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
@@ -216,29 +242,20 @@ impl Emulator {
         let store = Store::open(config.data_dir.as_deref())?;
         {
             let model = model.model.clone();
-            let (accounts, seed_value) = (config.seed_accounts, config.seed);
-            let directory = directory(&config);
-            // Seeded records belong to the first user (the demo admin), else the first app.
-            let owner = directory
-                .users
-                .first()
-                .map(|u| u.0)
-                .or(directory.app_users.first().map(|a| a.0))
-                .unwrap_or_default();
+            let config = config.clone();
             store
                 .run(move |conn| {
                     schema::create_tables(conn, &model)?;
-                    seed::seed_directory(conn, &model, &directory)?;
-                    seed::seed(
-                        conn,
-                        &model,
-                        accounts,
-                        seed_value,
-                        owner,
-                        directory.business_unit,
-                    )
+                    seed_data(conn, &model, &config)
                 })
                 .await?;
+        }
+        let limiter = Arc::new(crate::limits::Limiter::new(config.limits));
+        let faults = crate::faults::Faults::default();
+        for rule in &config.faults {
+            faults
+                .add(rule.clone())
+                .map_err(|e| StartError::Config(format!("fault {rule:?}: {e}")))?;
         }
         let state = AppState(Arc::new(Inner {
             registry: Registry::new(config),
@@ -250,6 +267,8 @@ impl Emulator {
             model,
             token_requests: AtomicU64::new(0),
             sessions: Default::default(),
+            limiter,
+            faults,
         }));
         let app = crate::app::router(state.clone());
         let handle = axum_server::Handle::new();

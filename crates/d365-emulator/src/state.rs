@@ -32,6 +32,10 @@ pub struct Inner {
     pub model: DataverseModel,
     /// Token endpoint requests served (any outcome).
     pub token_requests: AtomicU64,
+    /// Service protection limits.
+    pub limiter: std::sync::Arc<crate::limits::Limiter>,
+    /// Faults to inject and the request log.
+    pub faults: crate::faults::Faults,
     /// Sign-ins in progress (device codes, authorization codes, assertion ids).
     pub sessions: crate::entra::sessions::Sessions,
 }

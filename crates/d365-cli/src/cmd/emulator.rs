@@ -35,6 +35,14 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         app.certificates.push(pem);
     }
     config.also_ports = args.also_port.clone();
+    if let Some(flag) = &args.limits {
+        config.limits = d365_emulator::limits::ServiceLimits::from_flag(flag)?;
+    }
+    for json in &args.fault {
+        let rule: d365_emulator::faults::FaultRule = serde_json::from_str(json)
+            .with_context(|| format!("--fault {json}: not a fault rule"))?;
+        config.faults.push(rule);
+    }
     let emulator = Emulator::start(config, SocketAddr::new(args.bind, args.port))
         .await
         .context("starting the emulator")?;

@@ -15,7 +15,10 @@ pub(crate) async fn odata_headers(request: Request, next: Next) -> Response {
         headers.insert("req_id", v);
     }
     headers.insert("odata-version", HeaderValue::from_static("4.0"));
-    headers.insert("x-ms-dop-hint", HeaderValue::from_static("4"));
+    // The limiter sets its own hint when service protection is on.
+    if !headers.contains_key("x-ms-dop-hint") {
+        headers.insert("x-ms-dop-hint", HeaderValue::from_static("4"));
+    }
     response
 }
 

@@ -33,15 +33,60 @@ pub(crate) async fn dispatch(State(st): State<AppState>, request: Request) -> Re
 }
 
 async fn route(st: &AppState, request: Request) -> Result<Response, DataverseError> {
+    // The raw (still percent-encoded) path after `/api/data/`.
+    let rest = request
+        .uri()
+        .path()
+        .strip_prefix("/api/data/")
+        .unwrap_or_default();
+    let version = rest.split_once('/').map_or(rest, |(v, _)| v);
+    if !VERSIONS.contains(&version) {
+        return Err(DataverseError::no_resource(&request.uri().to_string()));
+    }
+    let caller = authenticate(st, request.headers())?;
+    // Service protection counts the authenticated caller, impersonating or not.
+    let admission = match st.limiter.admit(&st.clock, &caller.systemuser_id) {
+        Ok(a) => a,
+        Err(throttled) => {
+            let mut response = throttled.into_response();
+            if let Some(limits) = st.limiter.limits() {
+                response
+                    .headers_mut()
+                    .insert("x-ms-dop-hint", limits.dop_hint.into());
+            }
+            return Ok(response);
+        }
+    };
+    let principal = impersonate(st, caller, request.headers())?;
+    if let Some(delay) = request
+        .extensions()
+        .get::<crate::faults::InjectedDelay>()
+        .copied()
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(delay.0)).await;
+    }
+    let mut response = handle(st, &principal, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if let Some(a) = &admission {
+        response.headers_mut().extend(a.headers.clone());
+    }
+    drop(admission);
+    Ok(response)
+}
+
+async fn handle(
+    st: &AppState,
+    principal: &crate::entra::validate::Principal,
+    request: Request,
+) -> Result<Response, DataverseError> {
     let uri = request.uri().clone();
     let method = request.method().clone();
-    // The raw (still percent-encoded) path after `/api/data/`.
-    let rest = uri.path().strip_prefix("/api/data/").unwrap_or_default();
-    let (version, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if !VERSIONS.contains(&version) {
-        return Err(DataverseError::no_resource(&uri.to_string()));
-    }
-    let principal = impersonate(st, authenticate(st, request.headers())?, request.headers())?;
+    let path = uri
+        .path()
+        .strip_prefix("/api/data/")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or("", |(_, p)| p);
     let headers = request.headers().clone();
     // Bodies of writes; Dataverse caps requests far above this, bulk goes through $batch.
     let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
@@ -142,7 +187,7 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
             if m != Method::GET || call_args.as_ref().is_some_and(|a| !a.is_empty()) {
                 return Err(DataverseError::no_resource(&uri.to_string()));
             }
-            Ok(service::who_am_i(st, &principal))
+            Ok(service::who_am_i(st, principal))
         }
         (
             [
@@ -164,7 +209,7 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
                     let options = d365_odata::QueryOptions::parse(query)
                         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
                     if let Some(xml) = &options.fetch_xml {
-                        return fetch::query(st, entity, &principal, xml, &headers).await;
+                        return fetch::query(st, entity, principal, xml, &headers).await;
                     }
                     if options.custom.iter().any(|(k, _)| k == "sql") {
                         return Err(DataverseError::bad_query(
@@ -177,10 +222,10 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
                     entity::retrieve(st, entity, *id, query, &headers).await
                 }
                 (None, &Method::POST) => {
-                    modify::create(st, entity, &principal, &headers, &body, query).await
+                    modify::create(st, entity, principal, &headers, &body, query).await
                 }
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::PATCH) => {
-                    modify::upsert(st, entity, *id, &principal, &headers, &body, query).await
+                    modify::upsert(st, entity, *id, principal, &headers, &body, query).await
                 }
                 (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::DELETE) => {
                     modify::delete(st, entity, *id, &headers).await

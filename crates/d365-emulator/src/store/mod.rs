@@ -4,6 +4,7 @@
 mod refresh_tokens;
 pub mod schema;
 pub mod seed;
+pub mod snapshot;
 pub mod write;
 
 pub use refresh_tokens::RefreshTokenRecord;
