@@ -29,12 +29,7 @@ async fn request_count_limit_answers_429_until_the_window_slides() {
     let http = reqwest::Client::new();
     let token = common::app_token(&http, &info).await;
     for remaining in (0..5).rev() {
-        let r = http
-            .get(api(&info, "WhoAmI"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let r = common::api_get(&http, &info, &token, "WhoAmI").await;
         assert_eq!(r.status(), 200);
         assert_eq!(
             r.headers()["x-ms-ratelimit-burst-remaining-xrm-requests"],
@@ -46,12 +41,7 @@ async fn request_count_limit_answers_429_until_the_window_slides() {
         );
         assert_eq!(r.headers()["x-ms-dop-hint"], "4");
     }
-    let r = http
-        .get(api(&info, "accounts"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = common::api_get(&http, &info, &token, "accounts").await;
     assert_eq!(r.status(), 429);
     let retry: u64 = r.headers()["retry-after"]
         .to_str()
@@ -67,30 +57,8 @@ async fn request_count_limit_answers_429_until_the_window_slides() {
     );
 
     // The limits are per user: the signed-in user is not throttled by the app's traffic.
-    let user: Value = http
-        .post(format!(
-            "{}/{}/oauth2/token",
-            info.authority_host, info.tenant_id
-        ))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", info.public_client_id.as_str()),
-            ("username", info.username.as_str()),
-            ("password", info.password.as_str()),
-            ("resource", info.environment_url.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let r = http
-        .get(api(&info, "WhoAmI"))
-        .bearer_auth(user["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let user = common::user_token(&http, &info).await;
+    let r = common::api_get(&http, &info, &user, "WhoAmI").await;
     assert_eq!(r.status(), 200);
 
     // Five minutes later the window has slid.
@@ -99,12 +67,7 @@ async fn request_count_limit_answers_429_until_the_window_slides() {
         .await
         .unwrap();
     let token = common::app_token(&http, &info).await;
-    let r = http
-        .get(api(&info, "WhoAmI"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = common::api_get(&http, &info, &token, "WhoAmI").await;
     assert_eq!(r.status(), 200);
 }
 
@@ -289,25 +252,23 @@ async fn snapshots_restore_data_and_reset_reseeds() {
     let http = reqwest::Client::new();
     let token = common::app_token(&http, &info).await;
     let count = || async {
-        http.get(api(&info, "accounts/$count"))
-            .bearer_auth(&token)
-            .send()
+        common::api_get(&http, &info, &token, "accounts/$count")
             .await
-            .unwrap()
             .text()
             .await
             .unwrap()
     };
     let first_ids = || async {
-        let v: Value = http
-            .get(api(&info, "accounts?$select=name&$orderby=accountnumber"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = common::api_get(
+            &http,
+            &info,
+            &token,
+            "accounts?$select=name&$orderby=accountnumber",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         v["value"]
             .as_array()
             .unwrap()

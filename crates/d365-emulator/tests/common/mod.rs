@@ -6,17 +6,58 @@ use serde_json::Value;
 /// An app token from the emulator's v1 token endpoint (client credentials with the seeded
 /// secret), asked for over HTTP as any client would.
 pub(crate) async fn app_token(http: &reqwest::Client, info: &EmulatorInfo) -> String {
+    v1_token(
+        http,
+        info,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &info.client_id),
+            ("client_secret", &info.client_secret),
+            ("resource", &info.environment_url),
+        ],
+    )
+    .await
+}
+
+/// The demo user's token (password grant through the public client).
+#[allow(dead_code)] // not every test binary signs a user in
+pub(crate) async fn user_token(http: &reqwest::Client, info: &EmulatorInfo) -> String {
+    v1_token(
+        http,
+        info,
+        &[
+            ("grant_type", "password"),
+            ("client_id", &info.public_client_id),
+            ("username", &info.username),
+            ("password", &info.password),
+            ("resource", &info.environment_url),
+        ],
+    )
+    .await
+}
+
+/// A bearer GET of a Web API path (`accounts?$top=1`).
+#[allow(dead_code)] // not every test binary uses it
+pub(crate) async fn api_get(
+    http: &reqwest::Client,
+    info: &EmulatorInfo,
+    token: &str,
+    path: &str,
+) -> reqwest::Response {
+    http.get(format!("{}/api/data/v9.2/{path}", info.environment_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn v1_token(http: &reqwest::Client, info: &EmulatorInfo, form: &[(&str, &str)]) -> String {
     let body: Value = http
         .post(format!(
             "{}/{}/oauth2/token",
             info.authority_host, info.tenant_id
         ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &info.client_id),
-            ("client_secret", &info.client_secret),
-            ("resource", &info.environment_url),
-        ])
+        .form(form)
         .send()
         .await
         .unwrap()
