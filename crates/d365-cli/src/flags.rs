@@ -132,6 +132,10 @@ pub(crate) struct EmulatorArgs {
     /// `window_secs`, `concurrent`, `dop_hint` (default: off, or the config file's `[limits]`).
     #[arg(long, value_name = "real|off|FILE")]
     pub(crate) limits: Option<String>,
+    /// A real org's `$metadata` (download `{env}/api/data/v9.2/$metadata` once): every table
+    /// in it is emulated, custom `new_*` tables included.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metadata: Option<PathBuf>,
     /// Inject a fault, as JSON (repeatable), e.g. `{"kind":"error","status":503,"share":0.1}`;
     /// kinds: throttle, error, delay, drop, expired-cookie. More at run time through
     /// `POST /_emulator/faults`.

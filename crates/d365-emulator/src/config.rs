@@ -38,6 +38,8 @@ pub struct EmulatorConfig {
     pub environment: EnvironmentConfig,
     /// Service protection limits (`[limits]`); none unless given.
     pub limits: Option<crate::limits::ServiceLimits>,
+    /// A real org's `$metadata` (CSDL): its tables are emulated too (`--metadata`).
+    pub metadata: Option<PathBuf>,
     /// Faults to inject from the start (`[[faults]]`; more through the control API).
     pub faults: Vec<crate::faults::FaultRule>,
     /// Where to persist data and the signing key; `None` keeps everything in memory.
@@ -267,6 +269,7 @@ impl Default for EmulatorConfig {
             signing_key_pem: None,
             limits: None,
             faults: Vec::new(),
+            metadata: None,
         }
     }
 }

@@ -238,7 +238,10 @@ impl Emulator {
         };
 
         let key = load_key(&config)?;
-        let model = DataverseModel::default();
+        let model = match &config.metadata {
+            Some(path) => DataverseModel::from_metadata_file(path)?,
+            None => DataverseModel::default(),
+        };
         let store = Store::open(config.data_dir.as_deref())?;
         {
             let model = model.model.clone();

@@ -35,6 +35,9 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         app.certificates.push(pem);
     }
     config.also_ports = args.also_port.clone();
+    if let Some(path) = &args.metadata {
+        config.metadata = Some(path.clone());
+    }
     if let Some(flag) = &args.limits {
         config.limits = d365_emulator::limits::ServiceLimits::from_flag(flag)?;
     }

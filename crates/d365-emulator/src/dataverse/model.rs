@@ -692,6 +692,54 @@ pub struct DataverseModel {
     pub model: Model,
 }
 
+impl DataverseModel {
+    /// The built-in tables together with the tables of a real org's `$metadata`: a table in
+    /// the file replaces the built-in of the same name (the org is the truth) but keeps the
+    /// built-in's choice labels, which CSDL does not carry. Navigation properties to tables
+    /// in neither are dropped, so `$expand` never meets a table it cannot read.
+    pub fn with_metadata(custom: &Model) -> Self {
+        let builtin = builtin_tables();
+        let mut tables: Vec<EntityType> = builtin
+            .iter()
+            .filter(|b| custom.entity_type(&b.name).is_none())
+            .cloned()
+            .collect();
+        for t in custom.entity_types() {
+            let mut t = t.clone();
+            if let Some(b) = builtin.iter().find(|b| b.name == t.name) {
+                for p in &mut t.properties {
+                    if p.option_set.is_none()
+                        && let Some(bp) = b.property(&p.name)
+                    {
+                        p.option_set = bp.option_set.clone();
+                    }
+                }
+            }
+            tables.push(t);
+        }
+        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+        for t in &mut tables {
+            t.navigation.retain(|n| names.contains(&n.target));
+        }
+        Self {
+            model: Model::new(tables),
+        }
+    }
+
+    /// [`with_metadata`](Self::with_metadata) from a CSDL file.
+    pub fn from_metadata_file(path: &std::path::Path) -> Result<Self, crate::error::StartError> {
+        let file = std::fs::File::open(path).map_err(|source| crate::error::StartError::Io {
+            what: format!("reading metadata {}", path.display()),
+            source,
+        })?;
+        let custom =
+            d365_odata::csdl::read_csdl_from(std::io::BufReader::new(file)).map_err(|e| {
+                crate::error::StartError::Config(format!("metadata {}: {e}", path.display()))
+            })?;
+        Ok(Self::with_metadata(&custom))
+    }
+}
+
 impl Default for DataverseModel {
     fn default() -> Self {
         Self {

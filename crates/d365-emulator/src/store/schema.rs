@@ -74,9 +74,26 @@ fn create_table_sql(entity: &EntityType) -> String {
     sql
 }
 
-/// Creates every table of the model (idempotent).
+/// Creates every table of the model (idempotent), and adds the columns a persisted table
+/// lacks when the model has grown since (a newer emulator, a new `--metadata` file).
 pub fn create_tables(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
     for entity in model.entity_types() {
+        let existing: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")?
+            .query_map([&entity.name], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        if !existing.is_empty() {
+            for p in &entity.properties {
+                if !existing.iter().any(|c| c.eq_ignore_ascii_case(&p.name)) {
+                    conn.execute_batch(&format!(
+                        "ALTER TABLE {} ADD COLUMN {} {}",
+                        ident(&entity.name),
+                        ident(&p.name),
+                        column_type(p.edm_type)
+                    ))?;
+                }
+            }
+        }
         conn.execute_batch(&create_table_sql(entity))?;
     }
     Ok(())
