@@ -13,7 +13,7 @@ use super::headers::json_response;
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
-use crate::query::plan::{Column, filter_sql, order_columns, uses_like_class};
+use crate::query::plan::{Column, SqlFilter, filter_sql, order_columns, uses_like_class};
 use crate::state::AppState;
 
 /// Dataverse's largest page.
@@ -194,6 +194,7 @@ pub(crate) async fn query(
     path: &str,
     raw_query: &str,
     headers: &HeaderMap,
+    scope: Option<SqlFilter>,
 ) -> Result<Response, DataverseError> {
     let options = QueryOptions::parse(raw_query)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
@@ -219,6 +220,14 @@ pub(crate) async fn query(
             Some(filter_sql(&bound))
         }
         None => None,
+    };
+    // A navigation collection: only the related rows.
+    let filter = match (filter, scope) {
+        (Some(f), Some(s)) => Some(SqlFilter {
+            sql: format!("({}) AND ({})", s.sql, f.sql),
+            params: s.params.into_iter().chain(f.params).collect(),
+        }),
+        (f, s) => f.or(s),
     };
     let order = order_columns(
         entity,

@@ -11,6 +11,7 @@ mod metadata;
 pub mod model;
 mod modify;
 mod record;
+mod resource;
 mod service;
 
 use axum::extract::{Request, State};
@@ -100,6 +101,16 @@ async fn handle(
     let parsed = parse_resource_path(path)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
     let query = uri.query().unwrap_or_default();
+    let call = resource::Call {
+        st,
+        principal,
+        method: &method,
+        uri: &uri,
+        path,
+        query,
+        headers: &headers,
+        body: &body,
+    };
     match (parsed.segments.as_slice(), &method) {
         ([], &Method::GET) => Ok(service::service_document(st)),
         ([Segment::Metadata], &Method::GET) => Ok(service::metadata(st)),
@@ -216,29 +227,35 @@ async fn handle(
                             "The 'sql' query option is not supported by the emulator yet; use $filter or fetchXml.",
                         ));
                     }
-                    entity_set::query(st, entity, path, query, &headers).await
-                }
-                (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::GET) => {
-                    entity::retrieve(st, entity, *id, query, &headers).await
+                    entity_set::query(st, entity, path, query, &headers, None).await
                 }
                 (None, &Method::POST) => {
                     modify::create(st, entity, principal, &headers, &body, query).await
                 }
-                (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::PATCH) => {
-                    modify::upsert(st, entity, *id, principal, &headers, &body, query).await
-                }
-                (Some(KeyPredicate::Single(Literal::Guid(id))), &Method::DELETE) => {
-                    modify::delete(st, entity, *id, &headers).await
-                }
-                (Some(KeyPredicate::Single(other)), _) => Err(DataverseError::bad_query(format!(
-                    "The key value {other:?} is not a valid GUID for '{}'.",
-                    entity.key
-                ))),
+                (Some(key), _) => resource::serve(&call, entity, key, &[]).await,
                 _ => Err(DataverseError::method_not_allowed(
                     m.as_str(),
                     &uri.to_string(),
                 )),
             }
+        }
+        (
+            [
+                Segment::Named {
+                    name,
+                    key: Some(key),
+                    call_args: None,
+                },
+                rest @ ..,
+            ],
+            _,
+        ) if st.model.model.by_entity_set(name).is_some() => {
+            let entity = st
+                .model
+                .model
+                .by_entity_set(name)
+                .ok_or_else(|| DataverseError::segment_not_found(name))?;
+            resource::serve(&call, entity, key, rest).await
         }
         ([Segment::Named { name, .. }, ..], _) if st.model.model.by_entity_set(name).is_none() => {
             Err(DataverseError::segment_not_found(name))

@@ -21,7 +21,13 @@ use crate::error::DataverseError;
 use crate::state::AppState;
 use crate::store::write;
 
-fn internal(e: rusqlite::Error) -> DataverseError {
+/// A failed write: a unique alternate key hit is the client's error, the rest are ours.
+pub(crate) fn internal(e: rusqlite::Error) -> DataverseError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    {
+        return DataverseError::duplicate_key();
+    }
     tracing::error!(error = %e, "write failed");
     DataverseError::internal()
 }
@@ -32,7 +38,7 @@ fn entity_id_header(st: &AppState, entity: &EntityType, id: &uuid::Uuid) -> Head
 }
 
 /// The server-maintained columns of a write by `principal`, now.
-fn stamp(st: &AppState, principal: &Principal) -> write::Stamp {
+pub(crate) fn stamp(st: &AppState, principal: &Principal) -> write::Stamp {
     let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
     write::Stamp {
         now: st.clock.now(),
@@ -51,7 +57,7 @@ fn etag_version(value: &str) -> Option<i64> {
         .ok()
 }
 
-async fn check_references(st: &AppState, record: &Record) -> Result<(), DataverseError> {
+pub(crate) async fn check_references(st: &AppState, record: &Record) -> Result<(), DataverseError> {
     for (table, id) in &record.references {
         let target = st
             .model
@@ -108,7 +114,135 @@ async fn answer(
     Ok(response)
 }
 
-/// `POST {set}`: create (the body may name the key).
+/// A record to insert with the records nested in it (deep insert): `parents` are created
+/// first (single-valued navigation properties given as objects), `children` after
+/// (collection-valued ones given as arrays), all in one transaction.
+#[derive(Debug)]
+struct Insert {
+    entity: EntityType,
+    id: uuid::Uuid,
+    values: Vec<(String, rusqlite::types::Value)>,
+    parents: Vec<Insert>,
+    children: Vec<Insert>,
+}
+
+/// Dataverse caps deep inserts; so do we, to keep a hostile body from recursing without end.
+const MAX_DEPTH: usize = 10;
+
+fn plan_insert(
+    model: &d365_odata::model::Model,
+    entity: &EntityType,
+    fields: serde_json::Map<String, serde_json::Value>,
+    references: &mut Vec<(String, uuid::Uuid)>,
+    depth: usize,
+) -> Result<Insert, DataverseError> {
+    use serde_json::Value as Json;
+    if depth > MAX_DEPTH {
+        return Err(DataverseError::payload(
+            &entity.entity_set,
+            format!("A deep insert may nest at most {MAX_DEPTH} levels."),
+        ));
+    }
+    let mut own = serde_json::Map::new();
+    let mut nested = Vec::new();
+    for (name, value) in fields {
+        match (entity.navigation(&name), value) {
+            (Some(nav), v @ (Json::Object(_) | Json::Array(_))) => nested.push((nav.clone(), v)),
+            (_, v) => {
+                own.insert(name, v);
+            }
+        }
+    }
+    let record = super::record::from_object(model, entity, &entity.entity_set, &own)?;
+    references.extend(record.references);
+    let id = record.id.unwrap_or_else(uuid::Uuid::new_v4);
+    let mut insert = Insert {
+        entity: entity.clone(),
+        id,
+        values: record.values,
+        parents: Vec::new(),
+        children: Vec::new(),
+    };
+    let guid = |u: uuid::Uuid| rusqlite::types::Value::Blob(u.as_bytes().to_vec());
+    for (nav, value) in nested {
+        let target = model
+            .entity_type(&nav.target)
+            .ok_or_else(DataverseError::internal)?;
+        let not_object = || {
+            DataverseError::payload(
+                &entity.entity_set,
+                format!("The records nested in '{}' must be JSON objects.", nav.name),
+            )
+        };
+        match (nav.collection, value) {
+            (false, Json::Object(obj)) => {
+                let parent = plan_insert(model, target, obj, references, depth + 1)?;
+                insert.values.retain(|(c, _)| *c != nav.foreign_key);
+                insert
+                    .values
+                    .push((nav.foreign_key.clone(), guid(parent.id)));
+                insert.parents.push(parent);
+            }
+            (true, Json::Array(items)) => {
+                for item in items {
+                    let Json::Object(obj) = item else {
+                        return Err(not_object());
+                    };
+                    let mut child = plan_insert(model, target, obj, references, depth + 1)?;
+                    child.values.retain(|(c, _)| *c != nav.foreign_key);
+                    child.values.push((nav.foreign_key.clone(), guid(id)));
+                    insert.children.push(child);
+                }
+            }
+            _ => {
+                return Err(DataverseError::payload(
+                    &entity.entity_set,
+                    format!(
+                        "'{}' takes {} in a deep insert.",
+                        nav.name,
+                        if nav.collection {
+                            "an array of records"
+                        } else {
+                            "a record"
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(insert)
+}
+
+/// Inserts the plan, parents first; `false` if some id is taken already.
+fn run_insert(
+    c: &rusqlite::Connection,
+    insert: Insert,
+    stamp: &write::Stamp,
+) -> rusqlite::Result<bool> {
+    for parent in insert.parents {
+        if !run_insert(c, parent, stamp)? {
+            return Ok(false);
+        }
+    }
+    if write::exists(c, &insert.entity, &insert.id)? {
+        return Ok(false);
+    }
+    let mut values = insert.values;
+    values.push((
+        insert.entity.key.clone(),
+        rusqlite::types::Value::Blob(insert.id.as_bytes().to_vec()),
+    ));
+    write::insert(c, &insert.entity, values, stamp)?;
+    for child in insert.children {
+        if !run_insert(c, child, stamp)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// `POST {set}`: create (the body may name the key, and nest related records to create with
+/// it: a deep insert, all or nothing).
 pub(crate) async fn create(
     st: &AppState,
     entity: &EntityType,
@@ -117,22 +251,34 @@ pub(crate) async fn create(
     body: &[u8],
     raw_query: &str,
 ) -> Result<Response, DataverseError> {
-    let record = from_json(&st.model.model, entity, &entity.entity_set, body)?;
-    check_references(st, &record).await?;
-    let id = record.id.unwrap_or_else(uuid::Uuid::new_v4);
-    let mut values = record.values;
-    values.push((
-        entity.key.clone(),
-        rusqlite::types::Value::Blob(id.as_bytes().to_vec()),
-    ));
-    let (owned, stamp) = (entity.clone(), stamp(st, principal));
+    let json: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| DataverseError::payload(&entity.entity_set, format!("Invalid JSON. {e}")))?;
+    let serde_json::Value::Object(fields) = json else {
+        return Err(DataverseError::payload(
+            &entity.entity_set,
+            "The request body must be a JSON object.",
+        ));
+    };
+    let mut references = Vec::new();
+    let plan = plan_insert(&st.model.model, entity, fields, &mut references, 0)?;
+    check_references(
+        st,
+        &Record {
+            references,
+            ..Record::default()
+        },
+    )
+    .await?;
+    let id = plan.id;
+    let stamp = stamp(st, principal);
     let inserted = st
         .store
         .run(move |c| {
-            if write::exists(c, &owned, &id)? {
-                return Ok(false);
+            let tx = c.transaction()?;
+            if !run_insert(&tx, plan, &stamp)? {
+                return Ok(false); // dropping the transaction rolls back
             }
-            write::insert(c, &owned, values, &stamp).map(|_| true)
+            tx.commit().map(|_| true)
         })
         .await
         .map_err(internal)?;
@@ -144,14 +290,13 @@ pub(crate) async fn create(
 
 /// `PATCH {set}({id})`: update, or create when missing (upsert), per the conditional headers.
 pub(crate) async fn upsert(
-    st: &AppState,
+    call: &super::resource::Call<'_>,
     entity: &EntityType,
     id: uuid::Uuid,
-    principal: &Principal,
-    headers: &HeaderMap,
-    body: &[u8],
-    raw_query: &str,
+    key_values: Vec<(String, rusqlite::types::Value)>,
 ) -> Result<Response, DataverseError> {
+    let (st, principal, headers, body, raw_query) =
+        (call.st, call.principal, call.headers, call.body, call.query);
     let record = from_json(&st.model.model, entity, &entity.entity_set, body)?;
     check_references(st, &record).await?;
     let if_match = headers
@@ -189,6 +334,12 @@ pub(crate) async fn upsert(
                     owned.key.clone(),
                     rusqlite::types::Value::Blob(id.as_bytes().to_vec()),
                 ));
+                // Upsert by alternate key: the new row carries the key's values.
+                for (column, value) in key_values {
+                    if !values.iter().any(|(c, _)| *c == column) {
+                        values.push((column, value));
+                    }
+                }
                 write::insert(c, &owned, values, &stamp)?;
                 Ok(Ok(true))
             }

@@ -112,7 +112,7 @@ fn convert(
 }
 
 /// `"/contacts(<id>)"`, `"contacts(<id>)"` or an absolute URL of the Web API.
-fn bind_target(raw: &str) -> Option<(String, uuid::Uuid)> {
+pub(crate) fn bind_target(raw: &str) -> Option<(String, uuid::Uuid)> {
     let path = match raw.find("/api/data/") {
         Some(i) => raw[i + "/api/data/".len()..].split_once('/')?.1,
         None => raw.trim_start_matches('/'),
@@ -167,8 +167,18 @@ pub(crate) fn from_json(
             "The request body must be a JSON object.",
         ));
     };
+    from_object(model, entity, set, &fields)
+}
+
+/// Validates a record given as a JSON object (a body, or a record nested in a deep insert).
+pub(crate) fn from_object(
+    model: &Model,
+    entity: &EntityType,
+    set: &str,
+    fields: &serde_json::Map<String, Json>,
+) -> Result<Record, DataverseError> {
     let mut record = Record::default();
-    for (name, value) in &fields {
+    for (name, value) in fields {
         if let Some(nav_name) = name.strip_suffix("@odata.bind") {
             let nav = entity.navigation(nav_name).filter(|n| !n.collection).ok_or_else(|| {
                 DataverseError::payload(set, format!("An undeclared property '{nav_name}' which only has property annotations in the payload but no property value was found in the payload."))

@@ -32,6 +32,15 @@ pub struct SqlFilter {
     pub params: Vec<Value>,
 }
 
+/// `column = value`: the scope of a navigation collection (`accounts(id)/contact_customer_accounts`
+/// is contacts whose `_parentcustomerid_value` is the account).
+pub fn column_equals(column: &str, value: Value) -> SqlFilter {
+    SqlFilter {
+        sql: format!("{} = ?", ident(column)),
+        params: vec![value],
+    }
+}
+
 /// Translates a bound filter.
 pub fn filter_sql(filter: &BoundFilter) -> SqlFilter {
     let mut out = SqlFilter::default();

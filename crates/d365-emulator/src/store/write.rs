@@ -174,3 +174,48 @@ pub fn delete(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqli
 pub fn exists(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqlite::Result<bool> {
     Ok(version_of(conn, entity, id)?.is_some())
 }
+
+/// The key of the row whose columns equal `values` (an alternate key), if any.
+pub fn find_by_columns(
+    conn: &Connection,
+    entity: &EntityType,
+    values: &[(String, Value)],
+) -> rusqlite::Result<Option<uuid::Uuid>> {
+    let wheres = values
+        .iter()
+        .map(|(c, _)| format!("{} = ?", ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {wheres} LIMIT 1",
+        ident(&entity.key),
+        ident(&entity.name)
+    );
+    let key: Option<Vec<u8>> = conn
+        .query_row(&sql, params_from_iter(values.iter().map(|(_, v)| v)), |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(key.and_then(|k| uuid::Uuid::from_slice(&k).ok()))
+}
+
+/// One column of one row: `None` when the row does not exist, `Some(Value::Null)` when the
+/// column is empty.
+pub fn column_of(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+    column: &str,
+) -> rusqlite::Result<Option<Value>> {
+    conn.query_row(
+        &format!(
+            "SELECT {} FROM {} WHERE {} = ?1",
+            ident(column),
+            ident(&entity.name),
+            ident(&entity.key)
+        ),
+        params![id.as_bytes().to_vec()],
+        |r| r.get::<_, Value>(0),
+    )
+    .optional()
+}

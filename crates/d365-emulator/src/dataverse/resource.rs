@@ -1,0 +1,462 @@
+//! One record and what hangs off it: `{set}({key})` by id or alternate key, a single
+//! property (`/name`, `/name/$value`, PUT and DELETE), a navigation property (`/primarycontactid`,
+//! `/contact_customer_accounts`) and its references (`/$ref`).
+//! (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api>)
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use d365_odata::model::{EntityType, NavigationProperty, Property};
+use d365_odata::{KeyPredicate, Literal, Segment};
+use rusqlite::types::Value;
+use serde_json::{Value as Json, json};
+
+use super::headers::json_response;
+use super::modify::{internal, stamp};
+use super::record::{bind_target, from_json};
+use super::{entity, entity_set, modify};
+use crate::entra::validate::Principal;
+use crate::error::DataverseError;
+use crate::query::plan::column_equals;
+use crate::query::values::{literal_to_sql, write_json};
+use crate::state::AppState;
+use crate::store::write;
+
+/// The request, as the dispatcher has it.
+pub(crate) struct Call<'a> {
+    pub(crate) st: &'a AppState,
+    pub(crate) principal: &'a Principal,
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a axum::http::Uri,
+    /// The resource path after the version.
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a [u8],
+}
+
+/// How the key predicate names the record.
+enum Key {
+    Id(uuid::Uuid),
+    /// Alternate key columns and values.
+    Alternate(Vec<(String, Value)>),
+}
+
+fn key_of(entity: &EntityType, key: &KeyPredicate) -> Result<Key, DataverseError> {
+    match key {
+        KeyPredicate::Single(Literal::Guid(id)) => Ok(Key::Id(*id)),
+        KeyPredicate::Single(other) => Err(DataverseError::bad_query(format!(
+            "The key value {other:?} is not a valid GUID for '{}'.",
+            entity.key
+        ))),
+        KeyPredicate::Named(pairs) => {
+            if let [(name, Literal::Guid(id))] = pairs.as_slice()
+                && *name == entity.key
+            {
+                return Ok(Key::Id(*id));
+            }
+            let mut names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
+            names.sort_unstable();
+            let declared = entity.alternate_keys.iter().any(|k| {
+                let mut k: Vec<&str> = k.iter().map(String::as_str).collect();
+                k.sort_unstable();
+                k == names
+            });
+            if !declared {
+                return Err(DataverseError::bad_query(format!(
+                    "The key ({}) is not an alternate key of '{}'.",
+                    names.join(","),
+                    entity.name
+                )));
+            }
+            pairs
+                .iter()
+                .map(|(n, lit)| {
+                    let p = entity
+                        .property(n)
+                        .ok_or_else(|| DataverseError::unknown_property(n, &entity.name))?;
+                    Ok((n.clone(), literal_to_sql(lit, p.edm_type, p.scale)))
+                })
+                .collect::<Result<_, _>>()
+                .map(Key::Alternate)
+        }
+    }
+}
+
+/// The record's id: `Ok(None)` when an alternate key names no record.
+async fn find(
+    st: &AppState,
+    entity: &EntityType,
+    key: &Key,
+) -> Result<Option<uuid::Uuid>, DataverseError> {
+    match key {
+        Key::Id(id) => Ok(Some(*id)),
+        Key::Alternate(values) => {
+            let (owned, values) = (entity.clone(), values.clone());
+            st.store
+                .run(move |c| write::find_by_columns(c, &owned, &values))
+                .await
+                .map_err(internal)
+        }
+    }
+}
+
+/// The record's id, or the 404 Dataverse answers.
+async fn existing(
+    st: &AppState,
+    entity: &EntityType,
+    key: &Key,
+) -> Result<uuid::Uuid, DataverseError> {
+    match (find(st, entity, key).await?, key) {
+        (Some(id), _) => Ok(id),
+        (None, Key::Alternate(_)) => Err(DataverseError::key_not_found(&entity.name)),
+        (None, Key::Id(id)) => Err(DataverseError::record_not_found(&entity.name, id)),
+    }
+}
+
+/// `{set}({key})[/…]`.
+pub(crate) async fn serve(
+    call: &Call<'_>,
+    entity: &EntityType,
+    key: &KeyPredicate,
+    rest: &[Segment],
+) -> Result<Response, DataverseError> {
+    let st = call.st;
+    let key = key_of(entity, key)?;
+    let not_allowed =
+        || DataverseError::method_not_allowed(call.method.as_str(), &call.uri.to_string());
+    match rest {
+        [] => match *call.method {
+            Method::GET => {
+                entity::retrieve(
+                    st,
+                    entity,
+                    existing(st, entity, &key).await?,
+                    call.query,
+                    call.headers,
+                )
+                .await
+            }
+            Method::PATCH => {
+                let (id, key_values) = match (&key, find(st, entity, &key).await?) {
+                    (_, Some(id)) => (id, Vec::new()),
+                    (Key::Alternate(values), None) => (uuid::Uuid::new_v4(), values.clone()),
+                    (Key::Id(id), None) => (*id, Vec::new()),
+                };
+                modify::upsert(call, entity, id, key_values).await
+            }
+            Method::DELETE => {
+                modify::delete(st, entity, existing(st, entity, &key).await?, call.headers).await
+            }
+            _ => Err(not_allowed()),
+        },
+        [
+            Segment::Named {
+                name,
+                key: nav_key,
+                call_args: None,
+            },
+            tail @ ..,
+        ] => {
+            let id = existing(st, entity, &key).await?;
+            if let Some(p) = entity.property(name) {
+                return match (tail, nav_key) {
+                    ([], None) => property(call, entity, id, p).await,
+                    ([Segment::Value], None) if *call.method == Method::GET => {
+                        property_value(call, entity, id, p).await
+                    }
+                    _ => Err(not_allowed()),
+                };
+            }
+            let nav = entity
+                .navigation(name)
+                .ok_or_else(|| DataverseError::unknown_property(name, &entity.name))?;
+            let child = match nav_key {
+                None => None,
+                Some(KeyPredicate::Single(Literal::Guid(g))) if nav.collection => Some(*g),
+                Some(_) => {
+                    return Err(DataverseError::bad_query(format!(
+                        "Address a related record of '{name}' by its id."
+                    )));
+                }
+            };
+            match tail {
+                [] if *call.method == Method::GET => navigate(call, entity, id, nav, child).await,
+                [Segment::Ref] => reference(call, entity, id, nav, child).await,
+                _ => Err(not_allowed()),
+            }
+        }
+        _ => Err(DataverseError::no_resource(&call.uri.to_string())),
+    }
+}
+
+fn internal_read(e: rusqlite::Error) -> DataverseError {
+    tracing::error!(error = %e, "read failed");
+    DataverseError::internal()
+}
+
+async fn column(
+    st: &AppState,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    column: &str,
+) -> Result<Value, DataverseError> {
+    let (owned, column) = (entity.clone(), column.to_owned());
+    st.store
+        .run(move |c| write::column_of(c, &owned, &id, &column))
+        .await
+        .map_err(internal_read)?
+        .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))
+}
+
+/// `GET`, `PUT` (`{"value": …}`) or `DELETE` one property.
+async fn property(
+    call: &Call<'_>,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    p: &Property,
+) -> Result<Response, DataverseError> {
+    let st = call.st;
+    match *call.method {
+        Method::GET => {
+            let v = column(st, entity, id, &p.name).await?;
+            if v == Value::Null {
+                return Ok(StatusCode::NO_CONTENT.into_response());
+            }
+            let mut text = String::new();
+            write_json(&mut text, (&v).into(), p.edm_type, p.scale);
+            Ok(json_response(format!(
+                "{{\"@odata.context\":{},\"value\":{text}}}",
+                Json::String(format!(
+                    "{}/$metadata#{}({id})/{}",
+                    st.api_root(),
+                    entity.entity_set,
+                    p.name
+                ))
+            )))
+        }
+        Method::PUT | Method::DELETE => {
+            let value = if *call.method == Method::PUT {
+                let body: Json = serde_json::from_slice(call.body).map_err(|e| {
+                    DataverseError::payload(&entity.entity_set, format!("Invalid JSON. {e}"))
+                })?;
+                body.get("value").cloned().ok_or_else(|| {
+                    DataverseError::payload(&entity.entity_set, "The body must be {\"value\": …}.")
+                })?
+            } else {
+                Json::Null
+            };
+            if p.name == entity.key || p.read_only {
+                return Err(DataverseError::bad_query(format!(
+                    "The property '{}' cannot be set.",
+                    p.name
+                )));
+            }
+            let body = json!({ p.name.clone(): value }).to_string();
+            let record = from_json(&st.model.model, entity, &entity.entity_set, body.as_bytes())?;
+            update(call, entity, id, record.values).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(DataverseError::method_not_allowed(
+            call.method.as_str(),
+            &call.uri.to_string(),
+        )),
+    }
+}
+
+async fn update(
+    call: &Call<'_>,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    values: Vec<(String, Value)>,
+) -> Result<(), DataverseError> {
+    let (owned, stamp) = (entity.clone(), stamp(call.st, call.principal));
+    call.st
+        .store
+        .run(move |c| write::update(c, &owned, &id, values, &stamp))
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// `GET {set}({id})/{property}/$value`: the raw value as text.
+async fn property_value(
+    call: &Call<'_>,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    p: &Property,
+) -> Result<Response, DataverseError> {
+    let v = column(call.st, entity, id, &p.name).await?;
+    if v == Value::Null {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut text = String::new();
+    write_json(&mut text, (&v).into(), p.edm_type, p.scale);
+    let raw = match serde_json::from_str::<Json>(&text) {
+        Ok(Json::String(s)) => s,
+        _ => text,
+    };
+    let mut response = raw.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
+}
+
+fn target<'m>(
+    st: &'m AppState,
+    nav: &NavigationProperty,
+) -> Result<&'m EntityType, DataverseError> {
+    st.model
+        .model
+        .entity_type(&nav.target)
+        .ok_or_else(DataverseError::internal)
+}
+
+/// `GET {set}({id})/{navigation}`: the related record, or the related collection.
+async fn navigate(
+    call: &Call<'_>,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    nav: &NavigationProperty,
+    child: Option<uuid::Uuid>,
+) -> Result<Response, DataverseError> {
+    let st = call.st;
+    let related = target(st, nav)?;
+    if nav.collection {
+        if let Some(child) = child {
+            // One member of the collection: it must point back here.
+            let fk = column(st, related, child, &nav.foreign_key).await?;
+            if fk != Value::Blob(id.as_bytes().to_vec()) {
+                return Err(DataverseError::record_not_found(&related.name, &child));
+            }
+            return entity::retrieve(st, related, child, call.query, call.headers).await;
+        }
+        let scope = column_equals(&nav.foreign_key, Value::Blob(id.as_bytes().to_vec()));
+        return entity_set::query(
+            st,
+            related,
+            call.path,
+            call.query,
+            call.headers,
+            Some(scope),
+        )
+        .await;
+    }
+    match column(st, entity, id, &nav.foreign_key).await? {
+        Value::Blob(b) => {
+            let fk = uuid::Uuid::from_slice(&b).map_err(|_| DataverseError::internal())?;
+            entity::retrieve(st, related, fk, call.query, call.headers).await
+        }
+        _ => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+/// The record an `@odata.id` names, checked to exist in `table`.
+async fn referenced(
+    st: &AppState,
+    table: &EntityType,
+    body: &[u8],
+    query: &str,
+) -> Result<uuid::Uuid, DataverseError> {
+    let from_query = query.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k == "$id" || k == "%24id").then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    });
+    let raw = match from_query {
+        Some(id) => id,
+        None => serde_json::from_slice::<Json>(body)
+            .ok()
+            .and_then(|b| b.get("@odata.id")?.as_str().map(str::to_owned))
+            .ok_or_else(|| {
+                DataverseError::payload(
+                    &table.entity_set,
+                    "The body must be {\"@odata.id\": \"<url of the record>\"}.",
+                )
+            })?,
+    };
+    let (set, id) = bind_target(&raw)
+        .filter(|(set, _)| *set == table.entity_set)
+        .ok_or_else(|| {
+            DataverseError::payload(
+                &table.entity_set,
+                format!("'{raw}' does not name a record of '{}'.", table.entity_set),
+            )
+        })?;
+    let _ = set;
+    let owned = table.clone();
+    if !st
+        .store
+        .run(move |c| write::exists(c, &owned, &id))
+        .await
+        .map_err(internal)?
+    {
+        return Err(DataverseError::record_not_found(&table.name, &id));
+    }
+    Ok(id)
+}
+
+/// `{set}({id})/{navigation}/$ref`: associate (PUT single-valued, POST collection-valued),
+/// disassociate (DELETE), or read the reference (GET single-valued).
+async fn reference(
+    call: &Call<'_>,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    nav: &NavigationProperty,
+    child: Option<uuid::Uuid>,
+) -> Result<Response, DataverseError> {
+    let st = call.st;
+    let related = target(st, nav)?;
+    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
+    // Each association sets (or clears) one lookup column: on this record for a single-valued
+    // property, on the related record for a collection-valued one.
+    let (table, row, value) = match (nav.collection, call.method) {
+        (false, &Method::GET) => {
+            return match column(st, entity, id, &nav.foreign_key).await? {
+                Value::Blob(b) => {
+                    let fk = uuid::Uuid::from_slice(&b).map_err(|_| DataverseError::internal())?;
+                    Ok(json_response(
+                        json!({
+                            "@odata.context": format!("{}/$metadata#$ref", st.api_root()),
+                            "@odata.id": format!("{}/{}({fk})", st.api_root(), related.entity_set),
+                        })
+                        .to_string(),
+                    ))
+                }
+                _ => Ok(StatusCode::NO_CONTENT.into_response()),
+            };
+        }
+        (false, &Method::PUT) => (
+            entity,
+            id,
+            guid(referenced(st, related, call.body, "").await?),
+        ),
+        (false, &Method::DELETE) => (entity, id, Value::Null),
+        (true, &Method::POST) => (
+            related,
+            referenced(st, related, call.body, "").await?,
+            guid(id),
+        ),
+        (true, &Method::DELETE) => {
+            let other = match child {
+                Some(c) => c,
+                None => referenced(st, related, b"", call.query).await?,
+            };
+            if column(st, related, other, &nav.foreign_key).await? != guid(id) {
+                return Err(DataverseError::record_not_found(&related.name, &other));
+            }
+            (related, other, Value::Null)
+        }
+        _ => {
+            return Err(DataverseError::method_not_allowed(
+                call.method.as_str(),
+                &call.uri.to_string(),
+            ));
+        }
+    };
+    update(call, table, row, vec![(nav.foreign_key.clone(), value)]).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
