@@ -252,6 +252,7 @@ impl Emulator {
                     seed_data(conn, &model, &config)
                 })
                 .await?;
+            store.open_readers()?;
         }
         let limiter = Arc::new(crate::limits::Limiter::new(config.limits));
         let faults = crate::faults::Faults::default();

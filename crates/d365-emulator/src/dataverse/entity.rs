@@ -34,7 +34,7 @@ pub(crate) async fn retrieve(
     let cols = columns.clone();
     let row = st
         .store
-        .run(move |c| exec::retrieve(c, &owned, &id, &cols, annotations))
+        .read(move |c| exec::retrieve(c, &owned, &id, &cols, annotations))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "retrieve failed");

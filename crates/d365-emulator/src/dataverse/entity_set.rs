@@ -173,7 +173,7 @@ pub(crate) async fn count(
     let owned = entity.clone();
     let n = st
         .store
-        .run(move |c| exec::count(c, &owned, filter.as_ref()))
+        .read(move |c| exec::count(c, &owned, filter.as_ref()))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "count failed");
@@ -290,7 +290,7 @@ pub(crate) async fn query(
     let owned = entity.clone();
     let page = st
         .store
-        .run(move |c| exec::query_page(c, &owned, &spec))
+        .read(move |c| exec::query_page(c, &owned, &spec))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "query failed");

@@ -179,7 +179,7 @@ async fn run(
     let owned = target.clone();
     let page = st
         .store
-        .run(move |c| exec::query_page(c, &owned, &spec))
+        .read(move |c| exec::query_page(c, &owned, &spec))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "expand failed");
@@ -207,7 +207,7 @@ async fn expand_single(
     let (owned, fk, ks) = (entity.clone(), nav.foreign_key.clone(), keys.to_vec());
     let pairs = st
         .store
-        .run(move |c| exec::lookup_values(c, &owned, &fk, &ks))
+        .read(move |c| exec::lookup_values(c, &owned, &fk, &ks))
         .await
         .map_err(|_| DataverseError::internal())?;
     let wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();

@@ -109,7 +109,7 @@ pub(crate) async fn query(
     let (owned, links) = (entity.clone(), plan.links.clone());
     let page = st
         .store
-        .run(move |c| exec::query_page(c, &owned, &spec))
+        .read(move |c| exec::query_page(c, &owned, &spec))
         .await
         .map_err(internal)?;
     let rows = finish_rows(st, entity, &page.rows, &links).await?;
@@ -187,7 +187,7 @@ async fn finish_rows(
         let (owned, link_owned, keys) = (entity.clone(), link.clone(), keys.clone());
         let values = st
             .store
-            .run(move |c| link_values(c, &owned, &link_owned, &keys))
+            .read(move |c| link_values(c, &owned, &link_owned, &keys))
             .await
             .map_err(internal)?;
         for (key, columns) in values {

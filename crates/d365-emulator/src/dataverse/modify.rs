@@ -68,7 +68,7 @@ pub(crate) async fn check_references(st: &AppState, record: &Record) -> Result<(
         let id = *id;
         let found = st
             .store
-            .run(move |c| write::exists(c, &target, &id))
+            .read(move |c| write::exists(c, &target, &id))
             .await
             .map_err(internal)?;
         if !found {

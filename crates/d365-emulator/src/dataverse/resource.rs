@@ -93,7 +93,7 @@ async fn find(
         Key::Alternate(values) => {
             let (owned, values) = (entity.clone(), values.clone());
             st.store
-                .run(move |c| write::find_by_columns(c, &owned, &values))
+                .read(move |c| write::find_by_columns(c, &owned, &values))
                 .await
                 .map_err(internal)
         }
@@ -202,7 +202,7 @@ async fn column(
 ) -> Result<Value, DataverseError> {
     let (owned, column) = (entity.clone(), column.to_owned());
     st.store
-        .run(move |c| write::column_of(c, &owned, &id, &column))
+        .read(move |c| write::column_of(c, &owned, &id, &column))
         .await
         .map_err(internal_read)?
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))
@@ -390,7 +390,7 @@ async fn referenced(
     let owned = table.clone();
     if !st
         .store
-        .run(move |c| write::exists(c, &owned, &id))
+        .read(move |c| write::exists(c, &owned, &id))
         .await
         .map_err(internal)?
     {

@@ -46,8 +46,10 @@ fn create_table_sql(entity: &EntityType) -> String {
             col
         })
         .collect();
+    // Clustered on the GUID key: one B-tree per table instead of a rowid table plus a key
+    // index, which halves the work of every insert and key lookup.
     let mut sql = format!(
-        "CREATE TABLE IF NOT EXISTS {} ({});\n",
+        "CREATE TABLE IF NOT EXISTS {} ({}) WITHOUT ROWID;\n",
         ident(&entity.name),
         columns.join(", ")
     );
@@ -72,6 +74,30 @@ fn create_table_sql(entity: &EntityType) -> String {
         ));
     }
     sql
+}
+
+/// Drops the lookup and alternate-key indexes (before a bulk load; `create_tables` puts
+/// them back).
+pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
+    for entity in model.entity_types() {
+        for p in entity
+            .properties
+            .iter()
+            .filter(|p| !p.lookup_targets.is_empty())
+        {
+            conn.execute_batch(&format!(
+                "DROP INDEX IF EXISTS {}",
+                ident(&format!("{}_{}", entity.name, p.name))
+            ))?;
+        }
+        for key in &entity.alternate_keys {
+            conn.execute_batch(&format!(
+                "DROP INDEX IF EXISTS {}",
+                ident(&format!("{}_ak_{}", entity.name, key.join("_")))
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates every table of the model (idempotent), and adds the columns a persisted table

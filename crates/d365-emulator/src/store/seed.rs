@@ -37,6 +37,15 @@ impl Rng {
         items[self.next_u64() as usize % items.len()]
     }
 
+    /// A version-4-shaped GUID whose first six bytes are `n`: ids handed out in order sort in
+    /// creation order, as Dataverse's sequential GUIDs do, so bulk inserts append to the key
+    /// index instead of splitting pages all over it.
+    pub fn sequential_guid(&mut self, n: u64) -> uuid::Uuid {
+        let mut bytes = (((self.next_u64() as u128) << 64) | self.next_u64() as u128).to_be_bytes();
+        bytes[..6].copy_from_slice(&n.to_be_bytes()[2..]);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
     /// A version-4-shaped GUID.
     pub fn guid(&mut self) -> uuid::Uuid {
         let bytes = ((self.next_u64() as u128) << 64) | self.next_u64() as u128;
@@ -200,19 +209,6 @@ fn insert_sql(model: &Model, entity: &str) -> (String, Vec<String>) {
     (sql, names)
 }
 
-fn row(names: &[String], values: Vec<(&str, Value)>) -> Vec<Value> {
-    names
-        .iter()
-        .map(|n| {
-            values
-                .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
-                .unwrap_or(Value::Null)
-        })
-        .collect()
-}
-
 /// The directory rows every emulator has: the root business unit, the organization, its
 /// default team, and a systemuser per configured user and application user.
 #[derive(Debug, Clone, Default)]
@@ -245,7 +241,11 @@ fn text(s: &str) -> Value {
 /// Inserts rows of one table through one prepared statement.
 struct Inserter<'c> {
     statement: rusqlite::Statement<'c>,
+    /// Column names in parameter order.
     names: Vec<String>,
+    /// For the i-th value of the last call: its column's name and parameter position. Calls
+    /// list columns in the same order every time, so this turns lookups into one compare.
+    memo: Vec<(String, Option<usize>)>,
 }
 
 impl<'c> Inserter<'c> {
@@ -264,13 +264,35 @@ impl<'c> Inserter<'c> {
         Ok(Self {
             statement: tx.prepare(&sql)?,
             names,
+            memo: Vec::new(),
         })
     }
 
+    fn position(&mut self, i: usize, name: &str) -> Option<usize> {
+        if let Some((memo_name, pos)) = self.memo.get(i)
+            && memo_name == name
+        {
+            return *pos;
+        }
+        let pos = self.names.iter().position(|n| n == name);
+        if i < self.memo.len() {
+            self.memo[i] = (name.to_owned(), pos);
+        } else {
+            self.memo.push((name.to_owned(), pos));
+        }
+        pos
+    }
+
+    /// Inserts a row; columns the table lacks (a `--metadata` table with fewer columns) are
+    /// skipped, columns not given are null.
     fn insert(&mut self, values: Vec<(&str, Value)>) -> rusqlite::Result<()> {
-        self.statement
-            .execute(params_from_iter(row(&self.names, values)))
-            .map(|_| ())
+        let mut row = vec![Value::Null; self.names.len()];
+        for (i, (name, value)) in values.into_iter().enumerate() {
+            if let Some(p) = self.position(i, name) {
+                row[p] = value;
+            }
+        }
+        self.statement.execute(params_from_iter(row)).map(|_| ())
     }
 }
 
@@ -401,6 +423,22 @@ pub fn seed(
         return Ok(0);
     }
     let mut rng = Rng::new(seed);
+    // Ids in creation order (see `Rng::sequential_guid`), starting at a seed-dependent point.
+    let mut serial = (seed % 0xffff) << 32;
+    let mut next_id = move |rng: &mut Rng| {
+        serial += 1;
+        rng.sequential_guid(serial)
+    };
+    // Bulk load: indexes built once at the end, a big page cache meanwhile.
+    super::schema::drop_indexes(conn, model)?;
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    conn.pragma_update(None, "cache_size", -512 * 1024)?;
+    // A fresh file database: write the pages once, not to the WAL and then again at
+    // checkpoint. (Only this connection exists while seeding.)
+    let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if journal.eq_ignore_ascii_case("wal") {
+        conn.query_row("PRAGMA journal_mode = MEMORY", [], |_| Ok(()))?;
+    }
     let tx = conn.transaction()?;
     {
         let mut insert_account = Inserter::new(&tx, model, "account", false)?;
@@ -426,7 +464,7 @@ pub fn seed(
         // Spread creation times over six years, in creation order.
         let span = 6 * 365 * 86_400 / accounts.max(1) as i64;
         for i in 0..accounts {
-            let account_id = rng.guid();
+            let account_id = next_id(&mut rng);
             let name = format!(
                 "{} {} {}",
                 rng.pick(PREFIXES),
@@ -443,7 +481,7 @@ pub fn seed(
             let inactive = rng.range(0, 20) == 0;
             let mut contact_ids = Vec::new();
             for c in 0..2 {
-                let contact_id = rng.guid();
+                let contact_id = next_id(&mut rng);
                 contact_ids.push(contact_id);
                 let first = rng.pick(FIRST);
                 let last = rng.pick(LAST);
@@ -502,7 +540,7 @@ pub fn seed(
             insert_account.insert(values)?;
 
             // One opportunity per account, a third of them closed.
-            let opportunity_id = rng.guid();
+            let opportunity_id = next_id(&mut rng);
             let at = created + 3_600;
             let state = [0, 0, 1, 2][rng.next_u64() as usize % 4];
             let status = match state {
@@ -539,7 +577,7 @@ pub fn seed(
             let done = rng.range(0, 3) == 0;
             let mut values = stamp(at, at + rng.range(0, 86_400 * 10), &mut version);
             values.extend([
-                ("activityid", blob(rng.guid())),
+                ("activityid", blob(next_id(&mut rng))),
                 ("subject", text(rng.pick(TASK_SUBJECTS))),
                 (
                     "scheduledend",
@@ -562,7 +600,7 @@ pub fn seed(
                 let at = created + 10_800;
                 let mut values = stamp(at, at, &mut version);
                 values.extend([
-                    ("leadid", blob(rng.guid())),
+                    ("leadid", blob(next_id(&mut rng))),
                     ("subject", text(rng.pick(LEAD_SUBJECTS))),
                     ("firstname", text(first)),
                     ("lastname", text(last)),
@@ -584,7 +622,7 @@ pub fn seed(
                 insert_lead.insert(values)?;
                 let mut values = stamp(at, at, &mut version);
                 values.extend([
-                    ("annotationid", blob(rng.guid())),
+                    ("annotationid", blob(next_id(&mut rng))),
                     ("subject", text("Call notes")),
                     (
                         "notetext",
@@ -599,6 +637,11 @@ pub fn seed(
         }
     }
     tx.commit()?;
+    super::schema::create_tables(conn, model)?;
+    conn.pragma_update(None, "cache_size", cache)?;
+    if journal.eq_ignore_ascii_case("wal") {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    }
     Ok(accounts)
 }
 

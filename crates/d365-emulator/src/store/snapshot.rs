@@ -145,7 +145,7 @@ mod tests {
         };
         take(&mut conn, &model, "before").unwrap();
         conn.execute(
-            "DELETE FROM account WHERE rowid IN (SELECT rowid FROM account LIMIT 2)",
+            "DELETE FROM account WHERE accountid IN (SELECT accountid FROM account LIMIT 2)",
             [],
         )
         .unwrap();

@@ -1,0 +1,177 @@
+//! The emulator's speed, printed (not asserted): seeding, filtered queries under 50 concurrent
+//! connections, and a full paging pass.
+//!
+//! ```text
+//! cargo bench -p d365-emulator --bench emulator              # 1,000,000 accounts
+//! D365_BENCH_ACCOUNTS=100000 cargo bench -p d365-emulator --bench emulator
+//! D365_BENCH_DIR=/tmp/d365-bench cargo bench -p d365-emulator --bench emulator  # reuse the data
+//! ```
+//! The database lives in `D365_BENCH_DIR` (default: a fresh temporary directory); the queries
+//! run over loopback HTTP with a real token, as a client sees them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use d365_emulator::{Emulator, EmulatorConfig};
+use serde_json::Value;
+
+const CONNECTIONS: usize = 50;
+const QUERY_SECONDS: u64 = 10;
+const QUERY: &str =
+    "accounts?$select=name&$filter=startswith(name,'Contoso') and statecode eq 0&$top=50";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb / 1024)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+async fn token(http: &reqwest::Client, e: &Emulator) -> String {
+    let info = e.info();
+    let body: Value = http
+        .post(format!(
+            "{}/{}/oauth2/token",
+            info.authority_host, info.tenant_id
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", info.client_id.as_str()),
+            ("client_secret", info.client_secret.as_str()),
+            ("resource", info.environment_url.as_str()),
+        ])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) skips.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let accounts = env_usize("D365_BENCH_ACCOUNTS", 1_000_000);
+    let (dir, _temp) = match std::env::var_os("D365_BENCH_DIR") {
+        Some(d) => (std::path::PathBuf::from(d), None),
+        None => {
+            let t = tempfile::tempdir().expect("temporary directory");
+            (t.path().to_owned(), Some(t))
+        }
+    };
+    let config = EmulatorConfig {
+        seed_accounts: accounts,
+        data_dir: Some(dir.clone()),
+        token_lifetime_secs: 3600,
+        ..EmulatorConfig::default()
+    };
+    let started = Instant::now();
+    let emulator = Emulator::start(config, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("emulator start");
+    let seed_secs = started.elapsed().as_secs_f64();
+    println!(
+        "seed: {accounts} accounts (+{} contacts, {} opportunities, {} tasks, {} leads, {} notes) in {seed_secs:.1} s into {} (0 s if it was seeded already)",
+        accounts * 2,
+        accounts,
+        accounts,
+        accounts.div_ceil(5),
+        accounts.div_ceil(5),
+        dir.display()
+    );
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .expect("client");
+    let token = Arc::new(token(&http, &emulator).await);
+    let api = format!("{}/api/data/v9.2/", emulator.info().environment_url);
+
+    // Filtered queries from 50 concurrent connections.
+    let deadline = Instant::now() + Duration::from_secs(QUERY_SECONDS);
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (http, token, url) = (http.clone(), token.clone(), format!("{api}{QUERY}"));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = http
+                    .get(&url)
+                    .bearer_auth(token.as_str())
+                    .send()
+                    .await
+                    .expect("query");
+                assert!(r.status().is_success(), "{}", r.status());
+                r.bytes().await.expect("body");
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("task"));
+    }
+    latencies.sort_unstable();
+    println!(
+        "query: GET {QUERY} × {CONNECTIONS} connections for {QUERY_SECONDS} s: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms",
+        latencies.len() as f64 / QUERY_SECONDS as f64,
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+    );
+
+    // A full paging pass: every account once, 5,000 per page, following nextLink.
+    let t = Instant::now();
+    let (mut pages, mut rows) = (0usize, 0usize);
+    let mut next = Some(format!("{api}accounts?$select=name"));
+    while let Some(url) = next.take() {
+        let page: Value = http
+            .get(&url)
+            .bearer_auth(token.as_str())
+            .header("Prefer", "odata.maxpagesize=5000")
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("page JSON");
+        rows += page["value"].as_array().map_or(0, Vec::len);
+        pages += 1;
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "paging: {rows} accounts in {pages} pages of 5,000 in {secs:.1} s: {:.1} pages/s, {:.0} rows/s",
+        pages as f64 / secs,
+        rows as f64 / secs
+    );
+    if let Some(mib) = peak_rss_mib() {
+        println!("peak RSS (emulator and load generator in one process): {mib} MiB");
+    }
+    emulator.stop().await;
+}
