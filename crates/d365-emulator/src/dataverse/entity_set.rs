@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use d365_odata::bind::{bind_filter, bind_orderby, bind_select};
+use d365_odata::bind::{bind_orderby, bind_select};
 use d365_odata::model::{EdmType, EntityType};
 use d365_odata::{Prefer, QueryOptions, SelectItem};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -13,7 +13,7 @@ use super::headers::json_response;
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
-use crate::query::plan::{Column, SqlFilter, filter_sql, order_columns, uses_like_class};
+use crate::query::plan::{Column, SqlFilter, order_columns};
 use crate::state::AppState;
 
 /// Dataverse's largest page.
@@ -163,13 +163,11 @@ pub(crate) async fn count(
 ) -> Result<Response, DataverseError> {
     let options = QueryOptions::parse(raw_query)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
-    let filter = match &options.filter {
-        Some(f) => Some(filter_sql(
-            &bind_filter(entity, f, &options.aliases)
-                .map_err(|e| DataverseError::bad_query(e.to_string()))?,
-        )),
-        None => None,
-    };
+    let filter = options
+        .filter
+        .as_ref()
+        .map(|f| super::filter::filter_sql(st, entity, f, &options.aliases))
+        .transpose()?;
     let owned = entity.clone();
     let n = st
         .store
@@ -208,19 +206,11 @@ pub(crate) async fn query(
     }
     let names = select_names(entity, &options)?;
     let columns = output_columns(entity, names.as_deref());
-    let filter = match &options.filter {
-        Some(f) => {
-            let bound = bind_filter(entity, f, &options.aliases)
-                .map_err(|e| DataverseError::bad_query(e.to_string()))?;
-            if uses_like_class(&bound) {
-                return Err(DataverseError::bad_query(
-                    "LIKE character classes ([a-c]) in contains/startswith/endswith are not supported by the emulator yet.",
-                ));
-            }
-            Some(filter_sql(&bound))
-        }
-        None => None,
-    };
+    let filter = options
+        .filter
+        .as_ref()
+        .map(|f| super::filter::filter_sql(st, entity, f, &options.aliases))
+        .transpose()?;
     // A navigation collection: only the related rows.
     let filter = match (filter, scope) {
         (Some(f), Some(s)) => Some(SqlFilter {

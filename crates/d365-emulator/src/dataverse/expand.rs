@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use d365_odata::ExpandItem;
-use d365_odata::bind::{bind_filter, bind_orderby};
+use d365_odata::bind::bind_orderby;
 use d365_odata::model::{EdmType, EntityType, NavigationProperty};
 use rusqlite::types::Value;
 use serde_json::{Map, Value as Json};
@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json};
 use super::entity_set::{output_columns, select_names};
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
-use crate::query::plan::{Column, SqlFilter, filter_sql, order_columns};
+use crate::query::plan::{Column, SqlFilter, order_columns};
 use crate::state::AppState;
 
 /// Dataverse's limit on `$expand` options per query.
@@ -119,6 +119,7 @@ pub(crate) async fn expand(
 }
 
 fn target_spec(
+    st: &AppState,
     target: &EntityType,
     item: &ExpandItem,
     filter: SqlFilter,
@@ -137,13 +138,12 @@ fn target_spec(
         });
         added = true;
     }
-    let nested = match &item.options.filter {
-        Some(f) => Some(filter_sql(
-            &bind_filter(target, f, &item.options.aliases)
-                .map_err(|e| DataverseError::bad_query(e.to_string()))?,
-        )),
-        None => None,
-    };
+    let nested = item
+        .options
+        .filter
+        .as_ref()
+        .map(|f| super::filter::filter_sql(st, target, f, &item.options.aliases))
+        .transpose()?;
     let filter = match nested {
         Some(n) => SqlFilter {
             sql: format!("({}) AND ({})", filter.sql, n.sql),
@@ -219,7 +219,13 @@ async fn expand_single(
             "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.",
         ));
     }
-    let (spec, _) = target_spec(target, item, in_filter(&target.key, &wanted, None), None)?;
+    let (spec, _) = target_spec(
+        st,
+        target,
+        item,
+        in_filter(&target.key, &wanted, None),
+        None,
+    )?;
     let by_key: HashMap<uuid::Uuid, Map<String, Json>> = run(st, target, spec)
         .await?
         .into_iter()
@@ -243,6 +249,7 @@ async fn expand_collection(
         return Ok(HashMap::new());
     }
     let (spec, added) = target_spec(
+        st,
         target,
         item,
         in_filter(&nav.foreign_key, keys, None),

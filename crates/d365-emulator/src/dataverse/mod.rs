@@ -6,6 +6,7 @@ mod entity;
 mod entity_set;
 mod expand;
 mod fetch;
+mod filter;
 pub(crate) mod headers;
 mod metadata;
 pub mod model;
@@ -66,7 +67,13 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
     {
         tokio::time::sleep(std::time::Duration::from_millis(delay.0)).await;
     }
-    let mut response = handle(st, &principal, request)
+    let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
+    let caller = (
+        guid(&principal.systemuser_id),
+        guid(&st.registry.config().environment.business_unit_id),
+    );
+    let mut response = filter::CALLER
+        .scope(caller, handle(st, &principal, request))
         .await
         .unwrap_or_else(IntoResponse::into_response);
     if let Some(a) = &admission {

@@ -5,4 +5,5 @@ pub mod exec;
 pub mod fetch;
 pub mod paging;
 pub mod plan;
+pub mod typed;
 pub mod values;

@@ -240,9 +240,15 @@ impl<'a> TypedBinder<'a> {
                 "The query function '{name}' needs PropertyName='<column>'."
             )));
         };
+        // A lookup goes by its logical name (`ownerid`) as well as by `_ownerid_value`.
         let property = self
             .root
             .property(&column)
+            .or_else(|| {
+                self.root
+                    .property(&format!("_{column}_value"))
+                    .filter(|p| !p.lookup_targets.is_empty())
+            })
             .ok_or_else(|| BindError::UnknownProperty {
                 property: column.clone(),
                 entity: self.root.name.clone(),
