@@ -521,6 +521,14 @@ impl DataverseError {
             format!("A record with the specified key values does not exist in {entity} entity"),
         )
     }
+    /// 400 `0x8004E023`: an aggregation over more rows than Dataverse reads.
+    pub fn aggregate_limit() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x8004E023",
+            "The maximum record limit is exceeded. Reduce the number of records.",
+        )
+    }
     /// 400 `0x80060888`: `$skip` is not supported.
     pub fn skip_not_supported() -> Self {
         Self::bad_query("Skip Clause is not supported in CRM")

@@ -199,9 +199,14 @@ pub(crate) async fn query(
     if options.skip.is_some() {
         return Err(DataverseError::skip_not_supported());
     }
-    if options.apply.is_some() || options.deltatoken.is_some() {
+    if options.apply.is_some() {
         return Err(DataverseError::bad_query(
-            "$apply and change tracking are not supported by the emulator yet.",
+            "$apply is not supported on a navigation collection by the emulator yet.",
+        ));
+    }
+    if options.deltatoken.is_some() {
+        return Err(DataverseError::bad_query(
+            "Change tracking is not supported by the emulator yet.",
         ));
     }
     let names = select_names(entity, &options)?;
@@ -212,13 +217,7 @@ pub(crate) async fn query(
         .map(|f| super::filter::filter_sql(st, entity, f, &options.aliases))
         .transpose()?;
     // A navigation collection: only the related rows.
-    let filter = match (filter, scope) {
-        (Some(f), Some(s)) => Some(SqlFilter {
-            sql: format!("({}) AND ({})", s.sql, f.sql),
-            params: s.params.into_iter().chain(f.params).collect(),
-        }),
-        (f, s) => f.or(s),
-    };
+    let filter = SqlFilter::all(scope.into_iter().chain(filter).collect());
     let order = order_columns(
         entity,
         &bind_orderby(entity, &options.orderby)

@@ -2,6 +2,7 @@
 //! bearer token, parses the resource path with `d365-odata`, and hands over to the handler of
 //! the API group.
 
+mod apply;
 mod entity;
 mod entity_set;
 mod expand;
@@ -228,6 +229,9 @@ async fn handle(
                         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
                     if let Some(xml) = &options.fetch_xml {
                         return fetch::query(st, entity, principal, xml, &headers).await;
+                    }
+                    if options.apply.is_some() {
+                        return apply::apply(st, entity, &options, &headers).await;
                     }
                     if options.custom.iter().any(|(k, _)| k == "sql") {
                         return Err(DataverseError::bad_query(

@@ -164,14 +164,7 @@ pub fn plan(
             false,
         ));
     }
-    let filter = (!wheres.is_empty()).then(|| SqlFilter {
-        sql: wheres
-            .iter()
-            .map(|w| format!("({})", w.sql))
-            .collect::<Vec<_>>()
-            .join(" AND "),
-        params: wheres.into_iter().flat_map(|w| w.params).collect(),
-    });
+    let filter = SqlFilter::all(wheres);
     Ok(FetchPlan {
         columns: columns(entity, &fetch.attributes)?,
         filter,

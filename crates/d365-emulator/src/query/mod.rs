@@ -1,6 +1,7 @@
 //! The query path: bound OData (from `d365-odata`) → SQL with bound parameters (`plan`) →
 //! rows as JSON (`exec`), paged by keyset behind a Dataverse-shaped cookie (`paging`).
 
+pub mod aggregate;
 pub mod exec;
 pub mod fetch;
 pub mod paging;

@@ -30,6 +30,23 @@ pub struct SqlFilter {
     pub params: Vec<Value>,
 }
 
+impl SqlFilter {
+    /// All of the filters (`None` for none).
+    pub fn all(filters: Vec<SqlFilter>) -> Option<SqlFilter> {
+        if filters.is_empty() {
+            return None;
+        }
+        Some(SqlFilter {
+            sql: filters
+                .iter()
+                .map(|f| format!("({})", f.sql))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            params: filters.into_iter().flat_map(|f| f.params).collect(),
+        })
+    }
+}
+
 /// `column = value`: the scope of a navigation collection (`accounts(id)/contact_customer_accounts`
 /// is contacts whose `_parentcustomerid_value` is the account).
 pub fn column_equals(column: &str, value: Value) -> SqlFilter {
