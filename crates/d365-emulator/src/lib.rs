@@ -24,6 +24,8 @@ pub mod faults;
 pub mod fetchxml;
 pub mod limits;
 pub mod query;
+#[cfg(test)]
+mod route_tests;
 mod server;
 pub mod state;
 pub mod store;

@@ -83,6 +83,53 @@ pub(crate) fn seed_data(
     )
 }
 
+/// Loads or creates the key, opens and seeds the database, and assembles the state that
+/// the router serves (also used by tests that call the router without a socket).
+pub(crate) async fn build_state(
+    config: EmulatorConfig,
+    base_url: String,
+    env_url: String,
+) -> Result<AppState, StartError> {
+    let key = load_key(&config)?;
+    let model = match &config.metadata {
+        Some(path) => DataverseModel::from_metadata_file(path)?,
+        None => DataverseModel::default(),
+    };
+    let store = Store::open(config.data_dir.as_deref())?;
+    {
+        let model = model.model.clone();
+        let config = config.clone();
+        store
+            .run(move |conn| {
+                schema::create_tables(conn, &model)?;
+                seed_data(conn, &model, &config)
+            })
+            .await?;
+        store.open_readers()?;
+    }
+    let limiter = Arc::new(crate::limits::Limiter::new(config.limits));
+    let faults = crate::faults::Faults::default();
+    for rule in &config.faults {
+        faults
+            .add(rule.clone())
+            .map_err(|e| StartError::Config(format!("fault {rule:?}: {e}")))?;
+    }
+    let state = AppState(Arc::new(Inner {
+        registry: Registry::new(config),
+        key,
+        store,
+        clock: Default::default(),
+        base_url,
+        env_url,
+        model,
+        token_requests: AtomicU64::new(0),
+        sessions: Default::default(),
+        limiter,
+        faults,
+    }));
+    Ok(state)
+}
+
 /// The directory rows (organization, business unit, users) from the configuration.
 fn directory(config: &EmulatorConfig) -> seed::Directory {
     let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
@@ -237,43 +284,7 @@ impl Emulator {
             (None, None)
         };
 
-        let key = load_key(&config)?;
-        let model = match &config.metadata {
-            Some(path) => DataverseModel::from_metadata_file(path)?,
-            None => DataverseModel::default(),
-        };
-        let store = Store::open(config.data_dir.as_deref())?;
-        {
-            let model = model.model.clone();
-            let config = config.clone();
-            store
-                .run(move |conn| {
-                    schema::create_tables(conn, &model)?;
-                    seed_data(conn, &model, &config)
-                })
-                .await?;
-            store.open_readers()?;
-        }
-        let limiter = Arc::new(crate::limits::Limiter::new(config.limits));
-        let faults = crate::faults::Faults::default();
-        for rule in &config.faults {
-            faults
-                .add(rule.clone())
-                .map_err(|e| StartError::Config(format!("fault {rule:?}: {e}")))?;
-        }
-        let state = AppState(Arc::new(Inner {
-            registry: Registry::new(config),
-            key,
-            store,
-            clock: Default::default(),
-            base_url,
-            env_url,
-            model,
-            token_requests: AtomicU64::new(0),
-            sessions: Default::default(),
-            limiter,
-            faults,
-        }));
+        let state = build_state(config, base_url, env_url).await?;
         let app = crate::app::router(state.clone());
         let handle = axum_server::Handle::new();
         let rustls = match &tls {

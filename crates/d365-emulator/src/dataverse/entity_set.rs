@@ -160,6 +160,7 @@ pub(crate) async fn count(
     st: &AppState,
     entity: &EntityType,
     raw_query: &str,
+    scope: Option<SqlFilter>,
 ) -> Result<Response, DataverseError> {
     let options = QueryOptions::parse(raw_query)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
@@ -168,6 +169,7 @@ pub(crate) async fn count(
         .as_ref()
         .map(|f| super::filter::filter_sql(st, entity, f, &options.aliases))
         .transpose()?;
+    let filter = SqlFilter::all(scope.into_iter().chain(filter).collect());
     let owned = entity.clone();
     let n = st
         .store

@@ -179,7 +179,7 @@ async fn handle(
                 .model
                 .by_entity_set(name)
                 .ok_or_else(|| DataverseError::segment_not_found(name))?;
-            entity_set::count(st, entity, query).await
+            entity_set::count(st, entity, query, None).await
         }
         (
             [

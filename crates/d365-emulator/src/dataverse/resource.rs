@@ -182,6 +182,23 @@ pub(crate) async fn serve(
             match tail {
                 [] if *call.method == Method::GET => navigate(call, entity, id, nav, child).await,
                 [Segment::Ref] => reference(call, entity, id, nav, child).await,
+                [Segment::Count]
+                    if nav.collection && child.is_none() && *call.method == Method::GET =>
+                {
+                    let related = target(st, nav)?;
+                    let scope =
+                        column_equals(&nav.foreign_key, Value::Blob(id.as_bytes().to_vec()));
+                    let mut response =
+                        entity_set::count(st, related, call.query, Some(scope)).await?;
+                    // A navigation `/$count` starts with a UTF-8 byte order mark, as Dataverse's does.
+                    let body = std::mem::take(response.body_mut());
+                    let bytes = axum::body::to_bytes(body, 64)
+                        .await
+                        .map_err(|_| DataverseError::internal())?;
+                    *response.body_mut() =
+                        axum::body::Body::from([b"\xEF\xBB\xBF".as_slice(), &bytes].concat());
+                    Ok(response)
+                }
                 _ => Err(not_allowed()),
             }
         }
