@@ -14,6 +14,16 @@ use crate::state::AppState;
 
 const BASE: &str = "http://127.0.0.1:9";
 
+/// (method, URI, body with its content type, with the bearer token, status, error code or "").
+type Case<'a> = (
+    Method,
+    String,
+    Option<(&'a str, String)>,
+    bool,
+    u16,
+    &'a str,
+);
+
 struct Harness {
     state: AppState,
     token: String,
@@ -160,7 +170,7 @@ async fn every_route_and_error_path() {
     let form = |s: &str| Some(("application/x-www-form-urlencoded", s.to_owned()));
 
     // (method, uri, body, bearer, status, error code or "" for success/any)
-    let cases: Vec<(Method, String, Option<(&str, String)>, bool, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         // Entra ID
         (
             Method::GET,
@@ -546,7 +556,7 @@ async fn every_route_and_error_path() {
         (
             Method::PATCH,
             format!("{api}/accounts({missing})"),
-            json_body(json!({"name": "n"})).map(|b| b),
+            json_body(json!({"name": "n"})),
             true,
             204,
             "",
