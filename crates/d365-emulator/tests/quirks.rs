@@ -44,6 +44,14 @@ async fn ctx() -> Ctx {
 }
 
 impl Ctx {
+    async fn get_json(&self, path: &str, headers: &[(&str, &str)]) -> Value {
+        self.send(Method::GET, path, None, headers)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn send(
         &self,
         method: Method,
@@ -237,12 +245,7 @@ async fn quirk_12_count_is_plain_text_and_navigation_count_has_a_bom() {
             .starts_with("text/plain")
     );
     assert_eq!(r.text().await.unwrap(), "6");
-    let id: Value = c
-        .send(Method::GET, "accounts?$select=name&$top=1", None, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let id: Value = c.get_json("accounts?$select=name&$top=1", &[]).await;
     let id = id["value"][0]["accountid"].as_str().unwrap().to_owned();
     let bytes = c
         .send(
@@ -317,12 +320,7 @@ async fn quirk_16_names_are_case_sensitive_string_comparisons_are_not() {
             .status(),
         400
     );
-    let one: Value = c
-        .send(Method::GET, "accounts?$select=name&$top=1", None, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one: Value = c.get_json("accounts?$select=name&$top=1", &[]).await;
     let upper = one["value"][0]["name"]
         .as_str()
         .unwrap()
@@ -370,12 +368,7 @@ async fn quirk_17_query_functions_need_the_prefix_and_cannot_be_negated() {
 #[tokio::test]
 async fn quirk_18_lookups_are_written_by_binding_and_read_as_value() {
     let c = ctx().await;
-    let account: Value = c
-        .send(Method::GET, "accounts?$select=name&$top=1", None, &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let account: Value = c.get_json("accounts?$select=name&$top=1", &[]).await;
     let account = account["value"][0]["accountid"]
         .as_str()
         .unwrap()
