@@ -386,3 +386,92 @@ fn emulator_serves_writes_its_info_file_and_stops_on_sigterm() {
         "--data-dir persists"
     );
 }
+
+#[test]
+fn emulator_takes_limits_and_faults_from_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let info_path = dir.path().join("info.json");
+    let limits = dir.path().join("limits.toml");
+    std::fs::write(&limits, "requests = 50\nwindow_secs = 60\ndop_hint = 3\n").unwrap();
+    let mut child = TestCommand::new(&[
+        "emulator",
+        "--port",
+        "0",
+        "--seed",
+        "2",
+        "--info-file",
+        info_path.to_str().unwrap(),
+        "--limits",
+        limits.to_str().unwrap(),
+        "--fault",
+        r#"{"kind":"error","status":503,"count":1,"path":"*/WhoAmI"}"#,
+    ])
+    .spawn();
+    let started = Instant::now();
+    while !info_path.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no info file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info: Value = serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
+    let s = |k: &str| info[k].as_str().unwrap().to_owned();
+    let statuses = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let http = reqwest::Client::new();
+        let token: Value = http
+            .post(format!(
+                "{}/{}/oauth2/token",
+                s("authority_host"),
+                s("tenant_id")
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &s("client_id")),
+                ("client_secret", &s("client_secret")),
+                ("resource", &s("environment_url")),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            let r = http
+                .get(format!("{}/api/data/v9.2/WhoAmI", s("environment_url")))
+                .bearer_auth(token["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let remaining = r
+                .headers()
+                .get("x-ms-ratelimit-burst-remaining-xrm-requests")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let dop = r
+                .headers()
+                .get("x-ms-dop-hint")
+                .map_or(String::new(), |v| v.to_str().unwrap().to_owned());
+            out.push((r.status().as_u16(), remaining, dop));
+        }
+        out
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(statuses[0].0, 503, "the injected fault first");
+    assert_eq!(
+        statuses[1],
+        (200, Some("49".to_owned()), "3".to_owned()),
+        "then the limits from the file"
+    );
+
+    // Bad flags: one clear line, exit 2, no panic.
+    for (flag, value, words) in [
+        ("--limits", "/nonexistent/limits.toml", "limits"),
+        ("--fault", "{not json", "--fault"),
+        ("--metadata", "/nonexistent/org.xml", "metadata"),
+    ] {
+        let run = TestCommand::new(&["emulator", "--port", "0", flag, value]).run();
+        run.assert_clean_stderr();
+        assert_eq!(run.code, Some(2), "{flag}: {}", run.stderr);
+        assert!(run.stderr.contains(words), "{flag}: {}", run.stderr);
+    }
+}
