@@ -312,12 +312,7 @@ fn emulator_serves_writes_its_info_file_and_stops_on_sigterm() {
         data_dir.to_str().unwrap(),
     ])
     .spawn();
-    let started = Instant::now();
-    while !info_path.exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no info file");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let info: Value = serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
+    let info = util::wait_for_info(&info_path);
     for field in [
         "authority_host",
         "tenant_id",
@@ -407,12 +402,7 @@ fn emulator_takes_limits_and_faults_from_flags() {
         r#"{"kind":"error","status":503,"count":1,"path":"*/WhoAmI"}"#,
     ])
     .spawn();
-    let started = Instant::now();
-    while !info_path.exists() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no info file");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let info: Value = serde_json::from_str(&std::fs::read_to_string(&info_path).unwrap()).unwrap();
+    let info = util::wait_for_info(&info_path);
     let s = |k: &str| info[k].as_str().unwrap().to_owned();
     let statuses = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let http = reqwest::Client::new();

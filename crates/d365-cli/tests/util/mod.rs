@@ -118,3 +118,14 @@ impl Run {
         self
     }
 }
+
+/// Waits (at most 30 s) for an emulator's `--info-file` and reads it.
+#[allow(dead_code)] // not every test binary starts an emulator process
+pub(crate) fn wait_for_info(path: &std::path::Path) -> serde_json::Value {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no info file");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    serde_json::from_str(&std::fs::read_to_string(path).expect("info file")).expect("info JSON")
+}
