@@ -1,5 +1,6 @@
 //! The control API under `/_emulator/`, answered only to loopback callers (one middleware on
-//! its router): counters, session revocation, device-code approval, and the clock.
+//! its router): counters, the request log, fault rules, service protection limits, reset and
+//! snapshots of the data, session revocation, device-code approval, and the clock.
 
 use std::net::SocketAddr;
 
@@ -216,10 +217,7 @@ pub(crate) async fn reset(State(st): State<AppState>) -> Response {
     let (model, config) = (st.model.model.clone(), st.registry.config().clone());
     let result = st
         .store
-        .run(move |c| {
-            crate::store::snapshot::clear(c, &model)?;
-            crate::server::seed_data(c, &model, &config)
-        })
+        .run(move |c| crate::server::reseed_data(c, &model, &config))
         .await;
     st.limiter.set(st.limiter.limits());
     match result {

@@ -66,21 +66,51 @@ pub(crate) fn seed_data(
     config: &EmulatorConfig,
 ) -> rusqlite::Result<usize> {
     let directory = directory(config);
-    let owner = directory
-        .users
-        .first()
-        .map(|u| u.0)
-        .or(directory.app_users.first().map(|a| a.0))
-        .unwrap_or_default();
-    seed::seed_directory(conn, model, &directory)?;
+    let tx = conn.transaction()?;
+    seed::seed_directory(&tx, model, &directory)?;
+    tx.commit()?;
     seed::seed(
         conn,
         model,
         config.seed_accounts,
         config.seed,
-        owner,
+        seed_owner(&directory),
         directory.business_unit,
     )
+}
+
+/// Back to the seeded data (the control API's reset), in one transaction: readers see the old
+/// rows or the new ones, and a failure changes nothing. Not a bulk load: the read-only pool
+/// is open and keeps its indexes.
+pub(crate) fn reseed_data(
+    conn: &mut rusqlite::Connection,
+    model: &d365_odata::model::Model,
+    config: &EmulatorConfig,
+) -> rusqlite::Result<usize> {
+    let directory = directory(config);
+    let tx = conn.transaction()?;
+    crate::store::snapshot::clear(&tx, model)?;
+    seed::seed_directory(&tx, model, &directory)?;
+    let n = seed::seed_rows(
+        &tx,
+        model,
+        config.seed_accounts,
+        config.seed,
+        seed_owner(&directory),
+        directory.business_unit,
+    )?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Seeded records belong to the first user (the demo admin), else the first app.
+fn seed_owner(directory: &seed::Directory) -> uuid::Uuid {
+    directory
+        .users
+        .first()
+        .map(|u| u.0)
+        .or(directory.app_users.first().map(|a| a.0))
+        .unwrap_or_default()
 }
 
 /// Loads or creates the key, opens and seeds the database, and assembles the state that

@@ -286,6 +286,21 @@ async fn link_entities_join_filter_and_return_aliased_columns() {
         );
     }
 
+    // An outer link whose filter no linked row passes: every account, no linked columns.
+    let (_, none) = c
+        .fetch(
+            "accounts",
+            "<fetch><entity name='account'><attribute name='name'/>
+               <link-entity name='contact' from='contactid' to='primarycontactid' alias='pc' link-type='outer'>
+                 <attribute name='fullname'/>
+                 <filter><condition attribute='lastname' operator='eq' value='NoSuchName'/></filter>
+               </link-entity></entity></fetch>",
+        )
+        .await;
+    let none = none["value"].as_array().unwrap();
+    assert_eq!(none.len(), 10);
+    assert!(none.iter().all(|r| r.get("pc_x002e_fullname").is_none()));
+
     // Inner link with a filter on the linked table: accounts whose primary contact is X.
     let one = &rows[3];
     let lastname = c

@@ -155,6 +155,12 @@ async fn the_whole_filter_language() {
             .len(),
         2
     );
+    let id = rows[4]["accountid"].as_str().unwrap();
+    assert_eq!(
+        accounts(&format!("accountid eq '{id}'")).await,
+        [id],
+        "a quoted GUID"
+    );
     assert_eq!(
         accounts("substring(accountnumber,4,3) eq '000'")
             .await

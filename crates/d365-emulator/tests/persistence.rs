@@ -1,6 +1,8 @@
 //! `--data-dir`: data, the signing key and refresh tokens survive a restart.
 
-use d365_testkit::{EmulatorConfig, start};
+mod common;
+
+use d365_testkit::{EmulatorConfig, start, test_config};
 use serde_json::Value;
 
 #[tokio::test]
@@ -106,4 +108,46 @@ async fn data_key_and_sessions_survive_a_restart() {
         names(info, body["access_token"].as_str().unwrap().to_owned()).await,
         before
     );
+}
+
+#[tokio::test]
+async fn reset_on_a_file_database_keeps_its_indexes_and_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(4);
+    config.data_dir = Some(dir.path().to_owned());
+    let emulator = start(config).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let token = common::app_token(&http, &info).await;
+    let count = || async {
+        common::api_get(&http, &info, &token, "accounts/$count")
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, "4", "the read-only pool is open");
+    http.post(format!("{}/api/data/v9.2/accounts", info.environment_url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Extra"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(count().await, "5");
+    let r = http
+        .post(format!("{}/_emulator/reset", info.authority_host))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(count().await, "4");
+    // The alternate key's unique index survived.
+    let r = http
+        .post(format!("{}/api/data/v9.2/accounts", info.environment_url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Clash", "accountnumber": "ACC-000001"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
 }

@@ -38,6 +38,9 @@ pub struct LinkColumns {
     pub to: String,
     /// The linked columns.
     pub columns: Vec<Column>,
+    /// The link's own filter, on the linked row (aliased `l`): a row that fails it reads as
+    /// no linked row.
+    pub filter: Option<SqlFilter>,
 }
 
 /// A planned FetchXML query.
@@ -143,11 +146,22 @@ pub fn plan(
                 link.name
             )));
         }
+        let filter = match &link.filter {
+            Some(f) => {
+                let scope = Scope {
+                    entity: target,
+                    qualifier: ident("l"),
+                };
+                Some(filter_sql(&scope, f, &[], model, ctx)?)
+            }
+            None => None,
+        };
         links.push(LinkColumns {
             alias,
             target: target.clone(),
             to: resolve(entity, &link.to)?.name.clone(),
             columns: linked,
+            filter,
         });
     }
     let mut order: Vec<(Column, bool)> = Vec::new();
@@ -525,8 +539,12 @@ pub fn link_values(
         return Ok(Vec::new());
     }
     let alias = ident("l");
+    let link_filter = link
+        .filter
+        .as_ref()
+        .map_or(String::new(), |f| format!(" AND ({})", f.sql));
     let sql = format!(
-        "SELECT m.{}, {} FROM {} AS m JOIN {} AS {alias} ON {alias}.{} = m.{} WHERE m.{} IN ({})",
+        "SELECT m.{}, {} FROM {} AS m JOIN {} AS {alias} ON {alias}.{} = m.{}{link_filter} WHERE m.{} IN ({})",
         ident(&entity.key),
         link.columns
             .iter()
@@ -540,9 +558,11 @@ pub fn link_values(
         ident(&entity.key),
         vec!["?"; keys.len()].join(", ")
     );
-    let params: Vec<Value> = keys
+    let params: Vec<Value> = link
+        .filter
         .iter()
-        .map(|k| Value::Blob(k.as_bytes().to_vec()))
+        .flat_map(|f| f.params.iter().cloned())
+        .chain(keys.iter().map(|k| Value::Blob(k.as_bytes().to_vec())))
         .collect();
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(params_from_iter(params.iter()))?;

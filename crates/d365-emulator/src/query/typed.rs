@@ -134,6 +134,13 @@ impl<'m> Planner<'m> {
         if matches!(lit, Literal::Null) {
             return "NULL".into();
         }
+        // Dataverse takes quoted GUIDs (`accountid eq '…'`), as the Python SDK sends them.
+        if edm == EdmType::Guid
+            && let Literal::String(s) = lit
+            && let Ok(g) = uuid::Uuid::parse_str(s.trim_matches(['{', '}']))
+        {
+            return self.param(Value::Blob(g.as_bytes().to_vec()));
+        }
         self.param(literal_to_sql(lit, edm, scale))
     }
 

@@ -296,13 +296,9 @@ impl<'c> Inserter<'c> {
     }
 }
 
-/// Writes (or refreshes) the directory rows. Idempotent.
-pub fn seed_directory(
-    conn: &mut Connection,
-    model: &Model,
-    dir: &Directory,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
+/// Writes (or refreshes) the directory rows, in the caller's transaction. Idempotent.
+pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusqlite::Result<()> {
+    let tx = conn;
     {
         let created = Value::Integer(EPOCH_2020 - 86_400);
         let mut version = 1_000;
@@ -313,7 +309,7 @@ pub fn seed_directory(
                 ("versionnumber", Value::Integer(version)),
             ]
         };
-        let mut org = Inserter::new(&tx, model, "organization", true)?;
+        let mut org = Inserter::new(tx, model, "organization", true)?;
         let mut values = system(version);
         values.extend([
             ("organizationid", blob(dir.organization.0)),
@@ -325,7 +321,7 @@ pub fn seed_directory(
         ]);
         org.insert(values)?;
         version += 1;
-        let mut bu = Inserter::new(&tx, model, "businessunit", true)?;
+        let mut bu = Inserter::new(tx, model, "businessunit", true)?;
         let mut values = system(version);
         values.extend([
             ("businessunitid", blob(dir.business_unit)),
@@ -334,7 +330,7 @@ pub fn seed_directory(
         ]);
         bu.insert(values)?;
         version += 1;
-        let mut team = Inserter::new(&tx, model, "team", true)?;
+        let mut team = Inserter::new(tx, model, "team", true)?;
         let mut values = system(version);
         values.extend([
             ("teamid", blob(default_team(dir.business_unit))),
@@ -344,7 +340,7 @@ pub fn seed_directory(
             ("_businessunitid_value", blob(dir.business_unit)),
         ]);
         team.insert(values)?;
-        let mut user = Inserter::new(&tx, model, "systemuser", true)?;
+        let mut user = Inserter::new(tx, model, "systemuser", true)?;
         for (id, oid, upn, first, last) in &dir.users {
             version += 1;
             let mut values = system(version);
@@ -378,7 +374,7 @@ pub fn seed_directory(
             user.insert(values)?;
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 const LEAD_SUBJECTS: &[&str] = &[
@@ -406,10 +402,10 @@ const TASK_SUBJECTS: &[&str] = &[
     "Prepare the contract",
 ];
 
-/// Seeds `accounts` accounts with, for each, two contacts (the first is the primary contact),
-/// one opportunity and one task; and a lead and a note for every fifth account. Owned rows
-/// belong to `owner` in `business_unit`. Does nothing if accounts exist. Returns the number
-/// of accounts inserted.
+/// Seeds `accounts` accounts into empty tables as a bulk load (at start-up, when this is the
+/// only connection): indexes dropped and built once at the end, a big page cache, and for a
+/// file database one write of each page instead of WAL plus checkpoint. Returns the number of
+/// accounts inserted (0 when accounts exist).
 pub fn seed(
     conn: &mut Connection,
     model: &Model,
@@ -422,6 +418,35 @@ pub fn seed(
     if existing > 0 || accounts == 0 {
         return Ok(0);
     }
+    super::schema::drop_indexes(conn, model)?;
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    conn.pragma_update(None, "cache_size", -512 * 1024)?;
+    let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if journal.eq_ignore_ascii_case("wal") {
+        conn.query_row("PRAGMA journal_mode = MEMORY", [], |_| Ok(()))?;
+    }
+    let tx = conn.transaction()?;
+    seed_rows(&tx, model, accounts, seed, owner, business_unit)?;
+    tx.commit()?;
+    super::schema::create_tables(conn, model)?;
+    conn.pragma_update(None, "cache_size", cache)?;
+    if journal.eq_ignore_ascii_case("wal") {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    }
+    Ok(accounts)
+}
+
+/// Inserts `accounts` accounts with, for each, two contacts (the first is the primary
+/// contact), one opportunity and one task; and a lead and a note for every fifth account,
+/// in the caller's transaction. Owned rows belong to `owner` in `business_unit`.
+pub fn seed_rows(
+    tx: &Connection,
+    model: &Model,
+    accounts: usize,
+    seed: u64,
+    owner: uuid::Uuid,
+    business_unit: uuid::Uuid,
+) -> rusqlite::Result<usize> {
     let mut rng = Rng::new(seed);
     // Ids in creation order (see `Rng::sequential_guid`), starting at a seed-dependent point.
     let mut serial = (seed % 0xffff) << 32;
@@ -429,24 +454,13 @@ pub fn seed(
         serial += 1;
         rng.sequential_guid(serial)
     };
-    // Bulk load: indexes built once at the end, a big page cache meanwhile.
-    super::schema::drop_indexes(conn, model)?;
-    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
-    conn.pragma_update(None, "cache_size", -512 * 1024)?;
-    // A fresh file database: write the pages once, not to the WAL and then again at
-    // checkpoint. (Only this connection exists while seeding.)
-    let journal: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-    if journal.eq_ignore_ascii_case("wal") {
-        conn.query_row("PRAGMA journal_mode = MEMORY", [], |_| Ok(()))?;
-    }
-    let tx = conn.transaction()?;
     {
-        let mut insert_account = Inserter::new(&tx, model, "account", false)?;
-        let mut insert_contact = Inserter::new(&tx, model, "contact", false)?;
-        let mut insert_opportunity = Inserter::new(&tx, model, "opportunity", false)?;
-        let mut insert_task = Inserter::new(&tx, model, "task", false)?;
-        let mut insert_lead = Inserter::new(&tx, model, "lead", false)?;
-        let mut insert_note = Inserter::new(&tx, model, "annotation", false)?;
+        let mut insert_account = Inserter::new(tx, model, "account", false)?;
+        let mut insert_contact = Inserter::new(tx, model, "contact", false)?;
+        let mut insert_opportunity = Inserter::new(tx, model, "opportunity", false)?;
+        let mut insert_task = Inserter::new(tx, model, "task", false)?;
+        let mut insert_lead = Inserter::new(tx, model, "lead", false)?;
+        let mut insert_note = Inserter::new(tx, model, "annotation", false)?;
         let mut version: i64 = 100_000;
         // Every owned row: dates, version, creator, owner, business unit.
         let stamp = |created: i64, modified: i64, version: &mut i64| {
@@ -635,12 +649,6 @@ pub fn seed(
                 insert_note.insert(values)?;
             }
         }
-    }
-    tx.commit()?;
-    super::schema::create_tables(conn, model)?;
-    conn.pragma_update(None, "cache_size", cache)?;
-    if journal.eq_ignore_ascii_case("wal") {
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     }
     Ok(accounts)
 }

@@ -118,14 +118,14 @@ pub fn delete(conn: &Connection, name: &str) -> Result<(), SnapshotError> {
     Ok(())
 }
 
-/// Empties every table (the caller seeds again), the version counter included.
-pub fn clear(conn: &mut Connection, model: &Model) -> rusqlite::Result<()> {
+/// Empties every table (the caller seeds again), the version counter included, in the
+/// caller's transaction.
+pub fn clear(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
     ensure_meta(conn)?;
-    let tx = conn.transaction()?;
     for t in tables(model) {
-        tx.execute_batch(&format!("DELETE FROM main.{}", ident(&t)))?;
+        conn.execute_batch(&format!("DELETE FROM main.{}", ident(&t)))?;
     }
-    tx.commit()
+    Ok(())
 }
 
 #[cfg(test)]
@@ -170,7 +170,7 @@ mod tests {
         ));
         take(&mut conn, &model, "before").unwrap(); // replacing is fine
         delete(&conn, "before").unwrap();
-        clear(&mut conn, &model).unwrap();
+        clear(&conn, &model).unwrap();
         assert_eq!(count(&conn), 0);
     }
 }
