@@ -81,10 +81,15 @@ impl FaultRule {
         if self.count.is_some() && self.share.is_some() {
             return Err("give count or share, not both".into());
         }
+        if self.count == Some(0) {
+            return Err("count must be at least 1".into());
+        }
         if let Some(status) = self.status
-            && StatusCode::from_u16(status).is_err()
+            && !(400..=599).contains(&status)
         {
-            return Err(format!("{status} is not an HTTP status"));
+            return Err(format!(
+                "status must be an error status (400 to 599), not {status}"
+            ));
         }
         if self.kind == FaultKind::Delay && self.delay_ms.is_none() {
             return Err("a delay needs delay_ms".into());
@@ -273,6 +278,7 @@ fn answer(rule: &FaultRule) -> Response {
             *response.status_mut() = StatusCode::OK;
             response
         }
+        // Delays are served by the middleware, never answered here.
         FaultKind::Delay => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

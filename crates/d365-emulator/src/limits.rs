@@ -107,6 +107,9 @@ impl UserWindow {
 pub struct Limiter {
     limits: Mutex<Option<ServiceLimits>>,
     users: Mutex<HashMap<String, UserWindow>>,
+    /// Bumped when the windows are forgotten, so requests admitted before do not touch the
+    /// new windows when they finish.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// An admitted request: counts as running until dropped, then adds its execution time.
@@ -114,6 +117,7 @@ pub struct Limiter {
 pub struct Admission {
     limiter: Arc<Limiter>,
     user: String,
+    generation: u64,
     /// Admission on the emulator's clock, and on the monotonic one.
     admitted_ms: i64,
     started: Instant,
@@ -126,6 +130,14 @@ impl Drop for Admission {
         let elapsed = self.started.elapsed().as_millis() as u64;
         let now = self.admitted_ms + elapsed as i64;
         let mut users = self.limiter.users.lock().unwrap_or_else(|e| e.into_inner());
+        if self
+            .limiter
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+            != self.generation
+        {
+            return;
+        }
         if let Some(w) = users.get_mut(&self.user) {
             w.running = w.running.saturating_sub(1);
             w.executions.push_back((now, elapsed));
@@ -153,6 +165,7 @@ impl Limiter {
         Self {
             limits: Mutex::new(limits),
             users: Mutex::default(),
+            generation: Default::default(),
         }
     }
 
@@ -164,7 +177,10 @@ impl Limiter {
     /// Changes the limits at run time (the control API) and forgets the windows.
     pub fn set(&self, limits: Option<ServiceLimits>) {
         *self.limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
-        self.users.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.clear();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Admits a request by `user`, or answers the 429 Dataverse would.
@@ -237,6 +253,7 @@ impl Limiter {
         Ok(Some(Admission {
             limiter: self.clone(),
             user: user.to_owned(),
+            generation: self.generation.load(std::sync::atomic::Ordering::SeqCst),
             admitted_ms: now,
             started: Instant::now(),
             headers,

@@ -152,3 +152,20 @@ async fn custom_tables_from_csdl_work_like_built_ins() {
         "Warehouse fit-out"
     );
 }
+
+#[tokio::test]
+async fn names_that_are_not_identifiers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = dir.path().join("org.xml");
+    std::fs::write(
+        &org,
+        ORG_XML.replace("new_budget", "new_budget&quot; OR 1=1 --"),
+    )
+    .unwrap();
+    let mut config = test_config(1);
+    config.metadata = Some(org);
+    let e = d365_emulator::Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a simple identifier"), "{e}");
+}

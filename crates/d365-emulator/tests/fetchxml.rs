@@ -301,6 +301,19 @@ async fn link_entities_join_filter_and_return_aliased_columns() {
     assert_eq!(none.len(), 10);
     assert!(none.iter().all(|r| r.get("pc_x002e_fullname").is_none()));
 
+    // A link alias that names the main table does not shadow it.
+    let (status, shadow) = c
+        .fetch(
+            "accounts",
+            "<fetch><entity name='account'><attribute name='name'/>
+               <link-entity name='contact' from='contactid' to='primarycontactid' alias='account'>
+                 <attribute name='fullname'/></link-entity></entity></fetch>",
+        )
+        .await;
+    assert_eq!(status, 200, "{shadow}");
+    assert_eq!(shadow["value"].as_array().unwrap().len(), 10);
+    assert!(shadow["value"][0]["account_x002e_fullname"].is_string());
+
     // Inner link with a filter on the linked table: accounts whose primary contact is X.
     let one = &rows[3];
     let lastname = c
@@ -392,6 +405,13 @@ async fn bad_fetchxml_gets_a_clear_dataverse_error() {
             400,
             "0x80040203",
             "'many'",
+        ),
+        (
+            "<fetch><entity name='account'><filter><condition attribute='createdon' operator='last-x-days' value='99999999999'/></filter></entity></fetch>",
+            "accounts",
+            400,
+            "0x80040203",
+            "from 0 to",
         ),
         (
             "<fetch count='2' page='2' paging-cookie='&lt;cookie page=\"1\"&gt;&lt;bogus last=\"1\" /&gt;&lt;/cookie&gt;'><entity name='account'/></fetch>",

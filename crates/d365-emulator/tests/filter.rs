@@ -201,6 +201,18 @@ async fn the_whole_filter_language() {
         where_(&|r| n(r, "numberofemployees") <= 10000.0)
     );
 
+    // Open-ended ranges on a date (not date-time) column.
+    let (_, all_contacts) = get("contacts/$count?$filter=birthdate ne null".into()).await;
+    for f in [
+        "Microsoft.Dynamics.CRM.OnOrAfter(PropertyName='birthdate',PropertyValue='1900-01-01')",
+        "Microsoft.Dynamics.CRM.OlderThanXYears(PropertyName='birthdate',PropertyValue=5)",
+    ] {
+        let (status, n) = get(format!("contacts/$count?$filter={f}")).await;
+        assert_eq!((status, &n), (200, &all_contacts), "{f}");
+    }
+    let (status, _) = get("accounts?$filter=Microsoft.Dynamics.CRM.LastXDays(PropertyName='createdon',PropertyValue=99999999999)".into()).await;
+    assert_eq!(status, 400, "an absurd count is refused, not overflowed");
+
     // Bad filters are the client's error, in Dataverse's shape.
     for bad in [
         "contact_customer_accounts/any(c:c/nosuch eq 1)",

@@ -193,6 +193,30 @@ async fn single_properties_read_write_and_clear() {
         .call(Method::GET, &format!("accounts({id})/nosuch"), None)
         .await;
     assert_eq!(status, 400);
+    // A missing record is a 404 whatever the sub-resource, never a silent write.
+    let missing = "accounts(00000000-0000-0000-0000-000000000009)";
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            format!("{missing}/name"),
+            Some(json!({"value": "x"})),
+        ),
+        (Method::DELETE, format!("{missing}/telephone1"), None),
+        (
+            Method::GET,
+            format!("{missing}/contact_customer_accounts"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("{missing}/primarycontactid/$ref"),
+            Some(json!({"@odata.id": "contacts(00000000-0000-0000-0000-000000000009)"})),
+        ),
+    ] {
+        let (status, body) = c.call(method, &path, body).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(code(&body), "0x80040217");
+    }
 }
 
 #[tokio::test]

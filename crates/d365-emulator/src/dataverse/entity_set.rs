@@ -179,7 +179,7 @@ pub(crate) async fn count(
             tracing::error!(error = %e, "count failed");
             DataverseError::internal()
         })?;
-    let mut response = n.to_string().into_response();
+    let mut response = n.min(exec::COUNT_CAP).to_string().into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain"),
@@ -295,7 +295,7 @@ pub(crate) async fn query(
         serde_json::to_string(&context).unwrap_or_default()
     );
     if let Some(count) = page.count {
-        body.push_str(&format!(",\"@odata.count\":{count}"));
+        body.push_str(&format!(",\"@odata.count\":{}", count.min(exec::COUNT_CAP)));
     }
     body.push_str(",\"value\":[");
     body.push_str(&rows.join(","));

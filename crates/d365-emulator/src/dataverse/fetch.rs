@@ -128,11 +128,11 @@ pub(crate) async fn query(
     if let Some(n) = page.count {
         body.insert(
             "@Microsoft.Dynamics.CRM.totalrecordcount".into(),
-            Json::from(n),
+            Json::from(n.min(exec::COUNT_CAP)),
         );
         body.insert(
             "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded".into(),
-            Json::Bool(n >= exec::COUNT_CAP),
+            Json::Bool(n > exec::COUNT_CAP),
         );
     }
     // The cookie only while more rows follow: clients loop for as long as it is there.

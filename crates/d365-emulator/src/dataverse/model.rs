@@ -697,7 +697,38 @@ impl DataverseModel {
     /// the file replaces the built-in of the same name (the org is the truth) but keeps the
     /// built-in's choice labels, which CSDL does not carry. Navigation properties to tables
     /// in neither are dropped, so `$expand` never meets a table it cannot read.
-    pub fn with_metadata(custom: &Model) -> Self {
+    ///
+    /// Every name must be an OData simple identifier (`[A-Za-z_][A-Za-z0-9_]*`), as Dataverse's
+    /// are: names become SQL identifiers.
+    pub fn with_metadata(custom: &Model) -> Result<Self, crate::error::StartError> {
+        let simple = |n: &str| {
+            let mut chars = n.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        for t in custom.entity_types() {
+            let names = [t.name.as_str(), t.entity_set.as_str(), t.key.as_str()]
+                .into_iter()
+                .chain(t.properties.iter().map(|p| p.name.as_str()))
+                .chain(t.navigation.iter().map(|n| n.name.as_str()))
+                .chain(
+                    t.navigation
+                        .iter()
+                        .map(|n| n.foreign_key.as_str())
+                        .filter(|k| !k.is_empty()),
+                )
+                .chain(t.navigation.iter().map(|n| n.target.as_str()));
+            for n in names {
+                if !simple(n) {
+                    return Err(crate::error::StartError::Config(format!(
+                        "metadata: '{n}' (in '{}') is not a simple identifier",
+                        t.name
+                    )));
+                }
+            }
+        }
         let builtin = builtin_tables();
         let mut tables: Vec<EntityType> = builtin
             .iter()
@@ -721,9 +752,9 @@ impl DataverseModel {
         for t in &mut tables {
             t.navigation.retain(|n| names.contains(&n.target));
         }
-        Self {
+        Ok(Self {
             model: Model::new(tables),
-        }
+        })
     }
 
     /// [`with_metadata`](Self::with_metadata) from a CSDL file.
@@ -736,7 +767,7 @@ impl DataverseModel {
             d365_odata::csdl::read_csdl_from(std::io::BufReader::new(file)).map_err(|e| {
                 crate::error::StartError::Config(format!("metadata {}: {e}", path.display()))
             })?;
-        Ok(Self::with_metadata(&custom))
+        Self::with_metadata(&custom)
     }
 }
 

@@ -100,14 +100,28 @@ async fn find(
     }
 }
 
-/// The record's id, or the 404 Dataverse answers.
+/// The record's id, or the 404 Dataverse answers (checked, so that a write to a property,
+/// a `$ref` or a collection of a missing record is not a silent 204).
 async fn existing(
     st: &AppState,
     entity: &EntityType,
     key: &Key,
 ) -> Result<uuid::Uuid, DataverseError> {
     match (find(st, entity, key).await?, key) {
-        (Some(id), _) => Ok(id),
+        (Some(id), Key::Alternate(_)) => Ok(id),
+        (Some(id), Key::Id(_)) => {
+            let owned = entity.clone();
+            let found = st
+                .store
+                .read(move |c| write::exists(c, &owned, &id))
+                .await
+                .map_err(internal)?;
+            if found {
+                Ok(id)
+            } else {
+                Err(DataverseError::record_not_found(&entity.name, &id))
+            }
+        }
         (None, Key::Alternate(_)) => Err(DataverseError::key_not_found(&entity.name)),
         (None, Key::Id(id)) => Err(DataverseError::record_not_found(&entity.name, id)),
     }

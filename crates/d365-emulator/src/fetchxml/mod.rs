@@ -172,6 +172,9 @@ fn attributes_of(e: &BytesStart<'_>) -> Result<Vec<(String, String)>, FetchError
         .collect()
 }
 
+/// Deepest nesting accepted: real queries stay far below it, and the interpretation recurses.
+const MAX_DEPTH: usize = 32;
+
 fn tree(text: &str) -> Result<Element, FetchError> {
     let mut reader = quick_xml::Reader::from_str(text);
 
@@ -179,6 +182,11 @@ fn tree(text: &str) -> Result<Element, FetchError> {
     let invalid = |m: String| FetchError(format!("The FetchXML is not valid XML: {m}"));
     loop {
         match reader.read_event().map_err(|e| invalid(e.to_string()))? {
+            Event::Start(_) if stack.len() > MAX_DEPTH => {
+                return Err(FetchError(format!(
+                    "The FetchXML nests elements more than {MAX_DEPTH} deep."
+                )));
+            }
             Event::Start(e) => stack.push(Element {
                 name: AsRef::<str>::as_ref(&e.local_name()).to_owned(),
                 attrs: attributes_of(&e)?,
@@ -498,6 +506,14 @@ mod tests {
             ("<fetch><entity/></fetch>", "'name'"),
             ("<query/>", "'fetch'"),
             ("<fetch count='ten'><entity name='a'/></fetch>", "number"),
+            (
+                &format!(
+                    "<fetch><entity name='a'>{}{}</entity></fetch>",
+                    "<filter>".repeat(5000),
+                    "</filter>".repeat(5000)
+                ),
+                "deep",
+            ),
         ] {
             let e = parse(bad).unwrap_err();
             assert!(e.0.contains(why), "{bad}: {e}");

@@ -225,7 +225,8 @@ pub fn query_page(
     })
 }
 
-/// Rows matching `filter`, at most [`COUNT_CAP`] (Dataverse's `$count` cap).
+/// Rows matching `filter`, counted up to one past [`COUNT_CAP`] (Dataverse's `$count` cap):
+/// callers report at most the cap, and "over the cap" when they see more.
 pub fn count(
     conn: &Connection,
     entity: &EntityType,
@@ -238,8 +239,9 @@ pub fn count(
         format!(" WHERE {}", filter.sql)
     };
     let sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM {}{where_sql} LIMIT {COUNT_CAP})",
-        ident(&entity.name)
+        "SELECT count(*) FROM (SELECT 1 FROM {}{where_sql} LIMIT {})",
+        ident(&entity.name),
+        COUNT_CAP + 1
     );
     conn.query_row(&sql, params_from_iter(filter.params.iter()), |r| r.get(0))
 }

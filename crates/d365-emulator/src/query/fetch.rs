@@ -2,7 +2,8 @@
 //! tables as `EXISTS` subqueries, and the columns of many-to-one links read per page.
 //!
 //! SQL of the main table names its columns unqualified or as `"table"."column"`; a linked
-//! table is always aliased and qualified, so a link back to the same table stays unambiguous.
+//! table is always aliased (with an alias of ours) and qualified, so a link back to the same
+//! table stays unambiguous. Identifiers come from the model; values are bound parameters.
 
 use d365_odata::model::{EdmType, EntityType, Model, Property};
 use rusqlite::types::Value;
@@ -134,7 +135,7 @@ pub fn plan(
         }
         if !link.outer {
             // An inner link keeps only rows with a match (that passes the link's filter).
-            wheres.push(exists(&main, link, &alias, model, ctx, None)?);
+            wheres.push(exists(&main, link, &link_sql_alias(i), model, ctx, None)?);
         }
         let linked = columns(target, &link.attributes)?;
         if matches!(link.attributes, Attributes::None) {
@@ -185,6 +186,12 @@ pub fn plan(
         order,
         links,
     })
+}
+
+/// The SQL alias of the i-th link: ours, not the document's, so a link alias can never
+/// shadow the main table (`alias='account'`); the document's alias only names output columns.
+fn link_sql_alias(i: usize) -> String {
+    format!("__link{}", i + 1)
 }
 
 /// A table in a query and how its columns are written.
@@ -277,13 +284,10 @@ fn filter_sql(
                             "The entityname '{alias}' of a condition names no link-entity alias."
                         ))
                     })?;
-                let alias = link
-                    .alias
-                    .clone()
-                    .unwrap_or_else(|| format!("{}{}", link.name, i + 1));
-                let matching = exists(scope, link, &alias, model, ctx, Some(c))?;
+                let sql_alias = link_sql_alias(i);
+                let matching = exists(scope, link, &sql_alias, model, ctx, Some(c))?;
                 if c.operator == "null" {
-                    let any = exists(scope, link, &alias, model, ctx, None)?;
+                    let any = exists(scope, link, &sql_alias, model, ctx, None)?;
                     SqlFilter {
                         sql: format!("{} OR NOT {}", matching.sql, any.sql),
                         params: matching.params.into_iter().chain(any.params).collect(),
@@ -367,12 +371,11 @@ fn instant(t: &str) -> Option<i64> {
         .map(|d| d.midnight().assume_utc().unix_timestamp())
 }
 
-/// `%`, `_` and `\` in a begins-with/ends-with value match themselves.
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+/// An open end of a date range.
+const OPEN: i64 = 1 << 40;
+
+/// The largest X of `last-x-days` and the like (about 27 years of days).
+const MAX_X: i64 = 10_000;
 
 fn condition_sql(
     scope: &Scope<'_>,
@@ -393,11 +396,16 @@ fn condition_sql(
     };
     let number = || -> Result<i64, DataverseError> {
         match c.values.as_slice() {
-            [v] => v.trim().parse().map_err(|_| {
-                DataverseError::fetch_xml(format!(
-                    "The condition operator '{op}' takes a whole number, not '{v}'."
-                ))
-            }),
+            [v] => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=MAX_X).contains(n))
+                .ok_or_else(|| {
+                    DataverseError::fetch_xml(format!(
+                        "The condition operator '{op}' takes a whole number from 0 to {MAX_X}, not '{v}'."
+                    ))
+                }),
             _ => Err(DataverseError::fetch_xml(format!(
                 "The condition operator '{op}' takes one value."
             ))),
@@ -406,7 +414,9 @@ fn condition_sql(
     let sql = |sql: String, params: Vec<Value>| Ok(SqlFilter { sql, params });
     // Date operators work on days in UTC: a half-open range of instants.
     let day = |offset_days: i64| -> i64 { (ctx.now.div_euclid(86_400) + offset_days) * 86_400 };
+    // `OPEN` as a bound means "no bound" (on-or-after, olderthan-x-days).
     let range = |lo: i64, hi: i64| -> Result<SqlFilter, DataverseError> {
+        let (lo_open, hi_open) = (lo <= -OPEN, hi >= OPEN);
         let (lo, hi) = match p.edm_type {
             EdmType::DateTimeOffset => (Value::Integer(lo), Value::Integer(hi)),
             EdmType::Date => {
@@ -429,7 +439,12 @@ fn condition_sql(
         } else {
             "<"
         };
-        sql(format!("{col} >= ? AND {col} {upper} ?"), vec![lo, hi])
+        match (lo_open, hi_open) {
+            (true, true) => sql(format!("{col} IS NOT NULL"), Vec::new()),
+            (true, false) => sql(format!("{col} {upper} ?"), vec![hi]),
+            (false, true) => sql(format!("{col} >= ?"), vec![lo]),
+            (false, false) => sql(format!("{col} >= ? AND {col} {upper} ?"), vec![lo, hi]),
+        }
     };
     let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
     match op {
@@ -447,16 +462,14 @@ fn condition_sql(
                     "The condition operator '{op}' takes exactly one value."
                 )));
             };
+            // Wildcards in the value keep their meaning, as Dataverse documents.
             let pattern = if op.contains("begin") {
-                format!("{}%", like_escape(v))
+                format!("{v}%")
             } else {
-                format!("%{}", like_escape(v))
+                format!("%{v}")
             };
             let not = if op.starts_with("not") { "NOT " } else { "" };
-            sql(
-                format!("{col} {not}LIKE ? ESCAPE '\\'"),
-                vec![Value::Text(pattern)],
-            )
+            sql(format!("{col} {not}LIKE ?"), vec![Value::Text(pattern)])
         }
         "in" | "not-in" => {
             if c.values.is_empty() {
@@ -501,7 +514,7 @@ fn condition_sql(
         "next-x-days" => range(ctx.now, day(number()? + 1)),
         "last-x-hours" => range(ctx.now - number()? * 3_600, ctx.now + 1),
         "next-x-hours" => range(ctx.now, ctx.now + number()? * 3_600 + 1),
-        "olderthan-x-days" => range(i64::MIN / 2, ctx.now - number()? * 86_400),
+        "olderthan-x-days" => range(-OPEN, ctx.now - number()? * 86_400),
         "on" | "on-or-after" | "on-or-before" => {
             let [v] = c.values.as_slice() else {
                 return Err(DataverseError::fetch_xml(format!(
@@ -514,8 +527,8 @@ fn condition_sql(
             let start = start.div_euclid(86_400) * 86_400;
             match op {
                 "on" => range(start, start + 86_400),
-                "on-or-after" => range(start, i64::MAX / 2),
-                _ => range(i64::MIN / 2, start + 86_400),
+                "on-or-after" => range(start, OPEN),
+                _ => range(-OPEN, start + 86_400),
             }
         }
         other => Err(DataverseError::fetch_xml(format!(

@@ -2,7 +2,9 @@
 //! `<cookie pagenumber="2" pagingcookie="<double-URL-encoded inner cookie>" istracking="False" />`
 //! where the inner cookie is `<cookie page="1"><name last="…" first="…" /><accountid last="{GUID}"
 //! first="{GUID}" /></cookie>`: one element per ORDER BY column with the page's first and last
-//! values. The emulator pages by keyset from the `last` values.
+//! values. The emulator pages by keyset from the `last` values. GUIDs are written as Dataverse
+//! writes them; other values carry a type prefix (`s:`, `i:`, `r:`) so they read back exactly
+//! (clients treat the cookie as opaque).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use rusqlite::types::Value;

@@ -431,27 +431,25 @@ impl<'m> Planner<'m> {
     }
 
     fn query_function(&mut self, name: &str, p: &BoundProperty, values: &[Literal]) -> R<String> {
-        // The property belongs to the innermost scope that has it (a lambda's range), else the root.
-        let scope = self
-            .scopes
-            .iter()
-            .rev()
-            .find(|s| s.entity.property(&p.name).is_some())
-            .unwrap_or(&self.scopes[0]);
-        let col = format!("{}.{}", scope.alias, ident(&p.name));
+        // PropertyName names a column of the root table (where the binder looked it up).
+        let col = format!("{}.{}", self.scopes[0].alias, ident(&p.name));
         let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
+        // X of LastXDays and the like, within reason (about 27 years of days), so the
+        // date arithmetic cannot overflow.
         let count = || -> R<i64> {
-            match values.first() {
-                Some(Literal::Int(n)) => Ok(*n),
-                Some(Literal::String(s)) => s
-                    .parse()
-                    .map_err(|_| Unsupported(format!("{name} with '{s}'"))),
-                _ => Err(Unsupported(format!("{name} without a count"))),
-            }
+            let n = match values.first() {
+                Some(Literal::Int(n)) => Some(*n),
+                Some(Literal::String(s)) => s.parse().ok(),
+                _ => None,
+            };
+            n.filter(|n| (0..=10_000).contains(n))
+                .ok_or_else(|| Unsupported(format!("{name} with a count outside 0 to 10000")))
         };
         let now = self.ctx.now;
         let day = |offset: i64| (now.div_euclid(86_400) + offset) * 86_400;
+        // `FAR` as a bound means "no bound" (OnOrAfter, OlderThanX…).
         let range = |planner: &mut Self, lo: i64, hi: i64| -> R<String> {
+            let (lo_open, hi_open) = (lo <= -FAR, hi >= FAR);
             let (lo, hi, upper) = match p.edm_type {
                 EdmType::DateTimeOffset => (Value::Integer(lo), Value::Integer(hi), "<"),
                 EdmType::Date => {
@@ -468,8 +466,15 @@ impl<'m> Planner<'m> {
                     )));
                 }
             };
-            let (lo, hi) = (planner.param(lo), planner.param(hi));
-            Ok(format!("({col} >= {lo} AND {col} {upper} {hi})"))
+            Ok(match (lo_open, hi_open) {
+                (true, true) => format!("({col} IS NOT NULL)"),
+                (true, false) => format!("({col} {upper} {})", planner.param(hi)),
+                (false, true) => format!("({col} >= {})", planner.param(lo)),
+                (false, false) => {
+                    let (lo, hi) = (planner.param(lo), planner.param(hi));
+                    format!("({col} >= {lo} AND {col} {upper} {hi})")
+                }
+            })
         };
         let month_start = |offset: i64| -> i64 { months_from(now, offset, false) };
         let year_start = |offset: i64| -> i64 { months_from(now, offset * 12, true) };
