@@ -18,7 +18,24 @@ fn error(status: StatusCode, message: String) -> Response {
     (status, axum::Json(json!({"error": message}))).into_response()
 }
 
-/// Refuses every control request that does not come from loopback.
+/// Whether a `Host` or `Origin` value names this machine (`localhost`, `127.0.0.1`, `[::1]`,
+/// any port).
+fn names_loopback(value: &str) -> bool {
+    let authority = value.split("://").last().unwrap_or(value);
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses every control request that does not come from loopback; and, so that a web page
+/// open in the developer's browser cannot drive it, requests whose `Host` is not a loopback
+/// name (DNS rebinding) or that carry a foreign `Origin` (cross-site requests).
 pub(crate) async fn loopback_only(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     request: Request,
@@ -28,6 +45,32 @@ pub(crate) async fn loopback_only(
         return error(
             StatusCode::FORBIDDEN,
             "the emulator's control API answers only on loopback".into(),
+        );
+    }
+    // Read before awaiting: the body is not Sync, so no borrow of the request may cross it.
+    let (host, origin) = {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap_or("\u{0}").to_owned())
+        };
+        (header("host"), header("origin"))
+    };
+    if let Some(host) = host
+        && !names_loopback(&host)
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!("the control API answers only to a loopback Host, not '{host}'"),
+        );
+    }
+    if let Some(origin) = origin
+        && !names_loopback(&origin)
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the control API does not answer cross-site requests".into(),
         );
     }
     next.run(request).await

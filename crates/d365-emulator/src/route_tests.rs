@@ -791,6 +791,42 @@ async fn every_route_and_error_path() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
+    // The control API refuses a foreign Host (DNS rebinding) and a foreign Origin (a web page).
+    for (name, value) in [
+        ("host", "evil.example:8443"),
+        ("origin", "http://evil.example"),
+    ] {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/_emulator/reset")
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(
+            "127.0.0.1:50000".parse::<SocketAddr>().unwrap(),
+        ));
+        let response = crate::app::router(h.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{name}: {value}");
+    }
+    for ok in ["127.0.0.1:8443", "localhost", "[::1]:9"] {
+        let mut request = Request::builder()
+            .uri("/_emulator/stats")
+            .header("host", ok)
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(
+            "127.0.0.1:50000".parse::<SocketAddr>().unwrap(),
+        ));
+        let response = crate::app::router(h.state.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{ok}");
+    }
+
     // The control API refuses anyone but loopback.
     let a = h
         .send_from(
