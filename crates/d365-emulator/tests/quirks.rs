@@ -11,7 +11,6 @@
 //! | 6 refresh tokens rotate | `token_endpoint::refresh_grant_rotates_and_works_across_versions` |
 //! | 7 https authority with v2 discovery | `compat/run.sh` (MSAL and azure-identity over `--tls`) |
 //! | 14 `$batch` | issue 7 |
-//! | 19 money and `_transactioncurrencyid_value` | not honoured yet |
 
 mod common;
 
@@ -444,4 +443,38 @@ async fn quirk_20_unauthorized_answers_name_the_authority() {
         "{challenge}"
     );
     assert!(challenge.contains("resource_id="), "{challenge}");
+}
+
+#[tokio::test]
+async fn quirk_19_money_comes_with_its_currency() {
+    let c = ctx().await;
+    let usd = c
+        .get_json("transactioncurrencies?$select=isocurrencycode", &[])
+        .await;
+    assert_eq!(usd["value"][0]["isocurrencycode"], "USD");
+    let usd = usd["value"][0]["transactioncurrencyid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let with_money = c
+        .get_json("accounts?$select=name,revenue&$top=1", &[])
+        .await;
+    assert_eq!(
+        with_money["value"][0]["_transactioncurrencyid_value"],
+        usd.as_str()
+    );
+    let without = c.get_json("accounts?$select=name&$top=1", &[]).await;
+    assert!(
+        without["value"][0]
+            .get("_transactioncurrencyid_value")
+            .is_none()
+    );
+    // A new record's money is in the base currency.
+    let r = c
+        .send(Method::POST, "opportunities?$select=estimatedvalue&$expand=transactioncurrencyid($select=isocurrencycode)", Some(json!({"name": "Q19", "estimatedvalue": 12.5})), &[("Prefer", "return=representation")])
+        .await;
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["_transactioncurrencyid_value"], usd.as_str());
+    assert_eq!(made["transactioncurrencyid"]["isocurrencycode"], "USD");
 }

@@ -74,6 +74,22 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
             })
             .collect(),
     };
+    // Selecting a money column also returns the record's currency, as Dataverse does.
+    let money = columns
+        .iter()
+        .any(|c| c.edm_type == EdmType::Decimal && c.scale == Some(4));
+    if money
+        && !columns
+            .iter()
+            .any(|c| c.name == "_transactioncurrencyid_value")
+        && entity.property("_transactioncurrencyid_value").is_some()
+    {
+        columns.push(Column {
+            name: "_transactioncurrencyid_value".into(),
+            edm_type: EdmType::Guid,
+            scale: None,
+        });
+    }
     if !columns.iter().any(|c| c.name == entity.key) {
         columns.push(Column {
             name: entity.key.clone(),

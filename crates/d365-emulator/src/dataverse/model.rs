@@ -669,9 +669,48 @@ fn organization() -> EntityType {
     )
 }
 
+fn transactioncurrency() -> EntityType {
+    table(
+        "transactioncurrency",
+        "transactioncurrencies",
+        "transactioncurrencyid",
+        "currencyname",
+        vec![
+            Property::new("currencyname", EdmType::String).max_length(100),
+            Property::new("isocurrencycode", EdmType::String).max_length(5),
+            Property::new("currencysymbol", EdmType::String).max_length(13),
+            Property::new("currencyprecision", EdmType::Int32),
+            Property::new("exchangerate", EdmType::Decimal).scale(10),
+        ],
+        vec![],
+    )
+}
+
+/// Money columns (decimals with four places) come with the record's currency, as in
+/// Dataverse: `_transactioncurrencyid_value` and the `transactioncurrencyid` navigation.
+fn with_currency(mut e: EntityType) -> EntityType {
+    let money = e
+        .properties
+        .iter()
+        .any(|p| p.edm_type == EdmType::Decimal && p.scale == Some(4));
+    if money {
+        e.properties.push(
+            Property::new("_transactioncurrencyid_value", EdmType::Guid)
+                .lookup(&["transactioncurrency"]),
+        );
+        e.navigation.push(single(
+            "transactioncurrencyid",
+            "transactioncurrency",
+            "_transactioncurrencyid_value",
+            &format!("TransactionCurrency_{}", e.name),
+        ));
+    }
+    e
+}
+
 /// The built-in tables.
 pub fn builtin_tables() -> Vec<EntityType> {
-    vec![
+    let tables = vec![
         account(),
         contact(),
         lead(),
@@ -682,7 +721,9 @@ pub fn builtin_tables() -> Vec<EntityType> {
         team(),
         businessunit(),
         organization(),
-    ]
+        transactioncurrency(),
+    ];
+    tables.into_iter().map(with_currency).collect()
 }
 
 /// The emulated tables.

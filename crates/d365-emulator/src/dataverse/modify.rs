@@ -44,6 +44,9 @@ pub(crate) fn stamp(st: &AppState, principal: &Principal) -> write::Stamp {
         now: st.clock.now(),
         user: guid(&principal.systemuser_id),
         business_unit: guid(&st.registry.config().environment.business_unit_id),
+        currency: crate::store::seed::base_currency(guid(
+            &st.registry.config().environment.organization_id,
+        )),
     }
 }
 

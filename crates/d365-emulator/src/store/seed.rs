@@ -2,7 +2,7 @@
 //! account's primary contact. The same seed gives the same rows, ids included.
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use d365_odata::model::Model;
 
@@ -230,6 +230,13 @@ fn default_team(bu: uuid::Uuid) -> uuid::Uuid {
     uuid::Uuid::from_bytes(b)
 }
 
+/// The base currency's id: derived from the organization, so it is stable across restarts.
+pub fn base_currency(organization: uuid::Uuid) -> uuid::Uuid {
+    let mut b = *organization.as_bytes();
+    b[0] ^= 0x5c;
+    uuid::Uuid::from_bytes(b)
+}
+
 fn blob(id: uuid::Uuid) -> Value {
     Value::Blob(id.as_bytes().to_vec())
 }
@@ -329,6 +336,21 @@ pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusq
             ("isdisabled", Value::Integer(0)),
         ]);
         bu.insert(values)?;
+        version += 1;
+        let mut currency = Inserter::new(tx, model, "transactioncurrency", true)?;
+        let mut values = system(version);
+        values.extend([
+            (
+                "transactioncurrencyid",
+                blob(base_currency(dir.organization.0)),
+            ),
+            ("currencyname", text("US Dollar")),
+            ("isocurrencycode", text("USD")),
+            ("currencysymbol", text("$")),
+            ("currencyprecision", Value::Integer(2)),
+            ("exchangerate", Value::Integer(10_000_000_000)),
+        ]);
+        currency.insert(values)?;
         version += 1;
         let mut team = Inserter::new(tx, model, "team", true)?;
         let mut values = system(version);
@@ -447,6 +469,15 @@ pub fn seed_rows(
     owner: uuid::Uuid,
     business_unit: uuid::Uuid,
 ) -> rusqlite::Result<usize> {
+    // Money comes in the base currency (seeded with the directory; none in bare tests).
+    let currency: Value = tx
+        .query_row(
+            "SELECT transactioncurrencyid FROM transactioncurrency LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(Value::Null);
     let mut rng = Rng::new(seed);
     // Ids in creation order (see `Rng::sequential_guid`), starting at a seed-dependent point.
     let mut serial = (seed % 0xffff) << 32;
@@ -473,6 +504,7 @@ pub fn seed_rows(
                 ("_modifiedby_value", blob(owner)),
                 ("_ownerid_value", blob(owner)),
                 ("_owningbusinessunit_value", blob(business_unit)),
+                ("_transactioncurrencyid_value", currency.clone()),
             ]
         };
         // Spread creation times over six years, in creation order.

@@ -44,6 +44,8 @@ pub struct Stamp {
     pub user: uuid::Uuid,
     /// The caller's business unit (`owningbusinessunit`).
     pub business_unit: uuid::Uuid,
+    /// The base currency, for records with money columns that name none.
+    pub currency: uuid::Uuid,
 }
 
 /// Sets the server-maintained columns the entity has, replacing any the body gave.
@@ -88,11 +90,15 @@ pub fn insert(
 ) -> rusqlite::Result<i64> {
     let version = next_version(conn, entity)?;
     let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
-    // The body may name an owner; otherwise the caller owns the record.
-    if entity.property("_ownerid_value").is_some()
-        && !values.iter().any(|(c, _)| c == "_ownerid_value")
-    {
-        values.push(("_ownerid_value".into(), guid(stamp.user)));
+    // The body may name an owner and a currency; otherwise the caller owns the record and
+    // money is in the base currency.
+    for (column, default) in [
+        ("_ownerid_value", stamp.user),
+        ("_transactioncurrencyid_value", stamp.currency),
+    ] {
+        if entity.property(column).is_some() && !values.iter().any(|(c, _)| c == column) {
+            values.push((column.into(), guid(default)));
+        }
     }
     stamp_columns(
         entity,
