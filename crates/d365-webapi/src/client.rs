@@ -8,7 +8,10 @@ use serde_json::Value;
 use url::Url;
 
 use crate::error::{ApiError, Error};
-use crate::request::{QueryRequest, RetrieveRequest, WhoAmIRequest};
+use crate::request::{
+    CountRequest, CreateRequest, DeleteRequest, PatchRequest, QueryRequest, RecordKey,
+    RetrieveRequest, UpsertMode, WhoAmIRequest,
+};
 
 /// A Dataverse Web API client for one environment.
 #[derive(Debug, Clone)]
@@ -132,6 +135,53 @@ impl Client {
         RetrieveRequest::new(self.clone(), entity_set, id)
     }
 
+    /// Creates a record in an entity set.
+    pub fn create(&self, entity_set: &str, record: Value) -> CreateRequest {
+        CreateRequest::new(self.clone(), entity_set, record)
+    }
+
+    /// Updates an existing record (`If-Match: *`: a missing record is a 404, never created).
+    pub fn update(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        changes: Value,
+    ) -> PatchRequest {
+        PatchRequest::new(
+            self.clone(),
+            entity_set,
+            key.into(),
+            changes,
+            UpsertMode::UpdateOnly,
+        )
+    }
+
+    /// Updates the record or creates it (by id or alternate key); see [`UpsertMode`].
+    pub fn upsert(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        record: Value,
+    ) -> PatchRequest {
+        PatchRequest::new(
+            self.clone(),
+            entity_set,
+            key.into(),
+            record,
+            UpsertMode::CreateOrUpdate,
+        )
+    }
+
+    /// Deletes a record.
+    pub fn delete(&self, entity_set: &str, key: impl Into<RecordKey>) -> DeleteRequest {
+        DeleteRequest::new(self.clone(), entity_set, key.into())
+    }
+
+    /// Counts the rows of an entity set (`/$count`).
+    pub fn count(&self, entity_set: &str) -> CountRequest {
+        CountRequest::new(self.clone(), entity_set)
+    }
+
     /// Calls `WhoAmI`.
     pub fn who_am_i(&self) -> WhoAmIRequest {
         WhoAmIRequest::new(self.clone())
@@ -144,6 +194,29 @@ impl Client {
         url: &str,
         prefer: Option<&str>,
     ) -> Result<JsonResponse, Error> {
+        let headers: Vec<(&str, String)> = prefer
+            .map(|p| ("prefer", p.to_owned()))
+            .into_iter()
+            .collect();
+        let answer = self.send(reqwest::Method::GET, url, None, &headers).await?;
+        let body = serde_json::from_slice(&answer.body).map_err(|e| Error::Decode {
+            url: answer.path.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(JsonResponse { body })
+    }
+
+    /// Sends one request (absolute `url` inside this environment) with the OData headers,
+    /// the token, `extra` headers and an optional JSON body, retrying per the policy: GET,
+    /// PATCH, PUT and DELETE are idempotent; POST is retried only when it was never sent.
+    /// A non-2xx answer is an [`ApiError`].
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+        extra: &[(&str, String)],
+    ) -> Result<Answer, Error> {
         let url =
             Url::parse(url).map_err(|e| Error::InvalidQuery(format!("bad URL {url}: {e}")))?;
         if url.origin() != self.inner.environment.origin() {
@@ -152,20 +225,27 @@ impl Client {
         let started = std::time::Instant::now();
         let resource = self.environment().to_owned();
         let inner = &self.inner;
-        let response = send_with_retry(&inner.retry, true, || {
-            let url = url.clone();
-            let resource = resource.clone();
+        let idempotent = method != reqwest::Method::POST;
+        let payload = body.map(|b| b.to_string());
+        let response = send_with_retry(&inner.retry, idempotent, || {
+            let (url, resource, method) = (url.clone(), resource.clone(), method.clone());
+            let payload = payload.clone();
             async move {
                 let token = inner.credential.get_token(&resource).await?;
                 let mut request = inner
                     .http
-                    .secure_request(reqwest::Method::GET, url)?
+                    .secure_request(method, url)?
                     .bearer_auth(token.secret())
                     .header("accept", "application/json")
                     .header("odata-maxversion", "4.0")
                     .header("odata-version", "4.0");
-                if let Some(p) = prefer {
-                    request = request.header("prefer", p);
+                for (name, value) in extra {
+                    request = request.header(*name, value.as_str());
+                }
+                if let Some(p) = payload {
+                    request = request
+                        .header("content-type", "application/json; charset=utf-8")
+                        .body(p);
                 }
                 Ok::<_, Error>(request)
             }
@@ -173,7 +253,7 @@ impl Client {
         .await?;
         let status = response.status().as_u16();
         tracing::debug!(
-            method = "GET",
+            method = %method,
             path = url.path(),
             status,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -182,11 +262,12 @@ impl Client {
         let request_id =
             header(&response, "x-ms-service-request-id").or_else(|| header(&response, "req_id"));
         let retry_after = header(&response, "retry-after").and_then(|v| parse_retry_after(&v));
+        let entity_id = header(&response, "odata-entityid");
         let bytes = response
             .bytes()
             .await
             .map_err(|source| d365_http::HttpError::Request {
-                method: "GET".into(),
+                method: method.to_string(),
                 url: url.path().to_owned(),
                 source: source.without_url(),
             })?;
@@ -206,12 +287,22 @@ impl Client {
                 retry_after,
             }));
         }
-        let body = serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-            url: url.path().to_owned(),
-            message: e.to_string(),
-        })?;
-        Ok(JsonResponse { body })
+        Ok(Answer {
+            path: url.path().to_owned(),
+            entity_id,
+            body: bytes.to_vec(),
+        })
     }
+}
+
+/// A successful answer: what write operations need from it.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    /// The URL path (for error messages).
+    pub(crate) path: String,
+    /// `OData-EntityId`.
+    pub(crate) entity_id: Option<String>,
+    pub(crate) body: Vec<u8>,
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {

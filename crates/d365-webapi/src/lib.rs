@@ -2,7 +2,9 @@
 //!
 //! * [`Client`] (from [`Client::builder`]): one environment, one credential, shared freely.
 //! * One request builder per operation ([`QueryRequest`], [`RetrieveRequest`],
-//!   [`WhoAmIRequest`]), each ending in `send()`; query text comes from `d365-odata`'s printer.
+//!   [`CreateRequest`], [`PatchRequest`] for update and upsert, [`DeleteRequest`],
+//!   [`CountRequest`], [`WhoAmIRequest`]), each ending in `send()`; records by id or
+//!   alternate key ([`RecordKey`]); query text comes from `d365-odata`'s printer.
 //! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`]),
 //!   or [`Page`] by page.
 //! * Errors: [`ApiError`] with Dataverse's code and message and the request id, never the token.
@@ -38,4 +40,7 @@ mod request;
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error};
 pub use paging::Page;
-pub use request::{QueryRequest, RetrieveRequest, WhoAmI, WhoAmIRequest};
+pub use request::{
+    CountRequest, CreateRequest, DeleteRequest, PatchRequest, QueryRequest, RecordKey,
+    RetrieveRequest, UpsertMode, WhoAmI, WhoAmIRequest,
+};

@@ -3,7 +3,9 @@
 mod query;
 mod retrieve;
 mod who_am_i;
+mod write;
 
 pub use query::QueryRequest;
 pub use retrieve::RetrieveRequest;
 pub use who_am_i::{WhoAmI, WhoAmIRequest};
+pub use write::{CountRequest, CreateRequest, DeleteRequest, PatchRequest, RecordKey, UpsertMode};
