@@ -35,12 +35,79 @@ pub(crate) enum Command {
     Token(AuthTokenArgs),
     /// Query an entity set.
     Get(GetArgs),
+    /// Create a record (JSON as an argument, @file, or on stdin); prints the new id.
+    Create(CreateArgs),
+    /// Update an existing record by id or alternate key (never creates).
+    Update(KeyedWriteArgs),
+    /// Update a record or create it, by id or alternate key.
+    Upsert(KeyedWriteArgs),
+    /// Delete a record by id or alternate key.
+    Delete(DeleteArgs),
     /// Sign in and out, inspect tokens, manage profiles.
     #[command(subcommand)]
     Auth(AuthCommand),
     /// Check OData text and run OData conformance suites.
     #[command(subcommand)]
     Odata(OdataCommand),
+}
+
+/// The write commands, as `cmd::write` takes them.
+#[derive(Debug)]
+pub(crate) enum WriteCommand {
+    Create(CreateArgs),
+    Update(KeyedWriteArgs),
+    Upsert(KeyedWriteArgs),
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The entity set, e.g. accounts.
+    pub(crate) entity_set: String,
+    /// The record as JSON, `@file`, or `-` / nothing for stdin.
+    pub(crate) record: Option<String>,
+    /// Print the created record (these `--select` columns) instead of its id.
+    #[arg(long = "return")]
+    pub(crate) return_record: bool,
+    /// Columns of the record printed with --return, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) select: Vec<String>,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyedWriteArgs {
+    /// The entity set, e.g. accounts.
+    pub(crate) entity_set: String,
+    /// The record: a GUID, or an alternate key such as `accountnumber=A-1`.
+    pub(crate) key: String,
+    /// The columns to write, as JSON, `@file`, or `-` / nothing for stdin.
+    pub(crate) record: Option<String>,
+    /// Only if the record still has this etag (optimistic concurrency; 412 otherwise).
+    #[arg(long)]
+    pub(crate) if_match: Option<String>,
+    /// Upsert: only create (an existing record is an error).
+    #[arg(long, conflicts_with = "update_only")]
+    pub(crate) create_only: bool,
+    /// Upsert: only update (a missing record is an error).
+    #[arg(long)]
+    pub(crate) update_only: bool,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The entity set, e.g. accounts.
+    pub(crate) entity_set: String,
+    /// The record: a GUID, or an alternate key such as `accountnumber=A-1`.
+    pub(crate) key: String,
+    /// Only if the record still has this etag.
+    #[arg(long)]
+    pub(crate) if_match: Option<String>,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
 }
 
 #[derive(Debug, Subcommand)]

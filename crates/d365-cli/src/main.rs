@@ -1,5 +1,6 @@
 //! The `d365` command. `main` only wires `run()` and turns errors into a message and an exit
-//! code: 0 ok, 2 usage or other error, 3 authentication error, 4 throttled past the retries.
+//! code: 0 ok, 1 not found (writes to a missing record), 2 usage or other error, 3
+//! authentication error, 4 throttled past the retries.
 
 mod auth;
 mod cmd;
@@ -9,7 +10,7 @@ mod profile;
 
 use std::process::ExitCode;
 
-use crate::flags::{Cli, Command};
+use crate::flags::{Cli, Command, WriteCommand};
 
 /// The local UTC offset, read before any thread starts (reading it later is refused on Unix).
 pub(crate) static LOCAL_OFFSET: std::sync::OnceLock<time::UtcOffset> = std::sync::OnceLock::new();
@@ -47,6 +48,10 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Emulator(args) => cmd::emulator::run(args).await,
         Command::Token(args) => cmd::token::run(args, profile).await,
         Command::Get(args) => cmd::get::run(args, profile).await,
+        Command::Create(args) => cmd::write::run(WriteCommand::Create(args), profile).await,
+        Command::Update(args) => cmd::write::run(WriteCommand::Update(args), profile).await,
+        Command::Upsert(args) => cmd::write::run(WriteCommand::Upsert(args), profile).await,
+        Command::Delete(args) => cmd::write::run(WriteCommand::Delete(args), profile).await,
         Command::Auth(command) => cmd::auth::run(command, profile).await,
         Command::Odata(command) => cmd::odata::run(command),
     }

@@ -465,3 +465,105 @@ fn emulator_takes_limits_and_faults_from_flags() {
         assert!(run.stderr.contains(words), "{flag}: {}", run.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_update_upsert_delete_as_processes() {
+    let emulator = start(test_config(3)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: Vec<String>| {
+        let i = info.clone();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            TestCommand::new(&refs).emulator_env(&i).run()
+        })
+    };
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+
+    let created = run(s(&[
+        "create",
+        "accounts",
+        r#"{"name":"Cli Co","accountnumber":"CLI-9"}"#,
+    ]))
+    .await
+    .unwrap();
+    created.assert_ok();
+    let id = created.stdout.trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{}", created.stdout);
+
+    let file = dir.path().join("changes.json");
+    std::fs::write(&file, r#"{"telephone1":"555-0123"}"#).unwrap();
+    run(s(&[
+        "update",
+        "accounts",
+        &id,
+        &format!("@{}", file.display()),
+    ]))
+    .await
+    .unwrap()
+    .assert_ok();
+    run(s(&[
+        "upsert",
+        "accounts",
+        "accountnumber=CLI-9",
+        r#"{"websiteurl":"https://cli.example"}"#,
+    ]))
+    .await
+    .unwrap()
+    .assert_ok();
+    let got = run(s(&[
+        "get",
+        "accounts",
+        "--select",
+        "telephone1,websiteurl",
+        "--filter",
+        "accountnumber eq 'CLI-9'",
+        "-o",
+        "json",
+    ]))
+    .await
+    .unwrap();
+    got.assert_ok();
+    let rows: Value = serde_json::from_str(&got.stdout).unwrap();
+    assert_eq!(rows[0]["telephone1"], "555-0123");
+    assert_eq!(rows[0]["websiteurl"], "https://cli.example");
+
+    // Create-only on an existing record is an error (2); update-only on a missing one and
+    // deleting a missing one are "not found" (1).
+    let clash = run(s(&["upsert", "accounts", &id, "{}", "--create-only"]))
+        .await
+        .unwrap();
+    assert_eq!(clash.code, Some(2), "{}", clash.stderr);
+    let missing = "00000000-0000-0000-0000-000000000042";
+    let gone = run(s(&["update", "accounts", missing, r#"{"name":"x"}"#]))
+        .await
+        .unwrap();
+    assert_eq!(gone.code, Some(1), "{}", gone.stderr);
+    run(s(&["delete", "accounts", &id]))
+        .await
+        .unwrap()
+        .assert_ok();
+    let again = run(s(&["delete", "accounts", &id])).await.unwrap();
+    assert_eq!(again.code, Some(1), "{}", again.stderr);
+    assert!(again.stderr.contains("0x80040217"), "{}", again.stderr);
+
+    // Bad input: one line each, exit 2, no panic.
+    for (args, words) in [
+        (s(&["create", "accounts", "{not json"]), "not valid JSON"),
+        (s(&["create", "accounts", "[1,2]"]), "JSON object"),
+        (
+            s(&["update", "accounts", "not-a-key", "{}"]),
+            "neither a GUID",
+        ),
+        (
+            s(&["create", "accounts", "@/nonexistent.json"]),
+            "reading /nonexistent.json",
+        ),
+    ] {
+        let r = run(args.clone()).await.unwrap();
+        r.assert_clean_stderr();
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(words), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
+    }
+}

@@ -6,3 +6,4 @@ pub(crate) mod emulator;
 pub(crate) mod get;
 pub(crate) mod odata;
 pub(crate) mod token;
+pub(crate) mod write;
