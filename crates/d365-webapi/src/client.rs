@@ -9,8 +9,8 @@ use url::Url;
 
 use crate::error::{ApiError, Error};
 use crate::request::{
-    CountRequest, CreateRequest, DeleteRequest, PatchRequest, QueryRequest, RecordKey,
-    RetrieveRequest, UpsertMode, WhoAmIRequest,
+    CountRequest, CreateRequest, DeleteRequest, FetchXmlRequest, PatchRequest, QueryRequest,
+    RecordKey, RetrieveRequest, UpsertMode, WhoAmIRequest,
 };
 
 /// A Dataverse Web API client for one environment.
@@ -175,6 +175,11 @@ impl Client {
     /// Deletes a record.
     pub fn delete(&self, entity_set: &str, key: impl Into<RecordKey>) -> DeleteRequest {
         DeleteRequest::new(self.clone(), entity_set, key.into())
+    }
+
+    /// A FetchXML query on an entity set (the set of the document's `<entity>`).
+    pub fn fetch_xml(&self, entity_set: &str, xml: &str) -> FetchXmlRequest {
+        FetchXmlRequest::new(self.clone(), entity_set, xml)
     }
 
     /// Counts the rows of an entity set (`/$count`).

@@ -41,6 +41,6 @@ pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error};
 pub use paging::Page;
 pub use request::{
-    CountRequest, CreateRequest, DeleteRequest, PatchRequest, QueryRequest, RecordKey,
-    RetrieveRequest, UpsertMode, WhoAmI, WhoAmIRequest,
+    CountRequest, CreateRequest, DeleteRequest, FetchPage, FetchXmlRequest, PatchRequest,
+    QueryRequest, RecordKey, RetrieveRequest, UpsertMode, WhoAmI, WhoAmIRequest,
 };

@@ -1,10 +1,12 @@
 //! One request builder per operation, each ending in `send()`.
 
+mod fetch_xml;
 mod query;
 mod retrieve;
 mod who_am_i;
 mod write;
 
+pub use fetch_xml::{FetchPage, FetchXmlRequest};
 pub use query::QueryRequest;
 pub use retrieve::RetrieveRequest;
 pub use who_am_i::{WhoAmI, WhoAmIRequest};
