@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Token(AuthTokenArgs),
     /// Query an entity set.
     Get(GetArgs),
+    /// Run a FetchXML query, following every page.
+    Query(QueryArgs),
     /// Create a record (JSON as an argument, @file, or on stdin); prints the new id.
     Create(CreateArgs),
     /// Update an existing record by id or alternate key (never creates).
@@ -49,6 +51,23 @@ pub(crate) enum Command {
     /// Check OData text and run OData conformance suites.
     #[command(subcommand)]
     Odata(OdataCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// The entity set of the document's <entity>, e.g. accounts.
+    pub(crate) entity_set: String,
+    /// The FetchXML document (`-` for stdin).
+    #[arg(long)]
+    pub(crate) fetchxml: PathBuf,
+    /// Rows per page (FetchXML `count`).
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) page_size: u32,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, short, value_enum)]
+    pub(crate) output: Option<Output>,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
 }
 
 /// The write commands, as `cmd::write` takes them.

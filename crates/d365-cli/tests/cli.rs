@@ -472,11 +472,11 @@ async fn create_update_upsert_delete_as_processes() {
     let info = emulator.info();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: Vec<String>| {
-        let i = info.clone();
-        tokio::task::spawn_blocking(move || {
+        let info = info.clone();
+        async move {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            TestCommand::new(&refs).emulator_env(&i).run()
-        })
+            Ok::<_, std::convert::Infallible>(util::run_against(&info, &refs).await)
+        }
     };
     let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
 
@@ -566,4 +566,65 @@ async fn create_update_upsert_delete_as_processes() {
         assert!(r.stderr.contains(words), "{args:?}: {}", r.stderr);
         assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_runs_fetchxml_across_pages() {
+    let emulator = start(test_config(12)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("q.xml");
+    std::fs::write(
+        &file,
+        "<fetch><entity name='account'><attribute name='name'/><order attribute='name'/>\
+         <filter><condition attribute='statecode' operator='eq' value='0'/></filter></entity></fetch>",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let run = util::run_against(
+        &info,
+        &[
+            "query",
+            "accounts",
+            "--fetchxml",
+            &path,
+            "--page-size",
+            "5",
+            "-o",
+            "ndjson",
+        ],
+    )
+    .await;
+    run.assert_ok();
+    let rows: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The same rows as the OData query says.
+    let odata = util::run_against(
+        &info,
+        &[
+            "get",
+            "accounts",
+            "--filter",
+            "statecode eq 0",
+            "--all",
+            "-o",
+            "ndjson",
+        ],
+    )
+    .await;
+    odata.assert_ok();
+    assert_eq!(rows.len(), odata.stdout.lines().count());
+    assert!(rows.iter().all(|r| r["name"].is_string()));
+
+    let bad = util::run_against(
+        &info,
+        &["query", "accounts", "--fetchxml", "/nonexistent.xml"],
+    )
+    .await;
+    bad.assert_clean_stderr();
+    assert_eq!(bad.code, Some(2));
+    assert!(bad.stderr.contains("/nonexistent.xml"), "{}", bad.stderr);
 }

@@ -8,19 +8,11 @@ use anyhow::Context;
 use futures_util::TryStreamExt;
 use serde_json::Value;
 
-use crate::auth::Settings;
 use crate::flags::{GetArgs, Output};
 use crate::output;
 
 pub(crate) async fn run(args: GetArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {
-    let settings = Settings::resolve(&args.auth, profile)?;
-    let environment = settings.environment()?;
-    let credential = settings.credential(&environment).await?;
-    let client = d365_webapi::Client::builder()
-        .environment(&environment)
-        .credential(credential)
-        .http_client(settings.http()?)
-        .build()?;
+    let client = super::web_client(&args.auth, profile).await?;
     let mut query = client.query(&args.entity_set);
     if !args.select.is_empty() {
         query = query.select(&args.select);

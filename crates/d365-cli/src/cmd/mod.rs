@@ -5,5 +5,21 @@ pub(crate) mod demo;
 pub(crate) mod emulator;
 pub(crate) mod get;
 pub(crate) mod odata;
+pub(crate) mod query;
 pub(crate) mod token;
 pub(crate) mod write;
+
+/// The Web API client of the resolved settings (profile, environment variables, flags).
+pub(crate) async fn web_client(
+    auth: &crate::flags::AuthArgs,
+    profile: Option<&str>,
+) -> anyhow::Result<d365_webapi::Client> {
+    let settings = crate::auth::Settings::resolve(auth, profile)?;
+    let environment = settings.environment()?;
+    let credential = settings.credential(&environment).await?;
+    Ok(d365_webapi::Client::builder()
+        .environment(&environment)
+        .credential(credential)
+        .http_client(settings.http()?)
+        .build()?)
+}

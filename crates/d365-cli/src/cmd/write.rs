@@ -9,18 +9,10 @@ use d365_odata::Literal;
 use d365_webapi::{Client, RecordKey, UpsertMode};
 use serde_json::Value;
 
-use crate::auth::Settings;
 use crate::flags::{AuthArgs, WriteCommand};
 
 async fn client(auth: &AuthArgs, profile: Option<&str>) -> anyhow::Result<Client> {
-    let settings = Settings::resolve(auth, profile)?;
-    let environment = settings.environment()?;
-    let credential = settings.credential(&environment).await?;
-    Ok(Client::builder()
-        .environment(&environment)
-        .credential(credential)
-        .http_client(settings.http()?)
-        .build()?)
+    super::web_client(auth, profile).await
 }
 
 /// The record: JSON text, `@file`, or stdin for `-` or nothing. It must be an object.

@@ -129,3 +129,16 @@ pub(crate) fn wait_for_info(path: &std::path::Path) -> serde_json::Value {
     }
     serde_json::from_str(&std::fs::read_to_string(path).expect("info file")).expect("info JSON")
 }
+
+/// Runs `d365 args…` against an emulator (its variables set), off the async runtime.
+#[allow(dead_code)] // not every test binary talks to an emulator
+pub(crate) async fn run_against(info: &d365_testkit::EmulatorInfo, args: &[&str]) -> Run {
+    let (info, args): (_, Vec<String>) =
+        (info.clone(), args.iter().map(|a| (*a).to_owned()).collect());
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        TestCommand::new(&refs).emulator_env(&info).run()
+    })
+    .await
+    .expect("the d365 process runner")
+}
