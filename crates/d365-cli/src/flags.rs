@@ -415,6 +415,8 @@ pub(crate) enum Output {
     Json,
     /// One JSON object per line.
     Ndjson,
+    /// Comma-separated values with a header row (RFC 4180 quoting).
+    Csv,
 }
 
 #[derive(Debug, Args)]

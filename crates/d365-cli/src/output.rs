@@ -1,4 +1,4 @@
-//! Record output: a table for people, JSON or NDJSON for programs. Results go to stdout;
+//! Record output: a table for people, JSON, NDJSON or CSV for programs. Results go to stdout;
 //! progress and logs go to stderr.
 
 use std::io::{IsTerminal, Write};
@@ -58,4 +58,125 @@ pub(crate) fn table(records: &[Value], columns: &[String]) -> String {
 pub(crate) fn write_ndjson(out: &mut impl Write, record: &Value) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, record)?;
     out.write_all(b"\n")
+}
+
+/// CSV, streamed: the header comes from `--select`, else from the first record (in wire order,
+/// without annotations), and every row follows it.
+#[derive(Debug, Default)]
+pub(crate) struct CsvWriter {
+    columns: Option<Vec<String>>,
+    header_written: bool,
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+impl CsvWriter {
+    /// A writer with these columns (from the first record when empty).
+    pub(crate) fn new(select: &[String]) -> Self {
+        Self {
+            columns: (!select.is_empty()).then(|| select.to_vec()),
+            header_written: false,
+        }
+    }
+
+    fn header(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        if !self.header_written
+            && let Some(c) = &self.columns
+        {
+            let header: Vec<String> = c.iter().map(|n| csv_field(n)).collect();
+            writeln!(out, "{}", header.join(","))?;
+            self.header_written = true;
+        }
+        Ok(())
+    }
+
+    /// Writes one record (and the header before the first).
+    pub(crate) fn write(&mut self, out: &mut impl Write, record: &Value) -> std::io::Result<()> {
+        if self.columns.is_none() {
+            let mut c = columns(std::slice::from_ref(record), &[]);
+            c.retain(|name| !name.contains('@'));
+            self.columns = Some(c);
+        }
+        self.header(out)?;
+        let row: Vec<String> = self
+            .columns
+            .iter()
+            .flatten()
+            .map(|c| csv_field(&cell(record.get(c))))
+            .collect();
+        writeln!(out, "{}", row.join(","))
+    }
+
+    /// Writes the header if no record came (so an empty result is still a valid file).
+    pub(crate) fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        self.header(out)
+    }
+}
+
+/// A streaming format: NDJSON or CSV, one record at a time.
+#[derive(Debug)]
+pub(crate) enum StreamWriter {
+    /// One JSON object per line.
+    Ndjson,
+    /// CSV with a header.
+    Csv(CsvWriter),
+}
+
+impl StreamWriter {
+    /// For a streaming `format` (NDJSON or CSV), with the `--select` columns.
+    pub(crate) fn new(format: Output, select: &[String]) -> Option<Self> {
+        match format {
+            Output::Ndjson => Some(StreamWriter::Ndjson),
+            Output::Csv => Some(StreamWriter::Csv(CsvWriter::new(select))),
+            Output::Table | Output::Json => None,
+        }
+    }
+
+    /// Writes one record.
+    pub(crate) fn write(&mut self, out: &mut impl Write, record: &Value) -> std::io::Result<()> {
+        match self {
+            StreamWriter::Ndjson => write_ndjson(out, record),
+            StreamWriter::Csv(csv) => csv.write(out, record),
+        }
+    }
+
+    /// Ends the output (a CSV header when nothing came).
+    pub(crate) fn finish(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        match self {
+            StreamWriter::Ndjson => Ok(()),
+            StreamWriter::Csv(csv) => csv.finish(out),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_header() {
+        let mut out = Vec::new();
+        let mut w = CsvWriter::default();
+        for r in [
+            serde_json::json!({"@odata.etag": "W/1", "name": "A, \"B\"", "n@OData.Community.Display.V1.FormattedValue": "1", "n": 1}),
+            serde_json::json!({"name": "line\nbreak", "n": null}),
+        ] {
+            w.write(&mut out, &r).unwrap();
+        }
+        w.finish(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "name,n\n\"A, \"\"B\"\"\",1\n\"line\nbreak\",\n"
+        );
+        let mut empty = Vec::new();
+        let mut w = CsvWriter::new(&["name".to_owned()]);
+        w.finish(&mut empty).unwrap();
+        assert_eq!(String::from_utf8(empty).unwrap(), "name\n");
+    }
 }

@@ -628,3 +628,56 @@ async fn query_runs_fetchxml_across_pages() {
     assert_eq!(bad.code, Some(2));
     assert!(bad.stderr.contains("/nonexistent.xml"), "{}", bad.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_writes_csv_with_a_header() {
+    let emulator = start(test_config(7)).await;
+    let info = emulator.info();
+    let some = util::run_against(
+        &info,
+        &[
+            "get",
+            "accounts",
+            "--select",
+            "accountnumber,name",
+            "--orderby",
+            "accountnumber",
+            "--top",
+            "3",
+            "-o",
+            "csv",
+        ],
+    )
+    .await;
+    some.assert_ok();
+    let lines: Vec<&str> = some.stdout.lines().collect();
+    assert_eq!(lines[0], "accountnumber,name");
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].starts_with("ACC-000001,"), "{}", some.stdout);
+    let all = util::run_against(
+        &info,
+        &["get", "accounts", "--select", "name", "--all", "-o", "csv"],
+    )
+    .await;
+    all.assert_ok();
+    assert_eq!(
+        all.stdout.lines().count(),
+        8,
+        "a header and every row, streamed"
+    );
+    let none = util::run_against(
+        &info,
+        &[
+            "get",
+            "accounts",
+            "--select",
+            "name",
+            "--filter",
+            "name eq 'nobody'",
+            "-o",
+            "csv",
+        ],
+    )
+    .await;
+    assert_eq!(none.stdout, "name\n", "an empty result is still a CSV file");
+}

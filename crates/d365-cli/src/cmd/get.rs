@@ -30,12 +30,15 @@ pub(crate) async fn run(args: GetArgs, profile: Option<&str>) -> anyhow::Result<
     tracing::info!(url = %query.url(), "query");
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if args.all && format == Output::Ndjson {
+    if args.all
+        && let Some(mut writer) = output::StreamWriter::new(format, &args.select)
+    {
         // Streams page by page: memory stays flat however large the table is.
         let mut stream = std::pin::pin!(query.max_page_size(args.page_size).into_stream());
         while let Some(record) = stream.try_next().await? {
-            output::write_ndjson(&mut out, &record)?;
+            writer.write(&mut out, &record)?;
         }
+        writer.finish(&mut out)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -57,9 +60,12 @@ pub(crate) async fn run(args: GetArgs, profile: Option<&str>) -> anyhow::Result<
             serde_json::to_writer_pretty(&mut out, &records).context("writing JSON")?;
             writeln!(out)?;
         }
-        Output::Ndjson => {
-            for r in &records {
-                output::write_ndjson(&mut out, r)?;
+        Output::Ndjson | Output::Csv => {
+            if let Some(mut writer) = output::StreamWriter::new(format, &args.select) {
+                for r in &records {
+                    writer.write(&mut out, r)?;
+                }
+                writer.finish(&mut out)?;
             }
         }
     }

@@ -1,5 +1,6 @@
 //! `d365 query <entity-set> --fetchxml FILE`: a FetchXML query, every page followed by the
-//! paging cookie, printed as a table, JSON or NDJSON (NDJSON streams with flat memory).
+//! paging cookie, printed as a table, JSON, NDJSON or CSV (the last two stream with flat
+//! memory).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -26,11 +27,12 @@ pub(crate) async fn run(args: QueryArgs, profile: Option<&str>) -> anyhow::Resul
     let format = output::default_format(args.output);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if format == Output::Ndjson {
+    if let Some(mut writer) = output::StreamWriter::new(format, &[]) {
         let mut stream = std::pin::pin!(stream);
         while let Some(record) = stream.try_next().await? {
-            output::write_ndjson(&mut out, &record)?;
+            writer.write(&mut out, &record)?;
         }
+        writer.finish(&mut out)?;
     } else {
         let records: Vec<Value> = stream.try_collect().await?;
         if format == Output::Table {
