@@ -24,11 +24,11 @@ pub mod faults;
 pub mod fetchxml;
 pub mod limits;
 pub mod query;
-#[cfg(test)]
-mod route_tests;
 mod server;
 pub mod state;
 pub mod store;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 
 pub use app::router;

@@ -8,6 +8,13 @@ use d365_odata::model::Model;
 
 use super::schema::ident;
 
+mod names;
+
+use names::{
+    CITIES, FIRST, LAST, LEAD_SUBJECTS, NOUNS, OPPORTUNITY_TOPICS, PREFIXES, SUFFIXES,
+    TASK_SUBJECTS, TITLES,
+};
+
 /// SplitMix64: tiny, fast, and good enough for test data (not for secrets).
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -52,131 +59,6 @@ impl Rng {
         uuid::Builder::from_random_bytes(bytes.to_le_bytes()).into_uuid()
     }
 }
-
-const PREFIXES: &[&str] = &[
-    "Northwind",
-    "Contoso",
-    "Fabrikam",
-    "Adventure",
-    "Litware",
-    "Tailspin",
-    "Wingtip",
-    "Proseware",
-    "Alpine",
-    "Coho",
-    "Humongous",
-    "Lucerne",
-    "Margie's",
-    "Trey",
-    "Wide World",
-    "Blue Yonder",
-    "Fourth Coffee",
-    "Graphic Design",
-    "Woodgrove",
-    "Relecloud",
-    "Datum",
-    "City Power",
-    "Southridge",
-    "Consolidated",
-    "Bellows",
-    "Munson's",
-    "Lamna",
-    "VanArsdel",
-    "Best For You",
-    "Nod",
-];
-const NOUNS: &[&str] = &[
-    "Traders",
-    "Works",
-    "Systems",
-    "Logistics",
-    "Foods",
-    "Energy",
-    "Health",
-    "Motors",
-    "Airlines",
-    "Bank",
-    "Insurance",
-    "Labs",
-    "Publishing",
-    "Outfitters",
-    "Winery",
-    "Pharmaceuticals",
-    "Consulting",
-    "Industries",
-    "Partners",
-    "Retail",
-];
-const SUFFIXES: &[&str] = &[
-    "Inc.", "Ltd", "GmbH", "LLC", "Corp.", "S.A.", "plc", "AG", "Pty Ltd", "Co.",
-];
-const FIRST: &[&str] = &[
-    "Maria", "James", "Aiko", "Carlos", "Fatima", "Liam", "Olga", "Chen", "Priya", "Noah", "Amara",
-    "Lukas", "Sofia", "Mateo", "Ingrid", "Kwame", "Yuki", "Elena", "Omar", "Grace", "Hugo",
-    "Zanele", "Ravi", "Nora",
-];
-const LAST: &[&str] = &[
-    "Garcia",
-    "Smith",
-    "Tanaka",
-    "O'Brien",
-    "Haddad",
-    "Müller",
-    "Ivanova",
-    "Wang",
-    "Patel",
-    "Johnson",
-    "Okafor",
-    "Schmidt",
-    "Rossi",
-    "Fernández",
-    "Larsen",
-    "Mensah",
-    "Sato",
-    "Popescu",
-    "Khan",
-    "Lee",
-    "Dubois",
-    "Dlamini",
-    "Sharma",
-    "Nilsen",
-];
-const CITIES: &[(&str, &str)] = &[
-    ("Seattle", "United States"),
-    ("Redmond", "United States"),
-    ("Chicago", "United States"),
-    ("Toronto", "Canada"),
-    ("London", "United Kingdom"),
-    ("Dublin", "Ireland"),
-    ("Berlin", "Germany"),
-    ("Munich", "Germany"),
-    ("Paris", "France"),
-    ("Madrid", "Spain"),
-    ("Milan", "Italy"),
-    ("Amsterdam", "Netherlands"),
-    ("Stockholm", "Sweden"),
-    ("Oslo", "Norway"),
-    ("Tokyo", "Japan"),
-    ("Sydney", "Australia"),
-    ("Singapore", "Singapore"),
-    ("São Paulo", "Brazil"),
-    ("Mexico City", "Mexico"),
-    ("Johannesburg", "South Africa"),
-    ("Mumbai", "India"),
-    ("Nairobi", "Kenya"),
-];
-const TITLES: &[&str] = &[
-    "Purchasing Manager",
-    "CFO",
-    "CEO",
-    "IT Director",
-    "Sales Representative",
-    "Office Manager",
-    "Operations Lead",
-    "Procurement Specialist",
-    "Head of Finance",
-    "Account Executive",
-];
 
 /// 2020-01-01T00:00:00Z.
 const EPOCH_2020: i64 = 1_577_836_800;
@@ -398,31 +280,6 @@ pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusq
     }
     Ok(())
 }
-
-const LEAD_SUBJECTS: &[&str] = &[
-    "Interested in volume pricing",
-    "Requested a product demo",
-    "Met at trade show",
-    "Website enquiry",
-    "Renewal opportunity",
-    "Partner referral",
-];
-const OPPORTUNITY_TOPICS: &[&str] = &[
-    "Annual licence renewal",
-    "New warehouse fit-out",
-    "Fleet expansion",
-    "Cloud migration",
-    "Support contract",
-    "Pilot project",
-    "Office relocation",
-];
-const TASK_SUBJECTS: &[&str] = &[
-    "Call back about the quote",
-    "Send the proposal",
-    "Schedule a site visit",
-    "Follow up on invoice",
-    "Prepare the contract",
-];
 
 /// Seeds `accounts` accounts into empty tables as a bulk load (at start-up, when this is the
 /// only connection): indexes dropped and built once at the end, a big page cache, and for a

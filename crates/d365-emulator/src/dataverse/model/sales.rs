@@ -1,10 +1,9 @@
-//! The built-in Dataverse tables, with their real logical names, entity sets, keys, types,
-//! lookups and navigation properties: account, contact, lead, opportunity, task, annotation
-//! (user-owned), and systemuser, team, businessunit, organization. Custom tables from a real
-//! org's `$metadata` (`d365 emulator --metadata org.xml`) join them through the same
-//! `d365_odata::Model`.
+//! The user-owned tables of the sales and service paths: account, contact, lead,
+//! opportunity, task and annotation (notes).
 
-use d365_odata::model::{EdmType, EntityType, Model, NavigationProperty, Property};
+use d365_odata::model::{EdmType, EntityType, Property};
+
+use super::{many, owned, single};
 
 const STATE: &[(i32, &str)] = &[(0, "Active"), (1, "Inactive")];
 const ACCOUNT_STATUS: &[(i32, &str)] = &[(1, "Active"), (2, "Inactive")];
@@ -44,104 +43,7 @@ const INDUSTRY: &[(i32, &str)] = &[
     (33, "Wholesale"),
 ];
 
-/// Lookups the server sets on owned tables: `createdby`, `modifiedby`, `owningbusinessunit`.
-/// A body that binds them is ignored for these, as Dataverse ignores `createdon`.
-pub const SERVER_LOOKUPS: [&str; 3] = [
-    "_createdby_value",
-    "_modifiedby_value",
-    "_owningbusinessunit_value",
-];
-
-fn single(name: &str, target: &str, fk: &str, partner: &str) -> NavigationProperty {
-    NavigationProperty {
-        name: name.into(),
-        target: target.into(),
-        collection: false,
-        partner: Some(partner.into()),
-        foreign_key: fk.into(),
-    }
-}
-
-fn many(name: &str, target: &str, fk: &str, partner: &str) -> NavigationProperty {
-    NavigationProperty {
-        collection: true,
-        ..single(name, target, fk, partner)
-    }
-}
-
-/// A table: key `{key}`, the version and date columns, and `columns`.
-fn table(
-    name: &str,
-    set: &str,
-    key: &str,
-    primary_name: &str,
-    columns: Vec<Property>,
-    navigation: Vec<NavigationProperty>,
-) -> EntityType {
-    let mut properties = vec![
-        Property::new(key, EdmType::Guid).required(),
-        Property::new("createdon", EdmType::DateTimeOffset).read_only(),
-        Property::new("modifiedon", EdmType::DateTimeOffset).read_only(),
-        Property::new("versionnumber", EdmType::Int64).read_only(),
-    ];
-    properties.extend(columns);
-    EntityType {
-        name: name.into(),
-        entity_set: set.into(),
-        key: key.into(),
-        primary_name: Some(primary_name.into()),
-        properties,
-        navigation,
-        alternate_keys: vec![],
-    }
-}
-
-/// A user-owned table: [`table`] plus the owner, creator, modifier and business unit, whose
-/// reverse navigation properties on systemuser are named after `base` (`lk_accountbase_createdby`).
-fn owned(
-    name: &str,
-    set: &str,
-    key: &str,
-    primary_name: &str,
-    mut columns: Vec<Property>,
-    mut navigation: Vec<NavigationProperty>,
-) -> EntityType {
-    columns.extend([
-        Property::new("_createdby_value", EdmType::Guid).lookup(&["systemuser"]),
-        Property::new("_modifiedby_value", EdmType::Guid).lookup(&["systemuser"]),
-        Property::new("_ownerid_value", EdmType::Guid).lookup(&["systemuser", "team"]),
-        Property::new("_owningbusinessunit_value", EdmType::Guid).lookup(&["businessunit"]),
-    ]);
-    navigation.extend([
-        single(
-            "createdby",
-            "systemuser",
-            "_createdby_value",
-            &format!("lk_{name}base_createdby"),
-        ),
-        single(
-            "modifiedby",
-            "systemuser",
-            "_modifiedby_value",
-            &format!("lk_{name}base_modifiedby"),
-        ),
-        single(
-            "ownerid",
-            "systemuser",
-            "_ownerid_value",
-            &format!("user_{name}"),
-        ),
-        single(
-            "owningbusinessunit",
-            "businessunit",
-            "_owningbusinessunit_value",
-            &format!("business_unit_{name}s"),
-        ),
-    ]);
-    table(name, set, key, primary_name, columns, navigation)
-}
-
-fn account() -> EntityType {
+pub(super) fn account() -> EntityType {
     let mut e = owned(
         "account",
         "accounts",
@@ -220,7 +122,7 @@ fn account() -> EntityType {
     e
 }
 
-fn contact() -> EntityType {
+pub(super) fn contact() -> EntityType {
     owned(
         "contact",
         "contacts",
@@ -287,7 +189,7 @@ fn contact() -> EntityType {
     )
 }
 
-fn lead() -> EntityType {
+pub(super) fn lead() -> EntityType {
     owned(
         "lead",
         "leads",
@@ -362,7 +264,7 @@ fn lead() -> EntityType {
     )
 }
 
-fn opportunity() -> EntityType {
+pub(super) fn opportunity() -> EntityType {
     owned(
         "opportunity",
         "opportunities",
@@ -424,7 +326,7 @@ fn opportunity() -> EntityType {
     )
 }
 
-fn task() -> EntityType {
+pub(super) fn task() -> EntityType {
     owned(
         "task",
         "tasks",
@@ -490,7 +392,7 @@ fn task() -> EntityType {
     )
 }
 
-fn annotation() -> EntityType {
+pub(super) fn annotation() -> EntityType {
     owned(
         "annotation",
         "annotations",
@@ -539,283 +441,4 @@ fn annotation() -> EntityType {
             ),
         ],
     )
-}
-
-fn systemuser() -> EntityType {
-    table(
-        "systemuser",
-        "systemusers",
-        "systemuserid",
-        "fullname",
-        vec![
-            Property::new("fullname", EdmType::String).max_length(200),
-            Property::new("firstname", EdmType::String).max_length(64),
-            Property::new("lastname", EdmType::String).max_length(64),
-            Property::new("domainname", EdmType::String).max_length(1024),
-            Property::new("internalemailaddress", EdmType::String).max_length(100),
-            Property::new("azureactivedirectoryobjectid", EdmType::Guid),
-            Property::new("applicationid", EdmType::Guid),
-            Property::new("isdisabled", EdmType::Boolean),
-            Property::new("accessmode", EdmType::Int32).options(&[
-                (0, "Read-Write"),
-                (1, "Administrative"),
-                (2, "Read"),
-                (3, "Support User"),
-                (4, "Non-interactive"),
-                (5, "Delegated Admin"),
-            ]),
-            Property::new("_businessunitid_value", EdmType::Guid).lookup(&["businessunit"]),
-        ],
-        vec![
-            single(
-                "businessunitid",
-                "businessunit",
-                "_businessunitid_value",
-                "business_unit_system_users",
-            ),
-            many(
-                "lk_accountbase_createdby",
-                "account",
-                "_createdby_value",
-                "createdby",
-            ),
-            many(
-                "lk_contactbase_createdby",
-                "contact",
-                "_createdby_value",
-                "createdby",
-            ),
-            many("user_accounts", "account", "_ownerid_value", "ownerid"),
-            many("user_task", "task", "_ownerid_value", "ownerid"),
-        ],
-    )
-}
-
-fn team() -> EntityType {
-    table(
-        "team",
-        "teams",
-        "teamid",
-        "name",
-        vec![
-            Property::new("name", EdmType::String).max_length(160),
-            Property::new("isdefault", EdmType::Boolean),
-            Property::new("teamtype", EdmType::Int32).options(&[
-                (0, "Owner"),
-                (1, "Access"),
-                (2, "Security Group"),
-                (3, "Office Group"),
-            ]),
-            Property::new("azureactivedirectoryobjectid", EdmType::Guid),
-            Property::new("_businessunitid_value", EdmType::Guid).lookup(&["businessunit"]),
-        ],
-        vec![single(
-            "businessunitid",
-            "businessunit",
-            "_businessunitid_value",
-            "business_unit_teams",
-        )],
-    )
-}
-
-fn businessunit() -> EntityType {
-    table(
-        "businessunit",
-        "businessunits",
-        "businessunitid",
-        "name",
-        vec![
-            Property::new("name", EdmType::String).max_length(160),
-            Property::new("isdisabled", EdmType::Boolean),
-            Property::new("_parentbusinessunitid_value", EdmType::Guid).lookup(&["businessunit"]),
-        ],
-        vec![
-            single(
-                "parentbusinessunitid",
-                "businessunit",
-                "_parentbusinessunitid_value",
-                "business_unit_parent_business_unit",
-            ),
-            many(
-                "business_unit_system_users",
-                "systemuser",
-                "_businessunitid_value",
-                "businessunitid",
-            ),
-            many(
-                "business_unit_teams",
-                "team",
-                "_businessunitid_value",
-                "businessunitid",
-            ),
-        ],
-    )
-}
-
-fn organization() -> EntityType {
-    table(
-        "organization",
-        "organizations",
-        "organizationid",
-        "name",
-        vec![
-            Property::new("name", EdmType::String).max_length(160),
-            Property::new("languagecode", EdmType::Int32),
-            Property::new("localeid", EdmType::Int32),
-            Property::new("currencysymbol", EdmType::String).max_length(13),
-            Property::new("pricingdecimalprecision", EdmType::Int32),
-        ],
-        vec![],
-    )
-}
-
-fn transactioncurrency() -> EntityType {
-    table(
-        "transactioncurrency",
-        "transactioncurrencies",
-        "transactioncurrencyid",
-        "currencyname",
-        vec![
-            Property::new("currencyname", EdmType::String).max_length(100),
-            Property::new("isocurrencycode", EdmType::String).max_length(5),
-            Property::new("currencysymbol", EdmType::String).max_length(13),
-            Property::new("currencyprecision", EdmType::Int32),
-            Property::new("exchangerate", EdmType::Decimal).scale(10),
-        ],
-        vec![],
-    )
-}
-
-/// Money columns (decimals with four places) come with the record's currency, as in
-/// Dataverse: `_transactioncurrencyid_value` and the `transactioncurrencyid` navigation.
-fn with_currency(mut e: EntityType) -> EntityType {
-    let money = e
-        .properties
-        .iter()
-        .any(|p| p.edm_type == EdmType::Decimal && p.scale == Some(4));
-    if money {
-        e.properties.push(
-            Property::new("_transactioncurrencyid_value", EdmType::Guid)
-                .lookup(&["transactioncurrency"]),
-        );
-        e.navigation.push(single(
-            "transactioncurrencyid",
-            "transactioncurrency",
-            "_transactioncurrencyid_value",
-            &format!("TransactionCurrency_{}", e.name),
-        ));
-    }
-    e
-}
-
-/// The built-in tables.
-pub fn builtin_tables() -> Vec<EntityType> {
-    let tables = vec![
-        account(),
-        contact(),
-        lead(),
-        opportunity(),
-        task(),
-        annotation(),
-        systemuser(),
-        team(),
-        businessunit(),
-        organization(),
-        transactioncurrency(),
-    ];
-    tables.into_iter().map(with_currency).collect()
-}
-
-/// The emulated tables.
-#[derive(Debug, Clone)]
-pub struct DataverseModel {
-    /// The EDM model.
-    pub model: Model,
-}
-
-impl DataverseModel {
-    /// The built-in tables together with the tables of a real org's `$metadata`: a table in
-    /// the file replaces the built-in of the same name (the org is the truth) but keeps the
-    /// built-in's choice labels, which CSDL does not carry. Navigation properties to tables
-    /// in neither are dropped, so `$expand` never meets a table it cannot read.
-    ///
-    /// Every name must be an OData simple identifier (`[A-Za-z_][A-Za-z0-9_]*`), as Dataverse's
-    /// are: names become SQL identifiers.
-    pub fn with_metadata(custom: &Model) -> Result<Self, crate::error::StartError> {
-        let simple = |n: &str| {
-            let mut chars = n.chars();
-            chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        for t in custom.entity_types() {
-            let names = [t.name.as_str(), t.entity_set.as_str(), t.key.as_str()]
-                .into_iter()
-                .chain(t.properties.iter().map(|p| p.name.as_str()))
-                .chain(t.navigation.iter().map(|n| n.name.as_str()))
-                .chain(
-                    t.navigation
-                        .iter()
-                        .map(|n| n.foreign_key.as_str())
-                        .filter(|k| !k.is_empty()),
-                )
-                .chain(t.navigation.iter().map(|n| n.target.as_str()));
-            for n in names {
-                if !simple(n) {
-                    return Err(crate::error::StartError::Config(format!(
-                        "metadata: '{n}' (in '{}') is not a simple identifier",
-                        t.name
-                    )));
-                }
-            }
-        }
-        let builtin = builtin_tables();
-        let mut tables: Vec<EntityType> = builtin
-            .iter()
-            .filter(|b| custom.entity_type(&b.name).is_none())
-            .cloned()
-            .collect();
-        for t in custom.entity_types() {
-            let mut t = t.clone();
-            if let Some(b) = builtin.iter().find(|b| b.name == t.name) {
-                for p in &mut t.properties {
-                    if p.option_set.is_none()
-                        && let Some(bp) = b.property(&p.name)
-                    {
-                        p.option_set = bp.option_set.clone();
-                    }
-                }
-            }
-            tables.push(t);
-        }
-        let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
-        for t in &mut tables {
-            t.navigation.retain(|n| names.contains(&n.target));
-        }
-        Ok(Self {
-            model: Model::new(tables),
-        })
-    }
-
-    /// [`with_metadata`](Self::with_metadata) from a CSDL file.
-    pub fn from_metadata_file(path: &std::path::Path) -> Result<Self, crate::error::StartError> {
-        let file = std::fs::File::open(path).map_err(|source| crate::error::StartError::Io {
-            what: format!("reading metadata {}", path.display()),
-            source,
-        })?;
-        let custom =
-            d365_odata::csdl::read_csdl_from(std::io::BufReader::new(file)).map_err(|e| {
-                crate::error::StartError::Config(format!("metadata {}: {e}", path.display()))
-            })?;
-        Self::with_metadata(&custom)
-    }
-}
-
-impl Default for DataverseModel {
-    fn default() -> Self {
-        Self {
-            model: Model::new(builtin_tables()),
-        }
-    }
 }

@@ -1,0 +1,3 @@
+//! In-crate tests that need the private router.
+
+mod routes;
