@@ -37,6 +37,8 @@ pub(crate) enum Command {
     Get(GetArgs),
     /// Run a FetchXML query, following every page.
     Query(QueryArgs),
+    /// Who the environment says you are (WhoAmI).
+    Whoami(WhoAmIArgs),
     /// Create a record (JSON as an argument, @file, or on stdin); prints the new id.
     Create(CreateArgs),
     /// Update an existing record by id or alternate key (never creates).
@@ -51,6 +53,15 @@ pub(crate) enum Command {
     /// Check OData text and run OData conformance suites.
     #[command(subcommand)]
     Odata(OdataCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WhoAmIArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
 }
 
 #[derive(Debug, Args)]

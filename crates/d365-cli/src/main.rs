@@ -49,6 +49,7 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Token(args) => cmd::token::run(args, profile).await,
         Command::Get(args) => cmd::get::run(args, profile).await,
         Command::Query(args) => cmd::query::run(args, profile).await,
+        Command::Whoami(args) => cmd::whoami::run(args, profile).await,
         Command::Create(args) => cmd::write::run(WriteCommand::Create(args), profile).await,
         Command::Update(args) => cmd::write::run(WriteCommand::Update(args), profile).await,
         Command::Upsert(args) => cmd::write::run(WriteCommand::Upsert(args), profile).await,

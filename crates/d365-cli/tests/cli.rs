@@ -681,3 +681,34 @@ async fn get_writes_csv_with_a_header() {
     .await;
     assert_eq!(none.stdout, "name\n", "an empty result is still a CSV file");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_names_the_caller() {
+    let emulator = start(test_config(1)).await;
+    let info = emulator.info();
+    let run = util::run_against(&info, &["whoami", "--json"]).await;
+    run.assert_ok();
+    let me: Value = serde_json::from_str(&run.stdout).unwrap();
+    let config = test_config(1);
+    let app = config
+        .apps
+        .iter()
+        .find(|a| a.client_id == info.client_id)
+        .unwrap();
+    assert_eq!(
+        me["UserId"],
+        app.application_user_id.as_str(),
+        "the app's application user"
+    );
+    assert_eq!(
+        me["OrganizationId"],
+        config.environment.organization_id.as_str()
+    );
+    let text = util::run_against(&info, &["whoami"]).await;
+    text.assert_ok();
+    assert!(
+        text.stdout.contains(&app.application_user_id),
+        "{}",
+        text.stdout
+    );
+}

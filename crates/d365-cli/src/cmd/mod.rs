@@ -7,6 +7,7 @@ pub(crate) mod get;
 pub(crate) mod odata;
 pub(crate) mod query;
 pub(crate) mod token;
+pub(crate) mod whoami;
 pub(crate) mod write;
 
 /// The Web API client of the resolved settings (profile, environment variables, flags).
