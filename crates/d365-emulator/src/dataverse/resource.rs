@@ -100,6 +100,18 @@ async fn find(
     }
 }
 
+/// The id the key names: a GUID as is, an alternate key looked up (404 when it names no
+/// record). Callers that read or delete the row answer a missing GUID themselves.
+async fn named(
+    st: &AppState,
+    entity: &EntityType,
+    key: &Key,
+) -> Result<uuid::Uuid, DataverseError> {
+    find(st, entity, key)
+        .await?
+        .ok_or_else(|| DataverseError::key_not_found(&entity.name))
+}
+
 /// The record's id, or the 404 Dataverse answers (checked, so that a write to a property,
 /// a `$ref` or a collection of a missing record is not a silent 204).
 async fn existing(
@@ -140,11 +152,12 @@ pub(crate) async fn serve(
         || DataverseError::method_not_allowed(call.method.as_str(), &call.uri.to_string());
     match rest {
         [] => match *call.method {
+            // Retrieve and delete answer the 404 themselves: no separate existence check.
             Method::GET => {
                 entity::retrieve(
                     st,
                     entity,
-                    existing(st, entity, &key).await?,
+                    named(st, entity, &key).await?,
                     call.query,
                     call.headers,
                 )
@@ -159,7 +172,7 @@ pub(crate) async fn serve(
                 modify::upsert(call, entity, id, key_values).await
             }
             Method::DELETE => {
-                modify::delete(st, entity, existing(st, entity, &key).await?, call.headers).await
+                modify::delete(st, entity, named(st, entity, &key).await?, call.headers).await
             }
             _ => Err(not_allowed()),
         },
