@@ -60,14 +60,7 @@ impl TokenClient {
             async move { request }
         })
         .await?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|source| {
-            AuthError::Http(d365_http::HttpError::Request {
-                method: "POST".into(),
-                url: url.path().to_owned(),
-                source: source.without_url(),
-            })
-        })?;
+        let (status, body) = (response.status.as_u16(), response.body);
         Ok((status, body))
     }
 }

@@ -234,7 +234,7 @@ pub(crate) struct EmulatorArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) metadata: Option<PathBuf>,
     /// Inject a fault, as JSON (repeatable), e.g. `{"kind":"error","status":503,"share":0.1}`;
-    /// kinds: throttle, error, delay, drop, expired-cookie. More at run time through
+    /// kinds: throttle, error, delay, drop, drop-after, expired-cookie. More at run time through
     /// `POST /_emulator/faults`.
     #[arg(long, value_name = "JSON")]
     pub(crate) fault: Vec<String>,

@@ -1,7 +1,8 @@
 //! Fault injection and the request log. Rules, set through the control API
 //! (`/_emulator/faults`) or `d365 emulator --fault JSON`, pick requests by method and path
 //! pattern and answer them, for the next N matches or a share of them, with a throttle (429),
-//! a server error, a delay, a dropped connection, or an expired paging cookie. Every request
+//! a server error, a delay, a dropped connection (before or after serving the request), or an
+//! expired paging cookie. Every request
 //! outside the control API is logged (method, path, status, time; never bodies or headers).
 
 use std::collections::VecDeque;
@@ -29,8 +30,11 @@ pub enum FaultKind {
     Error,
     /// Waits `delay_ms`, then serves the request.
     Delay,
-    /// Starts the answer and drops the connection.
+    /// Starts the answer and drops the connection (the request is not served).
     Drop,
+    /// Serves the request, then drops the connection instead of answering: the write happened
+    /// and the client cannot know, the case that must never make a client resend a POST.
+    DropAfter,
     /// A paging request (`$skiptoken` or a FetchXML paging cookie) answered with the expired
     /// cookie error.
     ExpiredCookie,
@@ -193,23 +197,33 @@ impl Faults {
         lock(&self.rules).clear();
     }
 
-    /// The fault for this request, if a rule picks it (first matching rule wins).
+    /// The fault for this request: rules are tried in order and the first that picks it wins;
+    /// a `share` rule that does not pick it lets the next rule try, so shares compose
+    /// (5 % errors, then 3 % drops, then a delay for the rest).
     fn take(&self, method: &str, path: &str) -> Option<FaultRule> {
         let mut rules = lock(&self.rules);
-        let index = rules.iter().position(|(_, r)| r.matches(method, path))?;
-        let rule = &mut rules[index].1;
-        if let Some(share) = rule.share {
-            let roll = (lock(&self.rng).next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            return (roll < share).then(|| rule.clone());
-        }
-        let picked = rule.clone();
-        if let Some(n) = &mut rule.count {
-            *n -= 1;
-            if *n == 0 {
-                rules.remove(index);
+        for index in 0..rules.len() {
+            let rule = &mut rules[index].1;
+            if !rule.matches(method, path) {
+                continue;
             }
+            if let Some(share) = rule.share {
+                let roll = (lock(&self.rng).next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                if roll < share {
+                    return Some(rule.clone());
+                }
+                continue;
+            }
+            let picked = rule.clone();
+            if let Some(n) = &mut rule.count {
+                *n -= 1;
+                if *n == 0 {
+                    rules.remove(index);
+                }
+            }
+            return Some(picked);
         }
-        Some(picked)
+        None
     }
 
     /// The last `limit` requests, oldest first.
@@ -266,7 +280,7 @@ fn answer(rule: &FaultRule) -> Response {
             "The paging cookie has expired. Start the query again from the first page.",
         )
         .into_response(),
-        FaultKind::Drop => {
+        FaultKind::Drop | FaultKind::DropAfter => {
             // Headers go out, then the body fails: hyper closes the connection mid-answer.
             let body = futures_util::stream::once(async {
                 Err::<axum::body::Bytes, _>(std::io::Error::new(
@@ -313,7 +327,24 @@ pub(crate) async fn inject(State(st): State<AppState>, request: Request, next: N
             }
             next.run(request).await
         }
-        Some(rule) => answer(rule),
+        Some(rule) if rule.kind == FaultKind::DropAfter => {
+            let served = next.run(request).await;
+            let mut dropped = answer(rule);
+            *dropped.status_mut() = served.status();
+            dropped
+        }
+        Some(rule) => {
+            let mut response = answer(rule);
+            // Injected answers stand for the service's, which always carry a request id.
+            let id = uuid::Uuid::new_v4().to_string();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+                response
+                    .headers_mut()
+                    .insert("x-ms-service-request-id", v.clone());
+                response.headers_mut().insert("req_id", v);
+            }
+            response
+        }
     };
     st.faults.record(LoggedRequest {
         at_ms,

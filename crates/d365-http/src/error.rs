@@ -29,6 +29,16 @@ pub enum HttpError {
         #[source]
         source: reqwest::Error,
     },
+    /// The request's deadline passed while it waited for a concurrency slot.
+    #[error("{method} {url} gave up after {elapsed:?} waiting for a free request slot")]
+    Deadline {
+        /// HTTP method.
+        method: String,
+        /// Redacted URL.
+        url: String,
+        /// Time spent.
+        elapsed: Duration,
+    },
     /// Retries were exhausted.
     #[error(transparent)]
     Retry(Box<RetryError>),

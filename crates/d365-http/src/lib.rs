@@ -2,8 +2,9 @@
 //!
 //! * [`HttpClient`]: a `reqwest` client with timeouts, a user agent, and the guard that keeps
 //!   bearer tokens and secrets on HTTPS or loopback ([`ensure_secure_url`]).
-//! * [`RetryConfig`] and [`send_with_retry`]: one retry loop with one classification function,
-//!   honouring `Retry-After` (Dataverse service protection answers 429 with it).
+//! * Resilience ([`RetryConfig`], [`send_with_retry`], [`send_governed`]): one retry loop with
+//!   one classification function, honouring `Retry-After` (Dataverse service protection answers
+//!   429 with it), a shared [`RetryBudget`] and an AIMD [`ConcurrencyController`].
 //! * [`Backoff`]: decorrelated-jitter backoff.
 //!
 //! ```
@@ -19,10 +20,13 @@
 mod backoff;
 mod client;
 mod error;
-mod retry;
+mod resilience;
 
 pub use backoff::{Backoff, BackoffConfig};
 pub use client::{HttpClient, HttpClientBuilder, ensure_secure_url, install_crypto_provider};
 pub use error::{HttpError, RetryError};
 pub use reqwest;
-pub use retry::{RetryConfig, parse_retry_after, send_with_retry};
+pub use resilience::{
+    Buffered, ConcurrencyConfig, ConcurrencyController, ConcurrencyStats, Governors, Permit,
+    RetryBudget, RetryBudgetConfig, RetryConfig, parse_retry_after, send_governed, send_with_retry,
+};

@@ -3,20 +3,27 @@
 use std::sync::Arc;
 
 use d365_auth::TokenCredential;
-use d365_http::{HttpClient, RetryConfig, parse_retry_after, reqwest, send_with_retry};
+use d365_http::{
+    ConcurrencyConfig, ConcurrencyController, ConcurrencyStats, Governors, HttpClient, RetryBudget,
+    RetryBudgetConfig, RetryConfig, parse_retry_after, reqwest, send_governed,
+};
 use serde_json::Value;
+use tracing::Instrument;
 use url::Url;
 
 use crate::error::{ApiError, Error};
 use crate::request::{
-    CountRequest, CreateRequest, DeleteRequest, FetchXmlRequest, PatchRequest, QueryRequest,
-    RecordKey, RetrieveRequest, UpsertMode, WhoAmIRequest,
+    ActionRequest, CountRequest, CreateRequest, DeleteRequest, FetchXmlRequest, FunctionRequest,
+    PatchRequest, PropertyRequest, QueryRequest, RecordKey, RelationRequest, RetrieveRequest,
+    UpsertMode, WhoAmIRequest,
 };
 
 /// A Dataverse Web API client for one environment.
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// `CallerObjectId` for impersonation ([`Client::impersonate`]).
+    caller: Option<uuid::Uuid>,
 }
 
 #[derive(Debug)]
@@ -24,8 +31,14 @@ struct Inner {
     http: HttpClient,
     environment: Url,
     api_root: String,
+    /// The path of `api_root` (`/api/data/v9.2`), to name entity sets in traces.
+    api_path: String,
     credential: Arc<dyn TokenCredential>,
     retry: RetryConfig,
+    budget: RetryBudget,
+    concurrency: ConcurrencyController,
+    /// `Prefer: odata.include-annotations="…"` on every read, when set.
+    annotations: Option<String>,
 }
 
 /// Builds a [`Client`]; everything is checked in [`ClientBuilder::build`].
@@ -35,6 +48,9 @@ pub struct ClientBuilder {
     api_version: Option<String>,
     credential: Option<Arc<dyn TokenCredential>>,
     retry: Option<RetryConfig>,
+    budget: Option<RetryBudgetConfig>,
+    concurrency: Option<ConcurrencyConfig>,
+    annotations: Option<String>,
     http: Option<HttpClient>,
 }
 
@@ -60,6 +76,27 @@ impl ClientBuilder {
     /// Retry policy (default: [`RetryConfig::default`]).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = Some(retry);
+        self
+    }
+
+    /// The retry budget shared by every clone of the client (default:
+    /// [`RetryBudgetConfig::default`], 100 retries, one earned back per five successes).
+    pub fn retry_budget(mut self, budget: RetryBudgetConfig) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// How many requests run at once across every clone of the client (default: adaptive,
+    /// from `x-ms-dop-hint`, halving on 429, at most 52 as Dataverse allows per user).
+    pub fn concurrency(mut self, concurrency: ConcurrencyConfig) -> Self {
+        self.concurrency = Some(concurrency);
+        self
+    }
+
+    /// Annotations every read asks for (`Prefer: odata.include-annotations="…"`), e.g. `"*"` or
+    /// `"OData.Community.Display.V1.FormattedValue"`; see [`crate::AnnotatedRecord`] for reading them.
+    pub fn include_annotations(mut self, pattern: impl Into<String>) -> Self {
+        self.annotations = Some(pattern.into());
         self
     }
 
@@ -95,10 +132,18 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 http,
                 api_root: format!("{base}/api/data/{version}"),
+                api_path: format!(
+                    "{}/api/data/{version}",
+                    environment.path().trim_end_matches('/')
+                ),
                 environment,
                 credential,
                 retry: self.retry.unwrap_or_default(),
+                budget: RetryBudget::new(self.budget.unwrap_or_default()),
+                concurrency: ConcurrencyController::new(self.concurrency.unwrap_or_default()),
+                annotations: self.annotations,
             }),
+            caller: None,
         })
     }
 }
@@ -123,6 +168,46 @@ impl Client {
     /// `{env}/api/data/v9.2`.
     pub fn api_root(&self) -> &str {
         &self.inner.api_root
+    }
+
+    /// A client that acts on behalf of another user (`CallerObjectId`: the user's Entra object
+    /// id); the signed-in principal needs the Dataverse privilege to impersonate. Shares the
+    /// token cache, budget and concurrency of `self`.
+    pub fn impersonate(&self, caller_object_id: uuid::Uuid) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            caller: Some(caller_object_id),
+        }
+    }
+
+    /// What the concurrency controller has done so far.
+    pub fn concurrency_stats(&self) -> ConcurrencyStats {
+        self.inner.concurrency.stats()
+    }
+
+    /// Retries left in the shared budget.
+    pub fn retry_budget_remaining(&self) -> u32 {
+        self.inner.budget.remaining()
+    }
+
+    /// The `Prefer` value for reads: `extra` (`odata.maxpagesize=…`) plus the client's default
+    /// annotations.
+    pub(crate) fn read_prefer(&self, extra: Option<&str>) -> Option<String> {
+        let annotations = self
+            .inner
+            .annotations
+            .as_deref()
+            .map(|a| format!("odata.include-annotations=\"{a}\""));
+        match (extra, annotations) {
+            (None, None) => None,
+            (Some(e), None) => Some(e.to_owned()),
+            (None, Some(a)) => Some(a),
+            (Some(e), Some(a)) if e.contains("odata.include-annotations") => {
+                let _ = a;
+                Some(e.to_owned())
+            }
+            (Some(e), Some(a)) => Some(format!("{e},{a}")),
+        }
     }
 
     /// Queries an entity set (`accounts`).
@@ -187,6 +272,99 @@ impl Client {
         CountRequest::new(self.clone(), entity_set)
     }
 
+    /// A function (`GET`): unbound, or bound with [`FunctionRequest::bound`].
+    pub fn function(&self, name: &str) -> FunctionRequest {
+        FunctionRequest::new(self.clone(), name)
+    }
+
+    /// An action (`POST`): unbound, or bound with [`ActionRequest::bound`].
+    pub fn action(&self, name: &str) -> ActionRequest {
+        ActionRequest::new(self.clone(), name)
+    }
+
+    /// Adds `target` to a collection-valued navigation property of a record
+    /// (`POST …/{navigation}/$ref`), e.g. a contact to `contact_customer_accounts`.
+    pub fn associate(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        navigation: &str,
+        target_set: &str,
+        target_id: uuid::Uuid,
+    ) -> RelationRequest {
+        RelationRequest::associate(
+            self,
+            entity_set,
+            key.into(),
+            navigation,
+            target_set,
+            target_id,
+        )
+    }
+
+    /// Removes `target_id` from a collection-valued navigation property
+    /// (`DELETE …/{navigation}({id})/$ref`).
+    pub fn disassociate(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        navigation: &str,
+        target_id: uuid::Uuid,
+    ) -> RelationRequest {
+        RelationRequest::disassociate(self, entity_set, key.into(), navigation, target_id)
+    }
+
+    /// Points a lookup (single-valued navigation property) at `target`
+    /// (`PUT …/{navigation}/$ref`).
+    pub fn set_lookup(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        navigation: &str,
+        target_set: &str,
+        target_id: uuid::Uuid,
+    ) -> RelationRequest {
+        RelationRequest::set_lookup(
+            self,
+            entity_set,
+            key.into(),
+            navigation,
+            target_set,
+            target_id,
+        )
+    }
+
+    /// Clears a lookup (`DELETE …/{navigation}/$ref`).
+    pub fn clear_lookup(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        navigation: &str,
+    ) -> RelationRequest {
+        RelationRequest::clear_lookup(self, entity_set, key.into(), navigation)
+    }
+
+    /// Sets one property (`PUT …/{property}` with `{"value": …}`).
+    pub fn set_property(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        property: &str,
+        value: Value,
+    ) -> PropertyRequest {
+        PropertyRequest::new(self, entity_set, key.into(), property, Some(value))
+    }
+
+    /// Clears one property to null (`DELETE …/{property}`).
+    pub fn clear_property(
+        &self,
+        entity_set: &str,
+        key: impl Into<RecordKey>,
+        property: &str,
+    ) -> PropertyRequest {
+        PropertyRequest::new(self, entity_set, key.into(), property, None)
+    }
+
     /// Calls `WhoAmI`.
     pub fn who_am_i(&self) -> WhoAmIRequest {
         WhoAmIRequest::new(self.clone())
@@ -199,8 +377,9 @@ impl Client {
         url: &str,
         prefer: Option<&str>,
     ) -> Result<JsonResponse, Error> {
-        let headers: Vec<(&str, String)> = prefer
-            .map(|p| ("prefer", p.to_owned()))
+        let headers: Vec<(&str, String)> = self
+            .read_prefer(prefer)
+            .map(|p| ("prefer", p))
             .into_iter()
             .collect();
         let answer = self.send(reqwest::Method::GET, url, None, &headers).await?;
@@ -227,14 +406,39 @@ impl Client {
         if url.origin() != self.inner.environment.origin() {
             return Err(Error::ForeignLink(url.origin().ascii_serialization()));
         }
-        let started = std::time::Instant::now();
         let resource = self.environment().to_owned();
         let inner = &self.inner;
         let idempotent = method != reqwest::Method::POST;
         let payload = body.map(|b| b.to_string());
-        let response = send_with_retry(&inner.retry, idempotent, || {
+        let caller = self.caller.map(|c| c.to_string());
+        let entity_set = url
+            .path()
+            .strip_prefix(inner.api_path.as_str())
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .split(['/', '('])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        // OpenTelemetry's HTTP client conventions where they exist.
+        let span = tracing::info_span!(
+            "d365.request",
+            otel.kind = "client",
+            http.request.method = %method,
+            d365.entity_set = %entity_set,
+            url.path = %url.path(),
+            http.response.status_code = tracing::field::Empty,
+            http.request.resend_count = tracing::field::Empty,
+            elapsed_ms = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let governors = Governors {
+            budget: Some(&inner.budget),
+            concurrency: Some(&inner.concurrency),
+        };
+        let make = || {
             let (url, resource, method) = (url.clone(), resource.clone(), method.clone());
-            let payload = payload.clone();
+            let (payload, caller) = (payload.clone(), caller.clone());
             async move {
                 let token = inner.credential.get_token(&resource).await?;
                 let mut request = inner
@@ -244,6 +448,9 @@ impl Client {
                     .header("accept", "application/json")
                     .header("odata-maxversion", "4.0")
                     .header("odata-version", "4.0");
+                if let Some(caller) = caller {
+                    request = request.header("callerobjectid", caller);
+                }
                 for (name, value) in extra {
                     request = request.header(*name, value.as_str());
                 }
@@ -254,28 +461,22 @@ impl Client {
                 }
                 Ok::<_, Error>(request)
             }
-        })
-        .await?;
-        let status = response.status().as_u16();
-        tracing::debug!(
-            method = %method,
-            path = url.path(),
-            status,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "web api request"
-        );
-        let request_id =
-            header(&response, "x-ms-service-request-id").or_else(|| header(&response, "req_id"));
-        let retry_after = header(&response, "retry-after").and_then(|v| parse_retry_after(&v));
-        let entity_id = header(&response, "odata-entityid");
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|source| d365_http::HttpError::Request {
-                method: method.to_string(),
-                url: url.path().to_owned(),
-                source: source.without_url(),
-            })?;
+        };
+        let answer = send_governed(&inner.retry, idempotent, governors, make)
+            .instrument(span.clone())
+            .await?;
+        let status = answer.status.as_u16();
+        span.record("http.response.status_code", status);
+        span.record("http.request.resend_count", answer.retries);
+        span.record("elapsed_ms", started.elapsed().as_millis() as u64);
+        span.in_scope(|| tracing::debug!(status, retries = answer.retries, "web api request"));
+        let request_id = answer
+            .header("x-ms-service-request-id")
+            .or_else(|| answer.header("req_id"))
+            .map(str::to_owned);
+        let retry_after = answer.header("retry-after").and_then(parse_retry_after);
+        let entity_id = answer.header("odata-entityid").map(str::to_owned);
+        let (path, bytes) = (url.path().to_owned(), answer.body);
         if !(200..300).contains(&status) {
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let error = &body["error"];
@@ -293,7 +494,7 @@ impl Client {
             }));
         }
         Ok(Answer {
-            path: url.path().to_owned(),
+            path,
             entity_id,
             body: bytes.to_vec(),
         })
@@ -308,12 +509,4 @@ pub(crate) struct Answer {
     /// `OData-EntityId`.
     pub(crate) entity_id: Option<String>,
     pub(crate) body: Vec<u8>,
-}
-
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }

@@ -35,12 +35,19 @@
 mod client;
 mod error;
 mod paging;
+mod record;
 mod request;
 
 pub use client::{Client, ClientBuilder};
+pub use d365_http::{ConcurrencyConfig, ConcurrencyStats, RetryBudgetConfig, RetryConfig};
 pub use error::{ApiError, Error};
 pub use paging::Page;
+pub use record::{
+    AnnotatedRecord, FORMATTED_VALUE, LOOKUP_LOGICAL_NAME, LookupValue, NAVIGATION_PROPERTY,
+    surface_annotations,
+};
 pub use request::{
-    CountRequest, CreateRequest, DeleteRequest, FetchPage, FetchXmlRequest, PatchRequest,
-    QueryRequest, RecordKey, RetrieveRequest, UpsertMode, WhoAmI, WhoAmIRequest,
+    ActionRequest, CountRequest, CreateRequest, DeleteRequest, FetchPage, FetchXmlRequest,
+    FunctionRequest, ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey,
+    RelationRequest, RetrieveRequest, UpsertMode, WhoAmI, WhoAmIRequest,
 };

@@ -2,26 +2,15 @@
 //! alternate key, each mode), delete, count, retries under injected throttling, and FetchXML
 //! paging by cookie.
 
-use std::sync::Arc;
+mod common;
 
-use d365_auth::{Authority, ClientSecret, OAuthCredential, token_client};
 use d365_odata::col;
 use d365_testkit::{EmulatorInfo, start, test_config};
 use d365_webapi::{Client, RecordKey, UpsertMode};
 use serde_json::json;
 
 fn client(info: &EmulatorInfo) -> Client {
-    let authority = Authority::new(&info.authority_host, &info.tenant_id).unwrap();
-    let credential = OAuthCredential::client_secret(
-        token_client(authority).unwrap(),
-        &info.client_id,
-        ClientSecret::new(&info.client_secret),
-    );
-    Client::builder()
-        .environment(&info.environment_url)
-        .credential(Arc::new(credential))
-        .build()
-        .unwrap()
+    common::builder(info).build().unwrap()
 }
 
 fn status(e: d365_webapi::Error) -> (u16, String) {

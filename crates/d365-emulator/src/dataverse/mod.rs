@@ -9,6 +9,7 @@ mod expand;
 mod fetch;
 mod filter;
 pub(crate) mod headers;
+mod messages;
 mod metadata;
 pub mod model;
 mod modify;
@@ -192,6 +193,56 @@ async fn handle(
             &Method::GET,
         ) if name == "RetrieveVersion" && call_args.as_ref().is_none_or(|a| a.is_empty()) => {
             Ok(service::retrieve_version(st))
+        }
+        (
+            [
+                Segment::Named {
+                    name,
+                    key,
+                    call_args,
+                },
+            ],
+            &Method::GET,
+        ) if messages::FUNCTIONS.contains(&name.trim_start_matches("Microsoft.Dynamics.CRM.")) => {
+            messages::function(st, name, key.as_ref(), call_args.as_deref(), query).await
+        }
+        (
+            [
+                Segment::Named {
+                    name,
+                    key: None,
+                    call_args: None,
+                },
+            ],
+            &Method::POST,
+        ) if messages::is_unbound(name) => messages::action(st, principal, name, &body).await,
+        (
+            [
+                Segment::Named {
+                    name: set,
+                    key: Some(key),
+                    call_args: None,
+                },
+                Segment::Named {
+                    name: operation,
+                    key: None,
+                    call_args,
+                },
+            ],
+            &Method::POST,
+        ) if operation.starts_with("Microsoft.Dynamics.CRM.")
+            && call_args.as_ref().is_none_or(|a| a.is_empty())
+            && st.model.model.by_entity_set(set).is_some() =>
+        {
+            let id = match key {
+                KeyPredicate::Single(Literal::Guid(id)) => *id,
+                _ => {
+                    return Err(DataverseError::bad_query(
+                        "Bound actions take the record by its id: set(<guid>)/Microsoft.Dynamics.CRM.Action.",
+                    ));
+                }
+            };
+            messages::bound_action(st, principal, set, id, operation, &body).await
         }
         (
             [

@@ -100,6 +100,19 @@ pub fn insert(
             values.push((column.into(), guid(default)));
         }
     }
+    // A new record is active (or open) in its state's first status, as Dataverse creates it.
+    for column in ["statecode", "statuscode"] {
+        if let Some(p) = entity.property(column)
+            && !values.iter().any(|(c, _)| c == column)
+        {
+            let first = p
+                .option_set
+                .as_ref()
+                .and_then(|o| o.options.first())
+                .map_or(0, |(v, _)| *v);
+            values.push((column.into(), Value::Integer(first.into())));
+        }
+    }
     stamp_columns(
         entity,
         &mut values,

@@ -1,13 +1,17 @@
 //! One request builder per operation, each ending in `send()`.
 
 mod fetch_xml;
+mod operation;
 mod query;
+mod relate;
 mod retrieve;
 mod who_am_i;
 mod write;
 
 pub use fetch_xml::{FetchPage, FetchXmlRequest};
+pub use operation::{ActionRequest, FunctionRequest, ParamValue};
 pub use query::QueryRequest;
+pub use relate::{PropertyRequest, RelationRequest};
 pub use retrieve::RetrieveRequest;
 pub use who_am_i::{WhoAmI, WhoAmIRequest};
 pub use write::{CountRequest, CreateRequest, DeleteRequest, PatchRequest, RecordKey, UpsertMode};

@@ -2,7 +2,8 @@
 //! whatever is built here is valid OData and escaped correctly.
 
 use d365_odata::{Filter, OrderBy, QueryOptions, SelectItem, parse_filter, parse_orderby};
-use futures_util::Stream;
+use futures_util::{Stream, TryStreamExt};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::client::Client;
@@ -119,6 +120,19 @@ impl QueryRequest {
     pub fn into_stream(self) -> impl Stream<Item = Result<Value, Error>> + Send {
         let (url, prefer) = (self.url(), self.prefer());
         paging::records(self.client, url, prefer)
+    }
+
+    /// Every record of every page, deserialized into `T` (a struct with serde renames, such as
+    /// the ones `d365 codegen` writes).
+    pub fn into_stream_as<T: DeserializeOwned + Send + 'static>(
+        self,
+    ) -> impl Stream<Item = Result<T, Error>> + Send {
+        self.into_stream().and_then(|v| {
+            futures_util::future::ready(serde_json::from_value(v).map_err(|e| Error::Decode {
+                url: String::new(),
+                message: format!("a record does not fit the expected type: {e}"),
+            }))
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::Error;
 
 /// What to escape in a key segment: the rest (quotes, `=`, `,`) is OData syntax.
-const SEGMENT: &AsciiSet = &CONTROLS
+pub(crate) const SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -62,7 +62,7 @@ impl RecordKey {
 }
 
 /// `{api}/{set}({key})`.
-fn record_url(client: &Client, entity_set: &str, key: &RecordKey) -> String {
+pub(crate) fn record_url(client: &Client, entity_set: &str, key: &RecordKey) -> String {
     format!("{}/{entity_set}{}", client.api_root(), key.segment())
 }
 

@@ -1,19 +1,29 @@
-//! One retry loop for every request. The decision table, in one place:
+//! Resilience, in one module: the retry loop every request goes through, the retry budget and
+//! the concurrency controller it consults. The decision table, in one place:
 //!
-//! | outcome | retried? | wait |
-//! |---|---|---|
-//! | 429, 503 with `Retry-After` | yes | exactly `Retry-After` (Dataverse service protection) |
-//! | 429, 503 without it; 502, 504 | yes (502/504 only when idempotent) | backoff |
-//! | connection error (request never sent) | yes | backoff |
-//! | timeout or error after sending | only when idempotent | backoff |
-//! | anything else | no | — |
+//! | outcome | retried? | wait | spends budget? |
+//! |---|---|---|---|
+//! | 429, 503 with `Retry-After` | yes | exactly `Retry-After` (Dataverse service protection) | no |
+//! | 429, 503 without it; 502, 504 | yes (502/504 only when idempotent) | backoff | yes |
+//! | connection error (request never sent) | yes | backoff | yes |
+//! | timeout or error after sending | only when idempotent | backoff | yes |
+//! | anything else | no | — | — |
 //!
-//! Retries stop after `max_retries` or when the next wait would pass `retry_timeout`.
+//! Retries stop after `max_retries`, when the next wait would pass the request's deadline
+//! (`retry_timeout`, counted from the first attempt), or when the shared [`RetryBudget`] is
+//! spent. A `Retry-After` is the service's own schedule, so honouring it costs no budget;
+//! blind retries of failures do. Every wait is logged with the attempt number and the reason.
+
+mod budget;
+mod concurrency;
+
+pub use budget::{RetryBudget, RetryBudgetConfig};
+pub use concurrency::{ConcurrencyConfig, ConcurrencyController, ConcurrencyStats, Permit};
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::error::{HttpError, RetryError, redact_url};
@@ -25,7 +35,7 @@ pub struct RetryConfig {
     pub backoff: BackoffConfig,
     /// Most retries per request.
     pub max_retries: u32,
-    /// Overall deadline for the retries of one request.
+    /// Overall deadline for one request: every attempt, wait and queueing for a slot.
     pub retry_timeout: Duration,
 }
 
@@ -47,6 +57,15 @@ impl RetryConfig {
             ..Self::default()
         }
     }
+}
+
+/// State shared across requests that the loop consults: both optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Governors<'a> {
+    /// Blind retries spend from it.
+    pub budget: Option<&'a RetryBudget>,
+    /// Every attempt holds one of its permits until its answer is read.
+    pub concurrency: Option<&'a ConcurrencyController>,
 }
 
 /// Parses `Retry-After` as seconds (Dataverse; possibly fractional) or an HTTP date.
@@ -78,15 +97,53 @@ fn classify_error(err: &reqwest::Error, idempotent: bool) -> bool {
     err.is_connect() || (idempotent && (err.is_timeout() || err.is_request() || err.is_body()))
 }
 
-/// Sends the request built by `make` until it succeeds or the retry rules say stop. A response
-/// with a non-retryable status (including 4xx errors) is returned as `Ok` for the caller to map.
+/// A response read to the end: status, headers and body.
+#[derive(Debug, Clone)]
+pub struct Buffered {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The whole body.
+    pub body: bytes::Bytes,
+    /// Retries made before this answer.
+    pub retries: u32,
+}
+
+impl Buffered {
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends the request built by `make` until it succeeds or the retry rules say stop, and reads
+/// the answer. A response with a non-retryable status (including 4xx errors) is returned as
+/// `Ok` for the caller to map.
 ///
 /// `make` is called once per attempt, so bodies are rebuilt rather than cloned.
 pub async fn send_with_retry<F, Fut, E>(
     config: &RetryConfig,
     idempotent: bool,
+    make: F,
+) -> Result<Buffered, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<reqwest::RequestBuilder, E>>,
+    E: From<HttpError>,
+{
+    send_governed(config, idempotent, Governors::default(), make).await
+}
+
+/// [`send_with_retry`] under [`Governors`]. The body is read while the concurrency permit is
+/// held (the server counts a request as running until its answer is out), and a body that
+/// breaks off counts as a failed attempt: retried when idempotent, like any transport error.
+pub async fn send_governed<F, Fut, E>(
+    config: &RetryConfig,
+    idempotent: bool,
+    governors: Governors<'_>,
     mut make: F,
-) -> Result<Response, E>
+) -> Result<Buffered, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<reqwest::RequestBuilder, E>>,
@@ -100,34 +157,81 @@ where
         let request = request.map_err(|e| E::from(HttpError::Build(e)))?;
         let method = request.method().to_string();
         let url = redact_url(request.url());
-        let out_of_budget = |retries: u32, wait: Duration| {
-            retries >= config.max_retries || started.elapsed() + wait > config.retry_timeout
-        };
-        let (wait, reason) = match client.execute(request).await {
-            Ok(response) => {
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                match classify_status(response.status(), idempotent, retry_after) {
-                    Verdict::Done => return Ok(response),
-                    Verdict::RetryAfter(after) => {
-                        let wait = after.unwrap_or_else(|| backoff.next_wait());
-                        if out_of_budget(retries, wait) {
-                            // Out of budget: hand the last response to the caller, whose error
-                            // mapping knows the service's error shape (and its Retry-After).
-                            return Ok(response);
-                        }
-                        (wait, format!("status {}", response.status()))
+        let permit = match governors.concurrency {
+            None => None,
+            Some(c) => {
+                let left = config.retry_timeout.saturating_sub(started.elapsed());
+                match tokio::time::timeout(left, c.acquire()).await {
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        return Err(E::from(HttpError::Deadline {
+                            method,
+                            url,
+                            elapsed: started.elapsed(),
+                        }));
                     }
                 }
+            }
+        };
+        let out_of_time = |wait: Duration| started.elapsed() + wait > config.retry_timeout;
+        let blind_retry_allowed = || governors.budget.is_none_or(RetryBudget::try_spend);
+        let attempt = match client.execute(request).await {
+            Ok(response) => {
+                let (status, headers) = (response.status(), response.headers().clone());
+                response.bytes().await.map(|body| Buffered {
+                    status,
+                    headers,
+                    body,
+                    retries,
+                })
+            }
+            Err(err) => Err(err),
+        };
+        let (wait, reason) = match attempt {
+            Ok(answer) => {
+                let retry_after = answer.header("retry-after").and_then(parse_retry_after);
+                if let Some(p) = &permit {
+                    let hint = p
+                        .hint_header()
+                        .and_then(|h| answer.header(h))
+                        .and_then(|v| v.trim().parse().ok());
+                    p.observe(answer.status == StatusCode::TOO_MANY_REQUESTS, hint);
+                }
+                let (wait, allowed) = match classify_status(answer.status, idempotent, retry_after)
+                {
+                    Verdict::Done => {
+                        if answer.status.is_success()
+                            && let Some(b) = governors.budget
+                        {
+                            b.earn();
+                        }
+                        return Ok(answer);
+                    }
+                    Verdict::RetryAfter(Some(after)) => (after, true),
+                    Verdict::RetryAfter(None) => {
+                        let wait = backoff.next_wait();
+                        let allowed = retries < config.max_retries
+                            && !out_of_time(wait)
+                            && blind_retry_allowed();
+                        (wait, allowed)
+                    }
+                };
+                if !allowed || retries >= config.max_retries || out_of_time(wait) {
+                    // Out of budget: hand the last answer to the caller, whose error mapping
+                    // knows the service's error shape (and its Retry-After).
+                    return Ok(answer);
+                }
+                (wait, format!("status {}", answer.status))
             }
             Err(err) => {
                 // reqwest's message repeats the full URL, query included: drop it.
                 let err = err.without_url();
                 let wait = backoff.next_wait();
-                if !classify_error(&err, idempotent) || out_of_budget(retries, wait) {
+                let retry = classify_error(&err, idempotent)
+                    && retries < config.max_retries
+                    && !out_of_time(wait)
+                    && blind_retry_allowed();
+                if !retry {
                     if retries == 0 {
                         return Err(E::from(HttpError::Request {
                             method,
@@ -147,8 +251,17 @@ where
                 (wait, err.to_string())
             }
         };
+        // The slot is free while we wait.
+        drop(permit);
         retries += 1;
-        tracing::info!(attempt = retries, %method, %url, ?wait, %reason, "retrying after backoff");
+        tracing::warn!(
+            attempt = retries,
+            %method,
+            %url,
+            wait_ms = wait.as_millis() as u64,
+            %reason,
+            "retrying"
+        );
         tokio::time::sleep(wait).await;
     }
 }
@@ -213,7 +326,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status, 200);
         assert_eq!(hits.load(Ordering::SeqCst), 3);
     }
 
@@ -232,7 +345,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(response.status(), 429);
+        assert_eq!(response.status, 429);
         assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 
