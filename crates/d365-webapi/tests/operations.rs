@@ -3,7 +3,7 @@
 
 mod common;
 
-use d365_testkit::{EmulatorInfo, start, test_config};
+use d365_testkit::{start, test_config};
 use d365_webapi::{AnnotatedRecord, ParamValue, surface_annotations};
 use serde::Deserialize;
 use serde_json::json;
