@@ -366,6 +366,13 @@ fn lookup_functions(out: &mut Out, t: &TablePlan, c: &Column) {
         out.line(8, &format!("{:?},", c.field));
         if array.len() - 3 <= 60 && 8 + array.len() < WIDTH {
             out.line(8, &format!("{array},"));
+        } else if let [(table, nav, set)] = binds.as_slice() {
+            // One tuple that does not fit: rustfmt lets it overflow the brackets.
+            out.line(8, "&[(");
+            for part in [table, nav, set] {
+                out.line(12, &format!("{part:?},"));
+            }
+            out.line(8, ")],");
         } else {
             out.line(8, "&[");
             for (target, (table, nav, set)) in targets.iter().zip(binds) {

@@ -118,6 +118,36 @@ mod tests {
     }
 
     #[test]
+    fn choices_from_entity_definitions_become_enums() {
+        use d365_odata::model::{EdmType, EntityType, Property};
+        // As read from a real org's CSDL: an Int32 column without choices.
+        let model = Model::new(vec![EntityType {
+            name: "account".into(),
+            entity_set: "accounts".into(),
+            key: "accountid".into(),
+            primary_name: None,
+            properties: vec![
+                Property::new("accountid", EdmType::Guid),
+                Property::new("industrycode", EdmType::Int32),
+            ],
+            navigation: vec![],
+            alternate_keys: vec![],
+        }]);
+        let plain = crate::generate(&model, &["account"], "x").unwrap();
+        assert!(plain.contains("pub industrycode: Option<i32>,"));
+        let body = json!({"value": [{"LogicalName": "industrycode", "OptionSet": {"Options": [
+            {"Value": 7, "Label": {"UserLocalizedLabel": {"Label": "Consulting"}}}
+        ]}}]});
+        let sets = BTreeMap::from([(
+            "account".to_owned(),
+            read_attributes("account", &body).unwrap(),
+        )]);
+        let code = crate::generate(&with_option_sets(&model, &sets), &["account"], "x").unwrap();
+        assert!(code.contains("pub industrycode: Option<AccountIndustrycode>,"));
+        assert!(code.contains("7 => Self::Consulting,"));
+    }
+
+    #[test]
     fn quotes_the_table_name() {
         assert_eq!(
             attributes_path("o'brien", ATTRIBUTE_CASTS[0]),

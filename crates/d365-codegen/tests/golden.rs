@@ -44,8 +44,14 @@ fn model() -> Model {
             Property::new("_new_leadid_value", EdmType::Guid).lookup(&["new_person"]),
             Property::new("_new_ownerid_value", EdmType::Guid).lookup(&["new_person", "new_team"]),
             Property::new("_new_legacyid_value", EdmType::Guid),
+            Property::new("_new_sponsoringorganizationid_value", EdmType::Guid),
         ],
         navigation: vec![
+            nav(
+                "new_sponsoringorganizationid_new_person",
+                "new_person",
+                "_new_sponsoringorganizationid_value",
+            ),
             nav("new_leadid", "new_person", "_new_leadid_value"),
             nav("new_ownerid_new_person", "new_person", "_new_ownerid_value"),
             nav("new_ownerid_new_team", "new_team", "_new_ownerid_value"),

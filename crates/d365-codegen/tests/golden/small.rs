@@ -314,6 +314,13 @@ pub struct NewProject {
     /// `new_score`: `Edm.Double`.
     #[serde(rename = "new_score", default, skip_serializing_if = "Option::is_none")]
     pub new_score: Option<f64>,
+    /// `_new_sponsoringorganizationid_value`: lookup to `new_person`, written through `new_sponsoringorganizationid_new_person`.
+    #[serde(
+        flatten,
+        deserialize_with = "read_new_project_new_sponsoringorganizationid",
+        serialize_with = "write_new_project_new_sponsoringorganizationid"
+    )]
+    pub new_sponsoringorganizationid: Option<Lookup<NewPerson>>,
     /// `new_stage`: choice, see [`NewProjectNewStage`].
     #[serde(rename = "new_stage", default, skip_serializing_if = "Option::is_none")]
     pub new_stage: Option<NewProjectNewStage>,
@@ -346,6 +353,7 @@ impl Table for NewProject {
         "_new_ownerid_value",
         "new_ratio",
         "new_score",
+        "_new_sponsoringorganizationid_value",
         "new_stage",
         "new_start",
         "type",
@@ -411,6 +419,30 @@ fn write_new_project_new_ownerid<S: serde::Serializer>(
             ("new_person", "new_ownerid_new_person", "new_people"),
             ("new_team", "new_ownerid_new_team", "new_teams"),
         ],
+    )
+}
+
+/// Reads [`NewProject::new_sponsoringorganizationid`].
+fn read_new_project_new_sponsoringorganizationid<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lookup<NewPerson>>, D::Error> {
+    read_lookup(deserializer, "_new_sponsoringorganizationid_value")
+}
+
+/// Writes [`NewProject::new_sponsoringorganizationid`].
+fn write_new_project_new_sponsoringorganizationid<S: serde::Serializer>(
+    value: &Option<Lookup<NewPerson>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    write_lookup(
+        value,
+        serializer,
+        "new_sponsoringorganizationid",
+        &[(
+            "new_person",
+            "new_sponsoringorganizationid_new_person",
+            "new_people",
+        )],
     )
 }
 
