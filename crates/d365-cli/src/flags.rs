@@ -53,6 +53,25 @@ pub(crate) enum Command {
     /// Check OData text and run OData conformance suites.
     #[command(subcommand)]
     Odata(OdataCommand),
+    /// Write Rust types (structs, choice enums, lookups) for tables, from a $metadata file or
+    /// the environment.
+    Codegen(CodegenArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CodegenArgs {
+    /// The tables, comma-separated: logical names (account) or entity sets (accounts).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub(crate) tables: Vec<String>,
+    /// A CSDL $metadata file. Without it, the environment's (--url, D365_URL or the profile)
+    /// is read, with choice values from EntityDefinitions (a file has none).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) metadata: Option<PathBuf>,
+    /// Write the code to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
 }
 
 #[derive(Debug, Args)]

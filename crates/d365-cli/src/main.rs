@@ -56,6 +56,7 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Delete(args) => cmd::write::run(WriteCommand::Delete(args), profile).await,
         Command::Auth(command) => cmd::auth::run(command, profile).await,
         Command::Odata(command) => cmd::odata::run(command),
+        Command::Codegen(args) => cmd::codegen::run(args, profile).await,
     }
 }
 

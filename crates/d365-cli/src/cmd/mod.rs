@@ -1,6 +1,7 @@
 //! One file per subcommand, each with `run(args) -> Result<ExitCode>`.
 
 pub(crate) mod auth;
+pub(crate) mod codegen;
 pub(crate) mod demo;
 pub(crate) mod emulator;
 pub(crate) mod get;
