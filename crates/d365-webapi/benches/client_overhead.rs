@@ -1,7 +1,8 @@
 //! The client's own cost per record, printed (not asserted): a full paging pass over every
 //! account of an in-process emulator, once by a bare HTTP loop that reads each page's bytes and
-//! throws them away, once by the client's record stream (`serde_json::Value`), and once by the
-//! client's pages converted to a typed struct ([`Page::typed`]).
+//! throws them away, and by the client three ways: its record stream (`serde_json::Value`), its
+//! pages converted to a typed struct ([`Page::typed`]), and its typed record stream
+//! (`into_typed_stream`, records decoded straight from the body).
 //!
 //! ```text
 //! cargo bench -p d365-webapi --bench client_overhead                   # 1,000,000 accounts
@@ -79,6 +80,7 @@ enum Pass {
     Bare,
     Value,
     Typed,
+    TypedStream,
 }
 
 impl Pass {
@@ -87,6 +89,7 @@ impl Pass {
             Pass::Bare => "bare loop (bytes discarded)",
             Pass::Value => "client, records as Value",
             Pass::Typed => "client, pages .typed::<Account>()",
+            Pass::TypedStream => "client, into_typed_stream::<Account>()",
         }
     }
 }
@@ -158,6 +161,20 @@ async fn value_pass(client: &Client) -> u64 {
         })
         .await
         .expect("client pass")
+}
+
+async fn typed_stream_pass(client: &Client) -> u64 {
+    client
+        .query("accounts")
+        .select(SELECT)
+        .max_page_size(PAGE_SIZE)
+        .into_typed_stream::<Account>()
+        .try_fold(0u64, |n, record| {
+            black_box(&record);
+            std::future::ready(Ok(n + 1))
+        })
+        .await
+        .expect("typed stream pass")
 }
 
 async fn typed_pass(client: &Client) -> (u64, u64) {
@@ -234,7 +251,7 @@ fn run_client(target: Target, rows: usize, repeats: usize) {
         assert_eq!(warm.items.len(), 10);
 
         let mut first_page = None;
-        let passes = [Pass::Bare, Pass::Value, Pass::Typed];
+        let passes = [Pass::Bare, Pass::Value, Pass::Typed, Pass::TypedStream];
         let mut samples: Vec<(Pass, Sample)> = Vec::new();
         for round in 0..repeats {
             // Rotate the order each round, so no pass always runs after the same one.
@@ -247,6 +264,7 @@ fn run_client(target: Target, rows: usize, repeats: usize) {
                     }
                     Pass::Value => (value_pass(&client).await, 0),
                     Pass::Typed => typed_pass(&client).await,
+                    Pass::TypedStream => (typed_stream_pass(&client).await, 0),
                 };
                 let sample = Sample {
                     wall: t0.elapsed(),
@@ -256,7 +274,7 @@ fn run_client(target: Target, rows: usize, repeats: usize) {
                     pages,
                 };
                 eprintln!(
-                    "round {round} {:<34} wall {:>8.1} ms, client thread CPU {:>8.1} ms, process CPU {:>8.1} ms",
+                    "round {round} {:<40} wall {:>8.1} ms, client thread CPU {:>8.1} ms, process CPU {:>8.1} ms",
                     pass.label(),
                     ms(sample.wall),
                     ms(sample.thread_cpu),
@@ -286,6 +304,11 @@ fn report(samples: &[(Pass, Sample)], rows: usize) {
     assert_eq!(records as usize, rows, "every account once");
     assert_eq!(typed.units, records, "typed pass saw every account");
     assert_eq!(
+        of(Pass::TypedStream)[0].units,
+        records,
+        "typed stream saw every account"
+    );
+    assert_eq!(
         typed.pages, bare_pages,
         "the bare loop followed the same links"
     );
@@ -303,7 +326,7 @@ fn report(samples: &[(Pass, Sample)], rows: usize) {
     println!("|---|---|---|---|---|---|");
     let bare_wall = med(Pass::Bare, |s| s.wall);
     let bare_cpu = med(Pass::Bare, |s| s.thread_cpu);
-    for pass in [Pass::Bare, Pass::Value, Pass::Typed] {
+    for pass in [Pass::Bare, Pass::Value, Pass::Typed, Pass::TypedStream] {
         let wall = med(pass, |s| s.wall);
         let cpu = med(pass, |s| s.thread_cpu);
         let process = med(pass, |s| s.process_cpu);
@@ -326,7 +349,7 @@ fn report(samples: &[(Pass, Sample)], rows: usize) {
         );
     }
     println!();
-    for pass in [Pass::Value, Pass::Typed] {
+    for pass in [Pass::Value, Pass::Typed, Pass::TypedStream] {
         let ratio = med(pass, |s| s.wall).as_secs_f64() / bare_wall.as_secs_f64();
         println!(
             "wall time {} / bare loop: {ratio:.3} (goal ≤ 1.10: {})",
