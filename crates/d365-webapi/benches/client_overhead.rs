@@ -313,6 +313,15 @@ fn report(samples: &[(Pass, Sample)], rows: usize) {
         "the bare loop followed the same links"
     );
     let bytes = bare[0].units;
+    // Other work on the machine (e.g. a build) shows up here and in every figure below.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "\nload average after the runs (1, 5, 15 min): {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!(
         "\n{records} accounts, {bare_pages} pages of {PAGE_SIZE}, {:.1} MB of JSON per pass ({:.0} bytes/record); $select={}; median of {} interleaved runs\n",
         bytes as f64 / 1e6,
