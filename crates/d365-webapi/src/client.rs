@@ -444,8 +444,12 @@ impl Client {
                 let mut request = inner
                     .http
                     .secure_request(method, url)?
-                    .bearer_auth(token.secret())
-                    .header("accept", "application/json")
+                    .bearer_auth(token.secret());
+                // A caller's Accept (XML for $metadata) replaces the JSON default.
+                if !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept")) {
+                    request = request.header("accept", "application/json");
+                }
+                request = request
                     .header("odata-maxversion", "4.0")
                     .header("odata-version", "4.0");
                 if let Some(caller) = caller {
@@ -496,7 +500,7 @@ impl Client {
         Ok(Answer {
             path,
             entity_id,
-            body: bytes.to_vec(),
+            body: bytes,
         })
     }
 }
@@ -508,5 +512,5 @@ pub(crate) struct Answer {
     pub(crate) path: String,
     /// `OData-EntityId`.
     pub(crate) entity_id: Option<String>,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: bytes::Bytes,
 }

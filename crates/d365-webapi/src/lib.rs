@@ -47,7 +47,8 @@ pub use record::{
     surface_annotations,
 };
 pub use request::{
-    ActionRequest, CountRequest, CreateRequest, DeleteRequest, FetchPage, FetchXmlRequest,
-    FunctionRequest, ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey,
-    RelationRequest, RetrieveRequest, UpsertMode, WhoAmI, WhoAmIRequest,
+    ActionRequest, ColumnDefinition, CountRequest, CreateRequest, DeleteRequest,
+    EntityDefinitionsRequest, FetchPage, FetchXmlRequest, FunctionRequest, MetadataRequest,
+    ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey, RelationRequest,
+    RetrieveRequest, TableDefinition, UpsertMode, WhoAmI, WhoAmIRequest,
 };

@@ -90,6 +90,24 @@ fn attribute_json(e: &EntityType, p: &Property) -> Map<String, Value> {
     if let Some(max) = p.max_length {
         m.insert("MaxLength".into(), json!(max));
     }
+    if let Some(scale) = p.scale {
+        m.insert("Precision".into(), json!(scale));
+    }
+    let system = p.read_only || p.name == e.key;
+    m.insert("IsValidForCreate".into(), json!(!p.read_only));
+    m.insert("IsValidForUpdate".into(), json!(!system));
+    let required = if p.nullable {
+        "None"
+    } else {
+        "ApplicationRequired"
+    };
+    m.insert(
+        "RequiredLevel".into(),
+        json!({"Value": required, "CanBeChanged": !system, "ManagedPropertyLogicalName": "canmodifyrequirementlevelsettings"}),
+    );
+    if !p.lookup_targets.is_empty() {
+        m.insert("Targets".into(), json!(p.lookup_targets));
+    }
     if let Some(options) = &p.option_set {
         let options: Vec<Value> = options
             .options

@@ -1,6 +1,7 @@
 //! One request builder per operation, each ending in `send()`.
 
 mod fetch_xml;
+mod metadata;
 mod operation;
 mod query;
 mod relate;
@@ -9,6 +10,7 @@ mod who_am_i;
 mod write;
 
 pub use fetch_xml::{FetchPage, FetchXmlRequest};
+pub use metadata::{ColumnDefinition, EntityDefinitionsRequest, MetadataRequest, TableDefinition};
 pub use operation::{ActionRequest, FunctionRequest, ParamValue};
 pub use query::QueryRequest;
 pub use relate::{PropertyRequest, RelationRequest};

@@ -2,7 +2,7 @@
 //! whatever is built here is valid OData and escaped correctly.
 
 use d365_odata::{Filter, OrderBy, QueryOptions, SelectItem, parse_filter, parse_orderby};
-use futures_util::{Stream, TryStreamExt};
+use futures_util::Stream;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -103,11 +103,7 @@ impl QueryRequest {
 
     /// Sends the query and returns the first page.
     pub async fn send(self) -> Result<Page<Value>, Error> {
-        let response = self
-            .client
-            .get_json(&self.url(), self.prefer().as_deref())
-            .await?;
-        Page::from_body(response.body)
+        paging::fetch_page(&self.client, &self.url(), self.prefer().as_deref()).await
     }
 
     /// Every page, following `@odata.nextLink`.
@@ -122,17 +118,24 @@ impl QueryRequest {
         paging::records(self.client, url, prefer)
     }
 
-    /// Every record of every page, deserialized into `T` (a struct with serde renames, such as
-    /// the ones `d365 codegen` writes).
-    pub fn into_stream_as<T: DeserializeOwned + Send + 'static>(
-        self,
-    ) -> impl Stream<Item = Result<T, Error>> + Send {
-        self.into_stream().and_then(|v| {
-            futures_util::future::ready(serde_json::from_value(v).map_err(|e| Error::Decode {
-                url: String::new(),
-                message: format!("a record does not fit the expected type: {e}"),
-            }))
-        })
+    /// Every page, following `@odata.nextLink`, with the records decoded straight from the
+    /// response into `T` (cheaper than [`QueryRequest::pages`] then [`Page::typed`], which
+    /// builds every record as a `Value` first).
+    pub fn typed_pages<T>(self) -> impl Stream<Item = Result<Page<T>, Error>> + Send
+    where
+        T: DeserializeOwned + Send,
+    {
+        let (url, prefer) = (self.url(), self.prefer());
+        paging::pages(self.client, url, prefer)
+    }
+
+    /// Every record of every page, decoded straight into `T` (see [`QueryRequest::typed_pages`]).
+    pub fn into_typed_stream<T>(self) -> impl Stream<Item = Result<T, Error>> + Send
+    where
+        T: DeserializeOwned + Send,
+    {
+        let (url, prefer) = (self.url(), self.prefer());
+        paging::records(self.client, url, prefer)
     }
 }
 
@@ -144,7 +147,6 @@ impl Client {
         max_page_size: Option<u32>,
     ) -> Result<Page<Value>, Error> {
         let prefer = max_page_size.map(|n| format!("odata.maxpagesize={n}"));
-        let response = self.get_json(next_link, prefer.as_deref()).await?;
-        Page::from_body(response.body)
+        paging::fetch_page(self, next_link, prefer.as_deref()).await
     }
 }
