@@ -7,6 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::profile::GrantKind;
 
+mod web;
+
+pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};
+
 /// d365: sign in to Microsoft Entra ID and work with the Dataverse Web API, or run the local
 /// emulator of both.
 #[derive(Debug, Parser)]
@@ -47,6 +51,13 @@ pub(crate) enum Command {
     Upsert(KeyedWriteArgs),
     /// Delete a record by id or alternate key.
     Delete(DeleteArgs),
+    /// Call a function or an action (`--action`), unbound or bound to a record.
+    Call(CallArgs),
+    /// Tables and columns of the environment (EntityDefinitions).
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+    /// Print a shell completion script, e.g. `d365 completions bash > /etc/bash_completion.d/d365`.
+    Completions(CompletionsArgs),
     /// Sign in and out, inspect tokens, manage profiles.
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -471,6 +482,10 @@ pub(crate) struct GetArgs {
     /// Rows per page when paging.
     #[arg(long, default_value_t = 1000)]
     pub(crate) page_size: u32,
+    /// Add formatted values and lookup details as columns (`statuscode_Formatted`,
+    /// `_parentaccountid_value_LogicalName`), as DynamicsWebApi names them.
+    #[arg(long)]
+    pub(crate) annotations: bool,
     /// Output format (default: table on a terminal, JSON otherwise).
     #[arg(long, short, value_enum)]
     pub(crate) output: Option<Output>,

@@ -57,6 +57,9 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Auth(command) => cmd::auth::run(command, profile).await,
         Command::Odata(command) => cmd::odata::run(command),
         Command::Codegen(args) => cmd::codegen::run(args, profile).await,
+        Command::Call(args) => cmd::call::run(args, profile).await,
+        Command::Metadata(command) => cmd::metadata::run(command, profile).await,
+        Command::Completions(args) => cmd::completions::run(&args),
     }
 }
 

@@ -27,14 +27,18 @@ pub(crate) async fn run(args: QueryArgs, profile: Option<&str>) -> anyhow::Resul
     let format = output::default_format(args.output);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    let progress = output::progress("records");
+    let stream = stream.inspect_ok(|_| progress.inc(1));
     if let Some(mut writer) = output::StreamWriter::new(format, &[]) {
         let mut stream = std::pin::pin!(stream);
         while let Some(record) = stream.try_next().await? {
             writer.write(&mut out, &record)?;
         }
+        progress.finish_and_clear();
         writer.finish(&mut out)?;
     } else {
         let records: Vec<Value> = stream.try_collect().await?;
+        progress.finish_and_clear();
         if format == Output::Table {
             let columns = output::columns(&records, &[]);
             writeln!(out, "{}", output::table(&records, &columns))?;

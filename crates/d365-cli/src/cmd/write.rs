@@ -16,7 +16,7 @@ async fn client(auth: &AuthArgs, profile: Option<&str>) -> anyhow::Result<Client
 }
 
 /// The record: JSON text, `@file`, or stdin for `-` or nothing. It must be an object.
-fn record(source: Option<&str>) -> anyhow::Result<Value> {
+pub(crate) fn record(source: Option<&str>) -> anyhow::Result<Value> {
     let (text, from) = match source {
         None | Some("-") => {
             let mut text = String::new();
@@ -41,7 +41,7 @@ fn record(source: Option<&str>) -> anyhow::Result<Value> {
 
 /// A GUID, or `column=value[,column=value]` for an alternate key (`'text'`, numbers and
 /// GUIDs as OData literals; anything else is text).
-fn key(text: &str) -> anyhow::Result<RecordKey> {
+pub(crate) fn key(text: &str) -> anyhow::Result<RecordKey> {
     if let Ok(id) = uuid::Uuid::parse_str(text.trim_matches(['{', '}'])) {
         return Ok(RecordKey::Id(id));
     }

@@ -65,25 +65,26 @@ impl TestCommand {
             .env("D365_URL", &info.environment_url)
     }
 
-    /// Runs to completion (at most 60 s).
+    /// Runs to completion (at most 60 s). Output is read while it runs, so a large answer
+    /// cannot fill the pipe and stall the process.
     pub(crate) fn run(mut self) -> Run {
-        let mut child = self.cmd.spawn().expect("spawn d365");
-        let started = Instant::now();
-        loop {
-            if child.try_wait().expect("wait").is_some() {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                let _ = child.kill();
-                panic!("d365 did not finish within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let child = self.cmd.spawn().expect("spawn d365");
+        let pid = child.id();
+        let (done, waited) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(child.wait_with_output());
+        });
         let Output {
             status,
             stdout,
             stderr,
-        } = child.wait_with_output().expect("output");
+        } = match waited.recv_timeout(Duration::from_secs(60)) {
+            Ok(output) => output.expect("output"),
+            Err(_) => {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                panic!("d365 did not finish within 60 s");
+            }
+        };
         Run {
             code: status.code(),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
