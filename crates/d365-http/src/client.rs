@@ -159,4 +159,43 @@ mod tests {
             assert!(err.to_string().contains("use https"), "{bad}: {err}");
         }
     }
+
+    /// Dataverse answers with an `ARRAffinity` cookie; sending it back would pin every request
+    /// to one web server, so the client keeps no cookies.
+    #[tokio::test]
+    async fn the_affinity_cookie_is_never_sent_back() {
+        use axum::{Router, http::HeaderMap, routing::get};
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let with_cookie = std::sync::Arc::new(AtomicU32::new(0));
+        let seen = with_cookie.clone();
+        let app = Router::new().route(
+            "/",
+            get(move |headers: HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    if headers.contains_key("cookie") {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                    (
+                        [("set-cookie", "ARRAffinity=abc123; Path=/; HttpOnly")],
+                        "ok",
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = HttpClient::new().unwrap();
+        for _ in 0..3 {
+            let r = client
+                .secure_request(reqwest::Method::GET, Url::parse(&url).unwrap())
+                .unwrap()
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        assert_eq!(with_cookie.load(Ordering::SeqCst), 0);
+    }
 }

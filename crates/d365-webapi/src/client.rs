@@ -52,6 +52,8 @@ pub struct ClientBuilder {
     concurrency: Option<ConcurrencyConfig>,
     annotations: Option<String>,
     http: Option<HttpClient>,
+    timeout: Option<std::time::Duration>,
+    user_agent: Option<String>,
 }
 
 impl ClientBuilder {
@@ -100,6 +102,19 @@ impl ClientBuilder {
         self
     }
 
+    /// The timeout of each attempt (default: the HTTP client's, 120 s); the retries' overall
+    /// deadline is [`RetryConfig::retry_timeout`]. Ignored with [`ClientBuilder::http_client`].
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The `User-Agent` (default: `d365/<version>`). Ignored with [`ClientBuilder::http_client`].
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
     /// A preconfigured HTTP client (timeouts, user agent, trusted roots).
     pub fn http_client(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
@@ -126,7 +141,16 @@ impl ClientBuilder {
         let base = environment.as_str().trim_end_matches('/').to_owned();
         let http = match self.http {
             Some(h) => h,
-            None => HttpClient::new()?,
+            None => {
+                let mut b = HttpClient::builder();
+                if let Some(t) = self.timeout {
+                    b = b.timeout(t);
+                }
+                if let Some(ua) = self.user_agent {
+                    b = b.user_agent(ua);
+                }
+                b.build()?
+            }
         };
         Ok(Client {
             inner: Arc::new(Inner {

@@ -1,13 +1,23 @@
 //! The Dataverse Web API client.
 //!
-//! * [`Client`] (from [`Client::builder`]): one environment, one credential, shared freely.
-//! * One request builder per operation ([`QueryRequest`], [`RetrieveRequest`],
-//!   [`CreateRequest`], [`PatchRequest`] for update and upsert, [`DeleteRequest`],
-//!   [`CountRequest`], [`WhoAmIRequest`]), each ending in `send()`; records by id or
-//!   alternate key ([`RecordKey`]); query text comes from `d365-odata`'s printer.
-//! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`]),
-//!   or [`Page`] by page.
-//! * Errors: [`ApiError`] with Dataverse's code and message and the request id, never the token.
+//! * [`Client`] (from [`Client::builder`] or [`ClientBuilder::from_env`]): one environment, one
+//!   credential, cheap to clone and shared freely across tasks.
+//! * One request builder per operation, each ending in `send()`: [`QueryRequest`] (records as
+//!   `serde_json::Value` or any serde type), [`RetrieveRequest`], [`CreateRequest`],
+//!   [`PatchRequest`] for update and upsert, [`DeleteRequest`], [`PropertyRequest`] for one
+//!   column, [`RelationRequest`] for links (`$ref`), [`FunctionRequest`] and [`ActionRequest`]
+//!   with typed parameters, [`FetchXmlRequest`] with the paging-cookie algorithm,
+//!   [`CountRequest`], [`WhoAmIRequest`], [`MetadataRequest`] and [`EntityDefinitionsRequest`];
+//!   records by id or alternate key ([`RecordKey`]); query text comes from `d365-odata`'s printer.
+//! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`],
+//!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page.
+//! * Resilience from `d365-http`: `Retry-After`, backoff, a shared retry budget, and an AIMD
+//!   concurrency controller fed by `x-ms-dop-hint` ([`ConcurrencyConfig`]); a `tracing` span per
+//!   request (`d365.request`: method, entity set, status, retries, elapsed).
+//! * Impersonation ([`Client::impersonate`]), and annotations read through [`AnnotatedRecord`]
+//!   or flattened by [`surface_annotations`].
+//! * Errors: [`ApiError`] with Dataverse's code and message, the request id and `Retry-After`,
+//!   never the token.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -34,6 +44,7 @@
 
 mod client;
 mod error;
+mod from_env;
 mod paging;
 mod record;
 mod request;
