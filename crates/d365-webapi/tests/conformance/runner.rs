@@ -94,6 +94,13 @@ pub(crate) async fn run(label: &str, target: &Target, capabilities: &[Capability
         "conformance: {label} at {} (records named '{} …')",
         target.environment, cx.prefix
     );
+    // One call first: a wrong URL, tenant or secret stops the run with one message instead of
+    // failing every row the same way (or waiting out every timeout).
+    match tokio::time::timeout(timeout, cx.client.who_am_i().send()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => panic!("conformance ({label}): cannot sign in and call WhoAmI: {e}"),
+        Err(_) => panic!("conformance ({label}): WhoAmI did not answer within {timeout:?}"),
+    }
     let mut rows = Vec::new();
 
     let t = Instant::now();

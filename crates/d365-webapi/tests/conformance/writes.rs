@@ -213,12 +213,45 @@ pub(crate) async fn upsert_modes(cx: &Ctx) -> Outcome {
     Ok(())
 }
 
-/// `DELETE accounts(<id>)` is 204; afterwards the record and a second delete are 404s.
+/// `DELETE accounts(<id>)` is 204, refused with a 412 under a stale etag; afterwards the
+/// record and a second delete are 404s.
 pub(crate) async fn delete(cx: &Ctx) -> Outcome {
     let id = cx
         .create("accounts", json!({"name": cx.name("delete")}))
         .await?;
-    cx.client.delete("accounts", id).send().await?;
+    let etag = |r: serde_json::Value| r["@odata.etag"].as_str().unwrap_or_default().to_owned();
+    let stale = etag(
+        cx.client
+            .retrieve("accounts", id)
+            .select(["name"])
+            .send()
+            .await?,
+    );
+    cx.client
+        .set_property("accounts", id, "telephone1", json!("555-0199"))
+        .send()
+        .await?;
+    let e = expect_api_error(
+        cx.client
+            .delete("accounts", id)
+            .if_match(&stale)
+            .send()
+            .await,
+        "delete under a stale etag",
+    )?;
+    ensure_eq!(e.status, 412, "stale etag on delete");
+    let current = etag(
+        cx.client
+            .retrieve("accounts", id)
+            .select(["name"])
+            .send()
+            .await?,
+    );
+    cx.client
+        .delete("accounts", id)
+        .if_match(&current)
+        .send()
+        .await?;
     let e = expect_api_error(
         cx.client.retrieve("accounts", id).send().await,
         "retrieve a deleted record",
