@@ -186,7 +186,7 @@ async fn metadata_lists_tables_and_columns() {
             columns
                 .stdout
                 .lines()
-                .any(|l| l.starts_with("_parentaccountid_value,Lookup,") && l.ends_with(",account")),
+                .any(|l| l.starts_with("parentaccountid,Lookup,") && l.ends_with(",account")),
             "{}",
             columns.stdout
         );

@@ -80,7 +80,17 @@ fn attribute_json(e: &EntityType, p: &Property) -> Map<String, Value> {
         "MetadataId".into(),
         json!(metadata_id(&format!("{}.{}", e.name, p.name))),
     );
-    m.insert("LogicalName".into(), json!(p.name));
+    // A lookup's attribute is `parentaccountid`; `_parentaccountid_value` is only its Web API
+    // property name.
+    let logical = match p
+        .name
+        .strip_prefix('_')
+        .and_then(|n| n.strip_suffix("_value"))
+    {
+        Some(inner) if !p.lookup_targets.is_empty() => inner,
+        _ => p.name.as_str(),
+    };
+    m.insert("LogicalName".into(), json!(logical));
     m.insert("AttributeType".into(), json!(attribute_type(p)));
     m.insert("IsPrimaryId".into(), json!(p.name == e.key));
     m.insert(

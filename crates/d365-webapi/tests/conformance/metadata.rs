@@ -68,10 +68,7 @@ pub(crate) async fn metadata(cx: &Ctx) -> Outcome {
     );
     // A lookup column's logical name is `parentaccountid`; `_parentaccountid_value` is only
     // the Web API's name for its value.
-    if !cx.skip_known_emulator_bug(
-        "EntityDefinitions/Attributes names lookup columns `_parentaccountid_value` instead of \
-         their logical name `parentaccountid`",
-    ) {
+    {
         let parent = column("parentaccountid").ok_or_else(|| {
             let names: Vec<&str> = columns.iter().map(|c| c.logical_name.as_str()).collect();
             format!("account has parentaccountid among {names:?}")
