@@ -239,9 +239,9 @@ impl Client {
         QueryRequest::new(self.clone(), entity_set)
     }
 
-    /// Retrieves one record by id.
-    pub fn retrieve(&self, entity_set: &str, id: uuid::Uuid) -> RetrieveRequest {
-        RetrieveRequest::new(self.clone(), entity_set, id)
+    /// Retrieves one record by id or alternate key ([`RecordKey`]).
+    pub fn retrieve(&self, entity_set: &str, key: impl Into<RecordKey>) -> RetrieveRequest {
+        RetrieveRequest::new(self.clone(), entity_set, key.into())
     }
 
     /// Creates a record in an entity set.

@@ -98,7 +98,7 @@ async fn bound_and_unbound_actions_change_records() {
         .unwrap();
     let created = created["value"].as_array().unwrap().clone();
     assert_eq!(created.len(), 3, "{created:?}");
-    let account = created[0]["accountid"].as_str().unwrap().parse().unwrap();
+    let account: uuid::Uuid = created[0]["accountid"].as_str().unwrap().parse().unwrap();
     let opportunity: uuid::Uuid = created[2]["opportunityid"]
         .as_str()
         .unwrap()
@@ -294,4 +294,46 @@ async fn links_single_properties_impersonation_and_annotations() {
     let nobody = c.impersonate(uuid::Uuid::nil());
     assert_eq!(api(nobody.who_am_i().send().await.unwrap_err()).status, 404);
     let _ = ParamValue::Null;
+}
+
+#[tokio::test]
+async fn retrieve_by_alternate_key_with_expand() {
+    let emulator = start(test_config(0)).await;
+    let c = builder(&emulator.info()).build().unwrap();
+    let contact = c
+        .create("contacts", json!({"firstname": "Ada", "lastname": "Byron"}))
+        .send()
+        .await
+        .unwrap();
+    c.create(
+        "accounts",
+        json!({"name": "Keyed", "accountnumber": "AK-1",
+               "primarycontactid@odata.bind": format!("/contacts({contact})")}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let read = c
+        .retrieve(
+            "accounts",
+            d365_webapi::RecordKey::alternate("accountnumber", "AK-1"),
+        )
+        .select(["name"])
+        .expand_text("primarycontactid($select=fullname)")
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read["name"], "Keyed");
+    assert_eq!(read["primarycontactid"]["fullname"], "Ada Byron");
+    let missing = api(c
+        .retrieve(
+            "accounts",
+            d365_webapi::RecordKey::alternate("accountnumber", "nope"),
+        )
+        .send()
+        .await
+        .unwrap_err());
+    assert_eq!(missing.status, 404);
+    assert!(c.retrieve("accounts", contact).expand_text("a(").is_err());
 }

@@ -1,26 +1,28 @@
-//! `GET {api}/{set}({id})`.
+//! `GET {api}/{set}({key})`: one record by id or alternate key.
 
 use d365_odata::{QueryOptions, SelectItem};
 use serde_json::Value;
 
+use super::write::record_url;
 use crate::client::Client;
 use crate::error::Error;
+use crate::request::RecordKey;
 
 /// Retrieves one record.
 #[derive(Debug, Clone)]
 pub struct RetrieveRequest {
     client: Client,
     entity_set: String,
-    id: uuid::Uuid,
+    key: RecordKey,
     options: QueryOptions,
 }
 
 impl RetrieveRequest {
-    pub(crate) fn new(client: Client, entity_set: &str, id: uuid::Uuid) -> Self {
+    pub(crate) fn new(client: Client, entity_set: &str, key: RecordKey) -> Self {
         Self {
             client,
             entity_set: entity_set.to_owned(),
-            id,
+            key,
             options: QueryOptions::default(),
         }
     }
@@ -40,15 +42,22 @@ impl RetrieveRequest {
         self
     }
 
+    /// `$expand` from OData text (`primarycontactid($select=fullname)`), checked by the
+    /// parser now.
+    pub fn expand_text(mut self, text: &str) -> Result<Self, Error> {
+        let items = d365_odata::parse_expand(text)
+            .map_err(|e| Error::InvalidQuery(format!("$expand: {e}")))?;
+        self.options.expand = items;
+        Ok(self)
+    }
+
     /// The URL this request sends.
     pub fn url(&self) -> String {
         let query = self.options.to_query_string();
         let sep = if query.is_empty() { "" } else { "?" };
         format!(
-            "{}/{}({}){sep}{query}",
-            self.client.api_root(),
-            self.entity_set,
-            self.id
+            "{}{sep}{query}",
+            record_url(&self.client, &self.entity_set, &self.key)
         )
     }
 
