@@ -58,8 +58,8 @@ pub use record::{
     surface_annotations,
 };
 pub use request::{
-    ActionRequest, ColumnDefinition, CountRequest, CreateRequest, DeleteRequest,
-    EntityDefinitionsRequest, FetchPage, FetchXmlRequest, FunctionRequest, MetadataRequest,
-    ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey, RelationRequest,
-    RetrieveRequest, TableDefinition, UpsertMode, WhoAmI, WhoAmIRequest,
+    ActionRequest, BulkMessage, BulkRequest, ColumnDefinition, CountRequest, CreateRequest,
+    DeleteRequest, EntityDefinitionsRequest, FetchPage, FetchXmlRequest, FunctionRequest,
+    MetadataRequest, ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey,
+    RelationRequest, RetrieveRequest, TableDefinition, UpsertMode, WhoAmI, WhoAmIRequest,
 };

@@ -3,6 +3,7 @@
 //! the API group.
 
 mod apply;
+mod bulk;
 mod entity;
 mod entity_set;
 mod expand;
@@ -216,6 +217,28 @@ async fn handle(
             ],
             &Method::POST,
         ) if messages::is_unbound(name) => messages::action(st, principal, name, &body).await,
+        (
+            [
+                Segment::Named {
+                    name: set,
+                    key: None,
+                    call_args: None,
+                },
+                Segment::Named {
+                    name: message,
+                    key: None,
+                    call_args,
+                },
+            ],
+            &Method::POST,
+        ) if bulk::is_bulk(message) && call_args.as_ref().is_none_or(|a| a.is_empty()) => {
+            let entity = st
+                .model
+                .model
+                .by_entity_set(set)
+                .ok_or_else(|| DataverseError::segment_not_found(set))?;
+            bulk::bulk(st, principal, entity, message, &body).await
+        }
         (
             [
                 Segment::Named {

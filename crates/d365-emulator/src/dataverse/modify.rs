@@ -121,9 +121,9 @@ async fn answer(
 /// first (single-valued navigation properties given as objects), `children` after
 /// (collection-valued ones given as arrays), all in one transaction.
 #[derive(Debug)]
-struct Insert {
+pub(crate) struct Insert {
     entity: EntityType,
-    id: uuid::Uuid,
+    pub(crate) id: uuid::Uuid,
     values: Vec<(String, rusqlite::types::Value)>,
     parents: Vec<Insert>,
     children: Vec<Insert>,
@@ -132,7 +132,7 @@ struct Insert {
 /// Dataverse caps deep inserts; so do we, to keep a hostile body from recursing without end.
 const MAX_DEPTH: usize = 10;
 
-fn plan_insert(
+pub(crate) fn plan_insert(
     model: &d365_odata::model::Model,
     entity: &EntityType,
     fields: serde_json::Map<String, serde_json::Value>,
@@ -217,7 +217,7 @@ fn plan_insert(
 }
 
 /// Inserts the plan, parents first; `false` if some id is taken already.
-fn run_insert(
+pub(crate) fn run_insert(
     c: &rusqlite::Connection,
     insert: Insert,
     stamp: &write::Stamp,

@@ -35,13 +35,13 @@ pub(crate) struct Call<'a> {
 }
 
 /// How the key predicate names the record.
-enum Key {
+pub(crate) enum Key {
     Id(uuid::Uuid),
     /// Alternate key columns and values.
     Alternate(Vec<(String, Value)>),
 }
 
-fn key_of(entity: &EntityType, key: &KeyPredicate) -> Result<Key, DataverseError> {
+pub(crate) fn key_of(entity: &EntityType, key: &KeyPredicate) -> Result<Key, DataverseError> {
     match key {
         KeyPredicate::Single(Literal::Guid(id)) => Ok(Key::Id(*id)),
         KeyPredicate::Single(other) => Err(DataverseError::bad_query(format!(

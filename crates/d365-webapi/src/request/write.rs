@@ -46,7 +46,7 @@ impl RecordKey {
     }
 
     /// `(…)` as it goes in the URL.
-    fn segment(&self) -> String {
+    pub(crate) fn segment(&self) -> String {
         match self {
             RecordKey::Id(id) => format!("({id})"),
             RecordKey::Alternate(pairs) => {
