@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::profile::GrantKind;
 
+mod data;
 mod web;
+
+pub(crate) use data::{ExportArgs, ExportFormat};
 
 pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};
 
@@ -56,6 +59,8 @@ pub(crate) enum Command {
     /// Tables and columns of the environment (EntityDefinitions).
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// Export a table to NDJSON, CSV or Parquet: parallel ranges, resumable, one ordered file.
+    Export(ExportArgs),
     /// Print a shell completion script, e.g. `d365 completions bash > /etc/bash_completion.d/d365`.
     Completions(CompletionsArgs),
     /// Sign in and out, inspect tokens, manage profiles.

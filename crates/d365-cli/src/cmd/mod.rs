@@ -6,6 +6,7 @@ pub(crate) mod codegen;
 pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod emulator;
+pub(crate) mod export;
 pub(crate) mod get;
 pub(crate) mod metadata;
 pub(crate) mod odata;

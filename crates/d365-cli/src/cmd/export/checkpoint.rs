@@ -1,0 +1,157 @@
+//! The checkpoint beside an export's output (`OUT.checkpoint.json`): what is being exported,
+//! and per range how far its part file (`OUT.part-NNN`) is complete and which page comes next.
+//! Written after every page, atomically (temp file, fsync, rename), after the page's rows are
+//! on disk: a crash leaves at most rows past `bytes`, which a resume cuts off.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::flags::ExportFormat;
+
+/// The checkpoint file's layout version.
+const VERSION: u32 = 1;
+
+/// One range of the table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RangeState {
+    /// The range's condition (`createdon ge … and createdon lt …`), `None` for the whole table.
+    pub(crate) condition: Option<String>,
+    /// The page to read next; `None` before the first page and after the last.
+    pub(crate) next_link: Option<String>,
+    /// Bytes of the part file that hold whole, checkpointed pages.
+    pub(crate) bytes: u64,
+    /// Rows in those bytes.
+    pub(crate) rows: u64,
+    /// Every page is in the part file.
+    pub(crate) done: bool,
+}
+
+/// The whole export's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Checkpoint {
+    pub(crate) version: u32,
+    pub(crate) entity_set: String,
+    pub(crate) columns: Vec<String>,
+    pub(crate) filter: Option<String>,
+    pub(crate) order: String,
+    pub(crate) format: ExportFormat,
+    pub(crate) ranges: Vec<RangeState>,
+}
+
+impl Checkpoint {
+    /// A fresh checkpoint.
+    pub(crate) fn new(
+        entity_set: &str,
+        columns: Vec<String>,
+        filter: Option<String>,
+        order: String,
+        format: ExportFormat,
+        conditions: Vec<Option<String>>,
+    ) -> Self {
+        Self {
+            version: VERSION,
+            entity_set: entity_set.to_owned(),
+            columns,
+            filter,
+            order,
+            format,
+            ranges: conditions
+                .into_iter()
+                .map(|condition| RangeState {
+                    condition,
+                    next_link: None,
+                    bytes: 0,
+                    rows: 0,
+                    done: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// `OUT.checkpoint.json`.
+    pub(crate) fn path(out: &Path) -> PathBuf {
+        suffixed(out, ".checkpoint.json")
+    }
+
+    /// `OUT.part-NNN`: range `i`'s rows as NDJSON.
+    pub(crate) fn part_path(out: &Path, i: usize) -> PathBuf {
+        suffixed(out, &format!(".part-{i:03}"))
+    }
+
+    /// Reads a checkpoint.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("nothing to resume: cannot read {}", path.display()))?;
+        let cp: Self = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an export checkpoint", path.display()))?;
+        anyhow::ensure!(
+            cp.version == VERSION,
+            "{} was written by another version of d365 (layout {}, this one reads {VERSION})",
+            path.display(),
+            cp.version
+        );
+        Ok(cp)
+    }
+
+    /// Writes it atomically: a crash leaves the old or the new checkpoint, never half of one.
+    pub(crate) fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("writing a checkpoint in {}", dir.display()))?;
+        serde_json::to_writer_pretty(&mut tmp, self)?;
+        tmp.write_all(b"\n")?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path)
+            .with_context(|| format!("saving {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Rows checkpointed so far.
+    pub(crate) fn rows(&self) -> u64 {
+        self.ranges.iter().map(|r| r.rows).sum()
+    }
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_names_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("accounts.ndjson");
+        let cp = Checkpoint::new(
+            "accounts",
+            vec!["accountid".into(), "name".into()],
+            None,
+            "accountid asc".into(),
+            ExportFormat::Ndjson,
+            vec![None],
+        );
+        let path = Checkpoint::path(&out);
+        assert!(path.ends_with("accounts.ndjson.checkpoint.json"));
+        assert!(Checkpoint::part_path(&out, 2).ends_with("accounts.ndjson.part-002"));
+        cp.save(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), cp);
+        std::fs::write(&path, "{}").unwrap();
+        assert!(Checkpoint::load(&path).is_err());
+        assert!(
+            Checkpoint::load(&dir.path().join("none"))
+                .unwrap_err()
+                .to_string()
+                .contains("nothing to resume")
+        );
+    }
+}

@@ -1,0 +1,272 @@
+//! `d365 export` as a process against an emulator: the same ordered file for any parallelism,
+//! CSV with the metadata's columns, resume after a kill equal to an uninterrupted export, and
+//! one-line refusals.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use d365_emulator::faults::{FaultKind, FaultRule};
+use d365_testkit::{start, test_config};
+use serde_json::Value;
+use util::{TestCommand, run_against};
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_ordered_file_for_any_parallelism() {
+    let emulator = start(test_config(120)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.ndjson");
+    let four = dir.path().join("four.ndjson");
+    let o = one.display().to_string();
+    let f = four.display().to_string();
+    run_against(
+        &info,
+        &["export", "accounts", "--out", &o, "--page-size", "7"],
+    )
+    .await
+    .assert_ok();
+    let r = run_against(
+        &info,
+        &[
+            "export",
+            "accounts",
+            "--out",
+            &f,
+            "--parallel",
+            "4",
+            "--page-size",
+            "7",
+        ],
+    )
+    .await;
+    r.assert_ok();
+    assert!(r.stderr.contains("exported 120 rows"), "{}", r.stderr);
+    assert!(r.stderr.contains("4 ranges"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&four).unwrap());
+    let rows = lines(&one);
+    assert_eq!(rows.len(), 120);
+    let ids: std::collections::HashSet<_> = rows.iter().map(|r| r["accountid"].clone()).collect();
+    assert_eq!(ids.len(), 120, "every row once");
+    assert!(rows[0].get("name").is_some() && rows[0].get("_primarycontactid_value").is_some());
+    assert!(
+        rows[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with('@'))
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".part-") || n.contains("checkpoint"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // CSV: the header is the column list, the rows follow it.
+    let csv = dir.path().join("a.csv");
+    let c = csv.display().to_string();
+    run_against(
+        &info,
+        &[
+            "export",
+            "accounts",
+            "--out",
+            &c,
+            "--select",
+            "accountid,name",
+            "--filter",
+            "statecode eq 0",
+        ],
+    )
+    .await
+    .assert_ok();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut csv_lines = text.lines();
+    assert_eq!(csv_lines.next(), Some("accountid,name"));
+    let active = run_against(
+        &info,
+        &[
+            "get",
+            "accounts",
+            "--filter",
+            "statecode eq 0",
+            "--all",
+            "-o",
+            "ndjson",
+        ],
+    )
+    .await;
+    assert_eq!(csv_lines.count(), active.stdout.lines().count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_export_resumes_without_duplicates_or_gaps() {
+    let emulator = start(test_config(150)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.ndjson");
+    let w = whole.display().to_string();
+    run_against(
+        &info,
+        &[
+            "export",
+            "accounts",
+            "--out",
+            &w,
+            "--page-size",
+            "10",
+            "--parallel",
+            "3",
+        ],
+    )
+    .await
+    .assert_ok();
+
+    // Slow pages, so the kill lands mid-way.
+    emulator
+        .state()
+        .faults
+        .add(FaultRule {
+            kind: FaultKind::Delay,
+            method: Some("GET".into()),
+            path: "/api/data/*".into(),
+            count: None,
+            share: None,
+            status: None,
+            delay_ms: Some(150),
+            retry_after: None,
+        })
+        .unwrap();
+    let resumed = dir.path().join("resumed.ndjson");
+    let r = resumed.display().to_string();
+    let args = [
+        "export",
+        "accounts",
+        "--out",
+        &r,
+        "--page-size",
+        "10",
+        "--parallel",
+        "3",
+    ];
+    let mut child = TestCommand::new(&args).emulator_env(&info).spawn();
+    let checkpoint = dir.path().join("resumed.ndjson.checkpoint.json");
+    let started = Instant::now();
+    loop {
+        let rows = std::fs::read_to_string(&checkpoint)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .map(|cp| {
+                cp["ranges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["rows"].as_u64().unwrap())
+                    .sum::<u64>()
+            })
+            .unwrap_or(0);
+        if rows >= 40 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!resumed.exists(), "no output before the export finishes");
+    // Garbage past the checkpoint (a half-written page) is cut off on resume.
+    let part = dir.path().join("resumed.ndjson.part-000");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&part)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"half\": ").unwrap();
+    drop(f);
+
+    let again = run_against(&info, &args).await;
+    assert_eq!(again.code, Some(2), "no silent restart: {}", again.stderr);
+    assert!(again.stderr.contains("--resume"), "{}", again.stderr);
+    emulator.state().faults.clear();
+    let mut with_resume = args.to_vec();
+    with_resume.push("--resume");
+    run_against(&info, &with_resume).await.assert_ok();
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&resumed).unwrap(),
+        "resumed equals uninterrupted"
+    );
+    assert!(!checkpoint.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_one_line() {
+    let emulator = start(test_config(1)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let (txt, nd, pq) = (p("out.txt"), p("out.ndjson"), p("out.parquet"));
+    let mut cases = vec![
+        (
+            vec!["export", "accounts", "--out", txt.as_str()],
+            "from its extension",
+        ),
+        (
+            vec!["export", "accounts", "--out", nd.as_str(), "--resume"],
+            "nothing to resume",
+        ),
+        (
+            vec!["export", "nope", "--out", nd.as_str()],
+            "no table has the entity set 'nope'",
+        ),
+        (
+            vec![
+                "export",
+                "accounts",
+                "--out",
+                nd.as_str(),
+                "--parallel",
+                "0",
+            ],
+            "--parallel takes",
+        ),
+        (
+            vec![
+                "export",
+                "accounts",
+                "--out",
+                nd.as_str(),
+                "--filter",
+                "name eq",
+            ],
+            "--filter",
+        ),
+    ];
+    if !cfg!(feature = "parquet") {
+        cases.push((
+            vec!["export", "accounts", "--out", pq.as_str()],
+            "--features parquet",
+        ));
+    }
+    for (args, words) in cases {
+        let r = run_against(&info, &args).await;
+        r.assert_clean_stderr();
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(words), "{args:?}: {}", r.stderr);
+        // A filter's error carries the text and a caret under the fault.
+        let most = if words == "--filter" { 3 } else { 1 };
+        assert!(
+            r.stderr.trim().lines().count() <= most,
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+}
