@@ -270,3 +270,66 @@ async fn refusals_are_one_line() {
         );
     }
 }
+
+/// Parquet (the `parquet` feature; `cargo test --workspace --all-features` turns it on): typed
+/// columns whose values equal the NDJSON export's, in the same order.
+#[cfg(feature = "parquet")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_has_typed_columns_equal_to_ndjson() {
+    use arrow_array::{Array, Decimal128Array, FixedSizeBinaryArray, Int32Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let emulator = start(test_config(40)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let (nd, pq) = (dir.path().join("a.ndjson"), dir.path().join("a.parquet"));
+    let select = "accountid,name,revenue,statecode,createdon,_primarycontactid_value";
+    for out in [&nd, &pq] {
+        let o = out.display().to_string();
+        run_against(
+            &info,
+            &[
+                "export",
+                "accounts",
+                "--out",
+                &o,
+                "--select",
+                select,
+                "--parallel",
+                "2",
+            ],
+        )
+        .await
+        .assert_ok();
+    }
+    let rows = lines(&nd);
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&pq).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut i = 0;
+    for batch in reader {
+        let batch = batch.unwrap();
+        let ids = batch.column_by_name("accountid").unwrap();
+        let ids = ids.as_any().downcast_ref::<FixedSizeBinaryArray>().unwrap();
+        let names = batch.column_by_name("name").unwrap();
+        let names = names.as_any().downcast_ref::<StringArray>().unwrap();
+        let revenue = batch.column_by_name("revenue").unwrap();
+        let revenue = revenue.as_any().downcast_ref::<Decimal128Array>().unwrap();
+        let state = batch.column_by_name("statecode").unwrap();
+        let state = state.as_any().downcast_ref::<Int32Array>().unwrap();
+        for r in 0..batch.num_rows() {
+            let row = &rows[i];
+            let id: uuid::Uuid = row["accountid"].as_str().unwrap().parse().unwrap();
+            assert_eq!(ids.value(r), id.as_bytes());
+            assert_eq!(names.value(r), row["name"].as_str().unwrap());
+            assert_eq!(state.value(r) as i64, row["statecode"].as_i64().unwrap());
+            match row["revenue"].as_f64() {
+                Some(v) => assert_eq!(revenue.value_as_string(r).parse::<f64>().unwrap(), v),
+                None => assert!(revenue.is_null(r)),
+            }
+            i += 1;
+        }
+    }
+    assert_eq!(i, rows.len());
+    assert_eq!(i, 40);
+}

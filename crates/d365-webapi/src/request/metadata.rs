@@ -83,6 +83,9 @@ pub struct ColumnDefinition {
     /// For text columns.
     #[serde(default)]
     pub max_length: Option<u32>,
+    /// For decimal and money columns: digits after the point.
+    #[serde(default)]
+    pub precision: Option<u32>,
     /// Whether a create may set it.
     #[serde(default)]
     pub is_valid_for_create: Option<bool>,

@@ -10,6 +10,8 @@
 
 mod assemble;
 mod checkpoint;
+#[cfg(feature = "parquet")]
+mod parquet;
 
 use std::io::Write;
 use std::path::Path;
