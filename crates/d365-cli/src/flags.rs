@@ -10,7 +10,7 @@ use crate::profile::GrantKind;
 mod data;
 mod web;
 
-pub(crate) use data::{ExportArgs, ExportFormat};
+pub(crate) use data::{ExportArgs, ExportFormat, ImportArgs, ImportMode};
 
 pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};
 
@@ -61,6 +61,9 @@ pub(crate) enum Command {
     Metadata(MetadataCommand),
     /// Export a table to NDJSON, CSV or Parquet: parallel ranges, resumable, one ordered file.
     Export(ExportArgs),
+    /// Import rows from NDJSON or CSV: bulk messages in adaptive chunks, bad rows to a reject
+    /// file, resumable.
+    Import(ImportArgs),
     /// Print a shell completion script, e.g. `d365 completions bash > /etc/bash_completion.d/d365`.
     Completions(CompletionsArgs),
     /// Sign in and out, inspect tokens, manage profiles.

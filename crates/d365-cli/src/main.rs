@@ -61,6 +61,7 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Metadata(command) => cmd::metadata::run(command, profile).await,
         Command::Completions(args) => cmd::completions::run(&args),
         Command::Export(args) => cmd::export::run(args, profile).await,
+        Command::Import(args) => cmd::import::run(args, profile).await,
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod demo;
 pub(crate) mod emulator;
 pub(crate) mod export;
 pub(crate) mod get;
+pub(crate) mod import;
 pub(crate) mod metadata;
 pub(crate) mod odata;
 pub(crate) mod query;

@@ -46,3 +46,47 @@ pub(crate) struct ExportArgs {
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
 }
+
+/// How `d365 import` writes each row.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ImportMode {
+    /// New records (CreateMultiple).
+    Create,
+    /// Existing records by primary key (UpdateMultiple).
+    Update,
+    /// Create or update, by primary key or by `--key` (UpsertMultiple).
+    Upsert,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The entity set, e.g. accounts.
+    pub(crate) entity_set: String,
+    /// The input: NDJSON (.ndjson, .jsonl) or CSV (.csv) with a header row.
+    #[arg(long = "in", short)]
+    pub(crate) input: PathBuf,
+    /// How rows are written.
+    #[arg(long, value_enum, default_value = "create")]
+    pub(crate) mode: ImportMode,
+    /// Upsert by this alternate key: its column(s), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) key: Vec<String>,
+    /// Rename input columns: `source=column` (repeatable).
+    #[arg(long = "map", value_name = "SOURCE=COLUMN")]
+    pub(crate) map: Vec<String>,
+    /// Where rejected rows go, with the server's error (default: INPUT.rejects.ndjson).
+    #[arg(long)]
+    pub(crate) rejects: Option<PathBuf>,
+    /// Rows per request to start with (halved on timeouts and size errors).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) chunk_size: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) parallel: usize,
+    /// Continue an import that stopped, skipping what its journal says was committed.
+    #[arg(long)]
+    pub(crate) resume: bool,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}

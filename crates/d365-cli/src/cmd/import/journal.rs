@@ -1,0 +1,181 @@
+//! The import journal (`INPUT.import-journal`): one JSON object per line, fsynced after each
+//! write. The first line names the run (its id seeds the ids of created records, so a chunk
+//! sent again after a crash finds its records instead of duplicating them); then every
+//! committed or rejected input line, as ranges.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Entry {
+    Run {
+        id: uuid::Uuid,
+        entity_set: String,
+        mode: crate::flags::ImportMode,
+    },
+    /// Input lines `[from, to]` that are in Dataverse.
+    Committed { from: u64, to: u64 },
+    /// Input lines that went to the reject file.
+    Rejected { from: u64, to: u64 },
+}
+
+/// The journal of one import.
+#[derive(Debug)]
+pub(super) struct Journal {
+    pub(super) run: uuid::Uuid,
+    /// Input lines already handled (committed or rejected).
+    pub(super) done: BTreeSet<u64>,
+    file: std::fs::File,
+}
+
+/// `INPUT.import-journal`.
+pub(super) fn path(input: &Path) -> PathBuf {
+    let mut name = input.as_os_str().to_owned();
+    name.push(".import-journal");
+    PathBuf::from(name)
+}
+
+/// Consecutive runs of `lines` as `(from, to)`.
+fn runs(lines: &[u64]) -> Vec<(u64, u64)> {
+    let mut sorted = lines.to_vec();
+    sorted.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for l in sorted {
+        match out.last_mut() {
+            Some((_, to)) if *to + 1 == l => *to = l,
+            _ => out.push((l, l)),
+        }
+    }
+    out
+}
+
+impl Journal {
+    /// A new journal for a run.
+    pub(super) fn create(
+        path: &Path,
+        entity_set: &str,
+        mode: crate::flags::ImportMode,
+    ) -> anyhow::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("creating the journal {}", path.display()))?;
+        let mut j = Self {
+            run: uuid::Uuid::new_v4(),
+            done: BTreeSet::new(),
+            file,
+        };
+        j.write(&Entry::Run {
+            id: j.run,
+            entity_set: entity_set.to_owned(),
+            mode,
+        })?;
+        Ok(j)
+    }
+
+    /// Reopens a journal to resume its run.
+    pub(super) fn open(
+        path: &Path,
+        entity_set: &str,
+        mode: crate::flags::ImportMode,
+    ) -> anyhow::Result<Self> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("nothing to resume: cannot read {}", path.display()))?;
+        let mut run = None;
+        let mut done = BTreeSet::new();
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line?;
+            // A crash can cut the last line short: it was not acknowledged, so it does not count.
+            let Ok(entry) = serde_json::from_str::<Entry>(&line) else {
+                continue;
+            };
+            match entry {
+                Entry::Run {
+                    id,
+                    entity_set: set,
+                    mode: m,
+                } => {
+                    anyhow::ensure!(
+                        set == entity_set && m == mode,
+                        "{} belongs to an import into {set} ({m:?}); start this one without --resume",
+                        path.display()
+                    );
+                    run = Some(id);
+                }
+                Entry::Committed { from, to } | Entry::Rejected { from, to } => {
+                    done.extend(from..=to);
+                }
+            }
+        }
+        let run = run.with_context(|| format!("{} is not an import journal", path.display()))?;
+        let file = std::fs::OpenOptions::new().append(true).open(path)?;
+        Ok(Self { run, done, file })
+    }
+
+    fn write(&mut self, entry: &Entry) -> anyhow::Result<()> {
+        let mut line = serde_json::to_vec(entry)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file
+            .sync_data()
+            .context("syncing the import journal")?;
+        Ok(())
+    }
+
+    /// Records lines as committed.
+    pub(super) fn committed(&mut self, lines: &[u64]) -> anyhow::Result<()> {
+        for (from, to) in runs(lines) {
+            self.write(&Entry::Committed { from, to })?;
+        }
+        self.done.extend(lines);
+        Ok(())
+    }
+
+    /// Records lines as rejected.
+    pub(super) fn rejected(&mut self, lines: &[u64]) -> anyhow::Result<()> {
+        for (from, to) in runs(lines) {
+            self.write(&Entry::Rejected { from, to })?;
+        }
+        self.done.extend(lines);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::ImportMode;
+
+    #[test]
+    fn resumes_with_what_was_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.ndjson.import-journal");
+        let mut j = Journal::create(&p, "accounts", ImportMode::Create).unwrap();
+        j.committed(&[3, 1, 2, 7]).unwrap();
+        j.rejected(&[5]).unwrap();
+        let run = j.run;
+        drop(j);
+        // A torn last line is ignored.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"{\"committed\":{\"fr")
+            .unwrap();
+        let j = Journal::open(&p, "accounts", ImportMode::Create).unwrap();
+        assert_eq!(j.run, run);
+        assert_eq!(j.done.iter().copied().collect::<Vec<_>>(), [1, 2, 3, 5, 7]);
+        assert!(Journal::open(&p, "contacts", ImportMode::Create).is_err());
+        assert!(
+            Journal::create(&p, "accounts", ImportMode::Create).is_err(),
+            "never overwritten"
+        );
+        assert_eq!(runs(&[4, 2, 3, 9]), [(2, 4), (9, 9)]);
+    }
+}

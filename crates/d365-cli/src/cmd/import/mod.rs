@@ -1,0 +1,352 @@
+//! `d365 import <set> --in FILE`: rows from NDJSON or CSV into a table through the bulk
+//! messages (CreateMultiple, UpdateMultiple, UpsertMultiple), all or nothing per chunk.
+//!
+//! * Chunks start at `--chunk-size` and halve on timeouts and size errors.
+//! * A chunk the server refuses is bisected until the bad rows stand alone; they go to the
+//!   reject file with the server's error, the rest is written.
+//! * A chunk whose answer was lost (a dropped connection) is sent again: creates carry ids
+//!   derived from the run and the line, so a chunk that had been committed comes back as
+//!   duplicates, which are looked up and counted as done rather than written twice.
+//! * The journal records every committed and rejected line; `--resume` skips them.
+
+mod input;
+mod journal;
+mod shape;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, bail};
+use d365_webapi::{Client, Error};
+use futures_util::{StreamExt, TryStreamExt, future::BoxFuture, stream};
+use serde_json::{Value, json};
+
+use crate::flags::{ImportArgs, ImportMode};
+use journal::Journal;
+use shape::Shape;
+
+/// Sends of one chunk whose answer was lost, before the import stops (to be resumed).
+const AMBIGUOUS_RETRIES: u32 = 3;
+
+/// What the chunks share.
+struct Ctx {
+    client: Client,
+    mode: ImportMode,
+    entity_set: String,
+    logical_name: String,
+    key: String,
+    journal: Mutex<Journal>,
+    rejects: Mutex<std::io::BufWriter<std::fs::File>>,
+    chunk_size: AtomicUsize,
+    written: AtomicU64,
+    rejected: AtomicU64,
+    already: AtomicU64,
+    splits: AtomicU64,
+    resent: AtomicU64,
+    progress: indicatif::ProgressBar,
+}
+
+type Chunk = Vec<(u64, Value)>;
+
+pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.chunk_size >= 1, "--chunk-size must be at least 1");
+    anyhow::ensure!(
+        (1..=32).contains(&args.parallel),
+        "--parallel takes 1 to 32"
+    );
+    anyhow::ensure!(
+        args.input.exists(),
+        "{} does not exist",
+        args.input.display()
+    );
+    let client = super::web_client(&args.auth, profile).await?;
+    let tables = client.tables().await?;
+    let table = tables
+        .iter()
+        .find(|t| t.entity_set_name.as_deref() == Some(args.entity_set.as_str()))
+        .with_context(|| format!("no table has the entity set '{}'", args.entity_set))?
+        .clone();
+    let columns = client.columns(&table.logical_name).await?;
+    let journal_path = journal::path(&args.input);
+    let journal = if args.resume {
+        Journal::open(&journal_path, &args.entity_set, args.mode)?
+    } else {
+        if journal_path.exists() {
+            bail!(
+                "an unfinished import of {} exists ({}): add --resume to continue it, or delete the journal to start over",
+                args.input.display(),
+                journal_path.display()
+            );
+        }
+        Journal::create(&journal_path, &args.entity_set, args.mode)?
+    };
+    let mut shape = Shape::new(
+        &table,
+        &columns,
+        &tables,
+        args.mode,
+        args.key.clone(),
+        &args.map,
+        journal.run,
+    )?;
+    let rows = input::open(&args.input, shape.type_lookup())?;
+    let rejects_path = args.rejects.clone().unwrap_or_else(|| {
+        let mut name = args.input.as_os_str().to_owned();
+        name.push(".rejects.ndjson");
+        name.into()
+    });
+    let rejects = std::fs::OpenOptions::new()
+        .create(true)
+        .append(args.resume)
+        .write(true)
+        .truncate(!args.resume)
+        .open(&rejects_path)
+        .with_context(|| format!("opening {}", rejects_path.display()))?;
+    let done = journal.done.clone();
+    let progress = crate::output::progress("rows");
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        mode: args.mode,
+        entity_set: shape.entity_set.clone(),
+        logical_name: shape.logical_name.clone(),
+        key: shape.key.clone(),
+        journal: Mutex::new(journal),
+        rejects: Mutex::new(std::io::BufWriter::new(rejects)),
+        chunk_size: AtomicUsize::new(args.chunk_size),
+        written: AtomicU64::new(0),
+        rejected: AtomicU64::new(0),
+        already: AtomicU64::new(done.len() as u64),
+        splits: AtomicU64::new(0),
+        resent: AtomicU64::new(0),
+        progress,
+    });
+
+    // Chunks are cut as they are needed, at the size in force then.
+    let mut rows = rows.filter(move |r| !matches!(r, Ok(row) if done.contains(&row.line)));
+    let ctx_chunks = ctx.clone();
+    let chunks = stream::iter(
+        std::iter::from_fn(move || {
+            let size = ctx_chunks.chunk_size.load(Ordering::Relaxed);
+            let mut chunk: Chunk = Vec::with_capacity(size);
+            while chunk.len() < size {
+                // At the end of the input, the last (short) chunk still goes.
+                let Some(next) = rows.next() else {
+                    break;
+                };
+                match next {
+                    Err(e) => return Some(Err(e)),
+                    Ok(row) => match row.fields.and_then(|f| shape.record(row.line, f)) {
+                        Ok(record) => chunk.push((row.line, record)),
+                        Err(message) => {
+                            let error = json!({"message": message});
+                            if let Err(e) = reject(&ctx_chunks, row.line, &Value::Null, error) {
+                                return Some(Err(e));
+                            }
+                        }
+                    },
+                }
+            }
+            Some(Ok(chunk))
+        })
+        .take_while(|c| !matches!(c, Ok(c) if c.is_empty())),
+    )
+    .map(|chunk| {
+        let ctx = ctx.clone();
+        async move { process(ctx, chunk?, 0).await }
+    })
+    .buffer_unordered(args.parallel);
+    let outcome: anyhow::Result<()> = chunks.try_collect().await;
+    ctx.progress.finish_and_clear();
+    ctx.rejects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .flush()?;
+    if let Err(e) = outcome {
+        return Err(e.context(format!(
+            "the import stopped; what was committed is in the journal: run the same command with --resume to go on ({})",
+            journal_path.display()
+        )));
+    }
+    std::fs::remove_file(&journal_path)
+        .with_context(|| format!("removing {}", journal_path.display()))?;
+    summary(&ctx, &args, &rejects_path)
+}
+
+fn summary(
+    ctx: &Ctx,
+    args: &ImportArgs,
+    rejects_path: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let written = ctx.written.load(Ordering::Relaxed);
+    let rejected = ctx.rejected.load(Ordering::Relaxed);
+    let verb = match args.mode {
+        ImportMode::Create => "created",
+        ImportMode::Update => "updated",
+        ImportMode::Upsert => "upserted",
+    };
+    eprintln!(
+        "imported into {}: {verb} {written}, rejected {rejected}, already done {}, chunks split {}, sent again {}, throttled {}",
+        ctx.entity_set,
+        ctx.already.load(Ordering::Relaxed),
+        ctx.splits.load(Ordering::Relaxed),
+        ctx.resent.load(Ordering::Relaxed),
+        ctx.client.concurrency_stats().throttled,
+    );
+    if rejected > 0 {
+        eprintln!(
+            "d365: {rejected} rows rejected: see {}",
+            rejects_path.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let _ = std::fs::remove_file(rejects_path);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a rejected row (and journals it).
+fn reject(ctx: &Ctx, line: u64, record: &Value, error: Value) -> anyhow::Result<()> {
+    {
+        let mut out = ctx.rejects.lock().unwrap_or_else(|e| e.into_inner());
+        serde_json::to_writer(
+            &mut *out,
+            &json!({"line": line, "error": error, "record": record}),
+        )?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    }
+    ctx.journal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .rejected(&[line])?;
+    ctx.rejected.fetch_add(1, Ordering::Relaxed);
+    ctx.progress.inc(1);
+    Ok(())
+}
+
+fn committed(ctx: &Ctx, lines: &[u64], written: bool) -> anyhow::Result<()> {
+    ctx.journal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .committed(lines)?;
+    let counter = if written { &ctx.written } else { &ctx.already };
+    counter.fetch_add(lines.len() as u64, Ordering::Relaxed);
+    ctx.progress.inc(lines.len() as u64);
+    Ok(())
+}
+
+async fn send(ctx: &Ctx, chunk: &Chunk) -> Result<(), Error> {
+    let records: Vec<Value> = chunk.iter().map(|(_, r)| r.clone()).collect();
+    let (set, logical) = (&ctx.entity_set, &ctx.logical_name);
+    let request = match ctx.mode {
+        ImportMode::Create => ctx.client.create_multiple(set, logical, records),
+        ImportMode::Update => ctx.client.update_multiple(set, logical, records),
+        ImportMode::Upsert => ctx.client.upsert_multiple(set, logical, records),
+    };
+    request.send().await.map(|_| ())
+}
+
+/// The ids among `ids` that exist already.
+async fn existing(ctx: &Ctx, ids: &[uuid::Uuid]) -> anyhow::Result<Vec<uuid::Uuid>> {
+    let mut found = Vec::new();
+    for group in ids.chunks(50) {
+        let values: Vec<String> = group.iter().map(|id| format!("'{id}'")).collect();
+        let filter = format!(
+            "Microsoft.Dynamics.CRM.In(PropertyName='{}',PropertyValues=[{}])",
+            ctx.key,
+            values.join(",")
+        );
+        let page = ctx
+            .client
+            .query(&ctx.entity_set)
+            .select([ctx.key.as_str()])
+            .filter_text(&filter)?
+            .send()
+            .await?;
+        found.extend(page.items.iter().filter_map(|r| {
+            r[&ctx.key]
+                .as_str()
+                .and_then(|s| s.parse::<uuid::Uuid>().ok())
+        }));
+    }
+    Ok(found)
+}
+
+/// The primary key of a shaped record.
+fn id_of(ctx: &Ctx, record: &Value) -> Option<uuid::Uuid> {
+    record[&ctx.key].as_str().and_then(|s| s.parse().ok())
+}
+
+fn split(chunk: Chunk) -> (Chunk, Chunk) {
+    let mut first = chunk;
+    let second = first.split_off(first.len() / 2);
+    (first, second)
+}
+
+/// Sends a chunk, splitting, resending or rejecting as its answer says.
+fn process(ctx: Arc<Ctx>, chunk: Chunk, attempt: u32) -> BoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(async move {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<u64> = chunk.iter().map(|(l, _)| *l).collect();
+        let err = match send(&ctx, &chunk).await {
+            Ok(()) => return committed(&ctx, &lines, true),
+            Err(e) => e,
+        };
+        let api = err.api().cloned();
+        let status = api.as_ref().map(|a| a.status);
+        // Too big or too slow for the server: smaller chunks from now on.
+        if matches!(status, Some(408 | 413 | 504)) && chunk.len() > 1 {
+            ctx.chunk_size
+                .fetch_min((chunk.len() / 2).max(1), Ordering::Relaxed);
+            ctx.splits.fetch_add(1, Ordering::Relaxed);
+            let (a, b) = split(chunk);
+            process(ctx.clone(), a, 0).await?;
+            return process(ctx, b, 0).await;
+        }
+        // The answer was lost: the chunk may or may not be in. Send it again (creates carry
+        // their ids, so a committed chunk shows up as duplicates below).
+        if api.is_none() || matches!(status, Some(500 | 502 | 503)) {
+            if attempt >= AMBIGUOUS_RETRIES {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "lines {}–{} were sent {} times without an answer",
+                    lines[0],
+                    lines[lines.len() - 1],
+                    attempt + 1
+                )));
+            }
+            ctx.resent.fetch_add(1, Ordering::Relaxed);
+            return process(ctx, chunk, attempt + 1).await;
+        }
+        let api = api.unwrap_or_else(|| unreachable!("handled above"));
+        if ctx.mode == ImportMode::Create && api.code.eq_ignore_ascii_case("0x80040237") {
+            let ids: Vec<uuid::Uuid> = chunk.iter().filter_map(|(_, r)| id_of(&ctx, r)).collect();
+            let there = existing(&ctx, &ids).await?;
+            if !there.is_empty() {
+                let (done, rest): (Chunk, Chunk) = chunk
+                    .into_iter()
+                    .partition(|(_, r)| id_of(&ctx, r).is_some_and(|id| there.contains(&id)));
+                let done_lines: Vec<u64> = done.iter().map(|(l, _)| *l).collect();
+                committed(&ctx, &done_lines, false)?;
+                return process(ctx, rest, 0).await;
+            }
+        }
+        if chunk.len() == 1 {
+            let (line, record) = &chunk[0];
+            let error = json!({
+                "status": api.status,
+                "code": api.code,
+                "message": api.message,
+                "request_id": api.request_id,
+            });
+            return reject(&ctx, *line, record, error);
+        }
+        // All or nothing: one bad row failed the chunk. Halve until it stands alone.
+        ctx.splits.fetch_add(1, Ordering::Relaxed);
+        let (a, b) = split(chunk);
+        process(ctx.clone(), a, 0).await?;
+        process(ctx, b, 0).await
+    })
+}
