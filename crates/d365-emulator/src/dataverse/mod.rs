@@ -3,6 +3,7 @@
 //! the API group.
 
 mod apply;
+mod changes;
 mod entity;
 mod entity_set;
 mod expand;
