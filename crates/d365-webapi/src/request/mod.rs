@@ -1,5 +1,6 @@
 //! One request builder per operation, each ending in `send()`.
 
+mod changes;
 mod fetch_xml;
 mod metadata;
 mod operation;
@@ -9,6 +10,7 @@ mod retrieve;
 mod who_am_i;
 mod write;
 
+pub use changes::{Changes, ChangesRequest, InitialLoad, TrackChangesRequest};
 pub use fetch_xml::{FetchPage, FetchXmlRequest};
 pub use metadata::{ColumnDefinition, EntityDefinitionsRequest, MetadataRequest, TableDefinition};
 pub use operation::{ActionRequest, FunctionRequest, ParamValue};
