@@ -336,7 +336,13 @@ impl Pass<'_> {
                     .and_then(|u| u.parse().ok())
                     .ok_or_else(bad)?;
                 let cursor = match attribute(skip, "phase").as_deref() {
-                    Some("rows") => DeltaCursor::Rows(Some(cookie.boundaries)),
+                    Some("rows")
+                        if cookie.boundaries.len() == 2
+                            && cookie.boundaries[0].column == "versionnumber"
+                            && cookie.boundaries[1].column == self.entity.key =>
+                    {
+                        DeltaCursor::Rows(Some(cookie.boundaries))
+                    }
                     Some("deleted") => DeltaCursor::Deleted(
                         attribute(skip, "after")
                             .and_then(|a| a.parse().ok())
