@@ -219,6 +219,35 @@ const tests = {
     throw new Error("the record is still there after delete");
   },
 
+  async changeTrackingDeltaLink() {
+    // retrieveAll with trackChanges: Prefer odata.track-changes on every page; the last page's
+    // @odata.deltaLink comes back as oDataDeltaLink. Following it (as a next page link) gives
+    // the rows changed since and $deletedEntity entries for the rows deleted since.
+    const load = await dwa.retrieveAll({ collection: "accounts", select: ["name"], trackChanges: true, maxPageSize: 7 });
+    allOnce(load.value, "accountid", SEEDED, "initial load");
+    check(typeof load.oDataDeltaLink === "string" && load.oDataDeltaLink.includes("$select=name&$deltatoken="), `oDataDeltaLink ${load.oDataDeltaLink}`);
+    const kept = await dwa.create({ collection: "accounts", data: { name: `${PREFIX} tracked` } });
+    const gone = await dwa.create({ collection: "accounts", data: { name: `${PREFIX} tracked gone` } });
+    await dwa.deleteRecord({ collection: "accounts", key: gone });
+    const delta = await dwa.retrieveMultiple({ collection: "accounts" }, load.oDataDeltaLink);
+    const rows = delta.value.filter((r) => !("reason" in r));
+    const deleted = delta.value.filter((r) => "reason" in r);
+    eq(JSON.stringify(rows.map((r) => [r.accountid, r.name])), JSON.stringify([[kept, `${PREFIX} tracked`]]), "changed rows");
+    eq(JSON.stringify(deleted.map((r) => [r.id, r.reason])), JSON.stringify([[gone, "deleted"]]), "deleted entries");
+    check(delta.oDataDeltaLink && delta.oDataDeltaLink !== load.oDataDeltaLink, `next oDataDeltaLink ${delta.oDataDeltaLink}`);
+    const none = await dwa.retrieveMultiple({ collection: "accounts" }, delta.oDataDeltaLink);
+    eq(none.value.length, 0, "no changes since");
+    await dwa.deleteRecord({ collection: "accounts", key: kept });
+    try {
+      await dwa.retrieveMultiple({ collection: "accounts", select: ["name"], filter: "statecode eq 0", trackChanges: true });
+    } catch (e) {
+      eq(e.status, 400, "status with $filter");
+      eq(e.message, 'The "$filter" query parameter isn\'t supported when Change Tracking is enabled.', "message with $filter");
+      return;
+    }
+    throw new Error("$filter with trackChanges was accepted");
+  },
+
   async executeBatchChangeSet() {
     // POST $batch: a change set (create account Content-ID 1, create contact bound to $1,
     // update $1), then a GET outside the change set.

@@ -250,6 +250,9 @@ pub(crate) struct EmulatorArgs {
     /// Access token lifetime in seconds.
     #[arg(long)]
     pub(crate) token_lifetime: Option<u64>,
+    /// Seconds a change-tracking delta token stays valid (default 604800, Dataverse's 7 days).
+    #[arg(long, value_name = "SECS")]
+    pub(crate) change_token_lifetime: Option<u64>,
     /// Serve HTTPS with a generated CA (its path is printed and in the info file).
     #[arg(long)]
     pub(crate) tls: bool,

@@ -24,6 +24,9 @@ pub struct EmulatorConfig {
     pub device_code_lifetime_secs: u64,
     /// Seconds clients must wait between device-code polls (Entra: 5).
     pub device_code_interval_secs: u64,
+    /// Seconds a change-tracking delta token stays valid (Dataverse: 7 days); older tokens
+    /// get `ExpiredVersionStamp` and the client must load everything again.
+    pub change_token_lifetime_secs: u64,
     /// Accounts to seed (contacts are twice as many).
     pub seed_accounts: usize,
     /// Seed for the deterministic data generator.
@@ -209,6 +212,7 @@ impl Default for EmulatorConfig {
             refresh_token_lifetime_secs: 90 * 24 * 3600,
             device_code_lifetime_secs: 900,
             device_code_interval_secs: 5,
+            change_token_lifetime_secs: 7 * 24 * 3600,
             seed_accounts: 1000,
             seed: 365,
             tenants: vec![TenantConfig {

@@ -547,6 +547,29 @@ impl DataverseError {
             "Invalid page number in paging cookie.",
         )
     }
+    /// 400 `0x80060888`: a query option that change tracking does not allow (`$filter`,
+    /// `$orderby`, `$expand`, `$top`), with the documented message.
+    pub fn not_with_change_tracking(option: &str) -> Self {
+        Self::bad_query(format!(
+            "The \"{option}\" query parameter isn't supported when Change Tracking is enabled."
+        ))
+    }
+    /// 400 `0x80044352` (ExpiredVersionStamp): a delta token older than the retention.
+    pub fn expired_version_stamp() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x80044352",
+            "Version stamp associated with the client has expired. Please perform a full sync.",
+        )
+    }
+    /// 400 `0x80072491` (ChangeTrackingNotEnabledForEntity).
+    pub fn change_tracking_not_enabled(entity: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x80072491",
+            format!("Entity {entity} isn't enabled for change tracking."),
+        )
+    }
     /// 405: the method is not allowed on this resource.
     pub fn method_not_allowed(method: &str, uri: &str) -> Self {
         Self::new(

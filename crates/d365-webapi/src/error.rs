@@ -24,6 +24,19 @@ impl ApiError {
     pub fn is_not_found(&self) -> bool {
         self.status == 404
     }
+
+    /// `true` when a delta link's token is older than the environment keeps changes
+    /// (`0x80044352`, ExpiredVersionStamp, after 7 days by default): load everything again
+    /// with [`QueryRequest::track_changes`](crate::QueryRequest::track_changes).
+    pub fn is_expired_delta_token(&self) -> bool {
+        self.code.eq_ignore_ascii_case("0x80044352")
+    }
+
+    /// `true` when the table does not have change tracking enabled (`0x80072491`,
+    /// ChangeTrackingNotEnabledForEntity).
+    pub fn is_change_tracking_disabled(&self) -> bool {
+        self.code.eq_ignore_ascii_case("0x80072491")
+    }
 }
 
 /// Everything that can go wrong in a Web API call.

@@ -11,6 +11,10 @@
 //!   records by id or alternate key ([`RecordKey`]); query text comes from `d365-odata`'s printer.
 //! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`],
 //!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page.
+//! * Change tracking: [`QueryRequest::track_changes`] loads everything with a delta link
+//!   ([`InitialLoad`]); [`Client::changes`] follows it to the records created or updated and
+//!   the ids deleted since ([`Changes`]), with the next delta link;
+//!   [`ApiError::is_expired_delta_token`] says when to load everything again.
 //! * Resilience from `d365-http`: `Retry-After`, backoff, a shared retry budget, and an AIMD
 //!   concurrency controller fed by `x-ms-dop-hint` ([`ConcurrencyConfig`]); a `tracing` span per
 //!   request (`d365.request`: method, entity set, status, retries, elapsed).
@@ -58,8 +62,9 @@ pub use record::{
     surface_annotations,
 };
 pub use request::{
-    ActionRequest, BulkMessage, BulkRequest, ColumnDefinition, CountRequest, CreateRequest,
-    DeleteRequest, EntityDefinitionsRequest, FetchPage, FetchXmlRequest, FunctionRequest,
-    MetadataRequest, ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey,
-    RelationRequest, RetrieveRequest, TableDefinition, UpsertMode, WhoAmI, WhoAmIRequest,
+    ActionRequest, BulkMessage, BulkRequest, Changes, ChangesRequest, ColumnDefinition,
+    CountRequest, CreateRequest, DeleteRequest, EntityDefinitionsRequest, FetchPage,
+    FetchXmlRequest, FunctionRequest, InitialLoad, MetadataRequest, ParamValue, PatchRequest,
+    PropertyRequest, QueryRequest, RecordKey, RelationRequest, RetrieveRequest, TableDefinition,
+    TrackChangesRequest, UpsertMode, WhoAmI, WhoAmIRequest,
 };

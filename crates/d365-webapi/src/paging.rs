@@ -20,6 +20,10 @@ pub struct Page<T> {
     pub next_link: Option<String>,
     /// `@odata.count`, when `$count=true` was asked.
     pub count: Option<u64>,
+    /// `@odata.deltaLink`: on the last page of a change-tracked query
+    /// ([`QueryRequest::track_changes`](crate::QueryRequest::track_changes)), where to ask for
+    /// the changes since.
+    pub delta_link: Option<String>,
 }
 
 impl Page<Value> {
@@ -39,6 +43,7 @@ impl Page<Value> {
             items,
             next_link: self.next_link,
             count: self.count,
+            delta_link: self.delta_link,
         })
     }
 }
@@ -54,6 +59,8 @@ struct PageBody<T> {
     next_link: Option<String>,
     #[serde(rename = "@odata.count")]
     count: Option<u64>,
+    #[serde(rename = "@odata.deltaLink")]
+    delta_link: Option<String>,
 }
 
 impl<T: DeserializeOwned> Page<T> {
@@ -67,6 +74,7 @@ impl<T: DeserializeOwned> Page<T> {
             items: body.value,
             next_link: body.next_link,
             count: body.count,
+            delta_link: body.delta_link,
         })
     }
 }
@@ -255,9 +263,17 @@ mod tests {
         assert_eq!(typed.next_link, page.next_link);
         let last = Page::<Value>::from_slice(br#"{"value":[]}"#, "/accounts").unwrap();
         assert_eq!(
-            (last.items.len(), last.next_link, last.count),
-            (0, None, None)
+            (
+                last.items.len(),
+                last.next_link,
+                last.count,
+                last.delta_link
+            ),
+            (0, None, None, None)
         );
+        let tracked =
+            Page::<Value>::from_slice(br#"{"@odata.deltaLink":"d","value":[]}"#, "/a").unwrap();
+        assert_eq!(tracked.delta_link.as_deref(), Some("d"));
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
     if let Some(lifetime) = args.token_lifetime {
         config.token_lifetime_secs = lifetime;
     }
+    if let Some(lifetime) = args.change_token_lifetime {
+        config.change_token_lifetime_secs = lifetime;
+    }
     config.data_dir = args.data_dir.clone();
     config.tls = args.tls;
     if let Some(interval) = args.device_code_interval {

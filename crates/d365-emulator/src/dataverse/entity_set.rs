@@ -1,5 +1,5 @@
 //! Collections: `GET {api}/{set}?$select&$filter&$orderby&$top&$count` with
-//! `Prefer: odata.maxpagesize` paging through `@odata.nextLink`.
+//! `Prefer: odata.maxpagesize` paging through `@odata.nextLink` (change tracking: `changes.rs`).
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// Dataverse's largest page.
 pub(crate) const MAX_PAGE_SIZE: usize = 5000;
 
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -160,7 +160,7 @@ pub(crate) fn context_url(
 }
 
 /// The raw query without `$skiptoken`, so a next link can carry a new one.
-fn without_skiptoken(raw: &str) -> String {
+pub(crate) fn without_skiptoken(raw: &str) -> String {
     raw.split('&')
         .filter(|part| {
             let name = part.split('=').next().unwrap_or_default();
@@ -222,10 +222,13 @@ pub(crate) async fn query(
             "$apply is not supported on a navigation collection by the emulator yet.",
         ));
     }
-    if options.deltatoken.is_some() {
-        return Err(DataverseError::bad_query(
-            "Change tracking is not supported by the emulator yet.",
-        ));
+    if super::changes::requested(headers, &options) {
+        if scope.is_some() {
+            return Err(DataverseError::bad_query(
+                "Change tracking on a navigation collection is not supported by the emulator.",
+            ));
+        }
+        return super::changes::query(st, entity, path, raw_query, headers, &options).await;
     }
     let names = select_names(entity, &options)?;
     let columns = output_columns(entity, names.as_deref());

@@ -43,7 +43,7 @@ fn entity_json(e: &EntityType) -> Map<String, Value> {
             "organization" => "OrganizationOwned",
             _ => "BusinessOwned",
         },
-        "ChangeTrackingEnabled": true,
+        "ChangeTrackingEnabled": super::model::change_tracking_enabled(e),
         "DisplayName": label(&schema),
     }) else {
         unreachable!()

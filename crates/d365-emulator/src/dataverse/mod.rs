@@ -4,6 +4,7 @@
 
 mod apply;
 mod bulk;
+mod changes;
 mod entity;
 mod entity_set;
 mod expand;

@@ -1,6 +1,7 @@
 //! Persistence: one SQLite database per emulator (a file under `--data-dir`, else in memory).
 //! SQL lives only under `store/` and `query/`; handlers call these functions.
 
+pub mod changes;
 mod refresh_tokens;
 pub mod schema;
 pub mod seed;

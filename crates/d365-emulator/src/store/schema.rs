@@ -122,5 +122,5 @@ pub fn create_tables(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
         }
         conn.execute_batch(&create_table_sql(entity))?;
     }
-    Ok(())
+    super::changes::create_tables(conn)
 }

@@ -1,5 +1,5 @@
 //! Snapshots of the data for tests: each is an in-memory database attached to the one
-//! connection, holding a copy of every table's rows and the version counter. Restoring copies
+//! connection, holding a copy of every table's rows, the version counter and the change log. Restoring copies
 //! them back in one transaction. Snapshots live as long as the emulator.
 
 use d365_odata::model::Model;
@@ -57,13 +57,13 @@ fn tables(model: &Model) -> Vec<String> {
         .map(|e| e.name.clone())
         .collect();
     t.push("_emulator_meta".into());
+    t.push("_emulator_changes".into());
     t
 }
 
+/// The counter's and the change log's tables, which may not exist yet.
 fn ensure_meta(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    )
+    super::changes::create_tables(conn)
 }
 
 /// Takes (or replaces) the snapshot `name`.

@@ -176,17 +176,30 @@ pub fn update(
     Ok(version)
 }
 
-/// Deletes a row; `false` if it did not exist.
+/// Deletes a row; `false` if it did not exist. The delete and its tombstone in the change
+/// log (see [`super::changes`]) are one savepoint: both happen or neither.
 pub fn delete(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqlite::Result<bool> {
-    let n = conn.execute(
-        &format!(
-            "DELETE FROM {} WHERE {} = ?1",
-            ident(&entity.name),
-            ident(&entity.key)
-        ),
-        params![id.as_bytes().to_vec()],
-    )?;
-    Ok(n > 0)
+    conn.execute_batch("SAVEPOINT emulator_delete")?;
+    let result = (|| {
+        let n = conn.execute(
+            &format!(
+                "DELETE FROM {} WHERE {} = ?1",
+                ident(&entity.name),
+                ident(&entity.key)
+            ),
+            params![id.as_bytes().to_vec()],
+        )?;
+        if n > 0 {
+            let version = next_version(conn, entity)?;
+            super::changes::record_delete(conn, entity, id, version)?;
+        }
+        Ok(n > 0)
+    })();
+    match result {
+        Ok(_) => conn.execute_batch("RELEASE emulator_delete")?,
+        Err(_) => conn.execute_batch("ROLLBACK TO emulator_delete; RELEASE emulator_delete")?,
+    }
+    result
 }
 
 /// Whether a row with this key exists.

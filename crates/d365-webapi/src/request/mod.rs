@@ -1,6 +1,7 @@
 //! One request builder per operation, each ending in `send()`.
 
 mod bulk;
+mod changes;
 mod fetch_xml;
 mod metadata;
 mod operation;
@@ -11,6 +12,7 @@ mod who_am_i;
 mod write;
 
 pub use bulk::{BulkMessage, BulkRequest};
+pub use changes::{Changes, ChangesRequest, InitialLoad, TrackChangesRequest};
 pub use fetch_xml::{FetchPage, FetchXmlRequest};
 pub use metadata::{ColumnDefinition, EntityDefinitionsRequest, MetadataRequest, TableDefinition};
 pub use operation::{ActionRequest, FunctionRequest, ParamValue};

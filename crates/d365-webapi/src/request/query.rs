@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::error::Error;
 use crate::paging::{self, Page};
+use crate::request::TrackChangesRequest;
 
 /// A collection query on one entity set.
 #[derive(Debug, Clone)]
@@ -85,6 +86,18 @@ impl QueryRequest {
     /// The options as built.
     pub fn options(&self) -> &QueryOptions {
         &self.options
+    }
+
+    /// Change tracking (`Prefer: odata.track-changes`): every record now plus a delta link
+    /// for the changes since (see [`TrackChangesRequest`]). Only `$select` (and the page
+    /// size) may go with it.
+    pub fn track_changes(self) -> TrackChangesRequest {
+        TrackChangesRequest::new(self)
+    }
+
+    /// The client and the page size, for requests built on this query.
+    pub(crate) fn client_and_page_size(&self) -> (&Client, Option<u32>) {
+        (&self.client, self.max_page_size)
     }
 
     /// The full URL this query sends.

@@ -150,6 +150,12 @@ pub fn builtin_tables() -> Vec<EntityType> {
     tables.into_iter().map(with_currency).collect()
 }
 
+/// Whether a table has change tracking on (`ChangeTrackingEnabled`): every table with a
+/// `versionnumber`, except `organization`, which Dataverse does not track.
+pub fn change_tracking_enabled(entity: &EntityType) -> bool {
+    entity.name != "organization" && entity.property("versionnumber").is_some()
+}
+
 /// The emulated tables.
 #[derive(Debug, Clone)]
 pub struct DataverseModel {

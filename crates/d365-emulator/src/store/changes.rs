@@ -1,0 +1,146 @@
+//! The change log behind change tracking (`Prefer: odata.track-changes`, `$deltatoken`).
+//!
+//! New and updated rows need no log: every write stamps the row with the next value of the
+//! database-wide version counter (`versionnumber`), so "changed since version V" is
+//! `versionnumber > V`. Deleted rows leave a tombstone in `_emulator_changes` (version, table,
+//! id), written by [`crate::store::write::delete`] in the same savepoint as the delete. A
+//! delta token is a version of that counter (see [`current_version`]).
+
+use d365_odata::model::{EntityType, Model};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::schema::ident;
+
+/// The tombstone table and the version counter's table (idempotent).
+pub const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS _emulator_changes (version INTEGER PRIMARY KEY, entity TEXT NOT NULL, id BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS _emulator_changes_entity ON _emulator_changes (entity, version);";
+
+/// Creates the change log (and the counter's table) if missing.
+pub fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CREATE_SQL)
+}
+
+/// Records that `id` of `entity` was deleted at `version`.
+pub fn record_delete(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+    version: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO _emulator_changes (version, entity, id) VALUES (?1, ?2, ?3)",
+        params![version, entity.name, id.as_bytes().to_vec()],
+    )?;
+    Ok(())
+}
+
+/// The version every change so far is at or below: the counter, started now (at the highest
+/// seeded `versionnumber`) if no write has started it yet, so that every later write is
+/// above it. Needs the writer's connection.
+pub fn current_version(conn: &Connection, model: &Model) -> rusqlite::Result<i64> {
+    create_tables(conn)?;
+    let current: Option<i64> = conn
+        .query_row(
+            "SELECT value FROM _emulator_meta WHERE key = 'versionnumber'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(v) = current {
+        return Ok(v);
+    }
+    let mut highest = 0_i64;
+    for entity in model.entity_types() {
+        if entity.property("versionnumber").is_none() {
+            continue;
+        }
+        let max: Option<i64> = conn.query_row(
+            &format!("SELECT max(versionnumber) FROM {}", ident(&entity.name)),
+            [],
+            |r| r.get(0),
+        )?;
+        highest = highest.max(max.unwrap_or(0));
+    }
+    conn.execute(
+        "INSERT INTO _emulator_meta (key, value) VALUES ('versionnumber', ?1)",
+        params![highest],
+    )?;
+    Ok(highest)
+}
+
+/// Rows of `entity` deleted in `(since, upto]` and not there now, one per id (its latest
+/// delete), ordered by that version, after version `after`; at most `limit`.
+pub fn deleted_since(
+    conn: &Connection,
+    entity: &EntityType,
+    since: i64,
+    upto: i64,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(uuid::Uuid, i64)>> {
+    let sql = format!(
+        "SELECT t.id, max(t.version) AS v FROM _emulator_changes t \
+         WHERE t.entity = ?1 AND t.version > ?2 AND t.version <= ?3 \
+         AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.{key} = t.id) \
+         GROUP BY t.id HAVING v > ?4 ORDER BY v LIMIT ?5",
+        table = ident(&entity.name),
+        key = ident(&entity.key)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![entity.name, since, upto, after, limit as i64],
+        |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)),
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, version) = row?;
+        if let Ok(id) = uuid::Uuid::from_slice(&id) {
+            out.push((id, version));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counter_starts_above_the_seed_and_tombstones_are_per_id() {
+        let model = crate::dataverse::model::DataverseModel::default().model;
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::create_tables(&conn, &model).unwrap();
+        let (o, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        super::super::seed::seed(&mut conn, &model, 3, 1, o, b).unwrap();
+        let account = model.entity_type("account").unwrap();
+        let seeded: i64 = conn
+            .query_row("SELECT max(versionnumber) FROM contact", [], |r| r.get(0))
+            .unwrap();
+        let v0 = current_version(&conn, &model).unwrap();
+        assert!(v0 >= seeded, "{v0} < {seeded}");
+        assert_eq!(current_version(&conn, &model).unwrap(), v0);
+        let id: Vec<u8> = conn
+            .query_row("SELECT accountid FROM account LIMIT 1", [], |r| r.get(0))
+            .unwrap();
+        let id = uuid::Uuid::from_slice(&id).unwrap();
+        let gone = uuid::Uuid::from_u128(99);
+        for (i, who) in [gone, gone, id].iter().enumerate() {
+            record_delete(&conn, account, who, v0 + 1 + i as i64).unwrap();
+        }
+        // One entry for `gone` (its latest delete); none for a row that is there again.
+        let deleted = deleted_since(&conn, account, v0, v0 + 10, v0, 10).unwrap();
+        assert_eq!(deleted, vec![(gone, v0 + 2)]);
+        assert!(
+            deleted_since(&conn, account, v0, v0 + 1, v0, 10)
+                .unwrap()
+                .iter()
+                .all(|(_, v)| *v <= v0 + 1)
+        );
+        assert!(
+            deleted_since(&conn, account, v0 + 2, v0 + 10, v0, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
