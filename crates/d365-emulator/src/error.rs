@@ -607,6 +607,49 @@ impl DataverseError {
             "A record with matching key values already exists.",
         )
     }
+    /// 400: a `$batch` body that cannot be read as a batch (boundary, framing, a part that is
+    /// not a request). Dataverse answers these with plain JSON, not multipart.
+    pub fn batch_format(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "0x0", message)
+    }
+    /// 400 `0x80048d19`: framing lines ending in a bare LF; Dataverse's reader fails with
+    /// this message ([troubleshooting web-api-client-errors]).
+    pub fn batch_bare_lf() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x80048d19",
+            "Error identified in Payload provided by the user for Entity :'', For more information on this error please follow the help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : System.ArgumentException: Stream was not readable.",
+        )
+    }
+    /// 400: more than `max` requests in one `$batch` (the code is not documented; the
+    /// message follows ExecuteMultiple's batch-size fault).
+    pub fn batch_too_large(count: usize, max: usize) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x0",
+            format!(
+                "The number of requests in the batch, {count}, exceeds the maximum allowed batch size of {max}."
+            ),
+        )
+    }
+    /// 400: a `$n` that names no earlier request of the same change set.
+    pub fn content_id_missing(reference: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x0",
+            format!("Content-ID Reference: '{reference}' does not exist in the batch context."),
+        )
+    }
+    /// 414: a URL longer than Dataverse accepts (32,768 characters, 65,536 inside `$batch`).
+    pub fn uri_too_long(length: usize, max: usize) -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            "0x0",
+            format!(
+                "The request URL is {length} characters long; Dataverse accepts at most {max}. Send long GETs inside $batch."
+            ),
+        )
+    }
     /// 500: an internal failure (details are logged, not sent).
     pub fn internal() -> Self {
         Self::new(
