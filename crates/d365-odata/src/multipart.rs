@@ -250,18 +250,18 @@ pub fn parse_request(bytes: &[u8]) -> Result<EmbeddedRequest<'_>, MultipartError
     let first = head.remove(0);
     let line = std::str::from_utf8(first)
         .map_err(|_| MultipartError("a request line is not UTF-8".into()))?;
-    let mut words = line.split(' ').filter(|w| !w.is_empty());
-    let (Some(method), Some(target), Some(version), None) =
-        (words.next(), words.next(), words.next(), words.next())
-    else {
-        return Err(MultipartError(format!(
+    // The target is everything between the method and the version: the Python SDK writes
+    // spaces of a `$filter` literal unencoded, and Dataverse takes them.
+    let bad = || {
+        MultipartError(format!(
             "'{line}' is not a request line (METHOD url HTTP/1.1)"
-        )));
+        ))
     };
-    if !version.starts_with("HTTP/") {
-        return Err(MultipartError(format!(
-            "'{line}' is not a request line (METHOD url HTTP/1.1)"
-        )));
+    let (method, rest) = line.trim().split_once(' ').ok_or_else(bad)?;
+    let (target, version) = rest.trim().rsplit_once(' ').ok_or_else(bad)?;
+    let target = target.trim();
+    if !version.starts_with("HTTP/") || method.is_empty() || target.is_empty() {
+        return Err(bad());
     }
     let headers = head
         .into_iter()
@@ -343,6 +343,9 @@ mod tests {
         assert_eq!(get.target, "accounts");
         assert_eq!(get.header("accept"), Some("application/json"));
         assert!(get.body.is_empty());
+        let spaced = parse_request(b"GET accounts?$filter=name eq 'a b' HTTP/1.1\r\n").unwrap();
+        assert_eq!(spaced.target, "accounts?$filter=name eq 'a b'");
+        assert!(parse_request(b"GET HTTP/1.1\r\n").is_err());
     }
 
     #[test]

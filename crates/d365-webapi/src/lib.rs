@@ -9,6 +9,9 @@
 //!   with typed parameters, [`FetchXmlRequest`] with the paging-cookie algorithm,
 //!   [`CountRequest`], [`WhoAmIRequest`], [`MetadataRequest`] and [`EntityDefinitionsRequest`];
 //!   records by id or alternate key ([`RecordKey`]); query text comes from `d365-odata`'s printer.
+//! * `$batch` ([`Client::batch`] → [`BatchRequest`]): GETs and change sets (all or nothing, with
+//!   `$n` references through [`ContentRef`]), one [`BatchResult`] per response part; a GET
+//!   longer than [`MAX_URL_LENGTH`] goes inside a batch by itself, paging included.
 //! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`],
 //!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page.
 //! * Resilience from `d365-http`: `Retry-After`, backoff, a shared retry budget, and an AIMD
@@ -58,8 +61,9 @@ pub use record::{
     surface_annotations,
 };
 pub use request::{
-    ActionRequest, ColumnDefinition, CountRequest, CreateRequest, DeleteRequest,
-    EntityDefinitionsRequest, FetchPage, FetchXmlRequest, FunctionRequest, MetadataRequest,
+    ActionRequest, BatchRequest, BatchResult, BatchTarget, ChangeSet, ColumnDefinition, ContentRef,
+    CountRequest, CreateRequest, DeleteRequest, EntityDefinitionsRequest, FetchPage,
+    FetchXmlRequest, FunctionRequest, MAX_BATCH_REQUESTS, MAX_URL_LENGTH, MetadataRequest,
     ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey, RelationRequest,
     RetrieveRequest, TableDefinition, UpsertMode, WhoAmI, WhoAmIRequest,
 };

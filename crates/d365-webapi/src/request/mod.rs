@@ -1,5 +1,6 @@
 //! One request builder per operation, each ending in `send()`.
 
+mod batch;
 mod fetch_xml;
 mod metadata;
 mod operation;
@@ -9,6 +10,11 @@ mod retrieve;
 mod who_am_i;
 mod write;
 
+pub(crate) use batch::get_in_batch;
+pub use batch::{
+    BatchRequest, BatchResult, BatchTarget, ChangeSet, ContentRef, MAX_BATCH_REQUESTS,
+    MAX_URL_LENGTH,
+};
 pub use fetch_xml::{FetchPage, FetchXmlRequest};
 pub use metadata::{ColumnDefinition, EntityDefinitionsRequest, MetadataRequest, TableDefinition};
 pub use operation::{ActionRequest, FunctionRequest, ParamValue};
