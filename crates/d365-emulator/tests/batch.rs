@@ -474,3 +474,38 @@ async fn long_gets_are_refused_directly_but_run_inside_a_batch() {
     let (status, got) = c.batch(&[P::Op(None, "GET", &query, None)], false).await;
     assert_eq!((status, got[0].1), (StatusCode::OK, 200), "{got:?}");
 }
+
+#[tokio::test]
+async fn a_batch_counts_as_one_request_for_service_protection() {
+    let mut config = test_config(1);
+    config.limits = Some(d365_emulator::limits::ServiceLimits {
+        requests: 2,
+        window_secs: 300,
+        ..d365_emulator::limits::ServiceLimits::real()
+    });
+    let emulator = start(config).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let token = common::app_token(&http, &info).await;
+    let c = Ctx {
+        _emulator: emulator,
+        _dir: None,
+        info,
+        http,
+        token,
+    };
+    let parts: Vec<P<'_>> = (0..10)
+        .map(|_| P::Op(None, "GET", "WhoAmI()", None))
+        .collect();
+    let r = c.batch_raw(body(&parts), false).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()["x-ms-ratelimit-burst-remaining-xrm-requests"],
+        "1"
+    );
+    let r = c.batch_raw(body(&parts), false).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Then the whole batch is refused, nothing in it runs.
+    let r = c.batch_raw(body(&parts), false).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
