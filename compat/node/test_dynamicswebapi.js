@@ -9,7 +9,7 @@ const msal = require("@azure/msal-node");
 const { DynamicsWebApi } = require("dynamics-web-api");
 
 const info = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
-const PENDING = new Set(["executeBatchChangeSet", ...(process.env.DWA_PENDING || "").split(",").filter(Boolean)]);
+const PENDING = new Set([...(process.env.DWA_PENDING || "").split(",").filter(Boolean)]);
 const SEEDED = 20; // run.sh starts the emulator with --seed 20
 const PREFIX = `compat-dwa-${process.pid}`;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -70,3 +70,4 @@ pub mod bind;
 pub mod conformance;
 pub mod csdl;
 pub mod model;
+pub mod multipart;

@@ -39,6 +39,8 @@ struct Inner {
     concurrency: ConcurrencyController,
     /// `Prefer: odata.include-annotations="…"` on every read, when set.
     annotations: Option<String>,
+    /// GETs with longer URLs go inside a `$batch` ([`ClientBuilder::max_url_length`]).
+    max_url_length: usize,
 }
 
 /// Builds a [`Client`]; everything is checked in [`ClientBuilder::build`].
@@ -54,6 +56,7 @@ pub struct ClientBuilder {
     http: Option<HttpClient>,
     timeout: Option<std::time::Duration>,
     user_agent: Option<String>,
+    max_url_length: Option<usize>,
 }
 
 impl ClientBuilder {
@@ -115,6 +118,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest GET URL sent as is (default [`crate::MAX_URL_LENGTH`], Dataverse's
+    /// 32,768 characters); a longer GET goes inside a `$batch`, where Dataverse takes URLs up
+    /// to 65,536 characters, transparently (paging included).
+    pub fn max_url_length(mut self, length: usize) -> Self {
+        self.max_url_length = Some(length);
+        self
+    }
+
     /// A preconfigured HTTP client (timeouts, user agent, trusted roots).
     pub fn http_client(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
@@ -166,6 +177,7 @@ impl ClientBuilder {
                 budget: RetryBudget::new(self.budget.unwrap_or_default()),
                 concurrency: ConcurrencyController::new(self.concurrency.unwrap_or_default()),
                 annotations: self.annotations,
+                max_url_length: self.max_url_length.unwrap_or(crate::MAX_URL_LENGTH),
             }),
             caller: None,
         })
@@ -389,6 +401,11 @@ impl Client {
         PropertyRequest::new(self, entity_set, key.into(), property, None)
     }
 
+    /// A `$batch`: GETs and change sets in one request ([`crate::BatchRequest`]).
+    pub fn batch(&self) -> crate::BatchRequest {
+        crate::BatchRequest::new(self.clone())
+    }
+
     /// Calls `WhoAmI`.
     pub fn who_am_i(&self) -> WhoAmIRequest {
         WhoAmIRequest::new(self.clone())
@@ -425,6 +442,48 @@ impl Client {
         body: Option<&Value>,
         extra: &[(&str, String)],
     ) -> Result<Answer, Error> {
+        if method == reqwest::Method::GET && url.len() > self.inner.max_url_length {
+            return crate::request::get_in_batch(self, url, extra).await;
+        }
+        let idempotent = method != reqwest::Method::POST;
+        let payload = body.map(|b| ("application/json; charset=utf-8".to_owned(), b.to_string()));
+        let (path, answer) = self
+            .send_raw(method, url, payload, extra, idempotent)
+            .await?;
+        let status = answer.status.as_u16();
+        let request_id = answer
+            .header("x-ms-service-request-id")
+            .or_else(|| answer.header("req_id"))
+            .map(str::to_owned);
+        let retry_after = answer.header("retry-after").and_then(parse_retry_after);
+        let entity_id = answer.header("odata-entityid").map(str::to_owned);
+        let bytes = answer.body;
+        if !(200..300).contains(&status) {
+            return Err(Error::Api(api_error(
+                status,
+                &bytes,
+                request_id,
+                retry_after,
+            )));
+        }
+        Ok(Answer {
+            path,
+            entity_id,
+            body: bytes,
+        })
+    }
+
+    /// Sends one request with the OData headers, the token, `extra` headers and an optional
+    /// body (content type, text), retrying per the policy, and returns the URL path and the
+    /// answer whatever its status.
+    pub(crate) async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        payload: Option<(String, String)>,
+        extra: &[(&str, String)],
+        idempotent: bool,
+    ) -> Result<(String, d365_http::Buffered), Error> {
         let url =
             Url::parse(url).map_err(|e| Error::InvalidQuery(format!("bad URL {url}: {e}")))?;
         if url.origin() != self.inner.environment.origin() {
@@ -432,8 +491,6 @@ impl Client {
         }
         let resource = self.environment().to_owned();
         let inner = &self.inner;
-        let idempotent = method != reqwest::Method::POST;
-        let payload = body.map(|b| b.to_string());
         let caller = self.caller.map(|c| c.to_string());
         let entity_set = url
             .path()
@@ -482,10 +539,8 @@ impl Client {
                 for (name, value) in extra {
                     request = request.header(*name, value.as_str());
                 }
-                if let Some(p) = payload {
-                    request = request
-                        .header("content-type", "application/json; charset=utf-8")
-                        .body(p);
+                if let Some((content_type, p)) = payload {
+                    request = request.header("content-type", content_type).body(p);
                 }
                 Ok::<_, Error>(request)
             }
@@ -498,34 +553,31 @@ impl Client {
         span.record("http.request.resend_count", answer.retries);
         span.record("elapsed_ms", started.elapsed().as_millis() as u64);
         span.in_scope(|| tracing::debug!(status, retries = answer.retries, "web api request"));
-        let request_id = answer
-            .header("x-ms-service-request-id")
-            .or_else(|| answer.header("req_id"))
-            .map(str::to_owned);
-        let retry_after = answer.header("retry-after").and_then(parse_retry_after);
-        let entity_id = answer.header("odata-entityid").map(str::to_owned);
-        let (path, bytes) = (url.path().to_owned(), answer.body);
-        if !(200..300).contains(&status) {
-            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let error = &body["error"];
-            return Err(Error::Api(ApiError {
-                status,
-                code: error["code"].as_str().unwrap_or_default().to_owned(),
-                message: error["message"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| {
-                        String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()
-                    }),
-                request_id,
-                retry_after,
-            }));
-        }
-        Ok(Answer {
-            path,
-            entity_id,
-            body: bytes,
-        })
+        Ok((url.path().to_owned(), answer))
+    }
+}
+
+/// The [`ApiError`] of a non-2xx answer: Dataverse's `{"error":{"code","message"}}`, else the
+/// start of the body.
+pub(crate) fn api_error(
+    status: u16,
+    bytes: &[u8],
+    request_id: Option<String>,
+    retry_after: Option<std::time::Duration>,
+) -> ApiError {
+    let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let error = &body["error"];
+    ApiError {
+        status,
+        code: error["code"].as_str().unwrap_or_default().to_owned(),
+        message: error["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()
+            }),
+        request_id,
+        retry_after,
     }
 }
 

@@ -9,6 +9,9 @@
 //!   with typed parameters, [`FetchXmlRequest`] with the paging-cookie algorithm,
 //!   [`CountRequest`], [`WhoAmIRequest`], [`MetadataRequest`] and [`EntityDefinitionsRequest`];
 //!   records by id or alternate key ([`RecordKey`]); query text comes from `d365-odata`'s printer.
+//! * `$batch` ([`Client::batch`] → [`BatchRequest`]): GETs and change sets (all or nothing, with
+//!   `$n` references through [`ContentRef`]), one [`BatchResult`] per response part; a GET
+//!   longer than [`MAX_URL_LENGTH`] goes inside a batch by itself, paging included.
 //! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`],
 //!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page.
 //! * Change tracking: [`QueryRequest::track_changes`] loads everything with a delta link
@@ -62,9 +65,10 @@ pub use record::{
     surface_annotations,
 };
 pub use request::{
-    ActionRequest, BulkMessage, BulkRequest, Changes, ChangesRequest, ColumnDefinition,
-    CountRequest, CreateRequest, DeleteRequest, EntityDefinitionsRequest, FetchPage,
-    FetchXmlRequest, FunctionRequest, InitialLoad, MetadataRequest, ParamValue, PatchRequest,
+    ActionRequest, BatchRequest, BatchResult, BatchTarget, BulkMessage, BulkRequest, ChangeSet,
+    Changes, ChangesRequest, ColumnDefinition, ContentRef, CountRequest, CreateRequest,
+    DeleteRequest, EntityDefinitionsRequest, FetchPage, FetchXmlRequest, FunctionRequest,
+    InitialLoad, MAX_BATCH_REQUESTS, MAX_URL_LENGTH, MetadataRequest, ParamValue, PatchRequest,
     PropertyRequest, QueryRequest, RecordKey, RelationRequest, RetrieveRequest, TableDefinition,
     TrackChangesRequest, UpsertMode, WhoAmI, WhoAmIRequest,
 };

@@ -121,7 +121,7 @@ async fn create_multiple(
     let inserted = st
         .store
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             for plan in plans {
                 if !run_insert(&tx, plan, &stamp)? {
                     return Ok(false); // dropping the transaction rolls every target back
@@ -237,7 +237,7 @@ async fn update_multiple(
     let (owned, stamp) = (entity.clone(), stamp(st, principal));
     st.store
         .run(move |c| -> rusqlite::Result<Result<(), DataverseError>> {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             for t in targets {
                 let Key::Id(id) = t.key else {
                     return Ok(Err(DataverseError::internal()));
@@ -276,7 +276,7 @@ async fn upsert_multiple(
     let (owned, stamp) = (entity.clone(), stamp(st, principal));
     st.store
         .run(move |c| -> rusqlite::Result<Result<(), DataverseError>> {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             for t in targets {
                 let (existing, mut values) = match &t.key {
                     Key::Id(id) => (write::version_of(&tx, &owned, id)?.map(|_| *id), t.values),

@@ -298,7 +298,7 @@ async fn set_state(
     let stamp = stamp(st, principal);
     st.store
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let current: Option<Option<i64>> = tx
                 .query_row(
                     &format!(
@@ -399,7 +399,7 @@ async fn qualify_lead(
     let created = st
         .store
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             type Row = (Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
             let row: Option<Row> = tx
                 .query_row(

@@ -3,6 +3,7 @@
 //! the API group.
 
 mod apply;
+mod batch;
 mod bulk;
 mod changes;
 mod entity;
@@ -77,7 +78,7 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
         guid(&st.registry.config().environment.business_unit_id),
     );
     let mut response = filter::CALLER
-        .scope(caller, handle(st, &principal, request))
+        .scope(caller, serve(st, &principal, request))
         .await
         .unwrap_or_else(IntoResponse::into_response);
     if let Some(a) = &admission {
@@ -85,6 +86,25 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
     }
     drop(admission);
     Ok(response)
+}
+
+/// `$batch`, or one request (whose URL Dataverse caps at 32,768 characters).
+async fn serve(
+    st: &AppState,
+    principal: &crate::entra::validate::Principal,
+    request: Request,
+) -> Result<Response, DataverseError> {
+    if batch::is_batch(request.uri().path()) {
+        return batch::execute(st, principal, request).await;
+    }
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if length > batch::MAX_URL {
+        return Err(DataverseError::uri_too_long(length, batch::MAX_URL));
+    }
+    handle(st, principal, request).await
 }
 
 async fn handle(

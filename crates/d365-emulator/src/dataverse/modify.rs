@@ -277,7 +277,7 @@ pub(crate) async fn create(
     let inserted = st
         .store
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             if !run_insert(&tx, plan, &stamp)? {
                 return Ok(false); // dropping the transaction rolls back
             }

@@ -32,6 +32,15 @@ pub struct Store {
     path: Option<PathBuf>,
     readers: Arc<OnceLock<Vec<Mutex<Connection>>>>,
     next_reader: Arc<AtomicUsize>,
+    /// Taken by every [`Store::run`], and by a change set for as long as it runs
+    /// ([`Store::atomic`]): no other write can land inside its transaction.
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+tokio::task_local! {
+    /// Set while a change set runs on this task: the writer connection (by address) whose
+    /// transaction this task's store calls join.
+    static ATOMIC: usize;
 }
 
 impl Store {
@@ -62,6 +71,7 @@ impl Store {
             path,
             readers: Arc::default(),
             next_reader: Arc::default(),
+            gate: Arc::default(),
         })
     }
 
@@ -92,7 +102,8 @@ impl Store {
         F: FnOnce(&Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
-        if self.readers.get().is_none_or(Vec::is_empty) {
+        // Inside a change set, reads see its uncommitted writes (a pooled reader would not).
+        if self.readers.get().is_none_or(Vec::is_empty) || self.in_atomic() {
             return self.run(move |c| f(c)).await;
         }
         let (readers, next) = (self.readers.clone(), self.next_reader.clone());
@@ -118,12 +129,19 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the blocking pool. Writes that need several statements
+    /// open a savepoint (`Connection::savepoint`), not a transaction: inside a change set
+    /// ([`Store::atomic`]) they nest in its transaction; elsewhere a savepoint is one.
     pub async fn run<R, F>(&self, f: F) -> R
     where
         F: FnOnce(&mut Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
+        // A change set already holds the gate; everyone else waits for it to finish.
+        let _gate = match self.in_atomic() {
+            true => None,
+            false => Some(self.gate.lock().await),
+        };
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -131,5 +149,77 @@ impl Store {
         })
         .await
         .expect("store task panicked")
+    }
+
+    /// Whether this task runs inside a change set of this store.
+    fn in_atomic(&self) -> bool {
+        ATOMIC
+            .try_with(|conn| *conn == Arc::as_ptr(&self.conn) as usize)
+            .unwrap_or(false)
+    }
+
+    /// Runs `body` as one transaction (a `$batch` change set): every [`Store::run`] and
+    /// [`Store::read`] it makes goes to the writer connection inside one `SAVEPOINT`, which is
+    /// released when `body` returns `Ok` and rolled back when it returns `Err` or is dropped
+    /// half way (the client went away). Other tasks' writes wait on the gate meanwhile, so
+    /// nothing of theirs lands inside the transaction; readers on the pool see the data as
+    /// it was before, until the commit.
+    pub async fn atomic<T, E, Fut>(&self, body: Fut) -> Result<T, E>
+    where
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let gate = self.gate.clone().lock_owned().await;
+        let open = Open {
+            conn: self.conn.clone(),
+            done: false,
+            _gate: gate,
+        };
+        open.exec("SAVEPOINT changeset").await;
+        let out = ATOMIC.scope(Arc::as_ptr(&self.conn) as usize, body).await;
+        let mut open = open;
+        match &out {
+            Ok(_) => open.exec("RELEASE changeset").await,
+            Err(_) => open.exec("ROLLBACK TO changeset; RELEASE changeset").await,
+        }
+        open.done = true;
+        out
+    }
+}
+
+/// The open transaction of [`Store::atomic`]; rolls it back if dropped before it ends.
+struct Open {
+    conn: Arc<Mutex<Connection>>,
+    done: bool,
+    // Released after `drop` has rolled back (fields drop after `Drop::drop`).
+    _gate: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Open {
+    async fn exec(&self, sql: &'static str) {
+        let conn = self.conn.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            conn.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .execute_batch(sql)
+        })
+        .await
+        .expect("store task panicked");
+        if let Err(e) = result {
+            tracing::error!(error = %e, sql, "change set transaction control failed");
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK TO changeset; RELEASE changeset")
+        {
+            tracing::error!(error = %e, "rolling back an abandoned change set failed");
+        }
     }
 }

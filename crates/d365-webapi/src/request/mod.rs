@@ -1,5 +1,6 @@
 //! One request builder per operation, each ending in `send()`.
 
+mod batch;
 mod bulk;
 mod changes;
 mod fetch_xml;
@@ -11,6 +12,11 @@ mod retrieve;
 mod who_am_i;
 mod write;
 
+pub(crate) use batch::get_in_batch;
+pub use batch::{
+    BatchRequest, BatchResult, BatchTarget, ChangeSet, ContentRef, MAX_BATCH_REQUESTS,
+    MAX_URL_LENGTH,
+};
 pub use bulk::{BulkMessage, BulkRequest};
 pub use changes::{Changes, ChangesRequest, InitialLoad, TrackChangesRequest};
 pub use fetch_xml::{FetchPage, FetchXmlRequest};
