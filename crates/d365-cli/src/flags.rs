@@ -10,7 +10,7 @@ use crate::profile::GrantKind;
 mod data;
 mod web;
 
-pub(crate) use data::{ExportArgs, ExportFormat, ImportArgs, ImportMode};
+pub(crate) use data::{ExportArgs, ExportFormat, ImportArgs, ImportMode, SyncArgs};
 
 pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};
 
@@ -64,6 +64,9 @@ pub(crate) enum Command {
     /// Import rows from NDJSON or CSV: bulk messages in adaptive chunks, bad rows to a reject
     /// file, resumable.
     Import(ImportArgs),
+    /// Mirror tables into SQLite or PostgreSQL: a first full load, then only the changes
+    /// (deletes included) from the stored delta link.
+    Sync(SyncArgs),
     /// Print a shell completion script, e.g. `d365 completions bash > /etc/bash_completion.d/d365`.
     Completions(CompletionsArgs),
     /// Sign in and out, inspect tokens, manage profiles.

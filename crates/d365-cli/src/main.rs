@@ -62,6 +62,7 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Completions(args) => cmd::completions::run(&args),
         Command::Export(args) => cmd::export::run(args, profile).await,
         Command::Import(args) => cmd::import::run(args, profile).await,
+        Command::Sync(args) => cmd::sync::run(args, profile).await,
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod import;
 pub(crate) mod metadata;
 pub(crate) mod odata;
 pub(crate) mod query;
+pub(crate) mod sync;
 pub(crate) mod token;
 pub(crate) mod whoami;
 pub(crate) mod write;

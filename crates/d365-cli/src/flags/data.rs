@@ -90,3 +90,21 @@ pub(crate) struct ImportArgs {
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The entity sets to mirror, e.g. accounts contacts.
+    #[arg(required = true)]
+    pub(crate) entity_sets: Vec<String>,
+    /// The database: `sqlite:PATH` (created if missing) or `postgres://user@host/db`.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Keep running, syncing every INTERVAL (`30s`, `5m`, `1h`, or seconds) until Ctrl-C.
+    #[arg(long, value_name = "INTERVAL")]
+    pub(crate) watch: Option<String>,
+    /// Rows per page of the first load.
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) page_size: u32,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}

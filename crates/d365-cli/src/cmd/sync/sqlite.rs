@@ -1,0 +1,156 @@
+//! The SQLite mirror: one table per Dataverse table (typed columns, the key as primary key) and
+//! `_d365_sync` holding each table's delta link. Writes are one transaction per page.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rusqlite::{Connection, OptionalExtension, params, types::Value as Sql};
+use serde_json::Value;
+
+use super::{Kind, Sink, TableSpec};
+
+/// A mirror in a SQLite file.
+#[derive(Debug)]
+pub(crate) struct SqliteSink {
+    conn: Connection,
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn column_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Integer | Kind::Boolean => "INTEGER",
+        Kind::Real => "REAL",
+        // Text keeps decimals exact; dates as ISO 8601 text sort and compare correctly.
+        Kind::Text | Kind::Decimal | Kind::DateTime | Kind::Guid => "TEXT",
+    }
+}
+
+fn sql_value(v: Option<&Value>, kind: Kind) -> Sql {
+    match (v, kind) {
+        (None | Some(Value::Null), _) => Sql::Null,
+        (Some(Value::Bool(b)), _) => Sql::Integer(i64::from(*b)),
+        (Some(Value::Number(n)), Kind::Integer) => n.as_i64().map_or(Sql::Null, Sql::Integer),
+        (Some(Value::Number(n)), Kind::Real) => n.as_f64().map_or(Sql::Null, Sql::Real),
+        (Some(Value::Number(n)), _) => Sql::Text(n.to_string()),
+        (Some(Value::String(s)), _) => Sql::Text(s.clone()),
+        (Some(other), _) => Sql::Text(other.to_string()),
+    }
+}
+
+impl SqliteSink {
+    /// Opens (or creates) the database file.
+    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE IF NOT EXISTS _d365_sync (
+                 entity_set TEXT PRIMARY KEY, delta_link TEXT, synced_at TEXT NOT NULL);",
+        )
+        .with_context(|| format!("preparing {}", path.display()))?;
+        Ok(Self { conn })
+    }
+}
+
+impl Sink for SqliteSink {
+    fn prepare(&mut self, t: &TableSpec) -> anyhow::Result<Option<String>> {
+        let columns: Vec<String> = t
+            .columns
+            .iter()
+            .map(|(name, kind)| {
+                let pk = if *name == t.key { " PRIMARY KEY" } else { "" };
+                format!("{} {}{pk}", ident(name), column_type(*kind))
+            })
+            .collect();
+        self.conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} ({})",
+            ident(&t.name),
+            columns.join(", ")
+        ))?;
+        // Columns added to the table since the last run.
+        let existing: Vec<String> = self
+            .conn
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info({})",
+                ident(&t.name).replace('"', "'")
+            ))?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for (name, kind) in &t.columns {
+            if !existing.contains(name) {
+                self.conn.execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN {} {}",
+                    ident(&t.name),
+                    ident(name),
+                    column_type(*kind)
+                ))?;
+            }
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT delta_link FROM _d365_sync WHERE entity_set = ?1",
+                params![t.entity_set],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn apply(
+        &mut self,
+        t: &TableSpec,
+        rows: &[Value],
+        deleted: &[uuid::Uuid],
+        delta_link: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let names: Vec<String> = t.columns.iter().map(|(n, _)| ident(n)).collect();
+            let mut upsert = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO {} ({}) VALUES ({})",
+                ident(&t.name),
+                names.join(", "),
+                vec!["?"; names.len()].join(", ")
+            ))?;
+            for row in rows {
+                let values: Vec<Sql> = t
+                    .columns
+                    .iter()
+                    .map(|(name, kind)| sql_value(row.get(name), *kind))
+                    .collect();
+                upsert.execute(rusqlite::params_from_iter(values))?;
+            }
+            let mut delete = tx.prepare_cached(&format!(
+                "DELETE FROM {} WHERE {} = ?1",
+                ident(&t.name),
+                ident(&t.key)
+            ))?;
+            for id in deleted {
+                delete.execute(params![id.to_string()])?;
+            }
+        }
+        if let Some(link) = delta_link {
+            tx.execute(
+                "INSERT INTO _d365_sync (entity_set, delta_link, synced_at) VALUES (?1, ?2, datetime('now'))
+                 ON CONFLICT(entity_set) DO UPDATE SET delta_link = ?2, synced_at = datetime('now')",
+                params![t.entity_set, link],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn reset(&mut self, t: &TableSpec) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(&format!("DELETE FROM {}", ident(&t.name)))?;
+        tx.execute(
+            "DELETE FROM _d365_sync WHERE entity_set = ?1",
+            params![t.entity_set],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
