@@ -4,6 +4,7 @@
 //! the same transaction as the rows, so a crash never loses or repeats a change. An expired
 //! link (Dataverse keeps them 7 days by default) starts a full load again.
 
+mod postgres;
 mod sqlite;
 
 use std::process::ExitCode;
@@ -53,20 +54,43 @@ pub(crate) struct TableSpec {
 }
 
 /// Where the mirror lives.
-pub(crate) trait Sink {
+#[derive(Debug)]
+enum Target {
+    Sqlite(sqlite::SqliteSink),
+    Postgres(postgres::PostgresSink),
+}
+
+impl Target {
     /// Creates the table (and the sync state) if missing; returns the stored delta link.
-    fn prepare(&mut self, table: &TableSpec) -> anyhow::Result<Option<String>>;
+    async fn prepare(&mut self, table: &TableSpec) -> anyhow::Result<Option<String>> {
+        match self {
+            Target::Sqlite(s) => s.prepare(table),
+            Target::Postgres(p) => p.prepare(table).await,
+        }
+    }
+
     /// In one transaction: upserts `rows`, deletes `deleted`, and stores `delta_link` when
     /// given.
-    fn apply(
+    async fn apply(
         &mut self,
         table: &TableSpec,
         rows: &[Value],
         deleted: &[uuid::Uuid],
         delta_link: Option<&str>,
-    ) -> anyhow::Result<()>;
+    ) -> anyhow::Result<()> {
+        match self {
+            Target::Sqlite(s) => s.apply(table, rows, deleted, delta_link),
+            Target::Postgres(p) => p.apply(table, rows, deleted, delta_link).await,
+        }
+    }
+
     /// Forgets the table's rows and link (before a new full load).
-    fn reset(&mut self, table: &TableSpec) -> anyhow::Result<()>;
+    async fn reset(&mut self, table: &TableSpec) -> anyhow::Result<()> {
+        match self {
+            Target::Sqlite(s) => s.reset(table),
+            Target::Postgres(p) => p.reset(table).await,
+        }
+    }
 }
 
 /// Column types a `$select` cannot name.
@@ -109,16 +133,17 @@ async fn spec(client: &Client, entity_set: &str) -> anyhow::Result<TableSpec> {
     })
 }
 
-fn sink(target: &str) -> anyhow::Result<Box<dyn Sink>> {
+async fn target(target: &str) -> anyhow::Result<Target> {
     if let Some(path) = target.strip_prefix("sqlite:") {
         let path = path.strip_prefix("//").unwrap_or(path);
         anyhow::ensure!(!path.is_empty(), "--to sqlite:PATH needs a path");
-        return Ok(Box::new(sqlite::SqliteSink::open(std::path::Path::new(
-            path,
-        ))?));
+        let sink = sqlite::SqliteSink::open(std::path::Path::new(path))?;
+        return Ok(Target::Sqlite(sink));
     }
     if target.starts_with("postgres://") || target.starts_with("postgresql://") {
-        bail!("PostgreSQL targets are not supported yet: use --to sqlite:PATH");
+        return Ok(Target::Postgres(
+            postgres::PostgresSink::connect(target).await?,
+        ));
     }
     bail!("--to takes sqlite:PATH or postgres://…, not '{target}'")
 }
@@ -145,7 +170,7 @@ fn interval(text: &str) -> anyhow::Result<Duration> {
 
 pub(crate) async fn run(args: SyncArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {
     let every = args.watch.as_deref().map(interval).transpose()?;
-    let mut sink = sink(&args.to)?;
+    let mut sink = target(&args.to).await?;
     let client = super::web_client(&args.auth, profile).await?;
     let mut specs = Vec::new();
     for set in &args.entity_sets {
@@ -153,7 +178,7 @@ pub(crate) async fn run(args: SyncArgs, profile: Option<&str>) -> anyhow::Result
     }
     loop {
         for spec in &specs {
-            sync_table(&client, sink.as_mut(), spec, args.page_size).await?;
+            sync_table(&client, &mut sink, spec, args.page_size).await?;
         }
         let Some(every) = every else {
             return Ok(ExitCode::SUCCESS);
@@ -167,11 +192,11 @@ pub(crate) async fn run(args: SyncArgs, profile: Option<&str>) -> anyhow::Result
 
 async fn sync_table(
     client: &Client,
-    sink: &mut dyn Sink,
+    sink: &mut Target,
     spec: &TableSpec,
     page_size: u32,
 ) -> anyhow::Result<()> {
-    if let Some(link) = sink.prepare(spec)? {
+    if let Some(link) = sink.prepare(spec).await? {
         match client.changes(&link).max_page_size(page_size).send().await {
             Ok(changes) => {
                 sink.apply(
@@ -179,7 +204,8 @@ async fn sync_table(
                     &changes.upserted,
                     &changes.deleted,
                     Some(&changes.delta_link),
-                )?;
+                )
+                .await?;
                 eprintln!(
                     "{}: {} changed, {} deleted",
                     spec.entity_set,
@@ -193,7 +219,7 @@ async fn sync_table(
                     "{}: the delta link expired; loading every row again",
                     spec.entity_set
                 );
-                sink.reset(spec)?;
+                sink.reset(spec).await?;
             }
             Err(e) => return Err(e).context(format!("reading the changes of {}", spec.entity_set)),
         }
@@ -211,7 +237,8 @@ async fn sync_table(
     let mut rows = 0;
     while let Some(page) = pages.try_next().await? {
         rows += page.items.len();
-        sink.apply(spec, &page.items, &[], page.delta_link.as_deref())?;
+        sink.apply(spec, &page.items, &[], page.delta_link.as_deref())
+            .await?;
     }
     eprintln!("{}: {rows} rows loaded", spec.entity_set);
     Ok(())

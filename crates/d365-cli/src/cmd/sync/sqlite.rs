@@ -7,7 +7,7 @@ use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params, types::Value as Sql};
 use serde_json::Value;
 
-use super::{Kind, Sink, TableSpec};
+use super::{Kind, TableSpec};
 
 /// A mirror in a SQLite file.
 #[derive(Debug)]
@@ -54,8 +54,8 @@ impl SqliteSink {
     }
 }
 
-impl Sink for SqliteSink {
-    fn prepare(&mut self, t: &TableSpec) -> anyhow::Result<Option<String>> {
+impl SqliteSink {
+    pub(super) fn prepare(&mut self, t: &TableSpec) -> anyhow::Result<Option<String>> {
         let columns: Vec<String> = t
             .columns
             .iter()
@@ -99,7 +99,7 @@ impl Sink for SqliteSink {
             .flatten())
     }
 
-    fn apply(
+    pub(super) fn apply(
         &mut self,
         t: &TableSpec,
         rows: &[Value],
@@ -143,7 +143,7 @@ impl Sink for SqliteSink {
         Ok(())
     }
 
-    fn reset(&mut self, t: &TableSpec) -> anyhow::Result<()> {
+    pub(super) fn reset(&mut self, t: &TableSpec) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute_batch(&format!("DELETE FROM {}", ident(&t.name)))?;
         tx.execute(
