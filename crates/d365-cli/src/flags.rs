@@ -10,7 +10,7 @@ use crate::profile::GrantKind;
 mod data;
 mod web;
 
-pub(crate) use data::{ExportArgs, ExportFormat, ImportArgs, ImportMode, SyncArgs};
+pub(crate) use data::{ExportArgs, ExportFormat, ImportArgs, ImportMode, ImportVia, SyncArgs};
 
 pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};
 

@@ -322,3 +322,86 @@ async fn upsert_by_alternate_key_and_update_by_id() {
     .await;
     assert_eq!(rows.stdout, "name\ndos\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_and_single_requests_give_the_same_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.ndjson");
+    let text: String = (1..=300)
+        .map(|i| {
+            let row = if i == 150 {
+                json!({"name": format!("via {i:03}"), "numberofemployees": "many"})
+            } else {
+                json!({"name": format!("via {i:03}"), "accountnumber": format!("V-{i}")})
+            };
+            format!("{row}\n")
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let i = input.display().to_string();
+    for via in ["batch", "single"] {
+        let emulator = start(test_config(0)).await;
+        let r = run_against(
+            &emulator.info(),
+            &[
+                "import",
+                "accounts",
+                "--in",
+                &i,
+                "--via",
+                via,
+                "--chunk-size",
+                "64",
+            ],
+        )
+        .await;
+        assert_eq!(r.code, Some(2), "{via}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("created 299, rejected 1"),
+            "{via}: {}",
+            r.stderr
+        );
+        assert_eq!(count(&emulator.info()).await, 299, "{via}");
+        // And an upsert by alternate key through the same path.
+        let keyed = dir.path().join("keyed.csv");
+        std::fs::write(
+            &keyed,
+            "accountnumber,name\nV-1,first renamed\nV-999,added\n",
+        )
+        .unwrap();
+        let k = keyed.display().to_string();
+        run_against(
+            &emulator.info(),
+            &[
+                "import",
+                "accounts",
+                "--in",
+                &k,
+                "--via",
+                via,
+                "--mode",
+                "upsert",
+                "--key",
+                "accountnumber",
+            ],
+        )
+        .await
+        .assert_ok();
+        assert_eq!(count(&emulator.info()).await, 300, "{via}");
+        let renamed = run_against(
+            &emulator.info(),
+            &[
+                "get",
+                "accounts",
+                "--select",
+                "name",
+                "--filter",
+                "accountnumber eq 'V-1'",
+                "-o",
+                "csv",
+            ],
+        )
+        .await;
+        assert_eq!(renamed.stdout, "name\nfirst renamed\n", "{via}");
+    }
+}

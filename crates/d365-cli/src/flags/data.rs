@@ -59,6 +59,19 @@ pub(crate) enum ImportMode {
     Upsert,
 }
 
+/// How `d365 import` sends rows.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ImportVia {
+    /// The bulk messages, falling back to `$batch` where the table has none.
+    Auto,
+    /// CreateMultiple, UpdateMultiple, UpsertMultiple.
+    Bulk,
+    /// One `$batch` change set per chunk (also all or nothing).
+    Batch,
+    /// One request per row (slow; for comparison and odd tables).
+    Single,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
     /// The entity set, e.g. accounts.
@@ -84,6 +97,9 @@ pub(crate) struct ImportArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub(crate) parallel: usize,
+    /// How rows are sent.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) via: ImportVia,
     /// Continue an import that stopped, skipping what its journal says was committed.
     #[arg(long)]
     pub(crate) resume: bool,

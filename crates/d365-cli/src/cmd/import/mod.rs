@@ -23,7 +23,7 @@ use d365_webapi::{Client, Error};
 use futures_util::{StreamExt, TryStreamExt, future::BoxFuture, stream};
 use serde_json::{Value, json};
 
-use crate::flags::{ImportArgs, ImportMode};
+use crate::flags::{ImportArgs, ImportMode, ImportVia};
 use journal::Journal;
 use shape::Shape;
 
@@ -34,6 +34,9 @@ const AMBIGUOUS_RETRIES: u32 = 3;
 struct Ctx {
     client: Client,
     mode: ImportMode,
+    /// Bulk messages (false once the table turned out to have none: `$batch` then).
+    bulk: std::sync::atomic::AtomicBool,
+    via: ImportVia,
     entity_set: String,
     logical_name: String,
     key: String,
@@ -109,6 +112,11 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         mode: args.mode,
+        bulk: std::sync::atomic::AtomicBool::new(matches!(
+            args.via,
+            ImportVia::Auto | ImportVia::Bulk
+        )),
+        via: args.via,
         entity_set: shape.entity_set.clone(),
         logical_name: shape.logical_name.clone(),
         key: shape.key.clone(),
@@ -237,6 +245,25 @@ fn committed(ctx: &Ctx, lines: &[u64], written: bool) -> anyhow::Result<()> {
 }
 
 async fn send(ctx: &Ctx, chunk: &Chunk) -> Result<(), Error> {
+    if ctx.bulk.load(Ordering::Relaxed) {
+        match send_bulk(ctx, chunk).await {
+            // The table has no bulk message: Dataverse answers 404 for the segment.
+            Err(e)
+                if ctx.via == ImportVia::Auto
+                    && e.api().is_some_and(|a| {
+                        a.status == 404 && a.message.contains("Microsoft.Dynamics.CRM.")
+                    }) =>
+            {
+                tracing::info!("no bulk messages for {}: using $batch", ctx.entity_set);
+                ctx.bulk.store(false, Ordering::Relaxed);
+            }
+            other => return other,
+        }
+    }
+    send_batch(ctx, chunk).await
+}
+
+async fn send_bulk(ctx: &Ctx, chunk: &Chunk) -> Result<(), Error> {
     let records: Vec<Value> = chunk.iter().map(|(_, r)| r.clone()).collect();
     let (set, logical) = (&ctx.entity_set, &ctx.logical_name);
     let request = match ctx.mode {
@@ -245,6 +272,89 @@ async fn send(ctx: &Ctx, chunk: &Chunk) -> Result<(), Error> {
         ImportMode::Upsert => ctx.client.upsert_multiple(set, logical, records),
     };
     request.send().await.map(|_| ())
+}
+
+/// What one shaped record asks for: a create, or a write to a keyed record.
+enum RowWrite {
+    Create(Value),
+    Keyed(d365_webapi::RecordKey, Value),
+}
+
+fn write_of(ctx: &Ctx, record: &Value) -> Result<RowWrite, Error> {
+    let mut body = record.clone();
+    if ctx.mode == ImportMode::Create {
+        return Ok(RowWrite::Create(body));
+    }
+    let odata_id = body
+        .as_object_mut()
+        .and_then(|f| f.remove("@odata.id"))
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let key = match odata_id {
+        // `accounts(accountnumber='K-1')`, as the shaping wrote it.
+        Some(address) => {
+            let inner = address
+                .split_once('(')
+                .map(|(_, rest)| rest.trim_end_matches(')'))
+                .unwrap_or_default();
+            let decoded = percent_encoding::percent_decode_str(inner).decode_utf8_lossy();
+            super::write::key(&decoded).map_err(|e| Error::InvalidQuery(e.to_string()))?
+        }
+        None => d365_webapi::RecordKey::Id(
+            id_of(ctx, record)
+                .ok_or_else(|| Error::InvalidQuery("a row without its key".into()))?,
+        ),
+    };
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove(&ctx.key);
+    }
+    Ok(RowWrite::Keyed(key, body))
+}
+
+/// The chunk as one `$batch` change set: all or nothing too.
+async fn send_batch(ctx: &Ctx, chunk: &Chunk) -> Result<(), Error> {
+    let writes = chunk
+        .iter()
+        .map(|(_, r)| write_of(ctx, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let set = ctx.entity_set.as_str();
+    let results = ctx
+        .client
+        .batch()
+        .change_set(|cs| {
+            for write in writes {
+                match (write, ctx.mode) {
+                    (RowWrite::Create(body), _) => {
+                        cs.create(set, body);
+                    }
+                    (RowWrite::Keyed(key, body), ImportMode::Update) => {
+                        cs.update((set, key), body);
+                    }
+                    (RowWrite::Keyed(key, body), _) => {
+                        cs.upsert((set, key), body);
+                    }
+                }
+            }
+        })
+        .send()
+        .await?;
+    match results.into_iter().find_map(|r| r.error) {
+        Some(e) => Err(Error::Api(e)),
+        None => Ok(()),
+    }
+}
+
+/// One request per row (`--via single`): no atomicity, so each row stands alone.
+async fn send_single(ctx: &Ctx, record: &Value) -> Result<(), Error> {
+    let set = ctx.entity_set.as_str();
+    match (write_of(ctx, record)?, ctx.mode) {
+        (RowWrite::Create(body), _) => ctx.client.create(set, body).send().await.map(|_| ()),
+        (RowWrite::Keyed(key, body), ImportMode::Update) => {
+            ctx.client.update(set, key, body).send().await.map(|_| ())
+        }
+        (RowWrite::Keyed(key, body), _) => {
+            ctx.client.upsert(set, key, body).send().await.map(|_| ())
+        }
+    }
 }
 
 /// The ids among `ids` that exist already.
@@ -290,8 +400,18 @@ fn process(ctx: Arc<Ctx>, chunk: Chunk, attempt: u32) -> BoxFuture<'static, anyh
         if chunk.is_empty() {
             return Ok(());
         }
+        if ctx.via == ImportVia::Single && chunk.len() > 1 {
+            for row in chunk {
+                process(ctx.clone(), vec![row], 0).await?;
+            }
+            return Ok(());
+        }
         let lines: Vec<u64> = chunk.iter().map(|(l, _)| *l).collect();
-        let err = match send(&ctx, &chunk).await {
+        let sent = match ctx.via {
+            ImportVia::Single => send_single(&ctx, &chunk[0].1).await,
+            _ => send(&ctx, &chunk).await,
+        };
+        let err = match sent {
             Ok(()) => return committed(&ctx, &lines, true),
             Err(e) => e,
         };
