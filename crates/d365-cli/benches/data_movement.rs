@@ -1,0 +1,168 @@
+//! Data movement at volume, the `d365` binary against an in-process emulator (service
+//! protection off): export (one stream vs `--parallel auto`), import (CreateMultiple vs `$batch`
+//! vs single creates), and an incremental sync of 1 % changes. Prints rows/s and the child's
+//! peak RSS. Run with `cargo bench -p d365-cli --bench data_movement`; `BENCH_ROWS` (default
+//! 200,000) sets the table size, `BENCH_IMPORT_ROWS` (default 100,000) the import size.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use d365_testkit::{EmulatorInfo, start, test_config};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `d365 args…` against the emulator; returns wall time and peak RSS (MiB, VmHWM).
+fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> (Duration, f64) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_d365"))
+        .args(args)
+        .env("AZURE_AUTHORITY_HOST", &info.authority_host)
+        .env("AZURE_TENANT_ID", &info.tenant_id)
+        .env("AZURE_CLIENT_ID", &info.client_id)
+        .env("AZURE_CLIENT_SECRET", &info.client_secret)
+        .env("D365_URL", &info.environment_url)
+        .env("D365_CACHE_DIR", home.join("cache"))
+        .env("D365_CONFIG", home.join("config.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn d365");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            peak_kib = peak_kib.max(kib);
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("output");
+    assert!(
+        output.status.success(),
+        "d365 {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (started.elapsed(), peak_kib as f64 / 1024.0)
+}
+
+fn row(what: &str, rows: usize, wall: Duration, rss: f64) {
+    println!(
+        "  {what:<44} {rows:>9} rows {:>8.2} s {:>9.0} rows/s  peak RSS {rss:>6.1} MiB",
+        wall.as_secs_f64(),
+        rows as f64 / wall.as_secs_f64()
+    );
+}
+
+fn main() {
+    let rows = env_usize("BENCH_ROWS", 200_000);
+    let import_rows = env_usize("BENCH_IMPORT_ROWS", 100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    runtime.block_on(async {
+        let seeding = Instant::now();
+        let emulator = start(test_config(rows)).await;
+        let info = emulator.info();
+        println!("data_movement: {rows} accounts seeded in {:.1} s (in memory)", seeding.elapsed().as_secs_f64());
+
+        // Export.
+        let out = |n: &str| home.join(n).display().to_string();
+        let select = "accountid,name,accountnumber,revenue,numberofemployees,statecode,createdon,_primarycontactid_value";
+        for (label, file, extra) in [
+            ("export ndjson, one stream", "one.ndjson", vec![]),
+            ("export ndjson, --parallel auto", "auto.ndjson", vec!["--parallel", "auto"]),
+            ("export csv, --parallel auto", "auto.csv", vec!["--parallel", "auto"]),
+        ] {
+            let mut args: Vec<String> = ["export", "accounts", "--out", &out(file), "--select", select]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            args.extend(extra.iter().map(|s| (*s).to_owned()));
+            let (info, home) = (info.clone(), home.to_owned());
+            let (wall, rss) = tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                d365(&info, &home, &args)
+            })
+            .await
+            .unwrap();
+            row(label, rows, wall, rss);
+        }
+
+        // Import into fresh emulators, from the first rows of the export.
+        let text = std::fs::read_to_string(home.join("one.ndjson")).unwrap();
+        let sample: String = text
+            .lines()
+            .take(import_rows)
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("_primarycontactid_value");
+                format!("{v}\n")
+            })
+            .collect();
+        let single_rows = import_rows.min(5_000);
+        let small: String = sample.lines().take(single_rows).map(|l| format!("{l}\n")).collect();
+        std::fs::write(home.join("import.ndjson"), &sample).unwrap();
+        std::fs::write(home.join("small.ndjson"), &small).unwrap();
+        for (label, file, n, via) in [
+            ("import, CreateMultiple (chunks of 1,000)", "import.ndjson", import_rows, "bulk"),
+            ("import, $batch change sets of 1,000", "import.ndjson", import_rows, "batch"),
+            ("import, single creates (4 in flight)", "small.ndjson", single_rows, "single"),
+        ] {
+            let target = start(test_config(0)).await;
+            let (path, info) = (out(file), target.info());
+            let home = home.to_owned();
+            let (wall, rss) = tokio::task::spawn_blocking(move || {
+                d365(&info, &home, &["import", "accounts", "--in", &path, "--via", via])
+            })
+            .await
+            .unwrap();
+            row(label, n, wall, rss);
+            let _ = std::fs::remove_file(format!("{}.import-journal", out(file)));
+        }
+
+        // Sync: a full load, then 1 % of the rows changed.
+        let to = format!("sqlite:{}", out("mirror.db"));
+        let (info2, home2, to2) = (info.clone(), home.to_owned(), to.clone());
+        let (wall, rss) = tokio::task::spawn_blocking(move || d365(&info2, &home2, &["sync", "accounts", "--to", &to2])).await.unwrap();
+        row("sync to SQLite, first load", rows, wall, rss);
+        let changes = rows / 100;
+        let client = d365_webapi::Client::builder()
+            .environment(&info.environment_url)
+            .credential(std::sync::Arc::new(d365_auth::OAuthCredential::client_secret(
+                d365_auth::token_client(d365_auth::Authority::new(&info.authority_host, &info.tenant_id).unwrap()).unwrap(),
+                &info.client_id,
+                d365_auth::ClientSecret::new(&info.client_secret),
+            )))
+            .build()
+            .unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .take(changes)
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["accountid"].as_str().unwrap().to_owned())
+            .collect();
+        for group in ids.chunks(1000) {
+            let updates = group.iter().map(|id| serde_json::json!({"accountid": id, "telephone1": "555-0100"})).collect();
+            client.update_multiple("accounts", "account", updates).send().await.unwrap();
+        }
+        let (info3, home3) = (info.clone(), home.to_owned());
+        let (wall, rss) = tokio::task::spawn_blocking(move || d365(&info3, &home3, &["sync", "accounts", "--to", &to])).await.unwrap();
+        row(&format!("sync to SQLite, {changes} changed (1 %)"), changes, wall, rss);
+    });
+}
