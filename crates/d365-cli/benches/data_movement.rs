@@ -2,7 +2,8 @@
 //! protection off): export (one stream vs `--parallel auto`), import (CreateMultiple vs `$batch`
 //! vs single creates), and an incremental sync of 1 % changes. Prints rows/s and the child's
 //! peak RSS. Run with `cargo bench -p d365-cli --bench data_movement`; `BENCH_ROWS` (default
-//! 200,000) sets the table size, `BENCH_IMPORT_ROWS` (default 100,000) the import size.
+//! 200,000) sets the table size, `BENCH_IMPORT_ROWS` (default 100,000) the import size, and
+//! `BENCH_ONLY=export` skips the import and sync runs.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -105,6 +106,9 @@ fn main() {
             row(label, rows, wall, rss);
         }
 
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "export") {
+            return;
+        }
         // Import into fresh emulators, from the first rows of the export.
         let text = std::fs::read_to_string(home.join("one.ndjson")).unwrap();
         let sample: String = text

@@ -91,8 +91,8 @@ pub(crate) async fn bulk(
     let targets = targets(entity, body)?;
     match message {
         "CreateMultiple" => create_multiple(st, principal, entity, targets).await,
-        "UpdateMultiple" => update_multiple(st, principal, entity, targets).await,
-        "UpsertMultiple" => upsert_multiple(st, principal, entity, targets).await,
+        "UpdateMultiple" => keyed_multiple(st, principal, entity, targets, false).await,
+        "UpsertMultiple" => keyed_multiple(st, principal, entity, targets, true).await,
         _ => Err(DataverseError::segment_not_found(message)),
     }
 }
@@ -218,14 +218,17 @@ fn odata_id_key(entity: &EntityType, text: &str) -> Result<Key, DataverseError> 
     }
 }
 
-async fn update_multiple(
+/// UpdateMultiple (`upsert` false: every target must exist) or UpsertMultiple, in one
+/// savepoint.
+async fn keyed_multiple(
     st: &AppState,
     principal: &Principal,
     entity: &EntityType,
     targets: Vec<Map<String, Json>>,
+    upsert: bool,
 ) -> Result<Response, DataverseError> {
     let mut references = Vec::new();
-    let targets = keyed_targets(st, entity, targets, false, &mut references)?;
+    let targets = keyed_targets(st, entity, targets, upsert, &mut references)?;
     check_references(
         st,
         &Record {
@@ -239,14 +242,8 @@ async fn update_multiple(
         .run(move |c| -> rusqlite::Result<Result<(), DataverseError>> {
             let tx = c.savepoint()?;
             for t in targets {
-                let Key::Id(id) = t.key else {
-                    return Ok(Err(DataverseError::internal()));
-                };
-                if write::version_of(&tx, &owned, &id)?.is_none() {
-                    return Ok(Err(DataverseError::record_not_found(&owned.name, &id)));
-                }
-                if !t.values.is_empty() {
-                    write::update(&tx, &owned, &id, t.values, &stamp)?;
+                if let Err(e) = write_target(&tx, &owned, t, &stamp, upsert)? {
+                    return Ok(Err(e)); // dropping the savepoint rolls every target back
                 }
             }
             tx.commit()?;
@@ -257,62 +254,46 @@ async fn update_multiple(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn upsert_multiple(
-    st: &AppState,
-    principal: &Principal,
-    entity: &EntityType,
-    targets: Vec<Map<String, Json>>,
-) -> Result<Response, DataverseError> {
-    let mut references = Vec::new();
-    let targets = keyed_targets(st, entity, targets, true, &mut references)?;
-    check_references(
-        st,
-        &Record {
-            references,
-            ..Record::default()
-        },
-    )
-    .await?;
-    let (owned, stamp) = (entity.clone(), stamp(st, principal));
-    st.store
-        .run(move |c| -> rusqlite::Result<Result<(), DataverseError>> {
-            let tx = c.savepoint()?;
-            for t in targets {
-                let (existing, mut values) = match &t.key {
-                    Key::Id(id) => (write::version_of(&tx, &owned, id)?.map(|_| *id), t.values),
-                    Key::Alternate(pairs) => {
-                        let found = write::find_by_columns(&tx, &owned, pairs)?;
-                        let mut values = t.values;
-                        // A new row carries its key's values.
-                        for (column, value) in pairs {
-                            if !values.iter().any(|(c, _)| c == column) {
-                                values.push((column.clone(), value.clone()));
-                            }
-                        }
-                        (found, values)
-                    }
-                };
-                match existing {
-                    Some(id) => {
-                        if !values.is_empty() {
-                            write::update(&tx, &owned, &id, values, &stamp)?;
-                        }
-                    }
-                    None => {
-                        let id = match t.key {
-                            Key::Id(id) => id,
-                            Key::Alternate(_) => uuid::Uuid::new_v4(),
-                        };
-                        values.retain(|(c, _)| *c != owned.key);
-                        values.push((owned.key.clone(), Sql::Blob(id.as_bytes().to_vec())));
-                        write::insert(&tx, &owned, values, &stamp)?;
-                    }
+/// Writes one target: updates its row, or (upserting) creates it when missing.
+fn write_target(
+    tx: &rusqlite::Connection,
+    owned: &EntityType,
+    t: Target,
+    stamp: &write::Stamp,
+    upsert: bool,
+) -> rusqlite::Result<Result<(), DataverseError>> {
+    let (existing, mut values) = match &t.key {
+        Key::Id(id) => (write::version_of(tx, owned, id)?.map(|_| *id), t.values),
+        Key::Alternate(pairs) => {
+            let found = write::find_by_columns(tx, owned, pairs)?;
+            let mut values = t.values;
+            // A new row carries its key's values.
+            for (column, value) in pairs {
+                if !values.iter().any(|(c, _)| c == column) {
+                    values.push((column.clone(), value.clone()));
                 }
             }
-            tx.commit()?;
-            Ok(Ok(()))
-        })
-        .await
-        .map_err(internal)??;
-    Ok(StatusCode::NO_CONTENT.into_response())
+            (found, values)
+        }
+    };
+    match (existing, &t.key) {
+        (Some(id), _) => {
+            if !values.is_empty() {
+                write::update(tx, owned, &id, values, stamp)?;
+            }
+        }
+        (None, Key::Id(id)) if !upsert => {
+            return Ok(Err(DataverseError::record_not_found(&owned.name, id)));
+        }
+        (None, key) => {
+            let id = match key {
+                Key::Id(id) => *id,
+                Key::Alternate(_) => uuid::Uuid::new_v4(),
+            };
+            values.retain(|(c, _)| *c != owned.key);
+            values.push((owned.key.clone(), Sql::Blob(id.as_bytes().to_vec())));
+            write::insert(tx, owned, values, stamp)?;
+        }
+    }
+    Ok(Ok(()))
 }

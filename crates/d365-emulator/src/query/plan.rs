@@ -115,5 +115,13 @@ pub fn keyset_sql(order: &[(Column, bool)], boundaries: &[Boundary]) -> SqlFilte
         disjuncts.push(format!("({})", parts.join(" AND ")));
     }
     out.sql = format!("({})", disjuncts.join(" OR "));
+    // A range on the first column, implied by the disjunction, lets SQLite seek an index on
+    // it instead of walking from the start on every page (quadratic over a large table).
+    if let (Some((first, false)), Some(b)) = (order.first(), boundaries.first())
+        && b.last != Value::Null
+    {
+        out.sql = format!("({} >= ? AND {})", ident(&first.name), out.sql);
+        out.params.insert(0, b.last.clone());
+    }
     out
 }

@@ -65,6 +65,16 @@ fn create_table_sql(entity: &EntityType) -> String {
             ident(&p.name)
         ));
     }
+    // Dataverse indexes createdon: exports page by (createdon, key) ranges, and without it each
+    // page would sort the whole table.
+    if entity.property("createdon").is_some() {
+        sql.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} (createdon, {});\n",
+            ident(&format!("{}_createdon", entity.name)),
+            ident(&entity.name),
+            ident(&entity.key)
+        ));
+    }
     for key in &entity.alternate_keys {
         sql.push_str(&format!(
             "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({});\n",
@@ -90,6 +100,10 @@ pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
                 ident(&format!("{}_{}", entity.name, p.name))
             ))?;
         }
+        conn.execute_batch(&format!(
+            "DROP INDEX IF EXISTS {}",
+            ident(&format!("{}_createdon", entity.name))
+        ))?;
         for key in &entity.alternate_keys {
             conn.execute_batch(&format!(
                 "DROP INDEX IF EXISTS {}",

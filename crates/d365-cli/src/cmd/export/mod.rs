@@ -27,15 +27,6 @@ use time::format_description::well_known::Rfc3339;
 use crate::flags::{ExportArgs, ExportFormat};
 use checkpoint::Checkpoint;
 
-/// Column types a `$select` cannot name (they are computed or not columns at all).
-const UNSELECTABLE: &[&str] = &[
-    "Virtual",
-    "EntityName",
-    "CalendarRules",
-    "ManagedProperty",
-    "PartyList",
-];
-
 fn format_of(args: &ExportArgs) -> anyhow::Result<ExportFormat> {
     if let Some(f) = args.format {
         return Ok(f);
@@ -136,33 +127,11 @@ async fn plan(
     format: ExportFormat,
     parallel: Option<usize>,
 ) -> anyhow::Result<Checkpoint> {
-    let tables = client.tables().await?;
-    let table = tables
-        .iter()
-        .find(|t| t.entity_set_name.as_deref() == Some(args.entity_set.as_str()))
-        .with_context(|| format!("no table has the entity set '{}'", args.entity_set))?;
-    let key = table
-        .primary_id_attribute
-        .clone()
-        .with_context(|| format!("{} has no primary key in its metadata", table.logical_name))?;
-    let metadata = client.columns(&table.logical_name).await?;
-    let has_createdon = metadata.iter().any(|c| c.logical_name == "createdon");
+    let table = super::table::describe(client, &args.entity_set).await?;
+    let key = table.key.clone();
+    let has_createdon = table.has("createdon");
     let columns = if args.select.is_empty() {
-        let mut columns = vec![key.clone()];
-        for c in metadata {
-            let kind = c.attribute_type.as_deref().unwrap_or_default();
-            if UNSELECTABLE.contains(&kind) || c.logical_name == key {
-                continue;
-            }
-            // A lookup is read through its `_x_value` property.
-            let name = if matches!(kind, "Lookup" | "Owner" | "Customer") {
-                format!("_{}_value", c.logical_name)
-            } else {
-                c.logical_name
-            };
-            columns.push(name);
-        }
-        columns
+        table.columns.iter().map(|c| c.property.clone()).collect()
     } else {
         args.select.clone()
     };
@@ -337,9 +306,9 @@ async fn export_range(
                 None => break,
             }
         };
-        let mut buffer = Vec::with_capacity(page.items.len() * 256);
-        for record in &page.items {
-            let mut record = record.clone();
+        let (count, next_link) = (page.items.len() as u64, page.next_link);
+        let mut buffer = Vec::with_capacity(count as usize * 256);
+        for mut record in page.items {
             if let Some(fields) = record.as_object_mut() {
                 fields.retain(|k, _| !k.starts_with('@'));
             }
@@ -353,8 +322,8 @@ async fn export_range(
         file.sync_data()
             .with_context(|| format!("syncing {}", part.display()))?;
         bytes += buffer.len() as u64;
-        rows += page.items.len() as u64;
-        next = page.next_link.clone();
+        rows += count;
+        next = next_link;
         let done = next.is_none();
         {
             let mut cp = shared.lock().unwrap_or_else(|e| e.into_inner());
@@ -367,7 +336,7 @@ async fn export_range(
             };
             cp.save(cp_path)?;
         }
-        progress.inc(page.items.len() as u64);
+        progress.inc(count);
         let throttled = client.concurrency_stats().throttled;
         if throttled > 0 {
             progress.set_message(format!("({throttled} throttled)"));

@@ -17,23 +17,14 @@ pub(super) async fn write(
     cp: &Checkpoint,
     client: &Client,
 ) -> anyhow::Result<u64> {
-    let logical = client
-        .tables()
-        .await?
-        .into_iter()
-        .find(|t| t.entity_set_name.as_deref() == Some(cp.entity_set.as_str()))
-        .with_context(|| format!("no table has the entity set '{}'", cp.entity_set))?
-        .logical_name;
-    let metadata = client.columns(&logical).await?;
+    let table = super::super::table::describe(client, &cp.entity_set).await?;
     let kind_of = |name: &str| {
-        metadata
+        table
+            .columns
             .iter()
-            .find(|c| c.logical_name == name || format!("_{}_value", c.logical_name) == name)
+            .find(|c| c.property == name)
             .map_or(ColumnKind::Text, |c| {
-                ColumnKind::from_attribute_type(
-                    c.attribute_type.as_deref().unwrap_or_default(),
-                    c.precision,
-                )
+                ColumnKind::from_attribute_type(&c.attribute_type, c.precision)
             })
     };
     let columns: Vec<Column> = cp

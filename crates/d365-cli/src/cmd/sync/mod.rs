@@ -93,43 +93,17 @@ impl Target {
     }
 }
 
-/// Column types a `$select` cannot name.
-const UNSELECTABLE: &[&str] = &[
-    "Virtual",
-    "EntityName",
-    "CalendarRules",
-    "ManagedProperty",
-    "PartyList",
-];
-
 async fn spec(client: &Client, entity_set: &str) -> anyhow::Result<TableSpec> {
-    let tables = client.tables().await?;
-    let table = tables
-        .iter()
-        .find(|t| t.entity_set_name.as_deref() == Some(entity_set))
-        .with_context(|| format!("no table has the entity set '{entity_set}'"))?;
-    let key = table
-        .primary_id_attribute
-        .clone()
-        .with_context(|| format!("{} has no primary key in its metadata", table.logical_name))?;
-    let mut columns = vec![(key.clone(), Kind::Guid)];
-    for c in client.columns(&table.logical_name).await? {
-        let kind = c.attribute_type.as_deref().unwrap_or_default();
-        if UNSELECTABLE.contains(&kind) || c.logical_name == key {
-            continue;
-        }
-        let name = if matches!(kind, "Lookup" | "Owner" | "Customer") {
-            format!("_{}_value", c.logical_name)
-        } else {
-            c.logical_name
-        };
-        columns.push((name, Kind::of(kind)));
-    }
+    let table = super::table::describe(client, entity_set).await?;
     Ok(TableSpec {
         entity_set: entity_set.to_owned(),
-        name: table.logical_name.clone(),
-        key,
-        columns,
+        name: table.logical_name,
+        key: table.key,
+        columns: table
+            .columns
+            .into_iter()
+            .map(|c| (c.property, Kind::of(&c.attribute_type)))
+            .collect(),
     })
 }
 
