@@ -229,19 +229,16 @@ impl Client {
     /// The `Prefer` value for reads: `extra` (`odata.maxpagesize=…`) plus the client's default
     /// annotations.
     pub(crate) fn read_prefer(&self, extra: Option<&str>) -> Option<String> {
+        // A caller's own include-annotations wins over the client's default.
         let annotations = self
             .inner
             .annotations
             .as_deref()
+            .filter(|_| !extra.is_some_and(|e| e.contains("odata.include-annotations")))
             .map(|a| format!("odata.include-annotations=\"{a}\""));
         match (extra, annotations) {
-            (None, None) => None,
+            (None, a) => a,
             (Some(e), None) => Some(e.to_owned()),
-            (None, Some(a)) => Some(a),
-            (Some(e), Some(a)) if e.contains("odata.include-annotations") => {
-                let _ = a;
-                Some(e.to_owned())
-            }
             (Some(e), Some(a)) => Some(format!("{e},{a}")),
         }
     }
