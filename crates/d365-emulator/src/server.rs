@@ -154,6 +154,7 @@ pub(crate) async fn build_state(
         model,
         token_requests: AtomicU64::new(0),
         sessions: Default::default(),
+        stopping: Default::default(),
         limiter,
         faults,
     }));
@@ -315,6 +316,7 @@ impl Emulator {
         };
 
         let state = build_state(config, base_url, env_url).await?;
+        crate::dataverse::resume_jobs(&state).await;
         let app = crate::app::router(state.clone());
         let handle = axum_server::Handle::new();
         let rustls = match &tls {
@@ -412,6 +414,9 @@ impl Emulator {
 
     /// Stops accepting requests and waits (up to five seconds) for in-flight ones.
     pub async fn stop(mut self) {
+        self.state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         for task in std::mem::take(&mut self.tasks) {
@@ -422,6 +427,9 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        self.state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.handle.shutdown();
         if let Some(dir) = &self.temp_tls_dir {
             let _ = std::fs::remove_dir_all(dir);

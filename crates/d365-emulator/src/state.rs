@@ -38,6 +38,9 @@ pub struct Inner {
     pub faults: crate::faults::Faults,
     /// Sign-ins in progress (device codes, authorization codes, assertion ids).
     pub sessions: crate::entra::sessions::Sessions,
+    /// Set when the emulator stops: background jobs leave off (a persisted one resumes at
+    /// the next start) instead of writing to a store that is going away.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::ops::Deref for AppState {

@@ -449,5 +449,8 @@ async fn a_table_without_change_tracking_is_refused() {
         .iter()
         .map(|t| t["LogicalName"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["organization"]);
+    assert_eq!(
+        names,
+        ["organization", "asyncoperation", "bulkdeleteoperation"]
+    );
 }

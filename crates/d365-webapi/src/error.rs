@@ -70,6 +70,9 @@ pub enum Error {
     /// cannot leak to another host.
     #[error("refusing to follow a next link to another host: {0}")]
     ForeignLink(String),
+    /// Waiting for something (a system job) took longer than allowed.
+    #[error("gave up waiting after {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 impl Error {

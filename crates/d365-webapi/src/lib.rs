@@ -53,6 +53,7 @@ mod client;
 mod error;
 mod from_env;
 mod paging;
+mod query_expression;
 mod record;
 mod request;
 
@@ -60,15 +61,19 @@ pub use client::{Client, ClientBuilder};
 pub use d365_http::{ConcurrencyConfig, ConcurrencyStats, RetryBudgetConfig, RetryConfig};
 pub use error::{ApiError, Error};
 pub use paging::Page;
+pub use query_expression::{
+    ConditionExpression, FilterExpression, LogicalOperator, QueryExpression,
+};
 pub use record::{
     AnnotatedRecord, FORMATTED_VALUE, LOOKUP_LOGICAL_NAME, LookupValue, NAVIGATION_PROPERTY,
     surface_annotations,
 };
 pub use request::{
-    ActionRequest, BatchRequest, BatchResult, BatchTarget, BulkMessage, BulkRequest, ChangeSet,
-    Changes, ChangesRequest, ColumnDefinition, ContentRef, CountRequest, CreateRequest,
-    DeleteRequest, EntityDefinitionsRequest, FetchPage, FetchXmlRequest, FunctionRequest,
-    InitialLoad, MAX_BATCH_REQUESTS, MAX_URL_LENGTH, MetadataRequest, ParamValue, PatchRequest,
-    PropertyRequest, QueryRequest, RecordKey, RelationRequest, RetrieveRequest, TableDefinition,
-    TrackChangesRequest, UpsertMode, WhoAmI, WhoAmIRequest,
+    ActionRequest, BatchRequest, BatchResult, BatchTarget, BulkDeleteRequest, BulkMessage,
+    BulkRequest, ChangeSet, Changes, ChangesRequest, ColumnDefinition, ContentRef, CountRequest,
+    CreateRequest, DeleteRequest, EntityDefinitionsRequest, FetchPage, FetchXmlRequest,
+    FunctionRequest, InitialLoad, JobState, MAX_BATCH_REQUESTS, MAX_URL_LENGTH, MetadataRequest,
+    ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey, RelationRequest,
+    RetrieveRequest, SystemJob, TableDefinition, TrackChangesRequest, UpsertMode, WhoAmI,
+    WhoAmIRequest,
 };

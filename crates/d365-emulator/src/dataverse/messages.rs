@@ -1,7 +1,8 @@
 //! Functions and actions beyond `WhoAmI`: a few real Dataverse messages, enough for clients to
 //! exercise every calling convention: unbound functions with literal and aliased parameters
 //! (`RetrieveTotalRecordCount`, `FormatAddress`), an unbound action taking an entity
-//! (`WinOpportunity`) and a bound action returning entities (`QualifyLead`).
+//! (`WinOpportunity`) and a bound action returning entities (`QualifyLead`). `BulkDelete`, an
+//! unbound action that starts a system job, lives in `bulk_delete`.
 
 use std::collections::HashMap;
 
@@ -24,7 +25,7 @@ const NS: &str = "Microsoft.Dynamics.CRM.";
 /// The unbound functions served here (names without the namespace).
 pub(crate) const FUNCTIONS: &[&str] = &["RetrieveTotalRecordCount", "FormatAddress"];
 /// The unbound actions served here.
-pub(crate) const ACTIONS: &[&str] = &["WinOpportunity"];
+pub(crate) const ACTIONS: &[&str] = &["WinOpportunity", "BulkDelete"];
 
 fn short(name: &str) -> &str {
     name.strip_prefix(NS).unwrap_or(name)
@@ -124,7 +125,8 @@ fn required_str<'a>(params: &'a Map<String, Json>, name: &str) -> Result<&'a str
         .ok_or_else(|| missing(name))
 }
 
-fn missing(name: &str) -> DataverseError {
+/// A required action or function parameter that is absent or of the wrong type.
+pub(crate) fn missing(name: &str) -> DataverseError {
     DataverseError::bad_query(format!(
         "Required parameter '{name}' is missing or has the wrong type."
     ))
@@ -237,6 +239,7 @@ pub(crate) async fn action(
 ) -> Result<Response, DataverseError> {
     let params = body_object(body)?;
     match short(name) {
+        "BulkDelete" => super::bulk_delete::bulk_delete(st, principal, &params).await,
         "WinOpportunity" => {
             let close = params
                 .get("OpportunityClose")

@@ -5,6 +5,8 @@
 mod apply;
 mod batch;
 mod bulk;
+mod bulk_delete;
+pub(crate) use bulk_delete::resume_jobs;
 mod changes;
 mod entity;
 mod entity_set;

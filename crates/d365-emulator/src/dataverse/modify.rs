@@ -254,6 +254,16 @@ pub(crate) async fn create(
     body: &[u8],
     raw_query: &str,
 ) -> Result<Response, DataverseError> {
+    if super::model::is_system_job(entity) {
+        return Err(DataverseError::with_status(
+            StatusCode::BAD_REQUEST,
+            "0x80040203",
+            format!(
+                "The 'Create' method does not support entities of type '{}'. System jobs are created by the platform: start one with an asynchronous message such as BulkDelete.",
+                entity.name
+            ),
+        ));
+    }
     let json: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| DataverseError::payload(&entity.entity_set, format!("Invalid JSON. {e}")))?;
     let serde_json::Value::Object(fields) = json else {

@@ -3,6 +3,10 @@
 //! Only the shape is checked here; names and values are checked against the model when the
 //! query is planned (`query::fetch`).
 
+mod query_expression;
+
+pub use query_expression::from_query_expression;
+
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 

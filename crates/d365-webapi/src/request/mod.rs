@@ -2,6 +2,7 @@
 
 mod batch;
 mod bulk;
+mod bulk_delete;
 mod changes;
 mod fetch_xml;
 mod metadata;
@@ -18,6 +19,7 @@ pub use batch::{
     MAX_URL_LENGTH,
 };
 pub use bulk::{BulkMessage, BulkRequest};
+pub use bulk_delete::{BulkDeleteRequest, JobState, SystemJob};
 pub use changes::{Changes, ChangesRequest, InitialLoad, TrackChangesRequest};
 pub use fetch_xml::{FetchPage, FetchXmlRequest};
 pub use metadata::{ColumnDefinition, EntityDefinitionsRequest, MetadataRequest, TableDefinition};

@@ -1,16 +1,20 @@
 //! The built-in Dataverse tables, with their real logical names, entity sets, keys, types,
 //! lookups and navigation properties: account, contact, lead, opportunity, task, annotation
 //! (user-owned, in `sales`), and systemuser, team, businessunit, organization,
-//! transactioncurrency (in `directory`). Custom tables from a real
+//! transactioncurrency (in `directory`), and the system-job tables asyncoperation and
+//! bulkdeleteoperation (in `jobs`). Custom tables from a real
 //! org's `$metadata` (`d365 emulator --metadata org.xml`) join them through the same
 //! `d365_odata::Model`.
 
 use d365_odata::model::{EdmType, EntityType, Model, NavigationProperty, Property};
 
 mod directory;
+mod jobs;
 mod sales;
 
 use directory::{businessunit, organization, systemuser, team, transactioncurrency};
+pub use jobs::{JOB_STATES, JOB_STATUSES, OPERATION_BULK_DELETE, is_system_job};
+use jobs::{asyncoperation, bulkdeleteoperation};
 use sales::{account, annotation, contact, lead, opportunity, task};
 
 /// Lookups the server sets on owned tables: `createdby`, `modifiedby`, `owningbusinessunit`.
@@ -146,14 +150,19 @@ pub fn builtin_tables() -> Vec<EntityType> {
         businessunit(),
         organization(),
         transactioncurrency(),
+        asyncoperation(),
+        bulkdeleteoperation(),
     ];
     tables.into_iter().map(with_currency).collect()
 }
 
 /// Whether a table has change tracking on (`ChangeTrackingEnabled`): every table with a
-/// `versionnumber`, except `organization`, which Dataverse does not track.
+/// `versionnumber`, except `organization` and the system-job tables, which Dataverse does not
+/// track.
 pub fn change_tracking_enabled(entity: &EntityType) -> bool {
-    entity.name != "organization" && entity.property("versionnumber").is_some()
+    entity.name != "organization"
+        && !is_system_job(entity)
+        && entity.property("versionnumber").is_some()
 }
 
 /// The emulated tables.
