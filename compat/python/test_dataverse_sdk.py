@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import time
 import traceback
 import warnings
 
@@ -206,6 +207,24 @@ def delete():
         raise AssertionError("deleting a deleted record succeeded")
 
 
+def bulk_delete_list():
+    # records.create with a list -> CreateMultiple; records.delete with a list -> POST BulkDelete
+    # (a QueryExpression with an In condition on accountid) -> {"JobId"}; the job is an
+    # asyncoperation the SDK can read like any record.
+    ids = client.records.create("account", [{"name": f"{PREFIX} bulk {i}"} for i in range(3)])
+    eq(len(ids), 3, "CreateMultiple ids")
+    job = client.records.delete("account", ids)
+    assert job and GUID.match(job), f"BulkDelete JobId: {job!r}"
+    for _ in range(100):
+        status = client.records.retrieve("asyncoperation", job, select=["statecode", "statuscode"])
+        if status["statecode"] == 3:
+            break
+        time.sleep(0.1)
+    eq((status["statecode"], status["statuscode"]), (3, 30), "job completed and succeeded")
+    for rid in ids:
+        eq(client.records.retrieve("account", rid), None, "retrieve after bulk delete")
+
+
 def batch_changeset():
     # POST $batch, multipart/mixed: a change set (create account, create contact bound to $1,
     # update $1), then a GET outside it.
@@ -249,7 +268,7 @@ def describe(e):
 tests = [list_pages_page_size, list_filter_select_orderby_top, query_builder_where_in_count, count_option,
          expand_lookup, expand_collection, fetchxml_paging, sql_query,
          create_with_picklist_label, retrieve_with_select, update, list_finds_created, retrieve_missing, delete,
-         batch_changeset]
+         bulk_delete_list, batch_changeset]
 passed = failed = pending_failed = pending_passed = 0
 print(f"# pending (reported, never fail the run): {', '.join(sorted(PENDING))}")
 with client:

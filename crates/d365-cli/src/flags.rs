@@ -10,7 +10,9 @@ use crate::profile::GrantKind;
 mod data;
 mod web;
 
-pub(crate) use data::{ExportArgs, ExportFormat, ImportArgs, ImportMode, ImportVia, SyncArgs};
+pub(crate) use data::{
+    BulkDeleteArgs, ExportArgs, ExportFormat, ImportArgs, ImportMode, ImportVia, JobArgs, SyncArgs,
+};
 
 pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};
 
@@ -67,6 +69,11 @@ pub(crate) enum Command {
     /// Mirror tables into SQLite or PostgreSQL: a first full load, then only the changes
     /// (deletes included) from the stored delta link.
     Sync(SyncArgs),
+    /// Delete every record a filter, an id list or `--all` names, as a BulkDelete system job;
+    /// waits for it and prints what it deleted.
+    BulkDelete(BulkDeleteArgs),
+    /// A system job's state (`--wait` for its end, `--cancel` to stop it).
+    Job(JobArgs),
     /// Print a shell completion script, e.g. `d365 completions bash > /etc/bash_completion.d/d365`.
     Completions(CompletionsArgs),
     /// Sign in and out, inspect tokens, manage profiles.

@@ -63,6 +63,8 @@ async fn run(command: Command, profile: Option<&str>) -> anyhow::Result<ExitCode
         Command::Export(args) => cmd::export::run(args, profile).await,
         Command::Import(args) => cmd::import::run(args, profile).await,
         Command::Sync(args) => cmd::sync::run(args, profile).await,
+        Command::BulkDelete(args) => cmd::bulk_delete::run(args, profile).await,
+        Command::Job(args) => cmd::bulk_delete::job(args, profile).await,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Flags of the data movement commands (`export`).
+//! Flags of the data movement commands (`export`, `import`, `sync`, `bulk-delete`, `job`).
 
 use std::path::PathBuf;
 
@@ -121,6 +121,55 @@ pub(crate) struct SyncArgs {
     /// Rows per page of the first load.
     #[arg(long, default_value_t = 5000)]
     pub(crate) page_size: u32,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["filter", "ids", "all"])))]
+pub(crate) struct BulkDeleteArgs {
+    /// The entity set, e.g. accounts.
+    pub(crate) entity_set: String,
+    /// Delete the records this OData `$filter` matches (comparisons, and/or, in,
+    /// contains/startswith/endswith, Dataverse query functions).
+    #[arg(long)]
+    pub(crate) filter: Option<String>,
+    /// Delete the records whose ids are in FILE: one GUID per line, or NDJSON rows with the
+    /// table's key (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ids: Option<PathBuf>,
+    /// Delete every record of the table.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// The job's name (default: "d365 bulk-delete SET").
+    #[arg(long)]
+    pub(crate) job_name: Option<String>,
+    /// Only say how many records would be deleted and print the job's QuerySet; start nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Print the job id and return at once instead of waiting for the job to end.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+    /// Give up waiting (the job goes on) after this long: 30s, 5m, 1h.
+    #[arg(long, default_value = "1h")]
+    pub(crate) timeout: String,
+    #[command(flatten)]
+    pub(crate) auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JobArgs {
+    /// The job id (asyncoperationid), as `bulk-delete --no-wait` prints it.
+    pub(crate) job_id: uuid::Uuid,
+    /// Wait for the job to end.
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Cancel the job (it stops after the chunk it is on).
+    #[arg(long, conflicts_with = "wait")]
+    pub(crate) cancel: bool,
+    /// Give up waiting after this long: 30s, 5m, 1h.
+    #[arg(long, default_value = "1h")]
+    pub(crate) timeout: String,
     #[command(flatten)]
     pub(crate) auth: AuthArgs,
 }

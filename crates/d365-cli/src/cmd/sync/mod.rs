@@ -8,7 +8,6 @@ mod postgres;
 mod sqlite;
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use d365_webapi::Client;
@@ -122,28 +121,12 @@ async fn target(target: &str) -> anyhow::Result<Target> {
     bail!("--to takes sqlite:PATH or postgres://…, not '{target}'")
 }
 
-/// `30s`, `5m`, `1h` or plain seconds.
-fn interval(text: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .with_context(|| format!("--watch '{text}' is not an interval like 30s, 5m or 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => bail!("--watch '{text}' is not an interval like 30s, 5m or 1h"),
-    };
-    anyhow::ensure!(secs > 0, "--watch must be at least 1 second");
-    Ok(Duration::from_secs(secs))
-}
-
 pub(crate) async fn run(args: SyncArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {
-    let every = args.watch.as_deref().map(interval).transpose()?;
+    let every = args
+        .watch
+        .as_deref()
+        .map(|w| super::interval("--watch", w))
+        .transpose()?;
     let mut sink = target(&args.to).await?;
     let client = super::web_client(&args.auth, profile).await?;
     let mut specs = Vec::new();
@@ -216,20 +199,4 @@ async fn sync_table(
     }
     eprintln!("{}: {rows} rows loaded", spec.entity_set);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals() {
-        assert_eq!(interval("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(interval("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(interval("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(interval("45").unwrap(), Duration::from_secs(45));
-        assert!(interval("0").is_err());
-        assert!(interval("soon").is_err());
-        assert!(interval("5d").is_err());
-    }
 }
