@@ -3,7 +3,8 @@
 //! vs single creates), and an incremental sync of 1 % changes. Prints rows/s and the child's
 //! peak RSS. Run with `cargo bench -p d365-cli --bench data_movement`; `BENCH_ROWS` (default
 //! 200,000) sets the table size, `BENCH_IMPORT_ROWS` (default 100,000) the import size, and
-//! `BENCH_ONLY=export` skips the import and sync runs.
+//! `BENCH_ONLY=export` skips the import, sync and bulk delete runs; `BENCH_ONLY=bulk-delete`
+//! runs only the bulk delete (a `BulkDelete` job over every account, followed to its end).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -81,20 +82,62 @@ fn main() {
         let seeding = Instant::now();
         let emulator = start(test_config(rows)).await;
         let info = emulator.info();
-        println!("data_movement: {rows} accounts seeded in {:.1} s (in memory)", seeding.elapsed().as_secs_f64());
+        println!(
+            "data_movement: {rows} accounts seeded in {:.1} s (in memory)",
+            seeding.elapsed().as_secs_f64()
+        );
 
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        if only != "bulk-delete" {
+            movement(&info, home, rows, import_rows).await;
+        }
+        if only != "export" {
+            let (info, home) = (info.clone(), home.to_owned());
+            let (wall, rss) = tokio::task::spawn_blocking(move || {
+                d365(&info, &home, &["bulk-delete", "accounts", "--all"])
+            })
+            .await
+            .unwrap();
+            row(
+                "bulk delete job (BulkDelete), every account",
+                rows,
+                wall,
+                rss,
+            );
+        }
+    });
+}
+
+/// Export, import and sync.
+async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, import_rows: usize) {
+    {
         // Export.
         let out = |n: &str| home.join(n).display().to_string();
         let select = "accountid,name,accountnumber,revenue,numberofemployees,statecode,createdon,_primarycontactid_value";
         for (label, file, extra) in [
             ("export ndjson, one stream", "one.ndjson", vec![]),
-            ("export ndjson, --parallel auto", "auto.ndjson", vec!["--parallel", "auto"]),
-            ("export csv, --parallel auto", "auto.csv", vec!["--parallel", "auto"]),
+            (
+                "export ndjson, --parallel auto",
+                "auto.ndjson",
+                vec!["--parallel", "auto"],
+            ),
+            (
+                "export csv, --parallel auto",
+                "auto.csv",
+                vec!["--parallel", "auto"],
+            ),
         ] {
-            let mut args: Vec<String> = ["export", "accounts", "--out", &out(file), "--select", select]
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect();
+            let mut args: Vec<String> = [
+                "export",
+                "accounts",
+                "--out",
+                &out(file),
+                "--select",
+                select,
+            ]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
             args.extend(extra.iter().map(|s| (*s).to_owned()));
             let (info, home) = (info.clone(), home.to_owned());
             let (wall, rss) = tokio::task::spawn_blocking(move || {
@@ -121,19 +164,42 @@ fn main() {
             })
             .collect();
         let single_rows = import_rows.min(5_000);
-        let small: String = sample.lines().take(single_rows).map(|l| format!("{l}\n")).collect();
+        let small: String = sample
+            .lines()
+            .take(single_rows)
+            .map(|l| format!("{l}\n"))
+            .collect();
         std::fs::write(home.join("import.ndjson"), &sample).unwrap();
         std::fs::write(home.join("small.ndjson"), &small).unwrap();
         for (label, file, n, via) in [
-            ("import, CreateMultiple (chunks of 1,000)", "import.ndjson", import_rows, "bulk"),
-            ("import, $batch change sets of 1,000", "import.ndjson", import_rows, "batch"),
-            ("import, single creates (4 in flight)", "small.ndjson", single_rows, "single"),
+            (
+                "import, CreateMultiple (chunks of 1,000)",
+                "import.ndjson",
+                import_rows,
+                "bulk",
+            ),
+            (
+                "import, $batch change sets of 1,000",
+                "import.ndjson",
+                import_rows,
+                "batch",
+            ),
+            (
+                "import, single creates (4 in flight)",
+                "small.ndjson",
+                single_rows,
+                "single",
+            ),
         ] {
             let target = start(test_config(0)).await;
             let (path, info) = (out(file), target.info());
             let home = home.to_owned();
             let (wall, rss) = tokio::task::spawn_blocking(move || {
-                d365(&info, &home, &["import", "accounts", "--in", &path, "--via", via])
+                d365(
+                    &info,
+                    &home,
+                    &["import", "accounts", "--in", &path, "--via", via],
+                )
             })
             .await
             .unwrap();
@@ -144,29 +210,59 @@ fn main() {
         // Sync: a full load, then 1 % of the rows changed.
         let to = format!("sqlite:{}", out("mirror.db"));
         let (info2, home2, to2) = (info.clone(), home.to_owned(), to.clone());
-        let (wall, rss) = tokio::task::spawn_blocking(move || d365(&info2, &home2, &["sync", "accounts", "--to", &to2])).await.unwrap();
+        let (wall, rss) = tokio::task::spawn_blocking(move || {
+            d365(&info2, &home2, &["sync", "accounts", "--to", &to2])
+        })
+        .await
+        .unwrap();
         row("sync to SQLite, first load", rows, wall, rss);
         let changes = rows / 100;
         let client = d365_webapi::Client::builder()
             .environment(&info.environment_url)
-            .credential(std::sync::Arc::new(d365_auth::OAuthCredential::client_secret(
-                d365_auth::token_client(d365_auth::Authority::new(&info.authority_host, &info.tenant_id).unwrap()).unwrap(),
-                &info.client_id,
-                d365_auth::ClientSecret::new(&info.client_secret),
-            )))
+            .credential(std::sync::Arc::new(
+                d365_auth::OAuthCredential::client_secret(
+                    d365_auth::token_client(
+                        d365_auth::Authority::new(&info.authority_host, &info.tenant_id).unwrap(),
+                    )
+                    .unwrap(),
+                    &info.client_id,
+                    d365_auth::ClientSecret::new(&info.client_secret),
+                ),
+            ))
             .build()
             .unwrap();
         let ids: Vec<String> = text
             .lines()
             .take(changes)
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["accountid"].as_str().unwrap().to_owned())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["accountid"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         for group in ids.chunks(1000) {
-            let updates = group.iter().map(|id| serde_json::json!({"accountid": id, "telephone1": "555-0100"})).collect();
-            client.update_multiple("accounts", "account", updates).send().await.unwrap();
+            let updates = group
+                .iter()
+                .map(|id| serde_json::json!({"accountid": id, "telephone1": "555-0100"}))
+                .collect();
+            client
+                .update_multiple("accounts", "account", updates)
+                .send()
+                .await
+                .unwrap();
         }
         let (info3, home3) = (info.clone(), home.to_owned());
-        let (wall, rss) = tokio::task::spawn_blocking(move || d365(&info3, &home3, &["sync", "accounts", "--to", &to])).await.unwrap();
-        row(&format!("sync to SQLite, {changes} changed (1 %)"), changes, wall, rss);
-    });
+        let (wall, rss) = tokio::task::spawn_blocking(move || {
+            d365(&info3, &home3, &["sync", "accounts", "--to", &to])
+        })
+        .await
+        .unwrap();
+        row(
+            &format!("sync to SQLite, {changes} changed (1 %)"),
+            changes,
+            wall,
+            rss,
+        );
+    }
 }

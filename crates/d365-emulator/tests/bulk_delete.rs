@@ -146,6 +146,18 @@ async fn account_ids(c: &Ctx, n: usize) -> Vec<String> {
 async fn the_python_sdks_bulk_delete_starts_a_job_that_deletes_exactly_the_listed_records() {
     let c = ctx(test_config(30)).await;
     let ids = account_ids(&c, 12).await;
+    let tracked: Value = c
+        .http
+        .get(c.url("accounts?$select=name"))
+        .bearer_auth(&c.token)
+        .header("Prefer", "odata.track-changes")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let delta = tracked["@odata.deltaLink"].as_str().unwrap().to_owned();
     let (status, body) = c
         .post("BulkDelete", &python_sdk_body(&ids, "2020-01-01T00:00:00Z"))
         .await;
@@ -180,18 +192,32 @@ async fn the_python_sdks_bulk_delete_starts_a_job_that_deletes_exactly_the_liste
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
     // The deletes leave change-tracking tombstones like any other delete.
-    let first = c
+    let changes: Value = c
         .http
-        .get(c.url("accounts?$select=name"))
+        .get(&delta)
         .bearer_auth(&c.token)
         .header("Prefer", "odata.track-changes")
         .send()
         .await
         .unwrap()
-        .json::<Value>()
+        .json()
         .await
         .unwrap();
-    assert!(first["@odata.deltaLink"].is_string());
+    let mut deleted: Vec<String> = changes["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["@odata.context"]
+                .as_str()
+                .is_some_and(|c| c.ends_with("$deletedEntity"))
+        })
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    deleted.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(deleted, expected, "{changes}");
 }
 
 #[tokio::test]
@@ -248,7 +274,7 @@ async fn a_job_waits_for_its_start_time_on_the_emulator_clock_and_can_be_cancele
             waiting["statecode"].as_i64(),
             waiting["statuscode"].as_i64()
         ),
-        (Some(0), Some(10)),
+        (Some(1), Some(10)),
         "{waiting}"
     );
     assert_eq!(c.count("accounts", "statecode ne -1").await, 6);
@@ -273,8 +299,12 @@ async fn a_job_waits_for_its_start_time_on_the_emulator_clock_and_can_be_cancele
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // Past its start time, a canceled job still deletes nothing.
+    c.emulator.state().clock.advance(100 * 366 * 86_400);
+    c.token = common::app_token(&c.http, &c.info).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(c.wait(&job).await["statuscode"], 32);
+    assert_eq!(c.counts(&job).await, (0, 0));
     assert_eq!(c.count("accounts", "statecode ne -1").await, 3);
 }
 
@@ -342,6 +372,16 @@ async fn bad_parameters_and_queries_are_refused_before_anything_is_deleted() {
             ),
             StatusCode::BAD_REQUEST,
             "\"Contains\" is not supported",
+        ),
+        (
+            with("QuerySet/0/TopCount", json!(1)),
+            StatusCode::BAD_REQUEST,
+            "TopCount cannot be used with BulkDelete",
+        ),
+        (
+            with("QuerySet/0/Critera", json!({})),
+            StatusCode::BAD_REQUEST,
+            "The property 'Critera' does not exist",
         ),
         (
             with("QuerySet/0/Criteria/FilterOperator", json!("Xor")),

@@ -390,14 +390,21 @@ fn query_function(name: &str, args: &[Arg], expr: &Expr) -> Result<ConditionExpr
                 ExprKind::Literal(Literal::String(s)) => col = Some(s.to_ascii_lowercase()),
                 _ => return Err(refuse("a PropertyName that is not a string", expr)),
             },
-            "PropertyValue" => values.extend(literal(value)?),
+            "PropertyValue" => {
+                values.push(literal(value)?.ok_or_else(|| refuse("a null PropertyValue", expr))?)
+            }
             "PropertyValues" => match &value.kind {
                 ExprKind::Literal(Literal::Array(items)) => {
                     for item in items {
-                        values.extend(typed(item, expr)?);
+                        // A dropped null would widen NotIn: refuse it.
+                        values.push(
+                            typed(item, expr)?
+                                .ok_or_else(|| refuse("a null in PropertyValues", expr))?,
+                        );
                     }
                 }
-                _ => values.extend(literal(value)?),
+                _ => values
+                    .push(literal(value)?.ok_or_else(|| refuse("a null PropertyValues", expr))?),
             },
             other => return Err(refuse(&format!("the parameter {other}"), expr)),
         }
@@ -476,6 +483,10 @@ mod tests {
             ("contains(name,'50%')", "LIKE wildcard"),
             ("revenue gt null", "ordering comparison with null"),
             ("name eq", "$filter"),
+            (
+                "Microsoft.Dynamics.CRM.NotIn(PropertyName='name',PropertyValues=['a',null])",
+                "a null in PropertyValues",
+            ),
         ] {
             let e = QueryExpression::from_filter("account", filter)
                 .unwrap_err()

@@ -78,7 +78,7 @@ async fn a_job_by_ids_and_a_canceled_job() {
         .await
         .unwrap();
     let waiting = c.system_job(job).await.unwrap();
-    assert_eq!((waiting.state, waiting.status), (JobState::Ready, 10));
+    assert_eq!((waiting.state, waiting.status), (JobState::Suspended, 10));
     let timeout = c.wait_for_job(job, Duration::from_millis(300)).await;
     assert!(
         matches!(timeout, Err(d365_webapi::Error::Timeout(_))),
@@ -89,6 +89,8 @@ async fn a_job_by_ids_and_a_canceled_job() {
     assert!(!done.succeeded());
     assert_eq!(done.status, 32, "{done:?}");
     assert_eq!(c.count("accounts").send().await.unwrap(), 15);
+    let e = c.cancel_job(job).await.unwrap_err();
+    assert!(e.to_string().contains("already ended"), "{e}");
 }
 
 #[tokio::test]

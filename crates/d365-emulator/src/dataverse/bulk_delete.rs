@@ -5,8 +5,12 @@
 //! Dataverse's asynchronous service does: it waits for `StartDateTime` (on the emulator's
 //! clock), deletes matching records in chunks (each chunk one transaction, each delete
 //! leaving a change-tracking tombstone), and keeps `asyncoperation` (state, status, message)
-//! and `bulkdeleteoperation` (`successcount`, `failurecount`) up to date. Setting the job's
-//! `statecode` to 3 and `statuscode` to 32 (Canceled) stops it between chunks. Unlike the
+//! and `bulkdeleteoperation` (`successcount`, `failurecount`) up to date. A job scheduled
+//! later is Suspended/Waiting (1/10) until then; a due one is Ready/Waiting For Resources
+//! (0/0), then Locked/In Progress (2/20), then Completed (3) with Succeeded, Failed or
+//! Canceled (30/31/32). Setting `statuscode` 22 or 32 cancels it: every chunk's transaction
+//! checks first, and every state change is refused once it is canceled. Each chunk deletes
+//! only the records that still match when it runs. Unlike the
 //! bulk messages, a bulk delete is not all or nothing: what was deleted stays deleted.
 //! Jobs left unfinished when a persisted emulator stopped resume when it starts again.
 
@@ -28,7 +32,7 @@ use super::model::OPERATION_BULK_DELETE;
 use super::modify::{internal, stamp};
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
-use crate::fetchxml::from_query_expression;
+use crate::fetchxml::{Fetch, from_query_expression};
 use crate::query::fetch::{FetchContext, plan};
 use crate::query::plan::SqlFilter;
 use crate::state::{AppState, Inner};
@@ -41,6 +45,7 @@ const CHUNK: usize = 500;
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
 const STATE_READY: i64 = 0;
+const STATE_SUSPENDED: i64 = 1;
 const STATE_LOCKED: i64 = 2;
 const STATE_COMPLETED: i64 = 3;
 const STATUS_WAITING_FOR_RESOURCES: i64 = 0;
@@ -51,10 +56,12 @@ const STATUS_SUCCEEDED: i64 = 30;
 const STATUS_FAILED: i64 = 31;
 const STATUS_CANCELED: i64 = 32;
 
-/// One query of the job, planned against its table.
+/// One query of the job and its table. It is planned when the job is submitted (to refuse
+/// a bad one) and again when the job runs, so relative dates (`Today`, `LastXDays`) mean the
+/// run's day, not the submission's.
 struct Target {
     entity: EntityType,
-    filter: Option<SqlFilter>,
+    fetch: Fetch,
 }
 
 /// A job ready to run.
@@ -64,6 +71,8 @@ struct Job {
     start: i64,
     targets: Vec<Target>,
     stamp: Stamp,
+    /// Records a previous run of this job deleted (a resumed job counts on from there).
+    deleted_before: i64,
 }
 
 fn guid(id: uuid::Uuid) -> Sql {
@@ -96,14 +105,19 @@ fn targets(
         .map(|(i, q)| {
             let fetch = from_query_expression(q)
                 .map_err(|e| DataverseError::bad_query(format!("QuerySet[{i}]: {e}")))?;
+            if fetch.top.is_some() {
+                return Err(DataverseError::bad_query(format!(
+                    "QuerySet[{i}]: TopCount cannot be used with BulkDelete: a bulk delete deletes every record its query matches."
+                )));
+            }
             let entity = table(st, &fetch.entity)?;
-            let planned = plan(&st.model.model, entity, &fetch, ctx).map_err(|mut e| {
+            plan(&st.model.model, entity, &fetch, ctx).map_err(|mut e| {
                 e.message = format!("QuerySet[{i}]: {}", e.message);
                 e
             })?;
             Ok(Target {
                 entity: entity.clone(),
-                filter: planned.filter,
+                fetch,
             })
         })
         .collect()
@@ -158,18 +172,14 @@ pub(crate) async fn bulk_delete(
         ))
     })?;
     let stamp = stamp(st, principal);
-    let ctx = FetchContext {
-        user: stamp.user,
-        business_unit: stamp.business_unit,
-        now: stamp.now,
-    };
-    let targets = targets(st, query_set, &ctx)?;
+    let targets = targets(st, query_set, &context(&stamp))?;
     let job = Job {
         id: uuid::Uuid::new_v4(),
         bulk_id: uuid::Uuid::new_v4(),
         start,
         targets,
         stamp,
+        deleted_before: 0,
     };
     let (asyncop, bulkop) = (
         table(st, "asyncoperation")?.clone(),
@@ -177,10 +187,10 @@ pub(crate) async fn bulk_delete(
     );
     let (id, bulk_id, name) = (job.id, job.bulk_id, job_name.to_owned());
     let data = Json::Array(query_set.clone()).to_string();
-    let waiting = if start > stamp.now {
-        STATUS_WAITING
+    let (state, waiting) = if start > stamp.now {
+        (STATE_SUSPENDED, STATUS_WAITING)
     } else {
-        STATUS_WAITING_FOR_RESOURCES
+        (STATE_READY, STATUS_WAITING_FOR_RESOURCES)
     };
     st.store
         .run(move |c| {
@@ -193,7 +203,7 @@ pub(crate) async fn bulk_delete(
                     ("name".into(), Sql::Text(name.clone())),
                     ("operationtype".into(), Sql::Integer(OPERATION_BULK_DELETE)),
                     ("messagename".into(), Sql::Text("BulkDelete".into())),
-                    ("statecode".into(), Sql::Integer(STATE_READY)),
+                    ("statecode".into(), Sql::Integer(state)),
                     ("statuscode".into(), Sql::Integer(waiting)),
                     ("postponeuntil".into(), Sql::Integer(start)),
                     ("data".into(), Sql::Text(data)),
@@ -206,7 +216,7 @@ pub(crate) async fn bulk_delete(
                 vec![
                     ("bulkdeleteoperationid".into(), guid(bulk_id)),
                     ("name".into(), Sql::Text(name)),
-                    ("statecode".into(), Sql::Integer(STATE_READY)),
+                    ("statecode".into(), Sql::Integer(state)),
                     ("statuscode".into(), Sql::Integer(waiting)),
                     ("successcount".into(), Sql::Integer(0)),
                     ("failurecount".into(), Sql::Integer(0)),
@@ -231,7 +241,8 @@ pub(crate) async fn bulk_delete(
 }
 
 /// Restarts the bulk delete jobs a persisted emulator left unfinished (they were running or
-/// waiting when it stopped); each starts its queries over, which deletes only what is left.
+/// waiting when it stopped); each runs its queries again, which finds only what is left, and
+/// counts on from what it had deleted.
 pub(crate) async fn resume_jobs(st: &AppState) {
     let (Ok(asyncop), Ok(bulkop)) = (
         table(st, "asyncoperation").cloned(),
@@ -243,7 +254,8 @@ pub(crate) async fn resume_jobs(st: &AppState) {
         .store
         .read(move |c| {
             let mut q = c.prepare(&format!(
-                "SELECT a.asyncoperationid, a.postponeuntil, a.data, a._ownerid_value, b.bulkdeleteoperationid \
+                "SELECT a.asyncoperationid, a.postponeuntil, a.data, a._ownerid_value, \
+                 b.bulkdeleteoperationid, b.successcount \
                  FROM {} a JOIN {} b ON b._asyncoperationid_value = a.asyncoperationid \
                  WHERE a.operationtype = ?1 AND a.statecode <> ?2",
                 ident(&asyncop.name),
@@ -256,6 +268,7 @@ pub(crate) async fn resume_jobs(st: &AppState) {
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, Option<Vec<u8>>>(3)?,
                     r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -269,7 +282,7 @@ pub(crate) async fn resume_jobs(st: &AppState) {
         }
     };
     let uuid = |b: &[u8]| uuid::Uuid::from_slice(b).unwrap_or_default();
-    for (id, start, data, owner, bulk_id) in pending {
+    for (id, start, data, owner, bulk_id, deleted) in pending {
         let owner = owner.map(|o| uuid(&o)).unwrap_or_default();
         let principal = Principal {
             systemuser_id: owner.to_string(),
@@ -278,11 +291,7 @@ pub(crate) async fn resume_jobs(st: &AppState) {
             is_app: false,
         };
         let stamp = stamp(st, &principal);
-        let ctx = FetchContext {
-            user: stamp.user,
-            business_unit: stamp.business_unit,
-            now: stamp.now,
-        };
+        let ctx = context(&stamp);
         let query_set: Vec<Json> = data
             .and_then(|d| serde_json::from_str(&d).ok())
             .unwrap_or_default();
@@ -292,6 +301,7 @@ pub(crate) async fn resume_jobs(st: &AppState) {
             start: start.unwrap_or(0),
             targets: Vec::new(),
             stamp,
+            deleted_before: deleted.unwrap_or(0),
         };
         match targets(st, &query_set, &ctx) {
             Ok(targets) => {
@@ -299,46 +309,56 @@ pub(crate) async fn resume_jobs(st: &AppState) {
             }
             Err(e) => {
                 let message = format!("The job's queries no longer plan: {}", e.message);
-                let _ = finish(st, &job, STATUS_FAILED, Some(message), 0, 0).await;
+                let done = (job.deleted_before, 0);
+                let _ = finish(st, &job, STATUS_FAILED, Some(message), done, true).await;
             }
         }
     }
 }
 
-/// The job's `statuscode` now, if it still exists.
-async fn status(st: &AppState, id: uuid::Uuid) -> Option<i64> {
-    st.store
-        .read(move |c| {
-            c.query_row(
-                "SELECT statuscode FROM asyncoperation WHERE asyncoperationid = ?1",
-                params![id.as_bytes().to_vec()],
-                |r| r.get::<_, Option<i64>>(0),
-            )
-            .optional()
-        })
-        .await
-        .ok()
-        .flatten()
-        .flatten()
+fn context(stamp: &Stamp) -> FetchContext {
+    FetchContext {
+        user: stamp.user,
+        business_unit: stamp.business_unit,
+        now: stamp.now,
+    }
 }
 
+/// Whether a job's `statuscode` (or its absence: the row was deleted) means "stop".
 fn canceled(status: Option<i64>) -> bool {
     matches!(status, None | Some(STATUS_CANCELING | STATUS_CANCELED))
 }
 
-/// Writes the job's state to both of its rows.
+fn status_in(c: &rusqlite::Connection, id: uuid::Uuid) -> rusqlite::Result<Option<i64>> {
+    c.query_row(
+        "SELECT statuscode FROM asyncoperation WHERE asyncoperationid = ?1",
+        params![id.as_bytes().to_vec()],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .optional()
+    .map(Option::flatten)
+}
+
+/// The job's `statuscode` now (`None`: the row is gone).
+async fn status(st: &AppState, id: uuid::Uuid) -> rusqlite::Result<Option<i64>> {
+    st.store.read(move |c| status_in(c, id)).await
+}
+
+/// Writes the job's state to both of its rows, in one transaction. With `guard`, nothing is
+/// written if the job was canceled meanwhile, and the answer is `false`.
 async fn set_state(
     st: &AppState,
     job: &Job,
     columns: Vec<(&'static str, Sql)>,
     counts: Option<(i64, i64, i64)>,
-) -> rusqlite::Result<()> {
+    guard: bool,
+) -> rusqlite::Result<bool> {
     let (asyncop, bulkop) = (
         st.model.model.entity_type("asyncoperation").cloned(),
         st.model.model.entity_type("bulkdeleteoperation").cloned(),
     );
     let (Some(asyncop), Some(bulkop)) = (asyncop, bulkop) else {
-        return Ok(());
+        return Ok(false);
     };
     let (id, bulk_id) = (job.id, job.bulk_id);
     let stamp = Stamp {
@@ -348,12 +368,14 @@ async fn set_state(
     st.store
         .run(move |c| {
             let tx = c.savepoint()?;
-            let shared: Vec<(String, Sql)> = columns
+            if guard && canceled(status_in(&tx, id)?) {
+                return Ok(false);
+            }
+            let mut bulk: Vec<(String, Sql)> = columns
                 .iter()
                 .filter(|(c, _)| matches!(*c, "statecode" | "statuscode"))
                 .map(|(c, v)| ((*c).to_owned(), v.clone()))
                 .collect();
-            let mut bulk = shared;
             if let Some((success, failure, index)) = counts {
                 bulk.extend([
                     ("successcount".into(), Sql::Integer(success)),
@@ -364,26 +386,27 @@ async fn set_state(
             if !bulk.is_empty() && write::exists(&tx, &bulkop, &bulk_id)? {
                 write::update(&tx, &bulkop, &bulk_id, bulk, &stamp)?;
             }
-            if write::exists(&tx, &asyncop, &id)? {
+            if !columns.is_empty() && write::exists(&tx, &asyncop, &id)? {
                 let all = columns
                     .into_iter()
                     .map(|(c, v)| (c.to_owned(), v))
                     .collect();
                 write::update(&tx, &asyncop, &id, all, &stamp)?;
             }
-            tx.commit()
+            tx.commit().map(|_| true)
         })
         .await
 }
 
+/// Ends the job with `status` (`guard` as for [`set_state`]); `counts` are (deleted, failed).
 async fn finish(
     st: &AppState,
     job: &Job,
     status: i64,
     message: Option<String>,
-    success: i64,
-    failure: i64,
-) -> rusqlite::Result<()> {
+    (success, failure): (i64, i64),
+    guard: bool,
+) -> rusqlite::Result<bool> {
     let mut columns = vec![
         ("statecode", Sql::Integer(STATE_COMPLETED)),
         ("statuscode", Sql::Integer(status)),
@@ -394,45 +417,59 @@ async fn finish(
         columns.push(("friendlymessage", Sql::Text(m)));
     }
     let index = job.targets.len().saturating_sub(1) as i64;
-    set_state(st, job, columns, Some((success, failure, index))).await
+    set_state(st, job, columns, Some((success, failure, index)), guard).await
 }
 
-/// Runs a job to its end; gives up quietly when the emulator is gone.
+/// Ends a job that was asked to stop: Canceled, with what it had done.
+async fn finish_canceled(st: &AppState, job: &Job, counts: (i64, i64)) -> rusqlite::Result<()> {
+    let message = format!("The job was canceled after deleting {} records.", counts.0);
+    finish(st, job, STATUS_CANCELED, Some(message), counts, false)
+        .await
+        .map(|_| ())
+}
+
+/// Runs a job to its end; gives up quietly when the emulator is gone or stopping (a
+/// persisted job then resumes at the next start).
 async fn run(state: Weak<Inner>, job: Job) {
     // Wait for the start time without keeping the emulator alive.
     loop {
         let Some(inner) = state.upgrade() else { return };
         let st = AppState(inner);
-        if st.stopping.load(Ordering::SeqCst) || canceled(status(&st, job.id).await) {
+        if st.stopping.load(Ordering::SeqCst) {
             return;
         }
-        if st.clock.now() >= job.start {
-            break;
+        match status(&st, job.id).await {
+            Ok(None) => return, // the job's row was deleted
+            Ok(s) if canceled(s) => {
+                let _ = finish_canceled(&st, &job, (job.deleted_before, 0)).await;
+                return;
+            }
+            Ok(_) if st.clock.now() >= job.start => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, job = %job.id, "reading a waiting job's status failed")
+            }
         }
         drop(st);
         tokio::time::sleep(WAIT_STEP).await;
     }
     let Some(inner) = state.upgrade() else { return };
     let st = AppState(inner);
-    if let Err(e) = work(&st, &job).await {
+    let mut counts = (job.deleted_before, 0);
+    if let Err(e) = work(&st, &job, &mut counts).await {
         if st.stopping.load(Ordering::SeqCst) {
             return;
         }
         tracing::error!(error = %e, job = %job.id, "bulk delete job failed");
-        let _ = finish(
-            &st,
-            &job,
-            STATUS_FAILED,
-            Some(format!("The bulk delete job failed: {e}")),
-            0,
-            0,
-        )
-        .await;
+        let message = format!("The bulk delete job failed: {e}");
+        let _ = finish(&st, &job, STATUS_FAILED, Some(message), counts, true).await;
     }
 }
 
-async fn work(st: &AppState, job: &Job) -> rusqlite::Result<()> {
-    set_state(
+/// Deletes what the job's queries match, chunk by chunk; `counts` (deleted, failed) grow as
+/// it goes, so a failure reports what was done.
+async fn work(st: &AppState, job: &Job, counts: &mut (i64, i64)) -> rusqlite::Result<()> {
+    let started = set_state(
         st,
         job,
         vec![
@@ -441,85 +478,124 @@ async fn work(st: &AppState, job: &Job) -> rusqlite::Result<()> {
             ("startedon", Sql::Integer(st.clock.now())),
         ],
         None,
+        true,
     )
     .await?;
-    let (mut success, mut failure) = (0i64, 0i64);
+    if !started {
+        return finish_canceled(st, job, *counts).await;
+    }
+    let ctx = context(&Stamp {
+        now: st.clock.now(),
+        ..job.stamp
+    });
     for (index, target) in job.targets.iter().enumerate() {
-        let ids = matching(st, target).await?;
+        let filter = match plan(&st.model.model, &target.entity, &target.fetch, &ctx) {
+            Ok(p) => p.filter,
+            Err(e) => {
+                let message = format!("QuerySet[{index}] no longer plans: {}", e.message);
+                return finish(st, job, STATUS_FAILED, Some(message), *counts, true)
+                    .await
+                    .map(|_| ());
+            }
+        };
+        let ids = matching(st, &target.entity, filter.as_ref()).await?;
         for chunk in ids.chunks(CHUNK) {
             if st.stopping.load(Ordering::SeqCst) {
                 return Ok(()); // left unfinished: a persisted emulator resumes it
             }
-            if canceled(status(st, job.id).await) {
-                return finish(
-                    st,
-                    job,
-                    STATUS_CANCELED,
-                    Some(format!(
-                        "The job was canceled after deleting {success} records."
-                    )),
-                    success,
-                    failure,
-                )
-                .await;
-            }
-            let entity = target.entity.clone();
-            let chunk = chunk.to_vec();
-            let size = chunk.len() as i64;
-            let deleted = st
-                .store
-                .run(move |c| {
-                    let tx = c.savepoint()?;
-                    let mut n = 0i64;
-                    for id in &chunk {
-                        // A record deleted meanwhile by someone else is neither a success
-                        // nor a failure of this job.
-                        if write::delete(&tx, &entity, id)? {
-                            n += 1;
-                        }
-                    }
-                    tx.commit().map(|_| n)
-                })
-                .await;
-            match deleted {
-                Ok(n) => success += n,
+            match delete_chunk(st, job.id, &target.entity, filter.clone(), chunk.to_vec()).await {
+                Ok(Some(n)) => counts.0 += n,
+                Ok(None) => return finish_canceled(st, job, *counts).await,
                 Err(e) => {
                     tracing::warn!(error = %e, job = %job.id, "a bulk delete chunk failed");
-                    failure += size;
+                    counts.1 += chunk.len() as i64;
                 }
             }
-            set_state(st, job, Vec::new(), Some((success, failure, index as i64))).await?;
+            let progress = (counts.0, counts.1, index as i64);
+            if !set_state(st, job, Vec::new(), Some(progress), true).await? {
+                return finish_canceled(st, job, *counts).await;
+            }
             tokio::task::yield_now().await;
         }
     }
-    let (status, message) = if failure == 0 {
-        (STATUS_SUCCEEDED, None)
-    } else {
-        (
+    let (status, message) = match counts.1 {
+        0 => (STATUS_SUCCEEDED, None),
+        n => (
             STATUS_FAILED,
-            Some(format!("{failure} records could not be deleted.")),
-        )
+            Some(format!("{n} records could not be deleted.")),
+        ),
     };
-    finish(st, job, status, message, success, failure).await
+    if !finish(st, job, status, message, *counts, true).await? {
+        return finish_canceled(st, job, *counts).await;
+    }
+    Ok(())
+}
+
+/// Deletes one chunk in one transaction: only if the job is still running, and only the
+/// records that still match (one edited meanwhile so that it no longer matches is spared).
+/// `None` if the job was canceled.
+async fn delete_chunk(
+    st: &AppState,
+    job: uuid::Uuid,
+    entity: &EntityType,
+    filter: Option<SqlFilter>,
+    chunk: Vec<uuid::Uuid>,
+) -> rusqlite::Result<Option<i64>> {
+    let entity = entity.clone();
+    st.store
+        .run(move |c| {
+            let tx = c.savepoint()?;
+            if canceled(status_in(&tx, job)?) {
+                return Ok(None);
+            }
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT {t}.{k} FROM {t} WHERE {t}.{k} IN ({marks}){w}",
+                t = ident(&entity.name),
+                k = ident(&entity.key),
+                w = filter
+                    .as_ref()
+                    .map(|f| format!(" AND ({})", f.sql))
+                    .unwrap_or_default()
+            );
+            let params = chunk
+                .iter()
+                .map(|id| guid(*id))
+                .chain(filter.iter().flat_map(|f| f.params.clone()));
+            let still: Vec<uuid::Uuid> = {
+                let mut q = tx.prepare(&sql)?;
+                q.query_map(rusqlite::params_from_iter(params), |r| {
+                    let bytes: Vec<u8> = r.get(0)?;
+                    Ok(uuid::Uuid::from_slice(&bytes).unwrap_or_default())
+                })?
+                .collect::<rusqlite::Result<_>>()?
+            };
+            let mut n = 0i64;
+            for id in &still {
+                if write::delete(&tx, &entity, id)? {
+                    n += 1;
+                }
+            }
+            tx.commit().map(|_| Some(n))
+        })
+        .await
 }
 
 /// The keys of the records a query matches now.
-async fn matching(st: &AppState, target: &Target) -> rusqlite::Result<Vec<uuid::Uuid>> {
+async fn matching(
+    st: &AppState,
+    entity: &EntityType,
+    filter: Option<&SqlFilter>,
+) -> rusqlite::Result<Vec<uuid::Uuid>> {
     let sql = format!(
         "SELECT {t}.{k} FROM {t}{w}",
-        t = ident(&target.entity.name),
-        k = ident(&target.entity.key),
-        w = target
-            .filter
-            .as_ref()
+        t = ident(&entity.name),
+        k = ident(&entity.key),
+        w = filter
             .map(|f| format!(" WHERE {}", f.sql))
             .unwrap_or_default()
     );
-    let params = target
-        .filter
-        .as_ref()
-        .map(|f| f.params.clone())
-        .unwrap_or_default();
+    let params = filter.map(|f| f.params.clone()).unwrap_or_default();
     st.store
         .read(move |c| {
             let mut q = c.prepare(&sql)?;

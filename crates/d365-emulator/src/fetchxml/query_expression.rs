@@ -99,11 +99,70 @@ fn field<'a>(object: &'a Map<String, Json>, name: &str) -> Option<&'a Json> {
         .filter(|v| !v.is_null())
 }
 
-fn object<'a>(value: &'a Json, what: &str) -> Result<&'a Map<String, Json>, FetchError> {
-    value
+/// The object, if it is one and has no member its type does not declare: a misspelt
+/// `"Critera"` must be an error, not a query without criteria that matches every record.
+fn object<'a>(
+    value: &'a Json,
+    what: &str,
+    type_name: &str,
+    members: &[&str],
+) -> Result<&'a Map<String, Json>, FetchError> {
+    let object = value
         .as_object()
-        .ok_or_else(|| err(format!("{what} must be a JSON object, not {value}.")))
+        .ok_or_else(|| err(format!("{what} must be a JSON object, not {value}.")))?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| !k.starts_with('@') && !members.iter().any(|m| m.eq_ignore_ascii_case(k)))
+    {
+        return Err(err(format!(
+            "The property '{unknown}' does not exist on type 'Microsoft.Dynamics.CRM.{type_name}'. Make sure to only use property names that are defined by the type."
+        )));
+    }
+    Ok(object)
 }
+
+const QUERY_MEMBERS: &[&str] = &[
+    "EntityName",
+    "ColumnSet",
+    "Criteria",
+    "LinkEntities",
+    "Orders",
+    "TopCount",
+    "Distinct",
+    "NoLock",
+    "PageInfo",
+    "QueryHints",
+    "ForceSeek",
+    "DataSource",
+];
+const COLUMN_SET_MEMBERS: &[&str] = &["AllColumns", "Columns", "AttributeExpressions"];
+const FILTER_MEMBERS: &[&str] = &[
+    "FilterOperator",
+    "Conditions",
+    "Filters",
+    "IsQuickFindFilter",
+    "FilterHint",
+];
+const CONDITION_MEMBERS: &[&str] = &[
+    "AttributeName",
+    "Operator",
+    "Values",
+    "EntityName",
+    "CompareColumns",
+];
+const LINK_MEMBERS: &[&str] = &[
+    "LinkFromEntityName",
+    "LinkToEntityName",
+    "LinkFromAttributeName",
+    "LinkToAttributeName",
+    "JoinOperator",
+    "LinkCriteria",
+    "LinkEntities",
+    "Columns",
+    "EntityAlias",
+    "Orders",
+];
+const ORDER_MEMBERS: &[&str] = &["AttributeName", "OrderType", "Alias", "EntityName"];
 
 fn array<'a>(
     object: &'a Map<String, Json>,
@@ -127,14 +186,17 @@ fn string(object: &Map<String, Json>, name: &str, what: &str) -> Result<String, 
 
 /// Reads one `QueryExpression`.
 pub fn from_query_expression(value: &Json) -> Result<Fetch, FetchError> {
-    let q = object(value, "A QueryExpression")?;
+    let q = object(value, "A QueryExpression", "QueryExpression", QUERY_MEMBERS)?;
     let entity = string(q, "EntityName", "The QueryExpression")?.to_ascii_lowercase();
     let attributes = match field(q, "ColumnSet") {
-        Some(c) => column_set(object(c, "ColumnSet")?)?,
+        Some(c) => column_set(object(c, "ColumnSet", "ColumnSet", COLUMN_SET_MEMBERS)?)?,
         None => Attributes::None,
     };
     let filter = match field(q, "Criteria") {
-        Some(f) => non_empty(filter(object(f, "Criteria")?, "Criteria")?),
+        Some(f) => non_empty(filter(
+            object(f, "Criteria", "FilterExpression", FILTER_MEMBERS)?,
+            "Criteria",
+        )?),
         None => None,
     };
     let links = array(q, "LinkEntities", "The QueryExpression")?
@@ -206,7 +268,12 @@ fn filter(f: &Map<String, Json>, what: &str) -> Result<Filter, FetchError> {
         .collect::<Result<_, _>>()?;
     let filters = array(f, "Filters", what)?
         .iter()
-        .map(|inner| filter(object(inner, "A nested filter")?, "Filters"))
+        .map(|inner| {
+            filter(
+                object(inner, "A nested filter", "FilterExpression", FILTER_MEMBERS)?,
+                "Filters",
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .filter_map(non_empty)
@@ -219,8 +286,18 @@ fn filter(f: &Map<String, Json>, what: &str) -> Result<Filter, FetchError> {
 }
 
 fn condition(value: &Json) -> Result<Condition, FetchError> {
-    let c = object(value, "A condition")?;
+    let c = object(
+        value,
+        "A condition",
+        "ConditionExpression",
+        CONDITION_MEMBERS,
+    )?;
     let attribute = string(c, "AttributeName", "A condition")?.to_ascii_lowercase();
+    if field(c, "CompareColumns").and_then(Json::as_bool) == Some(true) {
+        return Err(err(format!(
+            "The condition on '{attribute}' compares columns (CompareColumns), which the emulator does not support yet."
+        )));
+    }
     let operator = operator(
         field(c, "Operator")
             .ok_or_else(|| err(format!("The condition on '{attribute}' has no Operator.")))?,
@@ -259,7 +336,7 @@ fn condition_value(v: &Json, attribute: &str) -> Result<String, FetchError> {
 }
 
 fn link(value: &Json) -> Result<Link, FetchError> {
-    let l = object(value, "A LinkEntity")?;
+    let l = object(value, "A LinkEntity", "LinkEntity", LINK_MEMBERS)?;
     let name = string(l, "LinkToEntityName", "A LinkEntity")?.to_ascii_lowercase();
     let outer = match field(l, "JoinOperator") {
         None => false,
@@ -274,7 +351,10 @@ fn link(value: &Json) -> Result<Link, FetchError> {
         }
     };
     let filter = match field(l, "LinkCriteria") {
-        Some(f) => non_empty(filter(object(f, "LinkCriteria")?, "LinkCriteria")?),
+        Some(f) => non_empty(filter(
+            object(f, "LinkCriteria", "FilterExpression", FILTER_MEMBERS)?,
+            "LinkCriteria",
+        )?),
         None => None,
     };
     let links = array(l, "LinkEntities", "A LinkEntity")?
@@ -290,7 +370,7 @@ fn link(value: &Json) -> Result<Link, FetchError> {
         },
         outer,
         attributes: match field(l, "Columns") {
-            Some(c) => column_set(object(c, "Columns")?)?,
+            Some(c) => column_set(object(c, "Columns", "ColumnSet", COLUMN_SET_MEMBERS)?)?,
             None => Attributes::None,
         },
         filter,
@@ -301,7 +381,12 @@ fn link(value: &Json) -> Result<Link, FetchError> {
 }
 
 fn order(value: &Json) -> Result<Order, FetchError> {
-    let o = object(value, "An OrderExpression")?;
+    let o = object(
+        value,
+        "An OrderExpression",
+        "OrderExpression",
+        ORDER_MEMBERS,
+    )?;
     let descending = match field(o, "OrderType") {
         None => false,
         Some(Json::String(s)) if s.eq_ignore_ascii_case("ascending") || s == "0" => false,
@@ -407,6 +492,14 @@ mod tests {
                 "must be a string, number or boolean",
             ),
             (json!(["account"]), "must be a JSON object"),
+            (
+                json!({"EntityName": "account", "Critera": {"Conditions": []}}),
+                "The property 'Critera' does not exist on type 'Microsoft.Dynamics.CRM.QueryExpression'",
+            ),
+            (
+                json!({"EntityName": "account", "Criteria": {"Condition": [{"AttributeName": "name", "Operator": "Null"}]}}),
+                "'Condition' does not exist on type 'Microsoft.Dynamics.CRM.FilterExpression'",
+            ),
         ];
         for (q, expected) in cases {
             let e = from_query_expression(&q).unwrap_err();

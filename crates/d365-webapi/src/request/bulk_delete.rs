@@ -108,8 +108,9 @@ pub struct SystemJob {
     pub name: String,
     /// `statecode`.
     pub state: JobState,
-    /// `statuscode`: 0/10 waiting, 20 in progress, 21 pausing, 22 canceling, 30 succeeded,
-    /// 31 failed, 32 canceled.
+    /// `statuscode`: 0 waiting for resources (Ready), 10 waiting (Suspended, e.g. scheduled
+    /// later), 20 in progress, 21 pausing, 22 canceling (Locked), 30 succeeded, 31 failed,
+    /// 32 canceled (Completed).
     pub status: i64,
     /// The status's label (`Succeeded`), when the service sends it.
     pub status_label: Option<String>,
@@ -235,8 +236,15 @@ impl Client {
     }
 
     /// Cancels a system job that has not ended (`statecode` 3, `statuscode` 32); a job deleting
-    /// records stops after the chunk it is on.
+    /// records stops after the chunk it is on. A job that has already ended is refused (its outcome stands).
     pub async fn cancel_job(&self, id: uuid::Uuid) -> Result<(), Error> {
+        let job = self.system_job(id).await?;
+        if job.is_completed() {
+            return Err(Error::InvalidQuery(format!(
+                "job {id} has already ended ({}); there is nothing to cancel",
+                job.status_label.as_deref().unwrap_or("completed")
+            )));
+        }
         let url = format!("{}/asyncoperations({id})", self.api_root());
         let body = json!({"statecode": 3, "statuscode": 32});
         self.send(
