@@ -284,6 +284,10 @@ pub(crate) struct EmulatorArgs {
     /// in it is emulated, custom `new_*` tables included.
     #[arg(long, value_name = "FILE")]
     pub(crate) metadata: Option<PathBuf>,
+    /// Emulate this custom table (from --metadata) as an elastic table (repeatable): bulk
+    /// messages on it succeed partly, and DeleteMultiple works.
+    #[arg(long = "elastic-table", value_name = "TABLE")]
+    pub(crate) elastic_tables: Vec<String>,
     /// Inject a fault, as JSON (repeatable), e.g. `{"kind":"error","status":503,"share":0.1}`;
     /// kinds: throttle, error, delay, drop, drop-after, expired-cookie. More at run time through
     /// `POST /_emulator/faults`.

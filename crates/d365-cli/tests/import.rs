@@ -1,6 +1,6 @@
 //! `d365 import` as a process against emulators: export → import → export round trips, a poison
 //! row isolated into the reject file, exactly the input's rows under injected faults, resume
-//! after a kill, and upserts by alternate key.
+//! after a kill, upserts by alternate key, and partial success on an elastic table.
 
 mod util;
 
@@ -404,4 +404,83 @@ async fn batch_and_single_requests_give_the_same_outcome() {
         .await;
         assert_eq!(renamed.stdout, "name\nfirst renamed\n", "{via}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_elastic_table_imports_in_chunks_of_100_that_keep_their_good_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start(d365_testkit::elastic_config(0, dir.path())).await;
+    let input = dir.path().join("readings.ndjson");
+    let mut text = String::new();
+    for i in 1..=1_000 {
+        // Rows 150 and 777 have device ids over the column's 10 characters.
+        let device = if i == 150 || i == 777 {
+            format!("device-{i}-much-too-long")
+        } else {
+            format!("d-{i}")
+        };
+        let row = json!({"contoso_deviceid": device, "contoso_value": i, "partitionid": "p1"});
+        text.push_str(&row.to_string());
+        text.push('\n');
+    }
+    std::fs::write(&input, text).unwrap();
+    let i = input.display().to_string();
+    let info = emulator.info();
+    let r = run_against(&info, &["import", "contoso_sensordatas", "--in", &i, "-v"]).await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    // Partial success: no chunk is split, each bad row is sent again alone and rejected.
+    assert!(
+        r.stderr
+            .contains("created 998, rejected 2, already done 0, chunks split 0"),
+        "{}",
+        r.stderr
+    );
+    let creates = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("CreateMultiple") && l.contains("web api request"))
+        .count();
+    assert_eq!(
+        creates, 12,
+        "10 chunks of 100, then the 2 bad rows alone: {}",
+        r.stderr
+    );
+    let rejects =
+        std::fs::read_to_string(dir.path().join("readings.ndjson.rejects.ndjson")).unwrap();
+    let mut lines: Vec<u64> = rejects
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    lines.sort_unstable(); // chunks run four at a time: any order
+    assert_eq!(lines, [150, 777]);
+    let listed = run_against(
+        &info,
+        &[
+            "get",
+            "contoso_sensordatas",
+            "--select",
+            "contoso_value",
+            "--all",
+            "-o",
+            "ndjson",
+        ],
+    )
+    .await;
+    listed.assert_ok();
+    let mut values: Vec<u64> = listed
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["contoso_value"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    values.sort_unstable();
+    let expected: Vec<u64> = (1..=1_000).filter(|i| *i != 150 && *i != 777).collect();
+    assert_eq!(values, expected, "every good row exactly once");
 }

@@ -43,6 +43,8 @@ pub struct EmulatorConfig {
     pub limits: Option<crate::limits::ServiceLimits>,
     /// A real org's `$metadata` (CSDL): its tables are emulated too (`--metadata`).
     pub metadata: Option<PathBuf>,
+    /// Custom tables (logical names) to emulate as elastic tables (`--elastic-table`).
+    pub elastic_tables: Vec<String>,
     /// Faults to inject from the start (`[[faults]]`; more through the control API).
     pub faults: Vec<crate::faults::FaultRule>,
     /// Where to persist data and the signing key; `None` keeps everything in memory.
@@ -274,6 +276,7 @@ impl Default for EmulatorConfig {
             limits: None,
             faults: Vec::new(),
             metadata: None,
+            elastic_tables: Vec::new(),
         }
     }
 }

@@ -124,7 +124,8 @@ pub(crate) async fn build_state(
     let model = match &config.metadata {
         Some(path) => DataverseModel::from_metadata_file(path)?,
         None => DataverseModel::default(),
-    };
+    }
+    .with_elastic(&config.elastic_tables)?;
     let store = Store::open(config.data_dir.as_deref())?;
     {
         let model = model.model.clone();

@@ -30,3 +30,41 @@ pub async fn start(config: EmulatorConfig) -> Emulator {
         .await
         .expect("emulator start")
 }
+
+/// A custom table's `$metadata`, as a real org's CSDL shows it, for tests of elastic tables:
+/// `contoso_sensordata` (entity set `contoso_sensordatas`) with a device id (at most 10
+/// characters, so a longer one is a bad row), a value, a `partitionid` and the system columns.
+pub const SENSOR_CSDL: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+  <edmx:DataServices>
+    <Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+      <EntityType Name="crmbaseentity" Abstract="true" />
+      <EntityType Name="contoso_sensordata" BaseType="mscrm.crmbaseentity">
+        <Key><PropertyRef Name="contoso_sensordataid" /></Key>
+        <Property Name="contoso_sensordataid" Type="Edm.Guid" />
+        <Property Name="contoso_deviceid" Type="Edm.String" MaxLength="10" />
+        <Property Name="contoso_value" Type="Edm.Int32" />
+        <Property Name="partitionid" Type="Edm.String" MaxLength="100" />
+        <Property Name="createdon" Type="Edm.DateTimeOffset"><Annotation Term="Org.OData.Core.V1.Computed" Bool="true" /></Property>
+        <Property Name="modifiedon" Type="Edm.DateTimeOffset"><Annotation Term="Org.OData.Core.V1.Computed" Bool="true" /></Property>
+        <Property Name="versionnumber" Type="Edm.Int64" />
+      </EntityType>
+      <EntityContainer Name="System">
+        <EntitySet Name="contoso_sensordatas" EntityType="Microsoft.Dynamics.CRM.contoso_sensordata" />
+      </EntityContainer>
+    </Schema>
+  </edmx:DataServices>
+</edmx:Edmx>
+"#;
+
+/// [`test_config`] with `contoso_sensordata` ([`SENSOR_CSDL`], written into `dir`) emulated
+/// as an elastic table.
+pub fn elastic_config(accounts: usize, dir: &std::path::Path) -> EmulatorConfig {
+    let path = dir.join("sensor-metadata.xml");
+    std::fs::write(&path, SENSOR_CSDL).expect("writing the test metadata");
+    EmulatorConfig {
+        metadata: Some(path),
+        elastic_tables: vec!["contoso_sensordata".into()],
+        ..test_config(accounts)
+    }
+}

@@ -575,7 +575,31 @@ pub(crate) fn api_error(
             }),
         request_id,
         retry_after,
+        bulk_outcomes: bulk_outcomes(error),
     }
+}
+
+/// `@Microsoft.PowerApps.CDS.ErrorDetails.Plugin.BulkApiErrorDetails`: a JSON string of
+/// `[{"RequestIndex","Id","StatusCode"}]`.
+fn bulk_outcomes(error: &Value) -> Vec<crate::error::BulkOutcome> {
+    let Some(text) =
+        error["@Microsoft.PowerApps.CDS.ErrorDetails.Plugin.BulkApiErrorDetails"].as_str()
+    else {
+        return Vec::new();
+    };
+    let items: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| {
+            Some(crate::error::BulkOutcome {
+                request_index: usize::try_from(item["RequestIndex"].as_u64()?).ok()?,
+                id: item["Id"]
+                    .as_str()
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok()),
+                status: u16::try_from(item["StatusCode"].as_u64()?).ok()?,
+            })
+        })
+        .collect()
 }
 
 /// A successful answer: what write operations need from it.

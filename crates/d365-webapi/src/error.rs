@@ -17,6 +17,27 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// `Retry-After` on 429/503.
     pub retry_after: Option<Duration>,
+    /// Each target's outcome when a bulk message on an elastic table partly failed
+    /// (`Plugin.BulkApiErrorDetails`; the targets not listed as failed were written).
+    pub bulk_outcomes: Vec<BulkOutcome>,
+}
+
+/// One target of a bulk message on an elastic table, from the error details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// The target's position in `Targets`.
+    pub request_index: usize,
+    /// The record's id, when known.
+    pub id: Option<uuid::Uuid>,
+    /// Its HTTP status: 2xx written, else failed.
+    pub status: u16,
+}
+
+impl BulkOutcome {
+    /// Whether this target was written.
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
 impl ApiError {

@@ -59,7 +59,7 @@ mod request;
 
 pub use client::{Client, ClientBuilder};
 pub use d365_http::{ConcurrencyConfig, ConcurrencyStats, RetryBudgetConfig, RetryConfig};
-pub use error::{ApiError, Error};
+pub use error::{ApiError, BulkOutcome, Error};
 pub use paging::Page;
 pub use query_expression::{
     ConditionExpression, FilterExpression, LogicalOperator, QueryExpression,

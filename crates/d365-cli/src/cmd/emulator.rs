@@ -38,6 +38,9 @@ pub(crate) async fn run(args: EmulatorArgs) -> anyhow::Result<ExitCode> {
         app.certificates.push(pem);
     }
     config.also_ports = args.also_port.clone();
+    config
+        .elastic_tables
+        .extend(args.elastic_tables.iter().cloned());
     if let Some(path) = &args.metadata {
         config.metadata = Some(path.clone());
     }

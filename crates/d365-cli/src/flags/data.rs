@@ -91,9 +91,10 @@ pub(crate) struct ImportArgs {
     /// Where rejected rows go, with the server's error (default: INPUT.rejects.ndjson).
     #[arg(long)]
     pub(crate) rejects: Option<PathBuf>,
-    /// Rows per request to start with (halved on timeouts and size errors).
-    #[arg(long, default_value_t = 1000)]
-    pub(crate) chunk_size: usize,
+    /// Rows per request to start with (halved on timeouts and size errors); default 1,000,
+    /// or 100 for elastic tables, as Microsoft recommends.
+    #[arg(long)]
+    pub(crate) chunk_size: Option<usize>,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     pub(crate) parallel: usize,

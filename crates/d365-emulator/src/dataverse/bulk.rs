@@ -1,7 +1,7 @@
 //! The bulk messages on standard tables, bound to an entity set: `CreateMultiple`,
 //! `UpdateMultiple` and `UpsertMultiple` run every target in one transaction (all or nothing,
 //! as Dataverse does for standard tables); `DeleteMultiple` exists for elastic tables only, so
-//! it answers as Dataverse does on a standard one.
+//! it answers as Dataverse does on a standard one. Elastic tables go to `bulk_elastic`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -79,8 +79,13 @@ pub(crate) async fn bulk(
     entity: &EntityType,
     message: &str,
     body: &[u8],
+    headers: &axum::http::HeaderMap,
 ) -> Result<Response, DataverseError> {
     let message = message.trim_start_matches("Microsoft.Dynamics.CRM.");
+    if st.model.is_elastic(&entity.name) {
+        let targets = targets(entity, body)?;
+        return super::bulk_elastic::bulk(st, principal, entity, message, targets, headers).await;
+    }
     if message == "DeleteMultiple" {
         return Err(DataverseError::with_status(
             StatusCode::BAD_REQUEST,
@@ -144,12 +149,12 @@ async fn create_multiple(
 }
 
 /// A validated target: its columns, and how it names its row.
-struct Target {
+pub(crate) struct Target {
     values: Vec<(String, Sql)>,
     key: Key,
 }
 
-fn keyed_targets(
+pub(crate) fn keyed_targets(
     st: &AppState,
     entity: &EntityType,
     targets: Vec<Map<String, Json>>,
@@ -254,14 +259,15 @@ async fn keyed_multiple(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Writes one target: updates its row, or (upserting) creates it when missing.
-fn write_target(
+/// Writes one target: updates its row, or (upserting) creates it when missing; answers the
+/// row's id.
+pub(crate) fn write_target(
     tx: &rusqlite::Connection,
     owned: &EntityType,
     t: Target,
     stamp: &write::Stamp,
     upsert: bool,
-) -> rusqlite::Result<Result<(), DataverseError>> {
+) -> rusqlite::Result<Result<uuid::Uuid, DataverseError>> {
     let (existing, mut values) = match &t.key {
         Key::Id(id) => (write::version_of(tx, owned, id)?.map(|_| *id), t.values),
         Key::Alternate(pairs) => {
@@ -276,11 +282,12 @@ fn write_target(
             (found, values)
         }
     };
-    match (existing, &t.key) {
+    let id = match (existing, &t.key) {
         (Some(id), _) => {
             if !values.is_empty() {
                 write::update(tx, owned, &id, values, stamp)?;
             }
+            id
         }
         (None, Key::Id(id)) if !upsert => {
             return Ok(Err(DataverseError::record_not_found(&owned.name, id)));
@@ -293,7 +300,8 @@ fn write_target(
             values.retain(|(c, _)| *c != owned.key);
             values.push((owned.key.clone(), Sql::Blob(id.as_bytes().to_vec())));
             write::insert(tx, owned, values, stamp)?;
+            id
         }
-    }
-    Ok(Ok(()))
+    };
+    Ok(Ok(id))
 }

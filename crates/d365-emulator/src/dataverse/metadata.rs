@@ -26,7 +26,7 @@ fn metadata_id(name: &str) -> String {
         .to_string()
 }
 
-fn entity_json(e: &EntityType) -> Map<String, Value> {
+fn entity_json(e: &EntityType, elastic: bool) -> Map<String, Value> {
     let schema = format!("{}{}", e.name[..1].to_uppercase(), &e.name[1..]);
     let Value::Object(m) = json!({
         "MetadataId": metadata_id(&e.name),
@@ -44,6 +44,7 @@ fn entity_json(e: &EntityType) -> Map<String, Value> {
             _ => "BusinessOwned",
         },
         "ChangeTrackingEnabled": super::model::change_tracking_enabled(e),
+        "TableType": if elastic { "Elastic" } else { "Standard" },
         "DisplayName": label(&schema),
     }) else {
         unreachable!()
@@ -238,7 +239,10 @@ pub(crate) fn entity_definitions(
     let (context, mut items) = match attributes {
         None => (
             "EntityDefinitions".to_owned(),
-            entities.iter().map(|e| entity_json(e)).collect::<Vec<_>>(),
+            entities
+                .iter()
+                .map(|e| entity_json(e, st.model.is_elastic(&e.name)))
+                .collect::<Vec<_>>(),
         ),
         Some(cast) => {
             let e = entities

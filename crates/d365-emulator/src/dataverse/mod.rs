@@ -6,6 +6,7 @@ mod apply;
 mod batch;
 mod bulk;
 mod bulk_delete;
+mod bulk_elastic;
 pub(crate) use bulk_delete::resume_jobs;
 mod changes;
 mod entity;
@@ -260,7 +261,7 @@ async fn handle(
                 .model
                 .by_entity_set(set)
                 .ok_or_else(|| DataverseError::segment_not_found(set))?;
-            bulk::bulk(st, principal, entity, message, &body).await
+            bulk::bulk(st, principal, entity, message, &body, &headers).await
         }
         (
             [

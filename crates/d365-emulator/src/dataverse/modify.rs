@@ -272,6 +272,18 @@ pub(crate) async fn create(
             "The request body must be a JSON object.",
         ));
     };
+    let id = insert_record(st, principal, entity, fields).await?;
+    answer(st, entity, id, true, headers, raw_query).await
+}
+
+/// Creates one record (deep insert included) in its own transaction; a duplicate id is
+/// Dataverse's duplicate-record error.
+pub(crate) async fn insert_record(
+    st: &AppState,
+    principal: &Principal,
+    entity: &EntityType,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Result<uuid::Uuid, DataverseError> {
     let mut references = Vec::new();
     let plan = plan_insert(&st.model.model, entity, fields, &mut references, 0)?;
     check_references(
@@ -298,7 +310,7 @@ pub(crate) async fn create(
     if !inserted {
         return Err(DataverseError::duplicate_record());
     }
-    answer(st, entity, id, true, headers, raw_query).await
+    Ok(id)
 }
 
 /// `PATCH {set}({id})`: update, or create when missing (upsert), per the conditional headers.

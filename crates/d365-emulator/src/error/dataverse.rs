@@ -17,6 +17,9 @@ pub struct DataverseError {
     pub challenge: Option<String>,
     /// `Retry-After` seconds for 429s and injected 503s.
     pub retry_after: Option<u64>,
+    /// Error details the request asked for, sent as
+    /// `@Microsoft.PowerApps.CDS.ErrorDetails.{key}` inside `error`.
+    pub details: Vec<(String, String)>,
 }
 
 impl DataverseError {
@@ -27,7 +30,14 @@ impl DataverseError {
             message: message.into(),
             challenge: None,
             retry_after: None,
+            details: Vec::new(),
         }
+    }
+
+    /// Adds an error detail (`Plugin.BulkApiErrorDetails`).
+    pub fn with_detail(mut self, key: &str, value: String) -> Self {
+        self.details.push((key.to_owned(), value));
+        self
     }
 
     /// Any status, code and message (service protection, injected faults).
@@ -279,7 +289,11 @@ impl DataverseError {
 
 impl IntoResponse for DataverseError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        for (key, value) in self.details {
+            body["error"][format!("@Microsoft.PowerApps.CDS.ErrorDetails.{key}")] =
+                serde_json::Value::String(value);
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(

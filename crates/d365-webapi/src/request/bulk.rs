@@ -19,6 +19,8 @@ pub enum BulkMessage {
     /// `UpsertMultiple`: every target names its record by primary key or by `@odata.id`
     /// (alternate key, see [`BulkRequest::upsert_target`]).
     Upsert,
+    /// `DeleteMultiple`: elastic tables only; every target names its primary key.
+    Delete,
 }
 
 impl BulkMessage {
@@ -27,6 +29,7 @@ impl BulkMessage {
             BulkMessage::Create => "CreateMultiple",
             BulkMessage::Update => "UpdateMultiple",
             BulkMessage::Upsert => "UpsertMultiple",
+            BulkMessage::Delete => "DeleteMultiple",
         }
     }
 }
@@ -101,13 +104,20 @@ impl BulkRequest {
     }
 
     /// Sends it: the new ids for `CreateMultiple` (in the targets' order), none otherwise.
-    /// A failure is one [`ApiError`](crate::ApiError) and nothing was written.
+    /// A failure is one [`ApiError`](crate::ApiError). On a standard table nothing was
+    /// written; on an elastic table the others were, and
+    /// [`ApiError::bulk_outcomes`](crate::ApiError::bulk_outcomes) says which failed (the
+    /// request asks for these details).
     pub async fn send(self) -> Result<Vec<uuid::Uuid>, Error> {
         let body = self.body()?;
         let url = self.url();
+        let prefer = [(
+            "Prefer",
+            "odata.include-annotations=\"Microsoft.PowerApps.CDS.ErrorDetails.*\"".to_owned(),
+        )];
         let answer = self
             .client
-            .send(Method::POST, &url, Some(&body), &[])
+            .send(Method::POST, &url, Some(&body), &prefer)
             .await?;
         if self.message != BulkMessage::Create {
             return Ok(Vec::new());
@@ -153,6 +163,23 @@ impl Client {
         BulkRequest::new(
             self.clone(),
             BulkMessage::Update,
+            entity_set,
+            logical_name,
+            records,
+        )
+    }
+
+    /// `DeleteMultiple` (elastic tables only): each record carries its primary key; partial
+    /// success as for the other messages on elastic tables.
+    pub fn delete_multiple(
+        &self,
+        entity_set: &str,
+        logical_name: &str,
+        records: Vec<Value>,
+    ) -> BulkRequest {
+        BulkRequest::new(
+            self.clone(),
+            BulkMessage::Delete,
             entity_set,
             logical_name,
             records,

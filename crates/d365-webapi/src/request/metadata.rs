@@ -69,6 +69,16 @@ pub struct TableDefinition {
     /// The metadata id.
     #[serde(default)]
     pub metadata_id: Option<uuid::Uuid>,
+    /// `Standard`, `Elastic`, `Virtual`, …
+    #[serde(default)]
+    pub table_type: Option<String>,
+}
+
+impl TableDefinition {
+    /// Whether it is an elastic table (bulk messages succeed partly; DeleteMultiple works).
+    pub fn is_elastic(&self) -> bool {
+        self.table_type.as_deref() == Some("Elastic")
+    }
 }
 
 /// A column as `EntityDefinitions(...)/Attributes` describes it (the commonly used fields).
@@ -249,6 +259,7 @@ impl Client {
                 "PrimaryIdAttribute",
                 "PrimaryNameAttribute",
                 "IsCustomEntity",
+                "TableType",
             ])
             .send()
             .await?;

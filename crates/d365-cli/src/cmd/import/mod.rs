@@ -3,7 +3,9 @@
 //!
 //! * Chunks start at `--chunk-size` and halve on timeouts and size errors.
 //! * A chunk the server refuses is bisected until the bad rows stand alone; they go to the
-//!   reject file with the server's error, the rest is written.
+//!   reject file with the server's error, the rest is written. On elastic tables (chunks of
+//!   100) a chunk is not all or nothing: the error details say which rows failed, the others
+//!   are in, and only the failed rows are sent again, one by one.
 //! * A chunk whose answer was lost (a dropped connection) is sent again: creates carry ids
 //!   derived from the run and the line, so a chunk that had been committed comes back as
 //!   duplicates, which are looked up and counted as done rather than written twice.
@@ -29,6 +31,9 @@ use shape::Shape;
 
 /// Sends of one chunk whose answer was lost, before the import stops (to be resumed).
 const AMBIGUOUS_RETRIES: u32 = 3;
+/// The first chunk size on standard tables, and on elastic tables (Microsoft's advice).
+const STANDARD_CHUNK: usize = 1_000;
+const ELASTIC_CHUNK: usize = 100;
 
 /// What the chunks share.
 struct Ctx {
@@ -43,6 +48,8 @@ struct Ctx {
     journal: Mutex<Journal>,
     rejects: Mutex<std::io::BufWriter<std::fs::File>>,
     chunk_size: AtomicUsize,
+    /// An elastic table: a failing bulk chunk keeps its other rows (partial success).
+    elastic: bool,
     written: AtomicU64,
     rejected: AtomicU64,
     already: AtomicU64,
@@ -54,7 +61,10 @@ struct Ctx {
 type Chunk = Vec<(u64, Value)>;
 
 pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.chunk_size >= 1, "--chunk-size must be at least 1");
+    anyhow::ensure!(
+        args.chunk_size.is_none_or(|n| n >= 1),
+        "--chunk-size must be at least 1"
+    );
     anyhow::ensure!(
         (1..=32).contains(&args.parallel),
         "--parallel takes 1 to 32"
@@ -122,7 +132,12 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
         key: shape.key.clone(),
         journal: Mutex::new(journal),
         rejects: Mutex::new(std::io::BufWriter::new(rejects)),
-        chunk_size: AtomicUsize::new(args.chunk_size),
+        chunk_size: AtomicUsize::new(args.chunk_size.unwrap_or(if table.is_elastic() {
+            ELASTIC_CHUNK
+        } else {
+            STANDARD_CHUNK
+        })),
+        elastic: table.is_elastic(),
         written: AtomicU64::new(0),
         rejected: AtomicU64::new(0),
         already: AtomicU64::new(done.len() as u64),
@@ -452,6 +467,26 @@ fn process(ctx: Arc<Ctx>, chunk: Chunk, attempt: u32) -> BoxFuture<'static, anyh
                 committed(&ctx, &done_lines, false)?;
                 return process(ctx, rest, 0).await;
             }
+        }
+        // Elastic tables write what they can: the details say which rows failed. The rest is
+        // in; each failed row is sent alone, so it gets its own error (or goes in on a retry).
+        if ctx.elastic && chunk.len() > 1 && !api.bulk_outcomes.is_empty() {
+            let ok: std::collections::HashSet<usize> = api
+                .bulk_outcomes
+                .iter()
+                .filter(|o| o.succeeded())
+                .map(|o| o.request_index)
+                .collect();
+            let (done, failed): (Vec<_>, Vec<_>) = chunk
+                .into_iter()
+                .enumerate()
+                .partition(|(i, _)| ok.contains(i));
+            let done_lines: Vec<u64> = done.iter().map(|(_, (l, _))| *l).collect();
+            committed(&ctx, &done_lines, true)?;
+            for (_, row) in failed {
+                process(ctx.clone(), vec![row], 0).await?;
+            }
+            return Ok(());
         }
         if chunk.len() == 1 {
             let (line, record) = &chunk[0];

@@ -170,9 +170,35 @@ pub fn change_tracking_enabled(entity: &EntityType) -> bool {
 pub struct DataverseModel {
     /// The EDM model.
     pub model: Model,
+    /// Logical names of the elastic tables (`--elastic-table`): bulk messages on them succeed
+    /// partly, `DeleteMultiple` works, and their metadata says `TableType` `Elastic`.
+    pub elastic: Vec<String>,
 }
 
 impl DataverseModel {
+    /// Whether the table is elastic.
+    pub fn is_elastic(&self, logical_name: &str) -> bool {
+        self.elastic.iter().any(|e| e == logical_name)
+    }
+
+    /// Marks tables elastic; each must exist and must not be a built-in system table.
+    pub fn with_elastic(mut self, names: &[String]) -> Result<Self, crate::error::StartError> {
+        for name in names {
+            let Some(e) = self.model.entity_type(name) else {
+                return Err(crate::error::StartError::Config(format!(
+                    "elastic table '{name}' is not a table of the emulator (add it with --metadata)"
+                )));
+            };
+            if is_system_job(e) || builtin_tables().iter().any(|b| b.name == e.name) {
+                return Err(crate::error::StartError::Config(format!(
+                    "'{name}' is a standard Dataverse table; only custom tables (from --metadata) can be elastic"
+                )));
+            }
+            self.elastic.push(e.name.clone());
+        }
+        Ok(self)
+    }
+
     /// The built-in tables together with the tables of a real org's `$metadata`: a table in
     /// the file replaces the built-in of the same name (the org is the truth) but keeps the
     /// built-in's choice labels, which CSDL does not carry. Navigation properties to tables
@@ -234,6 +260,7 @@ impl DataverseModel {
         }
         Ok(Self {
             model: Model::new(tables),
+            elastic: Vec::new(),
         })
     }
 
@@ -255,6 +282,7 @@ impl Default for DataverseModel {
     fn default() -> Self {
         Self {
             model: Model::new(builtin_tables()),
+            elastic: Vec::new(),
         }
     }
 }

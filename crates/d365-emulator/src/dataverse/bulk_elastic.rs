@@ -1,0 +1,176 @@
+//! The bulk messages on elastic tables (`--elastic-table`): unlike standard tables, a failing
+//! target does not roll the others back. Each target is written on its own; if any fails,
+//! the answer is the first failure's error, and when the request asks for error details
+//! (`Prefer: odata.include-annotations="*"` or `"Microsoft.PowerApps.CDS.ErrorDetails.*"`)
+//! the error carries every target's outcome as
+//! `@Microsoft.PowerApps.CDS.ErrorDetails.Plugin.BulkApiErrorDetails`, a JSON string of
+//! `[{"RequestIndex", "Id", "StatusCode"}]`
+//! (<https://learn.microsoft.com/power-apps/developer/data-platform/bulk-operations#on-error-behavior-with-elastic-tables>).
+//! `DeleteMultiple`, refused on standard tables, works here.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use d365_odata::Prefer;
+use d365_odata::model::EntityType;
+use serde_json::{Map, Value as Json, json};
+
+use super::bulk::{keyed_targets, write_target};
+use super::headers::json_response;
+use super::modify::{check_references, insert_record, internal, stamp};
+use super::record::Record;
+use crate::entra::validate::Principal;
+use crate::error::DataverseError;
+use crate::state::AppState;
+use crate::store::write;
+
+/// The error-details annotation that carries each target's outcome.
+pub(crate) const DETAILS: &str = "Plugin.BulkApiErrorDetails";
+
+/// One target's outcome.
+struct Outcome {
+    id: Option<uuid::Uuid>,
+    error: Option<DataverseError>,
+}
+
+/// `POST {set}/Microsoft.Dynamics.CRM.{message}` on an elastic table.
+pub(crate) async fn bulk(
+    st: &AppState,
+    principal: &Principal,
+    entity: &EntityType,
+    message: &str,
+    targets: Vec<Map<String, Json>>,
+    headers: &HeaderMap,
+) -> Result<Response, DataverseError> {
+    let mut outcomes = Vec::with_capacity(targets.len());
+    for target in targets {
+        let named = target
+            .get(&entity.key)
+            .and_then(Json::as_str)
+            .and_then(|s| uuid::Uuid::parse_str(s).ok());
+        let result = match message {
+            "CreateMultiple" => insert_record(st, principal, entity, target).await,
+            "UpdateMultiple" => keyed_one(st, principal, entity, target, false).await,
+            "UpsertMultiple" => keyed_one(st, principal, entity, target, true).await,
+            "DeleteMultiple" => delete_one(st, entity, target).await,
+            _ => return Err(DataverseError::segment_not_found(message)),
+        };
+        outcomes.push(match result {
+            Ok(id) => Outcome {
+                id: Some(id),
+                error: None,
+            },
+            Err(e) => Outcome {
+                id: named,
+                error: Some(e),
+            },
+        });
+    }
+    let Some(first) = outcomes.iter().find_map(|o| o.error.clone()) else {
+        return Ok(match message {
+            "CreateMultiple" => json_response(
+                json!({
+                    "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse", st.api_root()),
+                    "Ids": outcomes.iter().map(|o| o.id).collect::<Vec<_>>(),
+                })
+                .to_string(),
+            ),
+            _ => StatusCode::NO_CONTENT.into_response(),
+        });
+    };
+    let prefer = Prefer::parse(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+    let mut error = DataverseError::with_status(
+        first.status,
+        first.code,
+        format!(
+            "{failed} of {} targets failed; the others were written. First failure: {}",
+            outcomes.len(),
+            first.message
+        ),
+    );
+    if prefer.annotation_requested(&format!("Microsoft.PowerApps.CDS.ErrorDetails.{DETAILS}")) {
+        let details: Vec<Json> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                json!({
+                    "RequestIndex": i,
+                    "Id": o.id.map(|id| id.to_string()).unwrap_or_default(),
+                    "StatusCode": o.error.as_ref().map_or(200, |e| e.status.as_u16()),
+                })
+            })
+            .collect();
+        error = error.with_detail(DETAILS, Json::Array(details).to_string());
+    }
+    Err(error)
+}
+
+async fn keyed_one(
+    st: &AppState,
+    principal: &Principal,
+    entity: &EntityType,
+    target: Map<String, Json>,
+    upsert: bool,
+) -> Result<uuid::Uuid, DataverseError> {
+    let mut references = Vec::new();
+    let mut targets = keyed_targets(st, entity, vec![target], upsert, &mut references)?;
+    check_references(
+        st,
+        &Record {
+            references,
+            ..Record::default()
+        },
+    )
+    .await?;
+    let target = targets.remove(0);
+    let (owned, stamp) = (entity.clone(), stamp(st, principal));
+    st.store
+        .run(
+            move |c| -> rusqlite::Result<Result<uuid::Uuid, DataverseError>> {
+                let tx = c.savepoint()?;
+                let id = match write_target(&tx, &owned, target, &stamp, upsert)? {
+                    Ok(id) => id,
+                    Err(e) => return Ok(Err(e)),
+                };
+                tx.commit()?;
+                Ok(Ok(id))
+            },
+        )
+        .await
+        .map_err(internal)?
+}
+
+async fn delete_one(
+    st: &AppState,
+    entity: &EntityType,
+    target: Map<String, Json>,
+) -> Result<uuid::Uuid, DataverseError> {
+    let id = target
+        .get(&entity.key)
+        .and_then(Json::as_str)
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(|| {
+            DataverseError::payload(
+                &entity.entity_set,
+                format!(
+                    "Every DeleteMultiple target must name its record by '{}'.",
+                    entity.key
+                ),
+            )
+        })?;
+    let owned = entity.clone();
+    let deleted = st
+        .store
+        .run(move |c| write::delete(c, &owned, &id))
+        .await
+        .map_err(internal)?;
+    if !deleted {
+        return Err(DataverseError::record_not_found(&entity.name, &id));
+    }
+    Ok(id)
+}
