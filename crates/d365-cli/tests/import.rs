@@ -484,3 +484,75 @@ async fn an_elastic_table_imports_in_chunks_of_100_that_keep_their_good_rows() {
     let expected: Vec<u64> = (1..=1_000).filter(|i| *i != 150 && *i != 777).collect();
     assert_eq!(values, expected, "every good row exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_elastic_import_under_faults_ends_with_every_good_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start(d365_testkit::elastic_config(0, dir.path())).await;
+    let state = emulator.state();
+    let mut error = rule(FaultKind::Error, Some(0.1));
+    error.status = Some(503);
+    error.retry_after = None;
+    for r in [
+        error,
+        rule(FaultKind::Throttle, Some(0.1)),
+        // Answers lost after the chunk was written: the resend meets its own rows.
+        rule(FaultKind::DropAfter, Some(0.15)),
+    ] {
+        state.faults.add(r).unwrap();
+    }
+    let input = dir.path().join("readings.ndjson");
+    let text: String = (1..=600)
+        .map(|i| {
+            let device = if i == 333 {
+                "far-too-long-device".to_owned()
+            } else {
+                format!("d-{i}")
+            };
+            format!(
+                "{}\n",
+                json!({"contoso_deviceid": device, "contoso_value": i})
+            )
+        })
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let i = input.display().to_string();
+    let info = emulator.info();
+    let r = run_against(&info, &["import", "contoso_sensordatas", "--in", &i]).await;
+    assert_eq!(r.code, Some(2), "one row is rejected: {}", r.stderr);
+    state.faults.clear();
+    let listed = run_against(
+        &info,
+        &[
+            "get",
+            "contoso_sensordatas",
+            "--select",
+            "contoso_value",
+            "--all",
+            "-o",
+            "ndjson",
+        ],
+    )
+    .await;
+    listed.assert_ok();
+    let mut values: Vec<u64> = listed
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["contoso_value"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    values.sort_unstable();
+    let expected: Vec<u64> = (1..=600).filter(|i| *i != 333).collect();
+    assert_eq!(
+        values, expected,
+        "every good row exactly once: {}",
+        r.stderr
+    );
+    let rejects =
+        std::fs::read_to_string(dir.path().join("readings.ndjson.rejects.ndjson")).unwrap();
+    assert_eq!(rejects.lines().count(), 1, "{rejects}");
+    assert!(rejects.contains("\"line\":333"), "{rejects}");
+}

@@ -582,12 +582,13 @@ pub(crate) fn api_error(
 /// `@Microsoft.PowerApps.CDS.ErrorDetails.Plugin.BulkApiErrorDetails`: a JSON string of
 /// `[{"RequestIndex","Id","StatusCode"}]`.
 fn bulk_outcomes(error: &Value) -> Vec<crate::error::BulkOutcome> {
-    let Some(text) =
-        error["@Microsoft.PowerApps.CDS.ErrorDetails.Plugin.BulkApiErrorDetails"].as_str()
-    else {
-        return Vec::new();
+    // Documented as a JSON string; an array is read too.
+    let items: Vec<Value> = match &error["@Microsoft.PowerApps.CDS.ErrorDetails.Plugin.BulkApiErrorDetails"]
+    {
+        Value::String(text) => serde_json::from_str(text).unwrap_or_default(),
+        Value::Array(items) => items.clone(),
+        _ => return Vec::new(),
     };
-    let items: Vec<Value> = serde_json::from_str(text).unwrap_or_default();
     items
         .iter()
         .filter_map(|item| {

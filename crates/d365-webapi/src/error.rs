@@ -18,7 +18,8 @@ pub struct ApiError {
     /// `Retry-After` on 429/503.
     pub retry_after: Option<Duration>,
     /// Each target's outcome when a bulk message on an elastic table partly failed
-    /// (`Plugin.BulkApiErrorDetails`; the targets not listed as failed were written).
+    /// (`Plugin.BulkApiErrorDetails`). Only targets listed with a 2xx status are known to be
+    /// written; treat any other target as failed.
     pub bulk_outcomes: Vec<BulkOutcome>,
 }
 

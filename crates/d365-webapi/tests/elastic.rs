@@ -225,3 +225,36 @@ async fn only_custom_tables_can_be_elastic() {
     };
     assert!(e.to_string().contains("add it with --metadata"), "{e}");
 }
+
+#[tokio::test]
+async fn inside_a_change_set_an_elastic_bulk_failure_rolls_everything_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator = start(elastic_config(0, dir.path())).await;
+    let c = builder(&emulator.info()).build().unwrap();
+    let typed = |device: &str| json!({"@odata.type": "Microsoft.Dynamics.CRM.contoso_sensordata", "contoso_deviceid": device});
+    let results = c
+        .batch()
+        .change_set(|cs| {
+            cs.create("contoso_sensordatas", json!({"contoso_deviceid": "before"}));
+            cs.request(
+                d365_http::reqwest::Method::POST,
+                "contoso_sensordatas/Microsoft.Dynamics.CRM.CreateMultiple",
+                Some(json!({"Targets": [typed("ok"), typed("far-too-long-device")]})),
+            );
+        })
+        .send()
+        .await
+        .unwrap();
+    let failed: Vec<_> = results.iter().filter(|r| !r.is_success()).collect();
+    assert_eq!(failed.len(), 1, "{results:?}");
+    let error = failed[0].error.as_ref().unwrap();
+    assert!(
+        !error.message.contains("written") && error.bulk_outcomes.is_empty(),
+        "no claim that anything stayed: {error:?}"
+    );
+    assert_eq!(
+        c.count("contoso_sensordatas").send().await.unwrap(),
+        0,
+        "all rolled back"
+    );
+}

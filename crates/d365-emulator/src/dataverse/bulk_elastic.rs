@@ -26,6 +26,14 @@ use crate::store::write;
 /// The error-details annotation that carries each target's outcome.
 pub(crate) const DETAILS: &str = "Plugin.BulkApiErrorDetails";
 
+/// The record a target names by its primary key.
+fn key_of(entity: &EntityType, target: &Map<String, Json>) -> Option<uuid::Uuid> {
+    target
+        .get(&entity.key)
+        .and_then(Json::as_str)
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+}
+
 /// One target's outcome.
 struct Outcome {
     id: Option<uuid::Uuid>,
@@ -41,12 +49,20 @@ pub(crate) async fn bulk(
     targets: Vec<Map<String, Json>>,
     headers: &HeaderMap,
 ) -> Result<Response, DataverseError> {
+    if message == "DeleteMultiple"
+        && let Some(i) = targets.iter().position(|t| key_of(entity, t).is_none())
+    {
+        return Err(DataverseError::payload(
+            &entity.entity_set,
+            format!(
+                "Target {i} does not name its record: every DeleteMultiple target needs '{}'.",
+                entity.key
+            ),
+        ));
+    }
     let mut outcomes = Vec::with_capacity(targets.len());
     for target in targets {
-        let named = target
-            .get(&entity.key)
-            .and_then(Json::as_str)
-            .and_then(|s| uuid::Uuid::parse_str(s).ok());
+        let named = key_of(entity, &target);
         let result = match message {
             "CreateMultiple" => insert_record(st, principal, entity, target).await,
             "UpdateMultiple" => keyed_one(st, principal, entity, target, false).await,
@@ -83,6 +99,11 @@ pub(crate) async fn bulk(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
+    // Inside a `$batch` change set the failure rolls the whole set back, this request's
+    // good targets included: say so, and give no outcomes that would claim otherwise.
+    if st.store.in_atomic() {
+        return Err(first);
+    }
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
     let mut error = DataverseError::with_status(
         first.status,
@@ -150,19 +171,9 @@ async fn delete_one(
     entity: &EntityType,
     target: Map<String, Json>,
 ) -> Result<uuid::Uuid, DataverseError> {
-    let id = target
-        .get(&entity.key)
-        .and_then(Json::as_str)
-        .and_then(|s| uuid::Uuid::parse_str(s).ok())
-        .ok_or_else(|| {
-            DataverseError::payload(
-                &entity.entity_set,
-                format!(
-                    "Every DeleteMultiple target must name its record by '{}'.",
-                    entity.key
-                ),
-            )
-        })?;
+    let id = key_of(entity, &target).ok_or_else(|| {
+        DataverseError::payload(&entity.entity_set, "The target does not name its record.")
+    })?;
     let owned = entity.clone();
     let deleted = st
         .store

@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// Whether this task runs inside a change set of this store.
-    fn in_atomic(&self) -> bool {
+    pub(crate) fn in_atomic(&self) -> bool {
         ATOMIC
             .try_with(|conn| *conn == Arc::as_ptr(&self.conn) as usize)
             .unwrap_or(false)

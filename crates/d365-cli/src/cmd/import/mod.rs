@@ -266,7 +266,9 @@ async fn send(ctx: &Ctx, chunk: &Chunk) -> Result<(), Error> {
             Err(e)
                 if ctx.via == ImportVia::Auto
                     && e.api().is_some_and(|a| {
-                        a.status == 404 && a.message.contains("Microsoft.Dynamics.CRM.")
+                        a.status == 404
+                            && a.bulk_outcomes.is_empty()
+                            && a.message.contains("Microsoft.Dynamics.CRM.")
                     }) =>
             {
                 tracing::info!("no bulk messages for {}: using $batch", ctx.entity_set);
@@ -430,6 +432,41 @@ fn process(ctx: Arc<Ctx>, chunk: Chunk, attempt: u32) -> BoxFuture<'static, anyh
             Ok(()) => return committed(&ctx, &lines, true),
             Err(e) => e,
         };
+        // Elastic tables write what they can: the details say which rows went in. Those are
+        // done; every other row is sent alone, so it gets its own error (or goes in on a
+        // retry). Checked before anything else: the failure's status is only the first
+        // row's, and a duplicate there may be a row this very request created.
+        if ctx.elastic
+            && chunk.len() > 1
+            && let Some(api) = err.api()
+            && !api.bulk_outcomes.is_empty()
+        {
+            let ok: std::collections::HashSet<usize> = api
+                .bulk_outcomes
+                .iter()
+                .filter(|o| o.succeeded())
+                // An id that is not the row's (always known when creating) is not trusted.
+                .filter(|o| {
+                    chunk.get(o.request_index).is_some_and(|(_, row)| {
+                        match (o.id, id_of(&ctx, row)) {
+                            (Some(said), Some(own)) => said == own,
+                            _ => true,
+                        }
+                    })
+                })
+                .map(|o| o.request_index)
+                .collect();
+            let (done, failed): (Vec<_>, Vec<_>) = chunk
+                .into_iter()
+                .enumerate()
+                .partition(|(i, _)| ok.contains(i));
+            let done_lines: Vec<u64> = done.iter().map(|(_, (l, _))| *l).collect();
+            committed(&ctx, &done_lines, true)?;
+            for (_, row) in failed {
+                process(ctx.clone(), vec![row], 0).await?;
+            }
+            return Ok(());
+        }
         let api = err.api().cloned();
         let status = api.as_ref().map(|a| a.status);
         // Too big or too slow for the server: smaller chunks from now on.
@@ -467,26 +504,6 @@ fn process(ctx: Arc<Ctx>, chunk: Chunk, attempt: u32) -> BoxFuture<'static, anyh
                 committed(&ctx, &done_lines, false)?;
                 return process(ctx, rest, 0).await;
             }
-        }
-        // Elastic tables write what they can: the details say which rows failed. The rest is
-        // in; each failed row is sent alone, so it gets its own error (or goes in on a retry).
-        if ctx.elastic && chunk.len() > 1 && !api.bulk_outcomes.is_empty() {
-            let ok: std::collections::HashSet<usize> = api
-                .bulk_outcomes
-                .iter()
-                .filter(|o| o.succeeded())
-                .map(|o| o.request_index)
-                .collect();
-            let (done, failed): (Vec<_>, Vec<_>) = chunk
-                .into_iter()
-                .enumerate()
-                .partition(|(i, _)| ok.contains(i));
-            let done_lines: Vec<u64> = done.iter().map(|(_, (l, _))| *l).collect();
-            committed(&ctx, &done_lines, true)?;
-            for (_, row) in failed {
-                process(ctx.clone(), vec![row], 0).await?;
-            }
-            return Ok(());
         }
         if chunk.len() == 1 {
             let (line, record) = &chunk[0];
