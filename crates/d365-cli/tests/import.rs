@@ -26,6 +26,35 @@ fn rule(kind: FaultKind, share: Option<f64>) -> FaultRule {
     }
 }
 
+/// Every `contoso_value` of the elastic test table, sorted.
+async fn sensor_values(info: &d365_testkit::EmulatorInfo) -> Vec<u64> {
+    let listed = run_against(
+        info,
+        &[
+            "get",
+            "contoso_sensordatas",
+            "--select",
+            "contoso_value",
+            "--all",
+            "-o",
+            "ndjson",
+        ],
+    )
+    .await;
+    listed.assert_ok();
+    let mut values: Vec<u64> = listed
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["contoso_value"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    values.sort_unstable();
+    values
+}
+
 async fn count(info: &d365_testkit::EmulatorInfo) -> usize {
     let r = run_against(
         info,
@@ -457,30 +486,7 @@ async fn an_elastic_table_imports_in_chunks_of_100_that_keep_their_good_rows() {
         .collect();
     lines.sort_unstable(); // chunks run four at a time: any order
     assert_eq!(lines, [150, 777]);
-    let listed = run_against(
-        &info,
-        &[
-            "get",
-            "contoso_sensordatas",
-            "--select",
-            "contoso_value",
-            "--all",
-            "-o",
-            "ndjson",
-        ],
-    )
-    .await;
-    listed.assert_ok();
-    let mut values: Vec<u64> = listed
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["contoso_value"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    values.sort_unstable();
+    let values = sensor_values(&info).await;
     let expected: Vec<u64> = (1..=1_000).filter(|i| *i != 150 && *i != 777).collect();
     assert_eq!(values, expected, "every good row exactly once");
 }
@@ -521,30 +527,7 @@ async fn an_elastic_import_under_faults_ends_with_every_good_row_once() {
     let r = run_against(&info, &["import", "contoso_sensordatas", "--in", &i]).await;
     assert_eq!(r.code, Some(2), "one row is rejected: {}", r.stderr);
     state.faults.clear();
-    let listed = run_against(
-        &info,
-        &[
-            "get",
-            "contoso_sensordatas",
-            "--select",
-            "contoso_value",
-            "--all",
-            "-o",
-            "ndjson",
-        ],
-    )
-    .await;
-    listed.assert_ok();
-    let mut values: Vec<u64> = listed
-        .stdout
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["contoso_value"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    values.sort_unstable();
+    let values = sensor_values(&info).await;
     let expected: Vec<u64> = (1..=600).filter(|i| *i != 333).collect();
     assert_eq!(
         values, expected,
