@@ -28,7 +28,7 @@ info = json.load(open(sys.argv[1]))
 SEEDED = 20  # run.sh starts the emulator with --seed 20
 PREFIX = f"compat-sdk-{os.getpid()}"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-PENDING = {"sql_query"} | {n for n in os.environ.get("DATAVERSE_SDK_PENDING", "").split(",") if n}
+PENDING = set() | {n for n in os.environ.get("DATAVERSE_SDK_PENDING", "").split(",") if n}
 FETCH_ACCOUNTS = ('<fetch count="7"><entity name="account"><attribute name="accountid"/>'
                   '<attribute name="name"/><order attribute="name"/></entity></fetch>')
 

@@ -331,10 +331,8 @@ async fn handle(
                     if options.apply.is_some() {
                         return apply::apply(st, entity, &options, &headers).await;
                     }
-                    if options.custom.iter().any(|(k, _)| k == "sql") {
-                        return Err(DataverseError::bad_query(
-                            "The 'sql' query option is not supported by the emulator yet; use $filter or fetchXml.",
-                        ));
+                    if let Some((_, text)) = options.custom.iter().find(|(k, _)| k == "sql") {
+                        return fetch::sql(st, entity, principal, text, &headers).await;
                     }
                     entity_set::query(st, entity, path, query, &headers, None).await
                 }

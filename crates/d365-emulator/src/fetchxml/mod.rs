@@ -4,8 +4,10 @@
 //! query is planned (`query::fetch`).
 
 mod query_expression;
+mod sql;
 
 pub use query_expression::from_query_expression;
+pub use sql::from_sql;
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
