@@ -99,6 +99,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FetchError> {
         }
         if c.is_alphanumeric() || c == '_' || c == '@' {
             let start = i;
+            i += 1; // the first character, even `@`, which the loop below would not take
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
                 i += 1;
             }
@@ -613,6 +614,13 @@ mod tests {
         );
         assert!(f.orders[0].descending);
         assert_eq!(f.orders[1].attribute, "accountid");
+    }
+
+    #[test]
+    fn a_lone_at_sign_ends() {
+        // Found by the property test: `@` once made the tokenizer loop forever.
+        assert!(from_sql("SELECT @ FROM account WHERE @ = 1").is_ok());
+        assert!(from_sql("@").is_err());
     }
 
     #[test]
