@@ -111,32 +111,25 @@ pub(crate) async fn job(args: JobArgs, profile: Option<&str>) -> anyhow::Result<
 /// Waits for the job, printing progress on a terminal, then the summary.
 async fn finish(client: &Client, id: uuid::Uuid, timeout: Duration) -> anyhow::Result<ExitCode> {
     let progress = std::io::stderr().is_terminal();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut pause = Duration::from_millis(250);
     let mut shown = None;
-    let job = loop {
-        let job = client.system_job(id).await?;
-        if progress && job.deleted != shown {
-            eprint!("\r{} deleted…", job.deleted.unwrap_or(0));
-            shown = job.deleted;
-        }
-        if job.is_completed() {
-            break job;
-        }
-        if tokio::time::Instant::now() + pause > deadline {
-            if progress {
-                eprintln!();
+    let waited = client
+        .wait_for_job_with(id, timeout, |job| {
+            if progress && job.deleted != shown {
+                eprint!("\r{} deleted…", job.deleted.unwrap_or(0));
+                shown = job.deleted;
             }
-            bail!(
-                "job {id} has not ended after {timeout:?}; it goes on in the service: follow it with `d365 job {id} --wait`"
-            );
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
-    };
+        })
+        .await;
     if progress {
         eprintln!();
     }
+    let job = match waited {
+        Ok(job) => job,
+        Err(d365_webapi::Error::Timeout(_)) => bail!(
+            "job {id} has not ended after {timeout:?}; it goes on in the service: follow it with `d365 job {id} --wait`"
+        ),
+        Err(e) => return Err(e.into()),
+    };
     println!("{}", summary(&job));
     if !job.succeeded() {
         eprintln!(

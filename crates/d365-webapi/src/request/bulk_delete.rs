@@ -212,7 +212,7 @@ impl Client {
         Ok(out)
     }
 
-    /// Polls a system job until it ends (every 250 ms at first, backing off to 5 s), or fails
+    /// Polls a system job until it ends (every 250 ms at first, backing off to 2 s), or fails
     /// with [`Error::Timeout`] after `timeout`. A job that failed or was canceled is answered,
     /// not an error: look at [`SystemJob::succeeded`].
     pub async fn wait_for_job(
@@ -220,10 +220,22 @@ impl Client {
         id: uuid::Uuid,
         timeout: Duration,
     ) -> Result<SystemJob, Error> {
+        self.wait_for_job_with(id, timeout, |_| {}).await
+    }
+
+    /// [`wait_for_job`](Self::wait_for_job), calling `each` with the job after every poll
+    /// (progress: [`SystemJob::deleted`] grows as a bulk delete goes).
+    pub async fn wait_for_job_with(
+        &self,
+        id: uuid::Uuid,
+        timeout: Duration,
+        mut each: impl FnMut(&SystemJob),
+    ) -> Result<SystemJob, Error> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut pause = Duration::from_millis(250);
         loop {
             let job = self.system_job(id).await?;
+            each(&job);
             if job.is_completed() {
                 return Ok(job);
             }
@@ -231,7 +243,7 @@ impl Client {
                 return Err(Error::Timeout(timeout));
             }
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
+            pause = (pause * 2).min(Duration::from_secs(2));
         }
     }
 

@@ -11,7 +11,7 @@ use super::{owned, single};
 pub const OPERATION_BULK_DELETE: i64 = 13;
 
 /// A system job's state (`statecode`).
-pub const JOB_STATES: &[(i32, &str)] = &[
+const JOB_STATES: &[(i32, &str)] = &[
     (0, "Ready"),
     (1, "Suspended"),
     (2, "Locked"),
@@ -19,7 +19,7 @@ pub const JOB_STATES: &[(i32, &str)] = &[
 ];
 
 /// A system job's status (`statuscode`); each belongs to one state.
-pub const JOB_STATUSES: &[(i32, &str)] = &[
+const JOB_STATUSES: &[(i32, &str)] = &[
     (0, "Waiting For Resources"),
     (10, "Waiting"),
     (20, "In Progress"),

@@ -13,7 +13,7 @@ mod jobs;
 mod sales;
 
 use directory::{businessunit, organization, systemuser, team, transactioncurrency};
-pub use jobs::{JOB_STATES, JOB_STATUSES, OPERATION_BULK_DELETE, is_system_job};
+pub use jobs::{OPERATION_BULK_DELETE, is_system_job};
 use jobs::{asyncoperation, bulkdeleteoperation};
 use sales::{account, annotation, contact, lead, opportunity, task};
 
