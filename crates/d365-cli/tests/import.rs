@@ -55,6 +55,25 @@ async fn sensor_values(info: &d365_testkit::EmulatorInfo) -> Vec<u64> {
     values
 }
 
+/// 10 % 503s, 10 % throttling and 15 % answers lost after the write (the resend then meets
+/// its own rows); with `drops`, also 10 % connections dropped before the write.
+fn add_faults(state: &d365_emulator::state::AppState, drops: bool) {
+    let mut error = rule(FaultKind::Error, Some(0.1));
+    error.status = Some(503);
+    error.retry_after = None;
+    let mut rules = vec![
+        error,
+        rule(FaultKind::Throttle, Some(0.1)),
+        rule(FaultKind::DropAfter, Some(0.15)),
+    ];
+    if drops {
+        rules.push(rule(FaultKind::Drop, Some(0.1)));
+    }
+    for r in rules {
+        state.faults.add(r).unwrap();
+    }
+}
+
 async fn count(info: &d365_testkit::EmulatorInfo) -> usize {
     let r = run_against(
         info,
@@ -156,17 +175,7 @@ async fn a_poison_row_among_ten_thousand_is_rejected_alone() {
 async fn under_faults_exactly_the_input_rows_arrive() {
     let emulator = start(test_config(0)).await;
     let state = emulator.state();
-    let mut error = rule(FaultKind::Error, Some(0.1));
-    error.status = Some(503);
-    error.retry_after = None;
-    for r in [
-        error,
-        rule(FaultKind::Throttle, Some(0.1)),
-        rule(FaultKind::DropAfter, Some(0.15)),
-        rule(FaultKind::Drop, Some(0.1)),
-    ] {
-        state.faults.add(r).unwrap();
-    }
+    add_faults(state, true);
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("rows.ndjson");
     let text: String = (1..=2_000)
@@ -496,17 +505,7 @@ async fn an_elastic_import_under_faults_ends_with_every_good_row_once() {
     let dir = tempfile::tempdir().unwrap();
     let emulator = start(d365_testkit::elastic_config(0, dir.path())).await;
     let state = emulator.state();
-    let mut error = rule(FaultKind::Error, Some(0.1));
-    error.status = Some(503);
-    error.retry_after = None;
-    for r in [
-        error,
-        rule(FaultKind::Throttle, Some(0.1)),
-        // Answers lost after the chunk was written: the resend meets its own rows.
-        rule(FaultKind::DropAfter, Some(0.15)),
-    ] {
-        state.faults.add(r).unwrap();
-    }
+    add_faults(state, false);
     let input = dir.path().join("readings.ndjson");
     let text: String = (1..=600)
         .map(|i| {

@@ -136,6 +136,18 @@ impl BulkRequest {
 }
 
 impl Client {
+    /// A bulk message: `records` of `entity_set` (whose table is `logical_name`) in one
+    /// request. The four methods below name each message.
+    pub fn bulk(
+        &self,
+        message: BulkMessage,
+        entity_set: &str,
+        logical_name: &str,
+        records: Vec<Value>,
+    ) -> BulkRequest {
+        BulkRequest::new(self.clone(), message, entity_set, logical_name, records)
+    }
+
     /// `CreateMultiple`: creates `records` in `entity_set` (whose table is `logical_name`) in
     /// one transaction.
     pub fn create_multiple(
@@ -144,13 +156,7 @@ impl Client {
         logical_name: &str,
         records: Vec<Value>,
     ) -> BulkRequest {
-        BulkRequest::new(
-            self.clone(),
-            BulkMessage::Create,
-            entity_set,
-            logical_name,
-            records,
-        )
+        self.bulk(BulkMessage::Create, entity_set, logical_name, records)
     }
 
     /// `UpdateMultiple`: each record carries its primary key.
@@ -160,30 +166,7 @@ impl Client {
         logical_name: &str,
         records: Vec<Value>,
     ) -> BulkRequest {
-        BulkRequest::new(
-            self.clone(),
-            BulkMessage::Update,
-            entity_set,
-            logical_name,
-            records,
-        )
-    }
-
-    /// `DeleteMultiple` (elastic tables only): each record carries its primary key; partial
-    /// success as for the other messages on elastic tables.
-    pub fn delete_multiple(
-        &self,
-        entity_set: &str,
-        logical_name: &str,
-        records: Vec<Value>,
-    ) -> BulkRequest {
-        BulkRequest::new(
-            self.clone(),
-            BulkMessage::Delete,
-            entity_set,
-            logical_name,
-            records,
-        )
+        self.bulk(BulkMessage::Update, entity_set, logical_name, records)
     }
 
     /// `UpsertMultiple`: each record carries its primary key or an `@odata.id`
@@ -194,12 +177,17 @@ impl Client {
         logical_name: &str,
         records: Vec<Value>,
     ) -> BulkRequest {
-        BulkRequest::new(
-            self.clone(),
-            BulkMessage::Upsert,
-            entity_set,
-            logical_name,
-            records,
-        )
+        self.bulk(BulkMessage::Upsert, entity_set, logical_name, records)
+    }
+
+    /// `DeleteMultiple` (elastic tables only): each record carries its primary key; partial
+    /// success as for the other messages on elastic tables.
+    pub fn delete_multiple(
+        &self,
+        entity_set: &str,
+        logical_name: &str,
+        records: Vec<Value>,
+    ) -> BulkRequest {
+        self.bulk(BulkMessage::Delete, entity_set, logical_name, records)
     }
 }
