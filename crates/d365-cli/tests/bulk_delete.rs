@@ -149,20 +149,7 @@ async fn a_job_can_be_canceled_from_the_command_line() {
     let emulator = start(test_config(5)).await;
     let info = emulator.info();
     // Started through the library with a start time far ahead, so it is still waiting.
-    let client = d365_webapi::Client::builder()
-        .environment(&info.environment_url)
-        .credential(std::sync::Arc::new(
-            d365_auth::OAuthCredential::client_secret(
-                d365_auth::token_client(
-                    d365_auth::Authority::new(&info.authority_host, &info.tenant_id).unwrap(),
-                )
-                .unwrap(),
-                &info.client_id,
-                d365_auth::ClientSecret::new(&info.client_secret),
-            ),
-        ))
-        .build()
-        .unwrap();
+    let client = util::app_client(&info);
     let job = client
         .bulk_delete("later", vec![d365_webapi::QueryExpression::all("account")])
         .start_at(time::OffsetDateTime::now_utc() + time::Duration::days(30))

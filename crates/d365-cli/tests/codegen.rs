@@ -13,32 +13,14 @@ mod util;
 #[path = "generated/entities.rs"]
 mod entities;
 
-use std::sync::Arc;
-
-use d365_auth::{Authority, ClientSecret, OAuthCredential, token_client};
-use d365_testkit::{EmulatorInfo, start, test_config};
-use d365_webapi::Client;
+use d365_testkit::{start, test_config};
 use entities::{
     Account, AccountIndustrycode, AccountStatecode, Contact, ContactStatecode, Lookup, Table,
 };
 use serde_json::json;
-use util::{TestCommand, run_against};
+use util::{TestCommand, app_client, run_against};
 
 const TABLES: &str = "account,contact";
-
-fn client(info: &EmulatorInfo) -> Client {
-    let authority = Authority::new(&info.authority_host, &info.tenant_id).unwrap();
-    let credential = OAuthCredential::client_secret(
-        token_client(authority).unwrap(),
-        &info.client_id,
-        ClientSecret::new(&info.client_secret),
-    );
-    Client::builder()
-        .environment(&info.environment_url)
-        .credential(Arc::new(credential))
-        .build()
-        .unwrap()
-}
 
 /// The emulator's model as a `$metadata` file, `emulator.xml` in a temporary directory.
 fn emulator_csdl() -> tempfile::TempDir {
@@ -216,7 +198,7 @@ async fn one_line_errors_for_unknown_tables_and_bad_metadata() {
 #[tokio::test]
 async fn typed_queries_read_every_column_type() {
     let emulator = start(test_config(3)).await;
-    let c = client(&emulator.info());
+    let c = app_client(&emulator.info());
     let page = c
         .query(Account::ENTITY_SET)
         .select(Account::COLUMNS)
@@ -276,7 +258,7 @@ async fn typed_queries_read_every_column_type() {
 #[tokio::test]
 async fn a_create_from_a_struct_reads_back_equal() {
     let emulator = start(test_config(1)).await;
-    let c = client(&emulator.info());
+    let c = app_client(&emulator.info());
     let contact_id = c
         .create(
             Contact::ENTITY_SET,

@@ -143,3 +143,19 @@ pub(crate) async fn run_against(info: &d365_testkit::EmulatorInfo, args: &[&str]
     .await
     .expect("the d365 process runner")
 }
+
+/// A library client of the emulator's environment, signed in as its app (client secret), for
+/// tests that set things up through the API before running the binary.
+pub(crate) fn app_client(info: &d365_testkit::EmulatorInfo) -> d365_webapi::Client {
+    let authority = d365_auth::Authority::new(&info.authority_host, &info.tenant_id).unwrap();
+    let credential = d365_auth::OAuthCredential::client_secret(
+        d365_auth::token_client(authority).unwrap(),
+        &info.client_id,
+        d365_auth::ClientSecret::new(&info.client_secret),
+    );
+    d365_webapi::Client::builder()
+        .environment(&info.environment_url)
+        .credential(std::sync::Arc::new(credential))
+        .build()
+        .unwrap()
+}
