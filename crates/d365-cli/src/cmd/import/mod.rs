@@ -29,8 +29,9 @@ use crate::flags::{ImportArgs, ImportMode, ImportVia};
 use journal::Journal;
 use shape::Shape;
 
-/// Sends of one chunk whose answer was lost, before the import stops (to be resumed).
-const AMBIGUOUS_RETRIES: u32 = 3;
+/// Sends of one chunk whose answer was lost, before the import stops (to be resumed); the
+/// pause before each grows from 250 ms to 4 s, so a network blip of seconds is ridden out.
+const AMBIGUOUS_RETRIES: u32 = 6;
 /// The first chunk size on standard tables, and on elastic tables (Microsoft's advice).
 const STANDARD_CHUNK: usize = 1_000;
 const ELASTIC_CHUNK: usize = 100;
@@ -490,6 +491,8 @@ fn process(ctx: Arc<Ctx>, chunk: Chunk, attempt: u32) -> BoxFuture<'static, anyh
                 )));
             }
             ctx.resent.fetch_add(1, Ordering::Relaxed);
+            let pause = std::time::Duration::from_millis(250 << attempt.min(4));
+            tokio::time::sleep(pause).await;
             return process(ctx, chunk, attempt + 1).await;
         }
         let api = api.unwrap_or_else(|| unreachable!("handled above"));
