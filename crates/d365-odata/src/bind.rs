@@ -69,10 +69,62 @@ pub enum BindError {
     /// A function that is neither canonical nor a known Dataverse query function.
     #[error("Unknown function '{0}'.")]
     UnknownFunction(String),
+    /// The expression, with its parameter aliases expanded, is deeper or larger than the
+    /// binder's budget (aliases that use each other can grow it exponentially).
+    #[error("{0}")]
+    TooComplex(String),
 }
 
 mod dataverse;
 pub mod typed;
+
+use std::cell::{Cell, RefCell};
+
+/// Most nesting of the bound tree, parameter aliases expanded (the parser allows 100 before
+/// expansion; everything downstream of the binder recurses over this tree).
+pub const MAX_BOUND_DEPTH: u32 = 100;
+
+/// Most nodes of the bound tree, parameter aliases expanded: room for an `in` list of every
+/// GUID a 64 KB URL can hold, far below what aliases that use each other twice reach.
+pub const MAX_BOUND_NODES: u32 = 10_000;
+
+/// What binding one expression may spend: depth, nodes, and the aliases being expanded
+/// (an alias inside its own value is a loop, however indirect).
+#[derive(Default)]
+pub(crate) struct Budget {
+    depth: Cell<u32>,
+    nodes: Cell<u32>,
+    pub(crate) expanding: RefCell<Vec<String>>,
+}
+
+/// Gives back one level of depth when a node is bound.
+pub(crate) struct DepthGuard<'a>(&'a Budget);
+
+impl Drop for DepthGuard<'_> {
+    fn drop(&mut self) {
+        self.0.depth.set(self.0.depth.get() - 1);
+    }
+}
+
+impl Budget {
+    pub(crate) fn enter(&self) -> Result<DepthGuard<'_>, BindError> {
+        let nodes = self.nodes.get() + 1;
+        self.nodes.set(nodes);
+        if nodes > MAX_BOUND_NODES {
+            return Err(BindError::TooComplex(format!(
+                "The $filter has more than {MAX_BOUND_NODES} nodes once its parameter aliases are expanded."
+            )));
+        }
+        let depth = self.depth.get() + 1;
+        if depth > MAX_BOUND_DEPTH {
+            return Err(BindError::TooComplex(format!(
+                "The $filter is nested more than {MAX_BOUND_DEPTH} levels deep once its parameter aliases are expanded."
+            )));
+        }
+        self.depth.set(depth);
+        Ok(DepthGuard(self))
+    }
+}
 
 /// A property reference, typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,7 +243,12 @@ pub fn bind_filter(
     expr: &Expr,
     aliases: &[(String, Expr)],
 ) -> Result<BoundFilter, BindError> {
-    Binder { entity, aliases }.filter(expr)
+    Binder {
+        entity,
+        aliases,
+        budget: Budget::default(),
+    }
+    .filter(expr)
 }
 
 /// Binds `$orderby` items: each must be a property of `entity`.
@@ -199,6 +256,7 @@ pub fn bind_orderby(entity: &EntityType, items: &[OrderBy]) -> Result<Vec<BoundO
     let binder = Binder {
         entity,
         aliases: &[],
+        budget: Budget::default(),
     };
     items
         .iter()
@@ -236,6 +294,7 @@ pub fn bind_select<'a>(
 struct Binder<'a> {
     entity: &'a EntityType,
     aliases: &'a [(String, Expr)],
+    budget: Budget,
 }
 
 impl Binder<'_> {
@@ -277,6 +336,7 @@ impl Binder<'_> {
     }
 
     fn filter(&self, expr: &Expr) -> Result<BoundFilter, BindError> {
+        let _depth = self.budget.enter()?;
         let expr = self.resolve(expr)?;
         match &expr.kind {
             ExprKind::Binary { op: BinaryOp::And, lhs, rhs } => {

@@ -434,9 +434,26 @@ fn print_select(items: &[SelectItem]) -> String {
     parts.join(",")
 }
 
+/// Most levels of `$expand` inside `$expand`; checked while parsing, before going deeper
+/// (Dataverse allows 15 expands in all, so no valid query comes near).
+pub(crate) const MAX_EXPAND_DEPTH: usize = 32;
+
 /// Parses an `$expand` value (decoded), e.g.
 /// `Account_Tasks($select=subject;$filter=contains(subject,'Task');$top=5),primarycontactid`.
 pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, ParseError> {
+    parse_expand_at(text, 0)
+}
+
+/// [`parse_expand`] at `depth` levels of nesting.
+fn parse_expand_at(text: &str, depth: usize) -> Result<Vec<ExpandItem>, ParseError> {
+    if depth >= MAX_EXPAND_DEPTH {
+        return Err(ParseError::new(
+            0,
+            format!("at most {MAX_EXPAND_DEPTH} levels of nested $expand"),
+            "a deeper $expand".to_owned(),
+            text,
+        ));
+    }
     let mut items = Vec::new();
     for (offset, raw_item) in split_top_level(text, b',') {
         let lead = raw_item.len() - raw_item.trim_start().len();
@@ -491,7 +508,7 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, ParseError> {
             }
             let inner_start = start + open + 1;
             let inner = &text[inner_start..start + item.len() - 1];
-            parse_nested(&mut options, inner).map_err(|e| e.rebase(inner_start, text))?;
+            parse_nested(&mut options, inner, depth).map_err(|e| e.rebase(inner_start, text))?;
         }
         items.push(ExpandItem {
             path: path.to_owned(),
@@ -502,7 +519,7 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, ParseError> {
 }
 
 /// `$select=a;$top=5` inside `$expand` parentheses; errors are relative to `text`.
-fn parse_nested(options: &mut QueryOptions, text: &str) -> Result<(), ParseError> {
+fn parse_nested(options: &mut QueryOptions, text: &str, depth: usize) -> Result<(), ParseError> {
     let mut seen = [false; Opt::ALL.len()];
     for (offset, part) in split_top_level(text, b';') {
         if part.trim().is_empty() {
@@ -539,6 +556,11 @@ fn parse_nested(options: &mut QueryOptions, text: &str) -> Result<(), ParseError
                 found,
                 text,
             ));
+        }
+        if opt == Opt::Expand {
+            options.expand =
+                parse_expand_at(value, depth + 1).map_err(|e| e.rebase(value_start, text))?;
+            continue;
         }
         options.apply(opt, value).map_err(|e| {
             let expected = match e {
@@ -613,6 +635,17 @@ pub(crate) fn split_top_level(text: &str, sep: u8) -> Vec<(usize, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expand_depth_is_checked_while_parsing() {
+        let deep = |n: usize| "a($expand=".repeat(n) + "a" + &")".repeat(n);
+        // 2,800 levels (a 31 KB query) once overflowed the stack before any limit was checked.
+        let e = QueryOptions::parse(&format!("$expand={}", deep(2_800))).unwrap_err();
+        assert!(e.to_string().contains("levels of nested $expand"), "{e}");
+        assert!(QueryOptions::parse(&format!("$expand={}", deep(MAX_EXPAND_DEPTH))).is_err());
+        let ok = QueryOptions::parse(&format!("$expand={}", deep(MAX_EXPAND_DEPTH - 1))).unwrap();
+        assert_eq!(ok.expand.len(), 1);
+    }
 
     #[test]
     fn split_respects_nesting_and_quotes() {

@@ -179,7 +179,7 @@ fn attributes_of(e: &BytesStart<'_>) -> Result<Vec<(String, String)>, FetchError
 }
 
 /// Deepest nesting accepted: real queries stay far below it, and the interpretation recurses.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 fn tree(text: &str) -> Result<Element, FetchError> {
     let mut reader = quick_xml::Reader::from_str(text);

@@ -196,12 +196,13 @@ pub fn from_query_expression(value: &Json) -> Result<Fetch, FetchError> {
         Some(f) => non_empty(filter(
             object(f, "Criteria", "FilterExpression", FILTER_MEMBERS)?,
             "Criteria",
+            0,
         )?),
         None => None,
     };
     let links = array(q, "LinkEntities", "The QueryExpression")?
         .iter()
-        .map(link)
+        .map(|l| link(l, 0))
         .collect::<Result<_, _>>()?;
     let orders = array(q, "Orders", "The QueryExpression")?
         .iter()
@@ -249,7 +250,19 @@ fn non_empty(f: Filter) -> Option<Filter> {
     (!f.conditions.is_empty() || !f.filters.is_empty()).then_some(f)
 }
 
-fn filter(f: &Map<String, Json>, what: &str) -> Result<Filter, FetchError> {
+/// Refuses a tree deeper than FetchXML may nest: the planner recurses over it.
+fn deeper(depth: usize, what: &str) -> Result<usize, FetchError> {
+    if depth >= super::MAX_DEPTH {
+        return Err(err(format!(
+            "{what} nests more than {} levels deep.",
+            super::MAX_DEPTH
+        )));
+    }
+    Ok(depth + 1)
+}
+
+fn filter(f: &Map<String, Json>, what: &str, depth: usize) -> Result<Filter, FetchError> {
+    let depth = deeper(depth, what)?;
     let or = match field(f, "FilterOperator") {
         None => false,
         Some(Json::String(s)) if s.eq_ignore_ascii_case("and") || s == "0" => false,
@@ -272,6 +285,7 @@ fn filter(f: &Map<String, Json>, what: &str) -> Result<Filter, FetchError> {
             filter(
                 object(inner, "A nested filter", "FilterExpression", FILTER_MEMBERS)?,
                 "Filters",
+                depth,
             )
         })
         .collect::<Result<Vec<_>, _>>()?
@@ -335,7 +349,8 @@ fn condition_value(v: &Json, attribute: &str) -> Result<String, FetchError> {
     }
 }
 
-fn link(value: &Json) -> Result<Link, FetchError> {
+fn link(value: &Json, depth: usize) -> Result<Link, FetchError> {
+    let depth = deeper(depth, "A LinkEntity")?;
     let l = object(value, "A LinkEntity", "LinkEntity", LINK_MEMBERS)?;
     let name = string(l, "LinkToEntityName", "A LinkEntity")?.to_ascii_lowercase();
     let outer = match field(l, "JoinOperator") {
@@ -354,12 +369,13 @@ fn link(value: &Json) -> Result<Link, FetchError> {
         Some(f) => non_empty(filter(
             object(f, "LinkCriteria", "FilterExpression", FILTER_MEMBERS)?,
             "LinkCriteria",
+            depth,
         )?),
         None => None,
     };
     let links = array(l, "LinkEntities", "A LinkEntity")?
         .iter()
-        .map(link)
+        .map(|l| link(l, depth))
         .collect::<Result<_, _>>()?;
     Ok(Link {
         from: string(l, "LinkToAttributeName", "A LinkEntity")?.to_ascii_lowercase(),

@@ -142,7 +142,13 @@ struct Parser {
     at: usize,
     /// The table's name and alias: either may prefix a column.
     qualifiers: Vec<String>,
+    /// Parentheses open around the condition being read.
+    depth: usize,
 }
+
+/// Most parentheses around one condition: the WHERE tree is read by recursion, and FetchXML
+/// itself nests no deeper (its reader stops at the same depth).
+const MAX_PARENTHESES: usize = super::MAX_DEPTH;
 
 const RESERVED: &[&str] = &[
     "select", "top", "from", "where", "order", "by", "and", "or", "not", "like", "in", "is",
@@ -270,7 +276,14 @@ impl Parser {
 
     fn primary(&mut self) -> Result<Filter, FetchError> {
         if self.symbol("(") {
+            if self.depth == MAX_PARENTHESES {
+                return Err(err(format!(
+                    "The WHERE clause nests parentheses more than {MAX_PARENTHESES} deep."
+                )));
+            }
+            self.depth += 1;
             let inner = self.or_expr()?;
+            self.depth -= 1;
             if !self.symbol(")") {
                 return Err(err(format!("Expected ) {}.", self.where_())));
             }
@@ -426,6 +439,7 @@ pub fn from_sql(text: &str) -> Result<Fetch, FetchError> {
         tokens: tokenize(text)?,
         at: 0,
         qualifiers: Vec::new(),
+        depth: 0,
     };
     if p.is_keyword("with") {
         return Err(err("CTEs (WITH … AS) are not supported."));

@@ -839,3 +839,60 @@ async fn every_route_and_error_path() {
         .await;
     assert_eq!(a.status, 403);
 }
+
+/// Inputs that once overflowed the stack (an abort no panic layer catches) get a 400 in
+/// Dataverse's shape, and the next request is served.
+#[tokio::test]
+async fn recursive_readers_refuse_what_is_past_their_budget() {
+    let h = Harness::new().await;
+    let api = "/api/data/v9.2";
+    let chain: String = (1..40)
+        .map(|i| format!("&@a{i}=@a{n} or @a{n}", n = i + 1))
+        .collect::<String>()
+        + "&@a40=name eq 'x'";
+    let parens = |n: usize| "(".repeat(n) + "name='x'" + &")".repeat(n);
+    let expand = |n: usize| "a($expand=".repeat(n) + "x" + &")".repeat(n);
+    let cases = [
+        (format!("{api}/accounts?$filter=@p1&@p1=not @p1"), "loop"),
+        (
+            format!("{api}/accounts?$filter=@p1&@p1=name eq 'x' or @p1"),
+            "loop",
+        ),
+        (format!("{api}/accounts?$filter=@a1{chain}"), "nodes"),
+        (
+            format!(
+                "{api}/accounts?sql=SELECT name FROM account WHERE {}",
+                parens(10_000)
+            ),
+            "parentheses",
+        ),
+        (
+            format!("{api}/accounts?$expand={}", expand(2_800)),
+            "$expand",
+        ),
+        (
+            format!("{api}/accounts?$orderby={}name", "(".repeat(5_000)),
+            "",
+        ),
+    ];
+    for (uri, words) in cases {
+        let a = h.send(Method::GET, &uri, None, true).await;
+        assert_eq!(a.status, 400, "{}: {}", &uri[..80], a.body);
+        let message = a.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            a.json()["error"]["code"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("0x")),
+            "{}",
+            a.body
+        );
+        assert!(message.contains(words), "{words}: {message}");
+        let next = h
+            .send(Method::GET, &format!("{api}/accounts?$top=1"), None, true)
+            .await;
+        assert_eq!(next.status, 200, "{}", next.body);
+    }
+}

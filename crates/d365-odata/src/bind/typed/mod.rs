@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use super::BindError;
+use super::{BindError, Budget};
 use crate::expr::{Arg, BinaryOp, Expr, ExprKind, LambdaOp, Span, UnaryOp};
 use crate::literal::Literal;
 use crate::model::{EdmType, EntityType, Model, Property};
@@ -203,11 +203,13 @@ pub fn bind_typed_filter(
     expr: &Expr,
     aliases: &[(String, Expr)],
 ) -> Result<TypedExpr, BindError> {
+    let budget = Budget::default();
     let binder = TypedBinder {
         model,
         root: entity,
         aliases,
         scopes: Vec::new(),
+        budget: &budget,
     };
     let bound = binder.bind(expr)?;
     if !bound.ty.is(EdmType::Boolean) && bound.ty != Type::Null {
@@ -229,6 +231,8 @@ struct TypedBinder<'a> {
     aliases: &'a [(String, Expr)],
     /// Lambda range variables in scope: (name, entity).
     scopes: Vec<(String, &'a EntityType)>,
+    /// Shared with the binders of lambda bodies: one budget for the whole expression.
+    budget: &'a Budget,
 }
 
 fn bool_ty() -> Type {
@@ -343,9 +347,30 @@ impl<'a> TypedBinder<'a> {
         TypedExpr { kind, ty, span }
     }
 
+    /// An alias's value is bound in its place, each alias at most once on the way down.
+    fn bind_alias(&self, name: &str, span: Span) -> Result<TypedExpr, BindError> {
+        let Some((_, value)) = self.aliases.iter().find(|(n, _)| n == name) else {
+            return self
+                .bind(&crate::bind::NULL_EXPR)
+                .map(|t| TypedExpr { span, ..t });
+        };
+        if self.budget.expanding.borrow().iter().any(|n| n == name) {
+            return Err(BindError::InvalidArgument(
+                "Parameter aliases refer to each other in a loop.".into(),
+            ));
+        }
+        self.budget.expanding.borrow_mut().push(name.to_owned());
+        let bound = self.bind(value);
+        self.budget.expanding.borrow_mut().pop();
+        bound.map(|t| TypedExpr { span, ..t })
+    }
+
     fn bind(&self, expr: &Expr) -> Result<TypedExpr, BindError> {
         let span = expr.span;
-        let expr = self.resolve(expr)?;
+        if let ExprKind::Alias(name) = &expr.kind {
+            return self.bind_alias(name, span);
+        }
+        let _depth = self.budget.enter()?;
         match &expr.kind {
             ExprKind::Literal(lit) => Ok(Self::node(
                 TypedKind::Literal(lit.clone()),
@@ -646,6 +671,7 @@ impl<'a> TypedBinder<'a> {
                     root: self.root,
                     aliases: self.aliases,
                     scopes: self.scopes.clone(),
+                    budget: self.budget,
                 };
                 inner.scopes.push((v.to_owned(), target));
                 let b = inner.bind(b)?;

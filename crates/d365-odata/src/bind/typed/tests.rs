@@ -197,3 +197,62 @@ fn review_regressions_guid_text_and_has() {
         "has needs the same enum on the left"
     );
 }
+
+/// Binds `text` with the query string's aliases (`@name=value` pairs, values parsed).
+fn bind_with(text: &str, aliases: &[(&str, &str)]) -> Result<TypedExpr, BindError> {
+    let m = model();
+    let e = m.entity_type("account").unwrap().clone();
+    let aliases: Vec<_> = aliases
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), parse_filter(v).unwrap()))
+        .collect();
+    bind_typed_filter(&m, &e, &parse_filter(text).unwrap(), &aliases)
+}
+
+#[test]
+fn aliases_that_use_themselves_are_a_loop_not_a_stack_overflow() {
+    for aliases in [
+        vec![("p1", "not @p1")],
+        vec![("p1", "name eq 'x' or @p1")],
+        vec![("p1", "@p2 and name eq 'x'"), ("p2", "not @p1")],
+    ] {
+        let e = bind_with("@p1", &aliases).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Parameter aliases refer to each other in a loop."
+        );
+    }
+    // The same alias twice side by side is no loop.
+    bind_with("@p1 or @p1", &[("p1", "name eq 'x'")]).unwrap();
+}
+
+#[test]
+fn aliases_that_double_at_each_step_hit_the_node_budget() {
+    // 40 aliases each using the next twice: 2^40 nodes if expanded without a budget.
+    let mut aliases: Vec<(String, String)> = (1..40)
+        .map(|i| (format!("a{i}"), format!("@a{n} or @a{n}", n = i + 1)))
+        .collect();
+    aliases.push(("a40".into(), "name eq 'x'".into()));
+    let pairs: Vec<(&str, &str)> = aliases
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let e = bind_with("@a1", &pairs).unwrap_err();
+    assert!(matches!(e, BindError::TooComplex(_)), "{e}");
+    assert!(e.to_string().contains("10000 nodes"), "{e}");
+}
+
+#[test]
+fn aliases_nested_past_the_depth_budget_are_refused() {
+    // Each alias adds one level; 150 of them nest deeper than the parser alone allows.
+    let mut aliases: Vec<(String, String)> = (1..150)
+        .map(|i| (format!("a{i}"), format!("not @a{}", i + 1)))
+        .collect();
+    aliases.push(("a150".into(), "name eq 'x'".into()));
+    let pairs: Vec<(&str, &str)> = aliases
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let e = bind_with("@a1", &pairs).unwrap_err();
+    assert!(e.to_string().contains("more than 100 levels"), "{e}");
+}
