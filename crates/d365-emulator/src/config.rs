@@ -27,6 +27,11 @@ pub struct EmulatorConfig {
     /// Seconds a change-tracking delta token stays valid (Dataverse: 7 days); older tokens
     /// get `ExpiredVersionStamp` and the client must load everything again.
     pub change_token_lifetime_secs: u64,
+    /// Milliseconds one query may run before it is stopped with Dataverse's SQL timeout
+    /// (`0x80044151`); Dataverse's synchronous timeout is about two minutes.
+    pub query_timeout_ms: u64,
+    /// Bytes of answer one `$batch` may build; parts past it fail (400) without running.
+    pub batch_answer_limit_bytes: usize,
     /// Accounts to seed (contacts are twice as many).
     pub seed_accounts: usize,
     /// Seed for the deterministic data generator.
@@ -215,6 +220,8 @@ impl Default for EmulatorConfig {
             device_code_lifetime_secs: 900,
             device_code_interval_secs: 5,
             change_token_lifetime_secs: 7 * 24 * 3600,
+            query_timeout_ms: crate::store::QUERY_TIMEOUT.as_millis() as u64,
+            batch_answer_limit_bytes: crate::dataverse::batch::MAX_ANSWER,
             seed_accounts: 1000,
             seed: 365,
             tenants: vec![TenantConfig {

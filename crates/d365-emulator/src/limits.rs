@@ -123,6 +123,22 @@ pub struct Admission {
     started: Instant,
     /// The informational headers for the answer.
     pub headers: HeaderMap,
+    /// The caller's combined execution time left in the window when admitted: what a `$batch`
+    /// may spend on its parts.
+    pub execution_left: std::time::Duration,
+}
+
+/// 429 `0x80072321`: the caller's combined execution time is used up; `retry` seconds.
+pub(crate) fn execution_time_exceeded(l: &ServiceLimits, retry: u64) -> DataverseError {
+    DataverseError::with_status(
+        StatusCode::TOO_MANY_REQUESTS,
+        "0x80072321",
+        format!(
+            "Combined execution time of incoming requests exceeded limit of {} milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
+            l.execution_ms, l.window_secs
+        ),
+    )
+    .retry_after(retry)
 }
 
 impl Drop for Admission {
@@ -228,12 +244,8 @@ impl Limiter {
             ));
         }
         if w.execution_total >= l.execution_ms {
-            return Err(throttled(
-                "0x80072321",
-                format!(
-                    "Combined execution time of incoming requests exceeded limit of {} milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
-                    l.execution_ms, l.window_secs
-                ),
+            return Err(execution_time_exceeded(
+                &l,
                 until(w.executions.front().map(|e| e.0)),
             ));
         }
@@ -251,6 +263,9 @@ impl Limiter {
         }
         headers.insert("x-ms-dop-hint", HeaderValue::from(l.dop_hint));
         Ok(Some(Admission {
+            execution_left: std::time::Duration::from_millis(
+                l.execution_ms.saturating_sub(w.execution_total),
+            ),
             limiter: self.clone(),
             user: user.to_owned(),
             generation: self.generation.load(std::sync::atomic::Ordering::SeqCst),

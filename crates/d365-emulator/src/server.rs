@@ -126,7 +126,8 @@ pub(crate) async fn build_state(
         None => DataverseModel::default(),
     }
     .with_elastic(&config.elastic_tables)?;
-    let store = Store::open(config.data_dir.as_deref())?;
+    let store = Store::open(config.data_dir.as_deref())?
+        .with_query_timeout(std::time::Duration::from_millis(config.query_timeout_ms));
     {
         let model = model.model.clone();
         let config = config.clone();

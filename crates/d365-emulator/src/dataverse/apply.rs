@@ -88,10 +88,7 @@ pub(crate) async fn apply(
             aggregate(c, &owned, &outs, filter.as_ref(), formatted).map(Some)
         })
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "aggregate failed");
-            DataverseError::internal()
-        })?
+        .map_err(|e| DataverseError::store(&e, "aggregate"))?
         .ok_or_else(DataverseError::aggregate_limit)?;
     let names: Vec<&str> = outputs
         .iter()

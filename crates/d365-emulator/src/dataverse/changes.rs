@@ -133,8 +133,7 @@ fn query_value(text: &str) -> String {
 }
 
 fn internal(e: rusqlite::Error) -> DataverseError {
-    tracing::error!(error = %e, "change tracking query failed");
-    DataverseError::internal()
+    DataverseError::store(&e, "change tracking query")
 }
 
 /// Serves a change-tracking request on `entity`'s set: the initial load or a delta.

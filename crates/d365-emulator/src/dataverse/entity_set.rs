@@ -191,10 +191,7 @@ pub(crate) async fn count(
         .store
         .read(move |c| exec::count(c, &owned, filter.as_ref()))
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "count failed");
-            DataverseError::internal()
-        })?;
+        .map_err(|e| DataverseError::store(&e, "count"))?;
     let mut response = n.min(exec::COUNT_CAP).to_string().into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -302,10 +299,7 @@ pub(crate) async fn query(
         .store
         .read(move |c| exec::query_page(c, &owned, &spec))
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "query failed");
-            DataverseError::internal()
-        })?;
+        .map_err(|e| DataverseError::store(&e, "query"))?;
 
     let context = context_url(st, entity, names.as_deref(), &options.expand, "");
     let rows = super::expand::expand(st, entity, &options.expand, page.rows).await?;

@@ -181,10 +181,7 @@ async fn run(
         .store
         .read(move |c| exec::query_page(c, &owned, &spec))
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "expand failed");
-            DataverseError::internal()
-        })?;
+        .map_err(|e| DataverseError::store(&e, "expand"))?;
     Ok(page
         .rows
         .iter()
@@ -209,7 +206,7 @@ async fn expand_single(
         .store
         .read(move |c| exec::lookup_values(c, &owned, &fk, &ks))
         .await
-        .map_err(|_| DataverseError::internal())?;
+        .map_err(|e| DataverseError::store(&e, "lookup"))?;
     let wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
     if wanted.is_empty() {
         return Ok(HashMap::new());

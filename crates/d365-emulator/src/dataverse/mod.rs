@@ -3,7 +3,7 @@
 //! the API group.
 
 mod apply;
-mod batch;
+pub(crate) mod batch;
 mod bulk;
 mod bulk_delete;
 mod bulk_elastic;
@@ -68,6 +68,12 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
         }
     };
     let principal = impersonate(st, caller, request.headers())?;
+    let mut request = request;
+    if let Some(a) = &admission {
+        request.extensions_mut().insert(batch::ExecutionLeft(
+            std::time::Instant::now() + a.execution_left,
+        ));
+    }
     if let Some(delay) = request
         .extensions()
         .get::<crate::faults::InjectedDelay>()

@@ -28,8 +28,7 @@ pub(crate) fn internal(e: rusqlite::Error) -> DataverseError {
     {
         return DataverseError::duplicate_key();
     }
-    tracing::error!(error = %e, "write failed");
-    DataverseError::internal()
+    DataverseError::store(&e, "write")
 }
 
 fn entity_id_header(st: &AppState, entity: &EntityType, id: &uuid::Uuid) -> HeaderValue {

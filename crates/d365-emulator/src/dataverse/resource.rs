@@ -234,8 +234,7 @@ pub(crate) async fn serve(
 }
 
 fn internal_read(e: rusqlite::Error) -> DataverseError {
-    tracing::error!(error = %e, "read failed");
-    DataverseError::internal()
+    DataverseError::store(&e, "read")
 }
 
 async fn column(

@@ -259,6 +259,17 @@ impl DataverseError {
             ),
         )
     }
+    /// 400: a `$batch` part not run because the answer reached the emulator's cap (no
+    /// Dataverse code: its limits are on the request side).
+    pub fn batch_answer_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x0",
+            format!(
+                "The batch answer reached the emulator's limit of {limit} bytes, so this request was not run (or its answer was dropped). Send fewer requests per batch, select fewer columns or page with a smaller odata.maxpagesize."
+            ),
+        )
+    }
     /// 400: a `$n` that names no earlier request of the same change set.
     pub fn content_id_missing(reference: &str) -> Self {
         Self::new(
@@ -275,6 +286,30 @@ impl DataverseError {
             format!(
                 "The request URL is {length} characters long; Dataverse accepts at most {max}. Send long GETs inside $batch."
             ),
+        )
+    }
+    /// A failed store call: a query stopped at its deadline is Dataverse's SQL timeout, anything
+    /// else is ours (logged with `what`, not sent).
+    pub fn store(e: &rusqlite::Error, what: &str) -> Self {
+        if crate::store::timed_out(e) {
+            return Self::sql_timeout();
+        }
+        if crate::store::pattern_too_long(e) {
+            return Self::bad_query(format!(
+                "A LIKE pattern built from a column is longer than {} characters.",
+                crate::query::plan::MAX_LIKE_PATTERN
+            ));
+        }
+        tracing::error!(error = %e, "{what} failed");
+        Self::internal()
+    }
+    /// 500 `0x80044151` (SqlTimeout): a query ran past the store's deadline. Dataverse answers
+    /// a SQL timeout this way ("Sql error: SQL timeout expired", -2147204783).
+    pub fn sql_timeout() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "0x80044151",
+            "Sql error: SQL timeout expired. The query ran longer than the emulator's query timeout (query_timeout_ms); narrow the filter or page with fewer rows.",
         )
     }
     /// 500: an internal failure (details are logged, not sent).

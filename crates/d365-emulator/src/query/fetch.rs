@@ -454,8 +454,14 @@ fn condition_sql(
         "ge" => sql(format!("{col} >= ?"), vec![one()?]),
         "lt" => sql(format!("{col} < ?"), vec![one()?]),
         "le" => sql(format!("{col} <= ?"), vec![one()?]),
-        "like" => sql(format!("{col} LIKE ?"), vec![one()?]),
-        "not-like" => sql(format!("{col} NOT LIKE ?"), vec![one()?]),
+        "like" | "not-like" => {
+            let pattern = one()?;
+            if let Value::Text(t) = &pattern {
+                super::plan::check_like_pattern(t).map_err(DataverseError::fetch_xml)?;
+            }
+            let not = if op == "not-like" { "NOT " } else { "" };
+            sql(format!("{col} {not}LIKE ?"), vec![pattern])
+        }
         "begins-with" | "not-begin-with" | "ends-with" | "not-end-with" => {
             let [v] = c.values.as_slice() else {
                 return Err(DataverseError::fetch_xml(format!(
@@ -463,6 +469,7 @@ fn condition_sql(
                 )));
             };
             // Wildcards in the value keep their meaning, as Dataverse documents.
+            super::plan::check_like_pattern(v).map_err(DataverseError::fetch_xml)?;
             let pattern = if op.contains("begin") {
                 format!("{v}%")
             } else {

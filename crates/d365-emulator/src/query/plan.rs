@@ -10,6 +10,24 @@ use rusqlite::types::Value;
 use super::paging::Boundary;
 use crate::store::schema::ident;
 
+/// The longest LIKE pattern a query may use, in characters (`contains`/`startswith`/
+/// `endswith`, FetchXML `like` and its kin). SQLite matches a pattern against each row in one
+/// step the deadline cannot interrupt, and its cost grows with the pattern; Dataverse's own
+/// string columns hold at most 4,000 characters. Connections carry the same limit for patterns
+/// built from columns at run time.
+pub const MAX_LIKE_PATTERN: usize = 1_000;
+
+/// Refuses a literal LIKE pattern longer than [`MAX_LIKE_PATTERN`], with the message to send.
+pub fn check_like_pattern(pattern: &str) -> Result<(), String> {
+    let length = pattern.chars().count();
+    if length > MAX_LIKE_PATTERN {
+        return Err(format!(
+            "The text to match is {length} characters long; a LIKE pattern may have at most {MAX_LIKE_PATTERN}."
+        ));
+    }
+    Ok(())
+}
+
 /// A column to read, with what is needed to print it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {

@@ -13,28 +13,47 @@ pub use refresh_tokens::RefreshTokenRecord;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use crate::error::StartError;
 
-/// Read-only connections a file database gets for queries (WAL lets them read while the
+/// Read-only connections the database gets for queries (WAL lets them read while the
 /// writer writes).
 pub const READERS: usize = 4;
 
+/// How long one query may run before SQLite interrupts it: Dataverse's synchronous request
+/// timeout (PROTOCOL.md D5, about two minutes).
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// SQLite virtual-machine steps between two looks at the clock.
+const PROGRESS_STEPS: i32 = 1_000;
+
 /// The database. rusqlite is synchronous, so calls run on tokio's blocking pool. Writes go
-/// through one connection ([`Store::run`]), which SQLite serialises anyway; a file database
-/// also has a pool of read-only connections for queries ([`Store::read`]).
+/// through one connection ([`Store::run`]), which SQLite serialises anyway; queries run on a
+/// pool of read-only connections ([`Store::read`]), each within [`Store::query_timeout`], so
+/// one slow query holds one reader, never the others or the writer.
+///
+/// Without `--data-dir` the database is a file in a private temporary directory (removed when
+/// the last clone drops), not SQLite's `:memory:`: a `:memory:` database belongs to one
+/// connection, and WAL with a reader pool needs a file. The file is written without `fsync`;
+/// the OS page cache keeps it in memory.
 #[derive(Debug, Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
-    /// The database file, when there is one.
-    path: Option<PathBuf>,
+    /// The database file.
+    path: PathBuf,
     readers: Arc<OnceLock<Vec<Mutex<Connection>>>>,
     next_reader: Arc<AtomicUsize>,
     /// Taken by every [`Store::run`], and by a change set for as long as it runs
     /// ([`Store::atomic`]): no other write can land inside its transaction.
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// The deadline of each [`Store::read`].
+    query_timeout: Duration,
+    /// The private directory of an in-memory store, removed on drop (declared after the
+    /// connections so they close first).
+    _temp: Option<Arc<tempfile::TempDir>>,
 }
 
 tokio::task_local! {
@@ -47,40 +66,63 @@ impl Store {
     /// Opens (or creates) the database file in `dir`, with WAL journaling; or an in-memory
     /// database when `dir` is `None`.
     pub fn open(dir: Option<&Path>) -> Result<Self, StartError> {
-        let path = dir.map(|d| d.join("dataverse.sqlite3"));
-        let conn = match dir {
+        let (path, temp) = match dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
                     what: format!("creating data directory {}", dir.display()),
                     source,
                 })?;
-                let conn = Connection::open(dir.join("dataverse.sqlite3"))?;
-                conn.pragma_update(None, "journal_mode", "WAL")?;
-                // Writes are acknowledged only after commit; NORMAL is durable in WAL mode
-                // except across power loss, which an emulator can accept.
-                conn.pragma_update(None, "synchronous", "NORMAL")?;
-                conn
+                (dir.join("dataverse.sqlite3"), None)
             }
-            None => Connection::open_in_memory()?,
+            None => {
+                // Private (0700) and removed on drop; TMPDIR=/dev/shm keeps it off the disk.
+                let mut builder = tempfile::Builder::new();
+                builder.prefix("d365-emulator-");
+                #[cfg(unix)]
+                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+                let temp = builder.tempdir().map_err(|source| StartError::Io {
+                    what: "creating the in-memory store's temporary directory".into(),
+                    source,
+                })?;
+                (temp.path().join("dataverse.sqlite3"), Some(Arc::new(temp)))
+            }
         };
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Writes are acknowledged only after commit; NORMAL is durable in WAL mode except
+        // across power loss, which an emulator can accept. In memory, nothing is kept.
+        let sync = if temp.is_some() { "OFF" } else { "NORMAL" };
+        conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        limit_patterns(&conn)?;
         refresh_tokens::create_table(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            _temp: temp,
             readers: Arc::default(),
             next_reader: Arc::default(),
             gate: Arc::default(),
+            query_timeout: QUERY_TIMEOUT,
         })
     }
 
-    /// Opens the read-only pool (file databases; after seeding, which needs the file to
-    /// itself). Without it, reads share the writer's connection.
+    /// The same store with another deadline for each query.
+    pub fn with_query_timeout(mut self, timeout: Duration) -> Self {
+        self.query_timeout = timeout;
+        self
+    }
+
+    /// How long one query may run.
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
+    /// Opens the read-only pool (after seeding, which needs the file to itself). Until then,
+    /// reads share the writer's connection.
     pub fn open_readers(&self) -> Result<(), StartError> {
-        let Some(path) = &self.path else {
-            return Ok(());
-        };
+        let path = &self.path;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let conn = Connection::open_with_flags(
@@ -89,6 +131,7 @@ impl Store {
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            limit_patterns(&conn)?;
             readers.push(Mutex::new(conn));
         }
         let _ = self.readers.set(readers);
@@ -96,29 +139,31 @@ impl Store {
     }
 
     /// Runs a read-only `f` on a pooled reader (a free one if any), or on the writer's
-    /// connection when there is no pool.
+    /// connection when there is no pool, within the query deadline: past it SQLite stops the
+    /// statement and `f` sees [`rusqlite::ErrorCode::OperationInterrupted`] ([`timed_out`]).
     pub async fn read<R, F>(&self, f: F) -> R
     where
         F: FnOnce(&Connection) -> R + Send + 'static,
         R: Send + 'static,
     {
+        let timeout = self.query_timeout;
         // Inside a change set, reads see its uncommitted writes (a pooled reader would not).
         if self.readers.get().is_none_or(Vec::is_empty) || self.in_atomic() {
-            return self.run(move |c| f(c)).await;
+            return self.run(move |c| with_deadline(c, timeout, f)).await;
         }
         let (readers, next) = (self.readers.clone(), self.next_reader.clone());
         tokio::task::spawn_blocking(move || {
             let pool = readers.get().expect("checked above");
             let start = next.fetch_add(1, Ordering::Relaxed);
             for i in 0..pool.len() {
-                if let Ok(guard) = pool[(start + i) % pool.len()].try_lock() {
-                    return f(&guard);
+                if let Ok(mut guard) = pool[(start + i) % pool.len()].try_lock() {
+                    return with_deadline(&mut guard, timeout, f);
                 }
             }
-            let guard = pool[start % pool.len()]
+            let mut guard = pool[start % pool.len()]
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            f(&guard)
+            with_deadline(&mut guard, timeout, f)
         })
         .await
         .expect("store task panicked")
@@ -186,6 +231,43 @@ impl Store {
     }
 }
 
+/// LIKE patterns built at run time (from a column) stop at the planner's limit too: in bytes,
+/// room for [`crate::query::plan::MAX_LIKE_PATTERN`] characters of four bytes and two `%`.
+fn limit_patterns(conn: &Connection) -> rusqlite::Result<()> {
+    let bytes = crate::query::plan::MAX_LIKE_PATTERN * 4 + 2;
+    conn.set_limit(
+        rusqlite::limits::Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH,
+        bytes as i32,
+    )?;
+    Ok(())
+}
+
+/// Runs `f` on `conn` with SQLite's progress handler interrupting it after `timeout`.
+fn with_deadline<R>(
+    conn: &mut Connection,
+    timeout: Duration,
+    f: impl FnOnce(&Connection) -> R,
+) -> R {
+    let deadline = Instant::now() + timeout;
+    if let Err(e) = conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline))
+    {
+        tracing::warn!(error = %e, "the query deadline could not be set");
+    }
+    let out = f(conn);
+    let _ = conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
+    out
+}
+
+/// Whether a store call failed because its query ran past the deadline.
+pub fn timed_out(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
+}
+
+/// Whether a store call failed on a LIKE pattern (built from a column) past the limit.
+pub fn pattern_too_long(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("pattern too complex"))
+}
+
 /// The open transaction of [`Store::atomic`]; rolls it back if dropped before it ends.
 struct Open {
     conn: Arc<Mutex<Connection>>,
@@ -221,5 +303,77 @@ impl Drop for Open {
         {
             tracing::error!(error = %e, "rolling back an abandoned change set failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query that never ends by itself.
+    const ENDLESS: &str =
+        "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_query_past_its_deadline_stops_and_stalls_nobody_meanwhile() {
+        let store = Store::open(None)
+            .unwrap()
+            .with_query_timeout(Duration::from_secs(3));
+        store
+            .run(|c| c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1)"))
+            .await
+            .unwrap();
+        store.open_readers().unwrap();
+        let slow = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .read(|c| c.query_row(ENDLESS, [], |r| r.get::<_, i64>(0)))
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Reads on the other readers and writes on the writer go on meanwhile.
+        for i in 0..20 {
+            let n: i64 = store
+                .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+                .await
+                .unwrap();
+            assert_eq!(n, 1 + i);
+            store
+                .run(|c| c.execute("INSERT INTO t VALUES (1)", []))
+                .await
+                .unwrap();
+        }
+        assert!(
+            !slow.is_finished(),
+            "the endless query ended before its deadline"
+        );
+        let e = slow.await.unwrap().unwrap_err();
+        assert!(timed_out(&e), "{e}");
+        // The reader is usable again, without the old deadline.
+        let n: i64 = store
+            .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(n, 21);
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_is_private_and_gone_after_the_last_clone() {
+        let store = Store::open(None).unwrap();
+        let dir = store.path.parent().unwrap().to_owned();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        store.open_readers().unwrap();
+        let clone = store.clone();
+        drop(store);
+        assert!(dir.exists());
+        drop(clone);
+        assert!(!dir.exists());
     }
 }

@@ -19,6 +19,8 @@ mod part;
 mod write;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -40,6 +42,50 @@ pub(crate) const MAX_URL: usize = 32_768;
 pub(crate) const MAX_URL_IN_BATCH: usize = 65_536;
 /// The largest batch body read.
 const MAX_BODY: usize = 64 * 1024 * 1024;
+/// The largest batch answer built, unless the configuration says otherwise
+/// (`batch_answer_limit_bytes`): parts past it fail instead of growing the answer in memory.
+pub(crate) const MAX_ANSWER: usize = 64 * 1024 * 1024;
+
+/// When the caller's combined execution time runs out (set by service protection on the
+/// request): a batch's parts spend it as they run, so parts past it fail with the 429 a new
+/// request would get (PROTOCOL.md D1, D4).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ExecutionLeft(pub(crate) Instant);
+
+/// What one batch may still spend: bytes of answer, and execution time.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    answer_left: AtomicUsize,
+    answer_limit: usize,
+    until: Option<Instant>,
+}
+
+impl Budget {
+    /// Refuses the next part when the answer is full or the execution time is spent.
+    pub(crate) fn check(&self, st: &AppState) -> Result<(), DataverseError> {
+        if self.answer_left.load(Ordering::SeqCst) == 0 {
+            return Err(DataverseError::batch_answer_too_large(self.answer_limit));
+        }
+        if let (Some(until), Some(limits)) = (self.until, st.limiter.limits())
+            && Instant::now() >= until
+        {
+            return Err(crate::limits::execution_time_exceeded(&limits, 1));
+        }
+        Ok(())
+    }
+
+    /// Bytes the next part's answer may have.
+    pub(crate) fn answer_left(&self) -> usize {
+        self.answer_left.load(Ordering::SeqCst)
+    }
+
+    /// Counts `bytes` of answer; a part that did not fit empties the budget.
+    pub(crate) fn spend(&self, bytes: Option<usize>) {
+        let left = self.answer_left.load(Ordering::SeqCst);
+        let rest = bytes.map_or(0, |b| left.saturating_sub(b));
+        self.answer_left.store(rest, Ordering::SeqCst);
+    }
+}
 
 /// Whether the request is `…/api/data/v9.x/$batch`.
 pub(crate) fn is_batch(path: &str) -> bool {
@@ -120,6 +166,12 @@ pub(crate) async fn execute(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
+    let answer_limit = st.registry.config().batch_answer_limit_bytes;
+    let budget = Budget {
+        answer_left: AtomicUsize::new(answer_limit),
+        answer_limit,
+        until: request.extensions().get::<ExecutionLeft>().map(|e| e.0),
+    };
     let body = axum::body::to_bytes(request.into_body(), MAX_BODY)
         .await
         .map_err(|_| {
@@ -131,10 +183,12 @@ pub(crate) async fn execute(
     let mut failed = false;
     for item in items {
         let outcome = match item {
-            Item::Single(op) => {
-                Outcome::Single(part::run(st, principal, &version, &op, &Default::default()).await)
+            Item::Single(op) => Outcome::Single(
+                part::run(st, principal, &version, &op, &Default::default(), &budget).await,
+            ),
+            Item::ChangeSet(ops) => {
+                part::run_change_set(st, principal, &version, ops, &budget).await
             }
-            Item::ChangeSet(ops) => part::run_change_set(st, principal, &version, ops).await,
         };
         failed |= outcome.failed();
         outcomes.push(outcome);

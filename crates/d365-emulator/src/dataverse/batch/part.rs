@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 
-use super::{MAX_URL_IN_BATCH, Operation, Outcome};
+use super::{Budget, MAX_URL_IN_BATCH, Operation, Outcome};
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::state::AppState;
@@ -59,6 +59,7 @@ pub(super) async fn run_change_set(
     principal: &Principal,
     version: &str,
     ops: Vec<Operation>,
+    budget: &Budget,
 ) -> Outcome {
     let result = st
         .store
@@ -66,7 +67,7 @@ pub(super) async fn run_change_set(
             let mut refs = HashMap::new();
             let mut done = Vec::with_capacity(ops.len());
             for op in &ops {
-                let response = run(st, principal, version, op, &refs).await;
+                let response = run(st, principal, version, op, &refs, budget).await;
                 if response.status >= 400 {
                     return Err(response);
                 }
@@ -91,7 +92,11 @@ pub(super) async fn run(
     version: &str,
     op: &Operation,
     refs: &HashMap<String, String>,
+    budget: &Budget,
 ) -> PartResponse {
+    if let Err(e) = budget.check(st) {
+        return PartResponse::from_error(op.content_id.clone(), e);
+    }
     match prepare(version, op, refs) {
         Ok(request) => {
             let response = super::super::handle(st, principal, request)
@@ -99,15 +104,24 @@ pub(super) async fn run(
                 .unwrap_or_else(IntoResponse::into_response);
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            match axum::body::to_bytes(response.into_body(), usize::MAX).await {
-                Ok(body) => PartResponse {
-                    content_id: op.content_id.clone(),
-                    status,
-                    headers,
-                    body,
-                },
+            // Read no further than the answer's budget; a part past it fails as a whole.
+            match axum::body::to_bytes(response.into_body(), budget.answer_left()).await {
+                Ok(body) => {
+                    budget.spend(Some(body.len()));
+                    PartResponse {
+                        content_id: op.content_id.clone(),
+                        status,
+                        headers,
+                        body,
+                    }
+                }
                 Err(_) => {
-                    PartResponse::from_error(op.content_id.clone(), DataverseError::internal())
+                    let limit = st.registry.config().batch_answer_limit_bytes;
+                    budget.spend(None);
+                    PartResponse::from_error(
+                        op.content_id.clone(),
+                        DataverseError::batch_answer_too_large(limit),
+                    )
                 }
             }
         }

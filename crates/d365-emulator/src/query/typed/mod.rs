@@ -23,10 +23,18 @@ use crate::store::schema::ident;
 
 /// Why a filter cannot run here.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0} is not supported by the emulator yet.")]
-pub struct Unsupported(pub String);
+pub enum PlanError {
+    /// Valid OData the emulator does not run yet.
+    #[error("{0} is not supported by the emulator yet.")]
+    Unsupported(String),
+    /// A filter past a limit Dataverse has too (the message says which).
+    #[error("{0}")]
+    Refused(String),
+}
 
-type R<T> = Result<T, Unsupported>;
+pub use PlanError::Unsupported;
+
+type R<T> = Result<T, PlanError>;
 
 struct Scope<'m> {
     variable: Option<String>,
@@ -48,7 +56,7 @@ pub fn typed_filter_sql(
     root: &EntityType,
     filter: &TypedExpr,
     ctx: FetchContext,
-) -> Result<SqlFilter, Unsupported> {
+) -> Result<SqlFilter, PlanError> {
     let mut p = Planner {
         model,
         ctx,
@@ -361,6 +369,7 @@ impl<'m> Planner<'m> {
                             "LIKE character classes ([a-c]) in contains/startswith/endswith".into(),
                         ));
                     }
+                    crate::query::plan::check_like_pattern(s).map_err(PlanError::Refused)?;
                     let pattern = p.param(Value::Text(format!("{prefix}{s}{suffix}")));
                     Ok(format!("({target} LIKE {pattern})"))
                 }
