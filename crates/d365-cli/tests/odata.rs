@@ -141,3 +141,22 @@ fn conformance_runs_a_suite_file() {
         assert!(passed >= 370, "{last}");
     }
 }
+
+/// Input deep enough to overflow an unbounded reader's stack is refused with an exit code,
+/// not an abort.
+#[test]
+fn check_refuses_what_is_past_the_readers_budgets() {
+    let expand = "a($expand=".repeat(2_800) + "a" + &")".repeat(2_800);
+    let parens = "(".repeat(5_000) + "name eq 'x'" + &")".repeat(5_000);
+    let nots = "not ".repeat(5_000) + "true";
+    for (option, text, words) in [
+        ("expand", expand.as_str(), "levels of nested $expand"),
+        ("filter", parens.as_str(), ""),
+        ("filter", nots.as_str(), ""),
+        ("orderby", parens.as_str(), ""),
+    ] {
+        let run = TestCommand::new(&["odata", "check", "--option", option, text]).run();
+        assert_eq!(run.code, Some(1), "{option}: {}", run.stderr);
+        assert!(run.stderr.contains(words), "{}", run.stderr);
+    }
+}
