@@ -50,6 +50,8 @@ impl TokenClient {
     ) -> Result<(u16, bytes::Bytes), AuthError> {
         let config = RetryConfig {
             max_retries: 3,
+            // A token answer is a few KB; a server sending more is not Entra.
+            max_body_bytes: 1024 * 1024,
             ..RetryConfig::default()
         };
         let response = send_with_retry(&config, false, || {

@@ -39,6 +39,16 @@ pub enum HttpError {
         /// Time spent.
         elapsed: Duration,
     },
+    /// The response body was longer than the client reads (`RetryConfig::max_body_bytes`).
+    #[error("{method} {url}: the response is longer than {limit} bytes; refusing to read it")]
+    BodyTooLarge {
+        /// HTTP method.
+        method: String,
+        /// Redacted URL.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// Retries were exhausted.
     #[error(transparent)]
     Retry(Box<RetryError>),

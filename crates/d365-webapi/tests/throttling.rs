@@ -24,6 +24,7 @@ fn builder(info: &EmulatorInfo) -> ClientBuilder {
         },
         max_retries: 20,
         retry_timeout: Duration::from_secs(120),
+        ..RetryConfig::default()
     })
 }
 

@@ -37,7 +37,14 @@ pub struct RetryConfig {
     pub max_retries: u32,
     /// Overall deadline for one request: every attempt, wait and queueing for a slot.
     pub retry_timeout: Duration,
+    /// The largest response body read; a longer one fails the request
+    /// ([`HttpError::BodyTooLarge`]) instead of filling memory.
+    pub max_body_bytes: usize,
 }
+
+/// Room for a Dataverse page of 5,000 wide rows or a `$batch` answer of 1,000 parts, far below
+/// what a misbehaving server could otherwise make the client hold.
+pub(crate) const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
 
 impl Default for RetryConfig {
     fn default() -> Self {
@@ -45,6 +52,7 @@ impl Default for RetryConfig {
             backoff: BackoffConfig::default(),
             max_retries: 10,
             retry_timeout: Duration::from_secs(5 * 60),
+            max_body_bytes: MAX_BODY_BYTES,
         }
     }
 }
@@ -178,12 +186,22 @@ where
         let attempt = match client.execute(request).await {
             Ok(response) => {
                 let (status, headers) = (response.status(), response.headers().clone());
-                response.bytes().await.map(|body| Buffered {
-                    status,
-                    headers,
-                    body,
-                    retries,
-                })
+                match read_body(response, config.max_body_bytes).await {
+                    Ok(Some(body)) => Ok(Buffered {
+                        status,
+                        headers,
+                        body,
+                        retries,
+                    }),
+                    Ok(None) => {
+                        return Err(E::from(HttpError::BodyTooLarge {
+                            method,
+                            url,
+                            limit: config.max_body_bytes,
+                        }));
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(err) => Err(err),
         };
@@ -264,6 +282,25 @@ where
         );
         tokio::time::sleep(wait).await;
     }
+}
+
+/// The whole body, or `None` as soon as it is known to be longer than `limit` (by its
+/// `Content-Length`, or while reading).
+async fn read_body(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }
 
 #[cfg(test)]
@@ -376,6 +413,45 @@ mod tests {
         match err {
             HttpError::Retry(e) => assert_eq!(e.retries, 2),
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A body streamed without a length (chunked) past the limit stops the read, and so does
+    /// a `Content-Length` past it, without retries.
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_refused() {
+        use axum::{Router, body::Body, routing::get};
+        use futures_util::StreamExt;
+        let app = Router::new()
+            .route(
+                "/endless",
+                get(|| async {
+                    let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+                    let chunks = futures_util::stream::repeat(chunk).map(Ok::<_, std::io::Error>);
+                    Body::from_stream(chunks)
+                }),
+            )
+            .route("/long", get(|| async { vec![b'x'; 300_000] }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::new();
+        let config = RetryConfig {
+            max_body_bytes: 256 * 1024,
+            ..RetryConfig::default()
+        };
+        for path in ["endless", "long"] {
+            let url = format!("http://{addr}/{path}");
+            let err = send_with_retry(&config, true, || {
+                let request = client.get(&url);
+                async move { Ok::<_, HttpError>(request) }
+            })
+            .await
+            .unwrap_err();
+            assert!(
+                matches!(err, HttpError::BodyTooLarge { limit: 262_144, .. }),
+                "{path}: {err:?}"
+            );
         }
     }
 }
