@@ -333,6 +333,9 @@ fn attributes(e: &BytesStart<'_>) -> Result<Vec<(String, String)>, CsdlError> {
 
 /// Applies `BaseType` inheritance, fills collection navigations' foreign keys from their
 /// partners, and keeps the non-abstract types that have a key.
+/// The longest chain of base types read.
+const MAX_INHERITANCE: usize = 32;
+
 fn flatten(types: Vec<RawType>, sets: &HashMap<String, String>) -> Result<Model, CsdlError> {
     let index: HashMap<String, usize> = types
         .iter()
@@ -350,6 +353,14 @@ fn flatten(types: Vec<RawType>, sets: &HashMap<String, String>) -> Result<Model,
                 return Err(CsdlError::Invalid(format!(
                     "inheritance cycle at '{}'",
                     types[next].name
+                )));
+            }
+            // Dataverse's types derive from crmbaseentity, one level; a document from the
+            // network must not make each type walk (and search) thousands.
+            if chain.len() >= MAX_INHERITANCE {
+                return Err(CsdlError::Invalid(format!(
+                    "'{}' derives through more than {MAX_INHERITANCE} base types",
+                    types[start].name
                 )));
             }
             chain.push(next);
@@ -534,5 +545,21 @@ mod tests {
             read_csdl("<a><b></a>"),
             Err(CsdlError::Xml { .. })
         ));
+    }
+
+    #[test]
+    fn inheritance_chains_have_a_budget() {
+        let mut xml = String::from(
+            r#"<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="ns" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="t0"><Key><PropertyRef Name="id" /></Key><Property Name="id" Type="Edm.Guid" /></EntityType>"#,
+        );
+        for i in 1..=40 {
+            xml.push_str(&format!(
+                r#"<EntityType Name="t{i}" BaseType="ns.t{}" />"#,
+                i - 1
+            ));
+        }
+        xml.push_str("</Schema></edmx:DataServices></edmx:Edmx>");
+        let e = read_csdl(&xml).unwrap_err();
+        assert!(e.to_string().contains("more than 32 base types"), "{e}");
     }
 }
