@@ -113,7 +113,10 @@ pub(crate) struct SyncArgs {
     /// The entity sets to mirror, e.g. accounts contacts.
     #[arg(required = true)]
     pub(crate) entity_sets: Vec<String>,
-    /// The database: `sqlite:PATH` (created if missing) or `postgres://user@host/db`.
+    /// The database: `sqlite:PATH` (created if missing) or `postgres://user@host/db`, with
+    /// `?sslmode=disable|prefer|require|verify-ca|verify-full` and `&sslrootcert=CA.pem` as
+    /// libpq takes them (plain TCP to a host that is not loopback needs `sslmode=disable`);
+    /// the password from the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE).
     #[arg(long)]
     pub(crate) to: String,
     /// Keep running, syncing every INTERVAL (`30s`, `5m`, `1h`, or seconds) until Ctrl-C.
