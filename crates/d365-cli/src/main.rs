@@ -6,6 +6,7 @@ mod auth;
 mod cmd;
 mod flags;
 mod output;
+mod private_file;
 mod profile;
 
 use std::process::ExitCode;
