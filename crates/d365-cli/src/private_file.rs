@@ -70,6 +70,22 @@ pub(crate) fn open(path: &Path, create: Create, append: bool) -> anyhow::Result<
     Ok(file)
 }
 
+/// Whether `a` and `b` name the same file (both existing: same device and inode).
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use std::io::Write;
@@ -120,5 +136,9 @@ mod tests {
             open(dir.path(), Create::Either, false).is_err(),
             "a directory"
         );
+
+        assert!(same_file(&p, &p));
+        assert!(same_file(&link, &victim));
+        assert!(!same_file(&p, &victim));
     }
 }

@@ -6,7 +6,8 @@ mod util;
 
 use std::io::{Read, Write};
 
-use util::TestCommand;
+use d365_testkit::{start, test_config};
+use util::{TestCommand, run_against};
 
 const TOKEN: (u16, &str) = (
     200,
@@ -103,4 +104,156 @@ fn i13_11_server_text_reaches_the_terminal_escaped() {
         "{}",
         run.stderr
     );
+}
+
+/// Requests that could have written: anything but GET under the Web API.
+fn writes(emulator: &d365_testkit::Emulator) -> Vec<String> {
+    emulator
+        .state()
+        .faults
+        .log(usize::MAX)
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.path.starts_with("/api/data"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Item 10: the reject file is never the input, never written through a symbolic link,
+/// created owner-only, and one left by an earlier run is kept unless replaced on purpose.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i13_10_the_reject_file_is_private_and_never_destroys_anything() {
+    let emulator = start(test_config(0)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("rows.ndjson");
+    // The second line is not an object: rejected without a request.
+    let text = "{\"name\":\"one\"}\n[1,2]\n{\"name\":\"three\"}\n";
+    std::fs::write(&input, text).unwrap();
+    let i = input.display().to_string();
+
+    // --rejects naming the input is refused, the input untouched.
+    let same = run_against(&info, &["import", "accounts", "--in", &i, "--rejects", &i]).await;
+    assert_eq!(same.code, Some(2), "{}", same.stderr);
+    assert!(same.stderr.contains("is the input file"), "{}", same.stderr);
+    // Also through another spelling of the same file (a hard link).
+    let alias = dir.path().join("alias.ndjson");
+    std::fs::hard_link(&input, &alias).unwrap();
+    let other = run_against(
+        &info,
+        &[
+            "import",
+            "accounts",
+            "--in",
+            &i,
+            "--rejects",
+            alias.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(
+        other.stderr.contains("is the input file"),
+        "{}",
+        other.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), text);
+
+    // A symbolic link at the reject path is not followed.
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let link = dir.path().join("rows.ndjson.rejects.ndjson");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let linked = run_against(&info, &["import", "accounts", "--in", &i]).await;
+    assert_eq!(linked.code, Some(2), "{}", linked.stderr);
+    assert!(linked.stderr.contains("symbolic link"), "{}", linked.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(writes(&emulator).is_empty(), "{:?}", writes(&emulator));
+    std::fs::remove_file(&link).unwrap();
+
+    // A run with a rejected row: the reject file is owner-only.
+    let first = run_against(&info, &["import", "accounts", "--in", &i]).await;
+    assert_eq!(first.code, Some(2), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("created 2, rejected 1"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(mode(&link), 0o600);
+    let rejects = std::fs::read_to_string(&link).unwrap();
+    assert_eq!(rejects.lines().count(), 1, "{rejects}");
+
+    // The next run does not empty it silently...
+    let before = writes(&emulator).len();
+    let again = run_against(&info, &["import", "accounts", "--in", &i]).await;
+    assert_eq!(again.code, Some(2), "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("holds rejected rows of an earlier run")
+            && again.stderr.contains("--overwrite-rejects"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&link).unwrap(), rejects);
+    assert_eq!(writes(&emulator).len(), before, "nothing sent");
+    // ...but replaces it when told to.
+    let replaced = run_against(
+        &info,
+        &["import", "accounts", "--in", &i, "--overwrite-rejects"],
+    )
+    .await;
+    assert!(
+        replaced.stderr.contains("created 2, rejected 1"),
+        "{}",
+        replaced.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&link).unwrap().lines().count(), 1);
+    assert_eq!(mode(&link), 0o600);
+}
+
+/// Item 10: the export's part files are never written through a symbolic link; the output
+/// is owner-only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i13_10_export_files_are_private_and_never_through_a_link() {
+    let emulator = start(test_config(12)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("accounts.ndjson");
+    let o = out.display().to_string();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let part = dir.path().join("accounts.ndjson.part-000");
+    std::os::unix::fs::symlink(&victim, &part).unwrap();
+    let r = run_against(
+        &info,
+        &["export", "accounts", "--out", &o, "--parallel", "1"],
+    )
+    .await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    std::fs::remove_file(&part).unwrap();
+    let r = run_against(
+        &info,
+        &[
+            "export",
+            "accounts",
+            "--out",
+            &o,
+            "--parallel",
+            "1",
+            "--resume",
+        ],
+    )
+    .await;
+    r.assert_ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 12);
+    assert_eq!(mode(&out), 0o600);
 }

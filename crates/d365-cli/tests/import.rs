@@ -390,6 +390,8 @@ async fn batch_and_single_requests_give_the_same_outcome() {
                 via,
                 "--chunk-size",
                 "64",
+                // The second run replaces the first one's reject file.
+                "--overwrite-rejects",
             ],
         )
         .await;

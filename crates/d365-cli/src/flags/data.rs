@@ -89,8 +89,14 @@ pub(crate) struct ImportArgs {
     #[arg(long = "map", value_name = "SOURCE=COLUMN")]
     pub(crate) map: Vec<String>,
     /// Where rejected rows go, with the server's error (default: INPUT.rejects.ndjson).
+    /// Created owner-only; never the input, never through a symbolic link. A reject file
+    /// left by an earlier run is kept: `--resume` appends to it, `--overwrite-rejects`
+    /// replaces it, otherwise the import refuses to start.
     #[arg(long)]
     pub(crate) rejects: Option<PathBuf>,
+    /// Replace a reject file left by an earlier run (its rows are lost).
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) overwrite_rejects: bool,
     /// Rows per request to start with (halved on timeouts and size errors); default 1,000,
     /// or 100 for elastic tables, as Microsoft recommends.
     #[arg(long)]
