@@ -7,6 +7,7 @@ mod util;
 use std::io::{Read, Write};
 
 use d365_testkit::{start, test_config};
+use serde_json::{Value, json};
 use util::{TestCommand, run_against};
 
 const TOKEN: (u16, &str) = (
@@ -116,6 +117,12 @@ fn writes(emulator: &d365_testkit::Emulator) -> Vec<String> {
         .filter(|r| r.method != "GET" && r.path.starts_with("/api/data"))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
+}
+
+fn ndjson(path: &std::path::Path, rows: &[Value]) -> String {
+    let text: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(path, text).unwrap();
+    path.display().to_string()
 }
 
 #[cfg(unix)]
@@ -256,4 +263,187 @@ async fn i13_10_export_files_are_private_and_never_through_a_link() {
     r.assert_ok();
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 12);
     assert_eq!(mode(&out), 0o600);
+}
+
+/// Item 12: `import contacts --in accounts.ndjson` is refused in one line naming the columns
+/// contact lacks, before any write; --map and --drop are the ways through; unknown --key
+/// columns and columns no value converts are refused too; a single bad value rejects its
+/// row without a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i13_12_an_import_that_cannot_work_is_refused_before_anything_is_sent() {
+    let emulator = start(test_config(5)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = dir.path().join("accounts.ndjson");
+    let a = accounts.display().to_string();
+    run_against(
+        &info,
+        &[
+            "export",
+            "accounts",
+            "--out",
+            &a,
+            "--select",
+            "accountid,name,accountnumber,revenue,numberofemployees,telephone1",
+        ],
+    )
+    .await
+    .assert_ok();
+    emulator.state().faults.clear_log();
+
+    let r = run_against(&info, &["import", "contacts", "--in", &a]).await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    for needle in [
+        // (revenue is money: the export carries its currency lookup too)
+        "contact has no column _transactioncurrencyid_value, accountid, accountnumber, name, numberofemployees, revenue (from ",
+        "--map SOURCE=COLUMN",
+        "--drop COLUMN",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+    assert!(writes(&emulator).is_empty(), "{:?}", writes(&emulator));
+    assert!(!dir.path().join("accounts.ndjson.import-journal").exists());
+    assert!(!dir.path().join("accounts.ndjson.rejects.ndjson").exists());
+
+    // On purpose: rename one, drop the rest (both spellings of dropping).
+    let ok = run_against(
+        &info,
+        &[
+            "import",
+            "contacts",
+            "--in",
+            &a,
+            "--map",
+            "name=lastname",
+            "--map",
+            "accountid=",
+            "--drop",
+            "accountnumber,revenue,_transactioncurrencyid_value",
+            "--drop",
+            "numberofemployees",
+        ],
+    )
+    .await;
+    ok.assert_ok();
+    assert!(ok.stderr.contains("created 5"), "{}", ok.stderr);
+
+    // An unknown --key column.
+    emulator.state().faults.clear_log();
+    let key = run_against(
+        &info,
+        &[
+            "import",
+            "accounts",
+            "--in",
+            &a,
+            "--mode",
+            "upsert",
+            "--key",
+            "acountnumber",
+        ],
+    )
+    .await;
+    assert_eq!(key.code, Some(2), "{}", key.stderr);
+    assert!(
+        key.stderr
+            .contains("--key acountnumber: account has no such column"),
+        "{}",
+        key.stderr
+    );
+
+    // A column none of whose values converts.
+    let hopeless = ndjson(
+        &dir.path().join("hopeless.ndjson"),
+        &[
+            json!({"name": "a", "numberofemployees": "many"}),
+            json!({"name": "b", "numberofemployees": "lots"}),
+        ],
+    );
+    let r = run_against(&info, &["import", "accounts", "--in", &hopeless]).await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("numberofemployees (Integer): none of its 2 values converts (line 1: numberofemployees: 'many' is not a whole number)"),
+        "{}",
+        r.stderr
+    );
+    // The same from CSV (cells are text until typed by the column), and a --map to a
+    // column that does not exist either.
+    let csv = dir.path().join("hopeless.csv");
+    std::fs::write(&csv, "name,employees,size\na,many,1\nb,lots,2\n").unwrap();
+    let c = csv.display().to_string();
+    let r = run_against(
+        &info,
+        &[
+            "import",
+            "accounts",
+            "--in",
+            &c,
+            "--map",
+            "employees=numberofemployees",
+            "--map",
+            "size=sizeclass",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("account has no column size (mapped to sizeclass)"),
+        "{}",
+        r.stderr
+    );
+    let r = run_against(
+        &info,
+        &[
+            "import",
+            "accounts",
+            "--in",
+            &c,
+            "--map",
+            "employees=numberofemployees",
+            "--drop",
+            "size",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("numberofemployees (Integer): none of its 2 values converts (line 2:"),
+        "{}",
+        r.stderr
+    );
+    assert!(writes(&emulator).is_empty(), "{:?}", writes(&emulator));
+
+    // One bad value among good ones (and text that spells a number): its row is rejected
+    // here, with the column named, and no request carried it.
+    let mixed = ndjson(
+        &dir.path().join("mixed.ndjson"),
+        &[
+            json!({"name": "m1", "numberofemployees": "12"}),
+            json!({"name": "m2", "numberofemployees": "many"}),
+            json!({"name": "m3", "numberofemployees": 3}),
+        ],
+    );
+    let r = run_against(
+        &info,
+        &["import", "accounts", "--in", &mixed, "--via", "single"],
+    )
+    .await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("created 2, rejected 1"), "{}", r.stderr);
+    let rejects: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("mixed.ndjson.rejects.ndjson")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rejects["line"], 2);
+    assert_eq!(
+        rejects["error"]["message"],
+        "numberofemployees: 'many' is not a whole number"
+    );
+    assert!(rejects["error"].get("status").is_none(), "{rejects}");
+    let posts = writes(&emulator);
+    assert_eq!(posts.len(), 2, "one request per good row: {posts:?}");
 }

@@ -85,9 +85,13 @@ pub(crate) struct ImportArgs {
     /// Upsert by this alternate key: its column(s), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub(crate) key: Vec<String>,
-    /// Rename input columns: `source=column` (repeatable).
+    /// Rename input columns: `source=column` (repeatable); `source=` leaves it out.
     #[arg(long = "map", value_name = "SOURCE=COLUMN")]
     pub(crate) map: Vec<String>,
+    /// Leave input columns out on purpose (repeatable, or comma-separated). Columns the table
+    /// lacks are otherwise refused before anything is sent.
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub(crate) drop: Vec<String>,
     /// Where rejected rows go, with the server's error (default: INPUT.rejects.ndjson).
     /// Created owner-only; never the input, never through a symbolic link. A reject file
     /// left by an earlier run is kept: `--resume` appends to it, `--overwrite-rejects`

@@ -90,18 +90,13 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
         .with_context(|| format!("no table has the entity set '{}'", args.entity_set))?
         .clone();
     let columns = client.columns(&table.logical_name).await?;
-    let journal = if args.resume {
-        Journal::open(&journal_path, &args.entity_set, args.mode)?
-    } else {
-        if journal_path.exists() {
-            bail!(
-                "an unfinished import of {} exists ({}): add --resume to continue it, or delete the journal to start over",
-                args.input.display(),
-                journal_path.display()
-            );
-        }
-        Journal::create(&journal_path, &args.entity_set, args.mode)?
-    };
+    if !args.resume && journal_path.exists() {
+        bail!(
+            "an unfinished import of {} exists ({}): add --resume to continue it, or delete the journal to start over",
+            args.input.display(),
+            journal_path.display()
+        );
+    }
     let mut shape = Shape::new(
         &table,
         &columns,
@@ -109,8 +104,16 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
         args.mode,
         args.key.clone(),
         &args.map,
-        journal.run,
+        &args.drop,
     )?;
+    // Columns the table lacks, or of a type no value converts to: refused before any write.
+    shape.survey(input::open(&args.input, shape.type_lookup())?, &args.input)?;
+    let journal = if args.resume {
+        Journal::open(&journal_path, &args.entity_set, args.mode)?
+    } else {
+        Journal::create(&journal_path, &args.entity_set, args.mode)?
+    };
+    shape.run = journal.run;
     let rows = input::open(&args.input, shape.type_lookup())?;
     let rejects =
         crate::private_file::open(&rejects_path, crate::private_file::Create::Either, true)?;
