@@ -246,6 +246,11 @@ async fn i13_10_export_files_are_private_and_never_through_a_link() {
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(r.stderr.contains("symbolic link"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    // The plan was saved before the refusal: its checkpoint is owner-only too.
+    assert_eq!(
+        mode(&dir.path().join("accounts.ndjson.checkpoint.json")),
+        0o600
+    );
     std::fs::remove_file(&part).unwrap();
     let r = run_against(
         &info,
