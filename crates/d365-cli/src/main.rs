@@ -6,6 +6,7 @@ mod auth;
 mod cmd;
 mod flags;
 mod output;
+mod private_file;
 mod profile;
 
 use std::process::ExitCode;
@@ -94,7 +95,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     }
-    eprintln!("d365: {err:#}");
+    // Error chains carry server text (messages, error_description, bodies): escaped once here.
+    eprintln!("d365: {}", output::printable(&format!("{err:#}")));
     let auth = err.chain().find_map(|c| {
         c.downcast_ref::<d365_auth::AuthError>().or_else(|| {
             match c.downcast_ref::<d365_webapi::Error>() {
@@ -105,7 +107,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
     });
     if let Some(auth) = auth {
         if let Some(hint) = auth.hint() {
-            eprintln!("hint: {hint}");
+            eprintln!("hint: {}", output::printable(hint));
         }
         return ExitCode::from(3);
     }

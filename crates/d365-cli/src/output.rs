@@ -41,6 +41,28 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
+/// Text from a server, made safe for a terminal: control characters (ESC, CR, newlines, …) and
+/// the bidirectional overrides are shown escaped (`\u{1b}`, `\n`) instead of acting, so an
+/// error message cannot clear the screen, forge a line or hide what follows.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A table of the records.
 pub(crate) fn table(records: &[Value], columns: &[String]) -> String {
     let mut table = Table::new();
@@ -49,7 +71,11 @@ pub(crate) fn table(records: &[Value], columns: &[String]) -> String {
         .set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header(columns);
     for r in records {
-        table.add_row(columns.iter().map(|c| cell(r.get(c))));
+        table.add_row(
+            columns
+                .iter()
+                .map(|c| printable(&cell(r.get(c))).into_owned()),
+        );
     }
     table.to_string()
 }
@@ -188,6 +214,23 @@ impl StreamWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_text_cannot_drive_the_terminal() {
+        assert_eq!(printable("plain é"), "plain é");
+        assert_eq!(
+            printable("a\u{1b}[2J\nb\tc\r\u{7}\u{202e}d"),
+            "a\\u{1b}[2J\\nb\\tc\\r\\u{7}\\u{202e}d"
+        );
+        let table = table(
+            &[serde_json::json!({"name": "x\u{1b}]0;owned\u{7}"})],
+            &["name".to_owned()],
+        );
+        assert!(
+            !table.contains('\u{1b}') && table.contains("\\u{1b}"),
+            "{table}"
+        );
+    }
 
     #[test]
     fn csv_quotes_and_header() {

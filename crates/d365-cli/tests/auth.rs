@@ -266,6 +266,8 @@ async fn browser_login_with_pkce() {
         .map(|(_, v)| v.parse().unwrap())
         .unwrap();
     let port = redirect.port().unwrap();
+    // Issue 13 item 11: the redirect names the address the listener is bound to.
+    assert_eq!(redirect.as_str(), format!("http://127.0.0.1:{port}/"));
     let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let forged = reqwest::get(format!(
         "http://127.0.0.1:{port}/?error=access_denied&error_description=%1b%5b31mevil&state=nope"
@@ -294,7 +296,10 @@ async fn browser_login_with_pkce() {
     action.set_query(None);
     let r = http.post(action).form(&form).send().await.unwrap();
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with("http://localhost:"), "{location}");
+    assert!(
+        location.starts_with(&format!("http://127.0.0.1:{port}/?")),
+        "{location}"
+    );
     let done = http
         .get(&location)
         .send()

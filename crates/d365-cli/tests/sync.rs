@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use d365_testkit::{start, test_config};
 use serde_json::Value;
-use util::run_against;
+use util::{TestCommand, run_against};
 
 const COLUMNS: &str = "accountid,name,telephone1,revenue,numberofemployees,statecode";
 
@@ -191,12 +191,32 @@ impl TempPostgres {
     }
 
     fn start() -> Option<Self> {
+        Self::start_with(None, None)
+    }
+
+    /// With `tls` (certificate and key, PEM), a server that takes TLS connections only
+    /// (`hostssl`); with `password`, the postgres user needs it (SCRAM).
+    fn start_with(tls: Option<(&str, &str)>, password: Option<&str>) -> Option<Self> {
         let (initdb, pg_ctl) = (Self::bin("initdb")?, Self::bin("pg_ctl")?);
         let dir = tempfile::tempdir().unwrap();
         let as_postgres = std::process::Command::new("id")
             .arg("-u")
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let private = |name: &str, text: &str| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+            p
+        };
+        if let Some((cert, key)) = tls {
+            private("server.crt", cert);
+            private("server.key", key);
+        }
+        if let Some(pw) = password {
+            private("pwfile", pw);
+        }
         if as_postgres {
             let ok = std::process::Command::new("chown")
                 .args(["-R", "postgres"])
@@ -216,9 +236,15 @@ impl TempPostgres {
             as_postgres,
         };
         let data = pg.dir.path().join("data");
-        let out = pg
-            .command(&initdb)
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+        let mut initdb = pg.command(&initdb);
+        match password {
+            Some(_) => initdb
+                .args(["-A", "scram-sha-256", "--pwfile"])
+                .arg(pg.dir.path().join("pwfile")),
+            None => initdb.args(["-A", "trust"]),
+        };
+        let out = initdb
+            .args(["-U", "postgres", "--no-sync", "-D"])
             .arg(&data)
             .output()
             .unwrap();
@@ -227,11 +253,34 @@ impl TempPostgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
             pg.port,
             pg.dir.path().display()
         );
+        if tls.is_some() {
+            let auth = if password.is_some() {
+                "scram-sha-256"
+            } else {
+                "trust"
+            };
+            let hba = data.join("pg_hba.conf");
+            std::fs::write(
+                &hba,
+                format!("local all all trust\nhostssl all all 127.0.0.1/32 {auth}\n"),
+            )
+            .unwrap();
+            if as_postgres {
+                let _ = std::process::Command::new("chown")
+                    .arg("postgres")
+                    .arg(&hba)
+                    .status();
+            }
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                pg.dir.path().display()
+            ));
+        }
         let out = pg
             .command(&pg_ctl)
             .args(["-w", "-o", &opts, "-l"])
@@ -280,6 +329,23 @@ async fn the_mirror_in_postgres_follows_the_source() {
     let emulator = start(test_config(30)).await;
     let info = emulator.info();
     let to = pg.url();
+    // Issue 13 item 9: plain TCP to a host that is not loopback (here a name, reached through
+    // hostaddr on loopback) needs an explicit sslmode=disable; this server offers no TLS.
+    let remote = format!(
+        "postgres://postgres@db.test:{}/postgres?hostaddr=127.0.0.1",
+        pg.port
+    );
+    let refused = run_against(&info, &["sync", "accounts", "--to", &remote]).await;
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("needs an explicit sslmode=disable"),
+        "{}",
+        refused.stderr
+    );
+    let explicit = format!("{remote}&sslmode=disable");
+    run_against(&info, &["sync", "contacts", "--to", &explicit])
+        .await
+        .assert_ok();
     let first = run_against(
         &info,
         &["sync", "accounts", "--to", &to, "--page-size", "8"],
@@ -403,4 +469,200 @@ async fn bad_targets_are_one_line() {
         assert!(r.stderr.contains(words), "{args:?}: {}", r.stderr);
         assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
     }
+}
+
+/// A CA: its issuer (to sign with) and its certificate as PEM.
+fn test_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap()
+}
+
+async fn run_with_env(
+    info: &d365_testkit::EmulatorInfo,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> util::Run {
+    let info = info.clone();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = TestCommand::new(&refs).emulator_env(&info);
+        for (k, v) in &env {
+            cmd = cmd.env(k, v);
+        }
+        cmd.run()
+    })
+    .await
+    .unwrap()
+}
+
+// Issue 13 item 9: `sslmode` and `sslrootcert` as libpq reads them, over rustls, against a
+// server with `ssl=on` that takes TLS connections only and wants a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i13_9_postgres_over_tls_checks_the_server_and_hides_the_password() {
+    d365_http::install_crypto_provider();
+    let ca = test_ca("d365 test CA");
+    let other = test_ca("another CA");
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let server_cert = params.signed_by(&server_key, &ca).unwrap();
+    let Some(pg) = TempPostgres::start_with(
+        Some((&server_cert.pem(), &server_key.serialize_pem())),
+        Some("secretpw"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PostgreSQL is not installed: CI installs Debian's postgresql package first"
+        );
+        eprintln!("SKIPPED: no PostgreSQL installation (initdb, pg_ctl) on this machine");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    let other_pem = dir.path().join("other-ca.pem");
+    std::fs::write(&other_pem, other.pem()).unwrap();
+    let (ca_pem, other_pem) = (
+        ca_pem.display().to_string(),
+        other_pem.display().to_string(),
+    );
+    let emulator = start(test_config(5)).await;
+    let info = emulator.info();
+    let url = |user: &str, host: &str, query: &str| {
+        format!("postgres://{user}@{host}:{}/postgres?{query}", pg.port)
+    };
+    let sync = |to: String| {
+        let info = info.clone();
+        async move { run_against(&info, &["sync", "accounts", "--to", &to]).await }
+    };
+    let no_password = |r: &util::Run| {
+        assert!(!r.stderr.contains("secretpw"), "{}", r.stderr);
+        assert!(!r.stdout.contains("secretpw"), "{}", r.stdout);
+    };
+
+    // verify-full: the right CA and the certificate's name.
+    let full = format!("sslmode=verify-full&sslrootcert={ca_pem}");
+    let ok = sync(url("postgres:secretpw", "localhost", &full)).await;
+    ok.assert_ok();
+    assert!(
+        ok.stderr.contains("accounts: 5 rows loaded"),
+        "{}",
+        ok.stderr
+    );
+
+    // verify-full checks the name: 127.0.0.1 is not in the certificate; verify-ca does not.
+    let wrong_name = sync(url("postgres:secretpw", "127.0.0.1", &full)).await;
+    assert_eq!(wrong_name.code, Some(2), "{}", wrong_name.stderr);
+    assert!(
+        wrong_name
+            .stderr
+            .contains("not valid for the host name 127.0.0.1"),
+        "{}",
+        wrong_name.stderr
+    );
+    no_password(&wrong_name);
+    sync(url(
+        "postgres:secretpw",
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={ca_pem}"),
+    ))
+    .await
+    .assert_ok();
+
+    // Another CA: refused, in one line that says why, without the password.
+    let wrong_ca = sync(url(
+        "postgres:secretpw",
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={other_pem}"),
+    ))
+    .await;
+    assert_eq!(wrong_ca.code, Some(2), "{}", wrong_ca.stderr);
+    assert!(
+        wrong_ca.stderr.contains(&format!(
+            "the server's certificate is not issued by a CA in {other_pem}"
+        )),
+        "{}",
+        wrong_ca.stderr
+    );
+    assert_eq!(
+        wrong_ca.stderr.trim().lines().count(),
+        1,
+        "{}",
+        wrong_ca.stderr
+    );
+    no_password(&wrong_ca);
+    // The same CA for require: a root certificate makes require check the chain (libpq).
+    let require_other = sync(url(
+        "postgres:secretpw",
+        "localhost",
+        &format!("sslmode=require&sslrootcert={other_pem}"),
+    ))
+    .await;
+    assert_eq!(require_other.code, Some(2), "{}", require_other.stderr);
+
+    // require without a root certificate, and prefer, encrypt without checking.
+    sync(url("postgres:secretpw", "127.0.0.1", "sslmode=require"))
+        .await
+        .assert_ok();
+    sync(url("postgres:secretpw", "127.0.0.1", ""))
+        .await
+        .assert_ok();
+    // The server takes TLS only: plain TCP fails, so the runs above were encrypted.
+    let plain = sync(url("postgres:secretpw", "127.0.0.1", "sslmode=disable")).await;
+    assert_eq!(plain.code, Some(2), "{}", plain.stderr);
+    no_password(&plain);
+
+    // The password from PGPASSWORD, or from a password file only its owner can read.
+    let bare = url("postgres", "localhost", &full);
+    let args = ["sync", "accounts", "--to", bare.as_str()];
+    let none = run_with_env(&info, &args, &[]).await;
+    assert_eq!(none.code, Some(2), "{}", none.stderr);
+    run_with_env(&info, &args, &[("PGPASSWORD", "secretpw")])
+        .await
+        .assert_ok();
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("# test\nlocalhost:{}:postgres:postgres:secretpw\n", pg.port),
+    )
+    .unwrap();
+    let pgpass_env = [("PGPASSFILE", pgpass.to_str().unwrap())];
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        run_with_env(&info, &args, &pgpass_env).await.assert_ok();
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let shared = run_with_env(&info, &args, &pgpass_env).await;
+        assert_eq!(shared.code, Some(2), "{}", shared.stderr);
+        no_password(&shared);
+    }
+
+    // A mistyped scheme is not echoed with its password.
+    let typo = run_against(
+        &info,
+        &["sync", "accounts", "--to", "postgress://u:secretpw@host/db"],
+    )
+    .await;
+    assert_eq!(typo.code, Some(2), "{}", typo.stderr);
+    assert!(
+        typo.stderr.contains("postgress://u:***@host/db"),
+        "{}",
+        typo.stderr
+    );
+    no_password(&typo);
 }

@@ -92,7 +92,8 @@ async fn login(args: LoginArgs, profile: Option<&str>) -> anyhow::Result<ExitCod
             .unwrap_or_else(|| format!("app {}", settings.client_id))
     };
     eprintln!(
-        "Signed in as {account} to {resource} (tenant {}).",
+        "Signed in as {} to {resource} (tenant {}).",
+        crate::output::printable(&account),
         settings.tenant
     );
     Ok(ExitCode::SUCCESS)
@@ -122,7 +123,7 @@ async fn device_code_sign_in(
     let message = authorization.message.clone().unwrap_or_else(|| {
         format!("To sign in, use a web browser to open the page {} and enter the code {} to authenticate.", authorization.verification_uri, authorization.user_code)
     });
-    eprintln!("{message}");
+    eprintln!("{}", crate::output::printable(&message));
     let grant = DeviceCodeGrant {
         client_id: settings.client_id.clone(),
         client_secret: None,
@@ -149,7 +150,9 @@ async fn browser_sign_in(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("listening for the sign-in redirect")?;
-    let redirect_uri = format!("http://localhost:{}/", listener.local_addr()?.port());
+    // The address the listener is bound to, not `localhost`: that name may resolve to ::1 or
+    // elsewhere (RFC 8252 §8.3), and the browser must reach this very socket.
+    let redirect_uri = format!("http://{}/", listener.local_addr()?);
     let pkce = Pkce::new();
     let state = random_token();
     let url = authorize_url(
@@ -275,9 +278,10 @@ async fn read_request_target(
         .map(str::to_owned))
 }
 
-/// Text from the network shown on a terminal: no control characters (escape sequences).
+/// Text from the network shown on a terminal: control characters escaped, at most 500 chars.
 fn printable(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(500).collect()
+    let short: String = s.chars().take(500).collect();
+    crate::output::printable(&short).into_owned()
 }
 
 fn local(t: i64) -> String {

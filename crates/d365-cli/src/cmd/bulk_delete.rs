@@ -137,7 +137,7 @@ async fn finish(client: &Client, id: uuid::Uuid, timeout: Duration) -> anyhow::R
             job.status_label.as_deref().unwrap_or("without success"),
             job.message
                 .as_deref()
-                .map(|m| format!(": {m}"))
+                .map(|m| format!(": {}", crate::output::printable(m)))
                 .unwrap_or_default()
         );
         return Ok(ExitCode::from(1));

@@ -112,7 +112,7 @@ pub(crate) async fn run(command: WriteCommand, profile: Option<&str>) -> anyhow:
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if not_found(&e) => {
-            eprintln!("d365: {e}");
+            eprintln!("d365: {}", crate::output::printable(&e.to_string()));
             Ok(ExitCode::from(1))
         }
         Err(e) => Err(e.into()),

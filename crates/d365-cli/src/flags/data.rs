@@ -85,12 +85,22 @@ pub(crate) struct ImportArgs {
     /// Upsert by this alternate key: its column(s), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub(crate) key: Vec<String>,
-    /// Rename input columns: `source=column` (repeatable).
+    /// Rename input columns: `source=column` (repeatable); `source=` leaves it out.
     #[arg(long = "map", value_name = "SOURCE=COLUMN")]
     pub(crate) map: Vec<String>,
+    /// Leave input columns out on purpose (repeatable, or comma-separated). Columns the table
+    /// lacks are otherwise refused before anything is sent.
+    #[arg(long, value_name = "COLUMN", value_delimiter = ',')]
+    pub(crate) drop: Vec<String>,
     /// Where rejected rows go, with the server's error (default: INPUT.rejects.ndjson).
+    /// Created owner-only; never the input, never through a symbolic link. A reject file
+    /// left by an earlier run is kept: `--resume` appends to it, `--overwrite-rejects`
+    /// replaces it, otherwise the import refuses to start.
     #[arg(long)]
     pub(crate) rejects: Option<PathBuf>,
+    /// Replace a reject file left by an earlier run (its rows are lost).
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) overwrite_rejects: bool,
     /// Rows per request to start with (halved on timeouts and size errors); default 1,000,
     /// or 100 for elastic tables, as Microsoft recommends.
     #[arg(long)]
@@ -113,7 +123,10 @@ pub(crate) struct SyncArgs {
     /// The entity sets to mirror, e.g. accounts contacts.
     #[arg(required = true)]
     pub(crate) entity_sets: Vec<String>,
-    /// The database: `sqlite:PATH` (created if missing) or `postgres://user@host/db`.
+    /// The database: `sqlite:PATH` (created if missing) or `postgres://user@host/db`, with
+    /// `?sslmode=disable|prefer|require|verify-ca|verify-full` and `&sslrootcert=CA.pem` as
+    /// libpq takes them (plain TCP to a host that is not loopback needs `sslmode=disable`);
+    /// the password from the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE).
     #[arg(long)]
     pub(crate) to: String,
     /// Keep running, syncing every INTERVAL (`30s`, `5m`, `1h`, or seconds) until Ctrl-C.

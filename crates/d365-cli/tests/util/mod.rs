@@ -24,7 +24,11 @@ impl TestCommand {
     pub(crate) fn new(args: &[&str]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_d365"));
         for (key, _) in std::env::vars() {
-            if key.starts_with("AZURE_") || key.starts_with("D365_") || key == "RUST_BACKTRACE" {
+            if key.starts_with("AZURE_")
+                || key.starts_with("D365_")
+                || key.starts_with("PG")
+                || key == "RUST_BACKTRACE"
+            {
                 cmd.env_remove(key);
             }
         }
@@ -35,7 +39,9 @@ impl TestCommand {
         // Never the user's real cache or config.
         let home = tempfile::tempdir().expect("temp dir");
         cmd.env("D365_CACHE_DIR", home.path().join("cache"))
-            .env("D365_CONFIG", home.path().join("config.toml"));
+            .env("D365_CONFIG", home.path().join("config.toml"))
+            // Nor the user's PostgreSQL passwords.
+            .env("PGPASSFILE", home.path().join("pgpass"));
         Self {
             cmd,
             _home: Some(home),

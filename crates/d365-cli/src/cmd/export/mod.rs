@@ -270,12 +270,7 @@ async fn export_range(
         )
     };
     let part = Checkpoint::part_path(&args.out, i);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&part)
-        .with_context(|| format!("opening {}", part.display()))?;
+    let mut file = crate::private_file::open(&part, crate::private_file::Create::Either, false)?;
     // Whatever a crash left past the checkpoint is not trusted: cut it off.
     file.set_len(state.bytes)?;
     let mut bytes = state.bytes;

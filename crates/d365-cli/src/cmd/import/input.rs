@@ -63,18 +63,16 @@ pub(super) fn open(
                 let record = record.context("reading CSV")?;
                 let line = record.position().map_or(0, |p| p.line());
                 let mut fields = Map::new();
-                let mut error = None;
                 for (name, text) in header.iter().zip(record.iter()) {
-                    match typed(text, csv_type(name).as_deref()) {
-                        Ok(v) => {
-                            fields.insert(name.clone(), v);
-                        }
-                        Err(e) => error = Some(format!("column {name}: {e}")),
-                    }
+                    // A cell that is not of its column's type stays text: the shaping says
+                    // which column and line, and refuses a column where no cell converts.
+                    let value = typed(text, csv_type(name).as_deref())
+                        .unwrap_or_else(|_| Value::String(text.to_owned()));
+                    fields.insert(name.clone(), value);
                 }
                 Ok(Row {
                     line,
-                    fields: error.map_or(Ok(fields), Err),
+                    fields: Ok(fields),
                 })
             })))
         }

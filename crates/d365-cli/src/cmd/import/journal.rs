@@ -61,10 +61,7 @@ impl Journal {
         entity_set: &str,
         mode: crate::flags::ImportMode,
     ) -> anyhow::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(path)
+        let file = crate::private_file::open(path, crate::private_file::Create::New, true)
             .with_context(|| format!("creating the journal {}", path.display()))?;
         let mut j = Self {
             run: uuid::Uuid::new_v4(),
@@ -114,7 +111,7 @@ impl Journal {
             }
         }
         let run = run.with_context(|| format!("{} is not an import journal", path.display()))?;
-        let file = std::fs::OpenOptions::new().append(true).open(path)?;
+        let file = crate::private_file::open(path, crate::private_file::Create::Existing, true)?;
         Ok(Self { run, done, file })
     }
 
@@ -170,6 +167,12 @@ mod tests {
             .unwrap();
         let j = Journal::open(&p, "accounts", ImportMode::Create).unwrap();
         assert_eq!(j.run, run);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "owner-only");
+        }
         assert_eq!(j.done.iter().copied().collect::<Vec<_>>(), [1, 2, 3, 5, 7]);
         assert!(Journal::open(&p, "contacts", ImportMode::Create).is_err());
         assert!(

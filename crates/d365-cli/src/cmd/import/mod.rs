@@ -75,6 +75,13 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
         "{} does not exist",
         args.input.display()
     );
+    let journal_path = journal::path(&args.input);
+    let rejects_path = args.rejects.clone().unwrap_or_else(|| {
+        let mut name = args.input.as_os_str().to_owned();
+        name.push(".rejects.ndjson");
+        name.into()
+    });
+    check_rejects(&args, &rejects_path, &journal_path)?;
     let client = super::web_client(&args.auth, profile).await?;
     let tables = client.tables().await?;
     let table = tables
@@ -83,19 +90,13 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
         .with_context(|| format!("no table has the entity set '{}'", args.entity_set))?
         .clone();
     let columns = client.columns(&table.logical_name).await?;
-    let journal_path = journal::path(&args.input);
-    let journal = if args.resume {
-        Journal::open(&journal_path, &args.entity_set, args.mode)?
-    } else {
-        if journal_path.exists() {
-            bail!(
-                "an unfinished import of {} exists ({}): add --resume to continue it, or delete the journal to start over",
-                args.input.display(),
-                journal_path.display()
-            );
-        }
-        Journal::create(&journal_path, &args.entity_set, args.mode)?
-    };
+    if !args.resume && journal_path.exists() {
+        bail!(
+            "an unfinished import of {} exists ({}): add --resume to continue it, or delete the journal to start over",
+            args.input.display(),
+            journal_path.display()
+        );
+    }
     let mut shape = Shape::new(
         &table,
         &columns,
@@ -103,21 +104,25 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
         args.mode,
         args.key.clone(),
         &args.map,
-        journal.run,
+        &args.drop,
     )?;
+    // Columns the table lacks, or of a type no value converts to: refused before any write.
+    shape.survey(input::open(&args.input, shape.type_lookup())?, &args.input)?;
+    let journal = if args.resume {
+        Journal::open(&journal_path, &args.entity_set, args.mode)?
+    } else {
+        Journal::create(&journal_path, &args.entity_set, args.mode)?
+    };
+    shape.run = journal.run;
     let rows = input::open(&args.input, shape.type_lookup())?;
-    let rejects_path = args.rejects.clone().unwrap_or_else(|| {
-        let mut name = args.input.as_os_str().to_owned();
-        name.push(".rejects.ndjson");
-        name.into()
-    });
-    let rejects = std::fs::OpenOptions::new()
-        .create(true)
-        .append(args.resume)
-        .write(true)
-        .truncate(!args.resume)
-        .open(&rejects_path)
-        .with_context(|| format!("opening {}", rejects_path.display()))?;
+    let rejects =
+        crate::private_file::open(&rejects_path, crate::private_file::Create::Either, true)?;
+    if !args.resume {
+        // Only empty, or replaced on purpose (--overwrite-rejects): see check_rejects.
+        rejects
+            .set_len(0)
+            .with_context(|| format!("emptying {}", rejects_path.display()))?;
+    }
     let done = journal.done.clone();
     let progress = crate::output::progress("rows");
     let ctx = Arc::new(Ctx {
@@ -225,8 +230,44 @@ fn summary(
         );
         return Ok(ExitCode::from(2));
     }
-    let _ = std::fs::remove_file(rejects_path);
+    // An empty reject file is noise; one with rows of an earlier (resumed) run is kept.
+    if std::fs::symlink_metadata(rejects_path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        let _ = std::fs::remove_file(rejects_path);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The reject file is never the input or the journal, never a symbolic link, and one left
+/// by an earlier run is not emptied unless `--overwrite-rejects` says so (`--resume` appends).
+fn check_rejects(
+    args: &ImportArgs,
+    rejects: &std::path::Path,
+    journal: &std::path::Path,
+) -> anyhow::Result<()> {
+    use crate::private_file::same_file;
+    if rejects == args.input || same_file(rejects, &args.input) {
+        bail!(
+            "--rejects {} is the input file: rejected rows would overwrite it; give another path",
+            rejects.display()
+        );
+    }
+    if rejects == journal || same_file(rejects, journal) {
+        bail!(
+            "--rejects {} is the import's journal; give another path",
+            rejects.display()
+        );
+    }
+    match std::fs::symlink_metadata(rejects) {
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "{} is a symbolic link: d365 does not write through one",
+            rejects.display()
+        ),
+        Ok(m) if m.len() > 0 && !args.resume && !args.overwrite_rejects => bail!(
+            "{} holds rejected rows of an earlier run: move it away, or add --overwrite-rejects to replace it (--resume appends to it)",
+            rejects.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Writes a rejected row (and journals it).

@@ -1,9 +1,11 @@
-//! `d365 sync <set>... --to sqlite:PATH`: a mirror of Dataverse tables in a local database.
+//! `d365 sync <set>... --to sqlite:PATH|postgres://…`: a mirror of Dataverse tables in a local database.
 //! The first run loads every row with change tracking on and stores the delta link; later runs
 //! (or `--watch`) apply only what changed since, deletes included, and store the next link in
 //! the same transaction as the rows, so a crash never loses or repeats a change. An expired
 //! link (Dataverse keeps them 7 days by default) starts a full load again.
 
+mod pg_connect;
+mod pgpass;
 mod postgres;
 mod sqlite;
 
@@ -118,7 +120,11 @@ async fn target(target: &str) -> anyhow::Result<Target> {
             postgres::PostgresSink::connect(target).await?,
         ));
     }
-    bail!("--to takes sqlite:PATH or postgres://…, not '{target}'")
+    // The target may carry a password: never echo it.
+    bail!(
+        "--to takes sqlite:PATH or postgres://…, not '{}'",
+        pg_connect::redact(target)
+    )
 }
 
 pub(crate) async fn run(args: SyncArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {

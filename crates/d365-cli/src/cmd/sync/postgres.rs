@@ -4,8 +4,9 @@
 
 use anyhow::Context;
 use serde_json::Value;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
+use super::pg_connect::Target;
 use super::{Kind, TableSpec};
 
 /// A mirror in a PostgreSQL database.
@@ -45,17 +46,10 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 impl PostgresSink {
-    /// Connects (`postgres://user[:password]@host[:port]/db`; no TLS: loopback or a trusted
-    /// network) and creates the sync state table.
+    /// Connects (`postgres://user[:password]@host[:port]/db[?sslmode=…&sslrootcert=…]`, see
+    /// [`super::pg_connect`]) and creates the sync state table.
     pub(crate) async fn connect(url: &str) -> anyhow::Result<Self> {
-        let (client, connection) = tokio_postgres::connect(url, NoTls)
-            .await
-            .context("connecting to PostgreSQL")?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "the PostgreSQL connection ended");
-            }
-        });
+        let client = Target::parse(url)?.connect().await?;
         client
             .batch_execute(
                 "CREATE TABLE IF NOT EXISTS _d365_sync (
