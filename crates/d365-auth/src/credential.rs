@@ -19,10 +19,41 @@ use crate::response::TokenResponse;
 use crate::secret::{AccessToken, ClientSecret, Password, RefreshToken};
 use crate::token_client::TokenClient;
 
+/// Where a token handed out came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A cache (memory or the shared file): the resource may refuse it although it has not
+    /// expired (a signing-key rollover, a revocation, a restarted emulator).
+    Cache,
+    /// Acquired for this call, or not known: a refusal is final.
+    Acquired,
+}
+
 /// Hands out access tokens for a resource (a Dataverse environment URL).
 pub trait TokenCredential: Send + Sync + std::fmt::Debug {
     /// A valid access token for `resource`, from cache when possible.
     fn get_token<'a>(&'a self, resource: &'a str) -> BoxFuture<'a, Result<AccessToken, AuthError>>;
+
+    /// [`TokenCredential::get_token`], saying whether the token came from a cache. The
+    /// default says [`TokenSource::Acquired`], so a credential that cannot tell is never asked
+    /// for another token after a refusal.
+    fn get_token_with_source<'a>(
+        &'a self,
+        resource: &'a str,
+    ) -> BoxFuture<'a, Result<(AccessToken, TokenSource), AuthError>> {
+        Box::pin(async move {
+            let token = self.get_token(resource).await?;
+            Ok((token, TokenSource::Acquired))
+        })
+    }
+
+    /// Drops `token` from every cache that holds it for `resource`, because the resource
+    /// refused it (401); the next [`TokenCredential::get_token`] acquires a new one. Returns
+    /// whether another token can be had (the default: no, nothing is cached).
+    fn invalidate<'a>(&'a self, resource: &'a str, token: &'a AccessToken) -> BoxFuture<'a, bool> {
+        let _ = (resource, token);
+        Box::pin(async { false })
+    }
 }
 
 /// A fixed access token, e.g. piped from `d365 token`.
@@ -433,6 +464,29 @@ impl OAuthCredential {
         }
     }
 
+    /// Marks the shared file's entry holding `token` as expired, keeping its refresh token:
+    /// the next call for it signs in again quietly instead of reading the refused token back.
+    async fn expire_in_file(
+        &self,
+        file: &FileTokenCache,
+        token: &AccessToken,
+    ) -> Result<(), AuthError> {
+        let lock = file.lock_async().await?;
+        let mut contents = lock.read()?;
+        let mut changed = false;
+        for entry in contents.entries.values_mut() {
+            if entry.access_token.secret() == token.secret() {
+                entry.expires_at = 0;
+                entry.refresh_at = 0;
+                changed = true;
+            }
+        }
+        if changed {
+            lock.write(&contents)?;
+        }
+        Ok(())
+    }
+
     /// Removes this credential's sessions (every resource) from the file cache and forgets its
     /// refresh token. Access tokens already in memory stay usable until they expire.
     pub async fn sign_out(&self) -> Result<usize, AuthError> {
@@ -499,6 +553,42 @@ impl TokenCredential for OAuthCredential {
                     Ok(cached_from_entry(&entry))
                 })
                 .await
+        })
+    }
+
+    fn get_token_with_source<'a>(
+        &'a self,
+        resource: &'a str,
+    ) -> BoxFuture<'a, Result<(AccessToken, TokenSource), AuthError>> {
+        Box::pin(async move {
+            // A token request made meanwhile (by this call or one it waited for) means the
+            // token is new; otherwise it came from the memory or file cache.
+            let before = self.token_requests();
+            let token = self.get_token(resource).await?;
+            let source = if self.token_requests() == before {
+                TokenSource::Cache
+            } else {
+                TokenSource::Acquired
+            };
+            Ok((token, source))
+        })
+    }
+
+    fn invalidate<'a>(&'a self, resource: &'a str, token: &'a AccessToken) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let key = cache_key(
+                &self.client.authority().url(),
+                &self.client_id,
+                resource,
+                None,
+            );
+            self.cache.remove_if(&key, token).await;
+            if let Some(file) = &self.file_cache
+                && let Err(e) = self.expire_in_file(file, token).await
+            {
+                tracing::warn!(error = %e, "could not drop the refused token from the cache file");
+            }
+            true
         })
     }
 }

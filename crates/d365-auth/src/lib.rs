@@ -38,7 +38,9 @@ mod token_client;
 pub use authority::{Authority, EndpointVersion, PUBLIC_CLOUD_HOST, Target};
 pub use certificate::{AssertionAlgorithm, ClientCertificate};
 pub use claims::{account_of, decode_claims};
-pub use credential::{OAuthCredential, StaticTokenCredential, TokenCredential, token_client};
+pub use credential::{
+    OAuthCredential, StaticTokenCredential, TokenCredential, TokenSource, token_client,
+};
 pub use error::AuthError;
 pub use response::{ErrorResponse, TokenResponse, number_or_string, opt_number_or_string};
 pub use secret::{

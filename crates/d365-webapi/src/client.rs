@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use d365_auth::TokenCredential;
+use d365_auth::{AccessToken, TokenCredential, TokenSource};
 use d365_http::{
     ConcurrencyConfig, ConcurrencyController, ConcurrencyStats, Governors, HttpClient, RetryBudget,
     RetryBudgetConfig, RetryConfig, parse_retry_after, reqwest, send_governed,
@@ -514,11 +514,15 @@ impl Client {
             budget: Some(&inner.budget),
             concurrency: Some(&inner.concurrency),
         };
+        // The token each attempt sent, and where it came from.
+        let used: std::sync::Mutex<Option<(AccessToken, TokenSource)>> = Default::default();
         let make = || {
             let (url, resource, method) = (url.clone(), resource.clone(), method.clone());
             let (payload, caller) = (payload.clone(), caller.clone());
+            let used = &used;
             async move {
-                let token = inner.credential.get_token(&resource).await?;
+                let (token, source) = inner.credential.get_token_with_source(&resource).await?;
+                *used.lock().unwrap_or_else(|e| e.into_inner()) = Some((token.clone(), source));
                 let mut request = inner
                     .http
                     .secure_request(method, url)?
@@ -542,9 +546,21 @@ impl Client {
                 Ok::<_, Error>(request)
             }
         };
-        let answer = send_governed(&inner.retry, idempotent, governors, make)
+        let mut answer = send_governed(&inner.retry, idempotent, governors, make)
             .instrument(span.clone())
             .await?;
+        // A cached token the resource refuses (a key rollover, a revocation, a restarted
+        // emulator): drop it, get a new one and send once more; never for a token just acquired.
+        let refused = used.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if answer.status == reqwest::StatusCode::UNAUTHORIZED
+            && let Some((token, TokenSource::Cache)) = refused
+            && inner.credential.invalidate(&resource, &token).await
+        {
+            span.in_scope(|| tracing::debug!("cached token refused; sending again with a new one"));
+            answer = send_governed(&inner.retry, idempotent, governors, make)
+                .instrument(span.clone())
+                .await?;
+        }
         let status = answer.status.as_u16();
         span.record("http.response.status_code", status);
         span.record("http.request.resend_count", answer.retries);

@@ -76,6 +76,21 @@ impl TokenCache {
         slots.entry(key.to_owned()).or_default().clone()
     }
 
+    /// Forgets `key`'s token if it is still `token` (a newer one stays): the resource refused
+    /// it. Returns whether it was there.
+    pub async fn remove_if(&self, key: &str, token: &AccessToken) -> bool {
+        let slot = self.slot(key);
+        let mut guard = slot.write().await;
+        if guard
+            .as_ref()
+            .is_some_and(|c| c.token.secret() == token.secret())
+        {
+            *guard = None;
+            return true;
+        }
+        false
+    }
+
     /// Returns the cached token for `key` while fresh; otherwise runs `fetch` (only one caller
     /// at a time per key; the others wait and take its result). If the refresh fails while the
     /// old token is still valid, the old token is returned and a warning logged.
