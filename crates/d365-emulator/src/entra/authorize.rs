@@ -250,12 +250,16 @@ fn handle(
         expires_at: st.clock.now() + CODE_LIFETIME_SECS,
         redeemed: false,
     };
-    st.sessions.prune(st.clock.now());
-    st.sessions
+    let stored = st
+        .sessions
         .codes
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(code.clone(), session);
+        .insert(code.clone(), session, st.clock.now());
+    if let Err(e) = stored {
+        let e = EntraError::too_many_sign_ins(e.pending);
+        return fail(e.error, &format!("AADSTS{}: {}", e.code, e.message));
+    }
     let session_state = uuid::Uuid::new_v4().to_string();
     let mut out = vec![("code", code.as_str()), ("state", state)];
     if version == Version::V1 {

@@ -82,8 +82,17 @@ fn start(
         config.device_code_interval_secs as i64,
     );
     let device_code = new_opaque_code("DAQ");
-    let user_code = new_user_code();
-    st.sessions.prune(st.clock.now());
+    let now = st.clock.now();
+    let mut devices = st
+        .sessions
+        .devices
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    // User codes are short: a new one must not shadow one in use.
+    let mut user_code = new_user_code();
+    while devices.user_code_taken(&user_code) {
+        user_code = new_user_code();
+    }
     let session = DeviceSession {
         user_code: user_code.clone(),
         client_id: app.client_id.clone(),
@@ -92,16 +101,15 @@ fn start(
             _ => None,
         },
         target,
-        expires_at: st.clock.now() + lifetime,
+        expires_at: now.saturating_add(lifetime),
         interval,
         last_poll_ms: None,
         status: DeviceStatus::Pending,
     };
-    st.sessions
-        .devices
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(device_code.clone(), session);
+    devices
+        .insert(device_code.clone(), session, now)
+        .map_err(|e| EntraError::too_many_sign_ins(e.pending))?;
+    drop(devices);
     let verification = format!("{}/devicelogin", st.base_url);
     let message = format!(
         "To sign in, use a web browser to open the page {verification} and enter the code {user_code} to authenticate."

@@ -424,8 +424,13 @@ pub(crate) async fn issue_user_tokens(
             last_used_at: now,
             revoked: false,
         };
+        let max_idle = st.registry.config().refresh_token_lifetime_secs;
         st.store
-            .insert_refresh_token(token.clone(), record)
+            .insert_refresh_token(
+                token.clone(),
+                record,
+                i64::try_from(max_idle).unwrap_or(i64::MAX),
+            )
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "storing refresh token");
