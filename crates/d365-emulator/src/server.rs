@@ -119,6 +119,7 @@ pub(crate) async fn build_state(
     config: EmulatorConfig,
     base_url: String,
     env_url: String,
+    bound_to_loopback: bool,
 ) -> Result<AppState, StartError> {
     let key = load_key(&config)?;
     let model = match &config.metadata {
@@ -145,7 +146,10 @@ pub(crate) async fn build_state(
             .add(rule.clone())
             .map_err(|e| StartError::Config(format!("fault {rule:?}: {e}")))?;
     }
+    let allowed_hosts =
+        bound_to_loopback.then(|| crate::exposure::HostAllowList::for_urls(&[&base_url, &env_url]));
     let state = AppState(Arc::new(Inner {
+        allowed_hosts,
         registry: Registry::new(config),
         key,
         store,
@@ -263,7 +267,12 @@ fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
 
 impl Emulator {
     /// Binds `addr` (use port 0 for an ephemeral port), prepares state and starts serving.
-    pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<Self, StartError> {
+    ///
+    /// Bound to loopback, it answers only requests whose `Host` is one of its own names (DNS
+    /// rebinding). Bound elsewhere, the documented demo client secret and user password, if
+    /// the configuration left them, are replaced by random ones: read them from
+    /// [`Emulator::info`] (or the info file). See [`crate::exposure`].
+    pub async fn start(mut config: EmulatorConfig, addr: SocketAddr) -> Result<Self, StartError> {
         install_crypto_providers();
         config.validate()?;
         let bind = |addr: SocketAddr| {
@@ -287,6 +296,13 @@ impl Emulator {
         let mut extra = Vec::new();
         for port in &config.also_ports {
             extra.push(bind(SocketAddr::new(local.ip(), *port))?);
+        }
+        let loopback = local.ip().is_loopback();
+        if !loopback && crate::exposure::randomize_default_credentials(&mut config)? {
+            tracing::warn!(
+                address = %local.ip(),
+                "not bound to loopback: the demo client secret and password were replaced by random ones (see the info file)"
+            );
         }
         let host = if local.ip().is_unspecified() {
             "127.0.0.1".to_owned()
@@ -316,7 +332,7 @@ impl Emulator {
             (None, None)
         };
 
-        let state = build_state(config, base_url, env_url).await?;
+        let state = build_state(config, base_url, env_url, loopback).await?;
         crate::dataverse::resume_jobs(&state).await;
         let app = crate::app::router(state.clone());
         let handle = axum_server::Handle::new();

@@ -454,3 +454,149 @@ async fn r13_impersonation_needs_the_act_on_behalf_privilege() {
     let r = common::api_get(&http, &info, &token, "WhoAmI").await;
     assert_eq!(r.status(), 200);
 }
+
+// Item 6: DNS rebinding and exposure.
+
+async fn with_host(url: &str, host: &str) -> u16 {
+    reqwest::Client::new()
+        .get(url)
+        .header("host", host)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn r13_every_route_refuses_a_foreign_host_on_loopback() {
+    let mut config = test_config(1);
+    // A custom environment host name, mapped to 127.0.0.1 by the developer.
+    config.environment.url = Some("https://contoso.crm.dynamics.com".into());
+    let emulator = start(config).await;
+    let info = emulator.info();
+    let port = emulator.addr().port();
+    let discovery = format!(
+        "{}/{}/v2.0/.well-known/openid-configuration",
+        info.authority_host, info.tenant_id
+    );
+    let api = format!("{}/api/data/v9.2/WhoAmI", info.authority_host);
+    let stats = control(&info, "stats");
+    let devicelogin = format!("{}/devicelogin", info.authority_host);
+    for url in [&discovery, &api, &stats, &devicelogin] {
+        assert_eq!(with_host(url, "evil.example").await, 403, "{url}");
+        assert_eq!(
+            with_host(url, &format!("evil.example:{port}")).await,
+            403,
+            "{url}"
+        );
+        assert_eq!(with_host(url, "127.0.0.1.evil.example").await, 403, "{url}");
+    }
+    let body = reqwest::Client::new()
+        .get(&discovery)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("DNS rebinding"), "{body}");
+    // The names clients use: the compat scenarios' 127.0.0.1 (with a port, and without on
+    // 443), localhost, [::1], and the environment's own host name.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_owned(),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "contoso.crm.dynamics.com".to_owned(),
+        "Contoso.CRM.dynamics.com:443".to_owned(),
+    ] {
+        assert_eq!(with_host(&discovery, &host).await, 200, "{host}");
+    }
+    // The API answers 401 (no token), not 403: the host passed.
+    assert_eq!(with_host(&api, "contoso.crm.dynamics.com").await, 401);
+    let http = reqwest::Client::new();
+    let token = common::app_token(
+        &http,
+        &EmulatorInfo {
+            environment_url: "https://contoso.crm.dynamics.com".into(),
+            ..info.clone()
+        },
+    )
+    .await;
+    let r = http
+        .get(&api)
+        .bearer_auth(token)
+        .header("host", "contoso.crm.dynamics.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn r13_off_loopback_the_default_secret_and_password_are_replaced() {
+    let defaults = EmulatorConfig::default();
+    let emulator = Emulator::start(test_config(1), "0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    let info = emulator.info();
+    assert_ne!(info.client_secret, defaults.apps[0].secrets[0].value);
+    assert_ne!(info.password, defaults.users[0].password);
+    assert_eq!((info.client_secret.len(), info.password.len()), (32, 32));
+    // The info file carries the random ones.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("emulator.json");
+    emulator.write_info_file(&file).unwrap();
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written["client_secret"], info.client_secret);
+    assert_eq!(written["password"], info.password);
+    let http = reqwest::Client::new();
+    let token_url = format!("{}/{}/oauth2/token", info.authority_host, info.tenant_id);
+    let (status, body) = json(
+        http.post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", info.client_id.as_str()),
+                ("client_secret", defaults.apps[0].secrets[0].value.as_str()),
+                ("resource", info.environment_url.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (401, Some(7000215)),
+        "{body}"
+    );
+    let (status, body) = json(
+        http.post(&token_url)
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", info.public_client_id.as_str()),
+                ("username", info.username.as_str()),
+                ("password", defaults.users[0].password.as_str()),
+                ("resource", info.environment_url.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error_codes"][0].as_u64()),
+        (400, Some(50126)),
+        "{body}"
+    );
+    still_answers(&info).await;
+    // A configuration that names its own secret keeps it.
+    let mut config = test_config(1);
+    config.apps[0].secrets[0].value = "my-own~secret".into();
+    let own = Emulator::start(config, "0.0.0.0:0".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(own.info().client_secret, "my-own~secret");
+}
