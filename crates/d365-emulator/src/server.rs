@@ -213,23 +213,35 @@ pub struct Emulator {
     temp_tls_dir: Option<PathBuf>,
 }
 
+/// Writes `contents` to `path` owner-only and atomically: into a new file of a random name
+/// beside it (exclusive create, mode 0600: never an existing file, never through a planted
+/// symlink), then renamed over `path` (a rename replaces a symlink there, never its target).
 pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
     let io = |source| StartError::Io {
         what: format!("writing {}", path.display()),
         source,
     };
-    let tmp = path.with_extension("tmp");
-    {
+    let mut nonce = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut nonce)
+        .map_err(|_| StartError::Key("no system randomness".into()))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_file_name(format!(".{name}.{suffix}.tmp"));
+    let written = (|| {
         use std::io::Write;
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(io)?;
-        file.write_all(contents.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        let mut file = options.open(&tmp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path).map_err(io)
+    written.map_err(io)
 }
 
 fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
@@ -255,10 +267,7 @@ fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
         };
         return SigningKey::from_pems(&read(&key_path)?, cert.as_deref());
     }
-    std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
-        what: format!("creating {}", dir.display()),
-        source,
-    })?;
+    crate::tls::create_private_dir(dir)?;
     let key = SigningKey::from_pems(&generate_private_key_pem()?, None)?;
     write_private(&key_path, key.private_pem())?;
     write_private(&cert_path, key.cert_pem())?;

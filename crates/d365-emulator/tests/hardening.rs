@@ -600,3 +600,71 @@ async fn r13_off_loopback_the_default_secret_and_password_are_replaced() {
         .unwrap();
     assert_eq!(own.info().client_secret, "my-own~secret");
 }
+
+// Item 7: files it writes.
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn r13_the_data_directory_and_every_file_written_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let mut config = test_config(1);
+    config.signing_key_pem = None; // the key is created in the data directory
+    config.data_dir = Some(data.clone());
+    config.tls = true;
+    let emulator = start(config.clone()).await;
+    let info = emulator.info();
+    assert_eq!(mode(&data), 0o700);
+    for file in [
+        "dataverse.sqlite3",
+        "dataverse.sqlite3-wal",
+        "dataverse.sqlite3-shm",
+        "signing-key.pem",
+        "signing-cert.pem",
+        "tls/ca.pem",
+        "tls/server.pem",
+        "tls/server-key.pem",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    assert_eq!(mode(&data.join("tls")), 0o700);
+    // The info file: owner-only, and never written through a symlink, whether planted at
+    // its name or at the temporary name an older version used.
+    let victim = root.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let info_file = root.path().join("emulator.json");
+    std::os::unix::fs::symlink(&victim, root.path().join("emulator.tmp")).unwrap();
+    std::os::unix::fs::symlink(&victim, &info_file).unwrap();
+    emulator.write_info_file(&info_file).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert!(!std::fs::symlink_metadata(&info_file).unwrap().is_symlink());
+    assert_eq!(mode(&info_file), 0o600);
+    let leftovers: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name().to_string_lossy().ends_with(".tmp") && e.file_name() != "emulator.tmp"
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    still_answers(&info).await;
+    emulator.stop().await;
+
+    // A database left readable by an older version is narrowed at the next start.
+    for file in ["dataverse.sqlite3", "dataverse.sqlite3-wal"] {
+        let path = data.join(file);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let again = start(config).await;
+    assert_eq!(mode(&data.join("dataverse.sqlite3")), 0o600);
+    still_answers(&again.info()).await;
+}

@@ -50,11 +50,9 @@ impl Store {
         let path = dir.map(|d| d.join("dataverse.sqlite3"));
         let conn = match dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
-                    what: format!("creating data directory {}", dir.display()),
-                    source,
-                })?;
-                let conn = Connection::open(dir.join("dataverse.sqlite3"))?;
+                let file = dir.join("dataverse.sqlite3");
+                owner_only_files(dir, &file)?;
+                let conn = Connection::open(&file)?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 // Writes are acknowledged only after commit; NORMAL is durable in WAL mode
                 // except across power loss, which an emulator can accept.
@@ -184,6 +182,41 @@ impl Store {
         open.done = true;
         out
     }
+}
+
+/// The database holds records, sessions and refresh-token hashes: the directory is created
+/// owner-only, and the database file is created 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the database file's mode). Files left more open by an older
+/// version are narrowed.
+fn owner_only_files(dir: &Path, file: &Path) -> Result<(), StartError> {
+    crate::tls::create_private_dir(dir)?;
+    let io = |what: &Path| {
+        let what = format!("securing {}", what.display());
+        move |source| StartError::Io { what, source }
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(file)(e)),
+    }
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = PathBuf::from(format!("{}{suffix}", file.display()));
+        // `symlink_metadata`: a symlink is left alone, its target never changed.
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io(&path))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The open transaction of [`Store::atomic`]; rolls it back if dropped before it ends.
