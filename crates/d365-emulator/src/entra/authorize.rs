@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::{AppConfig, UserConfig};
+use crate::entra::constant_time_eq;
 use crate::entra::pages::{error_page, sign_in_form};
 use crate::entra::registry::TenantRef;
 use crate::entra::sessions::{AuthCodeSession, SignInTarget, new_opaque_code};
@@ -216,7 +217,7 @@ fn handle(
     let user = st
         .registry
         .user_by_upn(username, tenant_ref)
-        .filter(|u| u.password == *password && !u.disabled);
+        .filter(|u| constant_time_eq(u.password.as_bytes(), password.as_bytes()) && !u.disabled);
     let Some(user) = user else {
         return sign_in_form(
             &action,

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::config::{AppConfig, UserConfig};
+use crate::entra::constant_time_eq;
 use crate::entra::pages::{escape, hidden, page};
 use crate::entra::sessions::{
     DeviceSession, DeviceStatus, SignInTarget, new_opaque_code, new_user_code,
@@ -263,7 +264,7 @@ pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Byte
     let Some(device_code) = st.sessions.device_code_for(user_code) else {
         return code_form(Some("That code didn't work. Check the code and try again."));
     };
-    let (client_id, pending) = {
+    let (client_id, aud, pending) = {
         let devices = st
             .sessions
             .devices
@@ -272,6 +273,7 @@ pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Byte
         match devices.get(&device_code) {
             Some(s) => (
                 s.client_id.clone(),
+                s.target.aud.clone(),
                 s.status == DeviceStatus::Pending && st.clock.now() <= s.expires_at,
             ),
             None => return code_form(Some("That code didn't work. Check the code and try again.")),
@@ -323,8 +325,14 @@ pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Byte
         .users
         .iter()
         .find(|u| u.upn.eq_ignore_ascii_case(username));
+    let user = user.filter(|u| constant_time_eq(u.password.as_bytes(), password.as_bytes()));
     match user {
-        Some(u) if !u.disabled && u.password == *password => {
+        // As at the token endpoint (AADSTS50076): the emulator has no second factor to offer.
+        Some(u) if u.mfa_required && !u.disabled => form_page(Some(&format!(
+            "AADSTS50076: {}",
+            EntraError::mfa_required(&aud).message
+        ))),
+        Some(u) if !u.disabled => {
             if !approve(&st, user_code, &u.object_id) {
                 return form_page(Some(
                     "This account does not exist in the directory this sign-in is for.",
