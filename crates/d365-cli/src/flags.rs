@@ -243,6 +243,11 @@ pub(crate) struct EmulatorArgs {
     #[arg(long, default_value_t = 8443)]
     pub(crate) port: u16,
     /// Address to bind.
+    ///
+    /// On loopback, only requests naming the emulator's own host (localhost, 127.0.0.1,
+    /// [::1], the environment URL's host) are answered: no DNS rebinding. Elsewhere, the
+    /// demo client secret and password, unless --config names its own, are replaced by
+    /// random ones: read them from --info-file.
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) bind: std::net::IpAddr,
     /// Persist data and the signing key here (default: in memory).

@@ -99,6 +99,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::faults::inject,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::exposure::check_host,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)

@@ -87,8 +87,8 @@ pub struct TenantConfig {
     pub domains: Vec<String>,
 }
 
-/// An app registration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An app registration. `Debug` shows certificates without any private key they hold.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// The application (client) id.
@@ -117,6 +117,15 @@ pub struct AppConfig {
     pub service_principal_id: String,
     /// The Dataverse application user (`systemuserid`) mapped to this app.
     pub application_user_id: String,
+    /// The application user holds `prvActOnBehalfOfAnotherUser` (may impersonate with
+    /// `CallerObjectId`/`MSCRMCallerID`). On unless set to false: application users for
+    /// server-to-server work are usually given System Administrator, which holds it.
+    #[serde(default = "yes")]
+    pub act_on_behalf: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A client secret. `Debug` is redacted.
@@ -158,6 +167,10 @@ pub struct UserConfig {
     pub disabled: bool,
     /// The Dataverse `systemuserid` mapped to this user.
     pub systemuser_id: String,
+    /// The user holds `prvActOnBehalfOfAnotherUser` (as System Administrators do); on
+    /// unless set to false.
+    #[serde(default = "yes")]
+    pub act_on_behalf: bool,
 }
 
 /// The Dataverse environment.
@@ -174,6 +187,43 @@ pub struct EnvironmentConfig {
     pub business_unit_id: String,
     /// Organization display name.
     pub name: String,
+}
+
+/// A certificate PEM for `Debug`: its certificate blocks, any private key replaced.
+struct RedactedPem<'a>(&'a str);
+
+impl std::fmt::Debug for RedactedPem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A registered PEM may hold the private key too (`--client-certificate` takes one
+        // file); only the block names are shown.
+        let blocks: Vec<&str> = self
+            .0
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("-----BEGIN "))
+            .map(|l| l.trim_end_matches('-'))
+            .collect();
+        write!(f, "Pem({})", blocks.join(", "))
+    }
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let certificates: Vec<RedactedPem<'_>> =
+            self.certificates.iter().map(|c| RedactedPem(c)).collect();
+        f.debug_struct("AppConfig")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("tenant", &self.tenant)
+            .field("secrets", &self.secrets)
+            .field("public_client", &self.public_client)
+            .field("roles", &self.roles)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("certificates", &certificates)
+            .field("service_principal_id", &self.service_principal_id)
+            .field("application_user_id", &self.application_user_id)
+            .field("act_on_behalf", &self.act_on_behalf)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for SecretConfig {
@@ -194,6 +244,7 @@ impl std::fmt::Debug for UserConfig {
             .field("tenant", &self.tenant)
             .field("mfa_required", &self.mfa_required)
             .field("disabled", &self.disabled)
+            .field("act_on_behalf", &self.act_on_behalf)
             .finish_non_exhaustive()
     }
 }
@@ -244,6 +295,7 @@ impl Default for EmulatorConfig {
                     certificates: Vec::new(),
                     service_principal_id: "2b5d1a66-3c7e-4f80-9a1b-6c7d8e9f0a1b".into(),
                     application_user_id: "c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5".into(),
+                    act_on_behalf: true,
                 },
                 AppConfig {
                     // Microsoft's sample public client id for Dataverse, as in the docs.
@@ -261,6 +313,7 @@ impl Default for EmulatorConfig {
                     certificates: Vec::new(),
                     service_principal_id: "7e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b".into(),
                     application_user_id: "d9e8f7a6-b5c4-4d3e-8f2a-1b0c9d8e7f6a".into(),
+                    act_on_behalf: true,
                 },
             ],
             users: vec![UserConfig {
@@ -274,6 +327,7 @@ impl Default for EmulatorConfig {
                 mfa_required: false,
                 disabled: false,
                 systemuser_id: "d96e9f55-f06d-4511-80d0-00155db07cb1".into(),
+                act_on_behalf: true,
             }],
             environment: EnvironmentConfig::default(),
             data_dir: None,
@@ -367,10 +421,42 @@ mod tests {
         let c = EmulatorConfig::from_toml_file(&path).unwrap();
         assert_eq!(c.token_lifetime_secs, 60);
         assert_eq!(c.users.len(), 1);
+        // Files written before `act_on_behalf` existed keep working, with the privilege on.
+        std::fs::write(
+            &path,
+            "[[tenants]]\nid = \"8a3d7f1e-5c2b-4e9a-9f0d-1b2c3d4e5f60\"\n\
+             [[apps]]\nclient_id = \"5d0e6c8a-1f2b-4c3d-8e9f-0a1b2c3d4e5f\"\nname = \"a\"\n\
+             tenant = \"8a3d7f1e-5c2b-4e9a-9f0d-1b2c3d4e5f60\"\n\
+             service_principal_id = \"2b5d1a66-3c7e-4f80-9a1b-6c7d8e9f0a1b\"\n\
+             application_user_id = \"c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5\"\n",
+        )
+        .unwrap();
+        let c = EmulatorConfig::from_toml_file(&path).unwrap();
+        assert!(c.apps[0].act_on_behalf);
         std::fs::write(&path, "token_lifetime = 60\n").unwrap();
         let err = EmulatorConfig::from_toml_file(&path)
             .unwrap_err()
             .to_string();
         assert!(err.contains("token_lifetime"), "{err}");
+    }
+
+    #[test]
+    fn debug_shows_no_secret_password_or_private_key() {
+        let mut config = EmulatorConfig::default();
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+        let cert =
+            "-----BEGIN CERTIFICATE-----\nMIIC+zCCAeOgAwIBAgIUQ\n-----END CERTIFICATE-----\n";
+        config.apps[0].certificates.push(format!("{key}{cert}"));
+        config.signing_key_pem = Some(PrivateKeyPem(key.into()));
+        let shown = format!("{config:?}");
+        for secret in [
+            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+            "MIIC+zCCAeOgAwIBAgIUQ",
+            config.apps[0].secrets[0].value.as_str(),
+            config.users[0].password.as_str(),
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("Pem(PRIVATE KEY, CERTIFICATE)"), "{shown}");
     }
 }

@@ -152,6 +152,23 @@ pub struct LoggedRequest {
 /// The most requests the log keeps.
 pub const LOG_CAPACITY: usize = 10_000;
 
+/// The most bytes of a path (with its query) the log keeps: a full log of 64 KB URLs would
+/// hold 640 MB.
+pub const LOG_PATH_BYTES: usize = 1024;
+
+/// `path` cut to [`LOG_PATH_BYTES`] at a character boundary, marked with `…` when cut.
+fn log_path(mut path: String) -> String {
+    if path.len() > LOG_PATH_BYTES {
+        let mut end = LOG_PATH_BYTES;
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        path.truncate(end);
+        path.push('…');
+    }
+    path
+}
+
 /// Rules and log.
 #[derive(Debug)]
 pub struct Faults {
@@ -348,8 +365,9 @@ pub(crate) async fn inject(State(st): State<AppState>, request: Request, next: N
     };
     st.faults.record(LoggedRequest {
         at_ms,
-        method,
-        path,
+        // Extension methods are tokens of any length.
+        method: method.chars().take(32).collect(),
+        path: log_path(path),
         status: response.status().as_u16(),
         elapsed_ms: started.elapsed().as_millis() as u64,
         fault: fault.map(|f| f.kind),
@@ -372,6 +390,18 @@ mod tests {
             delay_ms: None,
             retry_after: None,
         }
+    }
+
+    #[test]
+    fn long_paths_are_cut_at_a_character_boundary() {
+        assert_eq!(log_path("/api/data".into()), "/api/data");
+        let cut = log_path(format!("/{}", "é".repeat(2000)));
+        assert!(
+            cut.len() <= LOG_PATH_BYTES + '…'.len_utf8(),
+            "{}",
+            cut.len()
+        );
+        assert!(cut.ends_with('…'));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod config;
 pub mod dataverse;
 pub mod entra;
 pub mod error;
+pub mod exposure;
 pub mod faults;
 pub mod fetchxml;
 pub mod limits;

@@ -119,6 +119,7 @@ pub(crate) async fn build_state(
     config: EmulatorConfig,
     base_url: String,
     env_url: String,
+    bound_to_loopback: bool,
 ) -> Result<AppState, StartError> {
     let key = load_key(&config)?;
     let model = match &config.metadata {
@@ -146,7 +147,10 @@ pub(crate) async fn build_state(
             .add(rule.clone())
             .map_err(|e| StartError::Config(format!("fault {rule:?}: {e}")))?;
     }
+    let allowed_hosts =
+        bound_to_loopback.then(|| crate::exposure::HostAllowList::for_urls(&[&base_url, &env_url]));
     let state = AppState(Arc::new(Inner {
+        allowed_hosts,
         registry: Registry::new(config),
         key,
         store,
@@ -210,23 +214,35 @@ pub struct Emulator {
     temp_tls_dir: Option<PathBuf>,
 }
 
+/// Writes `contents` to `path` owner-only and atomically: into a new file of a random name
+/// beside it (exclusive create, mode 0600: never an existing file, never through a planted
+/// symlink), then renamed over `path` (a rename replaces a symlink there, never its target).
 pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
     let io = |source| StartError::Io {
         what: format!("writing {}", path.display()),
         source,
     };
-    let tmp = path.with_extension("tmp");
-    {
+    let mut nonce = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut nonce)
+        .map_err(|_| StartError::Key("no system randomness".into()))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_file_name(format!(".{name}.{suffix}.tmp"));
+    let written = (|| {
         use std::io::Write;
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(io)?;
-        file.write_all(contents.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        let mut file = options.open(&tmp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path).map_err(io)
+    written.map_err(io)
 }
 
 fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
@@ -252,10 +268,7 @@ fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
         };
         return SigningKey::from_pems(&read(&key_path)?, cert.as_deref());
     }
-    std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
-        what: format!("creating {}", dir.display()),
-        source,
-    })?;
+    crate::tls::create_private_dir(dir)?;
     let key = SigningKey::from_pems(&generate_private_key_pem()?, None)?;
     write_private(&key_path, key.private_pem())?;
     write_private(&cert_path, key.cert_pem())?;
@@ -264,7 +277,12 @@ fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
 
 impl Emulator {
     /// Binds `addr` (use port 0 for an ephemeral port), prepares state and starts serving.
-    pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<Self, StartError> {
+    ///
+    /// Bound to loopback, it answers only requests whose `Host` is one of its own names (DNS
+    /// rebinding). Bound elsewhere, the documented demo client secret and user password, if
+    /// the configuration left them, are replaced by random ones: read them from
+    /// [`Emulator::info`] (or the info file). See [`crate::exposure`].
+    pub async fn start(mut config: EmulatorConfig, addr: SocketAddr) -> Result<Self, StartError> {
         install_crypto_providers();
         config.validate()?;
         let bind = |addr: SocketAddr| {
@@ -288,6 +306,13 @@ impl Emulator {
         let mut extra = Vec::new();
         for port in &config.also_ports {
             extra.push(bind(SocketAddr::new(local.ip(), *port))?);
+        }
+        let loopback = local.ip().is_loopback();
+        if !loopback && crate::exposure::randomize_default_credentials(&mut config)? {
+            tracing::warn!(
+                address = %local.ip(),
+                "not bound to loopback: the demo client secret and password were replaced by random ones (see the info file)"
+            );
         }
         let host = if local.ip().is_unspecified() {
             "127.0.0.1".to_owned()
@@ -317,7 +342,7 @@ impl Emulator {
             (None, None)
         };
 
-        let state = build_state(config, base_url, env_url).await?;
+        let state = build_state(config, base_url, env_url, loopback).await?;
         crate::dataverse::resume_jobs(&state).await;
         let app = crate::app::router(state.clone());
         let handle = axum_server::Handle::new();

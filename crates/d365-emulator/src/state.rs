@@ -38,6 +38,9 @@ pub struct Inner {
     pub faults: crate::faults::Faults,
     /// Sign-ins in progress (device codes, authorization codes, assertion ids).
     pub sessions: crate::entra::sessions::Sessions,
+    /// The host names answered to, when bound to loopback (see [`crate::exposure`]); `None`
+    /// answers any `Host`.
+    pub allowed_hosts: Option<crate::exposure::HostAllowList>,
     /// Set when the emulator stops: background jobs leave off (a persisted one resumes at
     /// the next start) instead of writing to a store that is going away.
     pub stopping: std::sync::atomic::AtomicBool,

@@ -116,10 +116,9 @@ pub fn load_or_create(dir: &Path) -> Result<TlsFiles, StartError> {
         key_pem: server_key.serialize_pem(),
     };
     crate::server::write_private(&key_path, &files.key_pem)?;
-    // The CA key is not kept: nothing else will ever be signed with it.
-    std::fs::write(&cert_path, &files.cert_pem)
-        .map_err(io(format!("writing {}", cert_path.display())))?;
-    std::fs::write(&ca_path, ca_cert.pem())
-        .map_err(io(format!("writing {}", ca_path.display())))?;
+    // The CA key is not kept: nothing else will ever be signed with it. The certificates
+    // are written as the key is: a CA file planted here would be the one clients trust.
+    crate::server::write_private(&cert_path, &files.cert_pem)?;
+    crate::server::write_private(&ca_path, &ca_cert.pem())?;
     Ok(files)
 }

@@ -461,6 +461,7 @@ async fn a_token_from_another_tenant_is_refused() {
         mfa_required: false,
         disabled: false,
         systemuser_id: "aaaaaaaa-bbbb-4ccc-8ddd-ffffffffffff".into(),
+        act_on_behalf: true,
     });
     let emulator = start(config).await;
     let info = emulator.info();

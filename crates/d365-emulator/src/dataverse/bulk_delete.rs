@@ -542,6 +542,7 @@ async fn delete_chunk(
     chunk: Vec<uuid::Uuid>,
 ) -> rusqlite::Result<Option<i64>> {
     let entity = entity.clone();
+    let clock = super::changes::change_clock(st);
     st.store
         .run(move |c| {
             let tx = c.savepoint()?;
@@ -572,7 +573,7 @@ async fn delete_chunk(
             };
             let mut n = 0i64;
             for id in &still {
-                if write::delete(&tx, &entity, id)? {
+                if write::delete(&tx, &entity, id, clock)? {
                     n += 1;
                 }
             }

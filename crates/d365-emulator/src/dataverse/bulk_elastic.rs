@@ -174,10 +174,10 @@ async fn delete_one(
     let id = key_of(entity, &target).ok_or_else(|| {
         DataverseError::payload(&entity.entity_set, "The target does not name its record.")
     })?;
-    let owned = entity.clone();
+    let (owned, clock) = (entity.clone(), super::changes::change_clock(st));
     let deleted = st
         .store
-        .run(move |c| write::delete(c, &owned, &id))
+        .run(move |c| write::delete(c, &owned, &id, clock))
         .await
         .map_err(internal)?;
     if !deleted {

@@ -67,6 +67,15 @@ impl DeltaToken {
     }
 }
 
+/// The change log's clock: now, and the change-token lifetime tombstones are kept for.
+pub(crate) fn change_clock(st: &AppState) -> changes::ChangeClock {
+    let lifetime = st.registry.config().change_token_lifetime_secs;
+    changes::ChangeClock {
+        now: st.clock.now(),
+        keep_secs: i64::try_from(lifetime).unwrap_or(i64::MAX),
+    }
+}
+
 /// Where a delta response's paging is.
 #[derive(Debug, Clone, PartialEq)]
 enum DeltaCursor {
@@ -214,11 +223,16 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// A token for now: the current version (starting the counter if need be).
     async fn token_now(&self) -> Result<DeltaToken, DataverseError> {
-        let model = self.st.model.model.clone();
+        let (model, clock) = (self.st.model.model.clone(), change_clock(self.st));
+        // Tombstones past the token lifetime go here too: no token can ask for them.
         let version = self
             .st
             .store
-            .run(move |c| changes::current_version(c, &model))
+            .run(move |c| {
+                let version = changes::current_version(c, &model)?;
+                changes::prune(c, clock)?;
+                Ok(version)
+            })
             .await
             .map_err(internal)?;
         Ok(DeltaToken {

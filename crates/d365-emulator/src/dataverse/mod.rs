@@ -379,6 +379,10 @@ async fn handle(
 
 /// `CallerObjectId` (an Entra object id) or `MSCRMCallerID` (a `systemuserid`): the request
 /// runs as that user (<https://learn.microsoft.com/power-apps/developer/data-platform/impersonate-another-user-web-api>).
+/// The caller must hold `prvActOnBehalfOfAnotherUser` (403 `0x80040220` otherwise); the user
+/// must be one of the environment's (its tenant's: 404 otherwise, as for an unknown id, since
+/// no such `systemuser` row exists) and enabled (403 `0x80040225`), the same checks as a
+/// sign-in of that user.
 fn impersonate(
     st: &AppState,
     mut principal: crate::entra::validate::Principal,
@@ -391,10 +395,32 @@ fn impersonate(
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    let users = &st.registry.config().users;
-    let user = if let Some(oid) = header("callerobjectid") {
-        users
+    let (by_oid, by_id) = (header("callerobjectid"), header("mscrmcallerid"));
+    if by_oid.is_none() && by_id.is_none() {
+        return Ok(principal);
+    }
+    let config = st.registry.config();
+    let may_act_on_behalf = if principal.is_app {
+        st.registry
+            .app_by_id(&principal.app_id)
+            .is_some_and(|a| a.act_on_behalf)
+    } else {
+        st.registry
+            .user_by_oid(&principal.object_id)
+            .is_some_and(|u| u.act_on_behalf)
+    };
+    if !may_act_on_behalf {
+        return Err(DataverseError::missing_act_on_behalf(
+            &principal.systemuser_id,
+        ));
+    }
+    let tenant = st.env_tenant();
+    let in_environment = |u: &&crate::config::UserConfig| u.tenant.eq_ignore_ascii_case(tenant);
+    let user = if let Some(oid) = by_oid {
+        config
+            .users
             .iter()
+            .filter(in_environment)
             .find(|u| u.object_id.eq_ignore_ascii_case(oid))
             .ok_or_else(|| {
                 DataverseError::not_found(
@@ -402,9 +428,12 @@ fn impersonate(
                     format!("systemuser With azureactivedirectoryobjectid = {oid} Does Not Exist"),
                 )
             })?
-    } else if let Some(id) = header("mscrmcallerid") {
-        users
+    } else {
+        let id = by_id.unwrap_or_default();
+        config
+            .users
             .iter()
+            .filter(in_environment)
             .find(|u| u.systemuser_id.eq_ignore_ascii_case(id))
             .ok_or_else(|| {
                 DataverseError::not_found(
@@ -412,9 +441,13 @@ fn impersonate(
                     format!("systemuser With Id = {id} Does Not Exist"),
                 )
             })?
-    } else {
-        return Ok(principal);
     };
+    if user.disabled {
+        return Err(DataverseError::user_not_enabled(
+            &user.systemuser_id,
+            &config.environment.organization_id,
+        ));
+    }
     principal.systemuser_id = user.systemuser_id.clone();
     principal.object_id = user.object_id.clone();
     principal.is_app = false;

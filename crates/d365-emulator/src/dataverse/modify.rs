@@ -385,6 +385,7 @@ pub(crate) async fn delete(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let owned = entity.clone();
+    let clock = super::changes::change_clock(st);
     st.store
         .run(move |c| -> rusqlite::Result<Result<(), DataverseError>> {
             let Some(current) = write::version_of(c, &owned, &id)? else {
@@ -396,7 +397,7 @@ pub(crate) async fn delete(
             {
                 return Ok(Err(DataverseError::version_mismatch()));
             }
-            write::delete(c, &owned, &id)?;
+            write::delete(c, &owned, &id, clock)?;
             Ok(Ok(()))
         })
         .await

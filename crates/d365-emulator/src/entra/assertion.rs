@@ -142,7 +142,8 @@ pub fn verify(st: &AppState, app: &AppConfig, tenant: &str, jwt: &str) -> Result
         .and_then(Value::as_f64)
         .map(|t| t as i64)
         .unwrap_or(now);
-    if now > exp + SKEW_SECS || now + SKEW_SECS < nbf {
+    // Saturating: `exp` is the client's number (an absurd one must not wrap around).
+    if now > exp.saturating_add(SKEW_SECS) || now.saturating_add(SKEW_SECS) < nbf {
         return Err(EntraError::invalid_assertion(
             700_024,
             format!(

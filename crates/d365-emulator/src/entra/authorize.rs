@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::{AppConfig, UserConfig};
+use crate::entra::constant_time_eq;
 use crate::entra::pages::{error_page, sign_in_form};
 use crate::entra::registry::TenantRef;
 use crate::entra::sessions::{AuthCodeSession, SignInTarget, new_opaque_code};
@@ -216,7 +217,7 @@ fn handle(
     let user = st
         .registry
         .user_by_upn(username, tenant_ref)
-        .filter(|u| u.password == *password && !u.disabled);
+        .filter(|u| constant_time_eq(u.password.as_bytes(), password.as_bytes()) && !u.disabled);
     let Some(user) = user else {
         return sign_in_form(
             &action,
@@ -250,12 +251,16 @@ fn handle(
         expires_at: st.clock.now() + CODE_LIFETIME_SECS,
         redeemed: false,
     };
-    st.sessions.prune(st.clock.now());
-    st.sessions
+    let stored = st
+        .sessions
         .codes
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(code.clone(), session);
+        .insert(code.clone(), session, st.clock.now());
+    if let Err(e) = stored {
+        let e = EntraError::too_many_sign_ins(e.pending);
+        return fail(e.error, &format!("AADSTS{}: {}", e.code, e.message));
+    }
     let session_state = uuid::Uuid::new_v4().to_string();
     let mut out = vec![("code", code.as_str()), ("state", state)];
     if version == Version::V1 {

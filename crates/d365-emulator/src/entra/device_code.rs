@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::config::{AppConfig, UserConfig};
+use crate::entra::constant_time_eq;
 use crate::entra::pages::{escape, hidden, page};
 use crate::entra::sessions::{
     DeviceSession, DeviceStatus, SignInTarget, new_opaque_code, new_user_code,
@@ -82,8 +83,17 @@ fn start(
         config.device_code_interval_secs as i64,
     );
     let device_code = new_opaque_code("DAQ");
-    let user_code = new_user_code();
-    st.sessions.prune(st.clock.now());
+    let now = st.clock.now();
+    let mut devices = st
+        .sessions
+        .devices
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    // User codes are short: a new one must not shadow one in use.
+    let mut user_code = new_user_code();
+    while devices.user_code_taken(&user_code) {
+        user_code = new_user_code();
+    }
     let session = DeviceSession {
         user_code: user_code.clone(),
         client_id: app.client_id.clone(),
@@ -92,16 +102,15 @@ fn start(
             _ => None,
         },
         target,
-        expires_at: st.clock.now() + lifetime,
+        expires_at: now.saturating_add(lifetime),
         interval,
         last_poll_ms: None,
         status: DeviceStatus::Pending,
     };
-    st.sessions
-        .devices
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(device_code.clone(), session);
+    devices
+        .insert(device_code.clone(), session, now)
+        .map_err(|e| EntraError::too_many_sign_ins(e.pending))?;
+    drop(devices);
     let verification = format!("{}/devicelogin", st.base_url);
     let message = format!(
         "To sign in, use a web browser to open the page {verification} and enter the code {user_code} to authenticate."
@@ -255,7 +264,7 @@ pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Byte
     let Some(device_code) = st.sessions.device_code_for(user_code) else {
         return code_form(Some("That code didn't work. Check the code and try again."));
     };
-    let (client_id, pending) = {
+    let (client_id, aud, pending) = {
         let devices = st
             .sessions
             .devices
@@ -264,6 +273,7 @@ pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Byte
         match devices.get(&device_code) {
             Some(s) => (
                 s.client_id.clone(),
+                s.target.aud.clone(),
                 s.status == DeviceStatus::Pending && st.clock.now() <= s.expires_at,
             ),
             None => return code_form(Some("That code didn't work. Check the code and try again.")),
@@ -315,8 +325,14 @@ pub(crate) async fn page_post(State(st): State<AppState>, body: axum::body::Byte
         .users
         .iter()
         .find(|u| u.upn.eq_ignore_ascii_case(username));
+    let user = user.filter(|u| constant_time_eq(u.password.as_bytes(), password.as_bytes()));
     match user {
-        Some(u) if !u.disabled && u.password == *password => {
+        // As at the token endpoint (AADSTS50076): the emulator has no second factor to offer.
+        Some(u) if u.mfa_required && !u.disabled => form_page(Some(&format!(
+            "AADSTS50076: {}",
+            EntraError::mfa_required(&aud).message
+        ))),
+        Some(u) if !u.disabled => {
             if !approve(&st, user_code, &u.object_id) {
                 return form_page(Some(
                     "This account does not exist in the directory this sign-in is for.",

@@ -23,3 +23,9 @@ pub(crate) fn form_fields(body: &[u8]) -> std::collections::HashMap<String, Stri
     }
     form
 }
+
+/// Compares secrets (passwords, client secrets) in time independent of where they differ: a
+/// timing oracle on a password is a bug even in an emulator.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -16,7 +16,7 @@ use crate::config::{AppConfig, UserConfig};
 use crate::entra::claims::{self, Subject};
 use crate::entra::registry::TenantRef;
 use crate::entra::sessions::SignInTarget;
-use crate::entra::{assertion, authorize, device_code};
+use crate::entra::{assertion, authorize, constant_time_eq, device_code};
 use crate::error::{EntraError, no_store};
 use crate::state::AppState;
 use crate::store::RefreshTokenRecord;
@@ -132,7 +132,6 @@ async fn handle(
                 .registry
                 .user_by_upn(username, tenant_ref)
                 .ok_or_else(|| EntraError::unknown_user(&tenant_label))?;
-            // Constant-time comparison: a timing oracle on passwords is a bug even in an emulator.
             if !constant_time_eq(user.password.as_bytes(), password.as_bytes()) {
                 return Err(EntraError::invalid_credentials());
             }
@@ -308,10 +307,6 @@ fn authenticate_client(
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// `openid` among the scopes: an ID token is wanted.
 fn has_openid(form: &HashMap<String, String>) -> bool {
     form.get("scope")
@@ -424,8 +419,13 @@ pub(crate) async fn issue_user_tokens(
             last_used_at: now,
             revoked: false,
         };
+        let max_idle = st.registry.config().refresh_token_lifetime_secs;
         st.store
-            .insert_refresh_token(token.clone(), record)
+            .insert_refresh_token(
+                token.clone(),
+                record,
+                i64::try_from(max_idle).unwrap_or(i64::MAX),
+            )
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "storing refresh token");

@@ -66,13 +66,13 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| reject("The token has no expiry."))?;
-    if now > exp + SKEW_SECS {
+    if now > exp.saturating_add(SKEW_SECS) {
         return Err(reject("Lifetime validation failed. The token is expired."));
     }
     if claims
         .get("nbf")
         .and_then(Value::as_i64)
-        .is_some_and(|nbf| now + SKEW_SECS < nbf)
+        .is_some_and(|nbf| now.saturating_add(SKEW_SECS) < nbf)
     {
         return Err(reject(
             "Lifetime validation failed. The token is not yet valid.",

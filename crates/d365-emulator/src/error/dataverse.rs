@@ -63,6 +63,29 @@ impl DataverseError {
         ));
         e
     }
+    /// 403 `0x80040220` (PrivilegeDenied): the caller may not impersonate
+    /// (`CallerObjectId`/`MSCRMCallerID`) without `prvActOnBehalfOfAnotherUser`.
+    pub fn missing_act_on_behalf(caller_systemuser_id: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "0x80040220",
+            format!(
+                "Principal user (Id={caller_systemuser_id}, type=8) is missing prvActOnBehalfOfAnotherUser privilege."
+            ),
+        )
+    }
+    /// 403 `0x80040225` (UserNotEnabled): the impersonated user is disabled. Dataverse keeps
+    /// disabled users' rows and refuses to run anything as them; 403 as for its other
+    /// security refusals (PROTOCOL.md C2).
+    pub fn user_not_enabled(systemuser_id: &str, organization_id: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "0x80040225",
+            format!(
+                "The user with SystemUserId={systemuser_id} in OrganizationContext={organization_id} is disabled. Disabled users cannot access the system. Consider enabling this user."
+            ),
+        )
+    }
     /// 404 `0x80040217`: no record with this id.
     pub fn record_not_found(entity: &str, id: &uuid::Uuid) -> Self {
         Self::new(

@@ -174,6 +174,18 @@ impl EntraError {
             "The user account is disabled.",
         )
     }
+    /// AADSTS90055 (throttled), 429: too many sign-ins of the app are pending; the emulator
+    /// keeps a bounded number (see `entra::sessions::MAX_PENDING_PER_CLIENT`).
+    pub fn too_many_sign_ins(pending: usize) -> Self {
+        Self::new(
+            429,
+            "temporarily_unavailable",
+            90_055,
+            format!(
+                "There are too many incoming requests: {pending} sign-ins are pending. Let some finish or expire, then try again."
+            ),
+        )
+    }
     /// AADSTS50076: MFA needed, which ROPC cannot satisfy.
     pub fn mfa_required(resource: &str) -> Self {
         Self::new(

@@ -3,8 +3,11 @@
 //! New and updated rows need no log: every write stamps the row with the next value of the
 //! database-wide version counter (`versionnumber`), so "changed since version V" is
 //! `versionnumber > V`. Deleted rows leave a tombstone in `_emulator_changes` (version, table,
-//! id), written by [`crate::store::write::delete`] in the same savepoint as the delete. A
+//! id, when), written by [`crate::store::write::delete`] in the same savepoint as the delete. A
 //! delta token is a version of that counter (see [`current_version`]).
+//!
+//! Tombstones older than the change-token lifetime are pruned ([`prune`]): every token that
+//! could still ask for them is younger, so it is at a later version than they are.
 
 use d365_odata::model::{EntityType, Model};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -13,26 +16,73 @@ use super::schema::ident;
 
 /// The tombstone table and the version counter's table (idempotent).
 pub const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS _emulator_changes (version INTEGER PRIMARY KEY, entity TEXT NOT NULL, id BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS _emulator_changes (version INTEGER PRIMARY KEY, entity TEXT NOT NULL, id BLOB NOT NULL, deleted_at INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS _emulator_changes_entity ON _emulator_changes (entity, version);";
 
-/// Creates the change log (and the counter's table) if missing.
-pub fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(CREATE_SQL)
+/// The index [`prune`] uses (after the column exists, which older databases lack).
+const CREATE_AT_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS _emulator_changes_at ON _emulator_changes (deleted_at);";
+
+/// Prunes tombstones every this many deletes (one index probe each time), besides at every
+/// change-tracking request.
+const PRUNE_EVERY: i64 = 1024;
+
+/// The emulator's time for the change log: now, and how long tombstones are kept (the
+/// change-token lifetime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeClock {
+    /// Unix seconds (the emulator's clock).
+    pub now: i64,
+    /// Seconds a tombstone is kept.
+    pub keep_secs: i64,
 }
 
-/// Records that `id` of `entity` was deleted at `version`.
+/// Creates the change log (and the counter's table) if missing; gives a change log of an
+/// older version its `deleted_at` column (its tombstones dated now, so they are kept a
+/// full lifetime).
+pub fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CREATE_SQL)?;
+    let dated: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('_emulator_changes') WHERE name = 'deleted_at'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !dated {
+        conn.execute_batch(
+            "ALTER TABLE _emulator_changes ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;
+             UPDATE _emulator_changes SET deleted_at = CAST(strftime('%s', 'now') AS INTEGER);",
+        )?;
+    }
+    conn.execute_batch(CREATE_AT_INDEX)
+}
+
+/// Records that `id` of `entity` was deleted at `version`, now.
 pub fn record_delete(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
     version: i64,
+    clock: ChangeClock,
 ) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO _emulator_changes (version, entity, id) VALUES (?1, ?2, ?3)",
-        params![version, entity.name, id.as_bytes().to_vec()],
-    )?;
+    conn.prepare_cached(
+        "INSERT INTO _emulator_changes (version, entity, id, deleted_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        version,
+        entity.name,
+        id.as_bytes().to_vec(),
+        clock.now
+    ])?;
+    if version % PRUNE_EVERY == 0 {
+        prune(conn, clock)?;
+    }
     Ok(())
+}
+
+/// Forgets tombstones older than the change-token lifetime; returns how many.
+pub fn prune(conn: &Connection, clock: ChangeClock) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM _emulator_changes WHERE deleted_at < ?1")?
+        .execute(params![clock.now.saturating_sub(clock.keep_secs)])
 }
 
 /// The version every change so far is at or below: the counter, started now (at the highest
@@ -126,7 +176,11 @@ mod tests {
         let id = uuid::Uuid::from_slice(&id).unwrap();
         let gone = uuid::Uuid::from_u128(99);
         for (i, who) in [gone, gone, id].iter().enumerate() {
-            record_delete(&conn, account, who, v0 + 1 + i as i64).unwrap();
+            let clock = ChangeClock {
+                now: 1000,
+                keep_secs: 100,
+            };
+            record_delete(&conn, account, who, v0 + 1 + i as i64, clock).unwrap();
         }
         // One entry for `gone` (its latest delete); none for a row that is there again.
         let deleted = deleted_since(&conn, account, v0, v0 + 10, v0, 10).unwrap();
@@ -142,5 +196,33 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        // Kept for the lifetime, then forgotten.
+        let at = |now| ChangeClock {
+            now,
+            keep_secs: 100,
+        };
+        assert_eq!(prune(&conn, at(1100)).unwrap(), 0);
+        assert_eq!(prune(&conn, at(1101)).unwrap(), 3);
+        assert!(
+            deleted_since(&conn, account, v0, v0 + 10, v0, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_older_change_log_gets_its_dates() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE _emulator_changes (version INTEGER PRIMARY KEY, entity TEXT NOT NULL, id BLOB NOT NULL);
+             INSERT INTO _emulator_changes VALUES (1, 'account', x'00');",
+        )
+        .unwrap();
+        create_tables(&conn).unwrap();
+        create_tables(&conn).unwrap();
+        let at: i64 = conn
+            .query_row("SELECT deleted_at FROM _emulator_changes", [], |r| r.get(0))
+            .unwrap();
+        assert!(at > 1_700_000_000, "{at}");
     }
 }

@@ -68,11 +68,9 @@ impl Store {
     pub fn open(dir: Option<&Path>) -> Result<Self, StartError> {
         let (path, temp) = match dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|source| StartError::Io {
-                    what: format!("creating data directory {}", dir.display()),
-                    source,
-                })?;
-                (dir.join("dataverse.sqlite3"), None)
+                let file = dir.join("dataverse.sqlite3");
+                owner_only_files(dir, &file)?;
+                (file, None)
             }
             None => {
                 // Private (0700) and removed on drop; TMPDIR=/dev/shm keeps it off the disk.
@@ -84,7 +82,9 @@ impl Store {
                     what: "creating the in-memory store's temporary directory".into(),
                     source,
                 })?;
-                (temp.path().join("dataverse.sqlite3"), Some(Arc::new(temp)))
+                let file = temp.path().join("dataverse.sqlite3");
+                owner_only_files(temp.path(), &file)?;
+                (file, Some(Arc::new(temp)))
             }
         };
         let conn = Connection::open(&path)?;
@@ -266,6 +266,41 @@ pub fn timed_out(e: &rusqlite::Error) -> bool {
 /// Whether a store call failed on a LIKE pattern (built from a column) past the limit.
 pub fn pattern_too_long(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("pattern too complex"))
+}
+
+/// The database holds records, sessions and refresh-token hashes: the directory is created
+/// owner-only, and the database file is created 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the database file's mode). Files left more open by an older
+/// version are narrowed.
+fn owner_only_files(dir: &Path, file: &Path) -> Result<(), StartError> {
+    crate::tls::create_private_dir(dir)?;
+    let io = |what: &Path| {
+        let what = format!("securing {}", what.display());
+        move |source| StartError::Io { what, source }
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(file)(e)),
+    }
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = PathBuf::from(format!("{}{suffix}", file.display()));
+        // `symlink_metadata`: a symlink is left alone, its target never changed.
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io(&path))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The open transaction of [`Store::atomic`]; rolls it back if dropped before it ends.

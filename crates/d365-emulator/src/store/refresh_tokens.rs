@@ -34,7 +34,8 @@ pub(super) fn create_table(conn: &Connection) -> rusqlite::Result<()> {
             last_used_at INTEGER NOT NULL,
             revoked INTEGER NOT NULL DEFAULT 0
         );
-        CREATE INDEX IF NOT EXISTS _entra_refresh_tokens_user ON _entra_refresh_tokens(user_oid);",
+        CREATE INDEX IF NOT EXISTS _entra_refresh_tokens_user ON _entra_refresh_tokens(user_oid);
+        CREATE INDEX IF NOT EXISTS _entra_refresh_tokens_used ON _entra_refresh_tokens(last_used_at);",
     )
 }
 
@@ -44,12 +45,15 @@ fn hash(token: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// Stores a newly issued token.
+/// Stores a newly issued token, and forgets the tokens idle for longer than `max_idle_secs`
+/// (the refresh grant refuses them as expired anyway).
 pub(super) fn insert(
     conn: &Connection,
     token: &str,
     record: &RefreshTokenRecord,
+    max_idle_secs: i64,
 ) -> rusqlite::Result<()> {
+    prune(conn, record.issued_at, max_idle_secs)?;
     conn.execute(
         "INSERT INTO _entra_refresh_tokens
             (token_hash, client_id, user_oid, tenant_id, resource, issued_at, last_used_at, revoked)
@@ -66,6 +70,14 @@ pub(super) fn insert(
         ],
     )?;
     Ok(())
+}
+
+/// Forgets the tokens idle for longer than `max_idle_secs` at `now`; returns how many.
+pub(super) fn prune(conn: &Connection, now: i64, max_idle_secs: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM _entra_refresh_tokens WHERE last_used_at < ?1",
+        params![now.saturating_sub(max_idle_secs)],
+    )
 }
 
 /// Looks a token up.
@@ -107,13 +119,26 @@ pub(super) fn revoke_user(conn: &Connection, user_oid: &str) -> rusqlite::Result
 }
 
 impl super::Store {
-    /// Stores a newly issued refresh token.
+    /// Stores a newly issued refresh token (its `issued_at` is now), forgetting those idle
+    /// for longer than `max_idle_secs`.
     pub async fn insert_refresh_token(
         &self,
         token: String,
         record: RefreshTokenRecord,
+        max_idle_secs: i64,
     ) -> rusqlite::Result<()> {
-        self.run(move |c| insert(c, &token, &record)).await
+        self.run(move |c| insert(c, &token, &record, max_idle_secs))
+            .await
+    }
+
+    /// How many refresh tokens are stored (expired ones included, until pruned).
+    pub async fn refresh_token_count(&self) -> rusqlite::Result<i64> {
+        self.run(|c| {
+            c.query_row("SELECT count(*) FROM _entra_refresh_tokens", [], |r| {
+                r.get(0)
+            })
+        })
+        .await
     }
 
     /// Looks a refresh token up.

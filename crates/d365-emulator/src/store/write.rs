@@ -177,8 +177,13 @@ pub fn update(
 }
 
 /// Deletes a row; `false` if it did not exist. The delete and its tombstone in the change
-/// log (see [`super::changes`]) are one savepoint: both happen or neither.
-pub fn delete(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqlite::Result<bool> {
+/// log (see [`super::changes`]), dated by `clock`, are one savepoint: both happen or neither.
+pub fn delete(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+    clock: super::changes::ChangeClock,
+) -> rusqlite::Result<bool> {
     conn.execute_batch("SAVEPOINT emulator_delete")?;
     let result = (|| {
         let n = conn.execute(
@@ -191,7 +196,7 @@ pub fn delete(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqli
         )?;
         if n > 0 {
             let version = next_version(conn, entity)?;
-            super::changes::record_delete(conn, entity, id, version)?;
+            super::changes::record_delete(conn, entity, id, version, clock)?;
         }
         Ok(n > 0)
     })();

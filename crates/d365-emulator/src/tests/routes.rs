@@ -50,7 +50,7 @@ impl Harness {
             ..EmulatorConfig::default()
         };
         let tenant = config.tenants[0].id.clone();
-        let state = crate::server::build_state(config, BASE.into(), BASE.into())
+        let state = crate::server::build_state(config, BASE.into(), BASE.into(), true)
             .await
             .unwrap();
         let mut h = Self {
