@@ -245,6 +245,8 @@ enum Expect {
     Answered,
     /// A `$batch` that stops at a part answered with 400.
     BatchPartRejected,
+    /// A `$batch` whose parts may succeed or be refused, but none gets a 5xx.
+    BatchAnswered,
 }
 
 #[derive(Debug, Clone)]
@@ -417,6 +419,10 @@ impl Emulator {
                     dataverse_error(&answer, &what);
                 }
             }
+            Expect::BatchAnswered => {
+                assert!(answer.status == 200 || answer.status == 400, "{what}");
+                assert!(!answer.body.contains("HTTP/1.1 5"), "{what}");
+            }
             Expect::BatchPartRejected => {
                 assert_eq!(answer.status, 400, "{what}");
                 if answer.content_type.starts_with("multipart/mixed") {
@@ -483,7 +489,7 @@ fn nest(open: &str, inner: &str, close: &str, depth: usize) -> String {
     format!("{}{inner}{}", open.repeat(depth), close.repeat(depth))
 }
 
-use Expect::{Answered, BatchPartRejected, Rejected};
+use Expect::{Answered, BatchAnswered, BatchPartRejected, Rejected};
 
 fn filter_aliases() -> Vec<Case> {
     let chain = |n: usize| {
@@ -923,6 +929,21 @@ fn batch() -> Vec<Case> {
         deep_get(
             "$batch GET part with 20,000 nested parentheses (URL up to 65,536 in a batch)",
             format!("$filter={}", nest("(", "name eq 'x'", ")", 20_000)),
+        ),
+        // Long but flat, through a batch for its 65,536-character URL cap: 1,000 conditions
+        // make SQLite's expression tree too deep unless the query is built flat.
+        batch_case(
+            "$batch GET part: FetchXML with 1,000 flat conditions",
+            &[part(
+                "GET",
+                &format!(
+                    "{api}/accounts?fetchXml=<fetch><entity name='account'><filter type='or'>{}</filter></entity></fetch>",
+                    "<condition attribute='name' operator='null'/>".repeat(1_000)
+                ),
+                None,
+                None,
+            )],
+            BatchAnswered,
         ),
         deep_get(
             "$batch GET part with $filter=@p1&@p1=not @p1",
