@@ -111,3 +111,6 @@ seed("parse_sql", "deep_not", open("http_sql/deep_not").read())
 for n in ("normal", "deep_filter", "deep_link", "deep_unknown"):
     seed("parse_fetchxml", n, open(f"http_fetchxml/{n}").read())
 seed("parse_fetchxml", "very_deep_filter", fetch(nest("<filter>", cond, "</filter>", 5000)))
+
+# Long but flat: SQLite refuses expression trees over 1,000 deep (HTTP 500 found by hand).
+seed("http_sql", "flat_or_999", "SELECT name FROM account WHERE " + " OR ".join(["name='x'"] * 999))
