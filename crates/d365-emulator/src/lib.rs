@@ -28,6 +28,8 @@ pub mod query;
 mod server;
 pub mod state;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod tls;

@@ -1,0 +1,12 @@
+//! `d365_emulator::fetchxml::parse` never panics or overflows the server's stack.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fn read(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = d365_emulator::fetchxml::parse(text);
+    }
+}
+
+fuzz_target!(|data: &[u8]| d365_emulator_fuzz::on_server_stack(read, data));
