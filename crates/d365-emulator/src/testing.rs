@@ -13,5 +13,5 @@ pub async fn in_memory_state(
     base_url: &str,
 ) -> Result<AppState, StartError> {
     crate::entra::keys::install_crypto_providers();
-    crate::server::build_state(config, base_url.to_owned(), base_url.to_owned()).await
+    crate::server::build_state(config, base_url.to_owned(), base_url.to_owned(), true).await
 }

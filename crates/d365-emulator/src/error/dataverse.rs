@@ -317,6 +317,9 @@ impl DataverseError {
         if crate::store::timed_out(e) {
             return Self::sql_timeout();
         }
+        if let Some(limit) = crate::store::past_sqlite_limit(e) {
+            return Self::bad_query(format!("The query is too large to run: {limit}."));
+        }
         if crate::store::pattern_too_long(e) {
             return Self::bad_query(format!(
                 "A LIKE pattern built from a column is longer than {} characters.",

@@ -308,14 +308,7 @@ fn filter_sql(
         });
     }
     let glue = if filter.or { " OR " } else { " AND " };
-    Ok(SqlFilter {
-        sql: parts
-            .iter()
-            .map(|p| format!("({})", p.sql))
-            .collect::<Vec<_>>()
-            .join(glue),
-        params: parts.into_iter().flat_map(|p| p.params).collect(),
-    })
+    Ok(SqlFilter::joined(parts, glue))
 }
 
 /// A condition value as the column stores it.

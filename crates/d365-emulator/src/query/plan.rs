@@ -54,14 +54,26 @@ impl SqlFilter {
         if filters.is_empty() {
             return None;
         }
-        Some(SqlFilter {
-            sql: filters
-                .iter()
-                .map(|f| format!("({})", f.sql))
-                .collect::<Vec<_>>()
-                .join(" AND "),
-            params: filters.into_iter().flat_map(|f| f.params).collect(),
-        })
+        Some(SqlFilter::joined(filters, " AND "))
+    }
+
+    /// `parts` joined by `glue` (` AND `, ` OR `) as a balanced tree of parentheses: SQLite
+    /// parses `a OR b OR c …` into a tree as deep as the list is long and refuses one deeper
+    /// than 1,000, while a FetchXML filter or a `?sql=` WHERE may hold thousands of conditions.
+    pub fn joined(mut parts: Vec<SqlFilter>, glue: &str) -> SqlFilter {
+        if parts.len() == 1 {
+            let only = parts.remove(0);
+            return SqlFilter {
+                sql: format!("({})", only.sql),
+                params: only.params,
+            };
+        }
+        let right = parts.split_off(parts.len() / 2);
+        let (left, right) = (Self::joined(parts, glue), Self::joined(right, glue));
+        SqlFilter {
+            sql: format!("({}{glue}{})", left.sql, right.sql),
+            params: left.params.into_iter().chain(right.params).collect(),
+        }
     }
 }
 

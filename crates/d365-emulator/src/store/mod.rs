@@ -263,6 +263,19 @@ pub fn timed_out(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
 }
 
+/// SQLite's own limits a query ran into (an expression tree deeper than 1,000, more than
+/// 32,766 parameters …): the query's size, not a fault of ours. The message, if so.
+pub fn past_sqlite_limit(e: &rusqlite::Error) -> Option<&str> {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(m))
+            if m.contains("too large") || m.contains("too many") =>
+        {
+            Some(m)
+        }
+        _ => None,
+    }
+}
+
 /// Whether a store call failed on a LIKE pattern (built from a column) past the limit.
 pub fn pattern_too_long(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("pattern too complex"))
