@@ -69,6 +69,18 @@ struct Emulator(Child);
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        // SIGTERM first, so the emulator removes its in-memory store; SIGKILL if it hangs.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -73,6 +73,7 @@ impl Store {
                 (file, None)
             }
             None => {
+                remove_abandoned_stores();
                 // Private (0700) and removed on drop; TMPDIR=/dev/shm keeps it off the disk.
                 let mut builder = tempfile::Builder::new();
                 builder.prefix("d365-emulator-");
@@ -84,6 +85,9 @@ impl Store {
                 })?;
                 let file = temp.path().join("dataverse.sqlite3");
                 owner_only_files(temp.path(), &file)?;
+                // Whose it is, so a later start can remove it if this process is killed.
+                let _ =
+                    std::fs::write(temp.path().join(OWNER_FILE), std::process::id().to_string());
                 (file, Some(Arc::new(temp)))
             }
         };
@@ -228,6 +232,36 @@ impl Store {
         }
         open.done = true;
         out
+    }
+}
+
+/// Names the process an in-memory store's directory belongs to.
+const OWNER_FILE: &str = "owner.pid";
+
+/// Removes the in-memory stores of emulators that were killed before they could remove their
+/// own (SIGKILL, a crash): directories of ours whose owner process no longer runs. Linux
+/// only (`/proc`); elsewhere they stay until the system cleans its temporary directory.
+fn remove_abandoned_stores() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let dir = entry.path();
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("d365-emulator-")
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        let owner = std::fs::read_to_string(dir.join(OWNER_FILE)).ok();
+        let dead = owner
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if ours && dead {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 
@@ -405,6 +439,29 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 21);
+    }
+
+    #[test]
+    fn the_store_of_a_killed_emulator_is_removed_at_the_next_start() {
+        let abandoned = tempfile::Builder::new()
+            .prefix("d365-emulator-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        // No process has this id (above Linux's pid_max).
+        std::fs::write(abandoned.join(OWNER_FILE), "4194305").unwrap();
+        let running = tempfile::Builder::new()
+            .prefix("d365-emulator-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(
+            running.path().join(OWNER_FILE),
+            std::process::id().to_string(),
+        )
+        .unwrap();
+        let _store = Store::open(None).unwrap();
+        assert!(!abandoned.exists());
+        assert!(running.path().exists());
     }
 
     #[tokio::test]
