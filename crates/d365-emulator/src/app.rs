@@ -103,6 +103,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::exposure::check_host,
         ))
+        .layer(axum::middleware::from_fn(
+            crate::unread_body::close_if_unread,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)

@@ -33,6 +33,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 pub mod tls;
+mod unread_body;
 
 pub use app::router;
 pub use config::EmulatorConfig;

@@ -201,3 +201,38 @@ async fn a_batchs_parts_spend_the_callers_execution_time() {
     let (status, code, _) = error_of(next).await;
     assert_eq!((status, code.as_str()), (429, "0x80072321"));
 }
+
+/// An answer sent before the request's body was read (a 401 here, as for an injected fault or
+/// a 429) closes the connection and says so, so a keep-alive client opens a new one instead of
+/// losing its next request on the closing one; answers that read the body keep it open.
+#[tokio::test]
+async fn an_answer_that_leaves_the_body_unread_says_connection_close() {
+    let emulator = start(test_config(3)).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let token = common::app_token(&http, &info).await;
+    let create = |bearer: &str| {
+        http.post(format!("{}/api/data/v9.2/accounts", info.environment_url))
+            .bearer_auth(bearer)
+            .header("content-type", "application/json")
+            .body(r#"{"name":"Keep-alive"}"#)
+            .send()
+    };
+    let connection = |r: &reqwest::Response| {
+        r.headers()
+            .get("connection")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let refused = create("not-a-token").await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(connection(&refused).as_deref(), Some("close"));
+    let created = create(&token).await.unwrap();
+    assert_eq!(created.status(), 204);
+    assert_eq!(connection(&created), None);
+    // Many early answers in a row on one keep-alive client: none is lost in transit.
+    for _ in 0..50 {
+        assert_eq!(create("not-a-token").await.unwrap().status(), 401);
+        assert_eq!(create(&token).await.unwrap().status(), 204);
+    }
+}
