@@ -464,6 +464,18 @@ impl OAuthCredential {
         }
     }
 
+    /// The in-memory cache's key for `resource`. One credential is one identity: the key needs
+    /// no account (a refresh-token session only learns it from its first token); the shared
+    /// file's key has it.
+    fn memory_key(&self, resource: &str) -> String {
+        cache_key(
+            &self.client.authority().url(),
+            &self.client_id,
+            resource,
+            None,
+        )
+    }
+
     /// Marks the shared file's entry holding `token` as expired, keeping its refresh token:
     /// the next call for it signs in again quietly instead of reading the refused token back.
     async fn expire_in_file(
@@ -536,14 +548,7 @@ fn cached_from_entry(entry: &CacheEntry) -> CachedToken {
 impl TokenCredential for OAuthCredential {
     fn get_token<'a>(&'a self, resource: &'a str) -> BoxFuture<'a, Result<AccessToken, AuthError>> {
         Box::pin(async move {
-            // One credential is one identity: the in-memory key needs no account (a refresh-token
-            // session only learns it from its first token); the shared file's key has it.
-            let key = cache_key(
-                &self.client.authority().url(),
-                &self.client_id,
-                resource,
-                None,
-            );
+            let key = self.memory_key(resource);
             self.cache
                 .get_or_refresh(&key, || async {
                     let entry = match &self.file_cache {
@@ -576,13 +581,9 @@ impl TokenCredential for OAuthCredential {
 
     fn invalidate<'a>(&'a self, resource: &'a str, token: &'a AccessToken) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let key = cache_key(
-                &self.client.authority().url(),
-                &self.client_id,
-                resource,
-                None,
-            );
-            self.cache.remove_if(&key, token).await;
+            self.cache
+                .remove_if(&self.memory_key(resource), token)
+                .await;
             if let Some(file) = &self.file_cache
                 && let Err(e) = self.expire_in_file(file, token).await
             {
