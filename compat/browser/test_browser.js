@@ -59,7 +59,7 @@ function loginUrl(child) {
     if (!error.includes("incorrect")) throw new Error(`no error shown for a wrong password: ${error}`);
     await page.fill("#password", info.password);
     await page.click("#signin");
-    await page.waitForURL(/^http:\/\/localhost:\d+\/\?/);
+    await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/\?/);
     const done = await page.textContent("body");
     if (!done.includes("Sign-in complete")) throw new Error(`unexpected redirect page: ${done}`);
     const code = await exited;
