@@ -79,11 +79,17 @@ impl Budget {
         self.answer_left.load(Ordering::SeqCst)
     }
 
-    /// Counts `bytes` of answer; a part that did not fit empties the budget.
-    pub(crate) fn spend(&self, bytes: Option<usize>) {
+    /// Counts `bytes` of answer.
+    pub(crate) fn spend(&self, bytes: usize) {
         let left = self.answer_left.load(Ordering::SeqCst);
-        let rest = bytes.map_or(0, |b| left.saturating_sub(b));
-        self.answer_left.store(rest, Ordering::SeqCst);
+        self.answer_left
+            .store(left.saturating_sub(bytes), Ordering::SeqCst);
+    }
+
+    /// A part's answer did not fit: the budget is empty, and this is the part's error.
+    pub(crate) fn overflowed(&self) -> DataverseError {
+        self.answer_left.store(0, Ordering::SeqCst);
+        DataverseError::batch_answer_too_large(self.answer_limit)
     }
 }
 

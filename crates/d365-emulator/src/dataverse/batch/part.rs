@@ -107,7 +107,7 @@ pub(super) async fn run(
             // Read no further than the answer's budget; a part past it fails as a whole.
             match axum::body::to_bytes(response.into_body(), budget.answer_left()).await {
                 Ok(body) => {
-                    budget.spend(Some(body.len()));
+                    budget.spend(body.len());
                     PartResponse {
                         content_id: op.content_id.clone(),
                         status,
@@ -115,14 +115,7 @@ pub(super) async fn run(
                         body,
                     }
                 }
-                Err(_) => {
-                    let limit = st.registry.config().batch_answer_limit_bytes;
-                    budget.spend(None);
-                    PartResponse::from_error(
-                        op.content_id.clone(),
-                        DataverseError::batch_answer_too_large(limit),
-                    )
-                }
+                Err(_) => PartResponse::from_error(op.content_id.clone(), budget.overflowed()),
             }
         }
         Err(e) => PartResponse::from_error(op.content_id.clone(), e),
