@@ -405,6 +405,15 @@ fn condition_sql(
         }
     };
     let sql = |sql: String, params: Vec<Value>| Ok(SqlFilter { sql, params });
+    // `form(not)` writes the condition with `not` ("" or "NOT "); the negative operator also
+    // matches nulls, as Dataverse's does.
+    let negatable = |negative: bool, form: &dyn Fn(&str) -> String| {
+        if negative {
+            super::plan::negated_or_null(&col, &form("NOT "))
+        } else {
+            form("")
+        }
+    };
     // Date operators work on days in UTC: a half-open range of instants.
     let day = |offset_days: i64| -> i64 { (ctx.now.div_euclid(86_400) + offset_days) * 86_400 };
     // `OPEN` as a bound means "no bound" (on-or-after, olderthan-x-days).
@@ -442,7 +451,7 @@ fn condition_sql(
     let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
     match op {
         "eq" => sql(format!("{col} = ?"), vec![one()?]),
-        "ne" | "neq" => sql(format!("{col} <> ?"), vec![one()?]),
+        "ne" | "neq" => sql(super::plan::not_equal_sql(&col, "?"), vec![one()?]),
         "gt" => sql(format!("{col} > ?"), vec![one()?]),
         "ge" => sql(format!("{col} >= ?"), vec![one()?]),
         "lt" => sql(format!("{col} < ?"), vec![one()?]),
@@ -452,8 +461,10 @@ fn condition_sql(
             if let Value::Text(t) = &pattern {
                 super::plan::check_like_pattern(t).map_err(DataverseError::fetch_xml)?;
             }
-            let not = if op == "not-like" { "NOT " } else { "" };
-            sql(format!("{col} {not}LIKE ?"), vec![pattern])
+            sql(
+                negatable(op == "not-like", &|not| format!("{col} {not}LIKE ?")),
+                vec![pattern],
+            )
         }
         "begins-with" | "not-begin-with" | "ends-with" | "not-end-with" => {
             let [v] = c.values.as_slice() else {
@@ -468,8 +479,10 @@ fn condition_sql(
             } else {
                 format!("%{v}")
             };
-            let not = if op.starts_with("not") { "NOT " } else { "" };
-            sql(format!("{col} {not}LIKE ?"), vec![Value::Text(pattern)])
+            sql(
+                negatable(op.starts_with("not"), &|not| format!("{col} {not}LIKE ?")),
+                vec![Value::Text(pattern)],
+            )
         }
         "in" | "not-in" => {
             if c.values.is_empty() {
@@ -483,9 +496,9 @@ fn condition_sql(
                 .iter()
                 .map(|v| value(p, v))
                 .collect::<Result<Vec<_>, _>>()?;
-            let not = if op == "not-in" { "NOT " } else { "" };
+            let list = vec!["?"; values.len()].join(", ");
             sql(
-                format!("{col} {not}IN ({})", vec!["?"; values.len()].join(", ")),
+                negatable(op == "not-in", &|not| format!("{col} {not}IN ({list})")),
                 values,
             )
         }
@@ -497,16 +510,20 @@ fn condition_sql(
                     "The condition operator '{op}' takes two <value> elements."
                 )));
             };
-            let not = if op == "not-between" { "NOT " } else { "" };
             sql(
-                format!("{col} {not}BETWEEN ? AND ?"),
+                negatable(op == "not-between", &|not| {
+                    format!("{col} {not}BETWEEN ? AND ?")
+                }),
                 vec![value(p, lo)?, value(p, hi)?],
             )
         }
         "eq-userid" => sql(format!("{col} = ?"), vec![guid(ctx.user)]),
-        "ne-userid" => sql(format!("{col} IS NOT ?"), vec![guid(ctx.user)]),
+        "ne-userid" => sql(super::plan::not_equal_sql(&col, "?"), vec![guid(ctx.user)]),
         "eq-businessid" => sql(format!("{col} = ?"), vec![guid(ctx.business_unit)]),
-        "ne-businessid" => sql(format!("{col} IS NOT ?"), vec![guid(ctx.business_unit)]),
+        "ne-businessid" => sql(
+            super::plan::not_equal_sql(&col, "?"),
+            vec![guid(ctx.business_unit)],
+        ),
         "today" => range(day(0), day(1)),
         "yesterday" => range(day(-1), day(0)),
         "tomorrow" => range(day(1), day(2)),

@@ -116,6 +116,20 @@ pub fn order_columns(entity: &EntityType, order: &[BoundOrder]) -> Vec<(Column, 
     cols
 }
 
+/// "Not equal" in every query language (`$filter` `ne`, FetchXML `ne`/`neq`, QueryExpression
+/// `NotEqual`): Dataverse writes it as `(col <> @v OR col IS NULL)`, so rows whose column is null
+/// match. SQLite's `IS NOT` is exactly that (and false when both sides are null).
+pub fn not_equal_sql(lhs: &str, rhs: &str) -> String {
+    format!("({lhs} IS NOT {rhs})")
+}
+
+/// The other negative operators (`not-like`, `not-begin-with`, `not-end-with`, `not-in`,
+/// `not-between`) match nulls the same way, as Advanced Find's "Does Not Contain" returns the
+/// blank rows; `$filter`'s `not` over the positive form agrees (OData's `not` is two-valued).
+pub fn negated_or_null(col: &str, negated: &str) -> String {
+    format!("({negated} OR {col} IS NULL)")
+}
+
 /// "After the boundary" for keyset paging over `order` (SQLite sorts NULL first ascending and
 /// last descending).
 pub fn keyset_sql(order: &[(Column, bool)], boundaries: &[Boundary]) -> SqlFilter {

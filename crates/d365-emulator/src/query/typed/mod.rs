@@ -200,7 +200,7 @@ impl<'m> Planner<'m> {
         Ok(match op {
             BinaryOp::Eq if is_null(lhs) || is_null(rhs) => format!("({l} IS {r})"),
             BinaryOp::Eq => format!("({l} = {r})"),
-            BinaryOp::Ne => format!("({l} IS NOT {r})"),
+            BinaryOp::Ne => super::plan::not_equal_sql(&l, &r),
             BinaryOp::Gt => format!("({l} > {r})"),
             BinaryOp::Ge => format!("({l} >= {r})"),
             BinaryOp::Lt => format!("({l} < {r})"),

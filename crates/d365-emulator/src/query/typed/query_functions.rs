@@ -8,6 +8,7 @@ use rusqlite::types::Value;
 use time::{Date, Month, OffsetDateTime};
 
 use super::{Planner, R, Unsupported};
+use crate::query::plan::{negated_or_null, not_equal_sql};
 use crate::query::values::literal_to_sql;
 use crate::store::schema::ident;
 
@@ -97,16 +98,23 @@ impl Planner<'_> {
         match name {
             "In" | "NotIn" => {
                 let items = lits(self);
-                let not = if name == "NotIn" { "NOT " } else { "" };
-                Ok(format!("({col} {not}IN ({}))", items.join(", ")))
+                let list = items.join(", ");
+                Ok(if name == "NotIn" {
+                    negated_or_null(&col, &format!("{col} NOT IN ({list})"))
+                } else {
+                    format!("({col} IN ({list}))")
+                })
             }
             "Between" | "NotBetween" => {
                 let items = lits(self);
                 let [lo, hi] = items.as_slice() else {
                     return Err(Unsupported(format!("{name} without two values")));
                 };
-                let not = if name == "NotBetween" { "NOT " } else { "" };
-                Ok(format!("({col} {not}BETWEEN {lo} AND {hi})"))
+                Ok(if name == "NotBetween" {
+                    negated_or_null(&col, &format!("{col} NOT BETWEEN {lo} AND {hi}"))
+                } else {
+                    format!("({col} BETWEEN {lo} AND {hi})")
+                })
             }
             "EqualUserId" | "NotEqualUserId" | "EqualBusinessId" | "NotEqualBusinessId" => {
                 let id = if name.contains("User") {
@@ -116,7 +124,7 @@ impl Planner<'_> {
                 };
                 let v = self.param(guid(id));
                 Ok(if name.starts_with("Not") {
-                    format!("({col} IS NOT {v})")
+                    not_equal_sql(&col, &v)
                 } else {
                     format!("({col} = {v})")
                 })
