@@ -9,13 +9,22 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use d365_testkit::{EmulatorInfo, start, test_config};
+use d365_testkit::{EmulatorConfig, EmulatorInfo, start, test_config};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// An in-memory emulator with `rows` accounts and service protection off (`--limits off`):
+/// the figures are the tool's and the wire's, not the throttle's.
+fn unthrottled(rows: usize) -> EmulatorConfig {
+    EmulatorConfig {
+        limits: None,
+        ..test_config(rows)
+    }
 }
 
 /// Runs `d365 args…` against the emulator; returns wall time and peak RSS (MiB, VmHWM).
@@ -80,7 +89,7 @@ fn main() {
     let home = dir.path();
     runtime.block_on(async {
         let seeding = Instant::now();
-        let emulator = start(test_config(rows)).await;
+        let emulator = start(unthrottled(rows)).await;
         let info = emulator.info();
         println!(
             "data_movement: {rows} accounts seeded in {:.1} s (in memory)",
@@ -191,7 +200,7 @@ async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, impo
                 "single",
             ),
         ] {
-            let target = start(test_config(0)).await;
+            let target = start(unthrottled(0)).await;
             let (path, info) = (out(file), target.info());
             let home = home.to_owned();
             let (wall, rss) = tokio::task::spawn_blocking(move || {

@@ -94,7 +94,7 @@ fn start_emulator(dir: &Path) -> (Emulator, Info) {
     let log = std::fs::File::create(dir.join("emulator.log")).expect("log file");
     let mut emulator = Emulator(
         Command::new(&bin)
-            .args(["emulator", "--port", "0", "--info-file"])
+            .args(["emulator", "--limits", "off", "--port", "0", "--info-file"])
             .arg(&info_file)
             .env("D365_CONFIG", dir.join("config.toml"))
             .env("D365_CACHE_DIR", dir.join("cache"))

@@ -18,7 +18,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let emulator = start(EmulatorConfig { token_lifetime_secs: LIFETIME, ..test_config(10) }).await;
+        let emulator = start(EmulatorConfig { token_lifetime_secs: LIFETIME, limits: None, ..test_config(10) }).await;
         let info = emulator.info();
         let authority = Authority::new(&info.authority_host, &info.tenant_id).unwrap();
         let credential = Arc::new(OAuthCredential::password(token_client(authority).unwrap(), &info.public_client_id, None, &info.username, Password::new(&info.password)));

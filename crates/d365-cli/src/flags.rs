@@ -282,7 +282,8 @@ pub(crate) struct EmulatorArgs {
     pub(crate) device_code_interval: Option<u64>,
     /// Service protection limits: `real` (6,000 requests and 1,200 s of execution per user
     /// per 5 minutes, 52 concurrent), `off`, or a TOML file with `requests`, `execution_ms`,
-    /// `window_secs`, `concurrent`, `dop_hint` (default: off, or the config file's `[limits]`).
+    /// `window_secs`, `concurrent`, `dop_hint` (default: real, as every org enforces them, or
+    /// the config file's `limits`; `off` is for benchmarks).
     #[arg(long, value_name = "real|off|FILE")]
     pub(crate) limits: Option<String>,
     /// A real org's `$metadata` (download `{env}/api/data/v9.2/$metadata` once): every table

@@ -87,6 +87,7 @@ async fn main() {
         seed_accounts: accounts,
         data_dir: Some(dir.clone()),
         token_lifetime_secs: 3600,
+        limits: None, // service protection off: measure the emulator, not the throttle
         ..EmulatorConfig::default()
     };
     let started = Instant::now();

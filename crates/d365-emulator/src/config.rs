@@ -44,7 +44,9 @@ pub struct EmulatorConfig {
     pub users: Vec<UserConfig>,
     /// The Dataverse environment.
     pub environment: EnvironmentConfig,
-    /// Service protection limits (`[limits]`); none unless given.
+    /// Service protection limits: the real ones unless the file says otherwise (`[limits]`
+    /// changes some numbers, `limits = "off"` turns them off); `None` is off.
+    #[serde(with = "crate::limits::setting")]
     pub limits: Option<crate::limits::ServiceLimits>,
     /// A real org's `$metadata` (CSDL): its tables are emulated too (`--metadata`).
     pub metadata: Option<PathBuf>,
@@ -334,7 +336,7 @@ impl Default for EmulatorConfig {
             tls: false,
             also_ports: Vec::new(),
             signing_key_pem: None,
-            limits: None,
+            limits: Some(crate::limits::ServiceLimits::real()),
             faults: Vec::new(),
             metadata: None,
             elastic_tables: Vec::new(),

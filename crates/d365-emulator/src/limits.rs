@@ -2,7 +2,8 @@
 //! (<https://learn.microsoft.com/power-apps/developer/data-platform/api-limits>): requests,
 //! combined execution time and concurrent requests. Over a limit the request gets 429 with
 //! `Retry-After` and one of the three documented error codes; every Web API answer carries
-//! the `x-ms-ratelimit-*` headers and `x-ms-dop-hint`. Off unless configured.
+//! the `x-ms-ratelimit-*` headers and `x-ms-dop-hint`. On by default, as in every real org;
+//! `--limits off` (or `limits = "off"` in the configuration file) is for benchmarks.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -71,6 +72,44 @@ impl ServiceLimits {
                 }
                 Ok(Some(limits))
             }
+        }
+    }
+}
+
+/// The configuration file's `limits`: a `[limits]` table (fields not given keep the real
+/// values), or `"real"` / `"off"`.
+pub(crate) mod setting {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ServiceLimits;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Setting {
+        Word(String),
+        Table(ServiceLimits),
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ServiceLimits>, D::Error> {
+        match Setting::deserialize(d)? {
+            Setting::Table(limits) => Ok(Some(limits)),
+            Setting::Word(w) if w == "real" => Ok(Some(ServiceLimits::real())),
+            Setting::Word(w) if w == "off" => Ok(None),
+            Setting::Word(w) => Err(serde::de::Error::custom(format!(
+                "limits is \"real\", \"off\" or a [limits] table, not \"{w}\""
+            ))),
+        }
+    }
+
+    pub(crate) fn serialize<S: Serializer>(
+        limits: &Option<ServiceLimits>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match limits {
+            Some(l) => l.serialize(s),
+            None => s.serialize_str("off"),
         }
     }
 }
