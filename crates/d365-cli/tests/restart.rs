@@ -54,3 +54,92 @@ async fn whoami_after_a_restart_in_memory_signs_in_again_once() {
     assert_eq!(statuses, [401, 200, 200], "{log:?}");
     assert!(log[1].0.contains("/token"), "{log:?}");
 }
+
+/// `d365 emulator` as a process, killed and started again on the same port, in memory (a new
+/// signing key: the cached token is refused once, and the command signs in again) and with
+/// `--data-dir` (the key persists: the cached token still works, no token request).
+#[test]
+fn whoami_across_emulator_process_restarts_in_memory_and_with_a_data_dir() {
+    for persisted in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let info_path = dir.path().join("info.json");
+        let data_dir = dir.path().join("data");
+        let emulator = |port: &str| {
+            let _ = std::fs::remove_file(&info_path);
+            let mut args = vec!["emulator", "--port", port, "--seed", "3", "--info-file"];
+            args.push(info_path.to_str().unwrap());
+            if persisted {
+                args.extend(["--data-dir", data_dir.to_str().unwrap()]);
+            }
+            let child = TestCommand::new(&args).spawn();
+            (child, util::wait_for_info(&info_path))
+        };
+        let whoami = |info: &serde_json::Value| {
+            let s = |k: &str| info[k].as_str().unwrap().to_owned();
+            TestCommand::new(&["whoami", "--json"])
+                .home(&home)
+                .env("AZURE_AUTHORITY_HOST", &s("authority_host"))
+                .env("AZURE_TENANT_ID", &s("tenant_id"))
+                .env("AZURE_CLIENT_ID", &s("client_id"))
+                .env("AZURE_CLIENT_SECRET", &s("client_secret"))
+                .env("D365_URL", &s("environment_url"))
+                .run()
+        };
+        let (mut first, info) = emulator("0");
+        whoami(&info).assert_ok();
+        let port = info["environment_url"]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        let _ = first.kill();
+        let _ = first.wait();
+
+        let (mut second, info) = emulator(&port);
+        let run = whoami(&info);
+        let base = info["environment_url"].as_str().unwrap().to_owned();
+        let (stats, log) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let http = reqwest::Client::new();
+            let get = |path: &str| http.get(format!("{base}{path}")).send();
+            let stats: serde_json::Value =
+                get("/_emulator/stats").await.unwrap().json().await.unwrap();
+            let log: serde_json::Value = get("/_emulator/requests")
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (stats, log)
+        });
+        let _ = second.kill();
+        let _ = second.wait();
+        run.assert_ok().assert_clean_stderr();
+        assert!(run.stdout.contains("UserId"), "{}", run.stdout);
+        let statuses: Vec<u64> = log
+            .as_array()
+            .or_else(|| log["requests"].as_array())
+            .unwrap_or_else(|| panic!("{log}"))
+            .iter()
+            .filter(|r| {
+                let p = r["path"].as_str().unwrap_or_default();
+                p.contains("WhoAmI") || p.contains("/token")
+            })
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect();
+        if persisted {
+            assert_eq!(stats["token_requests"], 0, "{log}");
+            assert_eq!(statuses, [200], "the cached token still works: {log}");
+        } else {
+            assert_eq!(stats["token_requests"], 1, "{log}");
+            assert_eq!(
+                statuses,
+                [401, 200, 200],
+                "refused, a new token, the call again: {log}"
+            );
+        }
+    }
+}
