@@ -2,8 +2,8 @@
 //! HTTP: the v2 `scope` answer of each grant (what MSAL caches by), no default port in any URL
 //! the emulator writes, the Organization service's 401 challenge, and `invalid_tenant`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+mod common;
+
 use d365_testkit::{Emulator, EmulatorInfo, start, test_config};
 use serde_json::Value;
 
@@ -45,12 +45,6 @@ fn password<'a>(info: &'a EmulatorInfo, scope: &'a str) -> Vec<(&'a str, &'a str
     ]
 }
 
-/// The claims of a JWT (not verified: the emulator signed it).
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 // See: issue 14, item 1. MSAL caches a token under the answered scopes and looks it up by the
 // asked ones: `{env}/.default` must be among the answered ones for every user grant.
 #[tokio::test]
@@ -78,7 +72,7 @@ async fn r14_1_v2_scope_answer_per_grant() {
         format!("{env}//user_impersonation {env}//.default").as_str()
     );
     assert_eq!(
-        claims(body["access_token"].as_str().unwrap())["aud"],
+        common::jwt_claims(body["access_token"].as_str().unwrap())["aud"],
         env.as_str()
     );
 
@@ -248,7 +242,7 @@ async fn written_urls(http: &reqwest::Client, emulator: &Emulator) -> Vec<(Strin
     let scope = format!("{env}/.default openid offline_access");
     let user = v2_token(http, &info, &password(&info, &scope)).await;
     for token in ["access_token", "id_token"] {
-        let claims = claims(user[token].as_str().unwrap());
+        let claims = common::jwt_claims(user[token].as_str().unwrap());
         texts.push((format!("{token} claims"), claims.to_string()));
     }
     texts.push(("token answer".into(), user.to_string()));
@@ -405,15 +399,10 @@ async fn r14_organization_service_challenges_like_the_web_api() {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert!(challenge(&r).contains_key("authorization_uri"));
-    let body = v2_token(
-        &http,
-        &info,
-        &password(&info, &format!("{}/.default", info.environment_url)),
-    )
-    .await;
+    let token = common::app_token(&http, &info).await;
     let r = http
         .post(&soap)
-        .bearer_auth(body["access_token"].as_str().unwrap())
+        .bearer_auth(token)
         .header("content-type", "text/xml; charset=utf-8")
         .header("SOAPAction", "http://schemas.microsoft.com/xrm/2011/Contracts/Services/IOrganizationService/Execute")
         .body("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body/></s:Envelope>")
