@@ -14,6 +14,24 @@ async function whoAmI(token) {
   return r.json();
 }
 
+// Token endpoint requests the emulator has served (its control API, loopback only).
+async function tokenRequests() {
+  const r = await fetch(`${info.authority_host}/_emulator/stats`);
+  if (r.status !== 200) throw new Error(`stats: ${r.status} ${await r.text()}`);
+  return (await r.json()).token_requests;
+}
+
+// A silent call for `{env}/.default` after a user sign-in is answered from msal-node's cache:
+// no request reaches the token endpoint (issue 14, item 1).
+async function assertServedFromCache(app, signedIn) {
+  const before = await tokenRequests();
+  const r = await app.acquireTokenSilent({ account: signedIn.account, scopes });
+  if (r.fromCache !== true) throw new Error(`silent call not from the cache (fromCache ${r.fromCache})`);
+  if (r.accessToken !== signedIn.accessToken) throw new Error("silent call returned another token");
+  const after = await tokenRequests();
+  if (after !== before) throw new Error(`the silent call reached the token endpoint (${after - before} requests)`);
+}
+
 const publicApp = () => new msal.PublicClientApplication({ auth: { clientId: info.public_client_id, authority, knownAuthorities } });
 
 const tests = {
@@ -23,9 +41,11 @@ const tests = {
     await whoAmI(r.accessToken);
   },
   async usernamePassword() {
-    const r = await publicApp().acquireTokenByUsernamePassword({ scopes, username: info.username, password: info.password });
+    const app = publicApp();
+    const r = await app.acquireTokenByUsernamePassword({ scopes, username: info.username, password: info.password });
     if (r.account.username !== info.username) throw new Error(`account ${r.account.username}`);
     await whoAmI(r.accessToken);
+    await assertServedFromCache(app, r);
   },
   async wrongPassword() {
     try {
@@ -37,13 +57,15 @@ const tests = {
     throw new Error("a wrong password was accepted");
   },
   async deviceCode() {
-    const r = await publicApp().acquireTokenByDeviceCode({
+    const app = publicApp();
+    const r = await app.acquireTokenByDeviceCode({
       scopes,
       deviceCodeCallback: (response) => {
         setTimeout(() => fetch(`${info.authority_host}/_emulator/devicecode/${response.userCode}/approve?upn=${encodeURIComponent(info.username)}`, { method: "POST" }), 1500);
       },
     });
     await whoAmI(r.accessToken);
+    await assertServedFromCache(app, r);
   },
 };
 

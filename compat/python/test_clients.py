@@ -10,7 +10,7 @@ import traceback
 
 import msal
 import requests
-from azure.identity import CertificateCredential, ClientSecretCredential
+from azure.identity import CertificateCredential, ClientSecretCredential, UsernamePasswordCredential
 
 info = json.load(open(sys.argv[1]))
 cert_path = sys.argv[2]
@@ -23,6 +23,24 @@ def who_am_i(token):
     r = requests.get(f"{env}/api/data/v9.2/WhoAmI", headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def token_requests():
+    """Token endpoint requests the emulator has served (its control API, loopback only)."""
+    r = requests.get(f"{info['authority_host']}/_emulator/stats")
+    assert r.status_code == 200, r.text
+    return r.json()["token_requests"]
+
+
+def assert_served_from_cache(app, account):
+    """A silent call for `{env}/.default` after a user sign-in is answered from MSAL's cache:
+    no request reaches the token endpoint (issue 14, item 1)."""
+    before = token_requests()
+    r = app.acquire_token_silent(scopes, account=account)
+    assert r and "access_token" in r, r
+    assert r.get("token_source") == "cache", r.get("token_source")
+    assert token_requests() == before, "the silent call reached the token endpoint"
+    return r
 
 
 def msal_client_credentials():
@@ -46,6 +64,8 @@ def msal_password_and_refresh():
     assert r.get("id_token_claims", {}).get("preferred_username") == info["username"], r.get("id_token_claims")
     accounts = app.get_accounts()
     assert len(accounts) == 1 and accounts[0]["username"] == info["username"], accounts
+    cached = assert_served_from_cache(app, accounts[0])
+    assert cached["access_token"] == r["access_token"]
     refreshed = app.acquire_token_silent(scopes, account=accounts[0], force_refresh=True)
     assert refreshed and "access_token" in refreshed, refreshed
     assert refreshed["access_token"] != r["access_token"]
@@ -70,6 +90,7 @@ def msal_device_code():
     r = app.acquire_token_by_device_flow(flow)
     assert "access_token" in r, r
     who_am_i(r["access_token"])
+    assert_served_from_cache(app, app.get_accounts()[0])
 
 
 def azure_identity_client_secret():
@@ -80,6 +101,19 @@ def azure_identity_client_secret():
 def azure_identity_certificate():
     cred = CertificateCredential(info["tenant_id"], info["client_id"], certificate_path=cert_path, authority=info["authority_host"], disable_instance_discovery=True)
     who_am_i(cred.get_token(*scopes).token)
+
+
+def azure_identity_username_password():
+    # The second get_token is served by the credential's MSAL cache, without a request.
+    cred = UsernamePasswordCredential(info["public_client_id"], info["username"], info["password"],
+                                      tenant_id=info["tenant_id"], authority=info["authority_host"],
+                                      disable_instance_discovery=True)
+    first = cred.get_token(*scopes)
+    who_am_i(first.token)
+    before = token_requests()
+    second = cred.get_token(*scopes)
+    assert second.token == first.token, "the second get_token returned another token (not from the cache)"
+    assert token_requests() == before, "the second get_token reached the token endpoint"
 
 
 def azure_identity_wrong_secret():
@@ -94,7 +128,8 @@ def azure_identity_wrong_secret():
 
 
 tests = [msal_client_credentials, msal_password_and_refresh, msal_wrong_password, msal_device_code,
-         azure_identity_client_secret, azure_identity_certificate, azure_identity_wrong_secret]
+         azure_identity_client_secret, azure_identity_certificate, azure_identity_username_password,
+         azure_identity_wrong_secret]
 passed = failed = 0
 for t in tests:
     try:

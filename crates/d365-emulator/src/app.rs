@@ -53,7 +53,11 @@ pub fn router(state: AppState) -> Router {
         .route("/common/userrealm/{user}", get(entra::userrealm::userrealm));
     let webapi = Router::new()
         .route("/api/data/{*rest}", any(dataverse::dispatch))
-        .layer(axum::middleware::from_fn(dataverse::headers::odata_headers));
+        .layer(axum::middleware::from_fn(dataverse::headers::odata_headers))
+        .route(
+            "/XRMServices/2011/Organization.svc/web",
+            any(dataverse::organization_service),
+        );
     let control = Router::new()
         .route("/_emulator/stats", get(admin::stats))
         .route("/_emulator/users/{upn}/revoke", post(admin::revoke))

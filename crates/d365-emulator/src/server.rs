@@ -57,6 +57,38 @@ impl std::fmt::Debug for EmulatorInfo {
     }
 }
 
+/// The origin of every URL the emulator writes (authority, issuers, discovery documents,
+/// challenges, the environment and its context URLs and links, the info file):
+/// `scheme://host[:port]`, without a default port (443 for https, 80 for http). Entra and
+/// Dataverse never write one, and clients compare host strings after URL parsing has dropped
+/// it (msal-node compares the issuer's host with the authority's), so an emulator on 443 must
+/// say `https://127.0.0.1`, not `https://127.0.0.1:443` (PROTOCOL.md A1, "Canonical URLs").
+pub(crate) fn origin(scheme: &str, host: &std::net::IpAddr, port: u16) -> String {
+    canonical_url(&format!("{scheme}://{}", SocketAddr::new(*host, port)))
+}
+
+/// A URL as the emulator writes it: without a default port and without trailing slashes,
+/// otherwise as given (the host keeps its case; the token audience follows the spelling).
+pub(crate) fn canonical_url(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => return url.to_owned(),
+    };
+    let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    match authority.strip_suffix(default_port) {
+        // `host:443` and `[::1]:443`, never `[::443]` (no port) or `host:8443`.
+        Some(host) if !host.is_empty() && !host.ends_with(':') => {
+            format!("{scheme}://{host}{path}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Seeds the directory rows and, if the tables are empty, the configured number of accounts
 /// with their related rows. Seeded records belong to the first user (the demo admin), else
 /// the first application user.
@@ -315,19 +347,16 @@ impl Emulator {
             );
         }
         let host = if local.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
+            std::net::IpAddr::from([127, 0, 0, 1])
         } else {
-            local.ip().to_string()
+            local.ip()
         };
         let scheme = if config.tls { "https" } else { "http" };
-        let base_url = format!("{scheme}://{host}:{}", local.port());
-        let env_url = config
-            .environment
-            .url
-            .clone()
-            .unwrap_or_else(|| base_url.clone())
-            .trim_end_matches('/')
-            .to_owned();
+        let base_url = origin(scheme, &host, local.port());
+        let env_url = match &config.environment.url {
+            Some(url) => canonical_url(url),
+            None => base_url.clone(),
+        };
 
         let (tls, temp_tls_dir) = if config.tls {
             let (dir, temp) = match &config.data_dir {
@@ -460,6 +489,44 @@ impl Drop for Emulator {
         self.handle.shutdown();
         if let Some(dir) = &self.temp_tls_dir {
             let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_urls_carry_no_default_port() {
+        let v4 = std::net::IpAddr::from([127, 0, 0, 1]);
+        let v6 = std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
+        assert_eq!(origin("https", &v4, 443), "https://127.0.0.1");
+        assert_eq!(origin("http", &v4, 80), "http://127.0.0.1");
+        assert_eq!(origin("https", &v4, 80), "https://127.0.0.1:80");
+        assert_eq!(origin("http", &v4, 443), "http://127.0.0.1:443");
+        assert_eq!(origin("https", &v4, 8443), "https://127.0.0.1:8443");
+        assert_eq!(origin("https", &v6, 443), "https://[::1]");
+        assert_eq!(origin("https", &v6, 4443), "https://[::1]:4443");
+        for (given, written) in [
+            (
+                "https://Contoso.crm.dynamics.com:443/",
+                "https://Contoso.crm.dynamics.com",
+            ),
+            ("HTTPS://org.example:443", "HTTPS://org.example"),
+            ("http://org.example:80/path/", "http://org.example/path"),
+            ("https://org.example:8443", "https://org.example:8443"),
+            ("https://org.example:4443", "https://org.example:4443"),
+            ("https://[::443]", "https://[::443]"),
+            ("https://[::1]:443", "https://[::1]"),
+            (
+                "https://user:443@org.example",
+                "https://user:443@org.example",
+            ),
+            ("https://org.example//", "https://org.example"),
+            ("not a url:443", "not a url:443"),
+        ] {
+            assert_eq!(canonical_url(given), written, "{given}");
         }
     }
 }

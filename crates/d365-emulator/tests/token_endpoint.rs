@@ -110,7 +110,12 @@ async fn password_grant_v2_has_integer_numbers_and_scope() {
         "{body}"
     );
     assert!(body.get("resource").is_none() && body.get("expires_on").is_none());
-    assert!(body["scope"].as_str().unwrap().contains("offline_access"));
+    // The resource's permissions and `.default`; OpenID scopes are Graph's, not answered.
+    let env = &c.info.environment_url;
+    assert_eq!(
+        body["scope"],
+        format!("{env}/user_impersonation {env}/.default").as_str()
+    );
     assert!(body["refresh_token"].is_string());
 }
 
@@ -331,7 +336,7 @@ async fn failures_have_entra_shapes_on_both_versions() {
             .await
             .unwrap();
         let (s, b) = (r.status().as_u16(), r.json::<Value>().await.unwrap());
-        assert_error(s, &b, 400, "invalid_request", 90002);
+        assert_error(s, &b, 400, "invalid_tenant", 90002);
     }
     // v2 only: client credentials need `/.default`; scopes of two resources.
     let scope = format!("{}/user_impersonation", c.info.environment_url);

@@ -42,6 +42,20 @@ pub(crate) async fn dispatch(State(st): State<AppState>, request: Request) -> Re
     }
 }
 
+/// `/XRMServices/2011/Organization.svc/web`, the Organization service's SOAP endpoint. Without
+/// a valid token it answers as the Web API does, 401 with the `WWW-Authenticate` challenge: the
+/// .NET ServiceClient and tools like it probe it to learn the authority and the resource
+/// (PROTOCOL.md C4). With one, 501: the emulator serves the Web API, not SOAP.
+pub(crate) async fn organization_service(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    match authenticate(&st, &headers) {
+        Ok(_) => DataverseError::soap_not_served(&st.api_root()).into_response(),
+        Err(challenge) => challenge.into_response(),
+    }
+}
+
 async fn route(st: &AppState, request: Request) -> Result<Response, DataverseError> {
     // The raw (still percent-encoded) path after `/api/data/`.
     let rest = request

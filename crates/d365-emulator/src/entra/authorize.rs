@@ -118,7 +118,8 @@ fn handle(
 ) -> Response {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(tenant_ref) = st.registry.resolve_tenant(&tenant) else {
-        return error_page(90_002, &format!("Tenant '{tenant}' not found."));
+        let e = EntraError::tenant_not_found(&tenant);
+        return error_page(e.code, &e.message);
     };
     let Some(client_id) = get("client_id") else {
         return error_page(

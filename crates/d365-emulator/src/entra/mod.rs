@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod keys;
 pub mod pages;
 pub mod registry;
+pub(crate) mod scope;
 pub mod sessions;
 pub mod token;
 pub mod userrealm;

@@ -18,6 +18,9 @@ pub struct SignInTarget {
     pub client_info: bool,
     /// The v2 endpoint started it.
     pub v2: bool,
+    /// The v2 answer's `scope`, decided by what the sign-in asked for (`entra::scope`);
+    /// `None` for v1 sign-ins and v2 refreshes that named no scope.
+    pub scope: Option<String>,
 }
 
 /// Where a device code stands.
@@ -341,6 +344,7 @@ mod tests {
                 openid: false,
                 client_info: false,
                 v2: true,
+                scope: None,
             },
             challenge: None,
             nonce: None,

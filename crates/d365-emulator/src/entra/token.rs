@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::claims::{self, Subject};
 use crate::entra::registry::TenantRef;
+use crate::entra::scope::{self, Requested};
 use crate::entra::sessions::SignInTarget;
 use crate::entra::{assertion, authorize, constant_time_eq, device_code};
 use crate::error::{EntraError, no_store};
@@ -29,8 +30,6 @@ pub enum Version {
     /// `scope=`, integer numbers.
     V2,
 }
-
-const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
 /// `POST /{tenant}/oauth2/token`
 pub(crate) async fn token_v1(
@@ -209,6 +208,7 @@ async fn handle(
                         openid: has_openid(form),
                         client_info: get("client_info") == Some("1"),
                         v2: version == Version::V2,
+                        scope: None,
                     }
                 }
                 _ => resolve_target(st, version, form, false)?,
@@ -337,6 +337,7 @@ pub(crate) fn resolve_target(
                 openid: has_openid(form),
                 client_info,
                 v2: false,
+                scope: None,
             })
         }
         Version::V2 => {
@@ -344,44 +345,21 @@ pub(crate) fn resolve_target(
                 .get("scope")
                 .filter(|v| !v.trim().is_empty())
                 .ok_or_else(|| EntraError::missing_parameter("scope"))?;
-            let mut resource: Option<String> = None;
-            let mut offline = false;
-            for s in scope.split_whitespace() {
-                if s == "offline_access" {
-                    offline = true;
-                    continue;
-                }
-                if OIDC_SCOPES.contains(&s) {
-                    continue;
-                }
-                let (res, perm) = s
-                    .rsplit_once('/')
-                    .ok_or_else(|| EntraError::invalid_scope(scope))?;
-                // `https://org//.default` is a classic client bug; Entra accepts it.
-                let res = res.trim_end_matches('/');
-                match &resource {
-                    Some(r) if !r.eq_ignore_ascii_case(res) => {
-                        return Err(EntraError::scopes_span_resources());
-                    }
-                    _ => resource = Some(res.to_owned()),
-                }
-                if app_only && perm != ".default" {
-                    return Err(EntraError::client_credentials_scope(scope));
-                }
-                if perm != ".default" && perm != "user_impersonation" {
-                    return Err(EntraError::invalid_scope(scope));
-                }
-            }
-            let resource = resource.ok_or_else(|| EntraError::invalid_scope(scope))?;
-            if !known(&resource) {
-                return Err(EntraError::unknown_resource(&resource, st.env_tenant()));
+            let requested = Requested::parse(scope, app_only)?;
+            if !known(requested.resource()) {
+                return Err(EntraError::unknown_resource(
+                    requested.resource(),
+                    st.env_tenant(),
+                ));
             }
             Ok(SignInTarget {
-                aud: resource,
-                offline: offline && !app_only,
-                openid: has_openid(form) && !app_only,
+                aud: requested.resource().to_owned(),
+                offline: requested.offline && !app_only,
+                openid: requested.openid && !app_only,
                 client_info,
                 v2: true,
+                // Client credentials answer no `scope` (see `entra::scope`).
+                scope: (!app_only).then(|| requested.granted_to_user()),
             })
         }
     }
@@ -440,14 +418,12 @@ pub(crate) async fn issue_user_tokens(
     });
     let scope = match version {
         Version::V1 => "user_impersonation".to_owned(),
-        Version::V2 => {
-            // Entra echoes the delegated permission, never `.default`.
-            let mut s = format!("{}/user_impersonation", grant.aud);
-            if grant.offline {
-                s.push_str(" offline_access");
-            }
-            s
-        }
+        // What the sign-in asked for decides the answer (`entra::scope`); a refresh that
+        // named no scope gets the delegated permission.
+        Version::V2 => grant
+            .scope
+            .clone()
+            .unwrap_or_else(|| scope::delegated_to_user(&grant.aud)),
     };
     let mut body = shape(version, grant, access, now, lifetime, refresh, Some(scope));
     if let Some(ci) = client_info {

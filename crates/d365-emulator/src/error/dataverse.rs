@@ -197,6 +197,17 @@ impl DataverseError {
             format!("Entity {entity} isn't enabled for change tracking."),
         )
     }
+    /// 501, no code: an authenticated call to the Organization service's SOAP endpoint, which
+    /// the emulator does not implement (its 401 challenge it does answer).
+    pub fn soap_not_served(api_root: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "",
+            format!(
+                "The d365 emulator serves the Dataverse Web API ({api_root}/), not the Organization service (SOAP). Use the Web API, or a real environment for SOAP clients."
+            ),
+        )
+    }
     /// 405: the method is not allowed on this resource.
     pub fn method_not_allowed(method: &str, uri: &str) -> Self {
         Self::new(

@@ -61,14 +61,15 @@ impl EntraError {
             format!("The request body must contain the following parameter: '{name}'."),
         )
     }
-    /// AADSTS90002: unknown tenant.
+    /// AADSTS90002 `invalid_tenant`: no tenant of that GUID or domain. Entra answers so at
+    /// every endpoint under the tenant (discovery documents and keys, device code, token), 400.
     pub fn tenant_not_found(tenant: &str) -> Self {
         Self::new(
             400,
-            "invalid_request",
+            "invalid_tenant",
             90_002,
             format!(
-                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
             ),
         )
     }

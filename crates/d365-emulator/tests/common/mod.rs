@@ -69,3 +69,14 @@ async fn v1_token(http: &reqwest::Client, info: &EmulatorInfo, form: &[(&str, &s
         .expect("the token response has an access_token")
         .to_owned()
 }
+
+/// The claims of a JWT the emulator issued (read, not verified).
+#[allow(dead_code)] // not every test binary reads tokens
+pub(crate) fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url claims");
+    serde_json::from_slice(&json).expect("JSON claims")
+}
