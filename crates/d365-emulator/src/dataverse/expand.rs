@@ -178,13 +178,13 @@ fn attach<'a>(
             };
             for object in objects.iter_mut() {
                 let key = key_of(object, entity);
-                let value = key.and_then(|k| related.get(&k).cloned()).unwrap_or(
-                    if nav.collection {
-                        Json::Array(Vec::new())
-                    } else {
-                        Json::Null
-                    },
-                );
+                let value =
+                    key.and_then(|k| related.get(&k).cloned())
+                        .unwrap_or(if nav.collection {
+                            Json::Array(Vec::new())
+                        } else {
+                            Json::Null
+                        });
                 object.insert(name.to_owned(), value);
                 if let Some(link) = key.and_then(|k| links.get(&k)) {
                     object.insert(format!("{name}@odata.nextLink"), Json::String(link.clone()));
@@ -354,7 +354,9 @@ async fn expand_collection(
     } else {
         item.options
             .top
-            .map_or(MAX_PAGE_SIZE, |t| usize::try_from(t).unwrap_or(MAX_PAGE_SIZE))
+            .map_or(MAX_PAGE_SIZE, |t| {
+                usize::try_from(t).unwrap_or(MAX_PAGE_SIZE)
+            })
             .min(MAX_PAGE_SIZE)
     };
     let parent_of = |o: &Row| {
@@ -388,17 +390,16 @@ async fn expand_collection(
             // Learn's paged (nested) collections carry no etags on their rows.
             object.shift_remove("@odata.etag");
         }
-        grouped.entry(parent).or_default().push(Json::Object(object));
+        grouped
+            .entry(parent)
+            .or_default()
+            .push(Json::Object(object));
     }
     let (name, _) = split_ref(item);
     let options = item.options.to_query_string();
     let mut links = HashMap::new();
     for parent in keys {
-        let base = format!(
-            "{}/{}({parent})/{name}",
-            st.api_root(),
-            entity.entity_set
-        );
+        let base = format!("{}/{}({parent})/{name}", st.api_root(), entity.entity_set);
         let link = if !mode.nested {
             Some(with_query(&base, &options, None))
         } else if more.contains_key(parent) {

@@ -95,7 +95,10 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
         guid(&st.registry.config().environment.business_unit_id),
     );
     let mut response = API_VERSION
-        .scope(version, filter::CALLER.scope(caller, serve(st, &principal, request)))
+        .scope(
+            version,
+            filter::CALLER.scope(caller, serve(st, &principal, request)),
+        )
         .await
         .unwrap_or_else(IntoResponse::into_response);
     if let Some(a) = &admission {
