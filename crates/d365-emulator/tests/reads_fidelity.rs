@@ -4,29 +4,14 @@
 
 mod common;
 
-use d365_testkit::{Emulator, EmulatorInfo, start, test_config};
+use common::Session as Ctx;
+use d365_testkit::test_config;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-struct Ctx {
-    _emulator: Emulator,
-    info: EmulatorInfo,
-    http: reqwest::Client,
-    token: String,
-}
-
 async fn ctx(accounts: usize) -> Ctx {
-    let emulator = start(test_config(accounts)).await;
-    let info = emulator.info();
-    let http = reqwest::Client::new();
-    let token = common::app_token(&http, &info).await;
-    Ctx {
-        _emulator: emulator,
-        info,
-        http,
-        token,
-    }
+    common::session(test_config(accounts)).await
 }
 
 struct Answer {
