@@ -57,7 +57,11 @@ pub(crate) async fn retrieve(
         serde_json::to_string(&context).unwrap_or_default(),
         &row[1..]
     );
-    Ok(json_response(body))
+    let mut response = json_response(body);
+    if let Some(v) = super::entity_set::preference_applied(&prefer, None) {
+        response.headers_mut().insert("preference-applied", v);
+    }
+    Ok(response)
 }
 
 /// Whether `If-None-Match` names the row's current `@odata.etag` (weak comparison, RFC 9110
