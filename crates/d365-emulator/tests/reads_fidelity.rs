@@ -254,7 +254,10 @@ async fn if_none_match_with_the_current_etag_answers_304() {
         )
         .await;
     assert_eq!(a.status, 200, "annotations never give 304");
-    assert_eq!(a.header("preference-applied"), Some(annotations("*").as_str()));
+    assert_eq!(
+        a.header("preference-applied"),
+        Some(annotations("*").as_str())
+    );
     // After an update the old tag no longer matches.
     let r = c
         .http
