@@ -37,6 +37,14 @@ const MAX_READ: usize = MAX_PAGE_SIZE * 10;
 
 type Row = Map<String, Json>;
 
+/// One expanded navigation property: the item as written, the property and its target.
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    item: &'a ExpandItem,
+    nav: &'a NavigationProperty,
+    target: &'a EntityType,
+}
+
 /// How collections are expanded in this query (see the module docs).
 #[derive(Debug, Clone, Copy)]
 struct Mode {
@@ -167,14 +175,14 @@ fn attach<'a>(
                 .model
                 .entity_type(&nav.target)
                 .ok_or_else(DataverseError::internal)?;
+            let step = Step { item, nav, target };
             let mut links = HashMap::new();
             let related = if nav.collection {
-                let (related, next) =
-                    expand_collection(st, entity, nav, target, item, &keys, mode).await?;
+                let (related, next) = expand_collection(st, entity, step, &keys, mode).await?;
                 links = next;
                 related
             } else {
-                expand_single(st, entity, nav, target, item, &keys, reference, mode).await?
+                expand_single(st, entity, step, &keys, reference, mode).await?
             };
             for object in objects.iter_mut() {
                 let key = key_of(object, entity);
@@ -268,13 +276,10 @@ async fn run(
 }
 
 /// A lookup: each row's related record (or its reference), by the row's foreign key.
-#[allow(clippy::too_many_arguments)]
 async fn expand_single(
     st: &AppState,
     entity: &EntityType,
-    nav: &NavigationProperty,
-    target: &EntityType,
-    item: &ExpandItem,
+    Step { item, nav, target }: Step<'_>,
     keys: &[uuid::Uuid],
     reference: bool,
     mode: Mode,
@@ -328,9 +333,7 @@ type Collections = (HashMap<uuid::Uuid, Json>, HashMap<uuid::Uuid, String>);
 async fn expand_collection(
     st: &AppState,
     entity: &EntityType,
-    nav: &NavigationProperty,
-    target: &EntityType,
-    item: &ExpandItem,
+    Step { item, nav, target }: Step<'_>,
     keys: &[uuid::Uuid],
     mode: Mode,
 ) -> Result<Collections, DataverseError> {
