@@ -166,6 +166,50 @@ async fn count_annotations_say_whether_the_count_reached_the_cap() {
     assert_eq!(a.header("preference-applied"), None);
 }
 
+#[tokio::test]
+async fn an_elastic_tables_count_stops_at_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = common::session(d365_testkit::elastic_config(0, dir.path())).await;
+    let targets: Vec<Value> = (0..501)
+        .map(|i| json!({"@odata.type": "Microsoft.Dynamics.CRM.contoso_sensordata", "contoso_deviceid": format!("d{i}")}))
+        .collect();
+    let r = c
+        .http
+        .post(format!(
+            "{}/contoso_sensordatas/Microsoft.Dynamics.CRM.CreateMultiple",
+            c.api("v9.2")
+        ))
+        .bearer_auth(&c.token)
+        .json(&json!({"Targets": targets}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let prefer = annotations("Microsoft.Dynamics.CRM.*");
+    let body = c
+        .ok(
+            "contoso_sensordatas?$select=contoso_deviceid&$count=true&$top=1",
+            &[("prefer", &prefer)],
+        )
+        .await;
+    assert_eq!(
+        (body["@odata.count"].clone(), body[TOTAL].clone()),
+        (json!(500), json!(500))
+    );
+    assert_eq!(body[EXCEEDED], true);
+    assert_eq!(c.get("contoso_sensordatas/$count").await.text, "500");
+    let body = c
+        .ok(
+            "contoso_sensordatas?$count=true&$top=1&$filter=contoso_deviceid eq 'd7'",
+            &[("prefer", &prefer)],
+        )
+        .await;
+    assert_eq!(
+        (body[TOTAL].clone(), body[EXCEEDED].clone()),
+        (json!(1), json!(false))
+    );
+}
+
 // See: https://github.com/MicrosoftDocs/powerapps-docs/issues/1050 (a page size above 5,000
 // falls back to the default 5,000).
 #[tokio::test]

@@ -136,22 +136,32 @@ pub(crate) fn page_size(prefer: &Prefer) -> Option<usize> {
         .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
 }
 
+/// The most rows `$count` reports on `entity`: 5,000, or 500 on an elastic table
+/// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows>).
+pub(crate) fn count_cap(st: &AppState, entity: &EntityType) -> i64 {
+    if st.model.is_elastic(&entity.name) {
+        500
+    } else {
+        exec::COUNT_CAP
+    }
+}
+
 /// `,"@Microsoft.Dynamics.CRM.totalrecordcount":n,"@…totalrecordcountlimitexceeded":b` for
 /// the annotations `odata.include-annotations` selects (`*`, `Microsoft.Dynamics.CRM.*`, the
-/// names, less `-` exclusions): the count up to 5,000 and whether more rows match, or `-1`
+/// names, less `-` exclusions): the count up to `cap` and whether more rows match, or `-1`
 /// and `false` without `$count=true`
 /// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows>).
-/// `count` is the capped count plus one when more rows match ([`exec::count`]).
-pub(crate) fn count_annotations(prefer: &Prefer, count: Option<i64>) -> String {
+/// `count` is counted up to one past 5,000 ([`exec::count`]).
+pub(crate) fn count_annotations(prefer: &Prefer, count: Option<i64>, cap: i64) -> String {
     let mut out = String::new();
     if prefer.annotation_requested("Microsoft.Dynamics.CRM.totalrecordcount") {
-        let total = count.map_or(-1, |n| n.min(exec::COUNT_CAP));
+        let total = count.map_or(-1, |n| n.min(cap));
         out.push_str(&format!(
             ",\"@Microsoft.Dynamics.CRM.totalrecordcount\":{total}"
         ));
     }
     if prefer.annotation_requested("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded") {
-        let exceeded = count.is_some_and(|n| n > exec::COUNT_CAP);
+        let exceeded = count.is_some_and(|n| n > cap);
         out.push_str(&format!(
             ",\"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded\":{exceeded}"
         ));
@@ -214,7 +224,7 @@ pub(crate) async fn count(
         .read(move |c| exec::count(c, &owned, filter.as_ref()))
         .await
         .map_err(|e| DataverseError::store(&e, "count"))?;
-    let mut response = n.min(exec::COUNT_CAP).to_string().into_response();
+    let mut response = n.min(count_cap(st, entity)).to_string().into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain"),
@@ -326,10 +336,11 @@ pub(crate) async fn query(
         "{{\"@odata.context\":{}",
         serde_json::to_string(&context).unwrap_or_default()
     );
+    let cap = count_cap(st, entity);
     if let Some(count) = page.count {
-        body.push_str(&format!(",\"@odata.count\":{}", count.min(exec::COUNT_CAP)));
+        body.push_str(&format!(",\"@odata.count\":{}", count.min(cap)));
     }
-    body.push_str(&count_annotations(&prefer, page.count));
+    body.push_str(&count_annotations(&prefer, page.count, cap));
     body.push_str(",\"value\":[");
     body.push_str(&rows.join(","));
     body.push(']');
