@@ -75,8 +75,13 @@ impl AppState {
         format!("https://sts.windows.net/{tenant_id}/")
     }
 
-    /// The web API root, `{env}/api/data/v9.2`.
+    /// The web API root, `{env}/api/data/v9.2`: the version is the one the request being
+    /// served named (`v9.0`, `v9.1`, `v9.2`), so every URL the emulator writes for it (context
+    /// URLs, next links, `OData-EntityId`) keeps that version, as Dataverse's do.
     pub fn api_root(&self) -> String {
-        format!("{}/api/data/v9.2", self.env_url)
+        let version = crate::dataverse::API_VERSION
+            .try_with(|v| *v)
+            .unwrap_or(crate::dataverse::LATEST_VERSION);
+        format!("{}/api/data/{version}", self.env_url)
     }
 }

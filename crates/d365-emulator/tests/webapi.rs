@@ -356,7 +356,7 @@ async fn errors_follow_dataverse_shapes() {
         (
             "Accounts",
             404,
-            "0x80060888",
+            "0x8006088a",
             "Resource not found for the segment 'Accounts'.",
         ),
         (

@@ -354,7 +354,7 @@ impl Binder<'_> {
                     BinaryOp::Ge => CompareOp::Ge,
                     BinaryOp::Lt => CompareOp::Lt,
                     BinaryOp::Le => CompareOp::Le,
-                    other => return Err(BindError::Unsupported(format!("The '{other:?}' operator"))),
+                    other => return Err(BindError::Unsupported(format!("The '{}' operator", other.keyword()))),
                 };
                 self.compare(op, lhs, rhs)
             }

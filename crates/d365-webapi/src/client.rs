@@ -226,6 +226,11 @@ impl Client {
         self.inner.budget.remaining()
     }
 
+    /// The annotations every read asks for ([`ClientBuilder::include_annotations`]).
+    pub(crate) fn default_annotations(&self) -> Option<&str> {
+        self.inner.annotations.as_deref()
+    }
+
     /// The `Prefer` value for reads: `extra` (`odata.maxpagesize=…`) plus the client's default
     /// annotations.
     pub(crate) fn read_prefer(&self, extra: Option<&str>) -> Option<String> {

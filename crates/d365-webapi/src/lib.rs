@@ -13,7 +13,11 @@
 //!   `$n` references through [`ContentRef`]), one [`BatchResult`] per response part; a GET
 //!   longer than [`MAX_URL_LENGTH`] goes inside a batch by itself, paging included.
 //! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`],
-//!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page.
+//!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page; `$count=true` with whether the
+//!   count hit Dataverse's 5,000 cap ([`Page::count_limit_exceeded`]); the rest of an expanded
+//!   collection through its `<nav>@odata.nextLink` ([`Client::expanded`]).
+//! * Conditional retrieves: [`RetrieveRequest::if_none_match`] answers [`Retrieved::NotModified`]
+//!   while the record's etag is current.
 //! * Change tracking: [`QueryRequest::track_changes`] loads everything with a delta link
 //!   ([`InitialLoad`]); [`Client::changes`] follows it to the records created or updated and
 //!   the ids deleted since ([`Changes`]), with the next delta link;
@@ -70,10 +74,10 @@ pub use record::{
 };
 pub use request::{
     ActionRequest, BatchRequest, BatchResult, BatchTarget, BulkDeleteRequest, BulkMessage,
-    BulkRequest, ChangeSet, Changes, ChangesRequest, ColumnDefinition, ContentRef, CountRequest,
-    CreateRequest, DeleteRequest, EntityDefinitionsRequest, FetchPage, FetchXmlRequest,
-    FunctionRequest, InitialLoad, JobState, MAX_BATCH_REQUESTS, MAX_URL_LENGTH, MetadataRequest,
-    ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey, RelationRequest,
-    RetrieveRequest, SystemJob, TableDefinition, TrackChangesRequest, UpsertMode, WhoAmI,
-    WhoAmIRequest,
+    BulkRequest, ChangeSet, Changes, ChangesRequest, ColumnDefinition, ConditionalRetrieveRequest,
+    ContentRef, CountRequest, CreateRequest, DeleteRequest, EntityDefinitionsRequest, FetchPage,
+    FetchXmlRequest, FunctionRequest, InitialLoad, JobState, MAX_BATCH_REQUESTS, MAX_URL_LENGTH,
+    MetadataRequest, ParamValue, PatchRequest, PropertyRequest, QueryRequest, RecordKey,
+    RelationRequest, RetrieveRequest, Retrieved, SystemJob, TableDefinition, TrackChangesRequest,
+    UpsertMode, WhoAmI, WhoAmIRequest,
 };

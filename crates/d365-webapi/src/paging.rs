@@ -18,8 +18,12 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// `@odata.nextLink`, if more pages follow.
     pub next_link: Option<String>,
-    /// `@odata.count`, when `$count=true` was asked.
+    /// `@odata.count`, when `$count=true` was asked: at most 5,000.
     pub count: Option<u64>,
+    /// `@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded`: whether more rows match than
+    /// [`Page::count`] says (it stops at 5,000), when the annotation was asked for
+    /// ([`QueryRequest::count`](crate::QueryRequest::count) does).
+    pub count_limit_exceeded: Option<bool>,
     /// `@odata.deltaLink`: on the last page of a change-tracked query
     /// ([`QueryRequest::track_changes`](crate::QueryRequest::track_changes)), where to ask for
     /// the changes since.
@@ -43,6 +47,7 @@ impl Page<Value> {
             items,
             next_link: self.next_link,
             count: self.count,
+            count_limit_exceeded: self.count_limit_exceeded,
             delta_link: self.delta_link,
         })
     }
@@ -59,6 +64,8 @@ struct PageBody<T> {
     next_link: Option<String>,
     #[serde(rename = "@odata.count")]
     count: Option<u64>,
+    #[serde(rename = "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded")]
+    count_limit_exceeded: Option<bool>,
     #[serde(rename = "@odata.deltaLink")]
     delta_link: Option<String>,
 }
@@ -74,6 +81,7 @@ impl<T: DeserializeOwned> Page<T> {
             items: body.value,
             next_link: body.next_link,
             count: body.count,
+            count_limit_exceeded: body.count_limit_exceeded,
             delta_link: body.delta_link,
         })
     }
@@ -216,6 +224,51 @@ fn trailing_next_link(body: &[u8]) -> Option<String> {
         return None;
     }
     serde_json::from_slice(tail[at + KEY.len()..].trim_ascii()).ok()
+}
+
+impl Client {
+    /// Every row of the collection `navigation` expanded on `record` (from a query or retrieve
+    /// with `$expand`), following `<navigation>@odata.nextLink` with `max_page_size`. Dataverse
+    /// writes that link two ways
+    /// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables#expand-collection-valued-navigation-properties>):
+    /// with a nested `$expand` in the query each collection is paged and the link (with a
+    /// `$skiptoken`) continues after the rows given; without, the link names the whole
+    /// filtered collection (up to 5,000 rows were given inline), so its pages replace them.
+    /// Without a link the inline rows are all there is.
+    pub async fn expanded(
+        &self,
+        record: &Value,
+        navigation: &str,
+        max_page_size: Option<u32>,
+    ) -> Result<Vec<Value>, Error> {
+        let inline = match record.get(navigation) {
+            Some(Value::Array(rows)) => rows.clone(),
+            Some(Value::Null) | None => Vec::new(),
+            Some(_) => {
+                return Err(Error::InvalidQuery(format!(
+                    "'{navigation}' is not an expanded collection"
+                )));
+            }
+        };
+        let Some(link) = record
+            .get(format!("{navigation}@odata.nextLink"))
+            .and_then(Value::as_str)
+        else {
+            return Ok(inline);
+        };
+        let continues = url::Url::parse(link)
+            .map(|u| u.query_pairs().any(|(k, _)| k == "$skiptoken"))
+            .unwrap_or(false);
+        let prefer = max_page_size.map(|n| format!("odata.maxpagesize={n}"));
+        let rest: Vec<Value> = records(self.clone(), link.to_owned(), prefer)
+            .try_collect()
+            .await?;
+        Ok(if continues {
+            inline.into_iter().chain(rest).collect()
+        } else {
+            rest
+        })
+    }
 }
 
 /// Records from all pages.

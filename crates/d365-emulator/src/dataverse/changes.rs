@@ -168,9 +168,7 @@ pub(crate) async fn query(
     }
     let prefer = prefer(headers);
     let names = select_names(entity, options)?;
-    let page_size = prefer
-        .max_page_size
-        .map(|n| (n as usize).clamp(1, MAX_PAGE_SIZE));
+    let page_size = super::entity_set::page_size(&prefer);
     let pass = Pass {
         st,
         entity,

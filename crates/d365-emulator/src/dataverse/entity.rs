@@ -1,6 +1,7 @@
-//! A single record: `GET {api}/{set}({id})`.
+//! A single record: `GET {api}/{set}({id})`, conditional with `If-None-Match`.
 
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use d365_odata::QueryOptions;
 use d365_odata::model::EntityType;
 
@@ -17,7 +18,7 @@ pub(crate) async fn retrieve(
     entity: &EntityType,
     id: uuid::Uuid,
     raw_query: &str,
-    headers: &axum::http::HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<Response, DataverseError> {
     let options = QueryOptions::parse(raw_query)
         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
@@ -40,7 +41,14 @@ pub(crate) async fn retrieve(
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))?;
     let context =
         super::entity_set::context_url(st, entity, names.as_deref(), &options.expand, "/$entity");
-    let row = super::expand::expand(st, entity, &options.expand, vec![row])
+    // Related rows and annotations may change without the record's version changing, so
+    // Dataverse never answers 304 for these.
+    let conditional = options.expand.is_empty() && prefer.include_annotations.is_none();
+    if conditional && unchanged(headers, &row) {
+        return Ok(not_modified());
+    }
+    let page_size = super::entity_set::page_size(&prefer);
+    let row = super::expand::expand(st, entity, &options.expand, vec![row], page_size)
         .await?
         .remove(0);
     // Splice the context in front of the row's own properties.
@@ -49,5 +57,47 @@ pub(crate) async fn retrieve(
         serde_json::to_string(&context).unwrap_or_default(),
         &row[1..]
     );
-    Ok(json_response(body))
+    let mut response = json_response(body);
+    if let Some(v) = super::entity_set::preference_applied(&prefer, None) {
+        response.headers_mut().insert("preference-applied", v);
+    }
+    Ok(response)
+}
+
+/// Whether `If-None-Match` names the row's current `@odata.etag` (weak comparison, RFC 9110
+/// §13.1.2: `W/"5"` and `"5"` match). `*` and the literal `null` that Learn recommends to
+/// defeat caches match nothing. A table without a row version (optimistic concurrency off)
+/// writes no etag, so it never matches.
+fn unchanged(headers: &HeaderMap, row: &str) -> bool {
+    let Some(etag) = serde_json::from_str::<serde_json::Value>(row)
+        .ok()
+        .and_then(|r| r.get("@odata.etag")?.as_str().map(str::to_owned))
+    else {
+        return false;
+    };
+    let opaque = |tag: &str| {
+        let tag = tag.trim();
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        tag.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .map(str::to_owned)
+    };
+    let current = opaque(&etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| current.is_some() && opaque(tag) == current)
+}
+
+/// `304 Not Modified`: no body, the JSON content type, as Learn's example shows
+/// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api#conditional-retrievals>).
+fn not_modified() -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal"),
+    );
+    response
 }

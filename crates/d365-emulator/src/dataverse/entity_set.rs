@@ -126,6 +126,49 @@ pub(crate) fn preference_applied(prefer: &Prefer, page_size: Option<usize>) -> O
         .flatten()
 }
 
+/// The page size `Prefer: odata.maxpagesize` asks for, when Dataverse honours it: a size
+/// above 5,000 is ignored (the default page of 5,000 applies and `Preference-Applied` does
+/// not mention it; <https://github.com/MicrosoftDocs/powerapps-docs/issues/1050>).
+pub(crate) fn page_size(prefer: &Prefer) -> Option<usize> {
+    prefer
+        .max_page_size
+        .map(|n| n as usize)
+        .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+}
+
+/// The most rows `$count` reports on `entity`: 5,000, or 500 on an elastic table
+/// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows>).
+pub(crate) fn count_cap(st: &AppState, entity: &EntityType) -> i64 {
+    if st.model.is_elastic(&entity.name) {
+        500
+    } else {
+        exec::COUNT_CAP
+    }
+}
+
+/// `,"@Microsoft.Dynamics.CRM.totalrecordcount":n,"@…totalrecordcountlimitexceeded":b` for
+/// the annotations `odata.include-annotations` selects (`*`, `Microsoft.Dynamics.CRM.*`, the
+/// names, less `-` exclusions): the count up to `cap` and whether more rows match, or `-1`
+/// and `false` without `$count=true`
+/// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows>).
+/// `count` is counted up to one past 5,000 ([`exec::count`]).
+pub(crate) fn count_annotations(prefer: &Prefer, count: Option<i64>, cap: i64) -> String {
+    let mut out = String::new();
+    if prefer.annotation_requested("Microsoft.Dynamics.CRM.totalrecordcount") {
+        let total = count.map_or(-1, |n| n.min(cap));
+        out.push_str(&format!(
+            ",\"@Microsoft.Dynamics.CRM.totalrecordcount\":{total}"
+        ));
+    }
+    if prefer.annotation_requested("Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded") {
+        let exceeded = count.is_some_and(|n| n > cap);
+        out.push_str(&format!(
+            ",\"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded\":{exceeded}"
+        ));
+    }
+    out
+}
+
 /// `{api}/$metadata#accounts(name,primarycontactid(fullname))` + `suffix` (e.g. `/$entity`).
 pub(crate) fn context_url(
     st: &AppState,
@@ -135,18 +178,7 @@ pub(crate) fn context_url(
     suffix: &str,
 ) -> String {
     let mut items: Vec<String> = names.map(<[String]>::to_vec).unwrap_or_default();
-    items.extend(super::expand::context_part(expand, |i| {
-        match &i.options.select {
-            Some(select) => select
-                .iter()
-                .filter_map(|s| match s {
-                    SelectItem::Path(p) => Some(p.join("/")),
-                    SelectItem::All => None,
-                })
-                .collect(),
-            None => Vec::new(),
-        }
-    }));
+    items.extend(super::expand::context_part(expand));
     if items.is_empty() {
         format!("{}/$metadata#{}{suffix}", st.api_root(), entity.entity_set)
     } else {
@@ -192,7 +224,7 @@ pub(crate) async fn count(
         .read(move |c| exec::count(c, &owned, filter.as_ref()))
         .await
         .map_err(|e| DataverseError::store(&e, "count"))?;
-    let mut response = n.min(exec::COUNT_CAP).to_string().into_response();
+    let mut response = n.min(count_cap(st, entity)).to_string().into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain"),
@@ -249,11 +281,8 @@ pub(crate) async fn query(
             .filter_map(|v| v.to_str().ok()),
     );
     // `$top` is ignored when the client pages with odata.maxpagesize.
-    let (limit, pages, applied) = match (prefer.max_page_size, options.top) {
-        (Some(n), _) => {
-            let n = (n as usize).clamp(1, MAX_PAGE_SIZE);
-            (n, true, Some(n))
-        }
+    let (limit, pages, applied) = match (page_size(&prefer), options.top) {
+        (Some(n), _) => (n, true, Some(n)),
         // A paging cookie means the client is paging, even if it dropped the Prefer header:
         // keep handing out next links rather than stopping silently.
         (None, Some(top)) => (
@@ -302,14 +331,16 @@ pub(crate) async fn query(
         .map_err(|e| DataverseError::store(&e, "query"))?;
 
     let context = context_url(st, entity, names.as_deref(), &options.expand, "");
-    let rows = super::expand::expand(st, entity, &options.expand, page.rows).await?;
+    let rows = super::expand::expand(st, entity, &options.expand, page.rows, applied).await?;
     let mut body = format!(
         "{{\"@odata.context\":{}",
         serde_json::to_string(&context).unwrap_or_default()
     );
+    let cap = count_cap(st, entity);
     if let Some(count) = page.count {
-        body.push_str(&format!(",\"@odata.count\":{}", count.min(exec::COUNT_CAP)));
+        body.push_str(&format!(",\"@odata.count\":{}", count.min(cap)));
     }
+    body.push_str(&count_annotations(&prefer, page.count, cap));
     body.push_str(",\"value\":[");
     body.push_str(&rows.join(","));
     body.push(']');

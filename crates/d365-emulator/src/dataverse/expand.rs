@@ -1,35 +1,67 @@
 //! `$expand`: related records attached to each row, single-valued navigation properties as a
-//! nested object (or `null`), collection-valued ones as an array, with nested `$select`,
-//! `$filter`, `$orderby` and `$top` (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables>).
-//! One query per expanded property for the whole page, never one per row.
+//! nested object (or `null`, or `{"@odata.id"}` with `/$ref`), collection-valued ones as an
+//! array with its `<nav>@odata.nextLink`, with nested `$select`, `$filter`, `$orderby`, `$top`
+//! and `$expand` (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables>).
+//! One query per expanded property and level for the whole page, never one per row.
+//!
+//! Dataverse treats collections in two ways, and so does this module:
+//! * no nested `$expand` anywhere in the query: each collection holds up to 5,000 rows (its own
+//!   `$top` and `$orderby` apply) and its next link is the filtered collection with the same
+//!   options and no paging information, which answers the same rows again;
+//! * a nested `$expand` somewhere: `$top` and `$orderby` are refused on collections,
+//!   `Prefer: odata.maxpagesize` pages each collection, and a collection with more rows gets
+//!   a next link with a `$skiptoken` that the navigation collection resource continues from.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 
-use d365_odata::ExpandItem;
 use d365_odata::bind::bind_orderby;
 use d365_odata::model::{EdmType, EntityType, NavigationProperty};
+use d365_odata::{ExpandItem, SelectItem};
+use percent_encoding::utf8_percent_encode;
 use rusqlite::types::Value;
 use serde_json::{Map, Value as Json};
 
-use super::entity_set::{output_columns, select_names};
+use super::entity_set::{MAX_PAGE_SIZE, QUERY_VALUE, output_columns, select_names};
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
+use crate::query::paging::{Boundary, PagingCookie};
 use crate::query::plan::{Column, SqlFilter, order_columns};
 use crate::state::AppState;
 
-/// Dataverse's limit on `$expand` options per query.
+/// Dataverse's limit on `$expand` options per query, nested ones included.
 const MAX_EXPANDS: usize = 15;
-/// Most related rows per expanded collection (Dataverse's page size).
-const MAX_RELATED: usize = 5000;
+/// Most related rows read per expanded property and level, over all parent rows.
+const MAX_READ: usize = MAX_PAGE_SIZE * 10;
 
-fn key_of(row: &Map<String, Json>, entity: &EntityType) -> Option<uuid::Uuid> {
+type Row = Map<String, Json>;
+
+/// One expanded navigation property: the item as written, the property and its target.
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    item: &'a ExpandItem,
+    nav: &'a NavigationProperty,
+    target: &'a EntityType,
+}
+
+/// How collections are expanded in this query (see the module docs).
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    /// Some `$expand` is nested inside another.
+    nested: bool,
+    /// `Prefer: odata.maxpagesize`, when honoured.
+    page_size: Option<usize>,
+}
+
+fn key_of(row: &Row, entity: &EntityType) -> Option<uuid::Uuid> {
     row.get(&entity.key)
         .and_then(Json::as_str)
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
 }
 
-fn in_filter(column: &str, ids: &[uuid::Uuid], extra: Option<SqlFilter>) -> SqlFilter {
-    let mut f = SqlFilter {
+fn in_filter(column: &str, ids: &[uuid::Uuid]) -> SqlFilter {
+    SqlFilter {
         sql: format!(
             "{} IN ({})",
             crate::store::schema::ident(column),
@@ -39,85 +71,139 @@ fn in_filter(column: &str, ids: &[uuid::Uuid], extra: Option<SqlFilter>) -> SqlF
             .iter()
             .map(|id| Value::Blob(id.as_bytes().to_vec()))
             .collect(),
-    };
-    if let Some(extra) = extra {
-        f.sql = format!("({}) AND ({})", f.sql, extra.sql);
-        f.params.extend(extra.params);
     }
-    f
 }
 
-/// The `@odata.context` fragment of the expands: `primarycontactid(fullname)`.
-pub(crate) fn context_part(
-    items: &[ExpandItem],
-    target_select: impl Fn(&ExpandItem) -> Vec<String>,
-) -> Vec<String> {
+/// The navigation property an item names, and whether it asks for references (`/$ref`).
+fn split_ref(item: &ExpandItem) -> (&str, bool) {
+    match item.path.strip_suffix("/$ref") {
+        Some(nav) => (nav, true),
+        None => (item.path.as_str(), false),
+    }
+}
+
+/// The `@odata.context` fragment of the expands, nested ones inside:
+/// `primarycontactid(fullname)`, `contact_customer_accounts(fullname,owninguser(fullname))`,
+/// and `primarycontactid,primarycontactid/$ref()` for references, as Dataverse writes them.
+pub(crate) fn context_part(items: &[ExpandItem]) -> Vec<String> {
     items
         .iter()
-        .map(|i| format!("{}({})", i.path, target_select(i).join(",")))
+        .map(|i| {
+            let (nav, reference) = split_ref(i);
+            if reference {
+                return format!("{nav},{nav}/$ref()");
+            }
+            let mut inner: Vec<String> = i
+                .options
+                .select
+                .iter()
+                .flatten()
+                .filter_map(|s| match s {
+                    SelectItem::Path(p) => Some(p.join("/")),
+                    SelectItem::All => None,
+                })
+                .collect();
+            inner.extend(context_part(&i.options.expand));
+            format!("{}({})", i.path, inner.join(","))
+        })
         .collect()
 }
 
-/// Attaches every `$expand` item to the rows (JSON objects of `entity`).
+fn count_items(items: &[ExpandItem]) -> usize {
+    items
+        .iter()
+        .map(|i| 1 + count_items(&i.options.expand))
+        .sum()
+}
+
+/// Attaches every `$expand` item to the rows (JSON objects of `entity`); `page_size` is the
+/// honoured `Prefer: odata.maxpagesize`.
 pub(crate) async fn expand(
     st: &AppState,
     entity: &EntityType,
     items: &[ExpandItem],
     rows: Vec<String>,
+    page_size: Option<usize>,
 ) -> Result<Vec<String>, DataverseError> {
     if items.is_empty() {
         return Ok(rows);
     }
-    if items.len() > MAX_EXPANDS {
+    if count_items(items) > MAX_EXPANDS {
         return Err(DataverseError::bad_query(format!(
             "The number of $expand options exceeds the limit of {MAX_EXPANDS}."
         )));
     }
-    let mut objects: Vec<Map<String, Json>> = rows
+    let mode = Mode {
+        nested: items.iter().any(|i| !i.options.expand.is_empty()),
+        page_size,
+    };
+    let mut objects: Vec<Row> = rows
         .iter()
         .map(|r| match serde_json::from_str::<Json>(r) {
             Ok(Json::Object(m)) => Ok(m),
             _ => Err(DataverseError::internal()),
         })
         .collect::<Result<_, _>>()?;
-    let keys: Vec<uuid::Uuid> = objects.iter().filter_map(|o| key_of(o, entity)).collect();
-    for item in items {
-        let nav = entity
-            .navigation(&item.path)
-            .ok_or_else(|| DataverseError::unknown_property(&item.path, &entity.name))?;
-        if !item.options.expand.is_empty() {
-            return Err(DataverseError::bad_query(
-                "Nested $expand is not supported by the emulator yet.",
-            ));
-        }
-        let target = st
-            .model
-            .model
-            .entity_type(&nav.target)
-            .ok_or_else(DataverseError::internal)?
-            .clone();
-        let related = if nav.collection {
-            expand_collection(st, nav, &target, item, &keys).await?
-        } else {
-            expand_single(st, entity, nav, &target, item, &keys).await?
-        };
-        for object in &mut objects {
-            let value = key_of(object, entity)
-                .and_then(|k| related.get(&k).cloned())
-                .unwrap_or(if nav.collection {
-                    Json::Array(Vec::new())
-                } else {
-                    Json::Null
-                });
-            object.insert(item.path.clone(), value);
-        }
-    }
+    attach(st, entity, items, &mut objects, mode).await?;
     Ok(objects
         .into_iter()
         .map(|o| Json::Object(o).to_string())
         .collect())
 }
 
+/// Expands `items` on `objects` (rows of `entity`), then their nested items on the related
+/// rows, level by level.
+fn attach<'a>(
+    st: &'a AppState,
+    entity: &'a EntityType,
+    items: &'a [ExpandItem],
+    objects: &'a mut [Row],
+    mode: Mode,
+) -> Pin<Box<dyn Future<Output = Result<(), DataverseError>> + Send + 'a>> {
+    Box::pin(async move {
+        let keys: Vec<uuid::Uuid> = objects.iter().filter_map(|o| key_of(o, entity)).collect();
+        for item in items {
+            let (name, reference) = split_ref(item);
+            let nav = entity
+                .navigation(name)
+                .ok_or_else(|| DataverseError::unknown_property(name, &entity.name))?;
+            if reference && nav.collection {
+                return Err(DataverseError::expand_ref_on_collection());
+            }
+            let target = st
+                .model
+                .model
+                .entity_type(&nav.target)
+                .ok_or_else(DataverseError::internal)?;
+            let step = Step { item, nav, target };
+            let mut links = HashMap::new();
+            let related = if nav.collection {
+                let (related, next) = expand_collection(st, entity, step, &keys, mode).await?;
+                links = next;
+                related
+            } else {
+                expand_single(st, entity, step, &keys, reference, mode).await?
+            };
+            for object in objects.iter_mut() {
+                let key = key_of(object, entity);
+                let value =
+                    key.and_then(|k| related.get(&k).cloned())
+                        .unwrap_or(if nav.collection {
+                            Json::Array(Vec::new())
+                        } else {
+                            Json::Null
+                        });
+                object.insert(name.to_owned(), value);
+                if let Some(link) = key.and_then(|k| links.get(&k)) {
+                    object.insert(format!("{name}@odata.nextLink"), Json::String(link.clone()));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The query of an expanded property's related rows: `filter` and the item's own options.
 fn target_spec(
     st: &AppState,
     target: &EntityType,
@@ -138,17 +224,14 @@ fn target_spec(
         });
         added = true;
     }
-    let nested = item
-        .options
-        .filter
-        .as_ref()
-        .map(|f| super::filter::filter_sql(st, target, f, &item.options.aliases))
-        .transpose()?;
-    let filter = match nested {
-        Some(n) => SqlFilter {
-            sql: format!("({}) AND ({})", filter.sql, n.sql),
-            params: filter.params.into_iter().chain(n.params).collect(),
-        },
+    let filter = match &item.options.filter {
+        Some(f) => {
+            let nested = super::filter::filter_sql(st, target, f, &item.options.aliases)?;
+            SqlFilter {
+                sql: format!("({}) AND ({})", filter.sql, nested.sql),
+                params: filter.params.into_iter().chain(nested.params).collect(),
+            }
+        }
         None => filter,
     };
     let order = order_columns(
@@ -162,7 +245,7 @@ fn target_spec(
             filter: Some(filter),
             order,
             after: None,
-            limit: MAX_RELATED * 10,
+            limit: MAX_READ,
             offset: 0,
             count: false,
             annotations: None,
@@ -175,7 +258,7 @@ async fn run(
     st: &AppState,
     target: &EntityType,
     spec: PageSpec,
-) -> Result<Vec<Map<String, Json>>, DataverseError> {
+) -> Result<Vec<Row>, DataverseError> {
     let owned = target.clone();
     let page = st
         .store
@@ -192,41 +275,50 @@ async fn run(
         .collect())
 }
 
-/// A lookup: each row's related record, by the row's foreign key.
+/// A lookup: each row's related record (or its reference), by the row's foreign key.
 async fn expand_single(
     st: &AppState,
     entity: &EntityType,
-    nav: &NavigationProperty,
-    target: &EntityType,
-    item: &ExpandItem,
+    Step { item, nav, target }: Step<'_>,
     keys: &[uuid::Uuid],
+    reference: bool,
+    mode: Mode,
 ) -> Result<HashMap<uuid::Uuid, Json>, DataverseError> {
+    if item.options.top.is_some() || !item.options.orderby.is_empty() {
+        return Err(DataverseError::expand_options_limited());
+    }
     let (owned, fk, ks) = (entity.clone(), nav.foreign_key.clone(), keys.to_vec());
     let pairs = st
         .store
         .read(move |c| exec::lookup_values(c, &owned, &fk, &ks))
         .await
         .map_err(|e| DataverseError::store(&e, "lookup"))?;
-    let wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
+    if reference {
+        let root = st.api_root();
+        return Ok(pairs
+            .into_iter()
+            .filter_map(|(row, fk)| {
+                let id = format!("{root}/{}({})", target.entity_set, fk?);
+                Some((row, serde_json::json!({ "@odata.id": id })))
+            })
+            .collect());
+    }
+    let mut wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    if item.options.top.is_some() || !item.options.orderby.is_empty() {
-        return Err(DataverseError::bad_query(
-            "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.",
-        ));
-    }
-    let (spec, _) = target_spec(
-        st,
-        target,
-        item,
-        in_filter(&target.key, &wanted, None),
-        None,
-    )?;
-    let by_key: HashMap<uuid::Uuid, Map<String, Json>> = run(st, target, spec)
-        .await?
+    let (spec, _) = target_spec(st, target, item, in_filter(&target.key, &wanted), None)?;
+    let mut related = run(st, target, spec).await?;
+    attach(st, target, &item.options.expand, &mut related, mode).await?;
+    let by_key: HashMap<uuid::Uuid, Row> = related
         .into_iter()
-        .filter_map(|o| key_of(&o, target).map(|k| (k, o)))
+        .filter_map(|mut o| {
+            // Learn's expanded lookups carry no etag of their own.
+            o.shift_remove("@odata.etag");
+            key_of(&o, target).map(|k| (k, o))
+        })
         .collect();
     Ok(pairs
         .into_iter()
@@ -234,48 +326,142 @@ async fn expand_single(
         .collect())
 }
 
+/// Related rows by parent, and the next link of each parent's collection.
+type Collections = (HashMap<uuid::Uuid, Json>, HashMap<uuid::Uuid, String>);
+
 /// A one-to-many relationship: the related rows of each row, through their foreign key.
 async fn expand_collection(
     st: &AppState,
-    nav: &NavigationProperty,
-    target: &EntityType,
-    item: &ExpandItem,
+    entity: &EntityType,
+    Step { item, nav, target }: Step<'_>,
     keys: &[uuid::Uuid],
-) -> Result<HashMap<uuid::Uuid, Json>, DataverseError> {
+    mode: Mode,
+) -> Result<Collections, DataverseError> {
+    if mode.nested && (item.options.top.is_some() || !item.options.orderby.is_empty()) {
+        return Err(DataverseError::expand_options_limited());
+    }
     if keys.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Default::default());
     }
     let (spec, added) = target_spec(
         st,
         target,
         item,
-        in_filter(&nav.foreign_key, keys, None),
+        in_filter(&nav.foreign_key, keys),
         Some(&nav.foreign_key),
     )?;
-    let top = item
-        .options
-        .top
-        .map(|t| t as usize)
-        .unwrap_or(MAX_RELATED)
-        .min(MAX_RELATED);
-    let mut grouped: HashMap<uuid::Uuid, Vec<Json>> = HashMap::new();
-    for mut object in run(st, target, spec).await? {
-        let parent = object
-            .get(&nav.foreign_key)
+    let mut related = run(st, target, spec).await?;
+    // Each parent's rows: a page of them when nesting pages collections, else up to $top.
+    let limit = if mode.nested {
+        mode.page_size.unwrap_or(MAX_PAGE_SIZE)
+    } else {
+        item.options
+            .top
+            .map_or(MAX_PAGE_SIZE, |t| {
+                usize::try_from(t).unwrap_or(MAX_PAGE_SIZE)
+            })
+            .min(MAX_PAGE_SIZE)
+    };
+    let parent_of = |o: &Row| {
+        o.get(&nav.foreign_key)
             .and_then(Json::as_str)
-            .and_then(|s| uuid::Uuid::parse_str(s).ok());
-        if added {
-            object.remove(&nav.foreign_key);
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+    };
+    let mut counts: HashMap<uuid::Uuid, usize> = HashMap::new();
+    let mut more: HashMap<uuid::Uuid, bool> = HashMap::new();
+    related.retain(|o| {
+        let Some(parent) = parent_of(o) else {
+            return false;
+        };
+        let n = counts.entry(parent).or_default();
+        *n += 1;
+        if *n > limit {
+            more.insert(parent, true);
         }
-        if let Some(parent) = parent {
-            let list = grouped.entry(parent).or_default();
-            if list.len() < top {
-                list.push(Json::Object(object));
-            }
+        *n <= limit
+    });
+    attach(st, target, &item.options.expand, &mut related, mode).await?;
+    let mut grouped: HashMap<uuid::Uuid, Vec<Json>> = HashMap::new();
+    for mut object in related {
+        let Some(parent) = parent_of(&object) else {
+            continue;
+        };
+        if added {
+            object.shift_remove(&nav.foreign_key);
+        }
+        if mode.nested {
+            // Learn's paged (nested) collections carry no etags on their rows.
+            object.shift_remove("@odata.etag");
+        }
+        grouped
+            .entry(parent)
+            .or_default()
+            .push(Json::Object(object));
+    }
+    let (name, _) = split_ref(item);
+    let options = item.options.to_query_string();
+    let mut links = HashMap::new();
+    for parent in keys {
+        let base = format!("{}/{}({parent})/{name}", st.api_root(), entity.entity_set);
+        let link = if !mode.nested {
+            Some(with_query(&base, &options, None))
+        } else if more.contains_key(parent) {
+            let rows = grouped.get(parent).map(Vec::as_slice).unwrap_or_default();
+            next_page_cookie(target, rows).map(|cookie| with_query(&base, &options, Some(&cookie)))
+        } else {
+            None
+        };
+        if let Some(link) = link {
+            links.insert(*parent, link);
         }
     }
-    Ok(grouped
+    let related = grouped
         .into_iter()
         .map(|(k, v)| (k, Json::Array(v)))
-        .collect())
+        .collect();
+    Ok((related, links))
+}
+
+/// `{base}?{options}&$skiptoken={cookie}`, the cookie URL-encoded as the top-level next
+/// link's is.
+fn with_query(base: &str, options: &str, cookie: Option<&str>) -> String {
+    let mut query = options.to_owned();
+    if let Some(cookie) = cookie {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str("$skiptoken=");
+        query.push_str(&utf8_percent_encode(cookie, QUERY_VALUE).to_string());
+    }
+    if query.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{query}")
+    }
+}
+
+/// The paging cookie after a page of a nested collection, ordered by the target's key (nested
+/// collections take no `$orderby`), in the shape `entity_set::query` reads back on the
+/// navigation collection.
+fn next_page_cookie(target: &EntityType, rows: &[Json]) -> Option<String> {
+    let key = |row: &Json| {
+        let id = uuid::Uuid::parse_str(row.get(&target.key)?.as_str()?).ok()?;
+        Some(Value::Blob(id.as_bytes().to_vec()))
+    };
+    let (first, last) = (key(rows.first()?)?, key(rows.last()?)?);
+    let order = order_columns(target, &[]);
+    let [(column, _)] = order.as_slice() else {
+        return None;
+    };
+    Some(
+        PagingCookie {
+            page_number: 2,
+            boundaries: vec![Boundary {
+                column: column.name.clone(),
+                first,
+                last,
+            }],
+        }
+        .encode(),
+    )
 }

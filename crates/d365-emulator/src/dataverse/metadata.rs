@@ -189,7 +189,7 @@ fn matches(item: &Map<String, Value>, expr: &Expr) -> Result<bool, DataverseErro
                 Literal::Enum { value, .. } => json!(value),
                 other => {
                     return Err(DataverseError::bad_query(format!(
-                        "Metadata filters do not take {other:?}."
+                        "Metadata filters do not take {other}."
                     )));
                 }
             };

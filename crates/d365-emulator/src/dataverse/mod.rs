@@ -32,7 +32,15 @@ use crate::entra::validate::authenticate;
 use crate::error::DataverseError;
 use crate::state::AppState;
 
-const VERSIONS: [&str; 3] = ["v9.0", "v9.1", "v9.2"];
+const VERSIONS: [&str; 3] = ["v9.0", "v9.1", LATEST_VERSION];
+
+/// The Web API version URLs carry when no request names one.
+pub(crate) const LATEST_VERSION: &str = "v9.2";
+
+tokio::task_local! {
+    /// The version the request being served named (`v9.0`, …): URLs written for it keep it.
+    pub(crate) static API_VERSION: &'static str;
+}
 
 /// Handles every request under `/api/data/`.
 pub(crate) async fn dispatch(State(st): State<AppState>, request: Request) -> Response {
@@ -64,9 +72,9 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
         .strip_prefix("/api/data/")
         .unwrap_or_default();
     let version = rest.split_once('/').map_or(rest, |(v, _)| v);
-    if !VERSIONS.contains(&version) {
+    let Some(version) = VERSIONS.iter().copied().find(|v| *v == version) else {
         return Err(DataverseError::no_resource(&request.uri().to_string()));
-    }
+    };
     let caller = authenticate(st, request.headers())?;
     // Service protection counts the authenticated caller, impersonating or not.
     let admission = match st.limiter.admit(&st.clock, &caller.systemuser_id) {
@@ -100,8 +108,11 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
         guid(&principal.systemuser_id),
         guid(&st.registry.config().environment.business_unit_id),
     );
-    let mut response = filter::CALLER
-        .scope(caller, serve(st, &principal, request))
+    let mut response = API_VERSION
+        .scope(
+            version,
+            filter::CALLER.scope(caller, serve(st, &principal, request)),
+        )
         .await
         .unwrap_or_else(IntoResponse::into_response);
     if let Some(a) = &admission {

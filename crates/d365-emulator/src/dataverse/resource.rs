@@ -44,15 +44,15 @@ pub(crate) enum Key {
 pub(crate) fn key_of(entity: &EntityType, key: &KeyPredicate) -> Result<Key, DataverseError> {
     match key {
         KeyPredicate::Single(Literal::Guid(id)) => Ok(Key::Id(*id)),
-        KeyPredicate::Single(other) => Err(DataverseError::bad_query(format!(
-            "The key value {other:?} is not a valid GUID for '{}'.",
-            entity.key
-        ))),
+        KeyPredicate::Single(_) => Err(DataverseError::key_syntax()),
         KeyPredicate::Named(pairs) => {
-            if let [(name, Literal::Guid(id))] = pairs.as_slice()
+            if let [(name, value)] = pairs.as_slice()
                 && *name == entity.key
             {
-                return Ok(Key::Id(*id));
+                return match value {
+                    Literal::Guid(id) => Ok(Key::Id(*id)),
+                    _ => Err(DataverseError::key_syntax()),
+                };
             }
             let mut names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
             names.sort_unstable();
@@ -442,8 +442,61 @@ async fn referenced(
     Ok(id)
 }
 
+/// `GET {set}({id})/{collection}/$ref`: the related records' references,
+/// `{"@odata.context":"{api}/$metadata#Collection($ref)","value":[{"@odata.id":"{api}/tasks(<id>)"}]}`
+/// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/retrieve-entity-using-web-api>),
+/// up to Dataverse's page of 5,000 in key order.
+async fn references(
+    st: &AppState,
+    id: uuid::Uuid,
+    nav: &NavigationProperty,
+    related: &EntityType,
+) -> Result<Response, DataverseError> {
+    let key = crate::query::plan::Column {
+        name: related.key.clone(),
+        edm_type: d365_odata::model::EdmType::Guid,
+        scale: None,
+    };
+    let spec = crate::query::exec::PageSpec {
+        columns: vec![key.clone()],
+        filter: Some(column_equals(
+            &nav.foreign_key,
+            Value::Blob(id.as_bytes().to_vec()),
+        )),
+        order: vec![(key, false)],
+        after: None,
+        limit: entity_set::MAX_PAGE_SIZE,
+        offset: 0,
+        count: false,
+        annotations: None,
+    };
+    let owned = related.clone();
+    let page = st
+        .store
+        .read(move |c| crate::query::exec::query_page(c, &owned, &spec))
+        .await
+        .map_err(internal_read)?;
+    let root = st.api_root();
+    let value: Vec<Json> = page
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let row: Json = serde_json::from_str(r).ok()?;
+            let id = row.get(&related.key)?.as_str()?;
+            Some(json!({ "@odata.id": format!("{root}/{}({id})", related.entity_set) }))
+        })
+        .collect();
+    Ok(json_response(
+        json!({
+            "@odata.context": format!("{root}/$metadata#Collection($ref)"),
+            "value": value,
+        })
+        .to_string(),
+    ))
+}
+
 /// `{set}({id})/{navigation}/$ref`: associate (PUT single-valued, POST collection-valued),
-/// disassociate (DELETE), or read the reference (GET single-valued).
+/// disassociate (DELETE), or read the references (GET).
 async fn reference(
     call: &Call<'_>,
     entity: &EntityType,
@@ -471,6 +524,9 @@ async fn reference(
                 }
                 _ => Ok(StatusCode::NO_CONTENT.into_response()),
             };
+        }
+        (true, &Method::GET) if child.is_none() => {
+            return references(st, id, nav, related).await;
         }
         (false, &Method::PUT) => (
             entity,

@@ -98,12 +98,36 @@ impl DataverseError {
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
-    /// 404 `0x80060888`: an unknown path segment.
+    /// 404 `0x8006088a`: an unknown path segment (entity set, function or action), as the
+    /// troubleshooting article shows for `GET {api}/Account`
+    /// (<https://learn.microsoft.com/troubleshoot/power-platform/power-apps/dataverse/web-api-client-errors>).
     pub fn segment_not_found(segment: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "0x80060888",
+            "0x8006088a",
             format!("Resource not found for the segment '{segment}'."),
+        )
+    }
+    /// 400 `0x8006088a`: a key predicate that does not fit the key's type
+    /// (`accounts(123)`): Dataverse's URI parser fails in `TryCreateKeySegmentFromParentheses`
+    /// with OData's generic syntax error.
+    pub fn key_syntax() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "0x8006088a",
+            "Bad Request - Error in query syntax.",
+        )
+    }
+    /// 400 `0x80060888`: `/$ref` on a collection-valued navigation property inside `$expand`
+    /// (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/join-tables#return-references>).
+    pub fn expand_ref_on_collection() -> Self {
+        Self::bad_query("Expand with $ref is only supported on lookup type navigation property.")
+    }
+    /// 400 `0x80060888`: `$top` or `$orderby` inside an `$expand` of a lookup, or of a
+    /// collection when the query nests `$expand`.
+    pub fn expand_options_limited() -> Self {
+        Self::bad_query(
+            "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.",
         )
     }
     /// 404: nothing matches the URI (also the wrong verb for a function).

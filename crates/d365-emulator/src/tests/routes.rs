@@ -335,7 +335,7 @@ async fn every_route_and_error_path() {
             None,
             true,
             404,
-            "0x80060888",
+            "0x8006088a",
         ),
         (
             Method::GET,
@@ -439,7 +439,7 @@ async fn every_route_and_error_path() {
             None,
             true,
             400,
-            "0x80060888",
+            "0x8006088a",
         ),
         (
             Method::GET,

@@ -1,7 +1,32 @@
 //! Helpers shared by the emulator's HTTP tests.
 
-use d365_testkit::EmulatorInfo;
+use d365_testkit::{Emulator, EmulatorInfo};
 use serde_json::Value;
+
+/// A started emulator, an HTTP client and the app's token: what most HTTP tests begin with.
+#[allow(dead_code)] // not every test binary uses it
+pub(crate) struct Session {
+    /// Kept alive for the test.
+    pub(crate) emulator: Emulator,
+    pub(crate) info: EmulatorInfo,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: String,
+}
+
+/// Starts an emulator with `config` and signs its app in.
+#[allow(dead_code)] // not every test binary uses it
+pub(crate) async fn session(config: d365_testkit::EmulatorConfig) -> Session {
+    let emulator = d365_testkit::start(config).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let token = app_token(&http, &info).await;
+    Session {
+        emulator,
+        info,
+        http,
+        token,
+    }
+}
 
 /// An app token from the emulator's v1 token endpoint (client credentials with the seeded
 /// secret), asked for over HTTP as any client would.

@@ -65,7 +65,7 @@ impl Binder<'_> {
             };
             coerce(&typed, property.edm_type).ok_or_else(|| {
                 BindError::InvalidArgument(format!(
-                    "The value {lit:?} does not fit the property '{}' of type '{}'.",
+                    "The value {lit} does not fit the property '{}' of type '{}'.",
                     property.name, property.edm_type
                 ))
             })

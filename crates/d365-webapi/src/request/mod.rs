@@ -26,6 +26,6 @@ pub use metadata::{ColumnDefinition, EntityDefinitionsRequest, MetadataRequest, 
 pub use operation::{ActionRequest, FunctionRequest, ParamValue};
 pub use query::QueryRequest;
 pub use relate::{PropertyRequest, RelationRequest};
-pub use retrieve::RetrieveRequest;
+pub use retrieve::{ConditionalRetrieveRequest, RetrieveRequest, Retrieved};
 pub use who_am_i::{WhoAmI, WhoAmIRequest};
 pub use write::{CountRequest, CreateRequest, DeleteRequest, PatchRequest, RecordKey, UpsertMode};

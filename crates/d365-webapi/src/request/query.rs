@@ -11,6 +11,11 @@ use crate::error::Error;
 use crate::paging::{self, Page};
 use crate::request::TrackChangesRequest;
 
+/// What `$count=true` asks for besides the count: its value up to 5,000 and whether more rows
+/// match.
+const COUNT_ANNOTATIONS: &str =
+    "Microsoft.Dynamics.CRM.totalrecordcount,Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded";
+
 /// A collection query on one entity set.
 #[derive(Debug, Clone)]
 pub struct QueryRequest {
@@ -71,13 +76,27 @@ impl QueryRequest {
         self
     }
 
-    /// `$count=true`.
+    /// `$count=true`: [`Page::count`] holds the number of matching rows up to 5,000, and
+    /// [`Page::count_limit_exceeded`] says whether more match (the request asks for
+    /// Dataverse's `totalrecordcount` annotations, besides the client's own).
+    /// <https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows>
     pub fn count(mut self) -> Self {
         self.options.count = Some(true);
         self
     }
 
-    /// `Prefer: odata.maxpagesize=N` (≤ 5000): page size for [`QueryRequest::into_stream`].
+    /// `$expand` from OData text (`primarycontactid($select=fullname),Account_Tasks($select=subject)`),
+    /// checked by the parser now. An expanded collection's rows beyond what the page holds are
+    /// read with [`Client::expanded`].
+    pub fn expand_text(mut self, text: &str) -> Result<Self, Error> {
+        let items = d365_odata::parse_expand(text)
+            .map_err(|e| Error::InvalidQuery(format!("$expand: {e}")))?;
+        self.options.expand = items;
+        Ok(self)
+    }
+
+    /// `Prefer: odata.maxpagesize=N` (≤ 5000; Dataverse ignores larger sizes): page size for
+    /// [`QueryRequest::into_stream`].
     pub fn max_page_size(mut self, n: u32) -> Self {
         self.max_page_size = Some(n);
         self
@@ -111,7 +130,19 @@ impl QueryRequest {
     }
 
     fn prefer(&self) -> Option<String> {
-        self.max_page_size.map(|n| format!("odata.maxpagesize={n}"))
+        let mut parts: Vec<String> = self
+            .max_page_size
+            .map(|n| format!("odata.maxpagesize={n}"))
+            .into_iter()
+            .collect();
+        if self.options.count == Some(true) {
+            let list = match self.client.default_annotations() {
+                Some(default) => format!("{default},{COUNT_ANNOTATIONS}"),
+                None => COUNT_ANNOTATIONS.to_owned(),
+            };
+            parts.push(format!("odata.include-annotations=\"{list}\""));
+        }
+        (!parts.is_empty()).then(|| parts.join(","))
     }
 
     /// Sends the query and returns the first page.

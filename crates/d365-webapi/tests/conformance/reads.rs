@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use d365_odata::col;
-use d365_webapi::{AnnotatedRecord, FORMATTED_VALUE, LOOKUP_LOGICAL_NAME};
+use d365_webapi::{AnnotatedRecord, FORMATTED_VALUE, LOOKUP_LOGICAL_NAME, Retrieved};
 use futures_util::TryStreamExt;
 use serde_json::Value;
 
@@ -160,6 +160,11 @@ pub(crate) async fn count(cx: &Ctx) -> Outcome {
         Some(fixture.accounts.len() as u64),
         "@odata.count"
     );
+    ensure_eq!(
+        page.count_limit_exceeded,
+        Some(false),
+        "totalrecordcountlimitexceeded under the 5,000 cap"
+    );
     ensure_eq!(page.items.len(), 2, "page size with $count");
     let all = cx.client.count("accounts").send().await?;
     ensure!(
@@ -196,6 +201,19 @@ pub(crate) async fn retrieve_by_id(cx: &Ctx) -> Outcome {
     ensure!(
         record.get("telephone1").is_none(),
         "only selected columns: {record}"
+    );
+    // Conditional: 304 with the current etag, the record with any other.
+    let again = cx.client.retrieve("accounts", id).select(["name"]);
+    ensure_eq!(
+        again.clone().if_none_match(etag).send().await?,
+        Retrieved::NotModified,
+        "If-None-Match with the current etag"
+    );
+    let other = format!("{}0\"", etag.trim_end_matches('"'));
+    let changed = again.if_none_match(other).send().await?;
+    ensure!(
+        matches!(&changed, Retrieved::Changed(r) if r["name"].as_str() == Some(name.as_str())),
+        "If-None-Match with another etag: {changed:?}"
     );
     Ok(())
 }

@@ -270,7 +270,7 @@ impl<'m> Planner<'m> {
                     }
                     Ok(format!("({l} {sym} {r})"))
                 }
-                other => Err(Unsupported(format!("The '{other:?}' operator"))),
+                other => Err(Unsupported(format!("The '{}' operator", other.keyword()))),
             },
             TypedKind::In { lhs, list } => {
                 let l = self.value(lhs)?;
@@ -434,7 +434,7 @@ impl<'m> Planner<'m> {
             }
             other => {
                 let _ = ty;
-                Err(Unsupported(format!("The function '{other:?}'")))
+                Err(Unsupported(format!("The function '{}'", other.name())))
             }
         }
     }
