@@ -539,6 +539,8 @@ pub fn seed_rows(
             }
         }
     }
+    // Owners, customers and regarding records: which table each points at.
+    super::schema::infer_lookup_types(tx, model)?;
     Ok(accounts)
 }
 
