@@ -280,15 +280,10 @@ pub(crate) async fn formatted_values(cx: &Ctx) -> Outcome {
     let owner = record
         .lookup("ownerid")
         .ok_or_else(|| format!("an owner lookup: {record}"))?;
-    if !cx.skip_known_emulator_bug(
-        "polymorphic lookups (`_ownerid_value`, `_parentcustomerid_value`) get no \
-         lookuplogicalname / associatednavigationproperty annotations",
-    ) {
-        ensure!(
-            matches!(owner.logical_name.as_deref(), Some("systemuser" | "team")),
-            "`_ownerid_value@{LOOKUP_LOGICAL_NAME}` names the owner's table: {owner:?}"
-        );
-    }
+    ensure!(
+        matches!(owner.logical_name.as_deref(), Some("systemuser" | "team")),
+        "`_ownerid_value@{LOOKUP_LOGICAL_NAME}` names the owner's table: {owner:?}"
+    );
     // A single-target lookup: its table, navigation property and the related record's name.
     let (parent, parent_name, _) = fixture.accounts[0].clone();
     let child = cx
@@ -317,15 +312,11 @@ pub(crate) async fn formatted_values(cx: &Ctx) -> Outcome {
         Some("parentaccountid"),
         "associatednavigationproperty"
     );
-    if !cx.skip_known_emulator_bug(
-        "lookup values get no FormattedValue (the related record's primary name)",
-    ) {
-        ensure_eq!(
-            lookup.name.as_deref(),
-            Some(parent_name.as_str()),
-            "a lookup's formatted value is the related record's name"
-        );
-    }
+    ensure_eq!(
+        lookup.name.as_deref(),
+        Some(parent_name.as_str()),
+        "a lookup's formatted value is the related record's name"
+    );
     // Pages ask for the same annotations.
     let page = annotated
         .query("accounts")
