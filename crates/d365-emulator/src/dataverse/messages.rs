@@ -486,6 +486,12 @@ async fn qualify_lead(
                 if let Some(c) = contact_id {
                     values.push(("_parentcontactid_value".into(), guid_blob(c)));
                 }
+                // The opportunity's customer: the new account, else the new contact.
+                if let Some(customer) = account_id.or(contact_id)
+                    && opportunity.property("_customerid_value").is_some()
+                {
+                    values.push(("_customerid_value".into(), guid_blob(customer)));
+                }
                 originating_lead(&opportunity, &mut values);
                 write::insert(&tx, &opportunity, values, &stamp)?;
                 out.push(("opportunity", "opportunityid", id));
