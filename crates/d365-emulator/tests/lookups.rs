@@ -179,6 +179,45 @@ async fn an_owner_bound_to_a_team_or_a_user_keeps_its_table() {
         ]
     );
 
+    // Change tracking writes records the same way.
+    let tracked = api
+        .get(
+            "accounts?$select=name,_ownerid_value",
+            Some("odata.track-changes,odata.include-annotations=\"*\""),
+        )
+        .await;
+    let row = tracked["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Team owned")
+        .unwrap_or_else(|| panic!("{tracked}"));
+    assert_eq!(annotations(row, "_ownerid_value").0, json!("team"));
+
+    // So does a request inside `$batch`, with its own Prefer header.
+    let batch = format!(
+        "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+         GET {} HTTP/1.1\r\nAccept: application/json\r\n\
+         Prefer: odata.include-annotations=\"*\"\r\n\r\n--b--\r\n",
+        api.url(&format!("accounts({by_team})?$select=_ownerid_value"))
+    );
+    let answer = api
+        .http
+        .post(api.url("$batch"))
+        .bearer_auth(&api.token)
+        .header("content-type", "multipart/mixed; boundary=\"b\"")
+        .body(batch)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        answer.contains(&format!("\"_ownerid_value@{LOGICAL_NAME}\":\"team\"")),
+        "{answer}"
+    );
+
     // Reassigned to the user: the table follows the new bind.
     api.patch(
         &format!("accounts({by_team})"),
