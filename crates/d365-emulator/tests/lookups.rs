@@ -166,7 +166,9 @@ async fn an_owner_bound_to_a_team_or_a_user_keeps_its_table() {
         .map(|r| {
             (
                 r["name"].as_str().unwrap(),
-                r[format!("_ownerid_value@{LOGICAL_NAME}")].as_str().unwrap(),
+                r[format!("_ownerid_value@{LOGICAL_NAME}")]
+                    .as_str()
+                    .unwrap(),
             )
         })
         .collect();
@@ -274,11 +276,8 @@ async fn a_customer_bound_to_an_account_or_a_contact_keeps_its_table() {
             &[],
         )
         .await;
-    let read = |id: uuid::Uuid| {
-        api.annotated(format!(
-            "contacts({id})?$select=_parentcustomerid_value"
-        ))
-    };
+    let read =
+        |id: uuid::Uuid| api.annotated(format!("contacts({id})?$select=_parentcustomerid_value"));
     assert_eq!(
         annotations(&read(of_account).await, "_parentcustomerid_value"),
         (
@@ -450,21 +449,26 @@ async fn created_on_behalf_of_names_the_impersonating_caller() {
             )
             .await;
         let read = api.get(&format!("accounts({id})?{select}"), None).await;
-        assert_eq!(read["_createdby_value"], json!(user.systemuser_id), "{read}");
+        assert_eq!(
+            read["_createdby_value"],
+            json!(user.systemuser_id),
+            "{read}"
+        );
         assert_eq!(read["_createdonbehalfby_value"], json!(app), "{read}");
         assert_eq!(read["_modifiedonbehalfby_value"], json!(app), "{read}");
         // A change by the app itself: modified by it, on behalf of no one.
-        api.patch(&format!("accounts({id})"), json!({"telephone1": "555-0100"}))
-            .await;
+        api.patch(
+            &format!("accounts({id})"),
+            json!({"telephone1": "555-0100"}),
+        )
+        .await;
         let read = api.get(&format!("accounts({id})?{select}"), None).await;
         assert_eq!(read["_modifiedby_value"], json!(app));
         assert_eq!(read["_modifiedonbehalfby_value"], Value::Null, "{read}");
         assert_eq!(read["_createdonbehalfby_value"], json!(app), "kept");
     }
     // Without impersonation, no one.
-    let id = api
-        .create("accounts", json!({"name": "Direct"}), &[])
-        .await;
+    let id = api.create("accounts", json!({"name": "Direct"}), &[]).await;
     let read = api.get(&format!("accounts({id})?{select}"), None).await;
     assert_eq!(read["_createdonbehalfby_value"], Value::Null);
     // A body cannot set it.
@@ -503,9 +507,7 @@ async fn orderby_a_lookup_sorts_by_the_related_name_across_pages() {
     // Names whose order differs from their ids' and from a case-sensitive sort.
     let mut contacts = Vec::new();
     for last in ["delta", "Alpha", "charlie", "Bravo", "alpha"] {
-        let id = api
-            .create("contacts", json!({"lastname": last}), &[])
-            .await;
+        let id = api.create("contacts", json!({"lastname": last}), &[]).await;
         contacts.push((id, last));
     }
     let mut accounts = Vec::new();
@@ -633,7 +635,9 @@ async fn a_store_from_before_lookup_types_opens_with_them_inferred() {
         .await;
     assert_eq!(annotations(&owner, "_ownerid_value").0, json!("team"));
     let customer = api
-        .annotated(&format!("contacts({contact})?$select=_parentcustomerid_value"))
+        .annotated(&format!(
+            "contacts({contact})?$select=_parentcustomerid_value"
+        ))
         .await;
     assert_eq!(
         annotations(&customer, "_parentcustomerid_value").0,

@@ -167,10 +167,13 @@ struct SelectList {
 
 impl SelectList {
     fn position(&mut self, sql: String) -> usize {
-        self.items.iter().position(|n| *n == sql).unwrap_or_else(|| {
-            self.items.push(sql);
-            self.items.len() - 1
-        })
+        self.items
+            .iter()
+            .position(|n| *n == sql)
+            .unwrap_or_else(|| {
+                self.items.push(sql);
+                self.items.len() - 1
+            })
     }
 
     fn new(entity: &EntityType, spec: &PageSpec) -> Self {
