@@ -55,7 +55,7 @@ pub fn polymorphic_lookups(entity: &EntityType) -> impl Iterator<Item = &Propert
 
 /// Every stored column of `entity` with its SQL type: the properties, then the hidden target
 /// type of each polymorphic lookup.
-fn stored_columns(entity: &EntityType) -> Vec<(String, &'static str)> {
+pub fn stored_columns(entity: &EntityType) -> Vec<(String, &'static str)> {
     entity
         .properties
         .iter()
@@ -95,29 +95,31 @@ fn primary_key(conn: &Connection, table: &str) -> rusqlite::Result<Option<String
         .optional()
 }
 
-/// Fills the target type of polymorphic lookup values that have none (rows of a store from
-/// before the type was stored, bulk-seeded rows): the first target table holding the id.
-/// Values pointing at no row keep none.
-pub fn infer_lookup_types(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
-    for entity in model.entity_types() {
-        for p in polymorphic_lookups(entity) {
-            for target in &p.lookup_targets {
-                let Some(key) = primary_key(conn, target)? else {
-                    continue;
-                };
-                let (value, kind) = (ident(&p.name), ident(&lookup_type_column(&p.name)));
-                conn.execute(
-                    &format!(
-                        "UPDATE {table} SET {kind} = ?1 WHERE {kind} IS NULL AND {value} IS NOT NULL \
-                         AND {value} IN (SELECT {key} FROM {target_table})",
-                        table = ident(&entity.name),
-                        key = ident(&key),
-                        target_table = ident(target),
-                    ),
-                    [target],
-                )?;
-            }
-        }
+/// Fills the target type of a polymorphic lookup's values in a store from before the type was
+/// stored: the first target table holding the id. Values pointing at no row keep none.
+fn infer_lookup_types(
+    conn: &Connection,
+    entity: &EntityType,
+    lookup: &Property,
+) -> rusqlite::Result<()> {
+    for target in &lookup.lookup_targets {
+        let Some(key) = primary_key(conn, target)? else {
+            continue;
+        };
+        let (value, kind) = (
+            ident(&lookup.name),
+            ident(&lookup_type_column(&lookup.name)),
+        );
+        conn.execute(
+            &format!(
+                "UPDATE {table} SET {kind} = ?1 WHERE {kind} IS NULL AND {value} IS NOT NULL \
+                 AND {value} IN (SELECT {key} FROM {target_table})",
+                table = ident(&entity.name),
+                key = ident(&key),
+                target_table = ident(target),
+            ),
+            [target],
+        )?;
     }
     Ok(())
 }
@@ -204,12 +206,19 @@ pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
 /// Creates every table of the model (idempotent), and adds the columns a persisted table
 /// lacks when the model has grown since (a newer emulator, a new `--metadata` file).
 pub fn create_tables(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
+    let mut added_types = Vec::new();
     for entity in model.entity_types() {
         let existing: Vec<String> = conn
             .prepare("SELECT name FROM pragma_table_info(?1)")?
             .query_map([&entity.name], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         if !existing.is_empty() {
+            for lookup in polymorphic_lookups(entity) {
+                let kind = lookup_type_column(&lookup.name);
+                if !existing.iter().any(|c| c.eq_ignore_ascii_case(&kind)) {
+                    added_types.push((entity, lookup));
+                }
+            }
             for (name, ty) in stored_columns(entity) {
                 if !existing.iter().any(|c| c.eq_ignore_ascii_case(&name)) {
                     conn.execute_batch(&format!(
@@ -222,6 +231,10 @@ pub fn create_tables(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
         }
         conn.execute_batch(&create_table_sql(entity))?;
     }
-    infer_lookup_types(conn, model)?;
+    // The target types a store from before they were stored lacks, once all tables exist
+    // (inference reads the target tables).
+    for (entity, lookup) in added_types {
+        infer_lookup_types(conn, entity, lookup)?;
+    }
     super::changes::create_tables(conn)
 }
