@@ -344,3 +344,91 @@ pub(crate) async fn formatted_values(cx: &Ctx) -> Outcome {
     );
     Ok(())
 }
+
+/// `$orderby` on a lookup sorts by the related record's primary name, not its id (Learn,
+/// "Order rows": lookup columns), across pages; and a customer lookup names the table it was
+/// bound to (`parentcustomerid_account` vs `parentcustomerid_contact`).
+pub(crate) async fn lookup_order_and_targets(cx: &Ctx) -> Outcome {
+    // Contacts created in the opposite order of their names.
+    let mut contacts = Vec::new();
+    for last in ["Zulu", "Yankee", "Xray"] {
+        let id = cx
+            .create("contacts", serde_json::json!({"lastname": cx.name(last)}))
+            .await?;
+        contacts.push(id);
+    }
+    let prefix = cx.name("by contact");
+    let mut accounts = Vec::new();
+    for (i, contact) in contacts.iter().enumerate() {
+        let id = cx
+            .create(
+                "accounts",
+                serde_json::json!({"name": format!("{prefix} {i}"),
+                    "primarycontactid@odata.bind": format!("/contacts({contact})")}),
+            )
+            .await?;
+        accounts.push(id);
+    }
+    let records: Vec<Value> = cx
+        .client
+        .query("accounts")
+        .select(["name", "_primarycontactid_value"])
+        .filter(col("name").startswith(prefix.as_str()))
+        .order_by_text("_primarycontactid_value")?
+        .max_page_size(2)
+        .into_stream()
+        .try_collect()
+        .await?;
+    let ids: Vec<uuid::Uuid> = records
+        .iter()
+        .map(|r| guid(r, "accountid"))
+        .collect::<Result<_, _>>()?;
+    let by_name: Vec<uuid::Uuid> = accounts.iter().rev().copied().collect();
+    ensure_eq!(
+        ids,
+        by_name,
+        "accounts in their contacts' name order (Xray, Yankee, Zulu)"
+    );
+
+    // A customer is an account or a contact; the annotations say which.
+    let annotated = cx.builder().include_annotations("*").build()?;
+    for (bind, target, table) in [
+        (
+            "parentcustomerid_account",
+            format!("/accounts({})", accounts[0]),
+            "account",
+        ),
+        (
+            "parentcustomerid_contact",
+            format!("/contacts({})", contacts[0]),
+            "contact",
+        ),
+    ] {
+        let id = cx
+            .create(
+                "contacts",
+                serde_json::json!({"lastname": cx.name("customer"),
+                                   format!("{bind}@odata.bind"): target}),
+            )
+            .await?;
+        let record = annotated
+            .retrieve("contacts", id)
+            .select(["_parentcustomerid_value"])
+            .send()
+            .await?;
+        let lookup = record
+            .lookup("parentcustomerid")
+            .ok_or_else(|| format!("a customer lookup: {record}"))?;
+        ensure_eq!(
+            lookup.logical_name.as_deref(),
+            Some(table),
+            "lookuplogicalname"
+        );
+        ensure_eq!(
+            lookup.navigation_property.as_deref(),
+            Some(bind),
+            "associatednavigationproperty"
+        );
+    }
+    Ok(())
+}
