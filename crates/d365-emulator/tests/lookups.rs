@@ -456,6 +456,24 @@ async fn created_on_behalf_of_names_the_impersonating_caller() {
         );
         assert_eq!(read["_createdonbehalfby_value"], json!(app), "{read}");
         assert_eq!(read["_modifiedonbehalfby_value"], json!(app), "{read}");
+        // Learn's way to tell who really acted: expand both.
+        let expanded = api
+            .get(
+                format!(
+                    "accounts({id})?$select=name&$expand=createdby($select=systemuserid),\
+                     createdonbehalfby($select=systemuserid)"
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (
+                &expanded["createdby"]["systemuserid"],
+                &expanded["createdonbehalfby"]["systemuserid"]
+            ),
+            (&json!(user.systemuser_id), &json!(app)),
+            "{expanded}"
+        );
         // A change by the app itself: modified by it, on behalf of no one.
         api.patch(
             &format!("accounts({id})"),
