@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::DataverseError;
 use crate::query::values::scaled_decimal;
-use crate::store::schema::lookup_type_column;
+use crate::store::schema::{is_polymorphic, lookup_type_column};
 
 /// Columns the server maintains: ignored in bodies, as Dataverse does.
 const SYSTEM: [&str; 3] = ["createdon", "modifiedon", "versionnumber"];
@@ -212,7 +212,7 @@ pub(crate) fn from_object(
             // A lookup with several targets remembers which one the bind named.
             if entity
                 .property(&nav.foreign_key)
-                .is_some_and(|p| p.lookup_targets.len() > 1)
+                .is_some_and(is_polymorphic)
             {
                 record.values.push((
                     lookup_type_column(&nav.foreign_key),

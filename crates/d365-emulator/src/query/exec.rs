@@ -8,7 +8,7 @@ use rusqlite::{Connection, params_from_iter};
 use super::paging::Boundary;
 use super::plan::{Column, SqlFilter, keyset_sql, lookup_name_sql};
 use super::values::write_json;
-use crate::store::schema::{ident, lookup_type_column};
+use crate::store::schema::{ident, is_polymorphic, lookup_type_column};
 
 /// Most rows `@odata.count` reports (Dataverse's cap).
 pub const COUNT_CAP: i64 = 5000;
@@ -81,7 +81,7 @@ impl Annotations {
         let target = self
             .entity
             .property(column)
-            .filter(|p| self.lookups && p.lookup_targets.len() > 1)
+            .filter(|p| self.lookups && is_polymorphic(p))
             .map(|p| ident(&lookup_type_column(&p.name)));
         (name, target)
     }

@@ -45,12 +45,14 @@ pub fn lookup_type_column(lookup: &str) -> String {
     format!("{lookup}@lookuplogicalname")
 }
 
+/// Whether a lookup may point at more than one table (and so stores which one it does).
+pub fn is_polymorphic(lookup: &Property) -> bool {
+    lookup.lookup_targets.len() > 1
+}
+
 /// The lookups of `entity` that may point at more than one table.
 pub fn polymorphic_lookups(entity: &EntityType) -> impl Iterator<Item = &Property> {
-    entity
-        .properties
-        .iter()
-        .filter(|p| p.lookup_targets.len() > 1)
+    entity.properties.iter().filter(|p| is_polymorphic(p))
 }
 
 /// Every stored column of `entity` with its SQL type: the properties, then the hidden target
