@@ -262,6 +262,13 @@ pub struct Account {
         skip_serializing
     )]
     pub createdon: Option<time::OffsetDateTime>,
+    /// `_createdonbehalfby_value`: lookup to `systemuser`, written through `createdonbehalfby`.
+    #[serde(
+        flatten,
+        deserialize_with = "read_account_createdonbehalfby",
+        serialize_with = "write_account_createdonbehalfby"
+    )]
+    pub createdonbehalfby: Option<Lookup<AnyTable>>,
     /// `creditonhold`: `Edm.Boolean`.
     #[serde(
         rename = "creditonhold",
@@ -305,6 +312,13 @@ pub struct Account {
         skip_serializing
     )]
     pub modifiedon: Option<time::OffsetDateTime>,
+    /// `_modifiedonbehalfby_value`: lookup to `systemuser`, written through `modifiedonbehalfby`.
+    #[serde(
+        flatten,
+        deserialize_with = "read_account_modifiedonbehalfby",
+        serialize_with = "write_account_modifiedonbehalfby"
+    )]
+    pub modifiedonbehalfby: Option<Lookup<AnyTable>>,
     /// `name`: `Edm.String`, at most 160 characters, the primary name.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -315,6 +329,13 @@ pub struct Account {
         skip_serializing_if = "Option::is_none"
     )]
     pub numberofemployees: Option<i32>,
+    /// `_originatingleadid_value`: lookup to `lead`, written through `originatingleadid`.
+    #[serde(
+        flatten,
+        deserialize_with = "read_account_originatingleadid",
+        serialize_with = "write_account_originatingleadid"
+    )]
+    pub originatingleadid: Option<Lookup<AnyTable>>,
     /// `_ownerid_value`: lookup to `systemuser` or `team`, written through `ownerid`.
     #[serde(
         flatten,
@@ -393,14 +414,17 @@ impl Table for Account {
         "address1_country",
         "_createdby_value",
         "createdon",
+        "_createdonbehalfby_value",
         "creditonhold",
         "description",
         "emailaddress1",
         "industrycode",
         "_modifiedby_value",
         "modifiedon",
+        "_modifiedonbehalfby_value",
         "name",
         "numberofemployees",
+        "_originatingleadid_value",
         "_ownerid_value",
         "_owningbusinessunit_value",
         "_parentaccountid_value",
@@ -439,6 +463,26 @@ fn write_account_createdby<S: serde::Serializer>(
     )
 }
 
+/// Reads [`Account::createdonbehalfby`].
+fn read_account_createdonbehalfby<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lookup<AnyTable>>, D::Error> {
+    read_lookup(deserializer, "_createdonbehalfby_value")
+}
+
+/// Writes [`Account::createdonbehalfby`].
+fn write_account_createdonbehalfby<S: serde::Serializer>(
+    value: &Option<Lookup<AnyTable>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    write_lookup(
+        value,
+        serializer,
+        "createdonbehalfby",
+        &[("systemuser", "createdonbehalfby", "systemusers")],
+    )
+}
+
 /// Reads [`Account::modifiedby`].
 fn read_account_modifiedby<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -456,6 +500,46 @@ fn write_account_modifiedby<S: serde::Serializer>(
         serializer,
         "modifiedby",
         &[("systemuser", "modifiedby", "systemusers")],
+    )
+}
+
+/// Reads [`Account::modifiedonbehalfby`].
+fn read_account_modifiedonbehalfby<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lookup<AnyTable>>, D::Error> {
+    read_lookup(deserializer, "_modifiedonbehalfby_value")
+}
+
+/// Writes [`Account::modifiedonbehalfby`].
+fn write_account_modifiedonbehalfby<S: serde::Serializer>(
+    value: &Option<Lookup<AnyTable>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    write_lookup(
+        value,
+        serializer,
+        "modifiedonbehalfby",
+        &[("systemuser", "modifiedonbehalfby", "systemusers")],
+    )
+}
+
+/// Reads [`Account::originatingleadid`].
+fn read_account_originatingleadid<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lookup<AnyTable>>, D::Error> {
+    read_lookup(deserializer, "_originatingleadid_value")
+}
+
+/// Writes [`Account::originatingleadid`].
+fn write_account_originatingleadid<S: serde::Serializer>(
+    value: &Option<Lookup<AnyTable>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    write_lookup(
+        value,
+        serializer,
+        "originatingleadid",
+        &[("lead", "originatingleadid", "leads")],
     )
 }
 
@@ -893,6 +977,13 @@ pub struct Contact {
         skip_serializing
     )]
     pub createdon: Option<time::OffsetDateTime>,
+    /// `_createdonbehalfby_value`: lookup to `systemuser`, written through `createdonbehalfby`.
+    #[serde(
+        flatten,
+        deserialize_with = "read_contact_createdonbehalfby",
+        serialize_with = "write_contact_createdonbehalfby"
+    )]
+    pub createdonbehalfby: Option<Lookup<AnyTable>>,
     /// `emailaddress1`: `Edm.String`, at most 100 characters.
     #[serde(
         rename = "emailaddress1",
@@ -927,6 +1018,20 @@ pub struct Contact {
         skip_serializing
     )]
     pub modifiedon: Option<time::OffsetDateTime>,
+    /// `_modifiedonbehalfby_value`: lookup to `systemuser`, written through `modifiedonbehalfby`.
+    #[serde(
+        flatten,
+        deserialize_with = "read_contact_modifiedonbehalfby",
+        serialize_with = "write_contact_modifiedonbehalfby"
+    )]
+    pub modifiedonbehalfby: Option<Lookup<AnyTable>>,
+    /// `_originatingleadid_value`: lookup to `lead`, written through `originatingleadid`.
+    #[serde(
+        flatten,
+        deserialize_with = "read_contact_originatingleadid",
+        serialize_with = "write_contact_originatingleadid"
+    )]
+    pub originatingleadid: Option<Lookup<AnyTable>>,
     /// `_ownerid_value`: lookup to `systemuser` or `team`, written through `ownerid`.
     #[serde(
         flatten,
@@ -979,6 +1084,7 @@ impl Table for Contact {
         "birthdate",
         "_createdby_value",
         "createdon",
+        "_createdonbehalfby_value",
         "emailaddress1",
         "firstname",
         "fullname",
@@ -986,6 +1092,8 @@ impl Table for Contact {
         "lastname",
         "_modifiedby_value",
         "modifiedon",
+        "_modifiedonbehalfby_value",
+        "_originatingleadid_value",
         "_ownerid_value",
         "_owningbusinessunit_value",
         "_parentcustomerid_value",
@@ -1020,6 +1128,26 @@ fn write_contact_createdby<S: serde::Serializer>(
     )
 }
 
+/// Reads [`Contact::createdonbehalfby`].
+fn read_contact_createdonbehalfby<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lookup<AnyTable>>, D::Error> {
+    read_lookup(deserializer, "_createdonbehalfby_value")
+}
+
+/// Writes [`Contact::createdonbehalfby`].
+fn write_contact_createdonbehalfby<S: serde::Serializer>(
+    value: &Option<Lookup<AnyTable>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    write_lookup(
+        value,
+        serializer,
+        "createdonbehalfby",
+        &[("systemuser", "createdonbehalfby", "systemusers")],
+    )
+}
+
 /// Reads [`Contact::modifiedby`].
 fn read_contact_modifiedby<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -1037,6 +1165,46 @@ fn write_contact_modifiedby<S: serde::Serializer>(
         serializer,
         "modifiedby",
         &[("systemuser", "modifiedby", "systemusers")],
+    )
+}
+
+/// Reads [`Contact::modifiedonbehalfby`].
+fn read_contact_modifiedonbehalfby<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lookup<AnyTable>>, D::Error> {
+    read_lookup(deserializer, "_modifiedonbehalfby_value")
+}
+
+/// Writes [`Contact::modifiedonbehalfby`].
+fn write_contact_modifiedonbehalfby<S: serde::Serializer>(
+    value: &Option<Lookup<AnyTable>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    write_lookup(
+        value,
+        serializer,
+        "modifiedonbehalfby",
+        &[("systemuser", "modifiedonbehalfby", "systemusers")],
+    )
+}
+
+/// Reads [`Contact::originatingleadid`].
+fn read_contact_originatingleadid<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lookup<AnyTable>>, D::Error> {
+    read_lookup(deserializer, "_originatingleadid_value")
+}
+
+/// Writes [`Contact::originatingleadid`].
+fn write_contact_originatingleadid<S: serde::Serializer>(
+    value: &Option<Lookup<AnyTable>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    write_lookup(
+        value,
+        serializer,
+        "originatingleadid",
+        &[("lead", "originatingleadid", "leads")],
     )
 }
 

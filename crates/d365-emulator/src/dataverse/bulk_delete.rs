@@ -289,6 +289,7 @@ pub(crate) async fn resume_jobs(st: &AppState) {
             object_id: String::new(),
             app_id: String::new(),
             is_app: false,
+            on_behalf_of: None,
         };
         let stamp = stamp(st, &principal);
         let ctx = context(&stamp);

@@ -178,12 +178,12 @@ pub(crate) async fn query(
         spec: PageSpec {
             columns: output_columns(entity, names.as_deref()),
             filter: None,
-            order: order_columns(entity, &[]),
+            order: order_columns(&st.model.model, entity, &[]),
             after: None,
             limit: page_size.unwrap_or(MAX_PAGE_SIZE),
             offset: 0,
             count: false,
-            annotations: annotations_for(&prefer, entity),
+            annotations: annotations_for(&prefer, &st.model.model, entity),
         },
     };
     let mut response = match &options.deltatoken {
@@ -369,6 +369,7 @@ impl Pass<'_> {
             name: "versionnumber".into(),
             edm_type: EdmType::Int64,
             scale: None,
+            expr: None,
         };
         self.spec.filter = Some(SqlFilter {
             sql: "\"versionnumber\" > ? AND \"versionnumber\" <= ?".into(),

@@ -29,7 +29,7 @@ pub(crate) async fn retrieve(
             .iter()
             .filter_map(|v| v.to_str().ok()),
     );
-    let annotations = super::entity_set::annotations_for(&prefer, entity);
+    let annotations = super::entity_set::annotations_for(&prefer, &st.model.model, entity);
     let columns = output_columns(entity, names.as_deref());
     let owned = entity.clone();
     let cols = columns.clone();

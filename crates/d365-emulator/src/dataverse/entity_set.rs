@@ -61,6 +61,7 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
                 name: p.name.clone(),
                 edm_type: p.edm_type,
                 scale: p.scale,
+                expr: None,
             })
             .collect(),
         None => entity
@@ -71,6 +72,7 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
                 name: p.name.clone(),
                 edm_type: p.edm_type,
                 scale: p.scale,
+                expr: None,
             })
             .collect(),
     };
@@ -88,6 +90,7 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
             name: "_transactioncurrencyid_value".into(),
             edm_type: EdmType::Guid,
             scale: None,
+            expr: None,
         });
     }
     if !columns.iter().any(|c| c.name == entity.key) {
@@ -95,21 +98,22 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
             name: entity.key.clone(),
             edm_type: EdmType::Guid,
             scale: None,
+            expr: None,
         });
     }
     columns
 }
 
 /// The annotations a `Prefer: odata.include-annotations` asks for (`*`, lists, wildcards).
-pub(crate) fn annotations_for(prefer: &Prefer, entity: &EntityType) -> Option<exec::Annotations> {
+pub(crate) fn annotations_for(
+    prefer: &Prefer,
+    model: &d365_odata::model::Model,
+    entity: &EntityType,
+) -> Option<exec::Annotations> {
     let formatted = prefer.annotation_requested("OData.Community.Display.V1.FormattedValue");
     let lookups = prefer.annotation_requested("Microsoft.Dynamics.CRM.lookuplogicalname")
         || prefer.annotation_requested("Microsoft.Dynamics.CRM.associatednavigationproperty");
-    (formatted || lookups).then(|| exec::Annotations {
-        formatted,
-        lookups,
-        entity: entity.clone(),
-    })
+    (formatted || lookups).then(|| exec::Annotations::new(model, entity, formatted, lookups))
 }
 
 /// `Preference-Applied` for what was honoured.
@@ -269,6 +273,7 @@ pub(crate) async fn query(
     // A navigation collection: only the related rows.
     let filter = SqlFilter::all(scope.into_iter().chain(filter).collect());
     let order = order_columns(
+        &st.model.model,
         entity,
         &bind_orderby(entity, &options.orderby)
             .map_err(|e| DataverseError::bad_query(e.to_string()))?,
@@ -321,7 +326,7 @@ pub(crate) async fn query(
         limit,
         offset: 0,
         count: options.count == Some(true),
-        annotations: annotations_for(&prefer, entity),
+        annotations: annotations_for(&prefer, &st.model.model, entity),
     };
     let owned = entity.clone();
     let page = st

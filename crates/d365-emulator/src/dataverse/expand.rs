@@ -221,6 +221,7 @@ fn target_spec(
             name: fk.to_owned(),
             edm_type: EdmType::Guid,
             scale: None,
+            expr: None,
         });
         added = true;
     }
@@ -235,6 +236,7 @@ fn target_spec(
         None => filter,
     };
     let order = order_columns(
+        &st.model.model,
         target,
         &bind_orderby(target, &item.options.orderby)
             .map_err(|e| DataverseError::bad_query(e.to_string()))?,

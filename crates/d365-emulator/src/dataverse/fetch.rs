@@ -133,7 +133,7 @@ async fn run(
         limit: size,
         offset,
         count: fetch.total_count,
-        annotations: annotations_for(&prefer, entity),
+        annotations: annotations_for(&prefer, &st.model.model, entity),
     };
     let (owned, links) = (entity.clone(), plan.links.clone());
     let page = st

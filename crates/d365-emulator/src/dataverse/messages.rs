@@ -422,6 +422,12 @@ async fn qualify_lead(
                 )));
             }
             let text = |v: &Option<String>| v.clone().map_or(Sql::Null, Sql::Text);
+            // Each record made from the lead points back at it (`originatingleadid`).
+            let originating_lead = |table: &d365_odata::model::EntityType, values: &mut Vec<(String, Sql)>| {
+                if table.property("_originatingleadid_value").is_some() {
+                    values.push(("_originatingleadid_value".into(), guid_blob(lead_id)));
+                }
+            };
             let mut out = Vec::new();
             let mut account_id = None;
             if create_account {
@@ -431,12 +437,14 @@ async fn qualify_lead(
                     )));
                 };
                 let id = uuid::Uuid::new_v4();
-                write::insert(&tx, &account, vec![
+                let mut values = vec![
                     ("accountid".into(), guid_blob(id)),
                     ("name".into(), Sql::Text(name)),
                     ("emailaddress1".into(), text(&email)),
                     ("telephone1".into(), text(&phone)),
-                ], &stamp)?;
+                ];
+                originating_lead(&account, &mut values);
+                write::insert(&tx, &account, values, &stamp)?;
                 account_id = Some(id);
                 out.push(("account", "accountid", id));
             }
@@ -459,6 +467,7 @@ async fn qualify_lead(
                 if contact.property("fullname").is_some() {
                     values.push(("fullname".into(), Sql::Text(fullname)));
                 }
+                originating_lead(&contact, &mut values);
                 write::insert(&tx, &contact, values, &stamp)?;
                 contact_id = Some(id);
                 out.push(("contact", "contactid", id));
@@ -477,6 +486,13 @@ async fn qualify_lead(
                 if let Some(c) = contact_id {
                     values.push(("_parentcontactid_value".into(), guid_blob(c)));
                 }
+                // The opportunity's customer: the new account, else the new contact.
+                if let Some(customer) = account_id.or(contact_id)
+                    && opportunity.property("_customerid_value").is_some()
+                {
+                    values.push(("_customerid_value".into(), guid_blob(customer)));
+                }
+                originating_lead(&opportunity, &mut values);
                 write::insert(&tx, &opportunity, values, &stamp)?;
                 out.push(("opportunity", "opportunityid", id));
             }

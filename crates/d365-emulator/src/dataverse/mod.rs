@@ -473,7 +473,10 @@ fn impersonate(
             &config.environment.organization_id,
         ));
     }
-    principal.systemuser_id = user.systemuser_id.clone();
+    principal.on_behalf_of = Some(std::mem::replace(
+        &mut principal.systemuser_id,
+        user.systemuser_id.clone(),
+    ));
     principal.object_id = user.object_id.clone();
     principal.is_app = false;
     Ok(principal)

@@ -42,6 +42,7 @@ pub(crate) fn stamp(st: &AppState, principal: &Principal) -> write::Stamp {
     write::Stamp {
         now: st.clock.now(),
         user: guid(&principal.systemuser_id),
+        on_behalf_of: principal.on_behalf_of.as_deref().map(guid),
         business_unit: guid(&st.registry.config().environment.business_unit_id),
         currency: crate::store::seed::base_currency(guid(
             &st.registry.config().environment.organization_id,

@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::DataverseError;
 use crate::query::values::scaled_decimal;
+use crate::store::schema::{is_polymorphic, lookup_type_column};
 
 /// Columns the server maintains: ignored in bodies, as Dataverse does.
 const SYSTEM: [&str; 3] = ["createdon", "modifiedon", "versionnumber"];
@@ -208,6 +209,16 @@ pub(crate) fn from_object(
             record
                 .values
                 .push((nav.foreign_key.clone(), Value::Blob(id.as_bytes().to_vec())));
+            // A lookup with several targets remembers which one the bind named.
+            if entity
+                .property(&nav.foreign_key)
+                .is_some_and(is_polymorphic)
+            {
+                record.values.push((
+                    lookup_type_column(&nav.foreign_key),
+                    Value::Text(target.name.clone()),
+                ));
+            }
             continue;
         }
         if name.contains('@') {

@@ -24,6 +24,9 @@ pub struct Principal {
     pub app_id: String,
     /// `true` for app-only tokens.
     pub is_app: bool,
+    /// When the call impersonates a user (`CallerObjectId`/`MSCRMCallerID`), the
+    /// `systemuserid` of the real caller: what `createdonbehalfby`/`modifiedonbehalfby` record.
+    pub on_behalf_of: Option<String>,
 }
 
 /// Validates the request's bearer token and maps it to a Dataverse principal.
@@ -91,6 +94,7 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
             object_id,
             app_id,
             is_app: false,
+            on_behalf_of: None,
         })
     } else {
         let app = st
@@ -108,6 +112,7 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
             object_id,
             app_id,
             is_app: true,
+            on_behalf_of: None,
         })
     }
 }

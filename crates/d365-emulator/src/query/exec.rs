@@ -1,14 +1,14 @@
 //! Runs planned queries and writes rows as Dataverse JSON: `@odata.etag` first, then the
 //! selected columns, then the primary key.
 
-use d365_odata::model::{EdmType, EntityType};
+use d365_odata::model::{EdmType, EntityType, Model};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::paging::Boundary;
-use super::plan::{Column, SqlFilter, keyset_sql};
+use super::plan::{Column, SqlFilter, keyset_sql, lookup_name_sql};
 use super::values::write_json;
-use crate::store::schema::ident;
+use crate::store::schema::{ident, is_polymorphic, lookup_type_column};
 
 /// Most rows `@odata.count` reports (Dataverse's cap).
 pub const COUNT_CAP: i64 = 5000;
@@ -43,10 +43,56 @@ pub struct Annotations {
     pub lookups: bool,
     /// The entity (option sets, lookup targets, navigation properties).
     pub entity: EntityType,
+    /// Per lookup column: SQL for the related record's primary name (its formatted value).
+    names: Vec<(String, String)>,
+}
+
+/// What a lookup's annotations are made of, read with the row: the related record's name
+/// and, for a lookup with several targets, the stored target table.
+#[derive(Debug, Default)]
+struct LookupExtras {
+    name: Option<String>,
+    target: Option<String>,
 }
 
 impl Annotations {
-    fn write(&self, json: &mut String, column: &str, value: rusqlite::types::ValueRef<'_>) {
+    /// The annotations `formatted`/`lookups` ask for on rows of `entity`.
+    pub fn new(model: &Model, entity: &EntityType, formatted: bool, lookups: bool) -> Self {
+        let names = entity
+            .properties
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), lookup_name_sql(model, entity, p)?)))
+            .collect();
+        Self {
+            formatted,
+            lookups,
+            entity: entity.clone(),
+            names,
+        }
+    }
+
+    /// The extra SQL a column's annotations need: (related name, stored target type).
+    fn extra_sql(&self, column: &str) -> (Option<String>, Option<String>) {
+        let name = self
+            .names
+            .iter()
+            .find(|(c, _)| self.formatted && c == column)
+            .map(|(_, sql)| sql.clone());
+        let target = self
+            .entity
+            .property(column)
+            .filter(|p| self.lookups && is_polymorphic(p))
+            .map(|p| ident(&lookup_type_column(&p.name)));
+        (name, target)
+    }
+
+    fn write(
+        &self,
+        json: &mut String,
+        column: &str,
+        value: rusqlite::types::ValueRef<'_>,
+        extras: LookupExtras,
+    ) {
         let Some(property) = self.entity.property(column) else {
             return;
         };
@@ -56,27 +102,39 @@ impl Annotations {
             json.push_str(&serde_json::to_string(text).unwrap_or_default());
             json.push(',');
         };
+        let is_null = matches!(value, rusqlite::types::ValueRef::Null);
+        if self.formatted {
+            let text = if is_null { None } else { extras.name };
+            if let Some(text) = text.or_else(|| super::values::formatted(value, property)) {
+                annotate("OData.Community.Display.V1.FormattedValue", &text);
+            }
+        }
+        let target = match property.lookup_targets.as_slice() {
+            [one] => Some(one.clone()),
+            _ => extras.target,
+        };
         if self.lookups
-            && !matches!(value, rusqlite::types::ValueRef::Null)
-            && let [target] = property.lookup_targets.as_slice()
+            && !is_null
+            && let Some(target) = target
         {
-            if let Some(nav) = self
-                .entity
-                .navigation
-                .iter()
-                .find(|n| !n.collection && n.foreign_key == column && n.target == *target)
-            {
+            // The navigation property to that table (`parentcustomerid_contact`), or the
+            // lookup's only one (`ownerid`, for a user or a team alike).
+            let lookup_navs = || {
+                self.entity
+                    .navigation
+                    .iter()
+                    .filter(|n| !n.collection && n.foreign_key == column)
+            };
+            let nav = lookup_navs()
+                .find(|n| n.target == target)
+                .or_else(|| lookup_navs().next());
+            if let Some(nav) = nav {
                 annotate(
                     "Microsoft.Dynamics.CRM.associatednavigationproperty",
                     &nav.name,
                 );
             }
-            annotate("Microsoft.Dynamics.CRM.lookuplogicalname", target);
-        }
-        if self.formatted
-            && let Some(text) = super::values::formatted(value, property)
-        {
-            annotate("OData.Community.Display.V1.FormattedValue", &text);
+            annotate("Microsoft.Dynamics.CRM.lookuplogicalname", &target);
         }
     }
 }
@@ -94,27 +152,61 @@ pub struct PageOut {
     pub count: Option<i64>,
 }
 
-/// The column list of a SELECT: output columns, then ORDER BY columns and `versionnumber`
-/// (for the etag) when they are not output already. Returns the names, the index of each
-/// ORDER BY column, and the index of `versionnumber`.
-fn select_list(entity: &EntityType, spec: &PageSpec) -> (Vec<String>, Vec<usize>, Option<usize>) {
-    let mut names: Vec<String> = spec.columns.iter().map(|c| c.name.clone()).collect();
-    fn position(name: &str, names: &mut Vec<String>) -> usize {
-        names.iter().position(|n| n == name).unwrap_or_else(|| {
-            names.push(name.to_owned());
-            names.len() - 1
-        })
+/// The SELECT list: output columns, then ORDER BY columns, `versionnumber` (for the etag)
+/// and what the annotations need, each once.
+struct SelectList {
+    /// SQL of each item.
+    items: Vec<String>,
+    /// The index of each ORDER BY column.
+    order: Vec<usize>,
+    /// The index of `versionnumber`.
+    version: Option<usize>,
+    /// Per output column: the indexes of its related name and stored target type.
+    extras: Vec<(Option<usize>, Option<usize>)>,
+}
+
+impl SelectList {
+    fn position(&mut self, sql: String) -> usize {
+        self.items
+            .iter()
+            .position(|n| *n == sql)
+            .unwrap_or_else(|| {
+                self.items.push(sql);
+                self.items.len() - 1
+            })
     }
-    let order_idx = spec
-        .order
-        .iter()
-        .map(|(c, _)| position(&c.name, &mut names))
-        .collect();
-    let version_idx = entity
-        .property("versionnumber")
-        .is_some()
-        .then(|| position("versionnumber", &mut names));
-    (names, order_idx, version_idx)
+
+    fn new(entity: &EntityType, spec: &PageSpec) -> Self {
+        let mut list = SelectList {
+            items: spec.columns.iter().map(Column::sql).collect(),
+            order: Vec::new(),
+            version: None,
+            extras: Vec::new(),
+        };
+        list.order = spec
+            .order
+            .iter()
+            .map(|(c, _)| list.position(c.sql()))
+            .collect();
+        list.version = entity
+            .property("versionnumber")
+            .is_some()
+            .then(|| list.position(ident("versionnumber")));
+        if let Some(a) = &spec.annotations {
+            list.extras = spec
+                .columns
+                .iter()
+                .map(|c| {
+                    let (name, target) = a.extra_sql(&c.name);
+                    (
+                        name.map(|s| list.position(s)),
+                        target.map(|s| list.position(s)),
+                    )
+                })
+                .collect();
+        }
+        list
+    }
 }
 
 /// Runs one page.
@@ -123,7 +215,7 @@ pub fn query_page(
     entity: &EntityType,
     spec: &PageSpec,
 ) -> rusqlite::Result<PageOut> {
-    let (names, order_idx, version_idx) = select_list(entity, spec);
+    let list = SelectList::new(entity, spec);
     let mut wheres = Vec::new();
     let mut params: Vec<Value> = Vec::new();
     if let Some(f) = &spec.filter {
@@ -143,16 +235,12 @@ pub fn query_page(
     let order_sql = spec
         .order
         .iter()
-        .map(|(c, desc)| format!("{}{}", ident(&c.name), if *desc { " DESC" } else { "" }))
+        .map(|(c, desc)| format!("{}{}", c.sql(), if *desc { " DESC" } else { "" }))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
         "SELECT {} FROM {}{where_sql} ORDER BY {order_sql} LIMIT {} OFFSET {}",
-        names
-            .iter()
-            .map(|n| ident(n))
-            .collect::<Vec<_>>()
-            .join(", "),
+        list.items.join(", "),
         ident(&entity.name),
         spec.limit + 1,
         spec.offset
@@ -170,7 +258,7 @@ pub fn query_page(
         }
         let mut json = String::with_capacity(256);
         json.push('{');
-        if let Some(vi) = version_idx {
+        if let Some(vi) = list.version {
             let v: Option<i64> = row.get(vi)?;
             json.push_str(&format!(
                 "\"@odata.etag\":\"W/\\\"{}\\\"\",",
@@ -182,7 +270,15 @@ pub fn query_page(
                 json.push(',');
             }
             if let Some(a) = &spec.annotations {
-                a.write(&mut json, &c.name, row.get_ref(i)?);
+                let text = |at: Option<usize>| -> rusqlite::Result<Option<String>> {
+                    at.map_or(Ok(None), |at| row.get(at))
+                };
+                let (name, target) = list.extras.get(i).copied().unwrap_or_default();
+                let extras = LookupExtras {
+                    name: text(name)?,
+                    target: text(target)?,
+                };
+                a.write(&mut json, &c.name, row.get_ref(i)?, extras);
             }
             json.push_str(&serde_json::to_string(&c.name).unwrap_or_default());
             json.push(':');
@@ -190,7 +286,8 @@ pub fn query_page(
         }
         json.push('}');
         out.push(json);
-        let values: Vec<Value> = order_idx
+        let values: Vec<Value> = list
+            .order
             .iter()
             .map(|&i| row.get::<_, Value>(i))
             .collect::<Result<_, _>>()?;
@@ -258,6 +355,7 @@ pub fn retrieve(
         name: entity.key.clone(),
         edm_type: EdmType::Guid,
         scale: None,
+        expr: None,
     };
     let spec = PageSpec {
         columns: columns.to_vec(),

@@ -62,6 +62,7 @@ fn column(p: &Property) -> Column {
         name: p.name.clone(),
         edm_type: p.edm_type,
         scale: p.scale,
+        expr: None,
     }
 }
 
@@ -175,6 +176,7 @@ pub fn plan(
                 name: entity.key.clone(),
                 edm_type: EdmType::Guid,
                 scale: None,
+                expr: None,
             },
             false,
         ));

@@ -4,11 +4,11 @@
 //! the model.
 
 use d365_odata::bind::BoundOrder;
-use d365_odata::model::{EdmType, EntityType};
+use d365_odata::model::{EdmType, EntityType, Model, Property};
 use rusqlite::types::Value;
 
 use super::paging::Boundary;
-use crate::store::schema::ident;
+use crate::store::schema::{ident, lookup_type_column};
 
 /// The longest LIKE pattern a query may use, in characters (`contains`/`startswith`/
 /// `endswith`, FetchXML `like` and its kin). SQLite matches a pattern against each row in one
@@ -38,6 +38,60 @@ pub struct Column {
     pub edm_type: EdmType,
     /// Decimal places.
     pub scale: Option<u8>,
+    /// SQL computing the value when it is not a stored column (a lookup's related name, see
+    /// [`lookup_name_sql`]); `None` reads the column `name`.
+    pub expr: Option<String>,
+}
+
+impl Column {
+    /// The SQL that reads the column on the query's main table.
+    pub fn sql(&self) -> String {
+        self.expr.clone().unwrap_or_else(|| ident(&self.name))
+    }
+}
+
+/// The primary name of the record a lookup points at, as SQL over the query's main table
+/// (`entity`, unaliased): a scalar subquery into the target table; for a lookup with several
+/// targets, into the one its stored target type names. Compared without case, as the name
+/// columns are. `None` when no target has a primary name.
+pub fn lookup_name_sql(model: &Model, entity: &EntityType, lookup: &Property) -> Option<String> {
+    let value = format!("{}.{}", ident(&entity.name), ident(&lookup.name));
+    let subquery = |target: &EntityType| {
+        target.primary_name.as_ref().map(|name| {
+            format!(
+                "(SELECT r.{} FROM {} AS r WHERE r.{} = {value})",
+                ident(name),
+                ident(&target.name),
+                ident(&target.key)
+            )
+        })
+    };
+    let targets: Vec<&EntityType> = lookup
+        .lookup_targets
+        .iter()
+        .filter_map(|t| model.entity_type(t))
+        .collect();
+    let sql = match targets.as_slice() {
+        [] => return None,
+        [one] => subquery(one)?,
+        many => {
+            // Target names are model identifiers (simple names), never request values.
+            let arms: Vec<String> = many
+                .iter()
+                .filter_map(|t| Some(format!("WHEN '{}' THEN {}", t.name, subquery(t)?)))
+                .collect();
+            if arms.is_empty() {
+                return None;
+            }
+            format!(
+                "CASE {}.{} {} END",
+                ident(&entity.name),
+                ident(&lookup_type_column(&lookup.name)),
+                arms.join(" ")
+            )
+        }
+    };
+    Some(format!("({sql} COLLATE NOCASE)"))
 }
 
 /// A SQL WHERE fragment with its parameters.
@@ -88,27 +142,49 @@ pub fn column_equals(column: &str, value: Value) -> SqlFilter {
 }
 
 /// The full ORDER BY: the requested columns, then the primary key (Dataverse adds it too, and
-/// keyset paging needs a unique last column).
-pub fn order_columns(entity: &EntityType, order: &[BoundOrder]) -> Vec<(Column, bool)> {
-    let mut cols: Vec<(Column, bool)> = order
-        .iter()
-        .map(|o| {
-            (
+/// keyset paging needs a unique last column). A lookup sorts as Dataverse sorts it, by the
+/// related record's primary name (a column named as Dataverse names it, `primarycontactidname`),
+/// then by its id.
+pub fn order_columns(
+    model: &Model,
+    entity: &EntityType,
+    order: &[BoundOrder],
+) -> Vec<(Column, bool)> {
+    let mut cols: Vec<(Column, bool)> = Vec::new();
+    for o in order {
+        let p = &o.property;
+        if let Some(expr) = entity
+            .property(&p.name)
+            .and_then(|lookup| lookup_name_sql(model, entity, lookup))
+        {
+            let base = p.name.trim_start_matches('_').trim_end_matches("_value");
+            cols.push((
                 Column {
-                    name: o.property.name.clone(),
-                    edm_type: o.property.edm_type,
-                    scale: o.property.scale,
+                    name: format!("{base}name"),
+                    edm_type: EdmType::String,
+                    scale: None,
+                    expr: Some(expr),
                 },
                 o.descending,
-            )
-        })
-        .collect();
+            ));
+        }
+        cols.push((
+            Column {
+                name: p.name.clone(),
+                edm_type: p.edm_type,
+                scale: p.scale,
+                expr: None,
+            },
+            o.descending,
+        ));
+    }
     if !cols.iter().any(|(c, _)| c.name == entity.key) {
         cols.push((
             Column {
                 name: entity.key.clone(),
                 edm_type: EdmType::Guid,
                 scale: None,
+                expr: None,
             },
             false,
         ));
@@ -138,11 +214,11 @@ pub fn keyset_sql(order: &[(Column, bool)], boundaries: &[Boundary]) -> SqlFilte
     for i in 0..order.len() {
         let mut parts = Vec::new();
         for ((col, _), b) in order.iter().zip(boundaries).take(i) {
-            parts.push(format!("{} IS ?", ident(&col.name)));
+            parts.push(format!("{} IS ?", col.sql()));
             out.params.push(b.last.clone());
         }
         let (col, desc) = &order[i];
-        let c = ident(&col.name);
+        let c = col.sql();
         let last = &boundaries[i].last;
         let after = match (desc, last) {
             (false, Value::Null) => format!("{c} IS NOT NULL"),
@@ -165,7 +241,7 @@ pub fn keyset_sql(order: &[(Column, bool)], boundaries: &[Boundary]) -> SqlFilte
     if let (Some((first, false)), Some(b)) = (order.first(), boundaries.first())
         && b.last != Value::Null
     {
-        out.sql = format!("({} >= ? AND {})", ident(&first.name), out.sql);
+        out.sql = format!("({} >= ? AND {})", first.sql(), out.sql);
         out.params.insert(0, b.last.clone());
     }
     out

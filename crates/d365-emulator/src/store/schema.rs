@@ -10,9 +10,13 @@
 //! | Double | REAL |
 //! | DateTimeOffset | INTEGER Unix seconds (Dataverse keeps whole seconds) |
 //! | Date | TEXT `YYYY-MM-DD` |
+//!
+//! A lookup with several target tables (`ownerid`: systemuser or team; `parentcustomerid`:
+//! account or contact; `regardingobjectid`) also stores the table its value points at, in a
+//! hidden TEXT column named by [`lookup_type_column`], as Dataverse stores `owneridtype`.
 
-use d365_odata::model::{EdmType, EntityType, Model};
-use rusqlite::Connection;
+use d365_odata::model::{EdmType, EntityType, Model, Property};
+use rusqlite::{Connection, OptionalExtension};
 
 /// The SQL column type of an EDM type.
 pub fn column_type(t: EdmType) -> &'static str {
@@ -34,13 +38,100 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn create_table_sql(entity: &EntityType) -> String {
-    let columns: Vec<String> = entity
+/// The hidden column holding the logical name of the table a polymorphic lookup points at
+/// (`_ownerid_value` → `_ownerid_value@lookuplogicalname`). The `@` keeps it apart from every
+/// property name, which is a simple identifier.
+pub fn lookup_type_column(lookup: &str) -> String {
+    format!("{lookup}@lookuplogicalname")
+}
+
+/// Whether a lookup may point at more than one table (and so stores which one it does).
+pub fn is_polymorphic(lookup: &Property) -> bool {
+    lookup.lookup_targets.len() > 1
+}
+
+/// The lookups of `entity` that may point at more than one table.
+pub fn polymorphic_lookups(entity: &EntityType) -> impl Iterator<Item = &Property> {
+    entity.properties.iter().filter(|p| is_polymorphic(p))
+}
+
+/// Every stored column of `entity` with its SQL type: the properties, then the hidden target
+/// type of each polymorphic lookup.
+pub fn stored_columns(entity: &EntityType) -> Vec<(String, &'static str)> {
+    entity
         .properties
         .iter()
-        .map(|p| {
-            let mut col = format!("{} {}", ident(&p.name), column_type(p.edm_type));
-            if p.name == entity.key {
+        .map(|p| (p.name.clone(), column_type(p.edm_type)))
+        .chain(polymorphic_lookups(entity).map(|p| (lookup_type_column(&p.name), "TEXT")))
+        .collect()
+}
+
+/// The table (of `targets`, in order) holding a row whose key is `id`: the target of a
+/// polymorphic lookup value written without one. Keys are read from the schema itself.
+pub fn lookup_target(
+    conn: &Connection,
+    targets: &[String],
+    id: &[u8],
+) -> rusqlite::Result<Option<String>> {
+    for target in targets {
+        let Some(key) = primary_key(conn, target)? else {
+            continue;
+        };
+        let found = conn
+            .prepare_cached(&format!(
+                "SELECT 1 FROM {} WHERE {} = ?1",
+                ident(target),
+                ident(&key)
+            ))?
+            .exists([id])?;
+        if found {
+            return Ok(Some(target.clone()));
+        }
+    }
+    Ok(None)
+}
+
+fn primary_key(conn: &Connection, table: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT name FROM pragma_table_info(?1) WHERE pk = 1")?
+        .query_row([table], |r| r.get(0))
+        .optional()
+}
+
+/// Fills the target type of a polymorphic lookup's values in a store from before the type was
+/// stored: the first target table holding the id. Values pointing at no row keep none.
+fn infer_lookup_types(
+    conn: &Connection,
+    entity: &EntityType,
+    lookup: &Property,
+) -> rusqlite::Result<()> {
+    for target in &lookup.lookup_targets {
+        let Some(key) = primary_key(conn, target)? else {
+            continue;
+        };
+        let (value, kind) = (
+            ident(&lookup.name),
+            ident(&lookup_type_column(&lookup.name)),
+        );
+        conn.execute(
+            &format!(
+                "UPDATE {table} SET {kind} = ?1 WHERE {kind} IS NULL AND {value} IS NOT NULL \
+                 AND {value} IN (SELECT {key} FROM {target_table})",
+                table = ident(&entity.name),
+                key = ident(&key),
+                target_table = ident(target),
+            ),
+            [target],
+        )?;
+    }
+    Ok(())
+}
+
+fn create_table_sql(entity: &EntityType) -> String {
+    let columns: Vec<String> = stored_columns(entity)
+        .into_iter()
+        .map(|(name, ty)| {
+            let mut col = format!("{} {ty}", ident(&name));
+            if name == entity.key {
                 col.push_str(" PRIMARY KEY NOT NULL");
             }
             col
@@ -117,24 +208,35 @@ pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
 /// Creates every table of the model (idempotent), and adds the columns a persisted table
 /// lacks when the model has grown since (a newer emulator, a new `--metadata` file).
 pub fn create_tables(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
+    let mut added_types = Vec::new();
     for entity in model.entity_types() {
         let existing: Vec<String> = conn
             .prepare("SELECT name FROM pragma_table_info(?1)")?
             .query_map([&entity.name], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         if !existing.is_empty() {
-            for p in &entity.properties {
-                if !existing.iter().any(|c| c.eq_ignore_ascii_case(&p.name)) {
+            for lookup in polymorphic_lookups(entity) {
+                let kind = lookup_type_column(&lookup.name);
+                if !existing.iter().any(|c| c.eq_ignore_ascii_case(&kind)) {
+                    added_types.push((entity, lookup));
+                }
+            }
+            for (name, ty) in stored_columns(entity) {
+                if !existing.iter().any(|c| c.eq_ignore_ascii_case(&name)) {
                     conn.execute_batch(&format!(
-                        "ALTER TABLE {} ADD COLUMN {} {}",
+                        "ALTER TABLE {} ADD COLUMN {} {ty}",
                         ident(&entity.name),
-                        ident(&p.name),
-                        column_type(p.edm_type)
+                        ident(&name),
                     ))?;
                 }
             }
         }
         conn.execute_batch(&create_table_sql(entity))?;
+    }
+    // The target types a store from before they were stored lacks, once all tables exist
+    // (inference reads the target tables).
+    for (entity, lookup) in added_types {
+        infer_lookup_types(conn, entity, lookup)?;
     }
     super::changes::create_tables(conn)
 }

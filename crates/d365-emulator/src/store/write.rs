@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use d365_odata::model::EntityType;
 
-use super::schema::ident;
+use super::schema::{self, ident};
 
 fn next_version(conn: &Connection, entity: &EntityType) -> rusqlite::Result<i64> {
     conn.execute_batch(
@@ -42,10 +42,35 @@ pub struct Stamp {
     pub now: i64,
     /// The calling user's `systemuserid` (`createdby`, `modifiedby`, the default owner).
     pub user: uuid::Uuid,
+    /// The real caller when `user` is impersonated (`createdonbehalfby`,
+    /// `modifiedonbehalfby`); `None` otherwise, and those columns are null.
+    pub on_behalf_of: Option<uuid::Uuid>,
     /// The caller's business unit (`owningbusinessunit`).
     pub business_unit: uuid::Uuid,
     /// The base currency, for records with money columns that name none.
     pub currency: uuid::Uuid,
+}
+
+/// Gives each polymorphic lookup written without its target type (a writer that named the
+/// record only by id: messages, seeds, the default owner) the first target table holding it.
+fn fill_lookup_types(
+    conn: &Connection,
+    entity: &EntityType,
+    values: &mut Vec<(String, Value)>,
+) -> rusqlite::Result<()> {
+    for p in schema::polymorphic_lookups(entity) {
+        let kind = schema::lookup_type_column(&p.name);
+        if values.iter().any(|(c, _)| *c == kind) {
+            continue;
+        }
+        let target = match values.iter().find(|(c, _)| *c == p.name) {
+            None => continue,
+            Some((_, Value::Blob(id))) => schema::lookup_target(conn, &p.lookup_targets, id)?,
+            Some(_) => None,
+        };
+        values.push((kind, target.map_or(Value::Null, Value::Text)));
+    }
+    Ok(())
 }
 
 /// Sets the server-maintained columns the entity has, replacing any the body gave.
@@ -60,6 +85,13 @@ fn stamp_columns(
             values.push((col.to_owned(), v));
         }
     }
+}
+
+/// The impersonating caller, or null.
+fn on_behalf_of(stamp: &Stamp) -> Value {
+    stamp
+        .on_behalf_of
+        .map_or(Value::Null, |u| Value::Blob(u.as_bytes().to_vec()))
 }
 
 /// The `versionnumber` of a row, or `None` if it does not exist.
@@ -122,9 +154,12 @@ pub fn insert(
             ("versionnumber", Value::Integer(version)),
             ("_createdby_value", guid(stamp.user)),
             ("_modifiedby_value", guid(stamp.user)),
+            ("_createdonbehalfby_value", on_behalf_of(stamp)),
+            ("_modifiedonbehalfby_value", on_behalf_of(stamp)),
             ("_owningbusinessunit_value", guid(stamp.business_unit)),
         ],
     );
+    fill_lookup_types(conn, entity, &mut values)?;
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         ident(&entity.name),
@@ -158,8 +193,10 @@ pub fn update(
                 "_modifiedby_value",
                 Value::Blob(stamp.user.as_bytes().to_vec()),
             ),
+            ("_modifiedonbehalfby_value", on_behalf_of(stamp)),
         ],
     );
+    fill_lookup_types(conn, entity, &mut values)?;
     let sets = values
         .iter()
         .map(|(c, _)| format!("{} = ?", ident(c)))

@@ -64,8 +64,6 @@ pub(crate) struct Ctx {
     created: Mutex<Vec<(String, uuid::Uuid)>>,
     /// The fixture's records, deleted at the end of the run.
     fixture_records: Mutex<Vec<(String, uuid::Uuid)>>,
-    /// Checks the running capability skipped on the emulator because of a known emulator bug.
-    gaps: Mutex<Vec<&'static str>>,
 }
 
 impl Ctx {
@@ -82,7 +80,6 @@ impl Ctx {
             fixture: OnceLock::new(),
             created: Mutex::new(Vec::new()),
             fixture_records: Mutex::new(Vec::new()),
-            gaps: Mutex::new(Vec::new()),
         }
     }
 
@@ -102,25 +99,6 @@ impl Ctx {
     /// Whether the target is the embedded emulator (for emulator-only extra checks).
     pub(crate) fn is_emulator(&self) -> bool {
         self.emulator_user().is_some()
-    }
-
-    /// `true` when a check must be skipped because the emulator has a known bug there (`bug`
-    /// says which; the report lists it). On a live org the check always runs. Remove the call
-    /// once the emulator is fixed.
-    /// `D365_CONFORMANCE_STRICT=1` runs these checks on the emulator too (to see whether a
-    /// bug is fixed).
-    pub(crate) fn skip_known_emulator_bug(&self, bug: &'static str) -> bool {
-        let strict = std::env::var_os("D365_CONFORMANCE_STRICT").is_some_and(|v| v == "1");
-        let skip = self.is_emulator() && !strict;
-        if skip {
-            self.gaps.lock().unwrap().push(bug);
-        }
-        skip
-    }
-
-    /// The known bugs the last capability skipped checks for.
-    pub(crate) fn take_gaps(&self) -> Vec<&'static str> {
-        std::mem::take(&mut *self.gaps.lock().unwrap())
     }
 
     /// A fresh builder for a client of the same target and credential.

@@ -44,6 +44,7 @@ fn capabilities() -> Vec<Capability> {
         capability!(operations::bound_action_qualify_lead),
         capability!(operations::unbound_action_win_opportunity),
         capability!(reads::formatted_values),
+        capability!(reads::lookup_order_and_targets),
         capability!(operations::impersonation, emulator_only),
         capability!(metadata::metadata),
         capability!(metadata::error_shapes),

@@ -104,19 +104,17 @@ pub(crate) async fn bound_action_qualify_lead(cx: &Ctx) -> Outcome {
         Some(company.as_str()),
         "account named after the company"
     );
-    if !cx.skip_known_emulator_bug("account has no `originatingleadid` lookup") {
-        let read = cx
-            .client
-            .retrieve("accounts", account)
-            .select(["_originatingleadid_value"])
-            .send()
-            .await?;
-        ensure_eq!(
-            guid(&read, "_originatingleadid_value")?,
-            lead,
-            "originating lead"
-        );
-    }
+    let read = cx
+        .client
+        .retrieve("accounts", account)
+        .select(["_originatingleadid_value"])
+        .send()
+        .await?;
+    ensure_eq!(
+        guid(&read, "_originatingleadid_value")?,
+        lead,
+        "originating lead"
+    );
     let lead_now = cx
         .client
         .retrieve("leads", lead)
@@ -188,22 +186,18 @@ pub(crate) async fn impersonation(cx: &Ctx) -> Outcome {
         Some(user.systemuser_id.to_string().as_str()),
         "created by the impersonated user"
     );
-    if !cx.skip_known_emulator_bug(
-        "no `createdonbehalfby` lookup (Dataverse sets it to the impersonating caller)",
-    ) {
-        let app = cx.client.who_am_i().send().await?;
-        let read = cx
-            .client
-            .retrieve("accounts", id)
-            .select(["_createdonbehalfby_value"])
-            .send()
-            .await?;
-        ensure_eq!(
-            guid(&read, "_createdonbehalfby_value")?,
-            app.user_id,
-            "created on behalf of the impersonator"
-        );
-    }
+    let app = cx.client.who_am_i().send().await?;
+    let read = cx
+        .client
+        .retrieve("accounts", id)
+        .select(["_createdonbehalfby_value"])
+        .send()
+        .await?;
+    ensure_eq!(
+        guid(&read, "_createdonbehalfby_value")?,
+        app.user_id,
+        "created on behalf of the impersonator"
+    );
     let nobody = cx.client.impersonate(uuid::Uuid::new_v4());
     let e = expect_api_error(nobody.who_am_i().send().await, "impersonate nobody")?;
     ensure!(

@@ -298,15 +298,10 @@ pub(crate) async fn formatted_values(cx: &Ctx) -> Outcome {
     let owner = record
         .lookup("ownerid")
         .ok_or_else(|| format!("an owner lookup: {record}"))?;
-    if !cx.skip_known_emulator_bug(
-        "polymorphic lookups (`_ownerid_value`, `_parentcustomerid_value`) get no \
-         lookuplogicalname / associatednavigationproperty annotations",
-    ) {
-        ensure!(
-            matches!(owner.logical_name.as_deref(), Some("systemuser" | "team")),
-            "`_ownerid_value@{LOOKUP_LOGICAL_NAME}` names the owner's table: {owner:?}"
-        );
-    }
+    ensure!(
+        matches!(owner.logical_name.as_deref(), Some("systemuser" | "team")),
+        "`_ownerid_value@{LOOKUP_LOGICAL_NAME}` names the owner's table: {owner:?}"
+    );
     // A single-target lookup: its table, navigation property and the related record's name.
     let (parent, parent_name, _) = fixture.accounts[0].clone();
     let child = cx
@@ -335,15 +330,11 @@ pub(crate) async fn formatted_values(cx: &Ctx) -> Outcome {
         Some("parentaccountid"),
         "associatednavigationproperty"
     );
-    if !cx.skip_known_emulator_bug(
-        "lookup values get no FormattedValue (the related record's primary name)",
-    ) {
-        ensure_eq!(
-            lookup.name.as_deref(),
-            Some(parent_name.as_str()),
-            "a lookup's formatted value is the related record's name"
-        );
-    }
+    ensure_eq!(
+        lookup.name.as_deref(),
+        Some(parent_name.as_str()),
+        "a lookup's formatted value is the related record's name"
+    );
     // Pages ask for the same annotations.
     let page = annotated
         .query("accounts")
@@ -369,5 +360,93 @@ pub(crate) async fn formatted_values(cx: &Ctx) -> Outcome {
         plain.formatted("statecode").is_none(),
         "no annotations unless asked: {plain}"
     );
+    Ok(())
+}
+
+/// `$orderby` on a lookup sorts by the related record's primary name, not its id (Learn,
+/// "Order rows": lookup columns), across pages; and a customer lookup names the table it was
+/// bound to (`parentcustomerid_account` vs `parentcustomerid_contact`).
+pub(crate) async fn lookup_order_and_targets(cx: &Ctx) -> Outcome {
+    // Contacts created in the opposite order of their names.
+    let mut contacts = Vec::new();
+    for last in ["Zulu", "Yankee", "Xray"] {
+        let id = cx
+            .create("contacts", serde_json::json!({"lastname": cx.name(last)}))
+            .await?;
+        contacts.push(id);
+    }
+    let prefix = cx.name("by contact");
+    let mut accounts = Vec::new();
+    for (i, contact) in contacts.iter().enumerate() {
+        let id = cx
+            .create(
+                "accounts",
+                serde_json::json!({"name": format!("{prefix} {i}"),
+                    "primarycontactid@odata.bind": format!("/contacts({contact})")}),
+            )
+            .await?;
+        accounts.push(id);
+    }
+    let records: Vec<Value> = cx
+        .client
+        .query("accounts")
+        .select(["name", "_primarycontactid_value"])
+        .filter(col("name").startswith(prefix.as_str()))
+        .order_by_text("_primarycontactid_value")?
+        .max_page_size(2)
+        .into_stream()
+        .try_collect()
+        .await?;
+    let ids: Vec<uuid::Uuid> = records
+        .iter()
+        .map(|r| guid(r, "accountid"))
+        .collect::<Result<_, _>>()?;
+    let by_name: Vec<uuid::Uuid> = accounts.iter().rev().copied().collect();
+    ensure_eq!(
+        ids,
+        by_name,
+        "accounts in their contacts' name order (Xray, Yankee, Zulu)"
+    );
+
+    // A customer is an account or a contact; the annotations say which.
+    let annotated = cx.builder().include_annotations("*").build()?;
+    for (bind, target, table) in [
+        (
+            "parentcustomerid_account",
+            format!("/accounts({})", accounts[0]),
+            "account",
+        ),
+        (
+            "parentcustomerid_contact",
+            format!("/contacts({})", contacts[0]),
+            "contact",
+        ),
+    ] {
+        let id = cx
+            .create(
+                "contacts",
+                serde_json::json!({"lastname": cx.name("customer"),
+                                   format!("{bind}@odata.bind"): target}),
+            )
+            .await?;
+        let record = annotated
+            .retrieve("contacts", id)
+            .select(["_parentcustomerid_value"])
+            .send()
+            .await?;
+        let lookup = record
+            .lookup("parentcustomerid")
+            .ok_or_else(|| format!("a customer lookup: {record}"))?;
+        ensure_eq!(
+            lookup.logical_name.as_deref(),
+            Some(table),
+            "lookuplogicalname"
+        );
+        ensure_eq!(
+            lookup.navigation_property.as_deref(),
+            Some(bind),
+            "associatednavigationproperty"
+        );
+    }
     Ok(())
 }

@@ -56,8 +56,6 @@ struct Row {
     name: &'static str,
     verdict: Verdict,
     elapsed: Duration,
-    /// Checks skipped because of known emulator bugs.
-    gaps: Vec<&'static str>,
 }
 
 /// Runs `future` with a timeout, turning a panic or a timeout into a failure message.
@@ -109,7 +107,6 @@ pub(crate) async fn run(label: &str, target: &Target, capabilities: &[Capability
         name: "(setup: fixture)",
         verdict,
         elapsed: t.elapsed(),
-        gaps: Vec::new(),
     });
 
     for capability in capabilities {
@@ -130,7 +127,6 @@ pub(crate) async fn run(label: &str, target: &Target, capabilities: &[Capability
             name: capability.name,
             verdict,
             elapsed: t.elapsed(),
-            gaps: cx.take_gaps(),
         });
     }
 
@@ -144,7 +140,6 @@ pub(crate) async fn run(label: &str, target: &Target, capabilities: &[Capability
             Verdict::Failed(leftovers.join("; "))
         },
         elapsed: t.elapsed(),
-        gaps: Vec::new(),
     });
 
     let failed = report(&rows, started.elapsed());
@@ -185,12 +180,6 @@ fn report(rows: &[Row], total: Duration) -> Vec<&'static str> {
         eprintln!("  {:<width$}  {:<8}  {:>9}", row.name, result, ms);
         if let Verdict::Failed(why) = &row.verdict {
             eprintln!("  {:<width$}    └ {why}", "");
-        }
-        for gap in &row.gaps {
-            eprintln!(
-                "  {:<width$}    └ not checked (known emulator bug): {gap}",
-                ""
-            );
         }
     }
     eprintln!(

@@ -17,11 +17,14 @@ pub use jobs::{OPERATION_BULK_DELETE, is_system_job};
 use jobs::{asyncoperation, bulkdeleteoperation};
 use sales::{account, annotation, contact, lead, opportunity, task};
 
-/// Lookups the server sets on owned tables: `createdby`, `modifiedby`, `owningbusinessunit`.
-/// A body that binds them is ignored for these, as Dataverse ignores `createdon`.
-pub const SERVER_LOOKUPS: [&str; 3] = [
+/// Lookups the server sets on owned tables: `createdby`, `modifiedby`, their `…onbehalfby`
+/// twins (the impersonating caller) and `owningbusinessunit`. A body that binds them is
+/// ignored for these, as Dataverse ignores `createdon`.
+pub const SERVER_LOOKUPS: [&str; 5] = [
     "_createdby_value",
     "_modifiedby_value",
+    "_createdonbehalfby_value",
+    "_modifiedonbehalfby_value",
     "_owningbusinessunit_value",
 ];
 
@@ -82,6 +85,8 @@ pub(super) fn owned(
     columns.extend([
         Property::new("_createdby_value", EdmType::Guid).lookup(&["systemuser"]),
         Property::new("_modifiedby_value", EdmType::Guid).lookup(&["systemuser"]),
+        Property::new("_createdonbehalfby_value", EdmType::Guid).lookup(&["systemuser"]),
+        Property::new("_modifiedonbehalfby_value", EdmType::Guid).lookup(&["systemuser"]),
         Property::new("_ownerid_value", EdmType::Guid).lookup(&["systemuser", "team"]),
         Property::new("_owningbusinessunit_value", EdmType::Guid).lookup(&["businessunit"]),
     ]);
@@ -97,6 +102,18 @@ pub(super) fn owned(
             "systemuser",
             "_modifiedby_value",
             &format!("lk_{name}base_modifiedby"),
+        ),
+        single(
+            "createdonbehalfby",
+            "systemuser",
+            "_createdonbehalfby_value",
+            &format!("lk_{name}base_createdonbehalfby"),
+        ),
+        single(
+            "modifiedonbehalfby",
+            "systemuser",
+            "_modifiedonbehalfby_value",
+            &format!("lk_{name}base_modifiedonbehalfby"),
         ),
         single(
             "ownerid",
@@ -136,6 +153,22 @@ fn with_currency(mut e: EntityType) -> EntityType {
     e
 }
 
+/// The tables a lead is qualified into (account, contact, opportunity) remember it, as in
+/// Dataverse: `_originatingleadid_value` and the `originatingleadid` navigation.
+fn with_originating_lead(mut e: EntityType) -> EntityType {
+    if ["account", "contact", "opportunity"].contains(&e.name.as_str()) {
+        e.properties
+            .push(Property::new("_originatingleadid_value", EdmType::Guid).lookup(&["lead"]));
+        e.navigation.push(single(
+            "originatingleadid",
+            "lead",
+            "_originatingleadid_value",
+            &format!("{}_originating_lead", e.name),
+        ));
+    }
+    e
+}
+
 /// The built-in tables.
 pub fn builtin_tables() -> Vec<EntityType> {
     let tables = vec![
@@ -153,7 +186,11 @@ pub fn builtin_tables() -> Vec<EntityType> {
         asyncoperation(),
         bulkdeleteoperation(),
     ];
-    tables.into_iter().map(with_currency).collect()
+    tables
+        .into_iter()
+        .map(with_currency)
+        .map(with_originating_lead)
+        .collect()
 }
 
 /// Whether a table has change tracking on (`ChangeTrackingEnabled`): every table with a

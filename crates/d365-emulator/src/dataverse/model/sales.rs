@@ -296,8 +296,21 @@ pub(super) fn opportunity() -> EntityType {
             ]),
             Property::new("_parentaccountid_value", EdmType::Guid).lookup(&["account"]),
             Property::new("_parentcontactid_value", EdmType::Guid).lookup(&["contact"]),
+            Property::new("_customerid_value", EdmType::Guid).lookup(&["account", "contact"]),
         ],
         vec![
+            single(
+                "customerid_account",
+                "account",
+                "_customerid_value",
+                "opportunity_customer_accounts",
+            ),
+            single(
+                "customerid_contact",
+                "contact",
+                "_customerid_value",
+                "opportunity_customer_contacts",
+            ),
             single(
                 "parentaccountid",
                 "account",

@@ -77,7 +77,10 @@ fn slug(s: &str) -> String {
 
 fn insert_sql(model: &Model, entity: &str) -> (String, Vec<String>) {
     let e = model.entity_type(entity).expect("built-in entity");
-    let names: Vec<String> = e.properties.iter().map(|p| p.name.clone()).collect();
+    let names: Vec<String> = super::schema::stored_columns(e)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         ident(entity),
@@ -135,6 +138,9 @@ struct Inserter<'c> {
     /// For the i-th value of the last call: its column's name and parameter position. Calls
     /// list columns in the same order every time, so this turns lookups into one compare.
     memo: Vec<(String, Option<usize>)>,
+    /// Polymorphic lookups whose rows all point at one table: (value position, target type
+    /// position, the table).
+    targets: Vec<(usize, usize, Value)>,
 }
 
 impl<'c> Inserter<'c> {
@@ -154,7 +160,19 @@ impl<'c> Inserter<'c> {
             statement: tx.prepare(&sql)?,
             names,
             memo: Vec::new(),
+            targets: Vec::new(),
         })
+    }
+
+    /// Every row's `lookup` points into `table` (a seeded owner is a user; a seeded customer,
+    /// regarding record or note parent an account): its target type is written with it.
+    fn pointing(mut self, lookup: &str, table: &str) -> Self {
+        let kind = super::schema::lookup_type_column(lookup);
+        let at = |name: &str| self.names.iter().position(|n| n == name);
+        if let (Some(value), Some(kind)) = (at(lookup), at(&kind)) {
+            self.targets.push((value, kind, text(table)));
+        }
+        self
     }
 
     fn position(&mut self, i: usize, name: &str) -> Option<usize> {
@@ -179,6 +197,11 @@ impl<'c> Inserter<'c> {
         for (i, (name, value)) in values.into_iter().enumerate() {
             if let Some(p) = self.position(i, name) {
                 row[p] = value;
+            }
+        }
+        for (value, kind, table) in &self.targets {
+            if row[*value] != Value::Null {
+                row[*kind] = table.clone();
             }
         }
         self.statement.execute(params_from_iter(row)).map(|_| ())
@@ -343,12 +366,17 @@ pub fn seed_rows(
         rng.sequential_guid(serial)
     };
     {
-        let mut insert_account = Inserter::new(tx, model, "account", false)?;
-        let mut insert_contact = Inserter::new(tx, model, "contact", false)?;
-        let mut insert_opportunity = Inserter::new(tx, model, "opportunity", false)?;
-        let mut insert_task = Inserter::new(tx, model, "task", false)?;
-        let mut insert_lead = Inserter::new(tx, model, "lead", false)?;
-        let mut insert_note = Inserter::new(tx, model, "annotation", false)?;
+        let owned = |table: &str| {
+            Ok::<_, rusqlite::Error>(
+                Inserter::new(tx, model, table, false)?.pointing("_ownerid_value", "systemuser"),
+            )
+        };
+        let mut insert_account = owned("account")?;
+        let mut insert_contact = owned("contact")?.pointing("_parentcustomerid_value", "account");
+        let mut insert_opportunity = owned("opportunity")?;
+        let mut insert_task = owned("task")?.pointing("_regardingobjectid_value", "account");
+        let mut insert_lead = owned("lead")?;
+        let mut insert_note = owned("annotation")?.pointing("_objectid_value", "account");
         let mut version: i64 = 100_000;
         // Every owned row: dates, version, creator, owner, business unit.
         let stamp = |created: i64, modified: i64, version: &mut i64| {
