@@ -451,15 +451,11 @@ fn next_page_cookie(target: &EntityType, rows: &[Json]) -> Option<String> {
         Some(Value::Blob(id.as_bytes().to_vec()))
     };
     let (first, last) = (key(rows.first()?)?, key(rows.last()?)?);
-    let order = order_columns(target, &[]);
-    let [(column, _)] = order.as_slice() else {
-        return None;
-    };
     Some(
         PagingCookie {
             page_number: 2,
             boundaries: vec![Boundary {
-                column: column.name.clone(),
+                column: target.key.clone(),
                 first,
                 last,
             }],

@@ -456,6 +456,7 @@ async fn references(
         name: related.key.clone(),
         edm_type: d365_odata::model::EdmType::Guid,
         scale: None,
+        expr: None,
     };
     let spec = crate::query::exec::PageSpec {
         columns: vec![key.clone()],
