@@ -422,6 +422,53 @@ async fn a_lookup_formatted_value_is_the_related_name_when_asked_for() {
         json!("Nan Anderson"),
         "{created}"
     );
+    // Expanded records carry them too: a lookup, and a collection's rows.
+    let expanded = api
+        .annotated(format!(
+            "contacts({contact})?$select=fullname&$expand=\
+             account_primary_contact($select=name,_primarycontactid_value,_ownerid_value)"
+        ))
+        .await;
+    let rows = expanded["account_primary_contact"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{expanded}");
+    for row in rows {
+        assert_eq!(
+            row[format!("_primarycontactid_value@{FORMATTED}")],
+            json!("Nan Anderson"),
+            "{expanded}"
+        );
+        assert_eq!(
+            row[format!("_ownerid_value@{LOGICAL_NAME}")],
+            json!("systemuser")
+        );
+    }
+    let lookup = api
+        .annotated(format!(
+            "accounts({account})?$select=name&$expand=primarycontactid($select=fullname,_ownerid_value)"
+        ))
+        .await;
+    assert_eq!(
+        lookup["primarycontactid"][format!("_ownerid_value@{NAVIGATION}")],
+        json!("ownerid"),
+        "{lookup}"
+    );
+    // Without the preference, none.
+    let plain = api
+        .get(
+            format!(
+                "accounts({account})?$select=name&$expand=primarycontactid($select=_ownerid_value)"
+            ),
+            None,
+        )
+        .await;
+    assert!(
+        plain["primarycontactid"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.contains('@')),
+        "{plain}"
+    );
 }
 
 #[tokio::test]

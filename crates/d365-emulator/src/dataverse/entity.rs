@@ -48,7 +48,7 @@ pub(crate) async fn retrieve(
         return Ok(not_modified());
     }
     let page_size = super::entity_set::page_size(&prefer);
-    let row = super::expand::expand(st, entity, &options.expand, vec![row], page_size)
+    let row = super::expand::expand(st, entity, &options.expand, vec![row], page_size, &prefer)
         .await?
         .remove(0);
     // Splice the context in front of the row's own properties.

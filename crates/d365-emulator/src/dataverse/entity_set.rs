@@ -110,10 +110,16 @@ pub(crate) fn annotations_for(
     model: &d365_odata::model::Model,
     entity: &EntityType,
 ) -> Option<exec::Annotations> {
+    let (formatted, lookups) = annotations_requested(prefer);
+    (formatted || lookups).then(|| exec::Annotations::new(model, entity, formatted, lookups))
+}
+
+/// Whether `Prefer` asks for formatted values, and for the lookup annotations.
+pub(crate) fn annotations_requested(prefer: &Prefer) -> (bool, bool) {
     let formatted = prefer.annotation_requested("OData.Community.Display.V1.FormattedValue");
     let lookups = prefer.annotation_requested("Microsoft.Dynamics.CRM.lookuplogicalname")
         || prefer.annotation_requested("Microsoft.Dynamics.CRM.associatednavigationproperty");
-    (formatted || lookups).then(|| exec::Annotations::new(model, entity, formatted, lookups))
+    (formatted, lookups)
 }
 
 /// `Preference-Applied` for what was honoured.
@@ -336,7 +342,8 @@ pub(crate) async fn query(
         .map_err(|e| DataverseError::store(&e, "query"))?;
 
     let context = context_url(st, entity, names.as_deref(), &options.expand, "");
-    let rows = super::expand::expand(st, entity, &options.expand, page.rows, applied).await?;
+    let rows =
+        super::expand::expand(st, entity, &options.expand, page.rows, applied, &prefer).await?;
     let mut body = format!(
         "{{\"@odata.context\":{}",
         serde_json::to_string(&context).unwrap_or_default()

@@ -52,6 +52,9 @@ struct Mode {
     nested: bool,
     /// `Prefer: odata.maxpagesize`, when honoured.
     page_size: Option<usize>,
+    /// `Prefer: odata.include-annotations` asks for formatted values / lookup annotations:
+    /// related rows carry them as the top-level rows do.
+    annotations: (bool, bool),
 }
 
 fn key_of(row: &Row, entity: &EntityType) -> Option<uuid::Uuid> {
@@ -124,6 +127,7 @@ pub(crate) async fn expand(
     items: &[ExpandItem],
     rows: Vec<String>,
     page_size: Option<usize>,
+    prefer: &d365_odata::Prefer,
 ) -> Result<Vec<String>, DataverseError> {
     if items.is_empty() {
         return Ok(rows);
@@ -136,6 +140,7 @@ pub(crate) async fn expand(
     let mode = Mode {
         nested: items.iter().any(|i| !i.options.expand.is_empty()),
         page_size,
+        annotations: super::entity_set::annotations_requested(prefer),
     };
     let mut objects: Vec<Row> = rows
         .iter()
@@ -210,6 +215,7 @@ fn target_spec(
     item: &ExpandItem,
     filter: SqlFilter,
     extra_column: Option<&str>,
+    mode: Mode,
 ) -> Result<(PageSpec, bool), DataverseError> {
     let names = select_names(target, &item.options)?;
     let mut columns = output_columns(target, names.as_deref());
@@ -250,7 +256,15 @@ fn target_spec(
             limit: MAX_READ,
             offset: 0,
             count: false,
-            annotations: None,
+            annotations: match mode.annotations {
+                (false, false) => None,
+                (formatted, lookups) => Some(exec::Annotations::new(
+                    &st.model.model,
+                    target,
+                    formatted,
+                    lookups,
+                )),
+            },
         },
         added,
     ))
@@ -311,7 +325,14 @@ async fn expand_single(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let (spec, _) = target_spec(st, target, item, in_filter(&target.key, &wanted), None)?;
+    let (spec, _) = target_spec(
+        st,
+        target,
+        item,
+        in_filter(&target.key, &wanted),
+        None,
+        mode,
+    )?;
     let mut related = run(st, target, spec).await?;
     attach(st, target, &item.options.expand, &mut related, mode).await?;
     let by_key: HashMap<uuid::Uuid, Row> = related
@@ -351,6 +372,7 @@ async fn expand_collection(
         item,
         in_filter(&nav.foreign_key, keys),
         Some(&nav.foreign_key),
+        mode,
     )?;
     let mut related = run(st, target, spec).await?;
     // Each parent's rows: a page of them when nesting pages collections, else up to $top.
