@@ -3,6 +3,7 @@
 
 mod common;
 
+use d365_emulator::config::AlternateKeyConfig;
 use d365_testkit::{Emulator, EmulatorInfo, start, test_config};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -15,8 +16,13 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// An emulator whose org has a key on `account.accountnumber` (the configuration's).
     async fn new() -> Self {
-        let emulator = start(test_config(4)).await;
+        let config = d365_testkit::EmulatorConfig {
+            alternate_keys: vec![AlternateKeyConfig::new("account", &["accountnumber"])],
+            ..test_config(4)
+        };
+        let emulator = start(config).await;
         let info = emulator.info();
         let http = reqwest::Client::new();
         let token = common::app_token(&http, &info).await;
@@ -79,8 +85,12 @@ async fn alternate_keys_address_records() {
         (404, "0x80060891"),
         "{body}"
     );
-    let (status, _) = c.call(Method::GET, "accounts(name='x')", None).await;
-    assert_eq!(status, 400, "name is not an alternate key");
+    let (status, body) = c.call(Method::GET, "accounts(name='x')", None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "0x80060890"),
+        "name is not an alternate key: {body}"
+    );
 
     // Upsert by alternate key: update when it exists, create (with the key's value) when not.
     let (status, _) = c
