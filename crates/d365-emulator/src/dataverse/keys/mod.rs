@@ -24,8 +24,9 @@ use crate::state::AppState;
 use crate::store::keys::{self as stored, StoredKey};
 
 /// How long a new key waits, `Pending`, before its index job runs: long enough that a
-/// client sees the status Dataverse shows first, short enough for a test to wait on.
-pub const INDEX_JOB_DELAY: Duration = Duration::from_millis(250);
+/// client sees the status Dataverse shows first (its job takes seconds to minutes), short
+/// enough for a test to wait on.
+pub const INDEX_JOB_DELAY: Duration = Duration::from_secs(1);
 
 /// `EntityKeyIndexStatus` values.
 pub mod status {
@@ -92,6 +93,19 @@ impl Keys {
             .filter(|k| k.entity == entity && k.status == status::ACTIVE)
             .map(|k| k.columns.clone())
             .collect()
+    }
+
+    /// The model with each table's Active keys as its `alternate_keys`, for `$metadata`.
+    pub fn declare_active(&self, model: &d365_odata::model::Model) -> d365_odata::model::Model {
+        let tables = model
+            .entity_types()
+            .iter()
+            .map(|t| d365_odata::model::EntityType {
+                alternate_keys: self.active(&t.name),
+                ..t.clone()
+            })
+            .collect();
+        d365_odata::model::Model::new(tables)
     }
 
     fn replace(&self, key: StoredKey) {
