@@ -91,7 +91,11 @@ impl Org {
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
         let location = r.headers()["OData-EntityId"].to_str().unwrap().to_owned();
         let id = location
-            .rsplit_once("/Keys(")
+            .strip_prefix(&format!(
+                "{}/api/data/v9.2/EntityDefinitions(LogicalName='account')",
+                self.info.environment_url
+            ))
+            .and_then(|rest| rest.split_once("/Keys("))
             .and_then(|(_, rest)| rest.strip_suffix(')'))
             .unwrap_or_else(|| panic!("{location}"));
         id.to_owned()

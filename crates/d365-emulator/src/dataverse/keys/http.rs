@@ -181,10 +181,12 @@ pub(crate) async fn create(
     st.keys.replace(key.clone());
     spawn_index_job(st, key.clone());
     let mut response = StatusCode::NO_CONTENT.into_response();
+    // As Dataverse answers a POST to a table's `Attributes`: the table by logical name
+    // (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api>).
     let location = format!(
-        "{}/EntityDefinitions({})/Keys({})",
+        "{}/EntityDefinitions(LogicalName='{}')/Keys({})",
         st.api_root(),
-        metadata::metadata_id(&entity.name),
+        entity.name,
         key.metadata_id
     );
     if let Ok(v) = HeaderValue::from_str(&location) {

@@ -6,9 +6,11 @@
 //! (`…/Keys`) are served by [`super::keys`].
 
 mod json;
+mod operations;
 mod query;
 
 pub(crate) use json::{attribute_type, label, metadata_id};
+pub(crate) use operations::services;
 pub(crate) use query::{Shape, collection_body, entity_body, options, select, shape_items};
 
 use axum::http::Method;
