@@ -139,7 +139,12 @@ async fn out_of_the_box_accounts_may_share_an_accountnumber() {
         .send(Method::GET, "accounts(accountnumber='SHARED-1')", None)
         .await;
     assert_eq!((status, code.as_str()), (400, "0x80060890"), "{body}");
-    let metadata = org.call(Method::GET, "$metadata", None).await.text().await.unwrap();
+    let metadata = org
+        .call(Method::GET, "$metadata", None)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!metadata.contains("AlternateKeys"), "no key in $metadata");
 }
 
@@ -151,8 +156,14 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
     }
 
     // Over duplicate values the index job fails the key, which addresses nothing.
-    let failed = org.create_key("new_AccountNumberKey", &["accountnumber"]).await;
-    assert_eq!(org.key_status(&failed).await, "Pending", "right after the POST");
+    let failed = org
+        .create_key("new_AccountNumberKey", &["accountnumber"])
+        .await;
+    assert_eq!(
+        org.key_status(&failed).await,
+        "Pending",
+        "right after the POST"
+    );
     assert_eq!(org.settled(&failed).await, "Failed");
     let (status, code, body) = org
         .send(Method::GET, "accounts(accountnumber='DUP-1')", None)
@@ -165,13 +176,17 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
         .await;
     let second = dups["value"][1]["accountid"].as_str().unwrap().to_owned();
     assert_eq!(
-        org.send(Method::DELETE, &format!("accounts({second})"), None).await.0,
+        org.send(Method::DELETE, &format!("accounts({second})"), None)
+            .await
+            .0,
         204
     );
     let path = format!("EntityDefinitions(LogicalName='account')/Keys({failed})");
     assert_eq!(org.send(Method::DELETE, &path, None).await.0, 204);
     assert_eq!(org.send(Method::GET, &path, None).await.0, 404);
-    let key = org.create_key("new_AccountNumberKey", &["accountnumber"]).await;
+    let key = org
+        .create_key("new_AccountNumberKey", &["accountnumber"])
+        .await;
     assert_eq!(org.settled(&key).await, "Active");
 
     // The key addresses the record, refuses a second record with its value (in any case:
@@ -192,13 +207,18 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
         .await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(
-        org.json("accounts(accountnumber='UPS-1')?$select=name").await["name"],
+        org.json("accounts(accountnumber='UPS-1')?$select=name")
+            .await["name"],
         "Upserted"
     );
 
     // The key as EntityKeyMetadata, the context first; listed; declared in $metadata.
     let text = org
-        .call(Method::GET, &format!("EntityDefinitions(LogicalName='account')/Keys({key})"), None)
+        .call(
+            Method::GET,
+            &format!("EntityDefinitions(LogicalName='account')/Keys({key})"),
+            None,
+        )
         .await
         .text()
         .await
@@ -215,7 +235,10 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
     assert_eq!(one["LogicalName"], "new_accountnumberkey");
     assert_eq!(one["KeyAttributes"], json!(["accountnumber"]));
     assert_eq!(one["EntityLogicalName"], "account");
-    assert_eq!(one["DisplayName"]["UserLocalizedLabel"]["Label"], "Account number");
+    assert_eq!(
+        one["DisplayName"]["UserLocalizedLabel"]["Label"],
+        "Account number"
+    );
     let listed = org
         .json("EntityDefinitions(LogicalName='account')/Keys?$select=KeyAttributes,EntityKeyIndexStatus")
         .await;
@@ -230,13 +253,22 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
         expanded["value"][0]["Keys"],
         json!([{"MetadataId": key, "KeyAttributes": ["accountnumber"]}])
     );
-    let metadata = org.call(Method::GET, "$metadata", None).await.text().await.unwrap();
+    let metadata = org
+        .call(Method::GET, "$metadata", None)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         metadata.contains(r#"PropertyPath="accountnumber""#),
         "the Active key is declared"
     );
     let (status, code, _) = org
-        .send(Method::GET, &format!("EntityDefinitions(LogicalName='account')/Keys({key})?$select=Nope"), None)
+        .send(
+            Method::GET,
+            &format!("EntityDefinitions(LogicalName='account')/Keys({key})?$select=Nope"),
+            None,
+        )
         .await;
     assert_eq!((status, code.as_str()), (400, "0x80060888"));
 
@@ -245,7 +277,9 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
     assert_eq!(org.send(Method::DELETE, &path, None).await.0, 204);
     assert_eq!(org.create_account("Again", "DUP-1").await.0, 204);
     assert_eq!(
-        org.send(Method::GET, "accounts(accountnumber='DUP-1')", None).await.0,
+        org.send(Method::GET, "accounts(accountnumber='DUP-1')", None)
+            .await
+            .0,
         400
     );
 }
@@ -282,7 +316,9 @@ async fn keys_are_checked_as_dataverse_checks_them() {
     assert_eq!((status, code.as_str()), (400, "0x80060894"), "same columns");
     // A lookup by its attribute name, with another column.
     assert_eq!(
-        post("new_contactname", json!(["primarycontactid", "name"])).await.0,
+        post("new_contactname", json!(["primarycontactid", "name"]))
+            .await
+            .0,
         204
     );
     let keys = org
@@ -293,17 +329,30 @@ async fn keys_are_checked_as_dataverse_checks_them() {
         json!(["primarycontactid", "name"])
     );
     // At most ten keys per table.
-    for (i, column) in ["telephone1", "websiteurl", "emailaddress1", "address1_city",
-        "address1_country", "industrycode", "numberofemployees", "parentaccountid", "accountnumber"]
-        .iter()
-        .enumerate()
+    for (i, column) in [
+        "telephone1",
+        "websiteurl",
+        "emailaddress1",
+        "address1_city",
+        "address1_country",
+        "industrycode",
+        "numberofemployees",
+        "parentaccountid",
+        "accountnumber",
+    ]
+    .iter()
+    .enumerate()
     {
         let schema: &'static str = Box::leak(format!("new_k{i}").into_boxed_str());
         let (status, code, body) = post(schema, json!([column])).await;
         if i < 8 {
             assert_eq!(status, 204, "{column}: {body}");
         } else {
-            assert_eq!((status, code.as_str()), (400, "0x8006088F"), "the eleventh: {body}");
+            assert_eq!(
+                (status, code.as_str()),
+                (400, "0x8006088F"),
+                "the eleventh: {body}"
+            );
         }
     }
 }
@@ -326,7 +375,9 @@ async fn configured_and_metadata_keys_are_active_from_the_start() {
     };
     let org = Org::start(config).await;
     let keys = org
-        .json("EntityDefinitions(LogicalName='account')/Keys?$select=SchemaName,EntityKeyIndexStatus")
+        .json(
+            "EntityDefinitions(LogicalName='account')/Keys?$select=SchemaName,EntityKeyIndexStatus",
+        )
         .await;
     assert_eq!(keys["value"][0]["SchemaName"], "contoso_AccountNumber");
     assert_eq!(keys["value"][0]["EntityKeyIndexStatus"], "Active");
@@ -338,7 +389,10 @@ async fn configured_and_metadata_keys_are_active_from_the_start() {
     let sensors = org
         .json("EntityDefinitions(LogicalName='contoso_sensordata')/Keys")
         .await;
-    assert_eq!(sensors["value"][0]["KeyAttributes"], json!(["contoso_deviceid"]));
+    assert_eq!(
+        sensors["value"][0]["KeyAttributes"],
+        json!(["contoso_deviceid"])
+    );
     assert_eq!(sensors["value"][0]["EntityKeyIndexStatus"], "Active");
     for expected in [204, 412] {
         let (status, _, body) = org
@@ -371,7 +425,9 @@ async fn a_key_made_through_the_web_api_survives_a_restart_active_and_enforced()
         ..test_config(3)
     };
     let org = Org::start(config.clone()).await;
-    let key = org.create_key("new_AccountNumberKey", &["accountnumber"]).await;
+    let key = org
+        .create_key("new_AccountNumberKey", &["accountnumber"])
+        .await;
     assert_eq!(org.settled(&key).await, "Active");
     org.emulator.stop().await;
 

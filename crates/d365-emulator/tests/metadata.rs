@@ -43,7 +43,11 @@ async fn metadata_declares_functions_actions_and_complex_types() {
         .filter_map(|s| s.split('"').next())
         .map(str::to_owned)
         .collect();
-    for used in csdl.split("Type=\"").skip(1).filter_map(|s| s.split('"').next()) {
+    for used in csdl
+        .split("Type=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+    {
         let inner = used
             .strip_prefix("Collection(")
             .and_then(|u| u.strip_suffix(')'))
@@ -136,7 +140,13 @@ async fn every_answer_with_a_context_has_it_first() {
         }
     };
     let first = |body: &str| -> Value { serde_json::from_str(body).unwrap() };
-    let (_, list) = send(Method::GET, "accounts?$select=name&$top=1".into(), None, None).await;
+    let (_, list) = send(
+        Method::GET,
+        "accounts?$select=name&$top=1".into(),
+        None,
+        None,
+    )
+    .await;
     let account = first(&list)["value"][0]["accountid"]
         .as_str()
         .unwrap()
@@ -192,7 +202,9 @@ async fn every_answer_with_a_context_has_it_first() {
     let (status, body) = send(
         Method::POST,
         "accounts/Microsoft.Dynamics.CRM.CreateMultiple".into(),
-        Some(json!({"Targets": [{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Bulk"}]})),
+        Some(
+            json!({"Targets": [{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "Bulk"}]}),
+        ),
         None,
     )
     .await;

@@ -141,10 +141,7 @@ pub fn build_index(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<O
 /// Deletes a key and its index; `false` if there was no such key.
 pub fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> {
     let tx = conn.savepoint()?;
-    tx.execute_batch(&format!(
-        "DROP INDEX IF EXISTS {}",
-        ident(&index_name(key))
-    ))?;
+    tx.execute_batch(&format!("DROP INDEX IF EXISTS {}", ident(&index_name(key))))?;
     let n = tx.execute(
         "DELETE FROM _emulator_keys WHERE metadata_id = ?1",
         params![key.metadata_id.as_bytes().to_vec()],

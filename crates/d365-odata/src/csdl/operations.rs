@@ -138,7 +138,11 @@ pub(super) fn write_declarations(out: &mut String, services: &Services) {
         let bound = if o.is_bound { r#" IsBound="true""# } else { "" };
         let _ = writeln!(out, r#"      <{element} Name="{}"{bound}>"#, esc(&o.name));
         for p in &o.parameters {
-            let nullable = if p.optional { "" } else { r#" Nullable="false""# };
+            let nullable = if p.optional {
+                ""
+            } else {
+                r#" Nullable="false""#
+            };
             let _ = writeln!(
                 out,
                 r#"        <Parameter Name="{}" Type="{}"{nullable} />"#,
@@ -147,7 +151,11 @@ pub(super) fn write_declarations(out: &mut String, services: &Services) {
             );
         }
         if let Some(r) = &o.return_type {
-            let _ = writeln!(out, r#"        <ReturnType Type="{}" Nullable="false" />"#, esc(r));
+            let _ = writeln!(
+                out,
+                r#"        <ReturnType Type="{}" Nullable="false" />"#,
+                esc(r)
+            );
         }
         let _ = writeln!(out, "      </{element}>");
     }
@@ -197,7 +205,10 @@ mod tests {
                 Operation::action("QualifyLead", vec![Parameter::new("Status", "Edm.Int32")])
                     .bound("mscrm.lead")
                     .returns("Collection(mscrm.crmbaseentity)"),
-                Operation::action("WinOpportunity", vec![Parameter::new("Status", "Edm.Int32").optional()]),
+                Operation::action(
+                    "WinOpportunity",
+                    vec![Parameter::new("Status", "Edm.Int32").optional()],
+                ),
             ],
         };
         let text = write_csdl_with(&model, &services);
@@ -214,7 +225,10 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected} in\n{text}");
         }
-        assert!(!text.contains(r#"ActionImport Name="QualifyLead""#), "bound: no import");
+        assert!(
+            !text.contains(r#"ActionImport Name="QualifyLead""#),
+            "bound: no import"
+        );
         let read = read_csdl(&text).unwrap();
         assert_eq!(read.entity_types(), model.entity_types());
     }

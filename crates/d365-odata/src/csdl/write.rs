@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{ALTERNATE_KEYS, COMPUTED, LOOKUP_TARGETS, NAMESPACE, OPTIONS, PRIMARY_NAME};
 use super::operations::{Services, write_declarations, write_imports};
+use super::{ALTERNATE_KEYS, COMPUTED, LOOKUP_TARGETS, NAMESPACE, OPTIONS, PRIMARY_NAME};
 use crate::model::{Model, NavigationProperty, Property};
 
 /// Escapes text for an XML attribute value (quotes, markup and whitespace that

@@ -126,7 +126,10 @@ pub(crate) async fn create(
     body: &[u8],
 ) -> Result<Response, DataverseError> {
     let body: Map<String, Value> = serde_json::from_slice(body).map_err(|e| {
-        DataverseError::payload("EntityDefinitions", format!("Invalid EntityKeyMetadata: {e}"))
+        DataverseError::payload(
+            "EntityDefinitions",
+            format!("Invalid EntityKeyMetadata: {e}"),
+        )
     })?;
     let schema_name = body
         .get("SchemaName")
@@ -135,7 +138,11 @@ pub(crate) async fn create(
         .to_owned();
     rules::check_schema_name(&schema_name)?;
     let attributes: Vec<String> = match body.get("KeyAttributes") {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => return Err(DataverseError::key_operation("KeyAttributes are required")),
     };
     let columns = rules::resolve(entity, &attributes);

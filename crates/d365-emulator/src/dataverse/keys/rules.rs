@@ -119,7 +119,8 @@ mod tests {
     fn keys_take_the_documented_column_types_only() {
         let model = DataverseModel::default().model;
         let account = model.entity_type("account").unwrap();
-        let ok = |c: &[&str]| check_columns(account, &c.iter().map(|s| (*s).into()).collect::<Vec<_>>());
+        let ok =
+            |c: &[&str]| check_columns(account, &c.iter().map(|s| (*s).into()).collect::<Vec<_>>());
         ok(&["accountnumber"]).unwrap();
         ok(&["name", "_primarycontactid_value"]).unwrap();
         ok(&["industrycode"]).unwrap();

@@ -59,11 +59,20 @@ fn table_item(
     for x in &options.expand {
         let value = match x.path.as_str() {
             "Keys" => {
-                let keys = st.keys.of(&e.name).iter().map(super::keys::key_json).collect();
+                let keys = st
+                    .keys
+                    .of(&e.name)
+                    .iter()
+                    .map(super::keys::key_json)
+                    .collect();
                 shape_items(keys, &x.options, &super::keys::shape())?
             }
             "Attributes" => {
-                let attrs = e.properties.iter().map(|p| json::attribute_json(e, p)).collect();
+                let attrs = e
+                    .properties
+                    .iter()
+                    .map(|p| json::attribute_json(e, p))
+                    .collect();
                 shape_items(attrs, &x.options, &json::ATTRIBUTE)?
             }
             other => {
@@ -83,7 +92,8 @@ fn table_item(
 
 /// A metadata item's key: `LogicalName='x'` or a MetadataId.
 fn item_key(key: Option<&KeyPredicate>) -> Result<Option<String>, DataverseError> {
-    let bad = || DataverseError::bad_query("Metadata items are keyed by LogicalName='…' or MetadataId.");
+    let bad =
+        || DataverseError::bad_query("Metadata items are keyed by LogicalName='…' or MetadataId.");
     match key {
         None => Ok(None),
         Some(KeyPredicate::Named(pairs)) => match pairs.as_slice() {
@@ -109,9 +119,7 @@ pub(crate) async fn route(
     let not_allowed = || DataverseError::method_not_allowed(method.as_str(), &uri.to_string());
     match (rest, table.as_deref()) {
         ([Segment::Named { name, key: k, .. }], Some(table)) if name == "Keys" => {
-            let entity = *entities(st, Some(table))?
-                .first()
-                .ok_or_else(not_allowed)?;
+            let entity = *entities(st, Some(table))?.first().ok_or_else(not_allowed)?;
             match (method, item_key(k.as_ref())?) {
                 (&Method::GET, None) => super::keys::list(st, entity, query),
                 (&Method::GET, Some(id)) => super::keys::get(st, entity, &id, query),
@@ -122,13 +130,24 @@ pub(crate) async fn route(
         }
         (_, _) if method != Method::GET => Err(not_allowed()),
         ([], _) => entity_definitions(st, table.as_deref(), None, query),
-        ([Segment::Named { name, key: None, .. }], _) if name == "Attributes" => {
-            entity_definitions(st, table.as_deref(), Some(None), query)
-        }
         (
             [
-                Segment::Named { name, key: None, .. },
-                Segment::Named { name: cast, key: None, .. },
+                Segment::Named {
+                    name, key: None, ..
+                },
+            ],
+            _,
+        ) if name == "Attributes" => entity_definitions(st, table.as_deref(), Some(None), query),
+        (
+            [
+                Segment::Named {
+                    name, key: None, ..
+                },
+                Segment::Named {
+                    name: cast,
+                    key: None,
+                    ..
+                },
             ],
             _,
         ) if name == "Attributes" => {

@@ -63,10 +63,7 @@ pub(crate) fn services(model: &d365_odata::model::Model) -> Services {
                 ("EntityName", "Edm.String"),
             ],
         ),
-        c(
-            "Object",
-            &[("Type", "Edm.String"), ("Value", "Edm.String")],
-        ),
+        c("Object", &[("Type", "Edm.String"), ("Value", "Edm.String")]),
         c(
             "FilterExpression",
             &[

@@ -39,7 +39,8 @@ impl Shape {
 
 /// The query options of a metadata request.
 pub(crate) fn options(raw_query: &str) -> Result<QueryOptions, DataverseError> {
-    QueryOptions::parse(raw_query).map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))
+    QueryOptions::parse(raw_query)
+        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))
 }
 
 /// `$select` on one item: the named properties (each must be one of the type's), plus
