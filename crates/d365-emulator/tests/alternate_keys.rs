@@ -441,3 +441,52 @@ async fn a_key_made_through_the_web_api_survives_a_restart_active_and_enforced()
         "ACC-000001"
     );
 }
+
+#[tokio::test]
+async fn create_entity_key_and_reactivate_entity_key_actions() {
+    let org = Org::start(test_config(2)).await;
+    let (_, _, body) = org.create_account("Twin A", "TWIN-1").await;
+    assert!(body.is_empty(), "{body}");
+    assert_eq!(org.create_account("Twin B", "TWIN-1").await.0, 204);
+    // The SDK's CreateEntityKey message, as Microsoft's Web API samples send it.
+    let (status, _, body) = org
+        .send(
+            Method::POST,
+            "CreateEntityKey",
+            Some(json!({
+                "EntityName": "account",
+                "EntityKey": {"SchemaName": "new_TwinKey", "KeyAttributes": ["accountnumber"]},
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert!(body.starts_with(r#"{"@odata.context":"#), "{body}");
+    let id = answer["EntityKeyId"].as_str().unwrap().to_owned();
+    assert_eq!(org.settled(&id).await, "Failed");
+    // Remove a twin, then ReactivateEntityKey runs the index job again.
+    let twins = org
+        .json("accounts?$select=name&$filter=accountnumber eq 'TWIN-1'&$orderby=name")
+        .await;
+    let b = twins["value"][1]["accountid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        org.send(Method::DELETE, &format!("accounts({b})"), None)
+            .await
+            .0,
+        204
+    );
+    let (status, _, body) = org
+        .send(
+            Method::POST,
+            "ReactivateEntityKey",
+            Some(json!({"EntityLogicalName": "account", "EntityKeyLogicalName": "new_twinkey"})),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(org.settled(&id).await, "Active");
+    assert_eq!(
+        org.json("accounts(accountnumber='TWIN-1')?$select=name")
+            .await["name"],
+        "Twin A"
+    );
+}

@@ -238,6 +238,18 @@ async fn handle(
         (
             [
                 Segment::Named {
+                    name,
+                    key: None,
+                    call_args: None,
+                },
+            ],
+            &Method::POST,
+        ) if keys::ACTIONS.contains(&name.trim_start_matches("Microsoft.Dynamics.CRM.")) => {
+            keys::action(st, name, &body).await
+        }
+        (
+            [
+                Segment::Named {
                     name: set,
                     key: None,
                     call_args: None,

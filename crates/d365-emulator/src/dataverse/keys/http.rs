@@ -131,6 +131,29 @@ pub(crate) async fn create(
             format!("Invalid EntityKeyMetadata: {e}"),
         )
     })?;
+    let key = new_key(st, entity, &body).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    // As Dataverse answers a POST to a table's `Attributes`: the table by logical name
+    // (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api>).
+    let location = format!(
+        "{}/EntityDefinitions(LogicalName='{}')/Keys({})",
+        st.api_root(),
+        entity.name,
+        key.metadata_id
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert("OData-EntityId", v);
+    }
+    Ok(response)
+}
+
+/// Checks an `EntityKeyMetadata` for `entity`, stores the key `Pending` and starts its
+/// index job.
+async fn new_key(
+    st: &AppState,
+    entity: &EntityType,
+    body: &Map<String, Value>,
+) -> Result<StoredKey, DataverseError> {
     let schema_name = body
         .get("SchemaName")
         .and_then(Value::as_str)
@@ -187,21 +210,8 @@ pub(crate) async fn create(
         .map_err(|e| DataverseError::store(&e, "creating the entity key"))?;
     st.keys.replace(key.clone());
     spawn_index_job(st, key.clone());
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    // As Dataverse answers a POST to a table's `Attributes`: the table by logical name
-    // (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/create-update-column-definitions-using-web-api>).
-    let location = format!(
-        "{}/EntityDefinitions(LogicalName='{}')/Keys({})",
-        st.api_root(),
-        entity.name,
-        key.metadata_id
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert("OData-EntityId", v);
-    }
-    Ok(response)
+    Ok(key)
 }
-
 /// `DELETE EntityDefinitions(…)/Keys(<MetadataId>)`: the key and its index go; a pending
 /// index job is cancelled.
 pub(crate) async fn delete(
@@ -217,4 +227,62 @@ pub(crate) async fn delete(
         .map_err(|e| DataverseError::store(&e, "deleting the entity key"))?;
     st.keys.remove(&key.metadata_id);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The unbound actions on keys, by their Web API names.
+pub(crate) const ACTIONS: &[&str] = &["CreateEntityKey", "ReactivateEntityKey"];
+
+/// `CreateEntityKey` (`EntityName`, `EntityKey`: an `EntityKeyMetadata`) answers
+/// `{"EntityKeyId"}`; `ReactivateEntityKey` (`EntityLogicalName`, `EntityKeyLogicalName`)
+/// runs a Failed key's index job again, after the duplicates are gone
+/// (<https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity#monitor-index-creation-for-alternate-keys>).
+pub(crate) async fn action(
+    st: &AppState,
+    name: &str,
+    body: &[u8],
+) -> Result<Response, DataverseError> {
+    let body: Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| DataverseError::payload("", format!("Invalid parameters: {e}")))?;
+    let text = |p: &str| {
+        body.get(p)
+            .and_then(Value::as_str)
+            .ok_or_else(|| DataverseError::bad_query(format!("The parameter '{p}' is required.")))
+    };
+    let table = |p: &str| -> Result<EntityType, DataverseError> {
+        let name = text(p)?;
+        metadata::entities(st, Some(name))?
+            .first()
+            .map(|e| (*e).clone())
+            .ok_or_else(|| DataverseError::bad_query(format!("No table '{name}'.")))
+    };
+    let context = |what: &str| format!("{}/$metadata#Microsoft.Dynamics.CRM.{what}", st.api_root());
+    match name.trim_start_matches("Microsoft.Dynamics.CRM.") {
+        "CreateEntityKey" => {
+            let entity = table("EntityName")?;
+            let key = body
+                .get("EntityKey")
+                .and_then(Value::as_object)
+                .ok_or_else(|| {
+                    DataverseError::bad_query("The parameter 'EntityKey' is required.")
+                })?;
+            let key = new_key(st, &entity, key).await?;
+            let answer = json!({"@odata.context": context("CreateEntityKeyResponse"), "EntityKeyId": key.metadata_id});
+            Ok(json_response(answer.to_string()))
+        }
+        _ => {
+            let entity = table("EntityLogicalName")?;
+            let logical = text("EntityKeyLogicalName")?;
+            let key = find(&st.keys, &entity, logical)?;
+            if key.status == status::FAILED {
+                let id = key.metadata_id;
+                st.store
+                    .run(move |c| stored::set_status(c, &id, status::PENDING))
+                    .await
+                    .map_err(|e| DataverseError::store(&e, "reactivating the entity key"))?;
+                st.keys.set_status(&id, status::PENDING);
+                spawn_index_job(st, key);
+            }
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
 }

@@ -14,7 +14,7 @@
 mod http;
 mod rules;
 
-pub(crate) use http::{create, delete, get, key_json, list, shape};
+pub(crate) use http::{ACTIONS, action, create, delete, get, key_json, list, shape};
 
 use std::sync::RwLock;
 use std::sync::atomic::Ordering;

@@ -73,6 +73,32 @@ pub(crate) fn services(model: &d365_odata::model::Model) -> Services {
             ],
         ),
         c(
+            "LocalizedLabel",
+            &[("Label", "Edm.String"), ("LanguageCode", "Edm.Int32")],
+        ),
+        c(
+            "Label",
+            &[
+                ("LocalizedLabels", "Collection(mscrm.LocalizedLabel)"),
+                ("UserLocalizedLabel", "mscrm.LocalizedLabel"),
+            ],
+        ),
+        // An entity type of the metadata model in Dataverse's document; here the shape
+        // CreateEntityKey takes.
+        c(
+            "EntityKeyMetadata",
+            &[
+                ("MetadataId", "Edm.Guid"),
+                ("SchemaName", "Edm.String"),
+                ("LogicalName", "Edm.String"),
+                ("DisplayName", "mscrm.Label"),
+                ("KeyAttributes", "Collection(Edm.String)"),
+                ("EntityKeyIndexStatus", "Edm.String"),
+                ("EntityLogicalName", "Edm.String"),
+            ],
+        ),
+        c("CreateEntityKeyResponse", &[("EntityKeyId", "Edm.Guid")]),
+        c(
             "QueryExpression",
             &[
                 ("EntityName", "Edm.String"),
@@ -124,6 +150,22 @@ pub(crate) fn services(model: &d365_odata::model::Model) -> Services {
             ],
         )
         .returns("mscrm.BulkDeleteResponse"),
+        Operation::action(
+            "CreateEntityKey",
+            vec![
+                p("EntityName", "Edm.String"),
+                p("EntityKey", "mscrm.EntityKeyMetadata"),
+                p("SolutionUniqueName", "Edm.String").optional(),
+            ],
+        )
+        .returns("mscrm.CreateEntityKeyResponse"),
+        Operation::action(
+            "ReactivateEntityKey",
+            vec![
+                p("EntityLogicalName", "Edm.String"),
+                p("EntityKeyLogicalName", "Edm.String"),
+            ],
+        ),
         Operation::action(
             "QualifyLead",
             vec![
