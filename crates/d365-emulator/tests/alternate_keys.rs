@@ -35,17 +35,7 @@ impl Org {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
-        let mut r = self
-            .http
-            .request(
-                method,
-                format!("{}/api/data/v9.2/{path}", self.info.environment_url),
-            )
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        r.send().await.unwrap()
+        common::api_call(&self.http, &self.info, &self.token, method, path, body).await
     }
 
     /// Status, error code (or "") and the body's text.
@@ -58,6 +48,11 @@ impl Org {
             .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
             .unwrap_or_default();
         (status, code, text)
+    }
+
+    async fn text(&self, path: &str) -> String {
+        let r = self.call(Method::GET, path, None).await;
+        r.text().await.unwrap()
     }
 
     async fn json(&self, path: &str) -> Value {
@@ -73,6 +68,29 @@ impl Org {
             Some(json!({"name": name, "accountnumber": number})),
         )
         .await
+    }
+
+    /// Deletes every account with `number` but the first by name (the duplicates a key
+    /// failed over); the one kept.
+    async fn keep_first(&self, number: &str) -> String {
+        let rows = self
+            .json(&format!(
+                "accounts?$select=name&$filter=accountnumber eq '{number}'&$orderby=name"
+            ))
+            .await;
+        let ids: Vec<&str> = rows["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["accountid"].as_str().unwrap())
+            .collect();
+        for id in &ids[1..] {
+            let (status, _, body) = self
+                .send(Method::DELETE, &format!("accounts({id})"), None)
+                .await;
+            assert_eq!(status, 204, "{body}");
+        }
+        ids[0].to_owned()
     }
 
     /// `POST …/Keys`; the new key's MetadataId, from `OData-EntityId`.
@@ -139,12 +157,7 @@ async fn out_of_the_box_accounts_may_share_an_accountnumber() {
         .send(Method::GET, "accounts(accountnumber='SHARED-1')", None)
         .await;
     assert_eq!((status, code.as_str()), (400, "0x80060890"), "{body}");
-    let metadata = org
-        .call(Method::GET, "$metadata", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metadata = org.text("$metadata").await;
     assert!(!metadata.contains("AlternateKeys"), "no key in $metadata");
 }
 
@@ -171,16 +184,7 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
     assert_eq!((status, code.as_str()), (400, "0x80060890"), "{body}");
 
     // Remove the duplicate and the failed key; a new key goes Active.
-    let dups = org
-        .json("accounts?$select=name&$filter=accountnumber eq 'DUP-1'&$orderby=name")
-        .await;
-    let second = dups["value"][1]["accountid"].as_str().unwrap().to_owned();
-    assert_eq!(
-        org.send(Method::DELETE, &format!("accounts({second})"), None)
-            .await
-            .0,
-        204
-    );
+    org.keep_first("DUP-1").await;
     let path = format!("EntityDefinitions(LogicalName='account')/Keys({failed})");
     assert_eq!(org.send(Method::DELETE, &path, None).await.0, 204);
     assert_eq!(org.send(Method::GET, &path, None).await.0, 404);
@@ -214,15 +218,10 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
 
     // The key as EntityKeyMetadata, the context first; listed; declared in $metadata.
     let text = org
-        .call(
-            Method::GET,
-            &format!("EntityDefinitions(LogicalName='account')/Keys({key})"),
-            None,
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
+        .text(&format!(
+            "EntityDefinitions(LogicalName='account')/Keys({key})"
+        ))
+        .await;
     assert!(text.starts_with(r#"{"@odata.context":"#), "{text}");
     let one: Value = serde_json::from_str(&text).unwrap();
     assert!(
@@ -253,12 +252,7 @@ async fn a_key_fails_over_duplicates_and_a_new_one_goes_active_and_is_enforced()
         expanded["value"][0]["Keys"],
         json!([{"MetadataId": key, "KeyAttributes": ["accountnumber"]}])
     );
-    let metadata = org
-        .call(Method::GET, "$metadata", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let metadata = org.text("$metadata").await;
     assert!(
         metadata.contains(r#"PropertyPath="accountnumber""#),
         "the Active key is declared"
@@ -465,16 +459,7 @@ async fn create_entity_key_and_reactivate_entity_key_actions() {
     let id = answer["EntityKeyId"].as_str().unwrap().to_owned();
     assert_eq!(org.settled(&id).await, "Failed");
     // Remove a twin, then ReactivateEntityKey runs the index job again.
-    let twins = org
-        .json("accounts?$select=name&$filter=accountnumber eq 'TWIN-1'&$orderby=name")
-        .await;
-    let b = twins["value"][1]["accountid"].as_str().unwrap().to_owned();
-    assert_eq!(
-        org.send(Method::DELETE, &format!("accounts({b})"), None)
-            .await
-            .0,
-        204
-    );
+    org.keep_first("TWIN-1").await;
     let (status, _, body) = org
         .send(
             Method::POST,

@@ -35,17 +35,7 @@ impl Ctx {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, String) {
-        let mut r = self
-            .http
-            .request(
-                method,
-                format!("{}/api/data/v9.2/{path}", self.info.environment_url),
-            )
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
+        let r = common::api_call(&self.http, &self.info, &self.token, method, path, body).await;
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
