@@ -236,6 +236,18 @@ mod tests {
             stored.iter().map(|k| k.status.as_str()).collect::<Vec<_>>(),
             ["Failed", "Active"]
         );
+        // An older emulator's built-in key index goes; the stored keys' indexes stay.
+        conn.execute_batch("CREATE UNIQUE INDEX t_ak_a ON t (id, a)")
+            .unwrap();
+        drop_stray_indexes(&conn, &[on_b.clone()]).unwrap();
+        let left: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 't_ak_%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, [index_name(&on_b)]);
         assert!(delete(&mut conn, &on_b).unwrap());
         conn.execute("INSERT INTO t (a, b) VALUES ('y', 2)", [])
             .unwrap();
