@@ -239,7 +239,7 @@ mod tests {
         // An older emulator's built-in key index goes; the stored keys' indexes stay.
         conn.execute_batch("CREATE UNIQUE INDEX t_ak_a ON t (id, a)")
             .unwrap();
-        drop_stray_indexes(&conn, &[on_b.clone()]).unwrap();
+        drop_stray_indexes(&conn, std::slice::from_ref(&on_b)).unwrap();
         let left: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 't_ak_%'")
             .unwrap()
