@@ -12,6 +12,28 @@ const info = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
 const PENDING = new Set([...(process.env.DWA_PENDING || "").split(",").filter(Boolean)]);
 const SEEDED = 20; // run.sh starts the emulator with --seed 20
 const PREFIX = `compat-dwa-${process.pid}`;
+const NUMBER = `DWA-${process.pid}`; // an accountnumber (at most 20 characters)
+const KEY_PREFIX = `new_dwa${process.pid}`; // schema names of the alternate keys this script makes
+// EntityDefinitions(LogicalName='account')/Keys[(id)], through the generic request options.
+const KEYS = { collection: "EntityDefinitions", key: "LogicalName='account'", navigationProperty: "Keys" };
+const listKeys = async () => (await dwa.retrieve({ ...KEYS })).value;
+async function keyStatus(id, settled = ["Active", "Failed"]) {
+  for (let i = 0; i < 200; i++) {
+    const key = await dwa.retrieve({ ...KEYS, navigationPropertyKey: id, select: ["EntityKeyIndexStatus"] });
+    if (settled.includes(key.EntityKeyIndexStatus)) return key.EntityKeyIndexStatus;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return "unsettled";
+}
+async function refused(promise, status, code, what) {
+  try {
+    await promise;
+  } catch (e) {
+    eq(`${e.status} ${e.code}`, `${status} ${code}`, what);
+    return;
+  }
+  throw new Error(`${what}: succeeded`);
+}
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const app = new msal.ConfidentialClientApplication({
@@ -268,11 +290,38 @@ const tests = {
     const account = await dwa.retrieve({ collection: "accounts", key: accountId, select: ["telephone1"] });
     eq(account.telephone1, "555-0142", "update via $1");
   },
+
+  async alternateKeyFailedThenActive() {
+    // Out of the box account has no alternate key: several accounts share one accountnumber.
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await dwa.create({ collection: "accounts", data: { name: `${PREFIX} dup ${i}`, accountnumber: NUMBER } }));
+    eq(new Set(ids).size, 3, "three accounts, one accountnumber");
+    // POST EntityDefinitions(LogicalName='account')/Keys: Pending, then Failed over the duplicates.
+    const body = (name) => ({ SchemaName: name, DisplayName: { LocalizedLabels: [{ Label: "Account number", LanguageCode: 1033 }] }, KeyAttributes: ["accountnumber"] });
+    const failed = await dwa.create({ ...KEYS, data: body(`${KEY_PREFIX}_a`) });
+    check(GUID.test(failed), `key id ${failed}`);
+    eq(await keyStatus(failed), "Failed", "key over duplicate values");
+    await refused(dwa.retrieve({ collection: "accounts", key: `accountnumber='${NUMBER}'` }), 400, "0x80060890", "a Failed key addresses nothing");
+    // Remove the duplicates and the failed key; a new key ends Active and addresses the record.
+    for (const id of ids.slice(1)) await dwa.deleteRecord({ collection: "accounts", key: id });
+    await dwa.deleteRecord({ ...KEYS, navigationPropertyKey: failed });
+    const active = await dwa.create({ ...KEYS, data: body(`${KEY_PREFIX}_b`) });
+    eq(await keyStatus(active), "Active", "key after the duplicates are gone");
+    const byKey = await dwa.retrieve({ collection: "accounts", key: `accountnumber='${NUMBER}'`, select: ["name"] });
+    eq(byKey.accountid, ids[0], "accounts(accountnumber='…') is the remaining record");
+    await dwa.update({ collection: "accounts", key: `accountnumber='${NUMBER}'`, data: { telephone1: "555-0172" } });
+    eq((await dwa.retrieve({ collection: "accounts", key: ids[0], select: ["telephone1"] })).telephone1, "555-0172", "update by key");
+    // The Active key is enforced.
+    await refused(dwa.create({ collection: "accounts", data: { name: `${PREFIX} clash`, accountnumber: NUMBER } }), 412, "0x80060892", "duplicate key value");
+    await dwa.deleteRecord({ ...KEYS, navigationPropertyKey: active });
+    eq((await listKeys()).filter((k) => k.SchemaName.startsWith(KEY_PREFIX)).length, 0, "keys deleted");
+  },
 };
 
 async function cleanup() {
   // Leave the seeded data as it was for the checks that run after this script.
   try {
+    for (const k of await listKeys()) if (k.SchemaName.startsWith(KEY_PREFIX)) await dwa.deleteRecord({ ...KEYS, navigationPropertyKey: k.MetadataId });
     if (state.batch && state.batch.contactId) await dwa.deleteRecord({ collection: "contacts", key: state.batch.contactId });
     const left = await dwa.retrieveAll({ collection: "accounts", select: ["accountid"], filter: `startswith(name,'${PREFIX}')` });
     for (const a of left.value) await dwa.deleteRecord({ collection: "accounts", key: a.accountid });

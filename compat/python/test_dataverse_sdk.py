@@ -23,10 +23,13 @@ from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.config import DataverseConfig
 from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models.query_builder import ExpandOption
+from PowerPlatform.Dataverse.models.upsert import UpsertItem
 
 info = json.load(open(sys.argv[1]))
 SEEDED = 20  # run.sh starts the emulator with --seed 20
 PREFIX = f"compat-sdk-{os.getpid()}"
+NUMBER = f"SDK-{os.getpid()}"  # an accountnumber (at most 20 characters)
+KEY_PREFIX = f"new_sdk{os.getpid()}"  # schema names of the alternate keys this script makes
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 PENDING = set() | {n for n in os.environ.get("DATAVERSE_SDK_PENDING", "").split(",") if n}
 FETCH_ACCOUNTS = ('<fetch count="7"><entity name="account"><attribute name="accountid"/>'
@@ -244,9 +247,56 @@ def batch_changeset():
     eq(client.records.retrieve("account", account_id, select=["telephone1"])["telephone1"], "555-0142", "update via $1")
 
 
+def wait_for_key(key_id, statuses=("Active", "Failed")):
+    """The key's EntityKeyIndexStatus once the index job has settled it."""
+    for _ in range(200):
+        key = next(k for k in client.tables.get_alternate_keys("account") if k.metadata_id == key_id)
+        if key.status in statuses:
+            return key.status
+        time.sleep(0.1)
+    return key.status
+
+
+def alternate_key_failed_then_active():
+    # Out of the box account has no alternate key: several accounts share one accountnumber.
+    ids = [client.records.create("account", {"name": f"{PREFIX} dup {i}", "accountnumber": NUMBER}) for i in range(3)]
+    eq(len(set(ids)), 3, "three accounts, one accountnumber")
+    # POST EntityDefinitions(LogicalName='account')/Keys: Pending, then Failed over the duplicates.
+    failed = client.tables.create_alternate_key("account", f"{KEY_PREFIX}_a", ["accountnumber"], display_name="Account number")
+    assert GUID.match(failed.metadata_id), failed
+    eq(wait_for_key(failed.metadata_id), "Failed", "key over duplicate values")
+    try:
+        client.records.upsert("account", [UpsertItem(alternate_key={"accountnumber": NUMBER}, record={"telephone1": "555-0170"})])
+    except HttpError as e:
+        eq((e.status_code, e.details.get("service_error_code")), (400, "0x80060890"), "a Failed key addresses nothing")
+    else:
+        raise AssertionError("an upsert by a Failed key succeeded")
+    # Remove the duplicates and the failed key; a new key ends Active and addresses the record.
+    for rid in ids[1:]:
+        client.records.delete("account", rid)
+    client.tables.delete_alternate_key("account", failed.metadata_id)
+    active = client.tables.create_alternate_key("account", f"{KEY_PREFIX}_b", ["accountnumber"])
+    eq(wait_for_key(active.metadata_id), "Active", "key after the duplicates are gone")
+    # PATCH accounts(accountnumber='SDK-…'): updates the one record.
+    client.records.upsert("account", [UpsertItem(alternate_key={"accountnumber": NUMBER}, record={"telephone1": "555-0171"})])
+    eq(client.records.retrieve("account", ids[0], select=["telephone1"])["telephone1"], "555-0171", "upsert by key updated")
+    # The Active key is enforced: a second record with the value is refused.
+    try:
+        client.records.create("account", {"name": f"{PREFIX} clash", "accountnumber": NUMBER})
+    except HttpError as e:
+        eq((e.status_code, e.details.get("service_error_code")), (412, "0x80060892"), "duplicate key value")
+    else:
+        raise AssertionError("a duplicate of an Active key's value was created")
+    client.tables.delete_alternate_key("account", active.metadata_id)
+    eq([k for k in client.tables.get_alternate_keys("account") if k.schema_name.startswith(KEY_PREFIX)], [], "keys deleted")
+
+
 def cleanup():
     # Leave the data as it was, for anything that runs after this script.
     try:
+        for k in client.tables.get_alternate_keys("account"):
+            if k.schema_name.startswith(KEY_PREFIX):
+                client.tables.delete_alternate_key("account", k.metadata_id)
         if "batch" in state:
             client.records.delete("contact", state["batch"][1])
         for r in client.records.list("contact", select=["contactid"], filter=col("lastname").startswith(PREFIX)):
@@ -268,7 +318,7 @@ def describe(e):
 tests = [list_pages_page_size, list_filter_select_orderby_top, query_builder_where_in_count, count_option,
          expand_lookup, expand_collection, fetchxml_paging, sql_query,
          create_with_picklist_label, retrieve_with_select, update, list_finds_created, retrieve_missing, delete,
-         bulk_delete_list, batch_changeset]
+         bulk_delete_list, batch_changeset, alternate_key_failed_then_active]
 passed = failed = pending_failed = pending_passed = 0
 print(f"# pending (reported, never fail the run): {', '.join(sorted(PENDING))}")
 with client:

@@ -384,7 +384,7 @@ fn emulator_serves_writes_its_info_file_and_stops_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_update_upsert_delete_as_processes() {
-    let emulator = start(test_config(3)).await;
+    let emulator = start(d365_testkit::keyed_config(3)).await; // a key on accountnumber
     let info = emulator.info();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: Vec<String>| {

@@ -263,7 +263,8 @@ async fn a_killed_import_resumes_from_its_journal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upsert_by_alternate_key_and_update_by_id() {
-    let emulator = start(test_config(0)).await;
+    // The org has a key on accountnumber (none has one out of the box).
+    let emulator = start(d365_testkit::keyed_config(0)).await;
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("keyed.csv");
     std::fs::write(&input, "accountnumber,name\nK-1,one\nK-2,two\n").unwrap();
@@ -380,7 +381,8 @@ async fn batch_and_single_requests_give_the_same_outcome() {
     std::fs::write(&input, text).unwrap();
     let i = input.display().to_string();
     for via in ["batch", "single"] {
-        let emulator = start(test_config(0)).await;
+        // The org has a key on accountnumber, for the upsert by key below.
+        let emulator = start(d365_testkit::keyed_config(0)).await;
         let r = run_against(
             &emulator.info(),
             &[

@@ -52,6 +52,9 @@ pub struct EmulatorConfig {
     pub metadata: Option<PathBuf>,
     /// Custom tables (logical names) to emulate as elastic tables (`--elastic-table`).
     pub elastic_tables: Vec<String>,
+    /// The org's alternate keys (`[[alternate_keys]]`), Active from the start. None by
+    /// default: no table of a new org has one. More come from `--metadata` and the Web API.
+    pub alternate_keys: Vec<AlternateKeyConfig>,
     /// Faults to inject from the start (`[[faults]]`; more through the control API).
     pub faults: Vec<crate::faults::FaultRule>,
     /// Where to persist data and the signing key; `None` keeps everything in memory.
@@ -66,6 +69,42 @@ pub struct EmulatorConfig {
     /// A pre-made signing key (PKCS#8 PEM), e.g. shared by all emulators of a test process.
     #[serde(skip)]
     pub signing_key_pem: Option<PrivateKeyPem>,
+}
+
+/// An alternate key of the org (`[[alternate_keys]]`):
+///
+/// ```toml
+/// [[alternate_keys]]
+/// table = "account"
+/// columns = ["accountnumber"]          # column logical names; a lookup by its name (parentaccountid)
+/// schema_name = "contoso_AccountNumber"  # optional; default account_accountnumber_key
+/// display_name = "Account number"        # optional; default the schema name
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlternateKeyConfig {
+    /// The table's logical name.
+    pub table: String,
+    /// The key's columns.
+    pub columns: Vec<String>,
+    /// `SchemaName`.
+    #[serde(default)]
+    pub schema_name: Option<String>,
+    /// The display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+impl AlternateKeyConfig {
+    /// A key on `columns` of `table`, with the default names.
+    pub fn new(table: &str, columns: &[&str]) -> Self {
+        Self {
+            table: table.into(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            schema_name: None,
+            display_name: None,
+        }
+    }
 }
 
 /// A private key in PEM form; `Debug` is redacted.
@@ -340,6 +379,7 @@ impl Default for EmulatorConfig {
             faults: Vec::new(),
             metadata: None,
             elastic_tables: Vec::new(),
+            alternate_keys: Vec::new(),
         }
     }
 }

@@ -154,24 +154,27 @@ pub(crate) async fn build_state(
     bound_to_loopback: bool,
 ) -> Result<AppState, StartError> {
     let key = load_key(&config)?;
-    let model = match &config.metadata {
+    let mut model = match &config.metadata {
         Some(path) => DataverseModel::from_metadata_file(path)?,
         None => DataverseModel::default(),
     }
     .with_elastic(&config.elastic_tables)?;
+    let declared = crate::dataverse::keys::declared(&mut model, &config);
     let store = Store::open(config.data_dir.as_deref())?
         .with_query_timeout(std::time::Duration::from_millis(config.query_timeout_ms));
-    {
+    let keys = {
         let model = model.model.clone();
         let config = config.clone();
-        store
+        let keys = store
             .run(move |conn| {
                 schema::create_tables(conn, &model)?;
-                seed_data(conn, &model, &config)
+                seed_data(conn, &model, &config)?;
+                crate::dataverse::keys::load(conn, &model, &declared)
             })
             .await?;
         store.open_readers()?;
-    }
+        keys
+    };
     let limiter = Arc::new(crate::limits::Limiter::new(config.limits));
     let faults = crate::faults::Faults::default();
     for rule in &config.faults {
@@ -190,6 +193,7 @@ pub(crate) async fn build_state(
         base_url,
         env_url,
         model,
+        keys,
         token_requests: AtomicU64::new(0),
         sessions: Default::default(),
         stopping: Default::default(),

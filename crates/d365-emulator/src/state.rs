@@ -30,6 +30,8 @@ pub struct Inner {
     pub env_url: String,
     /// The Dataverse tables.
     pub model: DataverseModel,
+    /// The tables' alternate keys and their index status.
+    pub keys: crate::dataverse::keys::Keys,
     /// Token endpoint requests served (any outcome).
     pub token_requests: AtomicU64,
     /// Service protection limits.

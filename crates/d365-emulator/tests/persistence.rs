@@ -2,6 +2,7 @@
 
 mod common;
 
+use d365_emulator::config::AlternateKeyConfig;
 use d365_testkit::{EmulatorConfig, start, test_config};
 use serde_json::Value;
 
@@ -115,6 +116,7 @@ async fn reset_on_a_file_database_keeps_its_indexes_and_readers() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(4);
     config.data_dir = Some(dir.path().to_owned());
+    config.alternate_keys = vec![AlternateKeyConfig::new("account", &["accountnumber"])];
     let emulator = start(config).await;
     let info = emulator.info();
     let http = reqwest::Client::new();
@@ -141,7 +143,8 @@ async fn reset_on_a_file_database_keeps_its_indexes_and_readers() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(count().await, "4");
-    // The alternate key's unique index survived.
+    // The configured alternate key's unique index survived (keys are the org's definition,
+    // not data).
     let r = http
         .post(format!("{}/api/data/v9.2/accounts", info.environment_url))
         .bearer_auth(&token)

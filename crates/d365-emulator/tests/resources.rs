@@ -3,6 +3,7 @@
 
 mod common;
 
+use d365_emulator::config::AlternateKeyConfig;
 use d365_testkit::{Emulator, EmulatorInfo, start, test_config};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -15,8 +16,13 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// An emulator whose org has a key on `account.accountnumber` (the configuration's).
     async fn new() -> Self {
-        let emulator = start(test_config(4)).await;
+        let config = d365_testkit::EmulatorConfig {
+            alternate_keys: vec![AlternateKeyConfig::new("account", &["accountnumber"])],
+            ..test_config(4)
+        };
+        let emulator = start(config).await;
         let info = emulator.info();
         let http = reqwest::Client::new();
         let token = common::app_token(&http, &info).await;
@@ -29,17 +35,7 @@ impl Ctx {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, String) {
-        let mut r = self
-            .http
-            .request(
-                method,
-                format!("{}/api/data/v9.2/{path}", self.info.environment_url),
-            )
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
+        let r = common::api_call(&self.http, &self.info, &self.token, method, path, body).await;
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
@@ -79,8 +75,12 @@ async fn alternate_keys_address_records() {
         (404, "0x80060891"),
         "{body}"
     );
-    let (status, _) = c.call(Method::GET, "accounts(name='x')", None).await;
-    assert_eq!(status, 400, "name is not an alternate key");
+    let (status, body) = c.call(Method::GET, "accounts(name='x')", None).await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (400, "0x80060890"),
+        "name is not an alternate key: {body}"
+    );
 
     // Upsert by alternate key: update when it exists, create (with the key's value) when not.
     let (status, _) = c

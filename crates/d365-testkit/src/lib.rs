@@ -24,6 +24,18 @@ pub fn test_config(accounts: usize) -> EmulatorConfig {
     }
 }
 
+/// [`test_config`] for an org with an alternate key on `account.accountnumber` (no org has
+/// one out of the box; tests of addressing by key need one).
+pub fn keyed_config(accounts: usize) -> EmulatorConfig {
+    EmulatorConfig {
+        alternate_keys: vec![d365_emulator::config::AlternateKeyConfig::new(
+            "account",
+            &["accountnumber"],
+        )],
+        ..test_config(accounts)
+    }
+}
+
 /// Starts an emulator on an ephemeral loopback port.
 pub async fn start(config: EmulatorConfig) -> Emulator {
     Emulator::start(config, "127.0.0.1:0".parse().expect("loopback address"))

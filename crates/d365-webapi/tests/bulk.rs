@@ -4,13 +4,14 @@
 mod common;
 
 use common::{api, builder};
-use d365_testkit::{start, test_config};
+use d365_testkit::{keyed_config, start, test_config};
 use d365_webapi::{BulkRequest, RecordKey};
 use serde_json::json;
 
 #[tokio::test]
 async fn create_update_upsert_multiple() {
-    let emulator = start(test_config(0)).await;
+    // The org has a key on accountnumber, for the upserts by key.
+    let emulator = start(keyed_config(0)).await;
     let c = builder(&emulator.info()).build().unwrap();
     let records: Vec<_> = (0..250)
         .map(|i| json!({"name": format!("bulk-{i:03}"), "accountnumber": format!("B-{i}")}))

@@ -3,7 +3,7 @@
 
 mod common;
 
-use d365_testkit::{start, test_config};
+use d365_testkit::{keyed_config, start, test_config};
 use d365_webapi::{AnnotatedRecord, ParamValue, surface_annotations};
 use serde::Deserialize;
 use serde_json::json;
@@ -298,7 +298,8 @@ async fn links_single_properties_impersonation_and_annotations() {
 
 #[tokio::test]
 async fn retrieve_by_alternate_key_with_expand() {
-    let emulator = start(test_config(0)).await;
+    // The org has a key on accountnumber (none has one out of the box).
+    let emulator = start(keyed_config(0)).await;
     let c = builder(&emulator.info()).build().unwrap();
     let contact = c
         .create("contacts", json!({"firstname": "Ada", "lastname": "Byron"}))

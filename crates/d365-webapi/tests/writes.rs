@@ -5,7 +5,7 @@
 mod common;
 
 use d365_odata::col;
-use d365_testkit::{EmulatorInfo, start, test_config};
+use d365_testkit::{EmulatorInfo, keyed_config, start, test_config};
 use d365_webapi::{Client, RecordKey, UpsertMode};
 use serde_json::json;
 
@@ -23,7 +23,8 @@ fn status(e: d365_webapi::Error) -> (u16, String) {
 
 #[tokio::test]
 async fn create_update_upsert_delete_and_count() {
-    let emulator = start(test_config(5)).await;
+    // The org has a key on accountnumber, for the upserts by key.
+    let emulator = start(keyed_config(5)).await;
     let c = client(&emulator.info());
 
     let id = c

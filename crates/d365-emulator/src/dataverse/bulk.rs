@@ -164,7 +164,7 @@ pub(crate) fn keyed_targets(
     let mut out = Vec::with_capacity(targets.len());
     for (i, mut fields) in targets.into_iter().enumerate() {
         let by_odata_id = match fields.remove("@odata.id") {
-            Some(Json::String(text)) if allow_odata_id => Some(odata_id_key(entity, &text)?),
+            Some(Json::String(text)) if allow_odata_id => Some(odata_id_key(st, entity, &text)?),
             Some(_) => {
                 return Err(bad(
                     entity,
@@ -197,7 +197,7 @@ pub(crate) fn keyed_targets(
 }
 
 /// `accounts(accountnumber='A1')` or `accounts(<guid>)`, relative or absolute.
-fn odata_id_key(entity: &EntityType, text: &str) -> Result<Key, DataverseError> {
+fn odata_id_key(st: &AppState, entity: &EntityType, text: &str) -> Result<Key, DataverseError> {
     let tail = text.rsplit('/').next().unwrap_or(text);
     let path = parse_resource_path(tail).map_err(|e| {
         bad(
@@ -212,7 +212,7 @@ fn odata_id_key(entity: &EntityType, text: &str) -> Result<Key, DataverseError> 
                 key: Some(key),
                 ..
             },
-        ] if *name == entity.entity_set => key_of(entity, key),
+        ] if *name == entity.entity_set => key_of(st, entity, key),
         _ => Err(bad(
             entity,
             format!(

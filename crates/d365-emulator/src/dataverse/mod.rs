@@ -15,8 +15,9 @@ mod expand;
 mod fetch;
 mod filter;
 pub(crate) mod headers;
+pub mod keys;
 mod messages;
-mod metadata;
+pub(crate) mod metadata;
 pub mod model;
 mod modify;
 mod record;
@@ -179,46 +180,8 @@ async fn handle(
     match (parsed.segments.as_slice(), &method) {
         ([], &Method::GET) => Ok(service::service_document(st)),
         ([Segment::Metadata], &Method::GET) => Ok(service::metadata(st)),
-        ([Segment::Named { name, key, .. }, rest @ ..], &Method::GET)
-            if name == "EntityDefinitions" =>
-        {
-            let key = match key {
-                None => None,
-                Some(KeyPredicate::Named(pairs)) => match pairs.as_slice() {
-                    [(k, Literal::String(v))] if k == "LogicalName" => Some(v.clone()),
-                    _ => {
-                        return Err(DataverseError::bad_query(
-                            "EntityDefinitions are keyed by LogicalName='…' or MetadataId.",
-                        ));
-                    }
-                },
-                Some(KeyPredicate::Single(Literal::Guid(g))) => Some(g.to_string()),
-                Some(_) => {
-                    return Err(DataverseError::bad_query(
-                        "EntityDefinitions are keyed by LogicalName='…' or MetadataId.",
-                    ));
-                }
-            };
-            let attributes = match rest {
-                [] => None,
-                [
-                    Segment::Named {
-                        name, key: None, ..
-                    },
-                ] if name == "Attributes" => Some(None),
-                [
-                    Segment::Named {
-                        name, key: None, ..
-                    },
-                    Segment::Named {
-                        name: cast,
-                        key: None,
-                        ..
-                    },
-                ] if name == "Attributes" => Some(Some(cast.as_str())),
-                _ => return Err(DataverseError::no_resource(&uri.to_string())),
-            };
-            metadata::entity_definitions(st, key.as_deref(), attributes, query)
+        ([Segment::Named { name, key, .. }, rest @ ..], m) if name == "EntityDefinitions" => {
+            metadata::route(st, m, key.as_ref(), rest, &body, query, &uri).await
         }
         (
             [
@@ -272,6 +235,18 @@ async fn handle(
             ],
             &Method::POST,
         ) if messages::is_unbound(name) => messages::action(st, principal, name, &body).await,
+        (
+            [
+                Segment::Named {
+                    name,
+                    key: None,
+                    call_args: None,
+                },
+            ],
+            &Method::POST,
+        ) if keys::ACTIONS.contains(&name.trim_start_matches("Microsoft.Dynamics.CRM.")) => {
+            keys::action(st, name, &body).await
+        }
         (
             [
                 Segment::Named {

@@ -23,10 +23,8 @@ use crate::store::write;
 
 /// A failed write: a unique alternate key hit is the client's error, the rest are ours.
 pub(crate) fn internal(e: rusqlite::Error) -> DataverseError {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e
-        && f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-    {
-        return DataverseError::duplicate_key();
+    if let Some((_, columns)) = crate::store::keys::violated_columns(&e) {
+        return DataverseError::duplicate_key(None, &columns);
     }
     DataverseError::store(&e, "write")
 }

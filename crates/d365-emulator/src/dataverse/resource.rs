@@ -41,7 +41,11 @@ pub(crate) enum Key {
     Alternate(Vec<(String, Value)>),
 }
 
-pub(crate) fn key_of(entity: &EntityType, key: &KeyPredicate) -> Result<Key, DataverseError> {
+pub(crate) fn key_of(
+    st: &AppState,
+    entity: &EntityType,
+    key: &KeyPredicate,
+) -> Result<Key, DataverseError> {
     match key {
         KeyPredicate::Single(Literal::Guid(id)) => Ok(Key::Id(*id)),
         KeyPredicate::Single(_) => Err(DataverseError::key_syntax()),
@@ -54,20 +58,13 @@ pub(crate) fn key_of(entity: &EntityType, key: &KeyPredicate) -> Result<Key, Dat
                     _ => Err(DataverseError::key_syntax()),
                 };
             }
-            let mut names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
-            names.sort_unstable();
-            let declared = entity.alternate_keys.iter().any(|k| {
-                let mut k: Vec<&str> = k.iter().map(String::as_str).collect();
-                k.sort_unstable();
-                k == names
-            });
-            if !declared {
-                return Err(DataverseError::bad_query(format!(
-                    "The key ({}) is not an alternate key of '{}'.",
-                    names.join(","),
-                    entity.name
-                )));
-            }
+            // Only an Active key addresses records: one still Pending (or Failed) has no
+            // index yet, and Dataverse answers as if it were not defined.
+            let names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
+            st.keys
+                .with_columns(&entity.name, &names)
+                .filter(|k| k.status == crate::dataverse::keys::status::ACTIVE)
+                .ok_or_else(|| DataverseError::key_not_defined(&entity.name))?;
             pairs
                 .iter()
                 .map(|(n, lit)| {
@@ -147,7 +144,7 @@ pub(crate) async fn serve(
     rest: &[Segment],
 ) -> Result<Response, DataverseError> {
     let st = call.st;
-    let key = key_of(entity, key)?;
+    let key = key_of(st, entity, key)?;
     let not_allowed =
         || DataverseError::method_not_allowed(call.method.as_str(), &call.uri.to_string());
     match rest {

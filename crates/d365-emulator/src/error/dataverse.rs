@@ -156,14 +156,6 @@ impl DataverseError {
             ),
         )
     }
-    /// 412 `0x80060892`: a write would duplicate an alternate key's values.
-    pub fn duplicate_key() -> Self {
-        Self::new(
-            StatusCode::PRECONDITION_FAILED,
-            "0x80060892",
-            "A record that has the attribute values of an alternate key already exists.",
-        )
-    }
     /// 404 `0x80060891`: no record has these alternate key values.
     pub fn key_not_found(entity: &str) -> Self {
         Self::new(

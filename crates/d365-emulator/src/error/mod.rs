@@ -424,5 +424,6 @@ pub(crate) fn no_store(headers: &mut axum::http::HeaderMap) {
 }
 
 mod dataverse;
+mod keys;
 
 pub use dataverse::DataverseError;

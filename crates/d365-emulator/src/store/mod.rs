@@ -2,6 +2,7 @@
 //! SQL lives only under `store/` and `query/`; handlers call these functions.
 
 pub mod changes;
+pub mod keys;
 mod refresh_tokens;
 pub mod schema;
 pub mod seed;

@@ -1,5 +1,5 @@
 //! SQL tables from the model: one table per entity type, one typed column per property, an
-//! index per lookup and alternate key. Values are stored as:
+//! index per lookup (alternate keys have theirs in [`super::keys`]). Values are stored as:
 //!
 //! | EDM | SQLite |
 //! |---|---|
@@ -166,18 +166,10 @@ fn create_table_sql(entity: &EntityType) -> String {
             ident(&entity.key)
         ));
     }
-    for key in &entity.alternate_keys {
-        sql.push_str(&format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({});\n",
-            ident(&format!("{}_ak_{}", entity.name, key.join("_"))),
-            ident(&entity.name),
-            key.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ")
-        ));
-    }
     sql
 }
 
-/// Drops the lookup and alternate-key indexes (before a bulk load; `create_tables` puts
+/// Drops the lookup indexes (before a bulk load; `create_tables` puts
 /// them back).
 pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
     for entity in model.entity_types() {
@@ -195,12 +187,6 @@ pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
             "DROP INDEX IF EXISTS {}",
             ident(&format!("{}_createdon", entity.name))
         ))?;
-        for key in &entity.alternate_keys {
-            conn.execute_batch(&format!(
-                "DROP INDEX IF EXISTS {}",
-                ident(&format!("{}_ak_{}", entity.name, key.join("_")))
-            ))?;
-        }
     }
     Ok(())
 }

@@ -69,11 +69,29 @@ pub(crate) async fn api_get(
     token: &str,
     path: &str,
 ) -> reqwest::Response {
-    http.get(format!("{}/api/data/v9.2/{path}", info.environment_url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    api_call(http, info, token, reqwest::Method::GET, path, None).await
+}
+
+/// A bearer request to a Web API path, with a JSON body if given.
+#[allow(dead_code)] // not every test binary uses it
+pub(crate) async fn api_call(
+    http: &reqwest::Client,
+    info: &EmulatorInfo,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut r = http
+        .request(
+            method,
+            format!("{}/api/data/v9.2/{path}", info.environment_url),
+        )
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.unwrap()
 }
 
 async fn v1_token(http: &reqwest::Client, info: &EmulatorInfo, form: &[(&str, &str)]) -> String {

@@ -20,9 +20,11 @@ use std::io::BufRead;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 
+mod operations;
 mod write;
 
-pub use write::write_csdl;
+pub use operations::{ComplexType, Operation, Parameter, Services};
+pub use write::{write_csdl, write_csdl_with};
 
 use crate::model::{EdmType, EntityType, Model, NavigationProperty, OptionSet, Property};
 

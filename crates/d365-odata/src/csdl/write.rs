@@ -2,12 +2,13 @@
 
 use std::fmt::Write as _;
 
+use super::operations::{Services, write_declarations, write_imports};
 use super::{ALTERNATE_KEYS, COMPUTED, LOOKUP_TARGETS, NAMESPACE, OPTIONS, PRIMARY_NAME};
 use crate::model::{Model, NavigationProperty, Property};
 
 /// Escapes text for an XML attribute value (quotes, markup and whitespace that
 /// attribute-value normalisation would otherwise turn into spaces).
-fn esc(text: &str) -> String {
+pub(super) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -30,6 +31,13 @@ fn esc(text: &str) -> String {
 /// a collection-valued one relies on its partner's, as in Dataverse, and keeps its own
 /// foreign key in a toolkit annotation only when there is no partner to recover it from.
 pub fn write_csdl(model: &Model) -> String {
+    write_csdl_with(model, &Services::default())
+}
+
+/// [`write_csdl`] plus the service's complex types, functions and actions (and the
+/// `FunctionImport`/`ActionImport` of the unbound ones), as Dataverse's `$metadata` declares
+/// them. The reader ignores these.
+pub fn write_csdl_with(model: &Model, services: &Services) -> String {
     let mut out = String::with_capacity(model.entity_types().len() * 4096);
     out.push_str(r#"<?xml version="1.0" encoding="utf-8"?>
 <edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
@@ -106,6 +114,7 @@ pub fn write_csdl(model: &Model) -> String {
         }
         out.push_str("      </EntityType>\n");
     }
+    write_declarations(&mut out, services);
     out.push_str("      <EntityContainer Name=\"System\">\n");
     for e in model.entity_types() {
         if !e.entity_set.is_empty() {
@@ -117,6 +126,7 @@ pub fn write_csdl(model: &Model) -> String {
             );
         }
     }
+    write_imports(&mut out, services);
     out.push_str("      </EntityContainer>\n    </Schema>\n  </edmx:DataServices>\n</edmx:Edmx>\n");
     out
 }

@@ -43,8 +43,10 @@ const INDUSTRY: &[(i32, &str)] = &[
     (33, "Wholesale"),
 ];
 
+/// Out of the box, account has no alternate key (no org has one on `accountnumber` until
+/// someone creates it): keys come from the org's definition, see `dataverse::keys`.
 pub(super) fn account() -> EntityType {
-    let mut e = owned(
+    owned(
         "account",
         "accounts",
         "accountid",
@@ -117,9 +119,7 @@ pub(super) fn account() -> EntityType {
                 "objectid_account",
             ),
         ],
-    );
-    e.alternate_keys = vec![vec!["accountnumber".into()]];
-    e
+    )
 }
 
 pub(super) fn contact() -> EntityType {

@@ -1,0 +1,270 @@
+//! Alternate keys, as an org defines them
+//! (<https://learn.microsoft.com/power-apps/developer/data-platform/define-alternate-keys-entity>).
+//! Out of the box no table has one: keys come from the org's `$metadata`
+//! (`OData.Community.Keys.V1.AlternateKeys`, `--metadata`), the configuration file
+//! (`[[alternate_keys]]`), and the Web API (`POST EntityDefinitions(LogicalName='x')/Keys`).
+//!
+//! A key made through the Web API starts `Pending`; a background job (Dataverse's
+//! asynchronous index job) builds its unique index and leaves it `Active`, or `Failed` when
+//! existing rows hold duplicate values. Only an Active key addresses records
+//! (`accounts(accountnumber='A-1')`) and is enforced on writes (412 `0x80060892`). Keys of
+//! the metadata and the configuration are built before the emulator answers. Keys live in the
+//! database ([`crate::store::keys`]), so with `--data-dir` they survive a restart.
+
+mod http;
+mod rules;
+
+pub(crate) use http::{ACTIONS, action, create, delete, get, key_json, list, shape};
+
+use std::sync::RwLock;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::state::AppState;
+use crate::store::keys::{self as stored, StoredKey};
+
+/// How long a new key waits, `Pending`, before its index job runs: long enough that a
+/// client sees the status Dataverse shows first (its job takes seconds to minutes), short
+/// enough for a test to wait on.
+pub const INDEX_JOB_DELAY: Duration = Duration::from_secs(1);
+
+/// `EntityKeyIndexStatus` values.
+pub mod status {
+    /// Waiting for the index job.
+    pub const PENDING: &str = "Pending";
+    /// The index job is running.
+    pub const IN_PROGRESS: &str = "InProgress";
+    /// Usable and enforced.
+    pub const ACTIVE: &str = "Active";
+    /// The index could not be built (duplicate values).
+    pub const FAILED: &str = "Failed";
+}
+
+/// A key the org's definition declares (metadata or configuration): table and columns
+/// (property names, or a lookup's attribute name), with an optional schema and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredKey {
+    /// The table's logical name.
+    pub entity: String,
+    /// Column names (`accountnumber`, `_parentaccountid_value` or `parentaccountid`).
+    pub columns: Vec<String>,
+    /// `SchemaName`; derived from the table and columns when `None`.
+    pub schema_name: Option<String>,
+    /// The display name; the schema name when `None`.
+    pub display_name: Option<String>,
+}
+
+/// The keys of the running emulator, mirrored from the database.
+#[derive(Debug, Default)]
+pub struct Keys {
+    all: RwLock<Vec<StoredKey>>,
+}
+
+impl Keys {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<StoredKey>> {
+        self.all.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<StoredKey>> {
+        self.all.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The keys of a table, oldest first.
+    pub fn of(&self, entity: &str) -> Vec<StoredKey> {
+        self.read()
+            .iter()
+            .filter(|k| k.entity == entity)
+            .cloned()
+            .collect()
+    }
+
+    /// The key whose columns are exactly `columns` (in any order), whatever its status.
+    pub fn with_columns(&self, entity: &str, columns: &[&str]) -> Option<StoredKey> {
+        self.read()
+            .iter()
+            .find(|k| k.entity == entity && same_columns(&k.columns, columns))
+            .cloned()
+    }
+
+    /// The column sets of a table's Active keys (what `$metadata` declares).
+    pub fn active(&self, entity: &str) -> Vec<Vec<String>> {
+        self.read()
+            .iter()
+            .filter(|k| k.entity == entity && k.status == status::ACTIVE)
+            .map(|k| k.columns.clone())
+            .collect()
+    }
+
+    /// The model with each table's Active keys as its `alternate_keys`, for `$metadata`.
+    pub fn declare_active(&self, model: &d365_odata::model::Model) -> d365_odata::model::Model {
+        let tables = model
+            .entity_types()
+            .iter()
+            .map(|t| d365_odata::model::EntityType {
+                alternate_keys: self.active(&t.name),
+                ..t.clone()
+            })
+            .collect();
+        d365_odata::model::Model::new(tables)
+    }
+
+    fn replace(&self, key: StoredKey) {
+        let mut all = self.write();
+        match all.iter_mut().find(|k| k.metadata_id == key.metadata_id) {
+            Some(k) => *k = key,
+            None => all.push(key),
+        }
+    }
+
+    fn set_status(&self, id: &uuid::Uuid, status: &str) {
+        if let Some(k) = self.write().iter_mut().find(|k| k.metadata_id == *id) {
+            k.status = status.to_owned();
+        }
+    }
+
+    fn remove(&self, id: &uuid::Uuid) {
+        self.write().retain(|k| k.metadata_id != *id);
+    }
+}
+
+fn same_columns(a: &[String], b: &[&str]) -> bool {
+    let mut a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let mut b = b.to_vec();
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
+}
+
+/// The stable `MetadataId` and default schema name of a declared key.
+fn declared_identity(key: &DeclaredKey) -> (uuid::Uuid, String) {
+    let schema = key.schema_name.clone().unwrap_or_else(|| {
+        let names: Vec<&str> = key.columns.iter().map(|c| rules::logical(c)).collect();
+        format!("{}_{}_key", key.entity, names.join("_"))
+    });
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("key:{}:{schema}", key.entity).as_bytes(),
+    );
+    let id = uuid::Builder::from_random_bytes(d.as_ref()[..16].try_into().unwrap_or_default())
+        .into_uuid();
+    (id, schema)
+}
+
+/// The keys the org's definition declares: the `--metadata` file's (taken out of the
+/// model) and the configuration's `[[alternate_keys]]`.
+pub(crate) fn declared(
+    model: &mut crate::dataverse::model::DataverseModel,
+    config: &crate::config::EmulatorConfig,
+) -> Vec<DeclaredKey> {
+    let mut keys = model.take_declared_keys();
+    keys.extend(config.alternate_keys.iter().map(|k| DeclaredKey {
+        entity: k.table.clone(),
+        columns: k.columns.clone(),
+        schema_name: k.schema_name.clone(),
+        display_name: k.display_name.clone(),
+    }));
+    keys
+}
+
+/// At start-up, before the emulator answers: stores the declared keys the database does not
+/// hold yet, and builds every key's index that is not Failed (a declared key is tried again
+/// even then: the definition says it exists). A key a restart interrupted `Pending` is built
+/// now. Returns the keys, each `Active` or `Failed`; a Failed declared key is logged.
+pub(crate) fn load(
+    conn: &mut rusqlite::Connection,
+    model: &d365_odata::model::Model,
+    declared: &[DeclaredKey],
+) -> Result<Keys, crate::error::StartError> {
+    let mut existing = stored::load(conn)?;
+    let mut declared_ids = Vec::new();
+    for key in declared {
+        let entity = model.entity_type(&key.entity).ok_or_else(|| {
+            crate::error::StartError::Config(format!(
+                "alternate key on '{}': no such table",
+                key.entity
+            ))
+        })?;
+        let resolved = rules::resolve(entity, &key.columns);
+        rules::check_columns(entity, &resolved).map_err(|e| {
+            crate::error::StartError::Config(format!(
+                "alternate key on '{}': {}",
+                key.entity, e.message
+            ))
+        })?;
+        let key = &DeclaredKey {
+            columns: resolved,
+            ..key.clone()
+        };
+        let columns: Vec<&str> = key.columns.iter().map(String::as_str).collect();
+        if let Some(k) = existing
+            .iter()
+            .find(|k| k.entity == key.entity && same_columns(&k.columns, &columns))
+        {
+            declared_ids.push(k.metadata_id);
+            continue;
+        }
+        let (metadata_id, schema_name) = declared_identity(key);
+        let new = StoredKey {
+            metadata_id,
+            entity: key.entity.clone(),
+            display_name: key.display_name.clone().unwrap_or(schema_name.clone()),
+            schema_name,
+            columns: key.columns.clone(),
+            status: status::PENDING.into(),
+            job: None,
+        };
+        stored::insert(conn, &new)?;
+        declared_ids.push(metadata_id);
+        existing.push(new);
+    }
+    stored::drop_stray_indexes(conn, &existing)?;
+    for key in &mut existing {
+        if key.status == status::FAILED && !declared_ids.contains(&key.metadata_id) {
+            continue;
+        }
+        if let Some(status) = stored::build_index(conn, key)? {
+            if status == status::FAILED {
+                tracing::warn!(
+                    table = %key.entity, key = %key.schema_name,
+                    "alternate key Failed: rows hold duplicate values of {}", key.columns.join(", ")
+                );
+            }
+            key.status = status;
+        }
+    }
+    Ok(Keys {
+        all: RwLock::new(existing),
+    })
+}
+
+/// Dataverse's asynchronous index job for a new key: after [`INDEX_JOB_DELAY`], `InProgress`,
+/// then the index, then `Active` or `Failed`. Leaves off when the emulator stops (the key
+/// stays Pending and is built at the next start).
+fn spawn_index_job(st: &AppState, key: StoredKey) {
+    let weak = std::sync::Arc::downgrade(&st.0);
+    tokio::spawn(async move {
+        tokio::time::sleep(INDEX_JOB_DELAY).await;
+        let Some(inner) = weak.upgrade() else { return };
+        let st = AppState(inner);
+        if st.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        st.keys.set_status(&key.metadata_id, status::IN_PROGRESS);
+        let id = key.metadata_id;
+        let built = st
+            .store
+            .run(move |c| {
+                stored::set_status(c, &key.metadata_id, status::IN_PROGRESS)?;
+                stored::build_index(c, &key)
+            })
+            .await;
+        match built {
+            Ok(Some(status)) => st.keys.set_status(&id, &status),
+            Ok(None) => st.keys.remove(&id),
+            Err(e) => {
+                tracing::error!(error = %e, "alternate key index job failed");
+                st.keys.set_status(&id, status::FAILED);
+            }
+        }
+    });
+}

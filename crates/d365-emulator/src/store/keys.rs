@@ -1,0 +1,256 @@
+//! Alternate keys as the database holds them: each key's definition and index status in
+//! `_emulator_keys` (so keys made through the Web API survive a restart with `--data-dir`),
+//! and, once the key is Active, a unique index over its columns, which is what enforces it
+//! (SQL Server does the same under Dataverse). String columns are `COLLATE NOCASE`, so the
+//! index compares case-insensitively as SQL Server's default collation does; nulls never
+//! collide, so rows without a value do not stop a key.
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use super::schema::ident;
+
+const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS _emulator_keys (
+    metadata_id BLOB PRIMARY KEY NOT NULL,
+    entity TEXT NOT NULL,
+    schema_name TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    status TEXT NOT NULL,
+    job BLOB
+)";
+
+/// One stored key: its columns are property names of the table (`accountnumber`,
+/// `_primarycontactid_value`), comma-separated in the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// `MetadataId`.
+    pub metadata_id: uuid::Uuid,
+    /// The table's logical name.
+    pub entity: String,
+    /// `SchemaName`.
+    pub schema_name: String,
+    /// `DisplayName`'s text.
+    pub display_name: String,
+    /// The key's columns, as the table's property names.
+    pub columns: Vec<String>,
+    /// `EntityKeyIndexStatus`: `Pending`, `InProgress`, `Active` or `Failed`.
+    pub status: String,
+    /// The system job that builds (or built) the index.
+    pub job: Option<uuid::Uuid>,
+}
+
+/// Creates the key table if missing.
+pub fn create_table(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(CREATE_SQL)
+}
+
+/// Every stored key, oldest first.
+pub fn load(conn: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
+    create_table(conn)?;
+    let mut stmt = conn.prepare(
+        "SELECT metadata_id, entity, schema_name, display_name, attributes, status, job
+         FROM _emulator_keys ORDER BY rowid",
+    )?;
+    let guid = |b: Vec<u8>| uuid::Uuid::from_slice(&b).unwrap_or_default();
+    let rows = stmt.query_map([], |r| {
+        Ok(StoredKey {
+            metadata_id: guid(r.get(0)?),
+            entity: r.get(1)?,
+            schema_name: r.get(2)?,
+            display_name: r.get(3)?,
+            columns: r
+                .get::<_, String>(4)?
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+            status: r.get(5)?,
+            job: r.get::<_, Option<Vec<u8>>>(6)?.map(guid),
+        })
+    })?;
+    rows.collect()
+}
+
+/// Stores a new key.
+pub fn insert(conn: &Connection, key: &StoredKey) -> rusqlite::Result<()> {
+    create_table(conn)?;
+    conn.execute(
+        "INSERT INTO _emulator_keys (metadata_id, entity, schema_name, display_name, attributes, status, job)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            key.metadata_id.as_bytes().to_vec(),
+            key.entity,
+            key.schema_name,
+            key.display_name,
+            key.columns.join(","),
+            key.status,
+            key.job.map(|j| j.as_bytes().to_vec()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Sets a key's status; `false` when the key is gone (deleted meanwhile).
+pub fn set_status(conn: &Connection, id: &uuid::Uuid, status: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE _emulator_keys SET status = ?2 WHERE metadata_id = ?1",
+        params![id.as_bytes().to_vec(), status],
+    )? > 0)
+}
+
+/// The name of a key's unique index.
+fn index_name(key: &StoredKey) -> String {
+    format!("{}_ak_{}", key.entity, key.metadata_id.simple())
+}
+
+/// Builds the key's unique index and records the outcome, in one step: `Active`, or `Failed`
+/// when existing rows hold duplicate values. `None` when the key was deleted before its job
+/// ran.
+pub fn build_index(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<Option<String>> {
+    // A savepoint, not a transaction: inside a change set it nests in the change set's.
+    let tx = conn.savepoint()?;
+    let exists: Option<i64> = tx
+        .query_row(
+            "SELECT 1 FROM _emulator_keys WHERE metadata_id = ?1",
+            params![key.metadata_id.as_bytes().to_vec()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})",
+        ident(&index_name(key)),
+        ident(&key.entity),
+        key.columns
+            .iter()
+            .map(|c| ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let status = match tx.execute_batch(&sql) {
+        Ok(()) => "Active",
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => "Failed",
+        Err(e) => return Err(e),
+    };
+    set_status(&tx, &key.metadata_id, status)?;
+    tx.commit()?;
+    Ok(Some(status.to_owned()))
+}
+
+/// Deletes a key and its index; `false` if there was no such key.
+pub fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> {
+    let tx = conn.savepoint()?;
+    tx.execute_batch(&format!("DROP INDEX IF EXISTS {}", ident(&index_name(key))))?;
+    let n = tx.execute(
+        "DELETE FROM _emulator_keys WHERE metadata_id = ?1",
+        params![key.metadata_id.as_bytes().to_vec()],
+    )?;
+    tx.commit()?;
+    Ok(n > 0)
+}
+
+/// Drops the unique indexes of keys the database no longer holds, and those an older
+/// emulator made from its built-in key on `account.accountnumber` (`account_ak_accountnumber`),
+/// which no real org has.
+pub fn drop_stray_indexes(conn: &Connection, keys: &[StoredKey]) -> rusqlite::Result<()> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%\\_ak\\_%' ESCAPE '\\'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for name in names {
+        if !keys.iter().any(|k| index_name(k) == name) {
+            conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", ident(&name)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The columns a unique-constraint failure names (`UNIQUE constraint failed: account.x, account.y`).
+pub fn violated_columns(e: &rusqlite::Error) -> Option<(String, Vec<String>)> {
+    let rusqlite::Error::SqliteFailure(f, Some(message)) = e else {
+        return None;
+    };
+    if f.extended_code != rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE {
+        return None;
+    }
+    let list = message.strip_prefix("UNIQUE constraint failed: ")?;
+    let mut table = String::new();
+    let mut columns = Vec::new();
+    for item in list.split(", ") {
+        let (t, c) = item.split_once('.')?;
+        table = t.to_owned();
+        columns.push(c.to_owned());
+    }
+    Some((table, columns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(columns: &[&str]) -> StoredKey {
+        StoredKey {
+            metadata_id: uuid::Uuid::new_v4(),
+            entity: "t".into(),
+            schema_name: "new_key".into(),
+            display_name: "Key".into(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            status: "Pending".into(),
+            job: None,
+        }
+    }
+
+    #[test]
+    fn an_index_over_duplicates_fails_and_a_clean_one_is_active_and_enforced() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT COLLATE NOCASE, b INTEGER);
+             INSERT INTO t (a, b) VALUES ('X', 1), ('x', 2), (NULL, 3), (NULL, 3);",
+        )
+        .unwrap();
+        let (on_a, on_b) = (key(&["a"]), key(&["b"]));
+        insert(&conn, &on_a).unwrap();
+        insert(&conn, &on_b).unwrap();
+        assert_eq!(
+            build_index(&mut conn, &on_a).unwrap().as_deref(),
+            Some("Failed")
+        );
+        assert_eq!(
+            build_index(&mut conn, &on_b).unwrap().as_deref(),
+            Some("Failed"),
+            "X and x are one value; b holds 3 twice"
+        );
+        conn.execute("DELETE FROM t WHERE b = 3 AND a IS NULL AND id = 4", [])
+            .unwrap();
+        assert_eq!(
+            build_index(&mut conn, &on_b).unwrap().as_deref(),
+            Some("Active")
+        );
+        let e = conn
+            .execute("INSERT INTO t (a, b) VALUES ('y', 2)", [])
+            .unwrap_err();
+        assert_eq!(violated_columns(&e), Some(("t".into(), vec!["b".into()])));
+        let stored = load(&conn).unwrap();
+        assert_eq!(
+            stored.iter().map(|k| k.status.as_str()).collect::<Vec<_>>(),
+            ["Failed", "Active"]
+        );
+        // An older emulator's built-in key index goes; the stored keys' indexes stay.
+        conn.execute_batch("CREATE UNIQUE INDEX t_ak_a ON t (id, a)")
+            .unwrap();
+        drop_stray_indexes(&conn, std::slice::from_ref(&on_b)).unwrap();
+        let left: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 't_ak_%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(left, [index_name(&on_b)]);
+        assert!(delete(&mut conn, &on_b).unwrap());
+        conn.execute("INSERT INTO t (a, b) VALUES ('y', 2)", [])
+            .unwrap();
+        assert_eq!(build_index(&mut conn, &on_b).unwrap(), None, "deleted");
+    }
+}
