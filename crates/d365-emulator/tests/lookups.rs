@@ -6,95 +6,14 @@
 
 mod common;
 
-use d365_testkit::{EmulatorInfo, start, test_config};
+use common::api::Api;
+
+use d365_testkit::{start, test_config};
 use serde_json::{Value, json};
 
 const FORMATTED: &str = "OData.Community.Display.V1.FormattedValue";
 const LOGICAL_NAME: &str = "Microsoft.Dynamics.CRM.lookuplogicalname";
 const NAVIGATION: &str = "Microsoft.Dynamics.CRM.associatednavigationproperty";
-
-/// A signed-in HTTP client of one emulator.
-struct Api {
-    http: reqwest::Client,
-    info: EmulatorInfo,
-    token: String,
-}
-
-impl Api {
-    async fn new(info: EmulatorInfo) -> Self {
-        let http = reqwest::Client::new();
-        let token = common::app_token(&http, &info).await;
-        Self { http, info, token }
-    }
-
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            return path.to_owned();
-        }
-        format!("{}/api/data/v9.2/{path}", self.info.environment_url)
-    }
-
-    /// GET with an optional `Prefer`; the JSON answer (asserting 200).
-    async fn get(&self, path: impl AsRef<str>, prefer: Option<&str>) -> Value {
-        let path = path.as_ref();
-        let mut request = self.http.get(self.url(path)).bearer_auth(&self.token);
-        if let Some(p) = prefer {
-            request = request.header("Prefer", p);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-
-    /// GET with all annotations.
-    async fn annotated(&self, path: impl AsRef<str>) -> Value {
-        self.get(path, Some("odata.include-annotations=\"*\""))
-            .await
-    }
-
-    /// POST a record (optionally impersonating); its id.
-    async fn create(&self, set: &str, body: Value, headers: &[(&str, String)]) -> uuid::Uuid {
-        let mut request = self
-            .http
-            .post(self.url(set))
-            .bearer_auth(&self.token)
-            .json(&body);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 204, "POST {set} {body}");
-        let location = response.headers()["odata-entityid"].to_str().unwrap();
-        let id = &location[location.rfind('(').unwrap() + 1..location.len() - 1];
-        id.parse().unwrap()
-    }
-
-    async fn patch(&self, path: &str, body: Value) {
-        let response = self
-            .http
-            .patch(self.url(path))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 204, "PATCH {path} {body}");
-    }
-
-    /// The first row's id and primary name in `set`.
-    async fn first(&self, set: &str, key: &str, name: &str) -> (String, String) {
-        let page = self
-            .get(&format!("{set}?$select={name}&$top=1"), None)
-            .await;
-        let row = &page["value"][0];
-        (
-            row[key].as_str().unwrap().to_owned(),
-            row[name].as_str().unwrap().to_owned(),
-        )
-    }
-}
 
 /// The annotations of `lookup` on `record`: (logical name, navigation, formatted value).
 fn annotations(record: &Value, lookup: &str) -> (Value, Value, Value) {

@@ -1,5 +1,7 @@
 //! Helpers shared by the emulator's HTTP tests.
 
+pub(crate) mod api;
+
 use d365_testkit::{Emulator, EmulatorInfo};
 use serde_json::Value;
 
