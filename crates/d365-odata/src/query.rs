@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_enco
 
 use crate::error::{ParseError, describe};
 use crate::expr::parser::Parser;
-use crate::expr::{Expr, OrderBy, parse_filter, parse_orderby};
+use crate::expr::{Expr, OrderBy, Span, parse_filter, parse_orderby};
 use crate::lexer::TokenKind;
 use crate::print::{print_expr, print_orderby};
 
@@ -404,7 +404,24 @@ pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, ParseError> {
             parser.advance();
             items.push(SelectItem::All);
         } else {
-            let mut path = vec![parser.qualified_name("a property name or '*'")?.0];
+            let (first, span) = parser.qualified_name("a property name or '*'")?;
+            if *parser.peek() == TokenKind::Dot && parser.span().start == span.end {
+                // allOperationsInSchema = namespace "." STAR
+                parser.advance();
+                let star = parser.expect(TokenKind::Star, "'*' after the namespace")?;
+                parser.note_unsupported(
+                    Span::new(span.start, star.end),
+                    "selecting all operations of a schema ('Namespace.*')",
+                );
+                items.push(SelectItem::All);
+                if *parser.peek() == TokenKind::Comma {
+                    parser.advance();
+                    continue;
+                }
+                parser.expect_end("',' or end of input")?;
+                return Ok(items);
+            }
+            let mut path = vec![first];
             while *parser.peek() == TokenKind::Slash {
                 parser.advance();
                 path.push(parser.qualified_name("a property name after '/'")?.0);

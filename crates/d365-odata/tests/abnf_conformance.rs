@@ -41,6 +41,9 @@ fn oasis_abnf_test_cases() {
         "FailAt matched {} of {} rejected negative cases",
         report.failat_matched, report.failat_total
     );
+    for failure in &report.failat_mismatched {
+        println!("FAILAT {failure}");
+    }
     for (reason, n) in &report.skipped_by_reason {
         println!("skipped {n:>3}: {reason}");
     }

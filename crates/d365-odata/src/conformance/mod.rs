@@ -22,7 +22,7 @@ use std::fmt;
 
 use crate::ExprKind;
 use crate::expr::{parse_filter, parse_literal};
-use crate::literal::{Literal, is_valid_duration};
+use crate::literal::{Literal, duration_error, is_valid_duration};
 use crate::path::{Segment, parse_resource_path};
 use crate::prefer::Prefer;
 use crate::query::{QueryError, QueryOptions};
@@ -109,6 +109,11 @@ pub struct Report {
     pub passed: usize,
     /// Cases that did not.
     pub failed: Vec<Failure>,
+    /// Valid inputs the crate recognises and refuses as not supported by Dataverse
+    /// (each counted once here, never in `passed`).
+    pub refused: usize,
+    /// Refusals by feature, for the summary.
+    pub refused_by_feature: BTreeMap<String, usize>,
     /// Cases of rules or features deliberately not implemented.
     pub skipped: usize,
     /// Skips by reason, for the summary.
@@ -117,18 +122,21 @@ pub struct Report {
     pub failat_matched: usize,
     /// Negative cases that were rejected (whatever the offset).
     pub failat_total: usize,
+    /// Negative cases that were rejected, but not at `FailAt`.
+    pub failat_mismatched: Vec<Failure>,
 }
 
 impl fmt::Display for Report {
-    /// One line per failure, then `N passed, M failed, K skipped`.
+    /// One line per failure, then `N passed, R refused as unsupported, M failed, K skipped`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for failure in &self.failed {
             writeln!(f, "{failure}")?;
         }
         write!(
             f,
-            "{} passed, {} failed, {} skipped",
+            "{} passed, {} refused as unsupported, {} failed, {} skipped",
             self.passed,
+            self.refused,
             self.failed.len(),
             self.skipped
         )
@@ -143,6 +151,10 @@ pub enum Outcome {
         /// Negative case rejected at exactly `FailAt`.
         failat_matched: bool,
     },
+    /// A negative case rejected, but not at `FailAt` (`got` says where).
+    Mismatched(Failure),
+    /// A valid input recognised and refused as not supported by Dataverse: the feature.
+    Refused(String),
     /// Not as expected.
     Failed(Failure),
     /// Rule or feature not implemented, with the reason.
@@ -160,6 +172,15 @@ pub fn run(suite: &TestSuite) -> Report {
                     report.failat_total += 1;
                     report.failat_matched += usize::from(failat_matched);
                 }
+            }
+            Outcome::Mismatched(failure) => {
+                report.passed += 1;
+                report.failat_total += 1;
+                report.failat_mismatched.push(failure);
+            }
+            Outcome::Refused(feature) => {
+                report.refused += 1;
+                *report.refused_by_feature.entry(feature).or_default() += 1;
             }
             Outcome::Failed(failure) => report.failed.push(failure),
             Outcome::Skipped(reason) => {
@@ -211,12 +232,31 @@ pub fn check(case: &TestCase, constraints: &BTreeMap<String, Vec<String>>) -> Ou
         (None, Ok(())) => Outcome::Passed {
             failat_matched: false,
         },
+        (None, Err((_, message))) if let Some(feature) = unsupported_feature(&message) => {
+            Outcome::Refused(feature)
+        }
         (None, Err((at, message))) => failure("parse".into(), format!("error at {at}: {message}")),
-        (Some(want), Err((at, _))) => Outcome::Passed {
-            failat_matched: at == want,
+        (Some(want), Err((at, _))) if at == want => Outcome::Passed {
+            failat_matched: true,
+        },
+        (Some(want), Err((at, message))) => match failure(
+            format!("reject at {want}"),
+            format!("error at {at}: {message}"),
+        ) {
+            Outcome::Failed(f) => Outcome::Mismatched(f),
+            other => other,
         },
         (Some(want), Ok(())) => failure(format!("reject at {want}"), "parsed".into()),
     }
+}
+
+/// The feature named by a "not supported by Dataverse" error (see
+/// [`crate::ParseError::unsupported`]); `None` for a syntax error.
+fn unsupported_feature(message: &str) -> Option<String> {
+    const MARK: &str = "not supported by Dataverse: ";
+    let rest = &message[message.find(MARK)? + MARK.len()..];
+    let end = rest.find(", found ").unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
 }
 
 enum RuleResult {
@@ -331,7 +371,15 @@ fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String
             if rule == "select" && input.contains('(') {
                 return RuleResult::Skip(SELECT_OPTIONS);
             }
-            query(input, 0).and_then(|q| {
+            // One option: a second pair is where the rule stops matching.
+            let (one, rest_at) = match input.find('&') {
+                Some(amp) if rule != "queryOptions" => (&input[..amp], Some(amp)),
+                _ => (input, None),
+            };
+            query(one, 0).and_then(|q| {
+                if let Some(amp) = rest_at {
+                    return Err((amp, "a single query option".to_owned()));
+                }
                 let set = match rule {
                     "filter" => q.filter.is_some(),
                     "orderby" | "orderBy" => !q.orderby.is_empty(),
@@ -415,7 +463,10 @@ fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String
                 matches!(l, Literal::TimeOfDay(_))
             })
         }
-        "durationValue" => ok_if(is_valid_duration(input), 0, "an ISO 8601 day-time duration"),
+        "durationValue" => match duration_error(input) {
+            None => Ok(()),
+            Some(at) => Err((at, "an ISO 8601 day-time duration".into())),
+        },
         "durationLiteral" => literal_rule(input, true, |l| match l {
             Literal::Duration(_) => true,
             Literal::String(s) => is_valid_duration(s),
@@ -472,7 +523,17 @@ fn enum_members(text: &str) -> Option<usize> {
 /// A query option name with an optional `$` left out or in another case
 /// (`filter=`, `$OrderBy=`): 4.01 syntax Dataverse does not have.
 fn has_optional_dollar(query: &str) -> bool {
-    const SYSTEM: [&str; 15] = [
+    const SYSTEM: [&str; 15] = SYSTEM_OPTIONS;
+    query.split(['&', '(', ';']).any(|pair| {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        let bare = name.strip_prefix('$').unwrap_or(name);
+        SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(bare))
+            && !(name.starts_with('$') && SYSTEM.contains(&bare))
+    })
+}
+
+/// The system query option names of the ABNF, without `$`.
+const SYSTEM_OPTIONS: [&str; 15] = [
         "select",
         "expand",
         "filter",
@@ -488,14 +549,7 @@ fn has_optional_dollar(query: &str) -> bool {
         "id",
         "compute",
         "index",
-    ];
-    query.split(['&', '(', ';']).any(|pair| {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        let bare = name.strip_prefix('$').unwrap_or(name);
-        SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(bare))
-            && !(name.starts_with('$') && SYSTEM.contains(&bare))
-    })
-}
+];
 
 /// A function called after a `/` in an expression path (`Products/Model.BestProduct()`,
 /// `$it/Ns.F(x=1)`), other than the lambda operators.
@@ -540,9 +594,18 @@ fn query(raw: &str, base: usize) -> Result<QueryOptions, (usize, String)> {
                     value_at.unwrap_or(start + len)
                 })
             }
-            QueryError::UnknownOption(name) | QueryError::DuplicateOption(name) => {
-                find(name).map_or(0, |(start, ..)| *start)
-            }
+            QueryError::UnknownOption(name) => find(name).map_or(0, |(start, ..)| {
+                // `$filter =true`: the name matches `$filter` as far as the space.
+                let known = SYSTEM_OPTIONS
+                    .iter()
+                    .map(|o| format!("${o}"))
+                    .filter(|o| name.starts_with(o.as_str()))
+                    .map(|o| o.len())
+                    .max()
+                    .unwrap_or(0);
+                start + known
+            }),
+            QueryError::DuplicateOption(name) => find(name).map_or(0, |(start, ..)| *start),
             _ => 0,
         };
         (base + offset, e.to_string())
@@ -588,6 +651,8 @@ fn resource_path(raw: &str, constraints: &BTreeMap<String, Vec<String>>) -> Pars
             "actionImport",
         ],
     );
+    let streams = names(constraints, &["streamProperty"]);
+    let types = names(constraints, &["entityTypeName", "complexTypeName"]);
     let mut at = 0;
     let pieces: Vec<&str> = text.split('/').collect();
     for (i, segment) in parsed.segments.iter().enumerate() {
@@ -599,18 +664,36 @@ fn resource_path(raw: &str, constraints: &BTreeMap<String, Vec<String>>) -> Pars
                 "nothing after $value or $count".into(),
             ));
         }
+        if i > 0 && matches!(&parsed.segments[i - 1], Segment::Named { name, .. } if streams.contains(&name.as_str()))
+        {
+            return Err((map[at], "nothing after a stream property".into()));
+        }
         if let Segment::Named {
             name, call_args, ..
         } = segment
         {
-            let not_literal = call_args.as_ref().is_some_and(|args| {
-                args.iter().any(|a| {
+            let is_cast = |name: &str| {
+                name.rsplit_once('.')
+                    .is_some_and(|(_, t)| types.contains(&t))
+            };
+            if i > 0
+                && is_cast(name)
+                && matches!(&parsed.segments[i - 1], Segment::Named { name: prev, key: None, call_args: None } if is_cast(prev))
+            {
+                return Err((end, "a key, property or operation after a type cast".into()));
+            }
+            let not_literal = call_args.as_ref().and_then(|args| {
+                args.iter().find_map(|a| {
                     let (crate::Arg::Positional(v) | crate::Arg::Named { value: v, .. }) = a;
-                    !matches!(v.kind, ExprKind::Literal(_) | ExprKind::Alias(_))
+                    (!matches!(v.kind, ExprKind::Literal(_) | ExprKind::Alias(_))).then_some(v.span)
                 })
             });
-            if i == 0 && sets.contains(&name.as_str()) && not_literal {
-                return Err((end, "a key predicate of literals".into()));
+            if i == 0
+                && sets.contains(&name.as_str())
+                && let Some(span) = not_literal
+            {
+                let value_end = map[(at + span.end).min(map.len() - 1)];
+                return Err((value_end, "a key predicate of literals".into()));
             }
             if i > 0 && imports.contains(&name.as_str()) {
                 return Err((end, "a function import only at the service root".into()));

@@ -5,7 +5,7 @@ use super::{
     Arg, BinaryOp, Expr, ExprKind, LambdaOp, OrderBy, Span, UnaryOp, is_reserved_word, prec,
 };
 use crate::error::{ParseError, describe};
-use crate::lexer::{Token, TokenKind, tokenize};
+use crate::lexer::{Token, TokenKind, tokenize_lazily};
 use crate::literal::{Literal, is_valid_duration};
 
 /// Parses a `$filter` value (the decoded text) into an expression.
@@ -22,6 +22,7 @@ use crate::literal::{Literal, is_valid_duration};
 /// );
 /// ```
 pub fn parse_filter(text: &str) -> Result<Expr, ParseError> {
+    no_leading_space(text)?;
     let mut parser = Parser::new(text)?;
     let expr = parser.parse_expr(0)?;
     parser.expect_end("an operator or end of input")?;
@@ -58,11 +59,14 @@ pub fn parse_literal(text: &str) -> Result<Literal, ParseError> {
 /// Parses an `$orderby` value: comma-separated expressions, each optionally
 /// followed by `asc` or `desc`.
 pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
+    no_leading_space(text)?;
     let mut parser = Parser::new(text)?;
     let mut items = Vec::new();
     loop {
         let expr = parser.parse_expr(0)?;
-        let direction = ["asc", "desc"].into_iter().find(|w| parser.at_word(w));
+        let direction = ["asc", "desc"]
+            .into_iter()
+            .find(|w| parser.at_keyword(w));
         if direction.is_some() {
             parser.advance();
         }
@@ -74,11 +78,31 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
             TokenKind::Comma => {
                 parser.advance();
             }
-            TokenKind::Eof => return Ok(items),
+            TokenKind::Eof => {
+                parser.expect_end("',' or end of input")?;
+                return Ok(items);
+            }
             _ if direction.is_some() => return Err(parser.error_here("',' or end of input")),
             _ => return Err(parser.error_here("an operator, 'asc', 'desc', ',' or end of input")),
         }
     }
+}
+
+/// An option value starts right after its `=` (`$filter= true` is invalid). Only a
+/// JSON array may start with whitespace (`begin-array = BWS "[" BWS`), so the text is
+/// read up to the first character after the spaces and fails there.
+fn no_leading_space(text: &str) -> Result<(), ParseError> {
+    let trimmed = text.trim_start();
+    if trimmed.len() == text.len() || trimmed.starts_with('[') {
+        return Ok(());
+    }
+    let at = text.len() - trimmed.len();
+    Err(ParseError::new(
+        at,
+        "no whitespace before the expression",
+        describe(trimmed),
+        text,
+    ))
 }
 
 /// Deep enough for any real filter, shallow enough not to overflow the stack.
@@ -98,17 +122,35 @@ pub(crate) struct Parser<'a> {
     /// Binary and `in` nodes built so far: a left-deep chain is as tall as it is long, and
     /// every walker (printer, binders, drop) recurses once per level.
     operators: u32,
+    /// A lexical error after the last token, reported only if the parser gets there.
+    lex_error: Option<ParseError>,
+    /// The first valid-but-unsupported construct met; parsing goes on past it so that a
+    /// syntax error later in the text still wins (see [`Parser::expect_end`]).
+    unsupported: Option<ParseError>,
 }
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(input: &'a str) -> Result<Self, ParseError> {
+        let (tokens, lex_error) = tokenize_lazily(input);
         Ok(Self {
             input,
-            tokens: tokenize(input)?,
+            tokens,
             pos: 0,
             depth: 0,
             operators: 0,
+            lex_error,
+            unsupported: None,
         })
+    }
+
+    /// Records valid OData that Dataverse does not support (the first one wins).
+    pub(crate) fn note_unsupported(&mut self, span: Span, feature: &str) {
+        if self.unsupported.is_none() {
+            let found = describe(self.text(span));
+            self.unsupported = Some(ParseError::unsupported(
+                span.start, feature, found, self.input,
+            ));
+        }
     }
 
     fn token_at(&self, ahead: usize) -> &Token {
@@ -147,6 +189,35 @@ impl<'a> Parser<'a> {
         *self.peek() == TokenKind::Ident && self.text(self.span()) == word
     }
 
+    /// The current token is the keyword `word` (lower case) in any case; another case
+    /// is noted as unsupported (ABNF literals match any case, Dataverse lower case only).
+    pub(crate) fn at_keyword(&mut self, word: &str) -> bool {
+        let span = self.span();
+        let hit = *self.peek() == TokenKind::Ident && self.text(span).eq_ignore_ascii_case(word);
+        if hit && self.text(span) != word {
+            self.note_unsupported(span, UPPER_CASE);
+        }
+        hit
+    }
+
+    /// The token `ahead` positions on can start an operand (so a word before it is a
+    /// prefix operator, not a property named like one).
+    fn starts_operand(&self, ahead: usize) -> bool {
+        let token = self.token_at(ahead);
+        match &token.kind {
+            TokenKind::Ident => {
+                let word = self.text(token.span).to_ascii_lowercase();
+                BinaryOp::from_keyword(&word).is_none() && !matches!(word.as_str(), "in" | "asc" | "desc")
+            }
+            TokenKind::Literal(_)
+            | TokenKind::Alias
+            | TokenKind::LParen
+            | TokenKind::LBracket
+            | TokenKind::Minus => true,
+            _ => false,
+        }
+    }
+
     /// The token `ahead` positions on starts right where the one before it ends
     /// (`glued(0)`: the current token touches the one just consumed).
     fn glued(&self, ahead: usize) -> bool {
@@ -158,6 +229,9 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn error_here(&self, expected: &str) -> ParseError {
+        if let Some(error) = self.lex_error.as_ref().filter(|_| self.at_last()) {
+            return error.clone();
+        }
         let span = self.span();
         ParseError::new(span.start, expected, describe(self.text(span)), self.input)
     }
@@ -170,9 +244,18 @@ impl<'a> Parser<'a> {
         }
     }
 
+    fn at_last(&self) -> bool {
+        self.pos >= self.tokens.len() - 1
+    }
+
+    /// The whole text has been read. Ends every parse: a lexical error at the end, or
+    /// the first unsupported construct met on the way, is reported here.
     pub(crate) fn expect_end(&self, expected: &str) -> Result<(), ParseError> {
         match self.peek() {
-            TokenKind::Eof => Ok(()),
+            TokenKind::Eof if self.lex_error.is_none() => match &self.unsupported {
+                Some(error) => Err(error.clone()),
+                None => Ok(()),
+            },
             _ => Err(self.error_here(expected)),
         }
     }
@@ -221,9 +304,16 @@ impl<'a> Parser<'a> {
         self.enter()?;
         let mut lhs = self.parse_unary()?;
         while *self.peek() == TokenKind::Ident {
-            // Operators are lower case only, as Dataverse requires (`Name EQ 'x'` is
-            // rejected there), although ABNF string literals would match any case.
-            let word = self.text(self.span());
+            // ABNF string literals match any case, so `Name EQ 'x'` is valid OData 4.01;
+            // Dataverse takes lower-case operators only.
+            let span = self.span();
+            let written = self.text(span);
+            let word = written.to_ascii_lowercase();
+            let word = word.as_str();
+            let is_operator = word == "in" || BinaryOp::from_keyword(word).is_some();
+            if is_operator && written != word {
+                self.note_unsupported(span, UPPER_CASE);
+            }
             if word == "in" {
                 if prec::RELATIONAL < min {
                     break;
@@ -263,7 +353,7 @@ impl<'a> Parser<'a> {
 
     fn parse_unary(&mut self) -> Result<Expr, ParseError> {
         let start = self.span().start;
-        let op = if self.at_word("not") {
+        let op = if self.at_keyword("not") && self.starts_operand(1) {
             UnaryOp::Not
         } else if *self.peek() == TokenKind::Minus {
             UnaryOp::Neg
@@ -330,6 +420,13 @@ impl<'a> Parser<'a> {
     fn parse_name(&mut self) -> Result<Expr, ParseError> {
         let first = self.span();
         let word = self.text(first);
+        let lower = word.to_ascii_lowercase();
+        if matches!(lower.as_str(), "null" | "true" | "false") && word != lower {
+            self.note_unsupported(first, UPPER_CASE);
+            let lit = keyword_literal(&lower).unwrap_or(Literal::Null);
+            self.advance();
+            return Ok(Expr::with_span(ExprKind::Literal(lit), first));
+        }
         if let Some(lit) = keyword_literal(word) {
             self.advance();
             return Ok(Expr::with_span(ExprKind::Literal(lit), first));
@@ -470,6 +567,17 @@ impl<'a> Parser<'a> {
             };
             return Ok(Expr::with_span(kind, Span::new(start, end)));
         }
+        if *self.peek() == TokenKind::RParen {
+            // `all()`: the grammar reads `all()` as far as the `)` (a call without
+            // parameters) before it fails.
+            let close = self.span();
+            return Err(ParseError::new(
+                close.end,
+                "a lambda variable and expression inside 'all(...)'",
+                "'all()'",
+                self.input,
+            ));
+        }
         if *self.peek() != TokenKind::Ident || self.at_reserved_word() {
             return Err(self.error_here("a lambda variable name"));
         }
@@ -505,6 +613,16 @@ impl<'a> Parser<'a> {
                     }
                 }
                 let end = self.expect(TokenKind::RParen, "',' or ')'")?.end;
+                // listExpr holds primitive literals only; one parenthesised expression is
+                // a parenExpr instead (`x in (CollectionProperty)`).
+                let literal = |e: &Expr| matches!(&e.kind, ExprKind::Literal(l) if !matches!(l, Literal::Array(_)));
+                if list.len() > 1
+                    && let Some(bad) = list.iter().find(|e| !literal(e))
+                {
+                    let at = bad.span.start.max(list[0].span.end);
+                    let found = describe(&self.input[bad.span.start..bad.span.end]);
+                    return Err(ParseError::new(at, "a primitive literal in the list", found, self.input));
+                }
                 Ok((list, end))
             }
             TokenKind::LBracket => {
@@ -550,22 +668,24 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// One array item: a JSON string, a primitive literal or a nested array.
+    /// One array item: a JSON string, a primitive literal or a nested array. Any other
+    /// expression is valid OData 4.01 (`valueInUrl = stringInUrl / commonExpr`) that
+    /// Dataverse does not take; it is parsed, noted, and stands in as `null`.
     fn json_value(&mut self) -> Result<(Literal, Span), ParseError> {
         let span = self.span();
         let lit = match self.peek().clone() {
             TokenKind::JsonString(s) => Literal::String(s),
             TokenKind::Literal(lit) => lit,
             TokenKind::LBracket => return self.array(),
-            TokenKind::Ident => match keyword_literal(self.text(span)) {
-                Some(lit) => lit,
-                None => return Err(self.error_here("a JSON value")),
-            },
-            TokenKind::Minus if self.token_at(1).span.start == span.end => {
+            TokenKind::Ident if keyword_literal(self.text(span)).is_some() => {
+                keyword_literal(self.text(span)).unwrap_or(Literal::Null)
+            }
+            TokenKind::Minus
+                if self.token_at(1).span.start == span.end
+                    && self.token_at(1).kind == TokenKind::Ident
+                    && self.text(self.token_at(1).span) == "INF" =>
+            {
                 let next = self.token_at(1).span;
-                if self.token_at(1).kind != TokenKind::Ident || self.text(next) != "INF" {
-                    return Err(self.error_here("a JSON value"));
-                }
                 self.advance();
                 self.advance();
                 return Ok((
@@ -573,12 +693,29 @@ impl<'a> Parser<'a> {
                     Span::new(span.start, next.end),
                 ));
             }
-            _ => return Err(self.error_here("a JSON value")),
+            TokenKind::RBracket | TokenKind::Comma | TokenKind::Eof => {
+                return Err(self.error_here("a JSON value"));
+            }
+            _ => {
+                let expr = self.parse_expr(0)?;
+                if let ExprKind::Literal(lit) = expr.kind {
+                    return Ok((lit, expr.span));
+                }
+                self.note_unsupported(
+                    expr.span,
+                    "expressions inside JSON arrays (OData 4.01): Dataverse takes arrays of literals",
+                );
+                return Ok((Literal::Null, expr.span));
+            }
         };
         self.advance();
         Ok((lit, span))
     }
 }
+
+/// Why keywords in another case are refused.
+const UPPER_CASE: &str =
+    "keywords in upper or mixed case (OData 4.01 allows any case; Dataverse takes lower case only)";
 
 /// Identifiers that are literals.
 fn keyword_literal(word: &str) -> Option<Literal> {
