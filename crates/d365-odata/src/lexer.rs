@@ -118,6 +118,15 @@ pub(crate) fn tokenize_lazily(text: &str) -> (Vec<Token>, Option<ParseError>) {
     }
 }
 
+/// Where `text` stops matching a date, date-time-offset or time of day (0 if it matches
+/// or does not start like one): for a literal of another type in a temporal rule.
+pub(crate) fn temporal_mismatch_at(text: &str) -> usize {
+    match temporal::temporal(text.as_bytes(), 0) {
+        Err(temporal::Fault::Syntax(at) | temporal::Fault::NoSuchDate(at)) => at,
+        _ => 0,
+    }
+}
+
 struct Lexer<'a> {
     text: &'a str,
     bytes: &'a [u8],

@@ -332,6 +332,15 @@ fn literal_rule(raw: &str, url: bool, accept: impl Fn(&Literal) -> bool) -> Pars
     }
 }
 
+/// A literal of another type in a temporal rule (`-INF` as a date) fails where the
+/// temporal grammar stops matching it, not at 0.
+fn temporal_offset(input: &str) -> impl Fn((usize, String)) -> (usize, String) + '_ {
+    move |(at, message)| match at {
+        0 => (crate::lexer::temporal_mismatch_at(input), message),
+        _ => (at, message),
+    }
+}
+
 fn is_number(lit: &Literal) -> bool {
     matches!(
         lit,
@@ -367,6 +376,9 @@ fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String
         | "deltatoken" | "queryOptions" | "systemQueryOption" | "customQueryOption" => {
             if has_optional_dollar(input) {
                 return RuleResult::Skip(OPTIONAL_DOLLAR);
+            }
+            if leading_space(input) {
+                return RuleResult::Skip(LEADING_SPACE);
             }
             if rule == "select" && input.contains('(') {
                 return RuleResult::Skip(SELECT_OPTIONS);
@@ -452,16 +464,19 @@ fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String
         "guid" => literal_rule(input, true, |l| matches!(l, Literal::Guid(_))),
         "date" | "dateValue" => {
             literal_rule(input, rule == "date", |l| matches!(l, Literal::Date(_)))
+                .map_err(temporal_offset(input))
         }
         "dateTimeOffsetValue" | "dateTimeOffsetLiteral" => {
             literal_rule(input, rule.ends_with("Literal"), |l| {
                 matches!(l, Literal::DateTimeOffset(_))
             })
+            .map_err(temporal_offset(input))
         }
         "timeOfDayValue" | "timeOfDayLiteral" => {
             literal_rule(input, rule.ends_with("Literal"), |l| {
                 matches!(l, Literal::TimeOfDay(_))
             })
+            .map_err(temporal_offset(input))
         }
         "durationValue" => match duration_error(input) {
             None => Ok(()),
@@ -610,6 +625,14 @@ fn query(raw: &str, base: usize) -> Result<QueryOptions, (usize, String)> {
         };
         (base + offset, e.to_string())
     })
+}
+
+/// An option value starting with whitespace (`$filter= true`).
+fn leading_space(query: &str) -> bool {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').map(|(_, v)| v))
+        .any(|v| v.starts_with([' ', '\t']) || v.starts_with("%20") || v.starts_with("%09"))
 }
 
 /// Key-as-segment (`Employees/A1245`, `OrderItems/2001/1`) or an index segment (`/0`).

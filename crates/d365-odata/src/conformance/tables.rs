@@ -173,6 +173,8 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
 
 /// Reason for skipping `$`-less or mixed-case system query option names.
 pub(super) const OPTIONAL_DOLLAR: &str = "4.01 optional '$' and case-insensitive system query option names: Dataverse needs '$' and lower case (anything else is a custom option there)";
+/// Reason for skipping option values that start with whitespace.
+pub(super) const LEADING_SPACE: &str = "whitespace right after an option's '=' (`$filter= true`): the ABNF refuses it, Dataverse (ODL's lexer) skips it, and the crate follows the service";
 /// Reason for skipping key-as-segment URLs.
 pub(super) const KEY_AS_SEGMENT: &str =
     "key-as-segment and collection index segments (4.01): Dataverse uses parentheses";

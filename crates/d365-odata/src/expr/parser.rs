@@ -22,7 +22,6 @@ use crate::literal::{Literal, is_valid_duration};
 /// );
 /// ```
 pub fn parse_filter(text: &str) -> Result<Expr, ParseError> {
-    no_leading_space(text)?;
     let mut parser = Parser::new(text)?;
     let expr = parser.parse_expr(0)?;
     parser.expect_end("an operator or end of input")?;
@@ -59,7 +58,6 @@ pub fn parse_literal(text: &str) -> Result<Literal, ParseError> {
 /// Parses an `$orderby` value: comma-separated expressions, each optionally
 /// followed by `asc` or `desc`.
 pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
-    no_leading_space(text)?;
     let mut parser = Parser::new(text)?;
     let mut items = Vec::new();
     loop {
@@ -86,23 +84,6 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
             _ => return Err(parser.error_here("an operator, 'asc', 'desc', ',' or end of input")),
         }
     }
-}
-
-/// An option value starts right after its `=` (`$filter= true` is invalid). Only a
-/// JSON array may start with whitespace (`begin-array = BWS "[" BWS`), so the text is
-/// read up to the first character after the spaces and fails there.
-fn no_leading_space(text: &str) -> Result<(), ParseError> {
-    let trimmed = text.trim_start();
-    if trimmed.len() == text.len() || trimmed.starts_with('[') {
-        return Ok(());
-    }
-    let at = text.len() - trimmed.len();
-    Err(ParseError::new(
-        at,
-        "no whitespace before the expression",
-        describe(trimmed),
-        text,
-    ))
 }
 
 /// Deep enough for any real filter, shallow enough not to overflow the stack.
