@@ -426,7 +426,14 @@ impl QueryOptions {
             }
             out.push_str(&encode_query_component(name));
             out.push('=');
-            out.push_str(&encode_query_component(value));
+            let encoded = encode_query_component(value);
+            if name == "$search" {
+                // A search word takes `;` only percent-encoded (searchChar), and an
+                // encoded value has no other `;`.
+                out.push_str(&encoded.replace(';', "%3B"));
+            } else {
+                out.push_str(&encoded);
+            }
         };
         for (name, value) in self.system_pairs(false) {
             push(name, &value);

@@ -187,8 +187,9 @@ impl<'a> Parser<'a> {
         let token = self.token_at(ahead);
         match &token.kind {
             TokenKind::Ident => {
-                let word = self.text(token.span).to_ascii_lowercase();
-                BinaryOp::from_keyword(&word).is_none() && !matches!(word.as_str(), "in" | "asc" | "desc")
+                // `not eq 1` compares a property named `not`; `not NE` negates `NE`.
+                let word = self.text(token.span);
+                BinaryOp::from_keyword(word).is_none() && !matches!(word, "in" | "asc" | "desc")
             }
             TokenKind::Literal(_)
             | TokenKind::Alias
