@@ -48,7 +48,7 @@ const FILTER_CASES: &[(&str, usize, &str, &str)] = &[
     ("T/any(t t/x)", 8, "':' after the lambda variable", "'t'"),
     (
         "a eq duration'1D'",
-        13,
+        14,
         "an ISO 8601 duration such as 'P1DT2H'",
         "'1D'",
     ),

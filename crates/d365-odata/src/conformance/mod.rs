@@ -209,12 +209,6 @@ pub fn check(case: &TestCase, constraints: &BTreeMap<String, Vec<String>>) -> Ou
     {
         return Outcome::Skipped((*reason).to_owned());
     }
-    let expression_rule = RULES.iter().any(|(r, how)| {
-        *r == case.rule && (how.contains("parse_filter") || how.contains("QueryOptions"))
-    });
-    if expression_rule && operator_case(&case.input) {
-        return Outcome::Skipped(OPERATOR_CASE.to_owned());
-    }
     let result = match parse_rule(&case.rule, &case.input, constraints) {
         RuleResult::Skip(reason) => return Outcome::Skipped(reason.to_owned()),
         RuleResult::Done(r) => r,
@@ -357,12 +351,6 @@ fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String
         }
     };
     let result = match rule {
-        "boolCommonExpr" | "boolcommonExpr" | "commonExpr" | "firstMemberExpr"
-        | "propertyPathExpr" | "isofExpr" | "filter" | "queryOptions"
-            if composed_call(input) =>
-        {
-            return RuleResult::Skip(COMPOSED_CALL);
-        }
         "boolCommonExpr" | "boolcommonExpr" | "commonExpr" | "firstMemberExpr"
         | "propertyPathExpr" | "isofExpr" => decoded(input, 0, |t| {
             let expr = parse_filter(t)?;
@@ -565,19 +553,6 @@ const SYSTEM_OPTIONS: [&str; 15] = [
         "compute",
         "index",
 ];
-
-/// A function called after a `/` in an expression path (`Products/Model.BestProduct()`,
-/// `$it/Ns.F(x=1)`), other than the lambda operators.
-fn composed_call(input: &str) -> bool {
-    input.match_indices('/').any(|(i, _)| {
-        let rest = &input[i + 1..];
-        let name_len = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-            .unwrap_or(rest.len());
-        let name = &rest[..name_len];
-        !name.is_empty() && rest[name_len..].starts_with('(') && !matches!(name, "any" | "all")
-    })
-}
 
 /// Parses a raw query string, mapping errors to offsets in the whole input.
 fn query(raw: &str, base: usize) -> Result<QueryOptions, (usize, String)> {

@@ -178,22 +178,6 @@ pub(super) const LEADING_SPACE: &str = "whitespace right after an option's '=' (
 /// Reason for skipping key-as-segment URLs.
 pub(super) const KEY_AS_SEGMENT: &str =
     "key-as-segment and collection index segments (4.01): Dataverse uses parentheses";
-/// Reason for skipping upper- or mixed-case operators.
-pub(super) const OPERATOR_CASE: &str = "operators in upper or mixed case (ABNF literals are case-insensitive): Dataverse accepts lower case only";
-
-/// An operator keyword written in another case, e.g. `EQ`, `And`, `ASC`.
-pub(super) fn operator_case(input: &str) -> bool {
-    input.split(|c: char| c.is_whitespace()).any(|word| {
-        crate::BinaryOp::ALL
-            .iter()
-            .map(|op| op.keyword())
-            .chain(["in", "not", "asc", "desc"])
-            .any(|k| word.eq_ignore_ascii_case(k) && word != k)
-    })
-}
-
-/// Reason for skipping composed (bound) function calls in expression paths.
-pub(super) const COMPOSED_CALL: &str = "bound (composable) function calls inside expression paths: Dataverse $filter calls only canonical functions and unbound query functions";
 /// Reason for skipping nested `$select` options and function signatures.
 pub(super) const SELECT_OPTIONS: &str =
     "nested options and operation signatures in $select (4.01): not in Dataverse";

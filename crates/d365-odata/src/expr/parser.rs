@@ -6,7 +6,7 @@ use super::{
 };
 use crate::error::{ParseError, describe};
 use crate::lexer::{Token, TokenKind, tokenize_lazily};
-use crate::literal::{Literal, is_valid_duration};
+use crate::literal::{Literal, duration_error, is_valid_duration};
 
 /// Parses a `$filter` value (the decoded text) into an expression.
 ///
@@ -85,6 +85,9 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
         }
     }
 }
+
+mod lists;
+mod unsupported;
 
 /// Deep enough for any real filter, shallow enough not to overflow the stack.
 const MAX_DEPTH: u32 = 100;
@@ -374,6 +377,10 @@ impl<'a> Parser<'a> {
                 self.advance();
                 Ok(Expr::with_span(ExprKind::Literal(lit), span))
             }
+            TokenKind::Alias if self.token_at(1).kind == TokenKind::Dot && self.glued(1) => {
+                let span = self.annotation()?;
+                Ok(Expr::with_span(ExprKind::Literal(Literal::Null), span))
+            }
             TokenKind::Alias => {
                 self.advance();
                 let name = self.text(span)[1..].to_owned();
@@ -416,6 +423,9 @@ impl<'a> Parser<'a> {
         if is_reserved_word(word) {
             return Err(self.error_here("an expression"));
         }
+        if matches!(word, "$this" | "$root") {
+            self.note_unsupported(first, "$this and $root in expressions (OData 4.01)");
+        }
         if word == "$it" && self.token_at(1).kind != TokenKind::Slash {
             self.advance();
             return Ok(Expr::with_span(ExprKind::It, first));
@@ -449,12 +459,20 @@ impl<'a> Parser<'a> {
             if is_lambda {
                 return self.lambda(path, first.start);
             }
+            if *self.peek() == TokenKind::Alias {
+                end = self.annotation()?.end;
+                continue;
+            }
             if self.at_reserved_word() {
                 return Err(self.error_here("a property name after '/'"));
             }
             let (segment, span) = self.qualified_name("a property name after '/'")?;
-            path.push(segment);
             end = span.end;
+            // OData 4.01 lets a bound function go unqualified (`Items/MostPopularName()`).
+            if *self.peek() == TokenKind::LParen {
+                end = self.segment_call(&segment, &path[0])?.end;
+            }
+            path.push(segment);
         }
         Ok(Expr::with_span(
             ExprKind::Member(path),
@@ -464,19 +482,26 @@ impl<'a> Parser<'a> {
 
     /// `duration'P1D'` or `Namespace.EnumType'Member'`.
     fn prefixed_literal(
-        &self,
+        &mut self,
         name: &str,
         text: String,
         name_span: Span,
     ) -> Result<Literal, ParseError> {
         let quoted = self.span();
-        if name == "duration" {
+        if let Some(lit) = self.unsupported_literal(name, &text, name_span, quoted)? {
+            return Ok(lit);
+        }
+        if name.eq_ignore_ascii_case("duration") {
             return if is_valid_duration(&text) {
+                if name != "duration" {
+                    self.note_unsupported(name_span, UPPER_CASE);
+                }
                 Ok(Literal::Duration(text))
             } else {
                 let found = describe(self.text(quoted));
+                let at = duration_error(&text).map_or(quoted.start, |i| quoted.start + 1 + i);
                 Err(ParseError::new(
-                    quoted.start,
+                    at,
                     "an ISO 8601 duration such as 'P1DT2H'",
                     found,
                     self.input,
@@ -576,127 +601,10 @@ impl<'a> Parser<'a> {
         };
         Ok(Expr::with_span(kind, Span::new(start, end)))
     }
-
-    /// The right side of `in`: `(expr, ...)` or a JSON array.
-    fn in_list(&mut self) -> Result<(Vec<Expr>, usize), ParseError> {
-        match self.peek() {
-            TokenKind::LParen => {
-                self.advance();
-                let mut list = Vec::new();
-                if *self.peek() != TokenKind::RParen {
-                    loop {
-                        let item = self.parse_expr(0)?;
-                        let more = *self.peek() == TokenKind::Comma;
-                        list.push(item);
-                        if !more {
-                            break;
-                        }
-                        self.advance();
-                    }
-                }
-                let end = self.expect(TokenKind::RParen, "',' or ')'")?.end;
-                // listExpr holds primitive literals only; one parenthesised expression is
-                // a parenExpr instead (`x in (CollectionProperty)`).
-                let literal = |e: &Expr| matches!(&e.kind, ExprKind::Literal(l) if !matches!(l, Literal::Array(_)));
-                if list.len() > 1
-                    && let Some(bad) = list.iter().find(|e| !literal(e))
-                {
-                    let at = bad.span.start.max(list[0].span.end);
-                    let found = describe(&self.input[bad.span.start..bad.span.end]);
-                    return Err(ParseError::new(at, "a primitive literal in the list", found, self.input));
-                }
-                Ok((list, end))
-            }
-            TokenKind::LBracket => {
-                self.advance();
-                let mut list = Vec::new();
-                let end = self.json_items(|lit, span| {
-                    list.push(Expr::with_span(ExprKind::Literal(lit), span))
-                })?;
-                Ok((list, end))
-            }
-            _ => Err(self.error_here("'(' or '[' after 'in'")),
-        }
-    }
-
-    /// A JSON array literal starting at `[`.
-    fn array(&mut self) -> Result<(Literal, Span), ParseError> {
-        let start = self.advance().start;
-        let mut items = Vec::new();
-        let end = self.json_items(|lit, _| items.push(lit))?;
-        Ok((Literal::Array(items), Span::new(start, end)))
-    }
-
-    /// Array items after the `[`, through the `]`; returns the end offset.
-    fn json_items(&mut self, mut push: impl FnMut(Literal, Span)) -> Result<usize, ParseError> {
-        self.enter()?;
-        if *self.peek() == TokenKind::RBracket {
-            self.depth -= 1;
-            return Ok(self.advance().end);
-        }
-        loop {
-            let (lit, span) = self.json_value()?;
-            push(lit, span);
-            match self.peek() {
-                TokenKind::Comma => {
-                    self.advance();
-                }
-                TokenKind::RBracket => {
-                    self.depth -= 1;
-                    return Ok(self.advance().end);
-                }
-                _ => return Err(self.error_here("',' or ']'")),
-            }
-        }
-    }
-
-    /// One array item: a JSON string, a primitive literal or a nested array. Any other
-    /// expression is valid OData 4.01 (`valueInUrl = stringInUrl / commonExpr`) that
-    /// Dataverse does not take; it is parsed, noted, and stands in as `null`.
-    fn json_value(&mut self) -> Result<(Literal, Span), ParseError> {
-        let span = self.span();
-        let lit = match self.peek().clone() {
-            TokenKind::JsonString(s) => Literal::String(s),
-            TokenKind::Literal(lit) => lit,
-            TokenKind::LBracket => return self.array(),
-            TokenKind::Ident if keyword_literal(self.text(span)).is_some() => {
-                keyword_literal(self.text(span)).unwrap_or(Literal::Null)
-            }
-            TokenKind::Minus
-                if self.token_at(1).span.start == span.end
-                    && self.token_at(1).kind == TokenKind::Ident
-                    && self.text(self.token_at(1).span) == "INF" =>
-            {
-                let next = self.token_at(1).span;
-                self.advance();
-                self.advance();
-                return Ok((
-                    Literal::Double(f64::NEG_INFINITY),
-                    Span::new(span.start, next.end),
-                ));
-            }
-            TokenKind::RBracket | TokenKind::Comma | TokenKind::Eof => {
-                return Err(self.error_here("a JSON value"));
-            }
-            _ => {
-                let expr = self.parse_expr(0)?;
-                if let ExprKind::Literal(lit) = expr.kind {
-                    return Ok((lit, expr.span));
-                }
-                self.note_unsupported(
-                    expr.span,
-                    "expressions inside JSON arrays (OData 4.01): Dataverse takes arrays of literals",
-                );
-                return Ok((Literal::Null, expr.span));
-            }
-        };
-        self.advance();
-        Ok((lit, span))
-    }
 }
 
 /// Why keywords in another case are refused.
-const UPPER_CASE: &str =
+pub(super) const UPPER_CASE: &str =
     "keywords in upper or mixed case (OData 4.01 allows any case; Dataverse takes lower case only)";
 
 /// Identifiers that are literals.
