@@ -58,7 +58,8 @@ const FILTER_CASES: &[(&str, usize, &str, &str)] = &[
         "'duration' or a qualified enum type name before a quoted value",
         "'Pattern'",
     ),
-    ("a eq 1 # 2", 7, "a token", "'#'"),
+    ("a eq 1 # 2", 7, "an operator or end of input", "'#'"),
+    ("a eq 1 ~ 2", 7, "a token", "'~'"),
     ("a eq @", 5, "an identifier", "'@'"),
 ];
 

@@ -90,14 +90,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 /// otherwise implemented rules: `(marker, reason)`. A case whose input contains a
 /// marker is skipped.
 pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
-    (
-        "$root",
-        "$root expressions: Dataverse does not support them",
-    ),
-    (
-        "$this",
-        "$this in nested options: Dataverse does not support it",
-    ),
     ("$crossjoin", "$crossjoin: not in Dataverse"),
     ("$all", "$all: not in Dataverse"),
     (
@@ -137,30 +129,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
     ("geography'", "geo literals: Dataverse has no spatial types"),
     ("geometry'", "geo literals: Dataverse has no spatial types"),
     ("geo.", "geo functions: Dataverse has no spatial types"),
-    (
-        "/@",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "=@Core.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "=@Measures.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "=@Namespace.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "@Core.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "@Messages",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
     (
         ";@",
         "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",

@@ -377,9 +377,17 @@ impl<'a> Parser<'a> {
                 self.advance();
                 Ok(Expr::with_span(ExprKind::Literal(lit), span))
             }
-            TokenKind::Alias if self.token_at(1).kind == TokenKind::Dot && self.glued(1) => {
+            // `@p1` alone is a parameter alias; with a namespace, a qualifier or a path
+            // after it, an annotation (`@Core.Messages/any(...)`).
+            TokenKind::Alias
+                if matches!(
+                    self.token_at(1).kind,
+                    TokenKind::Dot | TokenKind::Hash | TokenKind::Slash
+                ) && self.glued(1) =>
+            {
                 let span = self.annotation()?;
-                Ok(Expr::with_span(ExprKind::Literal(Literal::Null), span))
+                let path = vec![self.text(span).to_owned()];
+                self.member_path(path, span)
             }
             TokenKind::Alias => {
                 self.advance();
@@ -450,8 +458,14 @@ impl<'a> Parser<'a> {
             let span = Span::new(first.start, args_span.end);
             return Ok(Expr::with_span(ExprKind::Call { name, args }, span));
         }
-        let mut path = vec![name];
-        let mut end = name_span.end;
+        self.member_path(vec![name], Span::new(first.start, name_span.end))
+    }
+
+    /// The rest of a member path after its first segment (`path`, ending at `so_far`):
+    /// `/segment`s, a lambda at the end.
+    fn member_path(&mut self, mut path: Vec<String>, so_far: Span) -> Result<Expr, ParseError> {
+        let first = so_far;
+        let mut end = so_far.end;
         while *self.peek() == TokenKind::Slash {
             self.advance();
             let is_lambda = (self.at_word("any") || self.at_word("all"))

@@ -77,6 +77,7 @@ impl Expand<'_> {
             ));
         }
         let mut items = Vec::new();
+        let mut unsupported = None;
         for (offset, raw_item) in split_top_level(text, b',') {
             let lead = raw_item.len() - raw_item.trim_start().len();
             let item = raw_item.trim();
@@ -88,7 +89,7 @@ impl Expand<'_> {
             let path_ok = !path.is_empty()
                 && path
                     .chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '$' | '*'));
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '$' | '*' | '@' | '#'));
             if !path_ok {
                 let found = describe(if path.is_empty() { item } else { path });
                 return Err(ParseError::new(
@@ -116,12 +117,24 @@ impl Expand<'_> {
                 self.nested(&mut options, inner, base + inner_start, depth, kind)
                     .map_err(|e| e.rebase(inner_start, text))?;
             }
+            if unsupported.is_none() && path.split('/').any(|s| s.starts_with('@')) {
+                // entityAnnotationInQuery: the whole text is still checked first.
+                unsupported = Some(ParseError::unsupported(
+                    start,
+                    "expanding annotations (OData 4.01)",
+                    describe(path),
+                    text,
+                ));
+            }
             items.push(ExpandItem {
                 path: path.to_owned(),
                 options,
             });
         }
-        Ok(items)
+        match unsupported {
+            Some(error) => Err(error),
+            None => Ok(items),
+        }
     }
 
     /// `$select=a;$top=5` inside the parentheses; `text` starts at `base` in the whole

@@ -9,8 +9,8 @@ use crate::lexer::TokenKind;
 use crate::literal::Literal;
 
 impl Parser<'_> {
-    /// An annotation at the current `@Namespace.Term` (annotationExpr / annotationInQuery);
-    /// returns its span.
+    /// An annotation at the current `@[Namespace.]Term[#Qualifier]` (annotationExpr,
+    /// annotationInQuery); returns its span.
     pub(super) fn annotation(&mut self) -> Result<Span, ParseError> {
         let at = self.advance();
         let mut end = at.end;
@@ -21,8 +21,12 @@ impl Parser<'_> {
             }
             end = self.advance().end;
         }
-        if end == at.end {
-            return Err(self.error_here("'.' and a term: an annotation is '@Namespace.Term'"));
+        if *self.peek() == TokenKind::Hash && self.glued(0) {
+            self.advance();
+            if *self.peek() != TokenKind::Ident || !self.glued(0) {
+                return Err(self.error_here("an annotation qualifier after '#'"));
+            }
+            end = self.advance().end;
         }
         let span = Span::new(at.start, end);
         self.note_unsupported(span, "annotations in expressions (OData 4.01)");
