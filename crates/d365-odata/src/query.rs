@@ -16,6 +16,7 @@ use crate::print::{print_expr, print_orderby};
 
 mod expand;
 mod search;
+mod unsupported;
 
 pub use expand::parse_expand;
 use expand::print_expand;
@@ -83,6 +84,14 @@ pub enum QueryError {
         /// Option name, e.g. `$filter` or `@p1`.
         option: String,
         /// Where and why, relative to the decoded value.
+        error: ParseError,
+    },
+    /// Valid OData that Dataverse does not support (`$format`, `$compute`, ...).
+    #[error("{option}: {error}")]
+    Unsupported {
+        /// Option name, e.g. `$format`.
+        option: String,
+        /// What is not supported, where (relative to the decoded value).
         error: ParseError,
     },
     /// `$top`/`$skip` is not a non-negative integer.
@@ -300,6 +309,13 @@ impl QueryOptions {
                 continue;
             }
             let Some(opt) = Opt::from_name(&name) else {
+                if let Some(error) = unsupported::unsupported_option(&name, &value) {
+                    return Err(if error.unsupported {
+                        QueryError::Unsupported { option: name, error }
+                    } else {
+                        QueryError::Invalid { option: name, error }
+                    });
+                }
                 if name.starts_with('$') {
                     return Err(QueryError::UnknownOption(name));
                 }

@@ -569,7 +569,7 @@ fn query(raw: &str, base: usize) -> Result<QueryOptions, (usize, String)> {
         }
         let find = |option: &str| pairs.iter().rev().find(|(_, n, ..)| n == option);
         let offset = match &e {
-            QueryError::Invalid { option, error } => {
+            QueryError::Invalid { option, error } | QueryError::Unsupported { option, error } => {
                 find(option).map_or(0, |(start, _, value_at, len)| {
                     let value_at = value_at.unwrap_or(start + len);
                     let raw_value = &raw[value_at..start + len];

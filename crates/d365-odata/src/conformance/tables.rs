@@ -111,13 +111,8 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
         "$count(",
         "filtered $count in expressions and expand: not in Dataverse",
     ),
-    ("$compute", "$compute: not in Dataverse"),
-    ("$levels", "$levels: not in Dataverse"),
     ("levels=", "$levels: not in Dataverse"),
-    ("$index", "$index: not in Dataverse"),
-    ("$schemaversion", "$schemaversion: not in Dataverse"),
     ("schemaversion=", "$schemaversion: not in Dataverse"),
-    ("$format", "$format: not supported by Dataverse (B5.1)"),
     (
         "{",
         "JSON objects in URLs (complex values, entity references): not in Dataverse",

@@ -164,6 +164,12 @@ impl Expand<'_> {
             let value_start = offset + name.len() + 1;
             let lead = name.len() - name.trim_start().len();
             let name = name.trim();
+            if matches!(name, "$levels" | "$compute")
+                && matches!(kind, Nested::Options)
+                && let Some(error) = super::unsupported::unsupported_option(name, value)
+            {
+                return Err(error.rebase(value_start, text));
+            }
             let Some(opt) = Opt::from_name(name).filter(|o| kind.allows(*o)) else {
                 return Err(ParseError::new(
                     offset + lead,
