@@ -19,6 +19,7 @@ mod search;
 mod unsupported;
 
 pub use expand::parse_expand;
+pub(crate) use search::check_search;
 use expand::print_expand;
 
 /// Everything that can follow the `?` of a Dataverse query URL.

@@ -449,6 +449,9 @@ impl<'a> Parser<'a> {
                 Span::new(first.start, end),
             ));
         }
+        if *self.peek() == TokenKind::LParen && name.eq_ignore_ascii_case("case") {
+            return self.case_expr(first);
+        }
         if *self.peek() == TokenKind::LParen {
             if name == "any" || name == "all" {
                 // A lambda needs the collection it ranges over: `Products/any(...)`.

@@ -4,7 +4,7 @@
 
 use super::Parser;
 use crate::error::{ParseError, describe};
-use crate::expr::Span;
+use crate::expr::{Expr, ExprKind, Span};
 use crate::lexer::TokenKind;
 use crate::literal::Literal;
 
@@ -44,6 +44,27 @@ impl Parser<'_> {
             self.note_unsupported(Span::new(name_start, span.end), what);
         }
         Ok(span)
+    }
+
+    /// `case(cond:value, ...)` (caseExpr, OData 4.01) at the current `(`; stands in as
+    /// `null`.
+    pub(super) fn case_expr(&mut self, name: Span) -> Result<Expr, ParseError> {
+        self.advance();
+        loop {
+            self.parse_expr(0)?;
+            self.expect(TokenKind::Colon, "':' after the condition")?;
+            self.parse_expr(0)?;
+            match self.peek() {
+                TokenKind::Comma => {
+                    self.advance();
+                }
+                _ => break,
+            }
+        }
+        let close = self.expect(TokenKind::RParen, "',' or ')'")?;
+        let span = Span::new(name.start, close.end);
+        self.note_unsupported(span, "case() (OData 4.01)");
+        Ok(Expr::with_span(ExprKind::Literal(Literal::Null), span))
     }
 
     /// `binary'...'` (and, later, other literals Dataverse has no type for); `None` for a
