@@ -65,6 +65,30 @@ fn oasis_abnf_test_cases() {
     assert_eq!(report.failat_matched, report.failat_total);
 }
 
+/// The crate's own cases for the rules fixed in issue 14 (`tests/cases/`), run strictly
+/// even where the OASIS file is not available.
+#[test]
+fn grammar_regressions() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases/grammar-regressions.yaml");
+    let suite = TestSuite::read(&path).unwrap();
+    let report = run(&suite);
+    println!("{report}");
+    for failure in &report.failat_mismatched {
+        println!("FAILAT {failure}");
+    }
+    assert!(report.failed.is_empty(), "{report}");
+    assert!(report.failat_mismatched.is_empty(), "offsets differ");
+    assert_eq!(report.skipped, 0, "{:?}", report.skipped_by_reason);
+    // Every "(refused)" case, and only those, is refused as unsupported.
+    let refused = suite
+        .cases
+        .iter()
+        .filter(|c| c.name.ends_with("(refused)"))
+        .count();
+    assert_eq!(report.refused, refused, "{:?}", report.refused_by_feature);
+    assert_eq!(report.passed + report.refused, suite.cases.len());
+}
+
 #[test]
 fn a_small_suite_in_the_same_format() {
     let yaml = r#"

@@ -315,7 +315,7 @@ fn enum_members(text: &str) -> Option<usize> {
 /// A query option name with an optional `$` left out or in another case
 /// (`filter=`, `$OrderBy=`): 4.01 syntax Dataverse does not have.
 fn has_optional_dollar(query: &str) -> bool {
-    const SYSTEM: [&str; 15] = SYSTEM_OPTIONS;
+    const SYSTEM: [&str; 17] = SYSTEM_OPTIONS;
     query.split(['&', '(', ';']).any(|pair| {
         let name = pair.split_once('=').map_or(pair, |(n, _)| n);
         let bare = name.strip_prefix('$').unwrap_or(name);
@@ -325,7 +325,7 @@ fn has_optional_dollar(query: &str) -> bool {
 }
 
 /// The system query option names of the ABNF, without `$`.
-const SYSTEM_OPTIONS: [&str; 15] = [
+const SYSTEM_OPTIONS: [&str; 17] = [
         "select",
         "expand",
         "filter",
@@ -341,6 +341,8 @@ const SYSTEM_OPTIONS: [&str; 15] = [
         "id",
         "compute",
         "index",
+    "levels",
+    "schemaversion",
 ];
 
 /// Parses a raw query string, mapping errors to offsets in the whole input.

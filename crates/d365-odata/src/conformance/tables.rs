@@ -106,8 +106,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
         "$count(",
         "filtered $count in expressions and expand: not in Dataverse",
     ),
-    ("levels=", "$levels: not in Dataverse"),
-    ("schemaversion=", "$schemaversion: not in Dataverse"),
     (
         "{",
         "JSON objects in URLs (complex values, entity references): not in Dataverse",
