@@ -416,9 +416,7 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         let fault = match temporal::temporal(self.bytes, start) {
             // A literal glued to more identifier characters is not a literal at all.
-            Ok((_, end)) if self.char_at(end).is_some_and(is_ident_continue) => {
-                Fault::Syntax(end)
-            }
+            Ok((_, end)) if self.char_at(end).is_some_and(is_ident_continue) => Fault::Syntax(end),
             Ok((lit, end)) => {
                 self.pos = end;
                 return Ok(lit);

@@ -295,7 +295,10 @@ pub(crate) fn duration_error(text: &str) -> Option<usize> {
             }
             unit_at = frac_end;
         }
-        let Some(i) = b.get(unit_at).and_then(|u| units.iter().position(|x| x == u)) else {
+        let Some(i) = b
+            .get(unit_at)
+            .and_then(|u| units.iter().position(|x| x == u))
+        else {
             return Some(unit_at);
         };
         if unit_at > end && units[i] != b'S' {

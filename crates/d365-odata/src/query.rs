@@ -19,8 +19,8 @@ mod search;
 mod unsupported;
 
 pub use expand::parse_expand;
-pub(crate) use search::check_search;
 use expand::print_expand;
+pub(crate) use search::check_search;
 
 /// Everything that can follow the `?` of a Dataverse query URL.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -312,9 +312,15 @@ impl QueryOptions {
             let Some(opt) = Opt::from_name(&name) else {
                 if let Some(error) = unsupported::unsupported_option(&name, &value) {
                     return Err(if error.unsupported {
-                        QueryError::Unsupported { option: name, error }
+                        QueryError::Unsupported {
+                            option: name,
+                            error,
+                        }
                     } else {
-                        QueryError::Invalid { option: name, error }
+                        QueryError::Invalid {
+                            option: name,
+                            error,
+                        }
                     });
                 }
                 if name.starts_with('$') {

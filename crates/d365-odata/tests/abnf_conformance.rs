@@ -56,7 +56,11 @@ fn oasis_abnf_test_cases() {
     for (feature, n) in &report.refused_by_feature {
         println!("refused {n:>3}: {feature}");
     }
-    assert!(report.failed.is_empty(), "{} cases failed", report.failed.len());
+    assert!(
+        report.failed.is_empty(),
+        "{} cases failed",
+        report.failed.len()
+    );
     assert!(
         report.failat_mismatched.is_empty(),
         "{} negative cases rejected at the wrong offset",
@@ -69,7 +73,8 @@ fn oasis_abnf_test_cases() {
 /// even where the OASIS file is not available.
 #[test]
 fn grammar_regressions() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases/grammar-regressions.yaml");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases/grammar-regressions.yaml");
     let suite = TestSuite::read(&path).unwrap();
     let report = run(&suite);
     println!("{report}");

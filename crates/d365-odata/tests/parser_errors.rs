@@ -99,7 +99,10 @@ fn valid_but_unsupported() {
         let err = parse_filter(input).unwrap_err();
         assert!(err.unsupported, "{input}: {err}");
         assert_eq!(err.offset, offset, "{input}: {err}");
-        assert!(err.to_string().starts_with("not supported by Dataverse: "), "{err}");
+        assert!(
+            err.to_string().starts_with("not supported by Dataverse: "),
+            "{err}"
+        );
     }
     let err = parse_filter("Name EQ 'Milk' and").unwrap_err();
     assert!(!err.unsupported, "{err}");

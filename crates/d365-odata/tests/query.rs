@@ -194,7 +194,12 @@ fn rejections() {
             "{raw}: {err}"
         );
     }
-    for raw in ["$format=application", "$index=x", "$expand=a($levels=0)", "$search=a;b"] {
+    for raw in [
+        "$format=application",
+        "$index=x",
+        "$expand=a($levels=0)",
+        "$search=a;b",
+    ] {
         let err = QueryOptions::parse(raw).unwrap_err();
         assert!(err.to_string().starts_with("invalid "), "{raw}: {err}");
     }

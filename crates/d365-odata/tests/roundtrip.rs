@@ -249,9 +249,16 @@ fn custom_name() -> impl Strategy<Value = String> {
 fn search_text() -> impl Strategy<Value = String> {
     let word = "[a-zA-Z0-9&#;+%=!*,:@/?$é][a-z0-9'&#;]{0,5}";
     prop_oneof![
-        (word, prop::collection::vec((prop::sample::select(vec!["", "AND ", "OR ", "NOT "]), word), 0..3))
+        (
+            word,
+            prop::collection::vec(
+                (prop::sample::select(vec!["", "AND ", "OR ", "NOT "]), word),
+                0..3
+            )
+        )
             .prop_map(|(first, rest)| {
-                rest.into_iter().fold(first, |acc, (op, w)| format!("{acc} {op}{w}"))
+                rest.into_iter()
+                    .fold(first, |acc, (op, w)| format!("{acc} {op}{w}"))
             }),
         "\"[a-z &;']{1,8}\"",
         "'[a-z \"]{0,8}'",

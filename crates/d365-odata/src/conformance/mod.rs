@@ -20,7 +20,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-
 mod rules;
 mod tables;
 mod yaml;
@@ -245,4 +244,3 @@ fn unsupported_feature(message: &str) -> Option<String> {
     let end = rest.find(", found ").unwrap_or(rest.len());
     Some(rest[..end].to_owned())
 }
-

@@ -103,7 +103,11 @@ fn is_number(lit: &Literal) -> bool {
     )
 }
 
-pub(super) fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String>>) -> RuleResult {
+pub(super) fn parse_rule(
+    rule: &str,
+    input: &str,
+    constraints: &BTreeMap<String, Vec<String>>,
+) -> RuleResult {
     let ok_if = |cond: bool, at: usize, what: &str| -> Parsed {
         if cond {
             Ok(())
@@ -226,7 +230,9 @@ pub(super) fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String,
         "selectItem" => decoded(input, 0, |t| crate::parse_select(t).map(|_| ())),
         "expandItem" => decoded(input, 0, |t| crate::parse_expand(t).map(|_| ())),
         "parameterAlias" => ok_if(
-            input.starts_with('@') && enum_members(&input[1..]).is_none() && !input[1..].contains(','),
+            input.starts_with('@')
+                && enum_members(&input[1..]).is_none()
+                && !input[1..].contains(','),
             0,
             "a parameter alias",
         ),
@@ -326,21 +332,21 @@ fn has_optional_dollar(query: &str) -> bool {
 
 /// The system query option names of the ABNF, without `$`.
 const SYSTEM_OPTIONS: [&str; 17] = [
-        "select",
-        "expand",
-        "filter",
-        "orderby",
-        "top",
-        "skip",
-        "count",
-        "apply",
-        "search",
-        "skiptoken",
-        "deltatoken",
-        "format",
-        "id",
-        "compute",
-        "index",
+    "select",
+    "expand",
+    "filter",
+    "orderby",
+    "top",
+    "skip",
+    "count",
+    "apply",
+    "search",
+    "skiptoken",
+    "deltatoken",
+    "format",
+    "id",
+    "compute",
+    "index",
     "levels",
     "schemaversion",
 ];
@@ -453,7 +459,8 @@ fn resource_path(raw: &str, constraints: &BTreeMap<String, Vec<String>>) -> Pars
                 "nothing after $value or $count".into(),
             ));
         }
-        if i > 0 && matches!(&parsed.segments[i - 1], Segment::Named { name, .. } if streams.contains(&name.as_str()))
+        if i > 0
+            && matches!(&parsed.segments[i - 1], Segment::Named { name, .. } if streams.contains(&name.as_str()))
         {
             return Err((map[at], "nothing after a stream property".into()));
         }

@@ -169,10 +169,22 @@ pub const RULES: &[(&str, &str)] = &[
     ("top", "QueryOptions::parse, $top set"),
     ("skip", "QueryOptions::parse, $skip set"),
     ("inlinecount", "QueryOptions::parse, $count set"),
-    ("compute", "QueryOptions::parse: $compute is refused as unsupported"),
-    ("format", "QueryOptions::parse: $format is refused as unsupported"),
-    ("index", "QueryOptions::parse: $index is refused as unsupported"),
-    ("schemaversion", "QueryOptions::parse: $schemaversion is refused as unsupported"),
+    (
+        "compute",
+        "QueryOptions::parse: $compute is refused as unsupported",
+    ),
+    (
+        "format",
+        "QueryOptions::parse: $format is refused as unsupported",
+    ),
+    (
+        "index",
+        "QueryOptions::parse: $index is refused as unsupported",
+    ),
+    (
+        "schemaversion",
+        "QueryOptions::parse: $schemaversion is refused as unsupported",
+    ),
     ("aliasAndValue", "QueryOptions::parse, an alias set"),
     ("systemQueryOptions", "QueryOptions::parse"),
     ("searchExpr", "the $search grammar"),

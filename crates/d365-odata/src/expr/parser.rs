@@ -62,9 +62,7 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
     let mut items = Vec::new();
     loop {
         let expr = parser.parse_expr(0)?;
-        let direction = ["asc", "desc"]
-            .into_iter()
-            .find(|w| parser.at_keyword(w));
+        let direction = ["asc", "desc"].into_iter().find(|w| parser.at_keyword(w));
         if direction.is_some() {
             parser.advance();
         }

@@ -39,7 +39,7 @@ pub(super) fn temporal(bytes: &[u8], start: usize) -> Result<(Literal, usize), F
         return Ok((Literal::TimeOfDay(time.build()?), m.at));
     }
     let (year, month, day, day_at) = m.date()?;
-    if year < 1 || year > 9999 {
+    if !(1..=9999).contains(&year) {
         return Err(Fault::Unsupported(
             start,
             "years outside 0001-9999 (the range of .NET's DateTime, which Dataverse stores)",
@@ -226,8 +226,14 @@ mod tests {
 
     #[test]
     fn valid_but_out_of_dotnet_range() {
-        assert!(matches!(fault("-10000-04-01T00:00Z"), Fault::Unsupported(0, _)));
-        assert!(matches!(fault("1972-06-30T23:59:60Z"), Fault::Unsupported(17, _)));
+        assert!(matches!(
+            fault("-10000-04-01T00:00Z"),
+            Fault::Unsupported(0, _)
+        ));
+        assert!(matches!(
+            fault("1972-06-30T23:59:60Z"),
+            Fault::Unsupported(17, _)
+        ));
         assert!(looks_temporal(b"-10000-04-01", 0));
         assert!(!looks_temporal(b"-12:00", 0));
     }

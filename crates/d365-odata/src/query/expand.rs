@@ -87,9 +87,9 @@ impl Expand<'_> {
                 None => (item, None),
             };
             let path_ok = !path.is_empty()
-                && path
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '$' | '*' | '@' | '#'));
+                && path.chars().all(|c| {
+                    c.is_alphanumeric() || matches!(c, '_' | '/' | '.' | '$' | '*' | '@' | '#')
+                });
             if !path_ok {
                 let found = describe(if path.is_empty() { item } else { path });
                 return Err(ParseError::new(
@@ -267,5 +267,4 @@ mod tests {
         let ok = QueryOptions::parse(&format!("$expand={}", deep(MAX_EXPAND_DEPTH - 1))).unwrap();
         assert_eq!(ok.expand.len(), 1);
     }
-
 }

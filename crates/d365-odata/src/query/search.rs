@@ -79,7 +79,10 @@ impl Search<'_> {
     /// The word at `at`, if it is exactly `word` followed by whitespace.
     fn keyword(&self, word: &str) -> bool {
         self.text[self.at..].starts_with(word)
-            && self.b.get(self.at + word.len()).is_some_and(|b| Self::is_space(*b))
+            && self
+                .b
+                .get(self.at + word.len())
+                .is_some_and(|b| Self::is_space(*b))
     }
 
     /// searchExpr = ( paren / negate / phrase / word ) [ searchOrExpr / searchAndExpr ]

@@ -7,10 +7,13 @@ use crate::error::{ParseError, describe};
 use crate::expr::parse_filter;
 use crate::query::split_top_level;
 
+/// Checks a value against an option's ABNF rule.
+type Check = fn(&str) -> Result<(), ParseError>;
+
 /// Checks `value` of the option `name` if it is one of these options: `None` for any
 /// other name, else the error to report (syntax, or unsupported when the value is valid).
 pub(super) fn unsupported_option(name: &str, value: &str) -> Option<ParseError> {
-    let (feature, check): (&str, fn(&str) -> Result<(), ParseError>) = match name {
+    let (feature, check): (&str, Check) = match name {
         "$format" => (
             "$format: Dataverse answers JSON only, chosen by the Accept header",
             format,
@@ -53,7 +56,11 @@ fn format(v: &str) -> Result<(), ParseError> {
 fn compute(v: &str) -> Result<(), ParseError> {
     for (offset, item) in split_top_level(v, b',') {
         let Some(as_at) = item.rfind(" as ") else {
-            return Err(fail(v, offset + item.len(), "' as ' and the computed property's name"));
+            return Err(fail(
+                v,
+                offset + item.len(),
+                "' as ' and the computed property's name",
+            ));
         };
         let expr = item[..as_at].trim_end();
         match parse_filter(expr) {
@@ -62,7 +69,10 @@ fn compute(v: &str) -> Result<(), ParseError> {
         }
         let name = item[as_at + 4..].trim_start();
         let name_at = offset + item.len() - name.len();
-        let ok = name.chars().next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c == '_' || c.is_alphabetic())
             && name.chars().all(|c| c == '_' || c.is_alphanumeric());
         if !ok {
             return Err(fail(v, name_at, "the computed property's name"));

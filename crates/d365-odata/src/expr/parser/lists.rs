@@ -33,7 +33,12 @@ impl Parser<'_> {
                 {
                     let at = bad.span.start.max(list[0].span.end);
                     let found = describe(&self.input[bad.span.start..bad.span.end]);
-                    return Err(ParseError::new(at, "a primitive literal in the list", found, self.input));
+                    return Err(ParseError::new(
+                        at,
+                        "a primitive literal in the list",
+                        found,
+                        self.input,
+                    ));
                 }
                 Ok((list, end))
             }
