@@ -72,19 +72,9 @@ pub struct Token {
 ///
 /// Whitespace separates tokens and is otherwise dropped.
 pub fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
-    let mut lexer = Lexer {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
-    let mut tokens = Vec::new();
-    loop {
-        let token = lexer.next_token()?;
-        let done = token.kind == TokenKind::Eof;
-        tokens.push(token);
-        if done {
-            return Ok(tokens);
-        }
+    match tokenize_lazily(text) {
+        (tokens, None) => Ok(tokens),
+        (_, Some(error)) => Err(error),
     }
 }
 

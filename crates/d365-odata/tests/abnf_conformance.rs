@@ -13,24 +13,15 @@ use std::path::PathBuf;
 
 use d365_odata::conformance::{NOT_IMPLEMENTED, TestSuite, UNSUPPORTED_FEATURES, run};
 
-fn cases_file() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("D365_ODATA_CASES") {
-        return Some(PathBuf::from(path));
-    }
-    // crates/d365-odata -> repository root -> its parent holds shared/.
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/odata/odata-abnf-testcases.yaml");
-    path.exists().then_some(path)
+mod support {
+    pub(crate) mod shared;
 }
 
 #[test]
 fn oasis_abnf_test_cases() {
-    let Some(path) = cases_file() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "odata-abnf-testcases.yaml not found (set D365_ODATA_CASES or lay out ../shared/odata/)"
-        );
-        println!("skipped: odata-abnf-testcases.yaml not found");
+    let Some(path) =
+        support::shared::shared_odata_file("D365_ODATA_CASES", "odata-abnf-testcases.yaml")
+    else {
         return;
     };
     let suite = TestSuite::read(&path).unwrap();
