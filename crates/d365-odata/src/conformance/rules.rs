@@ -216,6 +216,8 @@ pub(super) fn parse_rule(
         }
         "primitiveLiteral" => literal_rule(input, true, |_| true),
         "searchExpr" => decoded(input, 0, crate::query::check_search),
+        // A valid binary literal is refused as unsupported; any other literal is not one.
+        "binaryLiteral" => literal_rule(input, true, |_| false),
         "orderbyItem" => decoded(input, 0, |t| {
             crate::parse_orderby(t).and_then(|items| match items.len() {
                 1 => Ok(()),

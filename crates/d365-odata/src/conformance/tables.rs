@@ -15,10 +15,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "context URLs are response metadata written by the emulator, never parsed",
     ),
     (
-        "binaryLiteral",
-        "binary'...' literals: Dataverse filters have no binary comparisons",
-    ),
-    (
         "primitiveValue",
         "payload (JSON body) values are serde's job, not URL syntax",
     ),
@@ -188,6 +184,10 @@ pub const RULES: &[(&str, &str)] = &[
     ("aliasAndValue", "QueryOptions::parse, an alias set"),
     ("systemQueryOptions", "QueryOptions::parse"),
     ("searchExpr", "the $search grammar"),
+    (
+        "binaryLiteral",
+        "parse_literal: binary'...' is refused as unsupported",
+    ),
     ("orderbyItem", "parse_orderby, one item"),
     ("selectItem", "parse_select"),
     ("expandItem", "parse_expand"),
