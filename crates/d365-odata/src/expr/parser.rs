@@ -291,10 +291,8 @@ impl<'a> Parser<'a> {
             // Dataverse takes lower-case operators only.
             let span = self.span();
             let written = self.text(span);
-            let word = written.to_ascii_lowercase();
-            let word = word.as_str();
-            let is_operator = word == "in" || BinaryOp::from_keyword(word).is_some();
-            if is_operator && written != word {
+            let word = operator_keyword(written).unwrap_or(written);
+            if word != written {
                 self.note_unsupported(span, UPPER_CASE);
             }
             if word == "in" {
@@ -383,9 +381,7 @@ impl<'a> Parser<'a> {
                     TokenKind::Dot | TokenKind::Hash | TokenKind::Slash
                 ) && self.glued(1) =>
             {
-                let span = self.annotation()?;
-                let path = vec![self.text(span).to_owned()];
-                self.member_path(path, span)
+                self.parse_name()
             }
             TokenKind::Alias => {
                 self.advance();
@@ -414,57 +410,33 @@ impl<'a> Parser<'a> {
     /// `duration'..'`, enum literals, calls, member paths and lambdas.
     fn parse_name(&mut self) -> Result<Expr, ParseError> {
         let first = self.span();
-        let word = self.text(first);
-        let lower = word.to_ascii_lowercase();
-        if matches!(lower.as_str(), "null" | "true" | "false") && word != lower {
-            self.note_unsupported(first, UPPER_CASE);
-            let lit = keyword_literal(&lower).unwrap_or(Literal::Null);
-            self.advance();
-            return Ok(Expr::with_span(ExprKind::Literal(lit), first));
-        }
-        if let Some(lit) = keyword_literal(word) {
-            self.advance();
-            return Ok(Expr::with_span(ExprKind::Literal(lit), first));
-        }
-        if is_reserved_word(word) {
-            return Err(self.error_here("an expression"));
-        }
-        if matches!(word, "$this" | "$root") {
-            self.note_unsupported(first, "$this and $root in expressions (OData 4.01)");
-        }
-        if word == "$it" && self.token_at(1).kind != TokenKind::Slash {
-            self.advance();
-            return Ok(Expr::with_span(ExprKind::It, first));
-        }
-        let (name, name_span) = self.qualified_name("an expression")?;
-        if let TokenKind::Literal(Literal::String(text)) = self.peek()
-            && self.glued(0)
-        {
-            let lit = self.prefixed_literal(&name, text.clone(), name_span)?;
-            let end = self.advance().end;
-            return Ok(Expr::with_span(
-                ExprKind::Literal(lit),
-                Span::new(first.start, end),
-            ));
-        }
-        if *self.peek() == TokenKind::LParen && name.eq_ignore_ascii_case("case") {
-            return self.case_expr(first);
-        }
-        if *self.peek() == TokenKind::LParen {
-            if name == "any" || name == "all" {
-                // A lambda needs the collection it ranges over: `Products/any(...)`.
-                return Err(self.error_here("a collection path before the lambda operator"));
+        // One function for the whole path keeps the stack frames per nesting level (a
+        // lambda inside a lambda) as few as the depth budget was measured with.
+        let (mut path, so_far) = if *self.peek() == TokenKind::Alias {
+            // An annotation as the first member: `@Core.Messages/any(...)`.
+            let span = self.annotation()?;
+            (vec![self.text(span).to_owned()], span)
+        } else {
+            // The cold branches live in their own functions, so this frame, which every
+            // nesting level (a call in a call, a lambda in a lambda) pays for, stays small.
+            if let Some(done) = self.name_leaf(first) {
+                return done;
             }
-            let (args, args_span) = self.call_args()?;
-            let span = Span::new(first.start, args_span.end);
-            return Ok(Expr::with_span(ExprKind::Call { name, args }, span));
-        }
-        self.member_path(vec![name], Span::new(first.start, name_span.end))
-    }
-
-    /// The rest of a member path after its first segment (`path`, ending at `so_far`):
-    /// `/segment`s, a lambda at the end.
-    fn member_path(&mut self, mut path: Vec<String>, so_far: Span) -> Result<Expr, ParseError> {
+            let (name, name_span) = self.qualified_name("an expression")?;
+            if let Some(done) = self.after_name(&name, name_span, first) {
+                return done;
+            }
+            if *self.peek() == TokenKind::LParen {
+                if name == "any" || name == "all" {
+                    // A lambda needs the collection it ranges over: `Products/any(...)`.
+                    return Err(self.error_here("a collection path before the lambda operator"));
+                }
+                let (args, args_span) = self.call_args()?;
+                let span = Span::new(first.start, args_span.end);
+                return Ok(Expr::with_span(ExprKind::Call { name, args }, span));
+            }
+            (vec![name], Span::new(first.start, name_span.end))
+        };
         let first = so_far;
         let mut end = so_far.end;
         while *self.peek() == TokenKind::Slash {
@@ -493,6 +465,66 @@ impl<'a> Parser<'a> {
             ExprKind::Member(path),
             Span::new(first.start, end),
         ))
+    }
+
+    /// A name that is a whole expression by itself: a keyword literal (in any case),
+    /// `$it`; or a reserved word where an expression belongs. `$this`/`$root` are noted.
+    #[inline(never)]
+    fn name_leaf(&mut self, first: Span) -> Option<Result<Expr, ParseError>> {
+        let word = self.text(first);
+        if let Some(lower) = ["null", "true", "false"]
+            .into_iter()
+            .find(|k| word.eq_ignore_ascii_case(k) && word != *k)
+        {
+            self.note_unsupported(first, UPPER_CASE);
+            let lit = keyword_literal(lower).unwrap_or(Literal::Null);
+            self.advance();
+            return Some(Ok(Expr::with_span(ExprKind::Literal(lit), first)));
+        }
+        if let Some(lit) = keyword_literal(word) {
+            self.advance();
+            return Some(Ok(Expr::with_span(ExprKind::Literal(lit), first)));
+        }
+        if is_reserved_word(word) {
+            return Some(Err(self.error_here("an expression")));
+        }
+        if matches!(word, "$this" | "$root") {
+            self.note_unsupported(first, "$this and $root in expressions (OData 4.01)");
+        }
+        if word == "$it" && self.token_at(1).kind != TokenKind::Slash {
+            self.advance();
+            return Some(Ok(Expr::with_span(ExprKind::It, first)));
+        }
+        None
+    }
+
+    /// What may follow a name before a call or path: a quoted value (`duration'P1D'`,
+    /// an enum member, `binary'..'`), or `case(`.
+    #[inline(never)]
+    fn after_name(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        first: Span,
+    ) -> Option<Result<Expr, ParseError>> {
+        if let TokenKind::Literal(Literal::String(text)) = self.peek()
+            && self.glued(0)
+        {
+            let text = text.clone();
+            let lit = match self.prefixed_literal(name, text, name_span) {
+                Ok(lit) => lit,
+                Err(e) => return Some(Err(e)),
+            };
+            let end = self.advance().end;
+            return Some(Ok(Expr::with_span(
+                ExprKind::Literal(lit),
+                Span::new(first.start, end),
+            )));
+        }
+        if *self.peek() == TokenKind::LParen && name.eq_ignore_ascii_case("case") {
+            return Some(self.case_expr(first));
+        }
+        None
     }
 
     /// `duration'P1D'` or `Namespace.EnumType'Member'`.
@@ -621,6 +653,13 @@ impl<'a> Parser<'a> {
 /// Why keywords in another case are refused.
 pub(super) const UPPER_CASE: &str =
     "keywords in upper or mixed case (OData 4.01 allows any case; Dataverse takes lower case only)";
+
+/// The lower-case operator keyword (`in` or a binary operator) `word` spells in any case.
+fn operator_keyword(word: &str) -> Option<&'static str> {
+    std::iter::once("in")
+        .chain(BinaryOp::ALL.iter().map(|op| op.keyword()))
+        .find(|k| word.eq_ignore_ascii_case(k))
+}
 
 /// Identifiers that are literals.
 fn keyword_literal(word: &str) -> Option<Literal> {
