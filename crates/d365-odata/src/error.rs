@@ -24,6 +24,9 @@ pub struct ParseError {
     pub found: String,
     /// The whole text that was being parsed.
     pub input: String,
+    /// Whether the text is valid OData (it matches the ABNF) that Dataverse does not
+    /// support, rather than invalid syntax. `expected` then names the feature.
+    pub unsupported: bool,
 }
 
 impl ParseError {
@@ -40,6 +43,22 @@ impl ParseError {
             expected: expected.into(),
             found: found.into(),
             input,
+            unsupported: false,
+        }
+    }
+
+    /// Valid OData that Dataverse does not support: `feature` says what and why
+    /// (e.g. `$search: Dataverse has no full-text $search on the Web API`), `found`
+    /// is the text that uses it.
+    pub fn unsupported(
+        offset: usize,
+        feature: impl Into<String>,
+        found: impl Into<String>,
+        input: impl Into<String>,
+    ) -> Self {
+        Self {
+            unsupported: true,
+            ..Self::new(offset, feature, found, input)
         }
     }
 
@@ -54,11 +73,19 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "expected {}, found {} at offset {}",
-            self.expected, self.found, self.offset
-        )?;
+        if self.unsupported {
+            writeln!(
+                f,
+                "not supported by Dataverse: {}, found {} at offset {}",
+                self.expected, self.found, self.offset
+            )?;
+        } else {
+            writeln!(
+                f,
+                "expected {}, found {} at offset {}",
+                self.expected, self.found, self.offset
+            )?;
+        }
         writeln!(f, "{}", self.input)?;
         // Count characters, not bytes, so the caret lines up under non-ASCII text.
         let column = self
@@ -100,6 +127,17 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "expected an expression, found end of input at offset 7\nname eq\n       ^"
+        );
+    }
+
+    #[test]
+    fn unsupported_says_so() {
+        let err = ParseError::unsupported(5, "$search", "'blue'", "$search=blue");
+        assert!(err.unsupported);
+        assert!(
+            err.to_string()
+                .starts_with("not supported by Dataverse: $search, found 'blue' at offset 5\n"),
+            "{err}"
         );
     }
 

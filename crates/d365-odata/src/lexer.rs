@@ -9,7 +9,9 @@
 
 use crate::error::{ParseError, describe};
 use crate::expr::Span;
-use crate::literal::{Literal, make_date, make_offset, make_time};
+use crate::literal::Literal;
+
+mod temporal;
 
 /// What a token is.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +53,8 @@ pub enum TokenKind {
     Star,
     /// `.`
     Dot,
+    /// `#` (arrives as `%23`): an annotation qualifier, `@Measures.Currency#Reporting`.
+    Hash,
     /// End of input (always the last token; its span is empty).
     Eof,
 }
@@ -68,6 +72,17 @@ pub struct Token {
 ///
 /// Whitespace separates tokens and is otherwise dropped.
 pub fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
+    match tokenize_lazily(text) {
+        (tokens, None) => Ok(tokens),
+        (_, Some(error)) => Err(error),
+    }
+}
+
+/// Like [`tokenize`], but a lexical error ends the tokens (with an `Eof` where the bad
+/// token starts) and comes back beside them. The parser reports it only if it gets that
+/// far, so `'O'Neil'` fails at `N`, where the grammar stops matching, rather than at the
+/// unterminated quote after it.
+pub(crate) fn tokenize_lazily(text: &str) -> (Vec<Token>, Option<ParseError>) {
     let mut lexer = Lexer {
         text,
         bytes: text.as_bytes(),
@@ -75,12 +90,32 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, ParseError> {
     };
     let mut tokens = Vec::new();
     loop {
-        let token = lexer.next_token()?;
-        let done = token.kind == TokenKind::Eof;
-        tokens.push(token);
-        if done {
-            return Ok(tokens);
+        match lexer.next_token() {
+            Ok(token) => {
+                let done = token.kind == TokenKind::Eof;
+                tokens.push(token);
+                if done {
+                    return (tokens, None);
+                }
+            }
+            Err(error) => {
+                let at = lexer.pos;
+                tokens.push(Token {
+                    kind: TokenKind::Eof,
+                    span: Span::new(at, at),
+                });
+                return (tokens, Some(error));
+            }
         }
+    }
+}
+
+/// Where `text` stops matching a date, date-time-offset or time of day (0 if it matches
+/// or does not start like one): for a literal of another type in a temporal rule.
+pub(crate) fn temporal_mismatch_at(text: &str) -> usize {
+    match temporal::temporal(text.as_bytes(), 0) {
+        Err(temporal::Fault::Syntax(at) | temporal::Fault::NoSuchDate(at)) => at,
+        _ => 0,
     }
 }
 
@@ -155,6 +190,7 @@ impl<'a> Lexer<'a> {
             ';' => Some(TokenKind::Semicolon),
             '*' => Some(TokenKind::Star),
             '.' => Some(TokenKind::Dot),
+            '#' => Some(TokenKind::Hash),
             _ => None,
         };
         let kind = if let Some(kind) = punct {
@@ -164,13 +200,16 @@ impl<'a> Lexer<'a> {
             TokenKind::Literal(Literal::String(self.single_quoted()?))
         } else if c == '"' {
             TokenKind::JsonString(self.json_string()?)
-        } else if let Some(guid) = self.guid() {
+        } else if let Some(guid) = self.guid()? {
             TokenKind::Literal(Literal::Guid(guid))
         } else if c.is_ascii_digit() {
             TokenKind::Literal(self.digits_literal()?)
+        } else if c == '-' && temporal::looks_temporal(self.bytes, start) {
+            // year = [ "-" ] ...: a date before the common era.
+            TokenKind::Literal(self.temporal()?)
         } else if (c == '-' || c == '+')
             && self.digit_at(start + 1)
-            && !self.looks_temporal(start + 1)
+            && !temporal::looks_temporal(self.bytes, start + 1)
         {
             TokenKind::Literal(self.number()?)
         } else if c == '-' {
@@ -295,21 +334,24 @@ impl<'a> Lexer<'a> {
             .ok_or_else(|| self.error(at, end, "four hex digits"))
     }
 
-    /// A bare GUID `8-4-4-4-12` that is not glued to a following identifier.
-    fn guid(&mut self) -> Option<uuid::Uuid> {
+    /// A bare GUID `8-4-4-4-12` that is not glued to a following identifier. Eight hex
+    /// digits and a `-` commit to a GUID (unless the digits are a year): a group of the
+    /// wrong length is then reported where it goes wrong.
+    fn guid(&mut self) -> Result<Option<uuid::Uuid>, ParseError> {
         const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
         let start = self.pos;
         let mut at = start;
+        let committed = |at: usize| at > start + 8;
         for (i, len) in GROUPS.iter().enumerate() {
             if i > 0 {
                 if self.peek_byte(at) != Some(b'-') {
-                    return None;
+                    return self.not_a_guid(start, at, committed(at));
                 }
                 at += 1;
             }
             for _ in 0..*len {
-                if !self.peek_byte(at)?.is_ascii_hexdigit() {
-                    return None;
+                if !self.peek_byte(at).is_some_and(|b| b.is_ascii_hexdigit()) {
+                    return self.not_a_guid(start, at, committed(at));
                 }
                 at += 1;
             }
@@ -318,123 +360,82 @@ impl<'a> Lexer<'a> {
             .char_at(at)
             .is_some_and(|c| is_ident_continue(c) || c == '-')
         {
-            return None;
+            return self.not_a_guid(start, at, true);
         }
-        let guid = uuid::Uuid::parse_str(&self.text[start..at]).ok()?;
-        self.pos = at;
-        Some(guid)
+        match uuid::Uuid::parse_str(&self.text[start..at]) {
+            Ok(guid) => {
+                self.pos = at;
+                Ok(Some(guid))
+            }
+            Err(_) => Ok(None),
+        }
     }
 
-    /// Whether the digits at `at` start a date (`dddd-`) or time (`dd:`).
-    fn looks_temporal(&self, at: usize) -> bool {
-        let digits = self.bytes[at..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let next = self.peek_byte(at + digits);
-        (digits == 4 && next == Some(b'-')) || (digits == 2 && next == Some(b':'))
+    fn not_a_guid(
+        &self,
+        start: usize,
+        at: usize,
+        committed: bool,
+    ) -> Result<Option<uuid::Uuid>, ParseError> {
+        // Eight digits and a `-` may also start a date with a long year: whichever
+        // reading gets further is the one reported.
+        let date_gets_further = temporal::looks_temporal(self.bytes, start)
+            && match temporal::temporal(self.bytes, start) {
+                Ok(_) => true,
+                Err(temporal::Fault::Syntax(p) | temporal::Fault::NoSuchDate(p)) => p >= at,
+                Err(temporal::Fault::Unsupported(..)) => true,
+            };
+        if committed && !date_gets_further {
+            let end = self.ident_end(at).max(at + 1);
+            return Err(self.error(at, end, "a GUID (8-4-4-4-12 hex digits)"));
+        }
+        Ok(None)
     }
 
     /// A token starting with a digit: date, date-time-offset, time of day or number.
     fn digits_literal(&mut self) -> Result<Literal, ParseError> {
-        if self.looks_temporal(self.pos) {
+        if temporal::looks_temporal(self.bytes, self.pos) {
             self.temporal()
         } else {
             self.number()
         }
     }
 
-    /// Reads exactly `n` digits as a number.
-    fn fixed_digits(&mut self, n: usize) -> Option<u32> {
-        let digits = self.text.get(self.pos..self.pos + n)?;
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        self.pos += n;
-        digits.parse().ok()
-    }
-
-    fn expect_byte(&mut self, b: u8) -> Option<()> {
-        (self.peek_byte(self.pos) == Some(b)).then(|| self.pos += 1)
-    }
-
     fn temporal(&mut self) -> Result<Literal, ParseError> {
+        use temporal::Fault;
         let start = self.pos;
-        let literal = if self.peek_byte(start + 2) == Some(b':') {
-            self.time_of_day().map(Literal::TimeOfDay)
-        } else {
-            self.date_or_date_time()
-        };
-        // A literal glued to more identifier characters is not a literal at all.
-        let glued = self.char_at(self.pos).is_some_and(is_ident_continue);
-        match literal {
-            Some(lit) if !glued => Ok(lit),
-            _ => {
-                let end = self.run_end(start);
-                Err(self.error(start, end, "a valid date, time or date-time literal"))
+        let fault = match temporal::temporal(self.bytes, start) {
+            // A literal glued to more identifier characters is not a literal at all.
+            Ok((_, end)) if self.char_at(end).is_some_and(is_ident_continue) => Fault::Syntax(end),
+            Ok((lit, end)) => {
+                self.pos = end;
+                return Ok(lit);
             }
-        }
+            Err(fault) => fault,
+        };
+        let end = self.run_end(start);
+        let found = describe(&self.text[start..end]);
+        Err(match fault {
+            Fault::Syntax(at) => ParseError::new(
+                at,
+                "a valid date, time or date-time literal",
+                found,
+                self.text,
+            ),
+            Fault::NoSuchDate(at) => {
+                ParseError::new(at, "a day that exists in that month", found, self.text)
+            }
+            Fault::Unsupported(at, what) => ParseError::unsupported(at, what, found, self.text),
+        })
     }
 
     /// End of the run of characters that plausibly belong to a temporal literal.
     fn run_end(&self, start: usize) -> usize {
         self.text[start..]
             .char_indices()
+            .skip(1)
             .find(|&(_, c)| !(is_ident_continue(c) || matches!(c, '-' | ':' | '.' | '+')))
             .map_or(self.text.len(), |(i, _)| start + i)
-    }
-
-    fn time_of_day(&mut self) -> Option<time::Time> {
-        let hour = self.fixed_digits(2)?;
-        self.expect_byte(b':')?;
-        let minute = self.fixed_digits(2)?;
-        let mut second = 0;
-        let mut fraction = "";
-        if self.peek_byte(self.pos) == Some(b':') {
-            self.pos += 1;
-            second = self.fixed_digits(2)?;
-            if self.peek_byte(self.pos) == Some(b'.') && self.digit_at(self.pos + 1) {
-                let from = self.pos + 1;
-                let len = self.bytes[from..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
-                fraction = &self.text[from..from + len];
-                self.pos = from + len;
-            }
-        }
-        make_time(hour as u8, minute as u8, second as u8, fraction)
-    }
-
-    fn date_or_date_time(&mut self) -> Option<Literal> {
-        let year = self.fixed_digits(4)?;
-        self.expect_byte(b'-')?;
-        let month = self.fixed_digits(2)?;
-        self.expect_byte(b'-')?;
-        let day = self.fixed_digits(2)?;
-        let date = make_date(year as i32, month as u8, day as u8)?;
-        if self.peek_byte(self.pos) != Some(b'T') {
-            return Some(Literal::Date(date));
-        }
-        self.pos += 1;
-        let time = self.time_of_day()?;
-        let offset = match self.peek_byte(self.pos)? {
-            b'Z' => {
-                self.pos += 1;
-                time::UtcOffset::UTC
-            }
-            sign @ (b'+' | b'-') => {
-                self.pos += 1;
-                let hours = self.fixed_digits(2)?;
-                self.expect_byte(b':')?;
-                let minutes = self.fixed_digits(2)?;
-                make_offset(sign == b'-', hours as u8, minutes as u8)?
-            }
-            _ => return None,
-        };
-        Some(Literal::DateTimeOffset(
-            time::PrimitiveDateTime::new(date, time).assume_offset(offset),
-        ))
     }
 
     /// `[+-]digits[.digits][(e|E)[+-]digits]`: Int, Decimal or Double.
@@ -451,8 +452,13 @@ impl<'a> Lexer<'a> {
             at
         };
         at = skip_digits(at);
+        // decimalValue = [SIGN] 1*DIGIT ["." 1*DIGIT] ["e" [SIGN] 1*DIGIT]: a character
+        // that does not fit is reported where it is (`42.`, `1e`, `-0.314e1e2`).
         let mut fraction = false;
-        if self.peek_byte(at) == Some(b'.') && self.digit_at(at + 1) {
+        if self.peek_byte(at) == Some(b'.') {
+            if !self.digit_at(at + 1) {
+                return Err(self.error(at + 1, at + 2, "a digit after the decimal point"));
+            }
             fraction = true;
             at = skip_digits(at + 1);
         }
@@ -462,14 +468,16 @@ impl<'a> Lexer<'a> {
             if matches!(self.peek_byte(digits_at), Some(b'+' | b'-')) {
                 digits_at += 1;
             }
-            if self.digit_at(digits_at) {
-                exponent = true;
-                at = skip_digits(digits_at);
+            if !self.digit_at(digits_at) {
+                let end = self.ident_end(digits_at);
+                return Err(self.error(digits_at, end, "the digits of the exponent"));
             }
+            exponent = true;
+            at = skip_digits(digits_at);
         }
         if self.char_at(at).is_some_and(is_ident_continue) {
             let end = self.ident_end(at);
-            return Err(self.error(start, end, "a number"));
+            return Err(self.error(at, end, "the end of the number"));
         }
         self.pos = at;
         // A leading `+` is allowed by the ABNF but not kept.
@@ -594,10 +602,17 @@ mod tests {
     #[test]
     fn errors_point_at_the_bad_token() {
         let err = tokenize("x eq 2024-13-01").unwrap_err();
-        assert_eq!((err.offset, err.found.as_str()), (5, "'2024-13-01'"));
+        // The month's second digit is where `2024-13-01` stops being a date.
+        assert_eq!((err.offset, err.found.as_str()), (11, "'2024-13-01'"));
         let err = tokenize("12abc").unwrap_err();
-        assert_eq!((err.offset, err.found.as_str()), (0, "'12abc'"));
-        let err = tokenize("a # b").unwrap_err();
+        assert_eq!((err.offset, err.found.as_str()), (2, "'abc'"));
+        let err = tokenize("42.").unwrap_err();
+        assert_eq!(err.offset, 3);
+        let err = tokenize("-0.314e1e2").unwrap_err();
+        assert_eq!(err.offset, 8);
+        let err = tokenize("01234567-89ab-cdef-456789abcdef").unwrap_err();
+        assert_eq!(err.offset, 23);
+        let err = tokenize("a ~ b").unwrap_err();
         assert_eq!(err.offset, 2);
     }
 }

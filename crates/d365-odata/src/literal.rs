@@ -249,40 +249,65 @@ pub(crate) fn make_offset(negative: bool, hours: u8, minutes: u8) -> Option<UtcO
 /// Checks an ISO 8601 day-time duration as in the ABNF `durationValue`:
 /// `[-]P[nD][T[nH][nM][n[.n]S]]`.
 pub(crate) fn is_valid_duration(text: &str) -> bool {
-    let rest = text.strip_prefix('-').unwrap_or(text);
-    let Some(rest) = rest.strip_prefix('P') else {
-        return false;
-    };
-    let (days, time) = match rest.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (rest, None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let days_ok = match days.strip_suffix('D') {
-        Some(n) => digits(n),
-        None => days.is_empty(),
-    };
-    if !days_ok {
-        return false;
+    duration_error(text).is_none()
+}
+
+/// Where `text` stops matching `durationValue`
+/// (`[ "-" ] "P" [ 1*DIGIT "D" ] [ "T" [ 1*DIGIT "H" ] [ 1*DIGIT "M" ] [ 1*DIGIT [ "." 1*DIGIT ] "S" ] ]`),
+/// or `None` if it is a duration: `P1Y` fails at the `Y`.
+pub(crate) fn duration_error(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut at = usize::from(b.first() == Some(&b'-'));
+    let digits = |from: usize| from + b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if b.get(at) != Some(&b'P') {
+        return Some(at);
     }
-    let Some(mut time) = time else { return true };
-    for unit in ['H', 'M'] {
-        if let Some((n, rest)) = time.split_once(unit)
-            && digits(n)
-        {
-            time = rest;
+    at += 1;
+    let end = digits(at);
+    if end > at {
+        if b.get(end) != Some(&b'D') {
+            return Some(end);
         }
+        at = end + 1;
     }
-    if time.is_empty() {
-        return true;
+    if at == b.len() {
+        return None;
     }
-    let Some(seconds) = time.strip_suffix('S') else {
-        return false;
-    };
-    match seconds.split_once('.') {
-        Some((whole, frac)) => digits(whole) && digits(frac),
-        None => digits(seconds),
+    if b[at] != b'T' {
+        return Some(at);
     }
+    at += 1;
+    // Each of H, M, S at most once and in that order; only seconds take a fraction.
+    let mut units: &[u8] = b"HMS";
+    while at < b.len() {
+        let end = digits(at);
+        if end == at {
+            return Some(at);
+        }
+        let mut unit_at = end;
+        if b.get(end) == Some(&b'.') && units.contains(&b'S') {
+            let frac_end = digits(end + 1);
+            if frac_end == end + 1 {
+                return Some(end + 1);
+            }
+            if b.get(frac_end) != Some(&b'S') {
+                return Some(frac_end);
+            }
+            unit_at = frac_end;
+        }
+        let Some(i) = b
+            .get(unit_at)
+            .and_then(|u| units.iter().position(|x| x == u))
+        else {
+            return Some(unit_at);
+        };
+        if unit_at > end && units[i] != b'S' {
+            return Some(unit_at);
+        }
+        units = &units[i + 1..];
+        at = unit_at + 1;
+    }
+    None
 }
 
 macro_rules! literal_from {
@@ -371,6 +396,17 @@ mod tests {
         let b = Literal::DateTimeOffset(datetime!(2024-01-31 08:00 UTC));
         assert_ne!(a, b);
         assert_eq!(Literal::Double(f64::NAN), Literal::Double(f64::NAN));
+    }
+
+    #[test]
+    fn duration_errors_point_at_the_first_misfit() {
+        assert_eq!(duration_error("P1Y6DT23H59M59.9999S"), Some(2));
+        assert_eq!(duration_error("PT1H2M3.5S"), None);
+        assert_eq!(duration_error("-P1D"), None);
+        assert_eq!(duration_error("PT"), None);
+        assert_eq!(duration_error("PT1M1H"), Some(5));
+        assert_eq!(duration_error("PT1.5M"), Some(5));
+        assert_eq!(duration_error("X"), Some(0));
     }
 
     #[test]

@@ -129,9 +129,26 @@ fn parse_segment(text: &str) -> Result<Segment, ParseError> {
     let (mut key, mut call_args) = (None, None);
     if *parser.peek() == TokenKind::LParen {
         let (args, _) = parser.call_args()?;
-        match key_from_args(&args) {
-            Some(k) if !name.contains('.') => key = Some(k),
-            _ => call_args = Some(args),
+        if *parser.peek() == TokenKind::LParen {
+            // A function (import) call, then a key into the collection it returns:
+            // `ProductsByCategoryId(categoryId=2)(2)`.
+            let open = parser.span();
+            let (key_args, _) = parser.call_args()?;
+            let Some(k) = key_from_args(&key_args) else {
+                return Err(ParseError::new(
+                    open.start,
+                    "a key predicate of literals",
+                    describe(&text[open.start..]),
+                    text,
+                ));
+            };
+            key = Some(k);
+            call_args = Some(args);
+        } else {
+            match key_from_args(&args) {
+                Some(k) if !name.contains('.') => key = Some(k),
+                _ => call_args = Some(args),
+            }
         }
     }
     parser.expect_end("'(' or the end of the segment")?;

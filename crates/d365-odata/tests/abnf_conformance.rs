@@ -4,32 +4,24 @@
 //! missing file fails the test, elsewhere the test says it skipped. Rules and features
 //! deliberately not implemented are listed, with reasons, in
 //! `d365_odata::conformance::{NOT_IMPLEMENTED, UNSUPPORTED_FEATURES}`.
+//!
+//! Every judged case must pass, and every rejected negative case must be rejected at
+//! exactly its `FailAt`. Valid inputs that Dataverse does not support must be refused
+//! as such ("not supported by Dataverse"), never as syntax errors.
 
 use std::path::PathBuf;
 
 use d365_odata::conformance::{NOT_IMPLEMENTED, TestSuite, UNSUPPORTED_FEATURES, run};
 
-/// The lowest pass rate (passed / (passed + failed)) this crate is held to.
-const MIN_PASS_RATE: f64 = 0.95;
-
-fn cases_file() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("D365_ODATA_CASES") {
-        return Some(PathBuf::from(path));
-    }
-    // crates/d365-odata -> repository root -> its parent holds shared/.
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/odata/odata-abnf-testcases.yaml");
-    path.exists().then_some(path)
+mod support {
+    pub(crate) mod shared;
 }
 
 #[test]
 fn oasis_abnf_test_cases() {
-    let Some(path) = cases_file() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "odata-abnf-testcases.yaml not found (set D365_ODATA_CASES or lay out ../shared/odata/)"
-        );
-        println!("skipped: odata-abnf-testcases.yaml not found");
+    let Some(path) =
+        support::shared::shared_odata_file("D365_ODATA_CASES", "odata-abnf-testcases.yaml")
+    else {
         return;
     };
     let suite = TestSuite::read(&path).unwrap();
@@ -41,6 +33,9 @@ fn oasis_abnf_test_cases() {
         "FailAt matched {} of {} rejected negative cases",
         report.failat_matched, report.failat_total
     );
+    for failure in &report.failat_mismatched {
+        println!("FAILAT {failure}");
+    }
     for (reason, n) in &report.skipped_by_reason {
         println!("skipped {n:>3}: {reason}");
     }
@@ -49,12 +44,45 @@ fn oasis_abnf_test_cases() {
         NOT_IMPLEMENTED.len(),
         UNSUPPORTED_FEATURES.len()
     );
-    let judged = report.passed + report.failed.len();
-    let rate = report.passed as f64 / judged as f64;
+    for (feature, n) in &report.refused_by_feature {
+        println!("refused {n:>3}: {feature}");
+    }
     assert!(
-        rate >= MIN_PASS_RATE,
-        "pass rate {rate:.3} below {MIN_PASS_RATE}"
+        report.failed.is_empty(),
+        "{} cases failed",
+        report.failed.len()
     );
+    assert!(
+        report.failat_mismatched.is_empty(),
+        "{} negative cases rejected at the wrong offset",
+        report.failat_mismatched.len()
+    );
+    assert_eq!(report.failat_matched, report.failat_total);
+}
+
+/// The crate's own cases for the rules fixed in issue 14 (`tests/cases/`), run strictly
+/// even where the OASIS file is not available.
+#[test]
+fn grammar_regressions() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases/grammar-regressions.yaml");
+    let suite = TestSuite::read(&path).unwrap();
+    let report = run(&suite);
+    println!("{report}");
+    for failure in &report.failat_mismatched {
+        println!("FAILAT {failure}");
+    }
+    assert!(report.failed.is_empty(), "{report}");
+    assert!(report.failat_mismatched.is_empty(), "offsets differ");
+    assert_eq!(report.skipped, 0, "{:?}", report.skipped_by_reason);
+    // Every "(refused)" case, and only those, is refused as unsupported.
+    let refused = suite
+        .cases
+        .iter()
+        .filter(|c| c.name.ends_with("(refused)"))
+        .count();
+    assert_eq!(report.refused, refused, "{:?}", report.refused_by_feature);
+    assert_eq!(report.passed + report.refused, suite.cases.len());
 }
 
 #[test]
@@ -87,6 +115,9 @@ TestCases:
     assert_eq!(suite.cases[3].input, "$orderby=Name\tasc");
     assert_eq!(suite.cases[2].fail_at, Some(27));
     let report = run(&suite);
-    assert_eq!(report.to_string(), "4 passed, 0 failed, 1 skipped");
+    assert_eq!(
+        report.to_string(),
+        "4 passed, 0 refused as unsupported, 0 failed, 1 skipped"
+    );
     assert_eq!((report.failat_matched, report.failat_total), (1, 1));
 }

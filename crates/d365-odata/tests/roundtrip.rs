@@ -29,7 +29,7 @@ fn qualified() -> impl Strategy<Value = String> {
 }
 
 fn date() -> impl Strategy<Value = Date> {
-    (0i32..=9999, 1u8..=12, 1u8..=28)
+    (1i32..=9999, 1u8..=12, 1u8..=28)
         .prop_map(|(y, m, d)| Date::from_calendar_date(y, Month::try_from(m).unwrap(), d).unwrap())
 }
 
@@ -105,6 +105,15 @@ fn literal() -> impl Strategy<Value = Literal> {
     ]
 }
 
+/// A primitive literal (not an array), as an item of `in (...)`.
+fn list_literal() -> impl Strategy<Value = Expr> {
+    literal()
+        .prop_filter("arrays are not primitive literals", |l| {
+            !matches!(l, Literal::Array(_))
+        })
+        .prop_map(|l| Expr::new(ExprKind::Literal(l)))
+}
+
 fn leaf() -> impl Strategy<Value = Expr> {
     prop_oneof![
         4 => literal().prop_map(ExprKind::Literal),
@@ -134,7 +143,14 @@ fn expr() -> impl Strategy<Value = Expr> {
                 boxed.clone()
             )
                 .prop_map(|(op, lhs, rhs)| ExprKind::Binary { op, lhs, rhs }),
-            (boxed.clone(), prop::collection::vec(inner.clone(), 0..3))
+            // listExpr holds primitive literals; one item in parentheses is any expression.
+            (
+                boxed.clone(),
+                prop_oneof![
+                    prop::collection::vec(list_literal(), 0..4),
+                    inner.clone().prop_map(|e| vec![e]),
+                ]
+            )
                 .prop_map(|(lhs, list)| ExprKind::In { lhs, list }),
             (
                 prop_oneof![ident(), qualified()],
@@ -228,6 +244,28 @@ fn custom_name() -> impl Strategy<Value = String> {
     })
 }
 
+/// `$search` is validated when parsed: generate valid search expressions, with the
+/// characters a URL must carry percent-encoded (`& # ; + %`) inside words.
+fn search_text() -> impl Strategy<Value = String> {
+    let word = "[a-zA-Z0-9&#;+%=!*,:@/?$é][a-z0-9'&#;]{0,5}";
+    prop_oneof![
+        (
+            word,
+            prop::collection::vec(
+                (prop::sample::select(vec!["", "AND ", "OR ", "NOT "]), word),
+                0..3
+            )
+        )
+            .prop_map(|(first, rest)| {
+                rest.into_iter()
+                    .fold(first, |acc, (op, w)| format!("{acc} {op}{w}"))
+            }),
+        "\"[a-z &;']{1,8}\"",
+        "'[a-z \"]{0,8}'",
+    ]
+    .prop_filter("a search term is not empty", |s| !s.trim().is_empty())
+}
+
 fn query_options() -> impl Strategy<Value = QueryOptions> {
     let head = (nested_options(), prop::collection::vec(expand_item(), 0..3));
     // `$apply` is validated when parsed: generate valid transformations (with awkward names).
@@ -235,7 +273,7 @@ fn query_options() -> impl Strategy<Value = QueryOptions> {
         .prop_map(|(a, b, m)| format!("filter({a} eq 'x''y & z+1')/groupby(({a},{b}/{a}),aggregate({b} with {m} as {a}_{m},$count as n))"));
     let raw = (
         prop::option::of(apply_text),
-        prop::option::of(any::<String>()),
+        prop::option::of(search_text()),
         prop::option::of(any::<String>()),
         prop::option::of(any::<String>()),
         prop::option::of(any::<String>()),

@@ -19,12 +19,18 @@ pub(crate) fn run(command: OdataCommand) -> anyhow::Result<ExitCode> {
             let suite =
                 TestSuite::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let report = run_suite(&suite);
+            // A negative case rejected elsewhere than its FailAt fails too.
+            for mismatch in &report.failat_mismatched {
+                println!("OFFSET {mismatch}");
+            }
             println!("{report}");
-            Ok(if report.failed.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(
+                if report.failed.is_empty() && report.failat_mismatched.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                },
+            )
         }
     }
 }

@@ -20,17 +20,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::ExprKind;
-use crate::expr::{parse_filter, parse_literal};
-use crate::literal::{Literal, is_valid_duration};
-use crate::path::{Segment, parse_resource_path};
-use crate::prefer::Prefer;
-use crate::query::{QueryError, QueryOptions};
-
+mod rules;
 mod tables;
 mod yaml;
 
-use tables::*;
+use rules::{RuleResult, parse_rule};
+
 pub use tables::{NOT_IMPLEMENTED, RULES, UNSUPPORTED_FEATURES};
 
 /// A test-case file: the names the rules may match and the cases.
@@ -109,6 +104,11 @@ pub struct Report {
     pub passed: usize,
     /// Cases that did not.
     pub failed: Vec<Failure>,
+    /// Valid inputs the crate recognises and refuses as not supported by Dataverse
+    /// (each counted once here, never in `passed`).
+    pub refused: usize,
+    /// Refusals by feature, for the summary.
+    pub refused_by_feature: BTreeMap<String, usize>,
     /// Cases of rules or features deliberately not implemented.
     pub skipped: usize,
     /// Skips by reason, for the summary.
@@ -117,18 +117,21 @@ pub struct Report {
     pub failat_matched: usize,
     /// Negative cases that were rejected (whatever the offset).
     pub failat_total: usize,
+    /// Negative cases that were rejected, but not at `FailAt`.
+    pub failat_mismatched: Vec<Failure>,
 }
 
 impl fmt::Display for Report {
-    /// One line per failure, then `N passed, M failed, K skipped`.
+    /// One line per failure, then `N passed, R refused as unsupported, M failed, K skipped`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for failure in &self.failed {
             writeln!(f, "{failure}")?;
         }
         write!(
             f,
-            "{} passed, {} failed, {} skipped",
+            "{} passed, {} refused as unsupported, {} failed, {} skipped",
             self.passed,
+            self.refused,
             self.failed.len(),
             self.skipped
         )
@@ -143,6 +146,10 @@ pub enum Outcome {
         /// Negative case rejected at exactly `FailAt`.
         failat_matched: bool,
     },
+    /// A negative case rejected, but not at `FailAt` (`got` says where).
+    Mismatched(Failure),
+    /// A valid input recognised and refused as not supported by Dataverse: the feature.
+    Refused(String),
     /// Not as expected.
     Failed(Failure),
     /// Rule or feature not implemented, with the reason.
@@ -161,6 +168,15 @@ pub fn run(suite: &TestSuite) -> Report {
                     report.failat_matched += usize::from(failat_matched);
                 }
             }
+            Outcome::Mismatched(failure) => {
+                report.passed += 1;
+                report.failat_total += 1;
+                report.failat_mismatched.push(failure);
+            }
+            Outcome::Refused(feature) => {
+                report.refused += 1;
+                *report.refused_by_feature.entry(feature).or_default() += 1;
+            }
             Outcome::Failed(failure) => report.failed.push(failure),
             Outcome::Skipped(reason) => {
                 report.skipped += 1;
@@ -170,9 +186,6 @@ pub fn run(suite: &TestSuite) -> Report {
     }
     report
 }
-
-/// Result of parsing: `Ok` or the error offset in the raw input and a message.
-type Parsed = Result<(), (usize, String)>;
 
 /// Runs one case against the constraints model.
 pub fn check(case: &TestCase, constraints: &BTreeMap<String, Vec<String>>) -> Outcome {
@@ -187,12 +200,6 @@ pub fn check(case: &TestCase, constraints: &BTreeMap<String, Vec<String>>) -> Ou
         .find(|(marker, _)| case.input.contains(marker))
     {
         return Outcome::Skipped((*reason).to_owned());
-    }
-    let expression_rule = RULES.iter().any(|(r, how)| {
-        *r == case.rule && (how.contains("parse_filter") || how.contains("QueryOptions"))
-    });
-    if expression_rule && operator_case(&case.input) {
-        return Outcome::Skipped(OPERATOR_CASE.to_owned());
     }
     let result = match parse_rule(&case.rule, &case.input, constraints) {
         RuleResult::Skip(reason) => return Outcome::Skipped(reason.to_owned()),
@@ -211,446 +218,29 @@ pub fn check(case: &TestCase, constraints: &BTreeMap<String, Vec<String>>) -> Ou
         (None, Ok(())) => Outcome::Passed {
             failat_matched: false,
         },
+        (None, Err((_, message))) if let Some(feature) = unsupported_feature(&message) => {
+            Outcome::Refused(feature)
+        }
         (None, Err((at, message))) => failure("parse".into(), format!("error at {at}: {message}")),
-        (Some(want), Err((at, _))) => Outcome::Passed {
-            failat_matched: at == want,
+        (Some(want), Err((at, _))) if at == want => Outcome::Passed {
+            failat_matched: true,
+        },
+        (Some(want), Err((at, message))) => match failure(
+            format!("reject at {want}"),
+            format!("error at {at}: {message}"),
+        ) {
+            Outcome::Failed(f) => Outcome::Mismatched(f),
+            other => other,
         },
         (Some(want), Ok(())) => failure(format!("reject at {want}"), "parsed".into()),
     }
 }
 
-enum RuleResult {
-    Done(Parsed),
-    Skip(&'static str),
-}
-
-/// Percent-decodes `raw`, returning the text and, for each decoded byte (plus one past
-/// the end), its offset in `raw`.
-fn decode_with_map(raw: &str) -> Result<(String, Vec<usize>), (usize, String)> {
-    let bytes = raw.as_bytes();
-    let (mut out, mut map) = (
-        Vec::with_capacity(bytes.len()),
-        Vec::with_capacity(bytes.len() + 1),
-    );
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| hex(*b)),
-                bytes.get(i + 2).and_then(|b| hex(*b)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            map.push(i);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        map.push(i);
-        i += 1;
-    }
-    map.push(raw.len());
-    let text = String::from_utf8(out).map_err(|e| {
-        let at = map[e.utf8_error().valid_up_to()];
-        (at, "invalid UTF-8 after percent-decoding".to_owned())
-    })?;
-    Ok((text, map))
-}
-
-/// Parses decoded text with `parse`, mapping its error offset back into `raw`.
-fn decoded(
-    raw: &str,
-    shift: usize,
-    parse: impl FnOnce(&str) -> Result<(), crate::ParseError>,
-) -> Parsed {
-    let (text, map) = decode_with_map(raw)?;
-    parse(&text).map_err(|e| {
-        let at = e.offset.saturating_sub(shift).min(map.len() - 1);
-        (map[at], e.to_string())
-    })
-}
-
-fn literal_rule(raw: &str, url: bool, accept: impl Fn(&Literal) -> bool) -> Parsed {
-    let parse = |text: &str| -> Result<(), crate::ParseError> {
-        let lit = parse_literal(text)?;
-        if accept(&lit) {
-            Ok(())
-        } else {
-            Err(crate::ParseError::new(
-                0,
-                "a literal of the rule's type",
-                format!("{lit:?}"),
-                text,
-            ))
-        }
-    };
-    if url {
-        decoded(raw, 0, parse)
-    } else {
-        parse(raw).map_err(|e| (e.offset, e.to_string()))
-    }
-}
-
-fn is_number(lit: &Literal) -> bool {
-    matches!(
-        lit,
-        Literal::Int(_) | Literal::Decimal(_) | Literal::Double(_)
-    )
-}
-
-fn parse_rule(rule: &str, input: &str, constraints: &BTreeMap<String, Vec<String>>) -> RuleResult {
-    let ok_if = |cond: bool, at: usize, what: &str| -> Parsed {
-        if cond {
-            Ok(())
-        } else {
-            Err((at, what.to_owned()))
-        }
-    };
-    let result = match rule {
-        "boolCommonExpr" | "boolcommonExpr" | "commonExpr" | "firstMemberExpr"
-        | "propertyPathExpr" | "isofExpr" | "filter" | "queryOptions"
-            if composed_call(input) =>
-        {
-            return RuleResult::Skip(COMPOSED_CALL);
-        }
-        "boolCommonExpr" | "boolcommonExpr" | "commonExpr" | "firstMemberExpr"
-        | "propertyPathExpr" | "isofExpr" => decoded(input, 0, |t| {
-            let expr = parse_filter(t)?;
-            check_functions_called(&expr, t, constraints)
-        }),
-        "anyExpr" => decoded(&format!("x/{input}"), 0, |t| parse_filter(t).map(|_| ()))
-            .map_err(|(at, m)| (at.saturating_sub(2), m)),
-        "functionParameter" => decoded(&format!("f({input})"), 0, |t| parse_filter(t).map(|_| ()))
-            .map_err(|(at, m)| (at.saturating_sub(2), m)),
-        "filter" | "orderby" | "orderBy" | "select" | "expand" | "search" | "skiptoken"
-        | "deltatoken" | "queryOptions" | "systemQueryOption" | "customQueryOption" => {
-            if has_optional_dollar(input) {
-                return RuleResult::Skip(OPTIONAL_DOLLAR);
-            }
-            if rule == "select" && input.contains('(') {
-                return RuleResult::Skip(SELECT_OPTIONS);
-            }
-            query(input, 0).and_then(|q| {
-                let set = match rule {
-                    "filter" => q.filter.is_some(),
-                    "orderby" | "orderBy" => !q.orderby.is_empty(),
-                    "select" => q.select.is_some(),
-                    "expand" => !q.expand.is_empty(),
-                    "search" => q.search.is_some(),
-                    "skiptoken" => q.skiptoken.is_some(),
-                    "deltatoken" => q.deltatoken.is_some(),
-                    "customQueryOption" => !q.custom.is_empty(),
-                    _ => true,
-                };
-                ok_if(set, 0, "the option was not recognised")
-            })
-        }
-        "resourcePath" | "odataRelativeUri" => {
-            let (path, query_text) = match input.split_once('?') {
-                Some((p, q)) => (p, Some(q)),
-                None => (input, None),
-            };
-            if key_as_segment(path, constraints) {
-                return RuleResult::Skip(KEY_AS_SEGMENT);
-            }
-            if query_text.is_some_and(has_optional_dollar) {
-                return RuleResult::Skip(OPTIONAL_DOLLAR);
-            }
-            if query_text.is_some_and(|q| q.contains("$select=") && q.contains('(')) {
-                return RuleResult::Skip(SELECT_OPTIONS);
-            }
-            resource_path(path, constraints)
-                .and_then(|()| query_text.map_or(Ok(()), |q| query(q, path.len() + 1).map(|_| ())))
-        }
-        "preference" | "maxpagesizePreference" | "includeAnnotationsPreference" => {
-            Prefer::parse_checked(input)
-                .map(|_| ())
-                .map_err(|e| (e.offset, e.to_string()))
-        }
-        "prefer" => {
-            let Some(value) = input.get(..7).filter(|h| h.eq_ignore_ascii_case("prefer:")) else {
-                return RuleResult::Done(Err((0, "a 'Prefer:' header".into())));
-            };
-            let _ = value;
-            let rest = &input[7..];
-            let lead = rest.len() - rest.trim_start().len();
-            Prefer::parse_checked(rest.trim_start())
-                .map(|_| ())
-                .map_err(|e| (e.offset + 7 + lead, e.to_string()))
-        }
-        "odataIdentifier" => {
-            let mut chars = input.chars();
-            let first_ok = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic());
-            let at = if first_ok {
-                input
-                    .char_indices()
-                    .find(|(_, c)| !(*c == '_' || c.is_alphanumeric()))
-                    .map(|(i, _)| i)
-            } else {
-                Some(0)
-            };
-            match at {
-                None => Ok(()),
-                Some(at) => Err((at, "an identifier".into())),
-            }
-        }
-        "primitiveLiteral" => literal_rule(input, true, |_| true),
-        "stringInUrl" => decoded(&format!("[{input}]"), 0, |t| parse_literal(t).map(|_| ()))
-            .map_err(|(at, m)| (at.saturating_sub(1), m)),
-        "null" => literal_rule(input, true, |l| matches!(l, Literal::Null)),
-        "boolean" => literal_rule(input, true, |l| matches!(l, Literal::Bool(_))),
-        "booleanValue" => ok_if(matches!(input, "true" | "false"), 0, "true or false"),
-        "guid" => literal_rule(input, true, |l| matches!(l, Literal::Guid(_))),
-        "date" | "dateValue" => {
-            literal_rule(input, rule == "date", |l| matches!(l, Literal::Date(_)))
-        }
-        "dateTimeOffsetValue" | "dateTimeOffsetLiteral" => {
-            literal_rule(input, rule.ends_with("Literal"), |l| {
-                matches!(l, Literal::DateTimeOffset(_))
-            })
-        }
-        "timeOfDayValue" | "timeOfDayLiteral" => {
-            literal_rule(input, rule.ends_with("Literal"), |l| {
-                matches!(l, Literal::TimeOfDay(_))
-            })
-        }
-        "durationValue" => ok_if(is_valid_duration(input), 0, "an ISO 8601 day-time duration"),
-        "durationLiteral" => literal_rule(input, true, |l| match l {
-            Literal::Duration(_) => true,
-            Literal::String(s) => is_valid_duration(s),
-            _ => false,
-        }),
-        "decimalValue" | "doubleValue" => literal_rule(input, false, is_number),
-        "decimalLiteral" | "doubleLiteral" | "singleLiteral" => {
-            literal_rule(input, true, is_number)
-        }
-        "byteValue" | "sbyteValue" | "int16Value" | "int64Value" => {
-            literal_rule(input, false, |l| matches!(l, Literal::Int(_)))
-        }
-        "sbyteLiteral" | "int32Literal" | "int64Literal" => {
-            literal_rule(input, true, |l| matches!(l, Literal::Int(_)))
-        }
-        "stringLiteral" => literal_rule(input, true, |l| matches!(l, Literal::String(_))),
-        "enumLiteral" => literal_rule(input, true, |l| match l {
-            Literal::Enum { value, .. } => enum_members(value).is_none(),
-            Literal::String(s) => enum_members(s).is_none(),
-            _ => false,
-        }),
-        "enumValue" => match enum_members(input) {
-            None => Ok(()),
-            Some(at) => Err((at, "enumeration members or integers".into())),
-        },
-        _ => return RuleResult::Skip("rule is not mapped to a parser"),
-    };
-    RuleResult::Done(result)
-}
-
-/// Checks a flag-enum member list `Solid,Yellow,+42`; returns where it goes wrong.
-fn enum_members(text: &str) -> Option<usize> {
-    let mut at = 0;
-    for member in text.split(',') {
-        let digits = member.strip_prefix(['+', '-']).unwrap_or(member);
-        let number = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-        let name = member
-            .chars()
-            .next()
-            .is_some_and(|c| c == '_' || c.is_alphabetic())
-            && member.chars().all(|c| c == '_' || c.is_alphanumeric());
-        if !(number || name) {
-            let bad = member
-                .char_indices()
-                .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '+' || *c == '-'))
-                .map_or(0, |(i, _)| i);
-            return Some(at + bad);
-        }
-        at += member.len() + 1;
-    }
-    None
-}
-
-/// A query option name with an optional `$` left out or in another case
-/// (`filter=`, `$OrderBy=`): 4.01 syntax Dataverse does not have.
-fn has_optional_dollar(query: &str) -> bool {
-    const SYSTEM: [&str; 15] = [
-        "select",
-        "expand",
-        "filter",
-        "orderby",
-        "top",
-        "skip",
-        "count",
-        "apply",
-        "search",
-        "skiptoken",
-        "deltatoken",
-        "format",
-        "id",
-        "compute",
-        "index",
-    ];
-    query.split(['&', '(', ';']).any(|pair| {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-        let bare = name.strip_prefix('$').unwrap_or(name);
-        SYSTEM.iter().any(|s| s.eq_ignore_ascii_case(bare))
-            && !(name.starts_with('$') && SYSTEM.contains(&bare))
-    })
-}
-
-/// A function called after a `/` in an expression path (`Products/Model.BestProduct()`,
-/// `$it/Ns.F(x=1)`), other than the lambda operators.
-fn composed_call(input: &str) -> bool {
-    input.match_indices('/').any(|(i, _)| {
-        let rest = &input[i + 1..];
-        let name_len = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-            .unwrap_or(rest.len());
-        let name = &rest[..name_len];
-        !name.is_empty() && rest[name_len..].starts_with('(') && !matches!(name, "any" | "all")
-    })
-}
-
-/// Parses a raw query string, mapping errors to offsets in the whole input.
-fn query(raw: &str, base: usize) -> Result<QueryOptions, (usize, String)> {
-    QueryOptions::parse(raw).map_err(|e| {
-        // Where each pair's name and value start in `raw`.
-        let mut pairs = Vec::new();
-        let mut at = 0;
-        for pair in raw.split('&') {
-            let value_at = pair.find('=').map(|i| at + i + 1);
-            let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-            let decoded_name = decode_with_map(name).map(|(t, _)| t).unwrap_or_default();
-            pairs.push((at, decoded_name, value_at, pair.len()));
-            at += pair.len() + 1;
-        }
-        let find = |option: &str| pairs.iter().rev().find(|(_, n, ..)| n == option);
-        let offset = match &e {
-            QueryError::Invalid { option, error } => {
-                find(option).map_or(0, |(start, _, value_at, len)| {
-                    let value_at = value_at.unwrap_or(start + len);
-                    let raw_value = &raw[value_at..start + len];
-                    let map = decode_with_map(&raw_value.replace('+', " "))
-                        .map(|(_, m)| m)
-                        .unwrap_or_default();
-                    value_at + map.get(error.offset).copied().unwrap_or(error.offset)
-                })
-            }
-            QueryError::InvalidNumber { option, .. } | QueryError::InvalidBool { option, .. } => {
-                find(option).map_or(0, |(start, _, value_at, len)| {
-                    value_at.unwrap_or(start + len)
-                })
-            }
-            QueryError::UnknownOption(name) | QueryError::DuplicateOption(name) => {
-                find(name).map_or(0, |(start, ..)| *start)
-            }
-            _ => 0,
-        };
-        (base + offset, e.to_string())
-    })
-}
-
-/// Key-as-segment (`Employees/A1245`, `OrderItems/2001/1`) or an index segment (`/0`).
-fn key_as_segment(path: &str, constraints: &BTreeMap<String, Vec<String>>) -> bool {
-    let key_literals = constraints.get("keyPathLiteral");
-    path.split('/').skip(1).any(|segment| {
-        let digits = segment.strip_prefix('-').unwrap_or(segment);
-        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-            || key_literals.is_some_and(|k| k.iter().any(|l| l == segment))
-    })
-}
-
-fn names<'a>(constraints: &'a BTreeMap<String, Vec<String>>, rules: &[&str]) -> Vec<&'a str> {
-    rules
-        .iter()
-        .filter_map(|r| constraints.get(*r))
-        .flatten()
-        .map(String::as_str)
-        .collect()
-}
-
-/// Parses a resource path and applies the checks that need the model: a key on an
-/// entity set holds literals only; function imports appear only as the first segment;
-/// nothing follows `$value` or `$count`.
-fn resource_path(raw: &str, constraints: &BTreeMap<String, Vec<String>>) -> Parsed {
-    let (text, map) = decode_with_map(raw)?;
-    let parsed =
-        parse_resource_path(raw).map_err(|e| (map[e.offset.min(map.len() - 1)], e.to_string()))?;
-    let sets = names(constraints, &["entitySetName"]);
-    let imports = names(
-        constraints,
-        &[
-            "entityFunctionImport",
-            "entityColFunctionImport",
-            "complexFunctionImport",
-            "complexColFunctionImport",
-            "primitiveFunctionImport",
-            "primitiveColFunctionImport",
-            "actionImport",
-        ],
-    );
-    let mut at = 0;
-    let pieces: Vec<&str> = text.split('/').collect();
-    for (i, segment) in parsed.segments.iter().enumerate() {
-        let piece_len = pieces.get(i).map_or(0, |p| p.len());
-        let end = map[(at + piece_len).min(map.len() - 1)];
-        if i > 0 && matches!(parsed.segments[i - 1], Segment::Value | Segment::Count) {
-            return Err((
-                map[at.saturating_sub(1)],
-                "nothing after $value or $count".into(),
-            ));
-        }
-        if let Segment::Named {
-            name, call_args, ..
-        } = segment
-        {
-            let not_literal = call_args.as_ref().is_some_and(|args| {
-                args.iter().any(|a| {
-                    let (crate::Arg::Positional(v) | crate::Arg::Named { value: v, .. }) = a;
-                    !matches!(v.kind, ExprKind::Literal(_) | ExprKind::Alias(_))
-                })
-            });
-            if i == 0 && sets.contains(&name.as_str()) && not_literal {
-                return Err((end, "a key predicate of literals".into()));
-            }
-            if i > 0 && imports.contains(&name.as_str()) {
-                return Err((end, "a function import only at the service root".into()));
-            }
-        }
-        at += piece_len + 1;
-    }
-    Ok(())
-}
-
-/// Functions named in the constraints must be called with parentheses inside expressions
-/// (`Model.Available` alone is not a property).
-fn check_functions_called(
-    expr: &crate::Expr,
-    text: &str,
-    constraints: &BTreeMap<String, Vec<String>>,
-) -> Result<(), crate::ParseError> {
-    let functions = names(
-        constraints,
-        &[
-            "primitiveFunction",
-            "primitiveColFunction",
-            "complexFunction",
-            "complexColFunction",
-            "entityFunction",
-            "entityColFunction",
-        ],
-    );
-    if let ExprKind::Member(path) = &expr.kind
-        && let Some(last) = path.last()
-        && functions
-            .iter()
-            .any(|f| last.rsplit('.').next() == Some(f) && last.contains('.'))
-    {
-        return Err(crate::ParseError::new(
-            expr.span.end,
-            "'(' after the function name",
-            "end of input",
-            text,
-        ));
-    }
-    Ok(())
+/// The feature named by a "not supported by Dataverse" error (see
+/// [`crate::ParseError::unsupported`]); `None` for a syntax error.
+fn unsupported_feature(message: &str) -> Option<String> {
+    const MARK: &str = "not supported by Dataverse: ";
+    let rest = &message[message.find(MARK)? + MARK.len()..];
+    let end = rest.find(", found ").unwrap_or(rest.len());
+    Some(rest[..end].to_owned())
 }

@@ -14,20 +14,11 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "context",
         "context URLs are response metadata written by the emulator, never parsed",
     ),
-    ("compute", "$compute and case(): not supported by Dataverse"),
-    (
-        "binaryLiteral",
-        "binary'...' literals: Dataverse filters have no binary comparisons",
-    ),
     (
         "primitiveValue",
         "payload (JSON body) values are serde's job, not URL syntax",
     ),
     ("request-id", "$batch request ids belong to the batch crate"),
-    (
-        "searchExpr",
-        "$search is not supported by Dataverse; its value is kept as text",
-    ),
     (
         "geographyCollection",
         "geo literals: Dataverse has no spatial types",
@@ -90,14 +81,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 /// otherwise implemented rules: `(marker, reason)`. A case whose input contains a
 /// marker is skipped.
 pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
-    (
-        "$root",
-        "$root expressions: Dataverse does not support them",
-    ),
-    (
-        "$this",
-        "$this in nested options: Dataverse does not support it",
-    ),
     ("$crossjoin", "$crossjoin: not in Dataverse"),
     ("$all", "$all: not in Dataverse"),
     (
@@ -119,13 +102,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
         "$count(",
         "filtered $count in expressions and expand: not in Dataverse",
     ),
-    ("$compute", "$compute: not in Dataverse"),
-    ("$levels", "$levels: not in Dataverse"),
-    ("levels=", "$levels: not in Dataverse"),
-    ("$index", "$index: not in Dataverse"),
-    ("$schemaversion", "$schemaversion: not in Dataverse"),
-    ("schemaversion=", "$schemaversion: not in Dataverse"),
-    ("$format", "$format: not supported by Dataverse (B5.1)"),
     (
         "{",
         "JSON objects in URLs (complex values, entity references): not in Dataverse",
@@ -138,30 +114,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
     ("geometry'", "geo literals: Dataverse has no spatial types"),
     ("geo.", "geo functions: Dataverse has no spatial types"),
     (
-        "/@",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "=@Core.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "=@Measures.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "=@Namespace.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "@Core.",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
-        "@Messages",
-        "annotation values in expressions, $select and $expand: not in Dataverse",
-    ),
-    (
         ";@",
         "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
     ),
@@ -173,25 +125,11 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
 
 /// Reason for skipping `$`-less or mixed-case system query option names.
 pub(super) const OPTIONAL_DOLLAR: &str = "4.01 optional '$' and case-insensitive system query option names: Dataverse needs '$' and lower case (anything else is a custom option there)";
+/// Reason for skipping option values that start with whitespace.
+pub(super) const LEADING_SPACE: &str = "whitespace right after an option's '=' (`$filter= true`): the ABNF refuses it, Dataverse (ODL's lexer) skips it, and the crate follows the service";
 /// Reason for skipping key-as-segment URLs.
 pub(super) const KEY_AS_SEGMENT: &str =
     "key-as-segment and collection index segments (4.01): Dataverse uses parentheses";
-/// Reason for skipping upper- or mixed-case operators.
-pub(super) const OPERATOR_CASE: &str = "operators in upper or mixed case (ABNF literals are case-insensitive): Dataverse accepts lower case only";
-
-/// An operator keyword written in another case, e.g. `EQ`, `And`, `ASC`.
-pub(super) fn operator_case(input: &str) -> bool {
-    input.split(|c: char| c.is_whitespace()).any(|word| {
-        crate::BinaryOp::ALL
-            .iter()
-            .map(|op| op.keyword())
-            .chain(["in", "not", "asc", "desc"])
-            .any(|k| word.eq_ignore_ascii_case(k) && word != k)
-    })
-}
-
-/// Reason for skipping composed (bound) function calls in expression paths.
-pub(super) const COMPOSED_CALL: &str = "bound (composable) function calls inside expression paths: Dataverse $filter calls only canonical functions and unbound query functions";
 /// Reason for skipping nested `$select` options and function signatures.
 pub(super) const SELECT_OPTIONS: &str =
     "nested options and operation signatures in $select (4.01): not in Dataverse";
@@ -224,6 +162,41 @@ pub const RULES: &[(&str, &str)] = &[
         "odataRelativeUri",
         "parse_resource_path + QueryOptions::parse",
     ),
+    ("top", "QueryOptions::parse, $top set"),
+    ("skip", "QueryOptions::parse, $skip set"),
+    ("inlinecount", "QueryOptions::parse, $count set"),
+    (
+        "compute",
+        "QueryOptions::parse: $compute is refused as unsupported",
+    ),
+    (
+        "format",
+        "QueryOptions::parse: $format is refused as unsupported",
+    ),
+    (
+        "index",
+        "QueryOptions::parse: $index is refused as unsupported",
+    ),
+    (
+        "schemaversion",
+        "QueryOptions::parse: $schemaversion is refused as unsupported",
+    ),
+    ("aliasAndValue", "QueryOptions::parse, an alias set"),
+    ("systemQueryOptions", "QueryOptions::parse"),
+    ("searchExpr", "the $search grammar"),
+    (
+        "binaryLiteral",
+        "parse_literal: binary'...' is refused as unsupported",
+    ),
+    ("orderbyItem", "parse_orderby, one item"),
+    ("selectItem", "parse_select"),
+    ("expandItem", "parse_expand"),
+    ("parameterAlias", "'@' and an identifier"),
+    ("guidValue", "parse_literal → Edm.Guid"),
+    ("int32Value", "parse_literal → an integer"),
+    ("singleValue", "parse_literal → a number"),
+    ("byteLiteral", "parse_literal → an integer"),
+    ("int16Literal", "parse_literal → an integer"),
     ("preference", "Prefer::parse_checked"),
     ("maxpagesizePreference", "Prefer::parse_checked"),
     ("includeAnnotationsPreference", "Prefer::parse_checked"),

@@ -5,8 +5,8 @@ use super::{
     Arg, BinaryOp, Expr, ExprKind, LambdaOp, OrderBy, Span, UnaryOp, is_reserved_word, prec,
 };
 use crate::error::{ParseError, describe};
-use crate::lexer::{Token, TokenKind, tokenize};
-use crate::literal::{Literal, is_valid_duration};
+use crate::lexer::{Token, TokenKind, tokenize_lazily};
+use crate::literal::{Literal, duration_error, is_valid_duration};
 
 /// Parses a `$filter` value (the decoded text) into an expression.
 ///
@@ -62,7 +62,7 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
     let mut items = Vec::new();
     loop {
         let expr = parser.parse_expr(0)?;
-        let direction = ["asc", "desc"].into_iter().find(|w| parser.at_word(w));
+        let direction = ["asc", "desc"].into_iter().find(|w| parser.at_keyword(w));
         if direction.is_some() {
             parser.advance();
         }
@@ -74,12 +74,18 @@ pub fn parse_orderby(text: &str) -> Result<Vec<OrderBy>, ParseError> {
             TokenKind::Comma => {
                 parser.advance();
             }
-            TokenKind::Eof => return Ok(items),
+            TokenKind::Eof => {
+                parser.expect_end("',' or end of input")?;
+                return Ok(items);
+            }
             _ if direction.is_some() => return Err(parser.error_here("',' or end of input")),
             _ => return Err(parser.error_here("an operator, 'asc', 'desc', ',' or end of input")),
         }
     }
 }
+
+mod lists;
+mod unsupported;
 
 /// Deep enough for any real filter, shallow enough not to overflow the stack.
 const MAX_DEPTH: u32 = 100;
@@ -98,17 +104,35 @@ pub(crate) struct Parser<'a> {
     /// Binary and `in` nodes built so far: a left-deep chain is as tall as it is long, and
     /// every walker (printer, binders, drop) recurses once per level.
     operators: u32,
+    /// A lexical error after the last token, reported only if the parser gets there.
+    lex_error: Option<ParseError>,
+    /// The first valid-but-unsupported construct met; parsing goes on past it so that a
+    /// syntax error later in the text still wins (see [`Parser::expect_end`]).
+    unsupported: Option<ParseError>,
 }
 
 impl<'a> Parser<'a> {
     pub(crate) fn new(input: &'a str) -> Result<Self, ParseError> {
+        let (tokens, lex_error) = tokenize_lazily(input);
         Ok(Self {
             input,
-            tokens: tokenize(input)?,
+            tokens,
             pos: 0,
             depth: 0,
             operators: 0,
+            lex_error,
+            unsupported: None,
         })
+    }
+
+    /// Records valid OData that Dataverse does not support (the first one wins).
+    pub(crate) fn note_unsupported(&mut self, span: Span, feature: &str) {
+        if self.unsupported.is_none() {
+            let found = describe(self.text(span));
+            self.unsupported = Some(ParseError::unsupported(
+                span.start, feature, found, self.input,
+            ));
+        }
     }
 
     fn token_at(&self, ahead: usize) -> &Token {
@@ -147,6 +171,36 @@ impl<'a> Parser<'a> {
         *self.peek() == TokenKind::Ident && self.text(self.span()) == word
     }
 
+    /// The current token is the keyword `word` (lower case) in any case; another case
+    /// is noted as unsupported (ABNF literals match any case, Dataverse lower case only).
+    pub(crate) fn at_keyword(&mut self, word: &str) -> bool {
+        let span = self.span();
+        let hit = *self.peek() == TokenKind::Ident && self.text(span).eq_ignore_ascii_case(word);
+        if hit && self.text(span) != word {
+            self.note_unsupported(span, UPPER_CASE);
+        }
+        hit
+    }
+
+    /// The token `ahead` positions on can start an operand (so a word before it is a
+    /// prefix operator, not a property named like one).
+    fn starts_operand(&self, ahead: usize) -> bool {
+        let token = self.token_at(ahead);
+        match &token.kind {
+            TokenKind::Ident => {
+                // `not eq 1` compares a property named `not`; `not NE` negates `NE`.
+                let word = self.text(token.span);
+                BinaryOp::from_keyword(word).is_none() && !matches!(word, "in" | "asc" | "desc")
+            }
+            TokenKind::Literal(_)
+            | TokenKind::Alias
+            | TokenKind::LParen
+            | TokenKind::LBracket
+            | TokenKind::Minus => true,
+            _ => false,
+        }
+    }
+
     /// The token `ahead` positions on starts right where the one before it ends
     /// (`glued(0)`: the current token touches the one just consumed).
     fn glued(&self, ahead: usize) -> bool {
@@ -158,6 +212,9 @@ impl<'a> Parser<'a> {
     }
 
     pub(crate) fn error_here(&self, expected: &str) -> ParseError {
+        if let Some(error) = self.lex_error.as_ref().filter(|_| self.at_last()) {
+            return error.clone();
+        }
         let span = self.span();
         ParseError::new(span.start, expected, describe(self.text(span)), self.input)
     }
@@ -170,9 +227,18 @@ impl<'a> Parser<'a> {
         }
     }
 
+    fn at_last(&self) -> bool {
+        self.pos >= self.tokens.len() - 1
+    }
+
+    /// The whole text has been read. Ends every parse: a lexical error at the end, or
+    /// the first unsupported construct met on the way, is reported here.
     pub(crate) fn expect_end(&self, expected: &str) -> Result<(), ParseError> {
         match self.peek() {
-            TokenKind::Eof => Ok(()),
+            TokenKind::Eof if self.lex_error.is_none() => match &self.unsupported {
+                Some(error) => Err(error.clone()),
+                None => Ok(()),
+            },
             _ => Err(self.error_here(expected)),
         }
     }
@@ -221,9 +287,14 @@ impl<'a> Parser<'a> {
         self.enter()?;
         let mut lhs = self.parse_unary()?;
         while *self.peek() == TokenKind::Ident {
-            // Operators are lower case only, as Dataverse requires (`Name EQ 'x'` is
-            // rejected there), although ABNF string literals would match any case.
-            let word = self.text(self.span());
+            // ABNF string literals match any case, so `Name EQ 'x'` is valid OData 4.01;
+            // Dataverse takes lower-case operators only.
+            let span = self.span();
+            let written = self.text(span);
+            let word = operator_keyword(written).unwrap_or(written);
+            if word != written {
+                self.note_unsupported(span, UPPER_CASE);
+            }
             if word == "in" {
                 if prec::RELATIONAL < min {
                     break;
@@ -263,7 +334,7 @@ impl<'a> Parser<'a> {
 
     fn parse_unary(&mut self) -> Result<Expr, ParseError> {
         let start = self.span().start;
-        let op = if self.at_word("not") {
+        let op = if self.at_keyword("not") && self.starts_operand(1) {
             UnaryOp::Not
         } else if *self.peek() == TokenKind::Minus {
             UnaryOp::Neg
@@ -302,6 +373,16 @@ impl<'a> Parser<'a> {
                 self.advance();
                 Ok(Expr::with_span(ExprKind::Literal(lit), span))
             }
+            // `@p1` alone is a parameter alias; with a namespace, a qualifier or a path
+            // after it, an annotation (`@Core.Messages/any(...)`).
+            TokenKind::Alias
+                if matches!(
+                    self.token_at(1).kind,
+                    TokenKind::Dot | TokenKind::Hash | TokenKind::Slash
+                ) && self.glued(1) =>
+            {
+                self.parse_name()
+            }
             TokenKind::Alias => {
                 self.advance();
                 let name = self.text(span)[1..].to_owned();
@@ -329,40 +410,35 @@ impl<'a> Parser<'a> {
     /// `duration'..'`, enum literals, calls, member paths and lambdas.
     fn parse_name(&mut self) -> Result<Expr, ParseError> {
         let first = self.span();
-        let word = self.text(first);
-        if let Some(lit) = keyword_literal(word) {
-            self.advance();
-            return Ok(Expr::with_span(ExprKind::Literal(lit), first));
-        }
-        if is_reserved_word(word) {
-            return Err(self.error_here("an expression"));
-        }
-        if word == "$it" && self.token_at(1).kind != TokenKind::Slash {
-            self.advance();
-            return Ok(Expr::with_span(ExprKind::It, first));
-        }
-        let (name, name_span) = self.qualified_name("an expression")?;
-        if let TokenKind::Literal(Literal::String(text)) = self.peek()
-            && self.glued(0)
-        {
-            let lit = self.prefixed_literal(&name, text.clone(), name_span)?;
-            let end = self.advance().end;
-            return Ok(Expr::with_span(
-                ExprKind::Literal(lit),
-                Span::new(first.start, end),
-            ));
-        }
-        if *self.peek() == TokenKind::LParen {
-            if name == "any" || name == "all" {
-                // A lambda needs the collection it ranges over: `Products/any(...)`.
-                return Err(self.error_here("a collection path before the lambda operator"));
+        // One function for the whole path keeps the stack frames per nesting level (a
+        // lambda inside a lambda) as few as the depth budget was measured with.
+        let (mut path, so_far) = if *self.peek() == TokenKind::Alias {
+            // An annotation as the first member: `@Core.Messages/any(...)`.
+            let span = self.annotation()?;
+            (vec![self.text(span).to_owned()], span)
+        } else {
+            // The cold branches live in their own functions, so this frame, which every
+            // nesting level (a call in a call, a lambda in a lambda) pays for, stays small.
+            if let Some(done) = self.name_leaf(first) {
+                return done;
             }
-            let (args, args_span) = self.call_args()?;
-            let span = Span::new(first.start, args_span.end);
-            return Ok(Expr::with_span(ExprKind::Call { name, args }, span));
-        }
-        let mut path = vec![name];
-        let mut end = name_span.end;
+            let (name, name_span) = self.qualified_name("an expression")?;
+            if let Some(done) = self.after_name(&name, name_span, first) {
+                return done;
+            }
+            if *self.peek() == TokenKind::LParen {
+                if name == "any" || name == "all" {
+                    // A lambda needs the collection it ranges over: `Products/any(...)`.
+                    return Err(self.error_here("a collection path before the lambda operator"));
+                }
+                let (args, args_span) = self.call_args()?;
+                let span = Span::new(first.start, args_span.end);
+                return Ok(Expr::with_span(ExprKind::Call { name, args }, span));
+            }
+            (vec![name], Span::new(first.start, name_span.end))
+        };
+        let first = so_far;
+        let mut end = so_far.end;
         while *self.peek() == TokenKind::Slash {
             self.advance();
             let is_lambda = (self.at_word("any") || self.at_word("all"))
@@ -370,12 +446,20 @@ impl<'a> Parser<'a> {
             if is_lambda {
                 return self.lambda(path, first.start);
             }
+            if *self.peek() == TokenKind::Alias {
+                end = self.annotation()?.end;
+                continue;
+            }
             if self.at_reserved_word() {
                 return Err(self.error_here("a property name after '/'"));
             }
             let (segment, span) = self.qualified_name("a property name after '/'")?;
-            path.push(segment);
             end = span.end;
+            // OData 4.01 lets a bound function go unqualified (`Items/MostPopularName()`).
+            if *self.peek() == TokenKind::LParen {
+                end = self.segment_call(&segment, &path[0])?.end;
+            }
+            path.push(segment);
         }
         Ok(Expr::with_span(
             ExprKind::Member(path),
@@ -383,21 +467,88 @@ impl<'a> Parser<'a> {
         ))
     }
 
+    /// A name that is a whole expression by itself: a keyword literal (in any case),
+    /// `$it`; or a reserved word where an expression belongs. `$this`/`$root` are noted.
+    #[inline(never)]
+    fn name_leaf(&mut self, first: Span) -> Option<Result<Expr, ParseError>> {
+        let word = self.text(first);
+        if let Some(lower) = ["null", "true", "false"]
+            .into_iter()
+            .find(|k| word.eq_ignore_ascii_case(k) && word != *k)
+        {
+            self.note_unsupported(first, UPPER_CASE);
+            let lit = keyword_literal(lower).unwrap_or(Literal::Null);
+            self.advance();
+            return Some(Ok(Expr::with_span(ExprKind::Literal(lit), first)));
+        }
+        if let Some(lit) = keyword_literal(word) {
+            self.advance();
+            return Some(Ok(Expr::with_span(ExprKind::Literal(lit), first)));
+        }
+        if is_reserved_word(word) {
+            return Some(Err(self.error_here("an expression")));
+        }
+        if matches!(word, "$this" | "$root") {
+            self.note_unsupported(first, "$this and $root in expressions (OData 4.01)");
+        }
+        if word == "$it" && self.token_at(1).kind != TokenKind::Slash {
+            self.advance();
+            return Some(Ok(Expr::with_span(ExprKind::It, first)));
+        }
+        None
+    }
+
+    /// What may follow a name before a call or path: a quoted value (`duration'P1D'`,
+    /// an enum member, `binary'..'`), or `case(`.
+    #[inline(never)]
+    fn after_name(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        first: Span,
+    ) -> Option<Result<Expr, ParseError>> {
+        if let TokenKind::Literal(Literal::String(text)) = self.peek()
+            && self.glued(0)
+        {
+            let text = text.clone();
+            let lit = match self.prefixed_literal(name, text, name_span) {
+                Ok(lit) => lit,
+                Err(e) => return Some(Err(e)),
+            };
+            let end = self.advance().end;
+            return Some(Ok(Expr::with_span(
+                ExprKind::Literal(lit),
+                Span::new(first.start, end),
+            )));
+        }
+        if *self.peek() == TokenKind::LParen && name.eq_ignore_ascii_case("case") {
+            return Some(self.case_expr(first));
+        }
+        None
+    }
+
     /// `duration'P1D'` or `Namespace.EnumType'Member'`.
     fn prefixed_literal(
-        &self,
+        &mut self,
         name: &str,
         text: String,
         name_span: Span,
     ) -> Result<Literal, ParseError> {
         let quoted = self.span();
-        if name == "duration" {
+        if let Some(lit) = self.unsupported_literal(name, &text, name_span, quoted)? {
+            return Ok(lit);
+        }
+        if name.eq_ignore_ascii_case("duration") {
             return if is_valid_duration(&text) {
+                if name != "duration" {
+                    self.note_unsupported(name_span, UPPER_CASE);
+                }
                 Ok(Literal::Duration(text))
             } else {
                 let found = describe(self.text(quoted));
+                let at = duration_error(&text).map_or(quoted.start, |i| quoted.start + 1 + i);
                 Err(ParseError::new(
-                    quoted.start,
+                    at,
                     "an ISO 8601 duration such as 'P1DT2H'",
                     found,
                     self.input,
@@ -470,6 +621,17 @@ impl<'a> Parser<'a> {
             };
             return Ok(Expr::with_span(kind, Span::new(start, end)));
         }
+        if *self.peek() == TokenKind::RParen {
+            // `all()`: the grammar reads `all()` as far as the `)` (a call without
+            // parameters) before it fails.
+            let close = self.span();
+            return Err(ParseError::new(
+                close.end,
+                "a lambda variable and expression inside 'all(...)'",
+                "'all()'",
+                self.input,
+            ));
+        }
         if *self.peek() != TokenKind::Ident || self.at_reserved_word() {
             return Err(self.error_here("a lambda variable name"));
         }
@@ -486,98 +648,17 @@ impl<'a> Parser<'a> {
         };
         Ok(Expr::with_span(kind, Span::new(start, end)))
     }
+}
 
-    /// The right side of `in`: `(expr, ...)` or a JSON array.
-    fn in_list(&mut self) -> Result<(Vec<Expr>, usize), ParseError> {
-        match self.peek() {
-            TokenKind::LParen => {
-                self.advance();
-                let mut list = Vec::new();
-                if *self.peek() != TokenKind::RParen {
-                    loop {
-                        let item = self.parse_expr(0)?;
-                        let more = *self.peek() == TokenKind::Comma;
-                        list.push(item);
-                        if !more {
-                            break;
-                        }
-                        self.advance();
-                    }
-                }
-                let end = self.expect(TokenKind::RParen, "',' or ')'")?.end;
-                Ok((list, end))
-            }
-            TokenKind::LBracket => {
-                self.advance();
-                let mut list = Vec::new();
-                let end = self.json_items(|lit, span| {
-                    list.push(Expr::with_span(ExprKind::Literal(lit), span))
-                })?;
-                Ok((list, end))
-            }
-            _ => Err(self.error_here("'(' or '[' after 'in'")),
-        }
-    }
+/// Why keywords in another case are refused.
+pub(super) const UPPER_CASE: &str =
+    "keywords in upper or mixed case (OData 4.01 allows any case; Dataverse takes lower case only)";
 
-    /// A JSON array literal starting at `[`.
-    fn array(&mut self) -> Result<(Literal, Span), ParseError> {
-        let start = self.advance().start;
-        let mut items = Vec::new();
-        let end = self.json_items(|lit, _| items.push(lit))?;
-        Ok((Literal::Array(items), Span::new(start, end)))
-    }
-
-    /// Array items after the `[`, through the `]`; returns the end offset.
-    fn json_items(&mut self, mut push: impl FnMut(Literal, Span)) -> Result<usize, ParseError> {
-        self.enter()?;
-        if *self.peek() == TokenKind::RBracket {
-            self.depth -= 1;
-            return Ok(self.advance().end);
-        }
-        loop {
-            let (lit, span) = self.json_value()?;
-            push(lit, span);
-            match self.peek() {
-                TokenKind::Comma => {
-                    self.advance();
-                }
-                TokenKind::RBracket => {
-                    self.depth -= 1;
-                    return Ok(self.advance().end);
-                }
-                _ => return Err(self.error_here("',' or ']'")),
-            }
-        }
-    }
-
-    /// One array item: a JSON string, a primitive literal or a nested array.
-    fn json_value(&mut self) -> Result<(Literal, Span), ParseError> {
-        let span = self.span();
-        let lit = match self.peek().clone() {
-            TokenKind::JsonString(s) => Literal::String(s),
-            TokenKind::Literal(lit) => lit,
-            TokenKind::LBracket => return self.array(),
-            TokenKind::Ident => match keyword_literal(self.text(span)) {
-                Some(lit) => lit,
-                None => return Err(self.error_here("a JSON value")),
-            },
-            TokenKind::Minus if self.token_at(1).span.start == span.end => {
-                let next = self.token_at(1).span;
-                if self.token_at(1).kind != TokenKind::Ident || self.text(next) != "INF" {
-                    return Err(self.error_here("a JSON value"));
-                }
-                self.advance();
-                self.advance();
-                return Ok((
-                    Literal::Double(f64::NEG_INFINITY),
-                    Span::new(span.start, next.end),
-                ));
-            }
-            _ => return Err(self.error_here("a JSON value")),
-        };
-        self.advance();
-        Ok((lit, span))
-    }
+/// The lower-case operator keyword (`in` or a binary operator) `word` spells in any case.
+fn operator_keyword(word: &str) -> Option<&'static str> {
+    std::iter::once("in")
+        .chain(BinaryOp::ALL.iter().map(|op| op.keyword()))
+        .find(|k| word.eq_ignore_ascii_case(k))
 }
 
 /// Identifiers that are literals.
