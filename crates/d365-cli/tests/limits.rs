@@ -96,6 +96,17 @@ fn the_real_limits_apply_unless_turned_off() {
         vec![(200, Some("9".to_owned()), "4".to_owned())],
         "a [limits] table keeps the real values it does not name"
     );
+    std::fs::write(&config, "[limits]\nconcurrent = 0\n").unwrap();
+    let run = TestCommand::new(&[
+        "emulator",
+        "--port",
+        "0",
+        "--config",
+        config.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("must be above 0"), "{}", run.stderr);
     std::fs::write(&config, "limits = \"sometimes\"\n").unwrap();
     let run = TestCommand::new(&[
         "emulator",

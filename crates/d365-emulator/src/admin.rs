@@ -228,19 +228,13 @@ pub(crate) async fn set_limits(State(st): State<AppState>, body: axum::body::Byt
         limits: Option<crate::limits::ServiceLimits>,
     }
     match serde_json::from_slice::<Body>(&body) {
-        Ok(b)
-            if b.limits
-                .is_some_and(|l| l.concurrent == 0 || l.window_secs == 0) =>
-        {
-            error(
-                StatusCode::BAD_REQUEST,
-                "concurrent and window_secs must be above 0".into(),
-            )
-        }
-        Ok(b) => {
-            st.limiter.set(b.limits);
-            axum::Json(json!({"limits": b.limits})).into_response()
-        }
+        Ok(b) => match b.limits.as_ref().map(crate::limits::ServiceLimits::check) {
+            Some(Err(e)) => error(StatusCode::BAD_REQUEST, e),
+            _ => {
+                st.limiter.set(b.limits);
+                axum::Json(json!({"limits": b.limits})).into_response()
+            }
+        },
         Err(e) => error(StatusCode::BAD_REQUEST, format!("not limits: {e}")),
     }
 }

@@ -50,6 +50,18 @@ impl ServiceLimits {
         }
     }
 
+    /// Numbers the limiter can work with: a request, a second of window and one concurrent
+    /// request at least; a window of at most a day (its milliseconds stay far inside `i64`).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.window_secs == 0 || self.concurrent == 0 || self.requests == 0 {
+            return Err("requests, window_secs and concurrent must be above 0".into());
+        }
+        if self.window_secs > 86_400 {
+            return Err("window_secs is at most 86400 (a day)".into());
+        }
+        Ok(())
+    }
+
     /// `--limits real|off|FILE`: `None` for off; a FILE is TOML with any of the fields above
     /// (the rest keep the real values).
     pub fn from_flag(flag: &str) -> Result<Option<Self>, StartError> {
@@ -65,11 +77,9 @@ impl ServiceLimits {
                 let limits: Self = toml::from_str(&text).map_err(|e| {
                     StartError::Config(format!("limits file {path}: {}", e.message()))
                 })?;
-                if limits.window_secs == 0 || limits.concurrent == 0 || limits.requests == 0 {
-                    return Err(StartError::Config(format!(
-                        "limits file {path}: requests, window_secs and concurrent must be above 0"
-                    )));
-                }
+                limits
+                    .check()
+                    .map_err(|e| StartError::Config(format!("limits file {path}: {e}")))?;
                 Ok(Some(limits))
             }
         }
@@ -94,7 +104,10 @@ pub(crate) mod setting {
         d: D,
     ) -> Result<Option<ServiceLimits>, D::Error> {
         match Setting::deserialize(d)? {
-            Setting::Table(limits) => Ok(Some(limits)),
+            Setting::Table(limits) => {
+                limits.check().map_err(serde::de::Error::custom)?;
+                Ok(Some(limits))
+            }
             Setting::Word(w) if w == "real" => Ok(Some(ServiceLimits::real())),
             Setting::Word(w) if w == "off" => Ok(None),
             Setting::Word(w) => Err(serde::de::Error::custom(format!(

@@ -475,3 +475,55 @@ async fn create_entity_key_and_reactivate_entity_key_actions() {
         "Twin A"
     );
 }
+
+/// Two creations of one key at the same moment: one succeeds, the other is refused as the
+/// duplicate it is (the checks and the stored row are one step); and a change set cannot
+/// write keys (its rollback would leave the key list and the store apart).
+#[tokio::test]
+async fn concurrent_key_creations_make_one_key_and_change_sets_write_none() {
+    let org = Org::start(test_config(2)).await;
+    let post = || {
+        org.send(
+            Method::POST,
+            "EntityDefinitions(LogicalName='account')/Keys",
+            Some(json!({"SchemaName": "new_number", "KeyAttributes": ["accountnumber"]})),
+        )
+    };
+    let (a, b) = tokio::join!(post(), post());
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 400], "{a:?} {b:?}");
+    let keys = org
+        .json("EntityDefinitions(LogicalName='account')/Keys")
+        .await;
+    assert_eq!(keys["value"].as_array().unwrap().len(), 1, "{keys}");
+
+    let boundary = "batch_k";
+    let changeset = "changeset_k";
+    let api = format!("{}/api/data/v9.2", org.info.environment_url);
+    let body = format!(
+        "--{boundary}\r\nContent-Type: multipart/mixed; boundary={changeset}\r\n\r\n\
+         --{changeset}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n\
+         POST {api}/EntityDefinitions(LogicalName='account')/Keys HTTP/1.1\r\nContent-Type: application/json\r\n\r\n\
+         {{\"SchemaName\":\"new_name\",\"KeyAttributes\":[\"name\"]}}\r\n\
+         --{changeset}--\r\n--{boundary}--\r\n"
+    );
+    let r = org
+        .http
+        .post(format!("{api}/$batch"))
+        .bearer_auth(&org.token)
+        .header(
+            "Content-Type",
+            format!("multipart/mixed; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains("cannot run inside a change set"), "{text}");
+    let keys = org
+        .json("EntityDefinitions(LogicalName='account')/Keys")
+        .await;
+    assert_eq!(keys["value"].as_array().unwrap().len(), 1, "{keys}");
+}

@@ -596,3 +596,40 @@ async fn every_version_keeps_its_own_version_in_the_urls_it_writes() {
         assert!(who["@odata.context"].as_str().unwrap().starts_with(&api));
     }
 }
+
+/// A page of more parents than one query takes ids (1,000): every parent still gets all its
+/// related rows, lookups and collections alike, in one answer.
+#[tokio::test]
+async fn expands_over_a_page_of_many_parents_lose_nothing() {
+    let c = ctx(1_500).await;
+    let body = c
+        .ok(
+            "accounts?$select=name,_primarycontactid_value\
+             &$expand=Account_Tasks($select=subject),primarycontactid($select=fullname)",
+            &[("prefer", "odata.maxpagesize=5000")],
+        )
+        .await;
+    let rows = body["value"].as_array().unwrap();
+    assert_eq!(rows.len(), 1_500);
+    let tasks: usize = rows
+        .iter()
+        .map(|r| r["Account_Tasks"].as_array().unwrap().len())
+        .sum();
+    let with_regarding = c
+        .ok(
+            "tasks?$filter=_regardingobjectid_value ne null&$count=true&$top=1",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        tasks as u64,
+        with_regarding["@odata.count"].as_u64().unwrap()
+    );
+    for r in rows {
+        assert_eq!(
+            r["primarycontactid"].is_null(),
+            r["_primarycontactid_value"].is_null(),
+            "{r}"
+        );
+    }
+}

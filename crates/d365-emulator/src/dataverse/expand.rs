@@ -32,8 +32,11 @@ use crate::state::AppState;
 
 /// Dataverse's limit on `$expand` options per query, nested ones included.
 const MAX_EXPANDS: usize = 15;
-/// Most related rows read per expanded property and level, over all parent rows.
+/// Most related rows read by one query of an expanded property (over its parents); more is
+/// refused, never cut short silently.
 const MAX_READ: usize = MAX_PAGE_SIZE * 10;
+/// Parent ids per query: one `IN (…)` stays far below SQLite's 32,766 parameters.
+const IDS_PER_QUERY: usize = 1_000;
 
 type Row = Map<String, Json>;
 
@@ -270,6 +273,22 @@ fn target_spec(
     ))
 }
 
+/// The related rows of `ids` (matched on `column`), read [`IDS_PER_QUERY`] ids at a time;
+/// `spec` builds each query's spec from its filter.
+async fn run_by_ids(
+    st: &AppState,
+    target: &EntityType,
+    column: &str,
+    ids: &[uuid::Uuid],
+    spec: impl Fn(SqlFilter) -> Result<PageSpec, DataverseError>,
+) -> Result<Vec<Row>, DataverseError> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        rows.extend(run(st, target, spec(in_filter(column, chunk))?).await?);
+    }
+    Ok(rows)
+}
+
 async fn run(
     st: &AppState,
     target: &EntityType,
@@ -281,6 +300,13 @@ async fn run(
         .read(move |c| exec::query_page(c, &owned, &spec))
         .await
         .map_err(|e| DataverseError::store(&e, "expand"))?;
+    if page.more {
+        return Err(DataverseError::bad_query(format!(
+            "The expanded '{}' rows of this page are more than {MAX_READ}: ask for fewer rows \
+             per page (Prefer: odata.maxpagesize) or put $top or $filter in the $expand.",
+            target.name
+        )));
+    }
     Ok(page
         .rows
         .iter()
@@ -325,15 +351,10 @@ async fn expand_single(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let (spec, _) = target_spec(
-        st,
-        target,
-        item,
-        in_filter(&target.key, &wanted),
-        None,
-        mode,
-    )?;
-    let mut related = run(st, target, spec).await?;
+    let mut related = run_by_ids(st, target, &target.key, &wanted, |filter| {
+        Ok(target_spec(st, target, item, filter, None, mode)?.0)
+    })
+    .await?;
     attach(st, target, &item.options.expand, &mut related, mode).await?;
     let by_key: HashMap<uuid::Uuid, Row> = related
         .into_iter()
@@ -366,15 +387,13 @@ async fn expand_collection(
     if keys.is_empty() {
         return Ok(Default::default());
     }
-    let (spec, added) = target_spec(
-        st,
-        target,
-        item,
-        in_filter(&nav.foreign_key, keys),
-        Some(&nav.foreign_key),
-        mode,
-    )?;
-    let mut related = run(st, target, spec).await?;
+    let fk = Some(nav.foreign_key.as_str());
+    // Whether the foreign key was added to the columns (to group by), to take it out after.
+    let (_, added) = target_spec(st, target, item, SqlFilter::default(), fk, mode)?;
+    let mut related = run_by_ids(st, target, &nav.foreign_key, keys, |filter| {
+        Ok(target_spec(st, target, item, filter, fk, mode)?.0)
+    })
+    .await?;
     // Each parent's rows: a page of them when nesting pages collections, else up to $top.
     let limit = if mode.nested {
         mode.page_size.unwrap_or(MAX_PAGE_SIZE)

@@ -75,10 +75,14 @@ pub fn lookup_name_sql(model: &Model, entity: &EntityType, lookup: &Property) ->
         [] => return None,
         [one] => subquery(one)?,
         many => {
-            // Target names are model identifiers (simple names), never request values.
+            // Target names come from the model (a `--metadata` file, never a request); quoted
+            // as SQL strings all the same.
             let arms: Vec<String> = many
                 .iter()
-                .filter_map(|t| Some(format!("WHEN '{}' THEN {}", t.name, subquery(t)?)))
+                .filter_map(|t| {
+                    let name = t.name.replace('\'', "''");
+                    Some(format!("WHEN '{name}' THEN {}", subquery(t)?))
+                })
                 .collect();
             if arms.is_empty() {
                 return None;

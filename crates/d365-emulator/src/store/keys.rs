@@ -158,8 +158,16 @@ pub fn drop_stray_indexes(conn: &Connection, keys: &[StoredKey]) -> rusqlite::Re
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%\\_ak\\_%' ESCAPE '\\'")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    // Ours only: `{table}_ak_{32 hex}` (see `index_name`), or the old built-in one; a custom
+    // table or column with an `ak` prefix has `_ak_` in its own index names.
+    let ours = |name: &str| {
+        name == "account_ak_accountnumber"
+            || name
+                .rsplit_once("_ak_")
+                .is_some_and(|(_, id)| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
     for name in names {
-        if !keys.iter().any(|k| index_name(k) == name) {
+        if ours(&name) && !keys.iter().any(|k| index_name(k) == name) {
             conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", ident(&name)))?;
         }
     }

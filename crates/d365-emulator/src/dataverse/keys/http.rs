@@ -147,6 +147,18 @@ pub(crate) async fn create(
     Ok(response)
 }
 
+/// The right to write keys, one writer at a time. Keys are the org's definition, kept in
+/// memory beside the store: a `$batch` change set could roll the row back and leave the
+/// memory changed, so key writes are refused inside one.
+async fn key_write(st: &AppState) -> Result<tokio::sync::MutexGuard<'_, ()>, DataverseError> {
+    if st.store.in_atomic() {
+        return Err(DataverseError::key_operation(
+            "entity key operations cannot run inside a change set",
+        ));
+    }
+    Ok(st.keys.writing.lock().await)
+}
+
 /// Checks an `EntityKeyMetadata` for `entity`, stores the key `Pending` and starts its
 /// index job.
 async fn new_key(
@@ -170,6 +182,7 @@ async fn new_key(
     };
     let columns = rules::resolve(entity, &attributes);
     rules::check_columns(entity, &columns)?;
+    let _writing = key_write(st).await?;
     let existing = st.keys.of(&entity.name);
     if existing
         .iter()
@@ -219,6 +232,7 @@ pub(crate) async fn delete(
     entity: &EntityType,
     id: &str,
 ) -> Result<Response, DataverseError> {
+    let _writing = key_write(st).await?;
     let key = find(&st.keys, entity, id)?;
     let row = key.clone();
     st.store

@@ -58,6 +58,9 @@ pub struct DeclaredKey {
 #[derive(Debug, Default)]
 pub struct Keys {
     all: RwLock<Vec<StoredKey>>,
+    /// Held from a key write's checks to its stored row, so two concurrent creations cannot
+    /// both pass the name, column and count checks.
+    pub(crate) writing: tokio::sync::Mutex<()>,
 }
 
 impl Keys {
@@ -234,6 +237,7 @@ pub(crate) fn load(
     }
     Ok(Keys {
         all: RwLock::new(existing),
+        writing: tokio::sync::Mutex::new(()),
     })
 }
 
@@ -264,6 +268,14 @@ fn spawn_index_job(st: &AppState, key: StoredKey) {
             Err(e) => {
                 tracing::error!(error = %e, "alternate key index job failed");
                 st.keys.set_status(&id, status::FAILED);
+                // Stored too, or the next start would take the key for one still building.
+                if let Err(e) = st
+                    .store
+                    .run(move |c| stored::set_status(c, &id, status::FAILED))
+                    .await
+                {
+                    tracing::error!(error = %e, "recording the failed key index job");
+                }
             }
         }
     });
