@@ -641,3 +641,38 @@ async fn a_store_from_before_lookup_types_opens_with_them_inferred() {
     }
     assert!(!tasks["value"].as_array().unwrap().is_empty());
 }
+
+/// `$expand=<nav>/$ref` on a polymorphic lookup gives the reference only under the navigation
+/// property of the table the value points at.
+#[tokio::test]
+async fn a_polymorphic_reference_appears_under_its_own_table_only() {
+    let emulator = start(test_config(0)).await;
+    let api = Api::new(emulator.info()).await;
+    let parent = api
+        .create("contacts", json!({"lastname": "Parent"}), &[])
+        .await;
+    let child = api
+        .create(
+            "contacts",
+            json!({"lastname": "Child",
+                   "parentcustomerid_contact@odata.bind": format!("/contacts({parent})")}),
+            &[],
+        )
+        .await;
+    let row = api
+        .get(
+            format!(
+                "contacts({child})?$select=lastname\
+                 &$expand=parentcustomerid_account/$ref,parentcustomerid_contact/$ref"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(row["parentcustomerid_account"], Value::Null, "{row}");
+    assert!(
+        row["parentcustomerid_contact"]["@odata.id"]
+            .as_str()
+            .is_some_and(|id| id.ends_with(&format!("/contacts({parent})"))),
+        "{row}"
+    );
+}

@@ -335,21 +335,40 @@ async fn expand_single(
         .read(move |c| exec::lookup_values(c, &owned, &fk, &ks))
         .await
         .map_err(|e| DataverseError::store(&e, "lookup"))?;
-    if reference {
-        let root = st.api_root();
-        return Ok(pairs
-            .into_iter()
-            .filter_map(|(row, fk)| {
-                let id = format!("{root}/{}({})", target.entity_set, fk?);
-                Some((row, serde_json::json!({ "@odata.id": id })))
-            })
-            .collect());
-    }
     let mut wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
     wanted.sort_unstable();
     wanted.dedup();
     if wanted.is_empty() {
         return Ok(HashMap::new());
+    }
+    if reference {
+        // Only ids the target table holds: a polymorphic lookup (`parentcustomerid_account`)
+        // may point at another table's record.
+        let key = Column {
+            name: target.key.clone(),
+            edm_type: EdmType::Guid,
+            scale: None,
+            expr: None,
+        };
+        let found: std::collections::HashSet<uuid::Uuid> =
+            run_by_ids(st, target, &target.key, &wanted, |filter| {
+                let (mut spec, _) = target_spec(st, target, item, filter, None, mode)?;
+                spec.columns = vec![key.clone()];
+                Ok(spec)
+            })
+            .await?
+            .iter()
+            .filter_map(|o| key_of(o, target))
+            .collect();
+        let root = st.api_root();
+        return Ok(pairs
+            .into_iter()
+            .filter_map(|(row, fk)| {
+                let fk = fk.filter(|k| found.contains(k))?;
+                let id = format!("{root}/{}({fk})", target.entity_set);
+                Some((row, serde_json::json!({ "@odata.id": id })))
+            })
+            .collect());
     }
     let mut related = run_by_ids(st, target, &target.key, &wanted, |filter| {
         Ok(target_spec(st, target, item, filter, None, mode)?.0)
