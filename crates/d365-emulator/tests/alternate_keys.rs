@@ -527,3 +527,26 @@ async fn concurrent_key_creations_make_one_key_and_change_sets_write_none() {
         .await;
     assert_eq!(keys["value"].as_array().unwrap().len(), 1, "{keys}");
 }
+
+/// Declared keys get the checks a Web API creation gets: one name twice on a table is a clear
+/// start-up error, not the database's.
+#[tokio::test]
+async fn declared_keys_with_one_name_are_refused_at_start() {
+    let named = |columns: &[&str]| AlternateKeyConfig {
+        schema_name: Some("contoso_Key".into()),
+        ..AlternateKeyConfig::new("account", columns)
+    };
+    let config = EmulatorConfig {
+        alternate_keys: vec![named(&["accountnumber"]), named(&["name"])],
+        ..test_config(0)
+    };
+    let e = d365_testkit::Emulator::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        e.to_string()
+            .contains("'contoso_Key' is used by another key"),
+        "{e}"
+    );
+}

@@ -207,6 +207,25 @@ pub(crate) fn load(
             continue;
         }
         let (metadata_id, schema_name) = declared_identity(key);
+        // The checks a Web API creation gets: a name once per table, at most MAX_KEYS.
+        let on_table: Vec<&StoredKey> =
+            existing.iter().filter(|k| k.entity == key.entity).collect();
+        if on_table
+            .iter()
+            .any(|k| k.schema_name.eq_ignore_ascii_case(&schema_name))
+        {
+            return Err(crate::error::StartError::Config(format!(
+                "alternate key on '{}': the name '{schema_name}' is used by another key of the table",
+                key.entity
+            )));
+        }
+        if on_table.len() >= rules::MAX_KEYS {
+            return Err(crate::error::StartError::Config(format!(
+                "alternate keys on '{}': at most {} per table",
+                key.entity,
+                rules::MAX_KEYS
+            )));
+        }
         let new = StoredKey {
             metadata_id,
             entity: key.entity.clone(),
