@@ -90,6 +90,9 @@ async fn entity_definitions_select_refuses_unknown_names_and_serves_documented_o
         "EntityDefinitions?$filter=Nope eq 'x'",
         "EntityDefinitions(LogicalName='account')/Attributes?$select=Nope",
         "EntityDefinitions(LogicalName='account')?$expand=Nope",
+        // No items to evaluate, or a short-circuit: still refused.
+        "EntityDefinitions(LogicalName='account')/Keys?$select=Nope",
+        "EntityDefinitions?$filter=LogicalName eq 'nosuchtable' and Nope eq 'x'",
     ] {
         let (status, body) = get(path).await;
         let error: Value = serde_json::from_str(&body).unwrap();

@@ -82,6 +82,11 @@ pub(crate) fn shape_items(
     options: &QueryOptions,
     shape: &Shape,
 ) -> Result<Vec<Value>, DataverseError> {
+    // Unknown names are refused whatever the items (none, or a short-circuited `and`/`or`).
+    select(Map::new(), options, shape)?;
+    if let Some(filter) = &options.filter {
+        check_names(filter, shape)?;
+    }
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         if let Some(filter) = &options.filter
@@ -105,6 +110,26 @@ pub(crate) fn entity_body(context: &str, item: Map<String, Value>) -> String {
     out.insert("@odata.context".into(), json!(context));
     out.extend(item);
     Value::Object(out).to_string()
+}
+
+/// Every property a metadata filter names is one of the type's (the parser bounded the depth).
+fn check_names(expr: &Expr, shape: &Shape) -> Result<(), DataverseError> {
+    match &expr.kind {
+        ExprKind::Binary { lhs, rhs, .. } => {
+            check_names(lhs, shape)?;
+            check_names(rhs, shape)
+        }
+        ExprKind::Unary { operand, .. } => check_names(operand, shape),
+        ExprKind::Member(path) => {
+            let name = path.join("/");
+            if shape.has(&name) {
+                Ok(())
+            } else {
+                Err(shape.unknown(&name))
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `$filter` over metadata: comparisons of properties with literals, `and`, `or`, `not`.
