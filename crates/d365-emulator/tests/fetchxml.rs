@@ -428,3 +428,67 @@ async fn bad_fetchxml_gets_a_clear_dataverse_error() {
         assert!(message.contains(words), "{xml}: {message}");
     }
 }
+
+/// `<order>` on a lookup sorts by the related record's primary name, as `$orderby` does
+/// (Learn, "Order rows using FetchXml": lookup columns), across pages of the paging cookie.
+#[tokio::test]
+async fn order_on_a_lookup_sorts_by_the_related_name_across_pages() {
+    let c = Ctx::new(20).await;
+    let ids = |v: &Value| -> Vec<String> {
+        v["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["accountid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let odata = ids(&c
+        .odata("accounts?$select=name&$orderby=_primarycontactid_value desc")
+        .await);
+    let by_name = c
+        .odata(
+            "accounts?$select=_primarycontactid_value&$expand=primarycontactid($select=fullname)",
+        )
+        .await;
+    let mut names: Vec<String> = by_name["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["primarycontactid"]["fullname"]
+                .as_str()
+                .unwrap_or("")
+                .to_lowercase()
+        })
+        .collect();
+    names.sort();
+    assert!(
+        names.windows(2).any(|w| w[0] != w[1]),
+        "the names differ: {names:?}"
+    );
+    let mut seen = Vec::new();
+    let (mut page, mut cookie) = (1u32, None::<String>);
+    loop {
+        assert!(page < 6, "paging does not end");
+        let cookie_attr = cookie
+            .as_ref()
+            .map(|c| format!(" paging-cookie=\"{}\"", xml_escape(c)))
+            .unwrap_or_default();
+        let (status, body) = c
+            .fetch(
+                "accounts",
+                &format!(
+                    "<fetch count=\"7\" page=\"{page}\"{cookie_attr}><entity name=\"account\"><attribute name=\"name\"/><order attribute=\"primarycontactid\" descending=\"true\"/></entity></fetch>"
+                ),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        seen.extend(ids(&body));
+        let Some(annotation) = body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"].as_str() else {
+            break;
+        };
+        let (next, inner) = next_page(annotation);
+        (page, cookie) = (next, Some(inner));
+    }
+    assert_eq!(seen, odata, "FetchXML and $orderby agree, every row once");
+}

@@ -168,19 +168,10 @@ pub fn plan(
     }
     let mut order: Vec<(Column, bool)> = Vec::new();
     for o in &fetch.orders {
-        order.push((column(resolve(entity, &o.attribute)?), o.descending));
+        let by = column(resolve(entity, &o.attribute)?);
+        order.extend(super::plan::sorted_by(model, entity, by, o.descending));
     }
-    if !order.iter().any(|(c, _)| c.name == entity.key) {
-        order.push((
-            Column {
-                name: entity.key.clone(),
-                edm_type: EdmType::Guid,
-                scale: None,
-                expr: None,
-            },
-            false,
-        ));
-    }
+    let order = super::plan::with_key_last(entity, order);
     let filter = SqlFilter::all(wheres);
     Ok(FetchPlan {
         columns: columns(entity, &fetch.attributes)?,

@@ -145,10 +145,8 @@ pub fn column_equals(column: &str, value: Value) -> SqlFilter {
     }
 }
 
-/// The full ORDER BY: the requested columns, then the primary key (Dataverse adds it too, and
-/// keyset paging needs a unique last column). A lookup sorts as Dataverse sorts it, by the
-/// related record's primary name (a column named as Dataverse names it, `primarycontactidname`),
-/// then by its id.
+/// The full ORDER BY of `$orderby`: the requested columns (see [`sorted_by`]), then the primary
+/// key (Dataverse adds it too, and keyset paging needs a unique last column).
 pub fn order_columns(
     model: &Model,
     entity: &EntityType,
@@ -157,31 +155,51 @@ pub fn order_columns(
     let mut cols: Vec<(Column, bool)> = Vec::new();
     for o in order {
         let p = &o.property;
-        if let Some(expr) = entity
-            .property(&p.name)
-            .and_then(|lookup| lookup_name_sql(model, entity, lookup))
-        {
-            let base = p.name.trim_start_matches('_').trim_end_matches("_value");
-            cols.push((
-                Column {
-                    name: format!("{base}name"),
-                    edm_type: EdmType::String,
-                    scale: None,
-                    expr: Some(expr),
-                },
-                o.descending,
-            ));
-        }
+        let column = Column {
+            name: p.name.clone(),
+            edm_type: p.edm_type,
+            scale: p.scale,
+            expr: None,
+        };
+        cols.extend(sorted_by(model, entity, column, o.descending));
+    }
+    with_key_last(entity, cols)
+}
+
+/// One sort column as Dataverse sorts it, `$orderby` and FetchXML `<order>` alike: a lookup by
+/// the related record's primary name (a column named as Dataverse names it,
+/// `primarycontactidname`), then by its id; any other column by itself.
+pub fn sorted_by(
+    model: &Model,
+    entity: &EntityType,
+    column: Column,
+    descending: bool,
+) -> Vec<(Column, bool)> {
+    let mut cols = Vec::new();
+    if let Some(expr) = entity
+        .property(&column.name)
+        .and_then(|lookup| lookup_name_sql(model, entity, lookup))
+    {
+        let base = column
+            .name
+            .trim_start_matches('_')
+            .trim_end_matches("_value");
         cols.push((
             Column {
-                name: p.name.clone(),
-                edm_type: p.edm_type,
-                scale: p.scale,
-                expr: None,
+                name: format!("{base}name"),
+                edm_type: EdmType::String,
+                scale: None,
+                expr: Some(expr),
             },
-            o.descending,
+            descending,
         ));
     }
+    cols.push((column, descending));
+    cols
+}
+
+/// The key last, ascending, unless the order has it already: every order is total.
+pub fn with_key_last(entity: &EntityType, mut cols: Vec<(Column, bool)>) -> Vec<(Column, bool)> {
     if !cols.iter().any(|(c, _)| c.name == entity.key) {
         cols.push((
             Column {
