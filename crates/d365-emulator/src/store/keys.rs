@@ -244,18 +244,32 @@ mod tests {
             stored.iter().map(|k| k.status.as_str()).collect::<Vec<_>>(),
             ["Failed", "Active"]
         );
-        // An older emulator's built-in key index goes; the stored keys' indexes stay.
-        conn.execute_batch("CREATE UNIQUE INDEX t_ak_a ON t (id, a)")
-            .unwrap();
+        // An older emulator's built-in key index and the index of a key no longer stored go;
+        // the stored keys' indexes stay, and so do indexes that only look alike (a custom
+        // `ak_` publisher prefix).
+        let gone = StoredKey {
+            metadata_id: uuid::Uuid::new_v4(),
+            ..on_b.clone()
+        };
+        conn.execute_batch(&format!(
+            "CREATE UNIQUE INDEX account_ak_accountnumber ON t (id, a);
+             CREATE INDEX t_ak_parentid ON t (a);
+             CREATE UNIQUE INDEX {} ON t (id, b);",
+            index_name(&gone)
+        ))
+        .unwrap();
         drop_stray_indexes(&conn, std::slice::from_ref(&on_b)).unwrap();
-        let left: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 't_ak_%'")
+        let mut left: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%ak%'")
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(left, [index_name(&on_b)]);
+        left.sort();
+        let mut expected = vec![index_name(&on_b), "t_ak_parentid".to_owned()];
+        expected.sort();
+        assert_eq!(left, expected);
         assert!(delete(&mut conn, &on_b).unwrap());
         conn.execute("INSERT INTO t (a, b) VALUES ('y', 2)", [])
             .unwrap();
