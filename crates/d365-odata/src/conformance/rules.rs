@@ -218,6 +218,7 @@ pub(super) fn parse_rule(
         "searchExpr" => decoded(input, 0, crate::query::check_search),
         // A valid binary literal is refused as unsupported; any other literal is not one.
         "binaryLiteral" => literal_rule(input, true, |_| false),
+        _ if rule.starts_with("geography") || rule.starts_with("geometry") => geo_rule(rule, input),
         "orderbyItem" => decoded(input, 0, |t| {
             crate::parse_orderby(t).and_then(|items| match items.len() {
                 1 => Ok(()),
@@ -534,4 +535,44 @@ fn check_functions_called(
         ));
     }
     Ok(())
+}
+
+/// A geo literal rule (`geographyPoint`, `geometryCollection`, ...): the prefix and
+/// shape the rule names, then the parser, which refuses a valid one as unsupported.
+fn geo_rule(rule: &str, input: &str) -> Parsed {
+    use crate::literal::geo::{GeoKind, check};
+    let prefix = if rule.starts_with("geography") {
+        "geography"
+    } else {
+        "geometry"
+    };
+    let shape = &rule[prefix.len()..];
+    let kind = match shape {
+        "Collection" => GeoKind::Collection,
+        "LineString" => GeoKind::LineString,
+        "MultiLineString" => GeoKind::MultiLineString,
+        "MultiPoint" => GeoKind::MultiPoint,
+        "MultiPolygon" => GeoKind::MultiPolygon,
+        "Point" => GeoKind::Point,
+        _ => GeoKind::Polygon,
+    };
+    let (text, map) = decode_with_map(input)?;
+    let matched = prefix
+        .bytes()
+        .zip(text.bytes())
+        .take_while(|(p, t)| p.eq_ignore_ascii_case(t))
+        .count();
+    if matched < prefix.len() {
+        return Err((map[matched], format!("'{prefix}'")));
+    }
+    // sridLiteral ends at the first ';': the shape starts after it.
+    let body = text[prefix.len()..].strip_prefix('\'');
+    if let Some(body) = body
+        && let Ok(found) = check(body.strip_suffix('\'').unwrap_or(body))
+        && found != kind
+    {
+        let at = prefix.len() + 1 + body.find(';').map_or(0, |i| i + 1);
+        return Err((map[at], format!("a {shape} literal")));
+    }
+    literal_rule(input, true, |_| false)
 }

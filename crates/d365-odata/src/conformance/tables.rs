@@ -19,62 +19,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
         "payload (JSON body) values are serde's job, not URL syntax",
     ),
     ("request-id", "$batch request ids belong to the batch crate"),
-    (
-        "geographyCollection",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geographyLineString",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geographyMultiLineString",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geographyMultiPoint",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geographyMultiPolygon",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geographyPoint",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geographyPolygon",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geometryCollection",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geometryLineString",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geometryMultiLineString",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geometryMultiPoint",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geometryMultiPolygon",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geometryPoint",
-        "geo literals: Dataverse has no spatial types",
-    ),
-    (
-        "geometryPolygon",
-        "geo literals: Dataverse has no spatial types",
-    ),
 ];
 
 /// OData 4.01 features that Dataverse does not have, recognised in the raw input of
@@ -110,9 +54,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
         "%7B",
         "JSON objects in URLs (complex values, entity references): not in Dataverse",
     ),
-    ("geography'", "geo literals: Dataverse has no spatial types"),
-    ("geometry'", "geo literals: Dataverse has no spatial types"),
-    ("geo.", "geo functions: Dataverse has no spatial types"),
     (
         ";@",
         "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
@@ -188,6 +129,23 @@ pub const RULES: &[(&str, &str)] = &[
         "binaryLiteral",
         "parse_literal: binary'...' is refused as unsupported",
     ),
+    (
+        "geographyPoint",
+        "parse_literal: geography'...'/geometry'...' of the rule's shape, refused as unsupported",
+    ),
+    ("geographyLineString", "as geographyPoint"),
+    ("geographyPolygon", "as geographyPoint"),
+    ("geographyMultiPoint", "as geographyPoint"),
+    ("geographyMultiLineString", "as geographyPoint"),
+    ("geographyMultiPolygon", "as geographyPoint"),
+    ("geographyCollection", "as geographyPoint"),
+    ("geometryPoint", "as geographyPoint"),
+    ("geometryLineString", "as geographyPoint"),
+    ("geometryPolygon", "as geographyPoint"),
+    ("geometryMultiPoint", "as geographyPoint"),
+    ("geometryMultiLineString", "as geographyPoint"),
+    ("geometryMultiPolygon", "as geographyPoint"),
+    ("geometryCollection", "as geographyPoint"),
     ("orderbyItem", "parse_orderby, one item"),
     ("selectItem", "parse_select"),
     ("expandItem", "parse_expand"),

@@ -524,6 +524,9 @@ impl<'a> Parser<'a> {
         if *self.peek() == TokenKind::LParen && name.eq_ignore_ascii_case("case") {
             return Some(self.case_expr(first));
         }
+        if *self.peek() == TokenKind::LParen {
+            return self.geo_call(name, first);
+        }
         None
     }
 

@@ -4,9 +4,12 @@
 
 use super::Parser;
 use crate::error::{ParseError, describe};
-use crate::expr::{Expr, ExprKind, Span};
+use crate::expr::{Arg, Expr, ExprKind, Span};
 use crate::lexer::TokenKind;
 use crate::literal::Literal;
+
+/// Why geo literals are refused.
+const GEO_LITERALS: &str = "geo literals: Dataverse has no spatial types";
 
 impl Parser<'_> {
     /// An annotation at the current `@[Namespace.]Term[#Qualifier]` (annotationExpr,
@@ -46,6 +49,40 @@ impl Parser<'_> {
         Ok(span)
     }
 
+    /// `geo.distance(a,b)`, `geo.intersects(a,b)`, `geo.length(a)` at the current `(`;
+    /// `None` (a function of the model, named `geo.*`) when the arguments are named
+    /// or absent, as functionExprParameters has them.
+    #[inline(never)]
+    pub(super) fn geo_call(&mut self, name: &str, first: Span) -> Option<Result<Expr, ParseError>> {
+        let arity = match name.to_ascii_lowercase().as_str() {
+            "geo.distance" | "geo.intersects" => 2,
+            "geo.length" => 1,
+            _ => return None,
+        };
+        let next = &self.token_at(1).kind;
+        let named = *next == TokenKind::Ident && self.token_at(2).kind == TokenKind::Equals;
+        if named || *next == TokenKind::RParen {
+            return None;
+        }
+        Some(self.geo_args(name, arity, first))
+    }
+
+    fn geo_args(&mut self, name: &str, arity: usize, first: Span) -> Result<Expr, ParseError> {
+        self.advance();
+        let mut args = Vec::with_capacity(arity);
+        for i in 0..arity {
+            if i > 0 {
+                self.expect(TokenKind::Comma, "',' and the next argument")?;
+            }
+            args.push(Arg::Positional(self.parse_expr(0)?));
+        }
+        let close = self.expect(TokenKind::RParen, "')'")?;
+        let span = Span::new(first.start, close.end);
+        self.note_unsupported(span, "geo functions: Dataverse has no spatial types");
+        let name = name.to_owned();
+        Ok(Expr::with_span(ExprKind::Call { name, args }, span))
+    }
+
     /// `case(cond:value, ...)` (caseExpr, OData 4.01) at the current `(`; stands in as
     /// `null`.
     pub(super) fn case_expr(&mut self, name: Span) -> Result<Expr, ParseError> {
@@ -67,8 +104,8 @@ impl Parser<'_> {
         Ok(Expr::with_span(ExprKind::Literal(Literal::Null), span))
     }
 
-    /// `binary'...'` (and, later, other literals Dataverse has no type for); `None` for a
-    /// prefix this function does not know.
+    /// `binary'...'`, `geography'...'`, `geometry'...'` (literals Dataverse has no type
+    /// for); `None` for a prefix this function does not know.
     pub(super) fn unsupported_literal(
         &mut self,
         prefix: &str,
@@ -76,6 +113,22 @@ impl Parser<'_> {
         prefix_span: Span,
         quoted: Span,
     ) -> Result<Option<Literal>, ParseError> {
+        if ["geography", "geometry"]
+            .iter()
+            .any(|p| prefix.eq_ignore_ascii_case(p))
+        {
+            if let Err((i, expected)) = crate::literal::geo::check(text) {
+                let found = describe(self.text(quoted));
+                return Err(ParseError::new(
+                    quoted.start + 1 + i,
+                    expected,
+                    found,
+                    self.input,
+                ));
+            }
+            self.note_unsupported(Span::new(prefix_span.start, quoted.end), GEO_LITERALS);
+            return Ok(Some(Literal::String(text.to_owned())));
+        }
         if !prefix.eq_ignore_ascii_case("binary") {
             return Ok(None);
         }
