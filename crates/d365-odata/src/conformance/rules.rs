@@ -170,9 +170,6 @@ pub(super) fn parse_rule(
                 Some((p, q)) => (p, Some(q)),
                 None => (input, None),
             };
-            if key_as_segment(path, constraints) {
-                return RuleResult::Skip(KEY_AS_SEGMENT);
-            }
             if query_text.is_some_and(has_optional_dollar) {
                 return RuleResult::Skip(OPTIONAL_DOLLAR);
             }
@@ -411,15 +408,6 @@ fn leading_space(query: &str) -> bool {
 }
 
 /// Key-as-segment (`Employees/A1245`, `OrderItems/2001/1`) or an index segment (`/0`).
-fn key_as_segment(path: &str, constraints: &BTreeMap<String, Vec<String>>) -> bool {
-    let key_literals = constraints.get("keyPathLiteral");
-    path.split('/').skip(1).any(|segment| {
-        let digits = segment.strip_prefix('-').unwrap_or(segment);
-        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-            || key_literals.is_some_and(|k| k.iter().any(|l| l == segment))
-    })
-}
-
 fn names<'a>(constraints: &'a BTreeMap<String, Vec<String>>, rules: &[&str]) -> Vec<&'a str> {
     rules
         .iter()

@@ -25,8 +25,6 @@ pub const NOT_IMPLEMENTED: &[(&str, &str)] = &[
 /// otherwise implemented rules: `(marker, reason)`. A case whose input contains a
 /// marker is skipped.
 pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
-    ("$crossjoin", "$crossjoin: not in Dataverse"),
-    ("$all", "$all: not in Dataverse"),
     (
         "$metadata#",
         "context URLs are response metadata, never parsed",
@@ -36,8 +34,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
         "$id belongs to the DELETE .../$ref handler, not to QueryOptions",
     ),
     ("$entity", "$entity?$id=: not in Dataverse"),
-    ("$query", "POST /$query: not in Dataverse"),
-    ("$each", "$each: not in Dataverse"),
     (
         "$filter(",
         "filter path segments and filtered collections: not in Dataverse",
@@ -68,9 +64,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
 pub(super) const OPTIONAL_DOLLAR: &str = "4.01 optional '$' and case-insensitive system query option names: Dataverse needs '$' and lower case (anything else is a custom option there)";
 /// Reason for skipping option values that start with whitespace.
 pub(super) const LEADING_SPACE: &str = "whitespace right after an option's '=' (`$filter= true`): the ABNF refuses it, Dataverse (ODL's lexer) skips it, and the crate follows the service";
-/// Reason for skipping key-as-segment URLs.
-pub(super) const KEY_AS_SEGMENT: &str =
-    "key-as-segment and collection index segments (4.01): Dataverse uses parentheses";
 /// Reason for skipping nested `$select` options and function signatures.
 pub(super) const SELECT_OPTIONS: &str =
     "nested options and operation signatures in $select (4.01): not in Dataverse";

@@ -162,7 +162,7 @@ impl<'a> Parser<'a> {
         span
     }
 
-    fn at_reserved_word(&self) -> bool {
+    pub(crate) fn at_reserved_word(&self) -> bool {
         *self.peek() == TokenKind::Ident && is_reserved_word(self.text(self.span()))
     }
 
