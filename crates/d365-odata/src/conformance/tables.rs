@@ -35,14 +35,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
     ),
     ("$entity", "$entity?$id=: not in Dataverse"),
     (
-        "$filter(",
-        "filter path segments and filtered collections: not in Dataverse",
-    ),
-    (
-        "$count(",
-        "filtered $count in expressions and expand: not in Dataverse",
-    ),
-    (
         "{",
         "JSON objects in URLs (complex values, entity references): not in Dataverse",
     ),

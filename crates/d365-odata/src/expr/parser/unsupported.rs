@@ -8,6 +8,9 @@ use crate::expr::{Arg, Expr, ExprKind, Span};
 use crate::lexer::TokenKind;
 use crate::literal::Literal;
 
+/// Why `$filter(...)` and `$count(...)` segments in expressions are refused.
+const FILTERED_COLLECTIONS: &str = "filtered collections in expressions (/$filter(...), /$count(...), OData 4.01): not in Dataverse";
+
 /// Why geo literals are refused.
 const GEO_LITERALS: &str = "geo literals: Dataverse has no spatial types";
 
@@ -39,6 +42,11 @@ impl Parser<'_> {
     /// `Namespace.Function(...)` (boundFunctionExpr) or a key predicate under `$root/`
     /// inside a member path; returns the span of the parentheses.
     pub(super) fn segment_call(&mut self, segment: &str, root: &str) -> Result<Span, ParseError> {
+        match segment {
+            "$filter" => return self.filter_segment(),
+            "$count" => return self.count_options(),
+            _ => {}
+        }
         let start = self.span().start;
         let (_, span) = self.call_args()?;
         if root != "$root" {
@@ -47,6 +55,74 @@ impl Parser<'_> {
             self.note_unsupported(Span::new(name_start, span.end), what);
         }
         Ok(span)
+    }
+
+    /// `/$filter(boolCommonExpr)` in a member path (filterExpr), with the key
+    /// predicates that may follow it; returns the span from `(` on.
+    #[inline(never)]
+    fn filter_segment(&mut self) -> Result<Span, ParseError> {
+        let open = self.advance();
+        self.parse_expr(0)?;
+        let mut end = self.expect(TokenKind::RParen, "')'")?.end;
+        while *self.peek() == TokenKind::LParen && self.glued(0) {
+            end = self.call_args()?.1.end;
+        }
+        let span = Span::new(open.start - "$filter".len(), end);
+        self.note_unsupported(span, FILTERED_COLLECTIONS);
+        Ok(Span::new(open.start, end))
+    }
+
+    /// `/$count( expandCountOption *( SEMI expandCountOption ) )`, where
+    /// `expandCountOption = filter / search`; returns the span of the parentheses.
+    #[inline(never)]
+    fn count_options(&mut self) -> Result<Span, ParseError> {
+        let open = self.advance();
+        loop {
+            let option = self.text(self.span());
+            let is_option = matches!(option, "$filter" | "$search")
+                && self.token_at(1).kind == TokenKind::Equals;
+            if !is_option {
+                return Err(self.error_here("$filter= or $search="));
+            }
+            self.advance();
+            self.advance();
+            if option == "$filter" {
+                self.parse_expr(0)?;
+            } else {
+                self.search_until_close()?;
+            }
+            match self.peek() {
+                TokenKind::Semicolon => {
+                    self.advance();
+                }
+                _ => break,
+            }
+        }
+        let close = self.expect(TokenKind::RParen, "';' or ')'")?;
+        let span = Span::new(open.start - "$count".len(), close.end);
+        self.note_unsupported(span, FILTERED_COLLECTIONS);
+        Ok(Span::new(open.start, close.end))
+    }
+
+    /// A `$search` value inside `$count(...)`: the tokens up to the `;` or `)` that
+    /// ends it, checked with the `$search` grammar.
+    fn search_until_close(&mut self) -> Result<(), ParseError> {
+        let start = self.span().start;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                TokenKind::Eof => break,
+                TokenKind::Semicolon if depth == 0 => break,
+                TokenKind::RParen if depth == 0 => break,
+                TokenKind::RParen => depth -= 1,
+                TokenKind::LParen => depth += 1,
+                _ => {}
+            }
+            self.advance();
+        }
+        let end = self.span().start;
+        let text = self.input[start..end].trim_end();
+        crate::query::check_search(text).map_err(|e| e.rebase(start, self.input))
     }
 
     /// `geo.distance(a,b)`, `geo.intersects(a,b)`, `geo.length(a)` at the current `(`;
