@@ -135,9 +135,6 @@ pub(super) fn parse_rule(
             if leading_space(input) {
                 return RuleResult::Skip(LEADING_SPACE);
             }
-            if rule == "select" && input.contains('(') {
-                return RuleResult::Skip(SELECT_OPTIONS);
-            }
             // One option: a second pair is where the rule stops matching.
             let (one, rest_at) = match input.find('&') {
                 Some(amp) if rule != "queryOptions" => (&input[..amp], Some(amp)),
@@ -172,9 +169,6 @@ pub(super) fn parse_rule(
             };
             if query_text.is_some_and(has_optional_dollar) {
                 return RuleResult::Skip(OPTIONAL_DOLLAR);
-            }
-            if query_text.is_some_and(|q| q.contains("$select=") && q.contains('(')) {
-                return RuleResult::Skip(SELECT_OPTIONS);
             }
             resource_path(path, constraints)
                 .and_then(|()| query_text.map_or(Ok(()), |q| query(q, path.len() + 1).map(|_| ())))

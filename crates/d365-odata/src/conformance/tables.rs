@@ -42,23 +42,12 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
         "%7B",
         "JSON objects in URLs (complex values, entity references): not in Dataverse",
     ),
-    (
-        ";@",
-        "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
-    ),
-    (
-        "(@",
-        "parameter aliases inside $expand/$select options: not in Dataverse (B5.1)",
-    ),
 ];
 
 /// Reason for skipping `$`-less or mixed-case system query option names.
 pub(super) const OPTIONAL_DOLLAR: &str = "4.01 optional '$' and case-insensitive system query option names: Dataverse needs '$' and lower case (anything else is a custom option there)";
 /// Reason for skipping option values that start with whitespace.
 pub(super) const LEADING_SPACE: &str = "whitespace right after an option's '=' (`$filter= true`): the ABNF refuses it, Dataverse (ODL's lexer) skips it, and the crate follows the service";
-/// Reason for skipping nested `$select` options and function signatures.
-pub(super) const SELECT_OPTIONS: &str =
-    "nested options and operation signatures in $select (4.01): not in Dataverse";
 
 /// Implemented rules and what they are checked with.
 pub const RULES: &[(&str, &str)] = &[

@@ -17,7 +17,7 @@ const GEO_LITERALS: &str = "geo literals: Dataverse has no spatial types";
 impl Parser<'_> {
     /// An annotation at the current `@[Namespace.]Term[#Qualifier]` (annotationExpr,
     /// annotationInQuery); returns its span.
-    pub(super) fn annotation(&mut self) -> Result<Span, ParseError> {
+    pub(crate) fn annotation(&mut self) -> Result<Span, ParseError> {
         let at = self.advance();
         let mut end = at.end;
         while *self.peek() == TokenKind::Dot && self.glued(0) {
