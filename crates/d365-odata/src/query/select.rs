@@ -129,7 +129,11 @@ fn matching_paren(text: &str, open: usize) -> Option<usize> {
 
 /// A property name, or an annotation (`@Core.Messages`, primitiveAnnotationInQuery),
 /// which is noted as unsupported.
-fn segment(parser: &mut Parser, text: &str, expected: &str) -> Result<(String, Span), ParseError> {
+fn segment(
+    parser: &mut Parser<'_>,
+    text: &str,
+    expected: &str,
+) -> Result<(String, Span), ParseError> {
     if *parser.peek() == TokenKind::Alias {
         let span = parser.annotation()?;
         return Ok((text[span.start..span.end].to_owned(), span));
