@@ -34,14 +34,6 @@ pub const UNSUPPORTED_FEATURES: &[(&str, &str)] = &[
         "$id belongs to the DELETE .../$ref handler, not to QueryOptions",
     ),
     ("$entity", "$entity?$id=: not in Dataverse"),
-    (
-        "{",
-        "JSON objects in URLs (complex values, entity references): not in Dataverse",
-    ),
-    (
-        "%7B",
-        "JSON objects in URLs (complex values, entity references): not in Dataverse",
-    ),
 ];
 
 /// Reason for skipping `$`-less or mixed-case system query option names.

@@ -397,8 +397,8 @@ impl<'a> Parser<'a> {
                     Span::new(span.start, close.end),
                 ))
             }
-            TokenKind::LBracket => {
-                let (lit, span) = self.array()?;
+            TokenKind::LBracket | TokenKind::LBrace => {
+                let (lit, span) = self.array_or_object()?;
                 Ok(Expr::with_span(ExprKind::Literal(lit), span))
             }
             TokenKind::Ident => self.parse_name(),
