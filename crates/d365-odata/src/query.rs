@@ -487,6 +487,14 @@ fn print_select(items: &[SelectItem]) -> String {
     parts.join(",")
 }
 
+/// Whether `text` is an odataIdentifier (a letter or `_`, then letters, digits, `_`).
+pub(crate) fn is_identifier(text: &str) -> bool {
+    text.chars()
+        .next()
+        .is_some_and(|c| c == '_' || c.is_alphabetic())
+        && text.chars().all(|c| c == '_' || c.is_alphanumeric())
+}
+
 /// Splits on `sep` outside parentheses, brackets and quoted strings
 /// (`'...'` with `''`, `"..."` with `\` escapes). Yields `(offset, piece)`.
 pub(crate) fn split_top_level(text: &str, sep: u8) -> Vec<(usize, &str)> {

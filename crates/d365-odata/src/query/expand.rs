@@ -257,12 +257,7 @@ impl Expand<'_> {
 /// later if Dataverse does not take it). Errors are relative to `name`.
 fn alias_option(name: &str, value: &str) -> Result<(), ParseError> {
     let ident = &name[1..];
-    let ok = ident
-        .chars()
-        .next()
-        .is_some_and(|c| c == '_' || c.is_alphabetic())
-        && ident.chars().all(|c| c == '_' || c.is_alphanumeric());
-    if !ok {
+    if !super::is_identifier(ident) {
         return Err(ParseError::new(
             1,
             "an alias name after '@'",

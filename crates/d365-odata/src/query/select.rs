@@ -82,14 +82,7 @@ fn parens(text: &str, open: usize, depth: usize) -> Result<(usize, &'static str)
     let close = matching_paren(text, open)
         .ok_or_else(|| ParseError::new(text.len(), "')'", "end of input", text))?;
     let inner = &text[open + 1..close];
-    let is_name = |p: &str| {
-        let p = p.trim();
-        p.chars()
-            .next()
-            .is_some_and(|c| c == '_' || c.is_alphabetic())
-            && p.chars().all(|c| c == '_' || c.is_alphanumeric())
-    };
-    if inner.is_empty() || inner.split(',').all(is_name) {
+    if inner.is_empty() || inner.split(',').all(|p| super::is_identifier(p.trim())) {
         return Ok((close + 1, "operation signatures in $select (OData 4.01)"));
     }
     let expand = Expand {
