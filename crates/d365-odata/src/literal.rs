@@ -8,6 +8,8 @@ use std::fmt::{self, Write as _};
 use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 use uuid::Uuid;
 
+pub(crate) mod geo;
+
 /// A primitive literal of a `$filter`, key predicate or parameter alias.
 ///
 /// The `Display` impl prints the canonical OData URL form, chosen so that

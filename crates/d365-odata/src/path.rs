@@ -14,6 +14,9 @@ use crate::lexer::TokenKind;
 use crate::literal::Literal;
 use crate::print::write_args;
 
+mod unsupported;
+use unsupported::{KEY_AS_SEGMENT, Place, dollar_segment, is_key_path_literal};
+
 /// A parsed resource path; the service document (empty path) has no segments.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResourcePath {
@@ -90,6 +93,9 @@ pub fn parse_resource_path(path: &str) -> Result<ResourcePath, ParseError> {
     }
     let whole = decoded.join("/");
     let mut segments = Vec::with_capacity(decoded.len());
+    // The first valid OData 4.01 segment Dataverse does not have; reading goes on so a
+    // later syntax error is reported where it is.
+    let mut unsupported = None;
     let mut base = 0;
     for (i, text) in decoded.iter().enumerate() {
         if bad_encoding == Some(i) {
@@ -100,11 +106,35 @@ pub fn parse_resource_path(path: &str) -> Result<ResourcePath, ParseError> {
                 whole,
             ));
         }
-        let segment = parse_segment(text).map_err(|e| e.rebase(base, &whole))?;
-        segments.push(segment);
+        let place = Place {
+            index: i,
+            count: decoded.len(),
+            next: decoded.get(i + 1).map(String::as_str),
+        };
+        let refuse = |feature: &str| ParseError::unsupported(base, feature, describe(text), &whole);
+        match dollar_segment(text, place) {
+            Some(Ok(feature)) => {
+                unsupported.get_or_insert_with(|| refuse(feature));
+            }
+            Some(Err(e)) => return Err(e.rebase(base, &whole)),
+            None => match parse_segment(text) {
+                Ok(segment) => segments.push(segment),
+                Err(e) if e.unsupported => {
+                    unsupported.get_or_insert(e.rebase(base, &whole));
+                }
+                // keyPathSegments: any run of pchars after the first segment.
+                Err(_) if i > 0 && !text.starts_with('$') && is_key_path_literal(raw[i]) => {
+                    unsupported.get_or_insert_with(|| refuse(KEY_AS_SEGMENT));
+                }
+                Err(e) => return Err(e.rebase(base, &whole)),
+            },
+        }
         base += text.len() + 1;
     }
-    Ok(ResourcePath { segments })
+    match unsupported {
+        Some(e) => Err(e),
+        None => Ok(ResourcePath { segments }),
+    }
 }
 
 fn parse_segment(text: &str) -> Result<Segment, ParseError> {

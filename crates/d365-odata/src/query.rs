@@ -9,18 +9,18 @@ use std::borrow::Cow;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 use crate::error::ParseError;
-use crate::expr::parser::Parser;
-use crate::expr::{Expr, OrderBy, Span, parse_filter, parse_orderby};
-use crate::lexer::TokenKind;
+use crate::expr::{Expr, OrderBy, parse_filter, parse_orderby};
 use crate::print::{print_expr, print_orderby};
 
 mod expand;
 mod search;
+mod select;
 mod unsupported;
 
 pub use expand::parse_expand;
 use expand::print_expand;
 pub(crate) use search::check_search;
+pub use select::parse_select;
 
 /// Everything that can follow the `?` of a Dataverse query URL.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -476,51 +476,6 @@ impl QueryOptions {
     }
 }
 
-/// Parses a `$select` value: `*` or comma-separated property paths.
-pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, ParseError> {
-    let mut parser = Parser::new(text)?;
-    let mut items = Vec::new();
-    loop {
-        if *parser.peek() == TokenKind::Star {
-            parser.advance();
-            items.push(SelectItem::All);
-        } else {
-            let (first, span) = parser.qualified_name("a property name or '*'")?;
-            if *parser.peek() == TokenKind::Dot && parser.span().start == span.end {
-                // allOperationsInSchema = namespace "." STAR
-                parser.advance();
-                let star = parser.expect(TokenKind::Star, "'*' after the namespace")?;
-                parser.note_unsupported(
-                    Span::new(span.start, star.end),
-                    "selecting all operations of a schema ('Namespace.*')",
-                );
-                items.push(SelectItem::All);
-                if *parser.peek() == TokenKind::Comma {
-                    parser.advance();
-                    continue;
-                }
-                parser.expect_end("',' or end of input")?;
-                return Ok(items);
-            }
-            let mut path = vec![first];
-            while *parser.peek() == TokenKind::Slash {
-                parser.advance();
-                path.push(parser.qualified_name("a property name after '/'")?.0);
-            }
-            items.push(SelectItem::Path(path));
-        }
-        match parser.peek() {
-            TokenKind::Comma => {
-                parser.advance();
-            }
-            _ => {
-                parser.expect_end("',' or end of input")?;
-                return Ok(items);
-            }
-        }
-    }
-}
-
 fn print_select(items: &[SelectItem]) -> String {
     let parts: Vec<String> = items
         .iter()
@@ -530,6 +485,14 @@ fn print_select(items: &[SelectItem]) -> String {
         })
         .collect();
     parts.join(",")
+}
+
+/// Whether `text` is an odataIdentifier (a letter or `_`, then letters, digits, `_`).
+pub(crate) fn is_identifier(text: &str) -> bool {
+    text.chars()
+        .next()
+        .is_some_and(|c| c == '_' || c.is_alphabetic())
+        && text.chars().all(|c| c == '_' || c.is_alphanumeric())
 }
 
 /// Splits on `sep` outside parentheses, brackets and quoted strings

@@ -135,9 +135,6 @@ pub(super) fn parse_rule(
             if leading_space(input) {
                 return RuleResult::Skip(LEADING_SPACE);
             }
-            if rule == "select" && input.contains('(') {
-                return RuleResult::Skip(SELECT_OPTIONS);
-            }
             // One option: a second pair is where the rule stops matching.
             let (one, rest_at) = match input.find('&') {
                 Some(amp) if rule != "queryOptions" => (&input[..amp], Some(amp)),
@@ -170,14 +167,8 @@ pub(super) fn parse_rule(
                 Some((p, q)) => (p, Some(q)),
                 None => (input, None),
             };
-            if key_as_segment(path, constraints) {
-                return RuleResult::Skip(KEY_AS_SEGMENT);
-            }
             if query_text.is_some_and(has_optional_dollar) {
                 return RuleResult::Skip(OPTIONAL_DOLLAR);
-            }
-            if query_text.is_some_and(|q| q.contains("$select=") && q.contains('(')) {
-                return RuleResult::Skip(SELECT_OPTIONS);
             }
             resource_path(path, constraints)
                 .and_then(|()| query_text.map_or(Ok(()), |q| query(q, path.len() + 1).map(|_| ())))
@@ -218,6 +209,7 @@ pub(super) fn parse_rule(
         "searchExpr" => decoded(input, 0, crate::query::check_search),
         // A valid binary literal is refused as unsupported; any other literal is not one.
         "binaryLiteral" => literal_rule(input, true, |_| false),
+        _ if rule.starts_with("geography") || rule.starts_with("geometry") => geo_rule(rule, input),
         "orderbyItem" => decoded(input, 0, |t| {
             crate::parse_orderby(t).and_then(|items| match items.len() {
                 1 => Ok(()),
@@ -410,15 +402,6 @@ fn leading_space(query: &str) -> bool {
 }
 
 /// Key-as-segment (`Employees/A1245`, `OrderItems/2001/1`) or an index segment (`/0`).
-fn key_as_segment(path: &str, constraints: &BTreeMap<String, Vec<String>>) -> bool {
-    let key_literals = constraints.get("keyPathLiteral");
-    path.split('/').skip(1).any(|segment| {
-        let digits = segment.strip_prefix('-').unwrap_or(segment);
-        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-            || key_literals.is_some_and(|k| k.iter().any(|l| l == segment))
-    })
-}
-
 fn names<'a>(constraints: &'a BTreeMap<String, Vec<String>>, rules: &[&str]) -> Vec<&'a str> {
     rules
         .iter()
@@ -534,4 +517,44 @@ fn check_functions_called(
         ));
     }
     Ok(())
+}
+
+/// A geo literal rule (`geographyPoint`, `geometryCollection`, ...): the prefix and
+/// shape the rule names, then the parser, which refuses a valid one as unsupported.
+fn geo_rule(rule: &str, input: &str) -> Parsed {
+    use crate::literal::geo::{GeoKind, check};
+    let prefix = if rule.starts_with("geography") {
+        "geography"
+    } else {
+        "geometry"
+    };
+    let shape = &rule[prefix.len()..];
+    let kind = match shape {
+        "Collection" => GeoKind::Collection,
+        "LineString" => GeoKind::LineString,
+        "MultiLineString" => GeoKind::MultiLineString,
+        "MultiPoint" => GeoKind::MultiPoint,
+        "MultiPolygon" => GeoKind::MultiPolygon,
+        "Point" => GeoKind::Point,
+        _ => GeoKind::Polygon,
+    };
+    let (text, map) = decode_with_map(input)?;
+    let matched = prefix
+        .bytes()
+        .zip(text.bytes())
+        .take_while(|(p, t)| p.eq_ignore_ascii_case(t))
+        .count();
+    if matched < prefix.len() {
+        return Err((map[matched], format!("'{prefix}'")));
+    }
+    // sridLiteral ends at the first ';': the shape starts after it.
+    let body = text[prefix.len()..].strip_prefix('\'');
+    if let Some(body) = body
+        && let Ok(found) = check(body.strip_suffix('\'').unwrap_or(body))
+        && found != kind
+    {
+        let at = prefix.len() + 1 + body.find(';').map_or(0, |i| i + 1);
+        return Err((map[at], format!("a {shape} literal")));
+    }
+    literal_rule(input, true, |_| false)
 }

@@ -162,7 +162,7 @@ impl<'a> Parser<'a> {
         span
     }
 
-    fn at_reserved_word(&self) -> bool {
+    pub(crate) fn at_reserved_word(&self) -> bool {
         *self.peek() == TokenKind::Ident && is_reserved_word(self.text(self.span()))
     }
 
@@ -397,8 +397,8 @@ impl<'a> Parser<'a> {
                     Span::new(span.start, close.end),
                 ))
             }
-            TokenKind::LBracket => {
-                let (lit, span) = self.array()?;
+            TokenKind::LBracket | TokenKind::LBrace => {
+                let (lit, span) = self.array_or_object()?;
                 Ok(Expr::with_span(ExprKind::Literal(lit), span))
             }
             TokenKind::Ident => self.parse_name(),
@@ -523,6 +523,9 @@ impl<'a> Parser<'a> {
         }
         if *self.peek() == TokenKind::LParen && name.eq_ignore_ascii_case("case") {
             return Some(self.case_expr(first));
+        }
+        if *self.peek() == TokenKind::LParen {
+            return self.geo_call(name, first);
         }
         None
     }

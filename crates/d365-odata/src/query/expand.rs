@@ -25,15 +25,18 @@ pub(super) struct Expand<'a> {
     pub(super) encoded_semicolons: &'a [usize],
 }
 
-/// Which options may appear in the parentheses after an expand path.
+/// Which options may appear in the parentheses after an expand or select path.
 #[derive(Clone, Copy)]
-enum Nested {
+pub(super) enum Nested {
     /// `nav(...)`: expandOption.
     Options,
     /// `nav/$ref(...)`: expandRefOption (`$filter $search $orderby $skip $top $count`).
     Ref,
     /// `nav/$count(...)`: expandCountOption (`$filter $search`).
     Count,
+    /// `$select=prop(...)`: selectOption (`$filter $search $count $orderby $skip $top
+    /// $compute $select` and aliases).
+    Select,
 }
 
 impl Nested {
@@ -45,6 +48,7 @@ impl Nested {
                 Opt::Filter | Opt::Search | Opt::OrderBy | Opt::Skip | Opt::Top | Opt::Count
             ),
             Nested::Count => matches!(opt, Opt::Filter | Opt::Search),
+            Nested::Select => opt != Opt::Expand && opt.allowed_in_expand(),
         }
     }
 
@@ -55,6 +59,7 @@ impl Nested {
             }
             Nested::Ref => "one of $filter, $search, $orderby, $skip, $top, $count after '$ref'",
             Nested::Count => "$filter or $search after '$count'",
+            Nested::Select => "one of $select, $filter, $orderby, $top, $skip, $count, $search",
         }
     }
 }
@@ -139,7 +144,7 @@ impl Expand<'_> {
 
     /// `$select=a;$top=5` inside the parentheses; `text` starts at `base` in the whole
     /// value. Errors are relative to `text`.
-    fn nested(
+    pub(super) fn nested(
         &self,
         options: &mut QueryOptions,
         text: &str,
@@ -148,6 +153,7 @@ impl Expand<'_> {
         kind: Nested,
     ) -> Result<(), ParseError> {
         let mut seen = [false; Opt::ALL.len()];
+        let mut unsupported = None;
         for (offset, part) in self.options(text, base) {
             if part.trim().is_empty() {
                 continue;
@@ -164,11 +170,22 @@ impl Expand<'_> {
             let value_start = offset + name.len() + 1;
             let lead = name.len() - name.trim_start().len();
             let name = name.trim();
-            if matches!(name, "$levels" | "$compute")
-                && matches!(kind, Nested::Options)
+            if (name == "$compute" && matches!(kind, Nested::Options | Nested::Select)
+                || name == "$levels" && matches!(kind, Nested::Options))
                 && let Some(error) = super::unsupported::unsupported_option(name, value)
             {
                 return Err(error.rebase(value_start, text));
+            }
+            // aliasAndValue in expandOption / selectOption (OData 4.01).
+            if name.starts_with('@') && matches!(kind, Nested::Options | Nested::Select) {
+                alias_option(name, value).map_err(|e| e.rebase(offset + lead, text))?;
+                unsupported.get_or_insert(ParseError::unsupported(
+                    offset + lead,
+                    "parameter aliases inside $expand/$select options (OData 4.01)",
+                    describe(name),
+                    text,
+                ));
+                continue;
             }
             let Some(opt) = Opt::from_name(name).filter(|o| kind.allows(*o)) else {
                 return Err(ParseError::new(
@@ -187,6 +204,13 @@ impl Expand<'_> {
                     text,
                 ));
             }
+            if opt == Opt::Select {
+                options.select = Some(
+                    super::select::select_items(value, depth + 1)
+                        .map_err(|e| e.rebase(value_start, text))?,
+                );
+                continue;
+            }
             if opt == Opt::Expand {
                 options.expand = self
                     .items(value, base + value_start, depth + 1)
@@ -202,7 +226,7 @@ impl Expand<'_> {
                 ParseError::new(value_start, expected, describe(value), text)
             })?;
         }
-        Ok(())
+        unsupported.map_or(Ok(()), Err)
     }
 
     /// The options of `text` (at `base` in the whole value), split on `;`. A `$search`
@@ -227,6 +251,23 @@ impl Expand<'_> {
         }
         merged
     }
+}
+
+/// `@name=value` (aliasAndValue): an identifier after `@`, and a commonExpr (refused
+/// later if Dataverse does not take it). Errors are relative to `name`.
+fn alias_option(name: &str, value: &str) -> Result<(), ParseError> {
+    let ident = &name[1..];
+    if !super::is_identifier(ident) {
+        return Err(ParseError::new(
+            1,
+            "an alias name after '@'",
+            describe(ident),
+            name,
+        ));
+    }
+    crate::expr::parse_filter(value)
+        .map(|_| ())
+        .map_err(|e| e.rebase(name.len() + 1, name))
 }
 
 pub(super) fn print_expand(items: &[ExpandItem]) -> String {

@@ -69,12 +69,7 @@ fn compute(v: &str) -> Result<(), ParseError> {
         }
         let name = item[as_at + 4..].trim_start();
         let name_at = offset + item.len() - name.len();
-        let ok = name
-            .chars()
-            .next()
-            .is_some_and(|c| c == '_' || c.is_alphabetic())
-            && name.chars().all(|c| c == '_' || c.is_alphanumeric());
-        if !ok {
+        if !super::is_identifier(name) {
             return Err(fail(v, name_at, "the computed property's name"));
         }
     }

@@ -62,6 +62,57 @@ impl Parser<'_> {
         Ok((Literal::Array(items), Span::new(start, end)))
     }
 
+    /// Whether the token `ahead` ends a JSON array item or object member.
+    fn value_ends_at(&self, ahead: usize) -> bool {
+        matches!(
+            self.token_at(ahead).kind,
+            TokenKind::Comma | TokenKind::RBracket | TokenKind::RBrace | TokenKind::Eof
+        )
+    }
+
+    /// `arrayOrObject` at the current `[` or `{`.
+    pub(super) fn array_or_object(&mut self) -> Result<(Literal, Span), ParseError> {
+        match self.peek() {
+            TokenKind::LBrace => self.object(),
+            _ => self.array(),
+        }
+    }
+
+    /// `object = begin-object [ member *( value-separator member ) ] end-object`, where
+    /// `member = stringInUrl name-separator valueInUrl`: valid OData 4.01 (complex
+    /// values, entity references) that Dataverse does not take; parsed, noted, and
+    /// standing in as `null`.
+    fn object(&mut self) -> Result<(Literal, Span), ParseError> {
+        let start = self.advance().start;
+        self.enter()?;
+        let mut end = None;
+        if *self.peek() == TokenKind::RBrace {
+            end = Some(self.advance().end);
+        }
+        while end.is_none() {
+            if !matches!(self.peek(), TokenKind::JsonString(_)) {
+                return Err(self.error_here("a member name in double quotes"));
+            }
+            self.advance();
+            self.expect(TokenKind::Colon, "':' after the member name")?;
+            self.json_value()?;
+            match self.peek() {
+                TokenKind::Comma => {
+                    self.advance();
+                }
+                TokenKind::RBrace => end = Some(self.advance().end),
+                _ => return Err(self.error_here("',' or '}'")),
+            }
+        }
+        self.depth -= 1;
+        let span = Span::new(start, end.unwrap_or(start));
+        self.note_unsupported(
+            span,
+            "JSON objects in URLs (complex values, entity references; OData 4.01 arrayOrObject)",
+        );
+        Ok((Literal::Null, span))
+    }
+
     /// Array items after the `[`, through the `]`; returns the end offset.
     fn json_items(&mut self, mut push: impl FnMut(Literal, Span)) -> Result<usize, ParseError> {
         self.enter()?;
@@ -92,9 +143,12 @@ impl Parser<'_> {
         let span = self.span();
         let lit = match self.peek().clone() {
             TokenKind::JsonString(s) => Literal::String(s),
-            TokenKind::Literal(lit) => lit,
-            TokenKind::LBracket => return self.array(),
-            TokenKind::Ident if keyword_literal(self.text(span)).is_some() => {
+            // A literal followed by an operator is an expression (`[1, 2 add 3]`).
+            TokenKind::Literal(lit) if self.value_ends_at(1) => lit,
+            TokenKind::LBracket | TokenKind::LBrace => return self.array_or_object(),
+            TokenKind::Ident
+                if self.value_ends_at(1) && keyword_literal(self.text(span)).is_some() =>
+            {
                 keyword_literal(self.text(span)).unwrap_or(Literal::Null)
             }
             TokenKind::Minus

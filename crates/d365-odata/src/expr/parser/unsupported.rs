@@ -4,14 +4,20 @@
 
 use super::Parser;
 use crate::error::{ParseError, describe};
-use crate::expr::{Expr, ExprKind, Span};
+use crate::expr::{Arg, Expr, ExprKind, Span};
 use crate::lexer::TokenKind;
 use crate::literal::Literal;
+
+/// Why `$filter(...)` and `$count(...)` segments in expressions are refused.
+const FILTERED_COLLECTIONS: &str = "filtered collections in expressions (/$filter(...), /$count(...), OData 4.01): not in Dataverse";
+
+/// Why geo literals are refused.
+const GEO_LITERALS: &str = "geo literals: Dataverse has no spatial types";
 
 impl Parser<'_> {
     /// An annotation at the current `@[Namespace.]Term[#Qualifier]` (annotationExpr,
     /// annotationInQuery); returns its span.
-    pub(super) fn annotation(&mut self) -> Result<Span, ParseError> {
+    pub(crate) fn annotation(&mut self) -> Result<Span, ParseError> {
         let at = self.advance();
         let mut end = at.end;
         while *self.peek() == TokenKind::Dot && self.glued(0) {
@@ -36,6 +42,11 @@ impl Parser<'_> {
     /// `Namespace.Function(...)` (boundFunctionExpr) or a key predicate under `$root/`
     /// inside a member path; returns the span of the parentheses.
     pub(super) fn segment_call(&mut self, segment: &str, root: &str) -> Result<Span, ParseError> {
+        match segment {
+            "$filter" => return self.filter_segment(),
+            "$count" => return self.count_options(),
+            _ => {}
+        }
         let start = self.span().start;
         let (_, span) = self.call_args()?;
         if root != "$root" {
@@ -44,6 +55,108 @@ impl Parser<'_> {
             self.note_unsupported(Span::new(name_start, span.end), what);
         }
         Ok(span)
+    }
+
+    /// `/$filter(boolCommonExpr)` in a member path (filterExpr), with the key
+    /// predicates that may follow it; returns the span from `(` on.
+    #[inline(never)]
+    fn filter_segment(&mut self) -> Result<Span, ParseError> {
+        let open = self.advance();
+        self.parse_expr(0)?;
+        let mut end = self.expect(TokenKind::RParen, "')'")?.end;
+        while *self.peek() == TokenKind::LParen && self.glued(0) {
+            end = self.call_args()?.1.end;
+        }
+        let span = Span::new(open.start - "$filter".len(), end);
+        self.note_unsupported(span, FILTERED_COLLECTIONS);
+        Ok(Span::new(open.start, end))
+    }
+
+    /// `/$count( expandCountOption *( SEMI expandCountOption ) )`, where
+    /// `expandCountOption = filter / search`; returns the span of the parentheses.
+    #[inline(never)]
+    fn count_options(&mut self) -> Result<Span, ParseError> {
+        let open = self.advance();
+        loop {
+            let option = self.text(self.span());
+            let is_option = matches!(option, "$filter" | "$search")
+                && self.token_at(1).kind == TokenKind::Equals;
+            if !is_option {
+                return Err(self.error_here("$filter= or $search="));
+            }
+            self.advance();
+            self.advance();
+            if option == "$filter" {
+                self.parse_expr(0)?;
+            } else {
+                self.search_until_close()?;
+            }
+            match self.peek() {
+                TokenKind::Semicolon => {
+                    self.advance();
+                }
+                _ => break,
+            }
+        }
+        let close = self.expect(TokenKind::RParen, "';' or ')'")?;
+        let span = Span::new(open.start - "$count".len(), close.end);
+        self.note_unsupported(span, FILTERED_COLLECTIONS);
+        Ok(Span::new(open.start, close.end))
+    }
+
+    /// A `$search` value inside `$count(...)`: the tokens up to the `;` or `)` that
+    /// ends it, checked with the `$search` grammar.
+    fn search_until_close(&mut self) -> Result<(), ParseError> {
+        let start = self.span().start;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                TokenKind::Eof => break,
+                TokenKind::Semicolon if depth == 0 => break,
+                TokenKind::RParen if depth == 0 => break,
+                TokenKind::RParen => depth -= 1,
+                TokenKind::LParen => depth += 1,
+                _ => {}
+            }
+            self.advance();
+        }
+        let end = self.span().start;
+        let text = self.input[start..end].trim_end();
+        crate::query::check_search(text).map_err(|e| e.rebase(start, self.input))
+    }
+
+    /// `geo.distance(a,b)`, `geo.intersects(a,b)`, `geo.length(a)` at the current `(`;
+    /// `None` (a function of the model, named `geo.*`) when the arguments are named
+    /// or absent, as functionExprParameters has them.
+    #[inline(never)]
+    pub(super) fn geo_call(&mut self, name: &str, first: Span) -> Option<Result<Expr, ParseError>> {
+        let arity = match name.to_ascii_lowercase().as_str() {
+            "geo.distance" | "geo.intersects" => 2,
+            "geo.length" => 1,
+            _ => return None,
+        };
+        let next = &self.token_at(1).kind;
+        let named = *next == TokenKind::Ident && self.token_at(2).kind == TokenKind::Equals;
+        if named || *next == TokenKind::RParen {
+            return None;
+        }
+        Some(self.geo_args(name, arity, first))
+    }
+
+    fn geo_args(&mut self, name: &str, arity: usize, first: Span) -> Result<Expr, ParseError> {
+        self.advance();
+        let mut args = Vec::with_capacity(arity);
+        for i in 0..arity {
+            if i > 0 {
+                self.expect(TokenKind::Comma, "',' and the next argument")?;
+            }
+            args.push(Arg::Positional(self.parse_expr(0)?));
+        }
+        let close = self.expect(TokenKind::RParen, "')'")?;
+        let span = Span::new(first.start, close.end);
+        self.note_unsupported(span, "geo functions: Dataverse has no spatial types");
+        let name = name.to_owned();
+        Ok(Expr::with_span(ExprKind::Call { name, args }, span))
     }
 
     /// `case(cond:value, ...)` (caseExpr, OData 4.01) at the current `(`; stands in as
@@ -67,8 +180,8 @@ impl Parser<'_> {
         Ok(Expr::with_span(ExprKind::Literal(Literal::Null), span))
     }
 
-    /// `binary'...'` (and, later, other literals Dataverse has no type for); `None` for a
-    /// prefix this function does not know.
+    /// `binary'...'`, `geography'...'`, `geometry'...'` (literals Dataverse has no type
+    /// for); `None` for a prefix this function does not know.
     pub(super) fn unsupported_literal(
         &mut self,
         prefix: &str,
@@ -76,6 +189,22 @@ impl Parser<'_> {
         prefix_span: Span,
         quoted: Span,
     ) -> Result<Option<Literal>, ParseError> {
+        if ["geography", "geometry"]
+            .iter()
+            .any(|p| prefix.eq_ignore_ascii_case(p))
+        {
+            if let Err((i, expected)) = crate::literal::geo::check(text) {
+                let found = describe(self.text(quoted));
+                return Err(ParseError::new(
+                    quoted.start + 1 + i,
+                    expected,
+                    found,
+                    self.input,
+                ));
+            }
+            self.note_unsupported(Span::new(prefix_span.start, quoted.end), GEO_LITERALS);
+            return Ok(Some(Literal::String(text.to_owned())));
+        }
         if !prefix.eq_ignore_ascii_case("binary") {
             return Ok(None);
         }
