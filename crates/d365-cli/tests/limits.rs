@@ -96,28 +96,17 @@ fn the_real_limits_apply_unless_turned_off() {
         vec![(200, Some("9".to_owned()), "4".to_owned())],
         "a [limits] table keeps the real values it does not name"
     );
-    std::fs::write(&config, "[limits]\nconcurrent = 0\n").unwrap();
-    let run = TestCommand::new(&[
-        "emulator",
-        "--port",
-        "0",
-        "--config",
-        config.to_str().unwrap(),
-    ])
-    .run();
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("must be above 0"), "{}", run.stderr);
-    std::fs::write(&config, "limits = \"sometimes\"\n").unwrap();
-    let run = TestCommand::new(&[
-        "emulator",
-        "--port",
-        "0",
-        "--config",
-        config.to_str().unwrap(),
-    ])
-    .run();
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("\"real\", \"off\""), "{}", run.stderr);
+    // Settings the limiter cannot work with: one clear line, exit 2.
+    for (text, words) in [
+        ("[limits]\nconcurrent = 0\n", "must be above 0"),
+        ("limits = \"sometimes\"\n", "\"real\", \"off\""),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let config = config.to_str().unwrap();
+        let run = TestCommand::new(&["emulator", "--port", "0", "--config", config]).run();
+        assert_eq!(run.code, Some(2), "{}", run.stderr);
+        assert!(run.stderr.contains(words), "{text}: {}", run.stderr);
+    }
 }
 
 #[test]

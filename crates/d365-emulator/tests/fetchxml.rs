@@ -105,6 +105,19 @@ fn next_page(cookie_annotation: &str) -> (u32, String) {
     (page, decode(&decode(&attr("pagingcookie"))))
 }
 
+/// One page of seven accounts: `<fetch count="7">` around `entity` (the `<entity>` element),
+/// with the paging cookie of the page before.
+async fn cookie_page(c: &Ctx, page: u32, cookie: Option<&str>, entity: &str) -> (u16, Value) {
+    let cookie_attr = cookie
+        .map(|c| format!(" paging-cookie=\"{}\"", xml_escape(c)))
+        .unwrap_or_default();
+    c.fetch(
+        "accounts",
+        &format!("<fetch count=\"7\" page=\"{page}\"{cookie_attr}>{entity}</fetch>"),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn pages_with_the_paging_cookie_until_no_more_records() {
     let c = Ctx::new(20).await;
@@ -116,18 +129,13 @@ async fn pages_with_the_paging_cookie_until_no_more_records() {
     let (mut page, mut cookie) = (1u32, None::<String>);
     for round in 0.. {
         assert!(round < 5, "paging does not end");
-        let cookie_attr = cookie
-            .as_ref()
-            .map(|c| format!(" paging-cookie=\"{}\"", xml_escape(c)))
-            .unwrap_or_default();
-        let (status, body) = c
-            .fetch(
-                "accounts",
-                &format!(
-                    "<fetch count=\"7\" page=\"{page}\"{cookie_attr}><entity name=\"account\"><attribute name=\"name\"/><attribute name=\"description\"/><order attribute=\"name\"/></entity></fetch>"
-                ),
-            )
-            .await;
+        let (status, body) = cookie_page(
+            &c,
+            page,
+            cookie.as_deref(),
+            "<entity name=\"account\"><attribute name=\"name\"/><attribute name=\"description\"/><order attribute=\"name\"/></entity>",
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         let rows = body["value"].as_array().unwrap();
         assert!(
@@ -470,18 +478,13 @@ async fn order_on_a_lookup_sorts_by_the_related_name_across_pages() {
     let (mut page, mut cookie) = (1u32, None::<String>);
     loop {
         assert!(page < 6, "paging does not end");
-        let cookie_attr = cookie
-            .as_ref()
-            .map(|c| format!(" paging-cookie=\"{}\"", xml_escape(c)))
-            .unwrap_or_default();
-        let (status, body) = c
-            .fetch(
-                "accounts",
-                &format!(
-                    "<fetch count=\"7\" page=\"{page}\"{cookie_attr}><entity name=\"account\"><attribute name=\"name\"/><order attribute=\"primarycontactid\" descending=\"true\"/></entity></fetch>"
-                ),
-            )
-            .await;
+        let (status, body) = cookie_page(
+            &c,
+            page,
+            cookie.as_deref(),
+            "<entity name=\"account\"><attribute name=\"name\"/><order attribute=\"primarycontactid\" descending=\"true\"/></entity>",
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         seen.extend(ids(&body));
         let Some(annotation) = body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"].as_str() else {
