@@ -216,7 +216,6 @@ fn target_spec(
     st: &AppState,
     target: &EntityType,
     item: &ExpandItem,
-    filter: SqlFilter,
     extra_column: Option<&str>,
     mode: Mode,
 ) -> Result<(PageSpec, bool), DataverseError> {
@@ -235,14 +234,13 @@ fn target_spec(
         added = true;
     }
     let filter = match &item.options.filter {
-        Some(f) => {
-            let nested = super::filter::filter_sql(st, target, f, &item.options.aliases)?;
-            SqlFilter {
-                sql: format!("({}) AND ({})", filter.sql, nested.sql),
-                params: filter.params.into_iter().chain(nested.params).collect(),
-            }
-        }
-        None => filter,
+        Some(f) => Some(super::filter::filter_sql(
+            st,
+            target,
+            f,
+            &item.options.aliases,
+        )?),
+        None => None,
     };
     let order = order_columns(
         &st.model.model,
@@ -253,7 +251,7 @@ fn target_spec(
     Ok((
         PageSpec {
             columns,
-            filter: Some(filter),
+            filter,
             order,
             after: None,
             limit: MAX_READ,
@@ -273,18 +271,25 @@ fn target_spec(
     ))
 }
 
-/// The related rows of `ids` (matched on `column`), read [`IDS_PER_QUERY`] ids at a time;
-/// `spec` builds each query's spec from its filter.
+/// The rows `spec` selects among those whose `column` is one of `ids`, read
+/// [`IDS_PER_QUERY`] ids at a time.
 async fn run_by_ids(
     st: &AppState,
     target: &EntityType,
     column: &str,
     ids: &[uuid::Uuid],
-    spec: impl Fn(SqlFilter) -> Result<PageSpec, DataverseError>,
+    spec: &PageSpec,
 ) -> Result<Vec<Row>, DataverseError> {
     let mut rows = Vec::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
-        rows.extend(run(st, target, spec(in_filter(column, chunk))?).await?);
+        let mut chunk_spec = spec.clone();
+        chunk_spec.filter = SqlFilter::all(
+            [Some(in_filter(column, chunk)), spec.filter.clone()]
+                .into_iter()
+                .flatten()
+                .collect(),
+        );
+        rows.extend(run(st, target, chunk_spec).await?);
     }
     Ok(rows)
 }
@@ -350,16 +355,20 @@ async fn expand_single(
             scale: None,
             expr: None,
         };
-        let found: std::collections::HashSet<uuid::Uuid> =
-            run_by_ids(st, target, &target.key, &wanted, |filter| {
-                let (mut spec, _) = target_spec(st, target, item, filter, None, mode)?;
-                spec.columns = vec![key.clone()];
-                Ok(spec)
-            })
-            .await?
-            .iter()
-            .filter_map(|o| key_of(o, target))
-            .collect();
+        let found: std::collections::HashSet<uuid::Uuid> = run_by_ids(
+            st,
+            target,
+            &target.key,
+            &wanted,
+            &PageSpec {
+                columns: vec![key],
+                ..target_spec(st, target, item, None, mode)?.0
+            },
+        )
+        .await?
+        .iter()
+        .filter_map(|o| key_of(o, target))
+        .collect();
         let root = st.api_root();
         return Ok(pairs
             .into_iter()
@@ -370,10 +379,8 @@ async fn expand_single(
             })
             .collect());
     }
-    let mut related = run_by_ids(st, target, &target.key, &wanted, |filter| {
-        Ok(target_spec(st, target, item, filter, None, mode)?.0)
-    })
-    .await?;
+    let (spec, _) = target_spec(st, target, item, None, mode)?;
+    let mut related = run_by_ids(st, target, &target.key, &wanted, &spec).await?;
     attach(st, target, &item.options.expand, &mut related, mode).await?;
     let by_key: HashMap<uuid::Uuid, Row> = related
         .into_iter()
@@ -406,13 +413,9 @@ async fn expand_collection(
     if keys.is_empty() {
         return Ok(Default::default());
     }
-    let fk = Some(nav.foreign_key.as_str());
-    // Whether the foreign key was added to the columns (to group by), to take it out after.
-    let (_, added) = target_spec(st, target, item, SqlFilter::default(), fk, mode)?;
-    let mut related = run_by_ids(st, target, &nav.foreign_key, keys, |filter| {
-        Ok(target_spec(st, target, item, filter, fk, mode)?.0)
-    })
-    .await?;
+    // `added`: the foreign key was added to the columns (to group by), to take it out after.
+    let (spec, added) = target_spec(st, target, item, Some(&nav.foreign_key), mode)?;
+    let mut related = run_by_ids(st, target, &nav.foreign_key, keys, &spec).await?;
     // Each parent's rows: a page of them when nesting pages collections, else up to $top.
     let limit = if mode.nested {
         mode.page_size.unwrap_or(MAX_PAGE_SIZE)
