@@ -25,9 +25,10 @@ pub(crate) fn service_document(st: &AppState) -> Response {
 /// `GET {api}/$metadata`: the CSDL of the emulated tables, with their Active alternate keys,
 /// and the functions and actions served, written by `d365-odata` (the same code that reads a real org's `$metadata`), as XML.
 pub(crate) fn metadata(st: &AppState) -> Response {
-    let model = st.keys.declare_active(&st.model.model);
-    let services = super::metadata::services(&model);
-    let mut response = d365_odata::csdl::write_csdl_with(&model, &services).into_response();
+    let csdl = st.keys.csdl(&st.model.model, |model| {
+        d365_odata::csdl::write_csdl_with(model, &super::metadata::services(model))
+    });
+    let mut response = csdl.into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/xml"),

@@ -16,8 +16,8 @@ mod rules;
 
 pub(crate) use http::{ACTIONS, action, create, delete, get, key_json, list, shape};
 
-use std::sync::RwLock;
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use crate::state::AppState;
@@ -61,6 +61,9 @@ pub struct Keys {
     /// Held from a key write's checks to its stored row, so two concurrent creations cannot
     /// both pass the name, column and count checks.
     pub(crate) writing: tokio::sync::Mutex<()>,
+    /// `$metadata` as last written, and the Active keys it declares: written again only when
+    /// they change (the CSDL of a large `--metadata` org is megabytes).
+    csdl: Mutex<Option<(Vec<uuid::Uuid>, axum::body::Bytes)>>,
 }
 
 impl Keys {
@@ -96,6 +99,31 @@ impl Keys {
             .filter(|k| k.entity == entity && k.status == status::ACTIVE)
             .map(|k| k.columns.clone())
             .collect()
+    }
+
+    /// `$metadata`: `write(model with each table's Active keys)`, cached until the Active keys
+    /// change.
+    pub(crate) fn csdl(
+        &self,
+        model: &d365_odata::model::Model,
+        write: impl FnOnce(&d365_odata::model::Model) -> String,
+    ) -> axum::body::Bytes {
+        let mut active: Vec<uuid::Uuid> = self
+            .read()
+            .iter()
+            .filter(|k| k.status == status::ACTIVE)
+            .map(|k| k.metadata_id)
+            .collect();
+        active.sort_unstable();
+        let mut cache = self.csdl.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((ids, text)) = cache.as_ref()
+            && *ids == active
+        {
+            return text.clone();
+        }
+        let text = axum::body::Bytes::from(write(&self.declare_active(model)));
+        *cache = Some((active, text.clone()));
+        text
     }
 
     /// The model with each table's Active keys as its `alternate_keys`, for `$metadata`.
@@ -257,6 +285,7 @@ pub(crate) fn load(
     Ok(Keys {
         all: RwLock::new(existing),
         writing: tokio::sync::Mutex::new(()),
+        csdl: Mutex::new(None),
     })
 }
 
