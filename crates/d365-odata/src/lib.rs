@@ -71,3 +71,4 @@ pub mod conformance;
 pub mod csdl;
 pub mod model;
 pub mod multipart;
+pub mod paging_cookie;
