@@ -69,6 +69,7 @@ pub use query::{ExpandItem, QueryError, QueryOptions, SelectItem, parse_expand, 
 pub mod bind;
 pub mod conformance;
 pub mod csdl;
+pub mod limits;
 pub mod model;
 pub mod multipart;
 pub mod paging_cookie;

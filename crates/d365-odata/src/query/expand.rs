@@ -2,10 +2,7 @@
 
 use super::{ExpandItem, Opt, QueryOptions, ValueError, split_top_level};
 use crate::error::{ParseError, describe};
-
-/// Most levels of `$expand` inside `$expand`; checked while parsing, before going deeper
-/// (Dataverse allows 15 expands in all, so no valid query comes near).
-pub(crate) const MAX_EXPAND_DEPTH: usize = 32;
+use crate::limits::MAX_EXPAND_DEPTH;
 
 /// Parses an `$expand` value (decoded), e.g.
 /// `Account_Tasks($select=subject;$filter=contains(subject,'Task');$top=5),primarycontactid`.

@@ -2,12 +2,13 @@
 //! options `A($select=B;$top=5)`, operation signatures `Model.Fn(P1,P2)`), parsed per
 //! the ABNF and then refused as unsupported.
 
-use super::expand::{Expand, MAX_EXPAND_DEPTH, Nested};
+use super::expand::{Expand, Nested};
 use super::{QueryOptions, SelectItem};
 use crate::error::ParseError;
 use crate::expr::Span;
 use crate::expr::parser::Parser;
 use crate::lexer::TokenKind;
+use crate::limits::MAX_EXPAND_DEPTH;
 
 /// Parses a `$select` value: `*` or comma-separated property paths.
 pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, ParseError> {
