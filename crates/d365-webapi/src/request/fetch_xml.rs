@@ -4,8 +4,8 @@
 //! twice, XML-escape it into the `<fetch paging-cookie>` attribute, bump `page`, repeat while
 //! `morerecords` is true.
 
-use futures_util::Stream;
 use d365_odata::paging_cookie;
+use futures_util::Stream;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
@@ -113,7 +113,6 @@ fn with_paging(
     }
     Ok(format!("{}{tag}{}", &xml[..start], &xml[end..]))
 }
-
 
 impl FetchXmlRequest {
     pub(crate) fn new(client: Client, entity_set: &str, xml: &str) -> Self {
