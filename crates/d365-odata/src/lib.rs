@@ -43,6 +43,7 @@
 
 mod apply;
 mod builder;
+mod encode;
 mod error;
 mod expr;
 mod lexer;
@@ -51,9 +52,11 @@ mod path;
 mod prefer;
 mod print;
 mod query;
+mod split;
 
 pub use apply::{Aggregate, AggregateMethod, Transformation, parse_apply, print_apply};
 pub use builder::{Filter, Query, alias, col, lit};
+pub use encode::encode_query_value;
 pub use error::ParseError;
 pub use expr::{
     Arg, BinaryOp, Expr, ExprKind, LambdaOp, OrderBy, Span, UnaryOp, parse_filter, parse_literal,
