@@ -1,10 +1,11 @@
 //! Tests of the typed binder and the Dataverse rules.
 
 use super::*;
+use crate::bind::{bind_orderby, bind_select};
 use crate::model::NavigationProperty;
-use crate::parse_filter;
 use crate::prefer::Prefer;
 use crate::query::QueryOptions;
+use crate::{parse_filter, parse_orderby};
 
 fn model() -> Model {
     let account = EntityType {
@@ -292,4 +293,20 @@ fn cases_from_the_subset_binder() {
     ] {
         assert!(bind(bad).is_err(), "{bad}");
     }
+}
+
+/// `bind_orderby` and `bind_select` (in `bind.rs`), over the same model.
+#[test]
+fn orderby_and_select() {
+    let m = model();
+    let account = m.entity_type("account").unwrap().clone();
+    let o = bind_orderby(&account, &parse_orderby("revenue desc,name").unwrap()).unwrap();
+    assert_eq!(o.len(), 2);
+    assert!(o[0].descending && !o[1].descending);
+    assert!(bind_orderby(&account, &parse_orderby("nope").unwrap()).is_err());
+    assert_eq!(
+        bind_select(&account, &["name", "revenue"]).unwrap().len(),
+        2
+    );
+    assert!(bind_select(&account, &["Name"]).is_err());
 }
