@@ -26,7 +26,7 @@ pub enum StartError {
     Key(String),
     /// The SQLite store failed.
     #[error("store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] crate::store::StoreError),
 }
 
 /// An Entra ID token-endpoint error.

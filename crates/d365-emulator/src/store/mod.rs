@@ -2,6 +2,7 @@
 //! SQL lives only under `store/` and `query/`; handlers call these functions.
 
 pub mod changes;
+mod error;
 pub mod keys;
 mod refresh_tokens;
 pub mod schema;
@@ -9,6 +10,7 @@ pub mod seed;
 pub mod snapshot;
 pub mod write;
 
+pub use error::StoreError;
 pub use refresh_tokens::RefreshTokenRecord;
 
 use std::path::{Path, PathBuf};
@@ -145,7 +147,7 @@ impl Store {
 
     /// Runs a read-only `f` on a pooled reader (a free one if any), or on the writer's
     /// connection when there is no pool, within the query deadline: past it SQLite stops the
-    /// statement and `f` sees [`rusqlite::ErrorCode::OperationInterrupted`] ([`timed_out`]).
+    /// statement and `f` sees [`rusqlite::ErrorCode::OperationInterrupted`] ([`StoreError::TimedOut`]).
     pub async fn read<R, F>(&self, f: F) -> R
     where
         F: FnOnce(&Connection) -> R + Send + 'static,
@@ -293,29 +295,6 @@ fn with_deadline<R>(
     out
 }
 
-/// Whether a store call failed because its query ran past the deadline.
-pub fn timed_out(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
-}
-
-/// SQLite's own limits a query ran into (an expression tree deeper than 1,000, more than
-/// 32,766 parameters …): the query's size, not a fault of ours. The message, if so.
-pub fn past_sqlite_limit(e: &rusqlite::Error) -> Option<&str> {
-    match e {
-        rusqlite::Error::SqliteFailure(_, Some(m))
-            if m.contains("too large") || m.contains("too many") =>
-        {
-            Some(m)
-        }
-        _ => None,
-    }
-}
-
-/// Whether a store call failed on a LIKE pattern (built from a column) past the limit.
-pub fn pattern_too_long(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("pattern too complex"))
-}
-
 /// The database holds records, sessions and refresh-token hashes: the directory is created
 /// owner-only, and the database file is created 0600 before SQLite opens it (SQLite gives its
 /// `-wal` and `-shm` files the database file's mode). Files left more open by an older
@@ -433,7 +412,7 @@ mod tests {
             "the endless query ended before its deadline"
         );
         let e = slow.await.unwrap().unwrap_err();
-        assert!(timed_out(&e), "{e}");
+        assert!(matches!(StoreError::from(e), StoreError::TimedOut));
         // The reader is usable again, without the old deadline.
         let n: i64 = store
             .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
