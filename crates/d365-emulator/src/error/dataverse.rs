@@ -1,6 +1,5 @@
 //! Dataverse's Web API errors: `{"error":{"code","message"}}` with the service's hex codes.
 
-use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -338,26 +337,6 @@ impl DataverseError {
                 "The request URL is {length} characters long; Dataverse accepts at most {max}. Send long GETs inside $batch."
             ),
         )
-    }
-    /// A failed store call: a query stopped at its deadline is Dataverse's SQL timeout, a query
-    /// past SQLite's limits is the client's, a duplicate alternate key value is 412; anything
-    /// else is ours (logged with `what`, not sent).
-    pub fn store(e: impl Into<StoreError>, what: &str) -> Self {
-        match e.into() {
-            StoreError::TimedOut => Self::sql_timeout(),
-            StoreError::TooLarge(limit) => {
-                Self::bad_query(format!("The query is too large to run: {limit}."))
-            }
-            StoreError::PatternTooLong => Self::bad_query(format!(
-                "A LIKE pattern built from a column is longer than {} characters.",
-                crate::query::plan::MAX_LIKE_PATTERN
-            )),
-            StoreError::DuplicateKey { columns, .. } => Self::duplicate_key(None, &columns),
-            e @ StoreError::Sqlite(_) => {
-                tracing::error!(error = %e, "{what} failed");
-                Self::internal()
-            }
-        }
     }
     /// 500 `0x80044151` (SqlTimeout): a query ran past the store's deadline. Dataverse answers
     /// a SQL timeout this way ("Sql error: SQL timeout expired", -2147204783).

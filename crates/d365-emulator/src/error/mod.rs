@@ -26,7 +26,7 @@ pub enum StartError {
     Key(String),
     /// The SQLite store failed.
     #[error("store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An Entra ID token-endpoint error.

@@ -1,7 +1,7 @@
 //! What a failed store call means, decided once here from SQLite's error, so the layers above
 //! never look at `rusqlite` (they convert [`StoreError`] into their answer in `error/`).
 
-use crate::error::StartError;
+use crate::error::{DataverseError, StartError};
 
 /// A failed store call, classified.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,31 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<rusqlite::Error> for StartError {
     fn from(e: rusqlite::Error) -> Self {
-        StartError::Store(e.into())
+        StartError::Store(Box::new(StoreError::from(e)))
+    }
+}
+
+// The answer to a failed store call is decided here, beside the classification, so that
+// `error/` (which every module uses) depends on no store type.
+impl DataverseError {
+    /// A failed store call: a query stopped at its deadline is Dataverse's SQL timeout, a query
+    /// past SQLite's limits is the client's, a duplicate alternate key value is 412; anything
+    /// else is ours (logged with `what`, not sent).
+    pub fn store(e: impl Into<StoreError>, what: &str) -> Self {
+        match e.into() {
+            StoreError::TimedOut => Self::sql_timeout(),
+            StoreError::TooLarge(limit) => {
+                Self::bad_query(format!("The query is too large to run: {limit}."))
+            }
+            StoreError::PatternTooLong => Self::bad_query(format!(
+                "A LIKE pattern built from a column is longer than {} characters.",
+                super::MAX_LIKE_PATTERN
+            )),
+            StoreError::DuplicateKey { columns, .. } => Self::duplicate_key(None, &columns),
+            e @ StoreError::Sqlite(_) => {
+                tracing::error!(error = %e, "{what} failed");
+                Self::internal()
+            }
+        }
     }
 }

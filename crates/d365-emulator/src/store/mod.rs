@@ -26,6 +26,14 @@ use crate::error::StartError;
 /// writer writes).
 pub const READERS: usize = 4;
 
+/// The longest LIKE pattern a query may use, in characters (`contains`/`startswith`/
+/// `endswith`, FetchXML `like` and its kin). SQLite matches a pattern against each row in one
+/// step the deadline cannot interrupt, and its cost grows with the pattern. The limit is SQL
+/// Server's, under Dataverse: a LIKE pattern of at most 8,000 bytes, 4,000 characters of
+/// `nvarchar`, the longest string column; so a real org accepts everything the emulator does.
+/// Connections carry the same limit for patterns built from columns at run time.
+pub const MAX_LIKE_PATTERN: usize = 4_000;
+
 /// How long one query may run before SQLite interrupts it: Dataverse's synchronous request
 /// timeout (PROTOCOL.md D5, about two minutes).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -269,9 +277,9 @@ fn remove_abandoned_stores() {
 }
 
 /// LIKE patterns built at run time (from a column) stop at the planner's limit too: in bytes,
-/// room for [`crate::query::plan::MAX_LIKE_PATTERN`] characters of four bytes and two `%`.
+/// room for [`MAX_LIKE_PATTERN`] characters of four bytes and two `%`.
 fn limit_patterns(conn: &Connection) -> rusqlite::Result<()> {
-    let bytes = crate::query::plan::MAX_LIKE_PATTERN * 4 + 2;
+    let bytes = MAX_LIKE_PATTERN * 4 + 2;
     conn.set_limit(
         rusqlite::limits::Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH,
         bytes as i32,
