@@ -1,14 +1,13 @@
 //! A client from the environment: the azure-identity variables (`AZURE_TENANT_ID`,
 //! `AZURE_CLIENT_ID`, then `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE_PATH`, or
 //! `AZURE_USERNAME` + `AZURE_PASSWORD`; `AZURE_AUTHORITY_HOST`) plus `D365_URL`, read the way
-//! `EnvironmentCredential` reads them. Profiles are the CLI's (`d365 auth profile`).
+//! `EnvironmentCredential` reads them; which credential they name is [`SignIn::choose`]'s rule,
+//! the CLI's too. Profiles are the CLI's (`d365 auth profile`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use d365_auth::{
-    Authority, ClientCertificate, ClientSecret, OAuthCredential, PUBLIC_CLOUD_HOST, Password,
-    TokenClient,
-};
+use d365_auth::{Authority, PUBLIC_CLOUD_HOST, SignIn, TokenClient};
 
 use crate::client::ClientBuilder;
 use crate::error::Error;
@@ -35,36 +34,23 @@ impl ClientBuilder {
         let authority = Authority::new(&host, &tenant)?;
         let http = d365_http::HttpClient::new()?;
         let tokens = TokenClient::new(http.clone(), authority);
-        let secret = var("AZURE_CLIENT_SECRET");
-        let credential = match (
-            secret,
-            var("AZURE_CLIENT_CERTIFICATE_PATH"),
-            var("AZURE_USERNAME"),
-        ) {
-            (Some(secret), _, None) => {
-                OAuthCredential::client_secret(tokens, &client_id, ClientSecret::new(secret))
+        let username = var("AZURE_USERNAME");
+        let sign_in = SignIn::choose(
+            var("AZURE_CLIENT_SECRET"),
+            var("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
+            username.as_deref(),
+            var("AZURE_PASSWORD"),
+        );
+        let Some(sign_in) = sign_in else {
+            if username.is_some() {
+                need("AZURE_PASSWORD", "the password of AZURE_USERNAME")?;
             }
-            (None, Some(path), None) => OAuthCredential::certificate(
-                tokens,
-                &client_id,
-                ClientCertificate::from_pem_file(std::path::Path::new(&path))?,
-            ),
-            (secret, _, Some(username)) => {
-                let password = need("AZURE_PASSWORD", "the password of AZURE_USERNAME")?;
-                OAuthCredential::password(
-                    tokens,
-                    &client_id,
-                    secret.map(ClientSecret::new),
-                    &username,
-                    Password::new(password),
-                )
-            }
-            (None, None, None) => {
-                return Err(Error::Config(
-                    "no credential: set AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USERNAME and AZURE_PASSWORD".into(),
-                ));
-            }
+            return Err(Error::Config(
+                "no credential: set AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USERNAME and AZURE_PASSWORD".into(),
+            ));
         };
+        let credential =
+            sign_in.credential(tokens, &client_id, |s, _| Ok::<_, Error>(s.clone()))?;
         let mut builder = ClientBuilder::default()
             .environment(environment)
             .credential(Arc::new(credential))

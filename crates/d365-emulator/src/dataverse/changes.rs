@@ -33,6 +33,7 @@ use crate::query::paging::PagingCookie;
 use crate::query::plan::{Column, SqlFilter, order_columns};
 use crate::state::AppState;
 use crate::store::changes;
+use d365_odata::paging_cookie::attribute;
 
 const TOKEN_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");
@@ -102,24 +103,6 @@ fn prefer(headers: &HeaderMap) -> Prefer {
             .get_all("prefer")
             .iter()
             .filter_map(|v| v.to_str().ok()),
-    )
-}
-
-/// The value of ` name="…"` in a cookie.
-fn attribute(cookie: &str, name: &str) -> Option<String> {
-    let needle = format!(" {name}=\"");
-    let start = cookie.find(&needle)? + needle.len();
-    let end = start + cookie[start..].find('"')?;
-    Some(cookie[start..end].to_owned())
-}
-
-/// A paging cookie with change-tracking state in extra attributes.
-fn tracking_cookie(cookie: &PagingCookie, extra: &[(&str, String)]) -> String {
-    let attrs: String = extra.iter().map(|(k, v)| format!(" {k}=\"{v}\"")).collect();
-    cookie.encode().replacen(
-        "istracking=\"False\"",
-        &format!("istracking=\"True\"{attrs}"),
-        1,
     )
 }
 
@@ -314,7 +297,7 @@ impl Pass<'_> {
                 page_number: page_number.saturating_add(1),
                 boundaries: page.boundaries,
             };
-            let cookie = tracking_cookie(&cookie, &[("deltatoken", token.encode())]);
+            let cookie = cookie.encode_tracking(&[("deltatoken", token.encode())]);
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
                 serde_json::to_string(&self.next_link(&cookie)).unwrap_or_default()
@@ -454,14 +437,11 @@ impl Pass<'_> {
                 page_number: page_number.saturating_add(1),
                 boundaries,
             };
-            let cookie = tracking_cookie(
-                &cookie,
-                &[
-                    ("upto", upto.to_string()),
-                    ("phase", phase.to_owned()),
-                    ("after", after.to_string()),
-                ],
-            );
+            let cookie = cookie.encode_tracking(&[
+                ("upto", upto.to_string()),
+                ("phase", phase.to_owned()),
+                ("after", after.to_string()),
+            ]);
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
                 serde_json::to_string(&self.next_link(&cookie)).unwrap_or_default()
@@ -499,10 +479,7 @@ mod tests {
             page_number: 2,
             boundaries: Vec::new(),
         };
-        let text = tracking_cookie(
-            &cookie,
-            &[("upto", "7".into()), ("phase", "deleted".into())],
-        );
+        let text = cookie.encode_tracking(&[("upto", "7".into()), ("phase", "deleted".into())]);
         assert!(
             text.contains("istracking=\"True\" upto=\"7\" phase=\"deleted\""),
             "{text}"

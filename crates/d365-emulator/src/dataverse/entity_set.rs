@@ -16,8 +16,7 @@ use crate::query::paging::PagingCookie;
 use crate::query::plan::{Column, SqlFilter, order_columns};
 use crate::state::AppState;
 
-/// Dataverse's largest page.
-pub(crate) const MAX_PAGE_SIZE: usize = 5000;
+pub(crate) use d365_odata::limits::MAX_PAGE_SIZE;
 
 pub(crate) const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
