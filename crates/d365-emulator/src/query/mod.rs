@@ -2,6 +2,7 @@
 //! rows as JSON (`exec`), paged by keyset behind a Dataverse-shaped cookie (`paging`).
 
 pub mod aggregate;
+pub mod error;
 pub mod exec;
 pub mod fetch;
 pub mod paging;

@@ -16,25 +16,14 @@ use rusqlite::types::Value;
 
 mod query_functions;
 
+use super::error::FilterError::{self, Unsupported};
+use super::error::PlanError;
 use super::fetch::FetchContext;
 use super::plan::SqlFilter;
 use super::values::literal_to_sql;
 use crate::store::schema::ident;
 
-/// Why a filter cannot run here.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    /// Valid OData the emulator does not run yet.
-    #[error("{0} is not supported by the emulator yet.")]
-    Unsupported(String),
-    /// A filter past a limit Dataverse has too (the message says which).
-    #[error("{0}")]
-    Refused(String),
-}
-
-pub use PlanError::Unsupported;
-
-type R<T> = Result<T, PlanError>;
+type R<T> = Result<T, FilterError>;
 
 struct Scope<'m> {
     variable: Option<String>,
@@ -369,7 +358,7 @@ impl<'m> Planner<'m> {
                             "LIKE character classes ([a-c]) in contains/startswith/endswith".into(),
                         ));
                     }
-                    crate::query::plan::check_like_pattern(s).map_err(PlanError::Refused)?;
+                    crate::query::plan::check_like_pattern(s)?;
                     let pattern = p.param(Value::Text(format!("{prefix}{s}{suffix}")));
                     Ok(format!("({target} LIKE {pattern})"))
                 }
