@@ -11,6 +11,7 @@ use rusqlite::{Connection, params_from_iter};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use super::conditions::{Argument, MAX_COUNT, Operator, day_start};
 use super::error::{FetchPlanError, PlanError};
 use super::plan::{Column, SqlFilter};
 use super::values::scaled_decimal;
@@ -19,16 +20,8 @@ use crate::store::schema::ident;
 
 type R<T> = Result<T, FetchPlanError>;
 
-/// What conditions such as `eq-userid` and `today` refer to.
-#[derive(Debug, Clone, Copy)]
-pub struct FetchContext {
-    /// The caller's `systemuserid`.
-    pub user: uuid::Uuid,
-    /// The caller's business unit.
-    pub business_unit: uuid::Uuid,
-    /// Now, Unix seconds (the emulator's clock).
-    pub now: i64,
-}
+/// The clock and the caller, as FetchXML's `today` and `eq-userid` see them.
+pub use super::conditions::QueryContext as FetchContext;
 
 /// A many-to-one link whose columns are returned as `alias_x002e_column`.
 #[derive(Debug, Clone)]
@@ -358,12 +351,6 @@ fn instant(t: &str) -> Option<i64> {
         .map(|d| d.midnight().assume_utc().unix_timestamp())
 }
 
-/// An open end of a date range.
-const OPEN: i64 = 1 << 40;
-
-/// The largest X of `last-x-days` and the like (about 27 years of days).
-const MAX_X: i64 = 10_000;
-
 fn condition_sql(scope: &Scope<'_>, c: &Condition, ctx: &FetchContext) -> R<SqlFilter> {
     let p = resolve(scope.entity, &c.attribute)?;
     let col = scope.col(p);
@@ -379,21 +366,36 @@ fn condition_sql(scope: &Scope<'_>, c: &Condition, ctx: &FetchContext) -> R<SqlF
             _ => Err(count(true, "takes exactly one value")),
         }
     };
-    let number = || -> R<i64> {
-        match c.values.as_slice() {
-            [v] => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=MAX_X).contains(n))
-                .ok_or_else(|| FetchPlanError::BadCount {
-                    operator: op.to_owned(),
-                    value: v.clone(),
-                    max: MAX_X,
-                }),
-            _ => Err(count(false, "takes one value")),
-        }
-    };
+    if let Some(operator) = Operator::from_fetch_xml(op) {
+        let argument = match operator.argument() {
+            Argument::None => 0,
+            Argument::Count => match c.values.as_slice() {
+                [v] => v
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (0..=MAX_COUNT).contains(n))
+                    .ok_or_else(|| FetchPlanError::BadCount {
+                        operator: op.to_owned(),
+                        value: v.clone(),
+                        max: MAX_COUNT,
+                    })?,
+                _ => return Err(count(false, "takes one value")),
+            },
+            Argument::Day => {
+                let [v] = c.values.as_slice() else {
+                    return Err(count(false, "takes one date"));
+                };
+                day_start(instant(v.trim()).ok_or_else(|| FetchPlanError::NotADate(v.clone()))?)
+            }
+        };
+        return operator
+            .sql(argument, &col, p.edm_type, ctx)
+            .ok_or_else(|| FetchPlanError::NotADateColumn {
+                operator: op.to_owned(),
+                attribute: c.attribute.clone(),
+            });
+    }
     let sql = |sql: String, params: Vec<Value>| Ok(SqlFilter { sql, params });
     // `form(not)` writes the condition with `not` ("" or "NOT "); the negative operator also
     // matches nulls, as Dataverse's does.
@@ -404,41 +406,6 @@ fn condition_sql(scope: &Scope<'_>, c: &Condition, ctx: &FetchContext) -> R<SqlF
             form("")
         }
     };
-    // Date operators work on days in UTC: a half-open range of instants.
-    let day = |offset_days: i64| -> i64 { (ctx.now.div_euclid(86_400) + offset_days) * 86_400 };
-    // `OPEN` as a bound means "no bound" (on-or-after, olderthan-x-days).
-    let range = |lo: i64, hi: i64| -> R<SqlFilter> {
-        let (lo_open, hi_open) = (lo <= -OPEN, hi >= OPEN);
-        let (lo, hi) = match p.edm_type {
-            EdmType::DateTimeOffset => (Value::Integer(lo), Value::Integer(hi)),
-            EdmType::Date => {
-                let d = |s: i64| {
-                    OffsetDateTime::from_unix_timestamp(s)
-                        .map(|d| Value::Text(d.date().to_string()))
-                        .unwrap_or(Value::Null)
-                };
-                (d(lo), d(hi - 1))
-            }
-            _ => {
-                return Err(FetchPlanError::NotADateColumn {
-                    operator: op.to_owned(),
-                    attribute: c.attribute.clone(),
-                });
-            }
-        };
-        let upper = if p.edm_type == EdmType::Date {
-            "<="
-        } else {
-            "<"
-        };
-        match (lo_open, hi_open) {
-            (true, true) => sql(format!("{col} IS NOT NULL"), Vec::new()),
-            (true, false) => sql(format!("{col} {upper} ?"), vec![hi]),
-            (false, true) => sql(format!("{col} >= ?"), vec![lo]),
-            (false, false) => sql(format!("{col} >= ? AND {col} {upper} ?"), vec![lo, hi]),
-        }
-    };
-    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
     match op {
         "eq" => sql(format!("{col} = ?"), vec![one()?]),
         "ne" | "neq" => sql(super::plan::not_equal_sql(&col, "?"), vec![one()?]),
@@ -499,33 +466,6 @@ fn condition_sql(scope: &Scope<'_>, c: &Condition, ctx: &FetchContext) -> R<SqlF
                 }),
                 vec![value(p, lo)?, value(p, hi)?],
             )
-        }
-        "eq-userid" => sql(format!("{col} = ?"), vec![guid(ctx.user)]),
-        "ne-userid" => sql(super::plan::not_equal_sql(&col, "?"), vec![guid(ctx.user)]),
-        "eq-businessid" => sql(format!("{col} = ?"), vec![guid(ctx.business_unit)]),
-        "ne-businessid" => sql(
-            super::plan::not_equal_sql(&col, "?"),
-            vec![guid(ctx.business_unit)],
-        ),
-        "today" => range(day(0), day(1)),
-        "yesterday" => range(day(-1), day(0)),
-        "tomorrow" => range(day(1), day(2)),
-        "last-x-days" => range(day(-number()?), ctx.now + 1),
-        "next-x-days" => range(ctx.now, day(number()? + 1)),
-        "last-x-hours" => range(ctx.now - number()? * 3_600, ctx.now + 1),
-        "next-x-hours" => range(ctx.now, ctx.now + number()? * 3_600 + 1),
-        "olderthan-x-days" => range(-OPEN, ctx.now - number()? * 86_400),
-        "on" | "on-or-after" | "on-or-before" => {
-            let [v] = c.values.as_slice() else {
-                return Err(count(false, "takes one date"));
-            };
-            let start = instant(v.trim()).ok_or_else(|| FetchPlanError::NotADate(v.clone()))?;
-            let start = start.div_euclid(86_400) * 86_400;
-            match op {
-                "on" => range(start, start + 86_400),
-                "on-or-after" => range(start, OPEN),
-                _ => range(-OPEN, start + 86_400),
-            }
         }
         other => Err(FetchPlanError::UnsupportedOperator(other.to_owned())),
     }

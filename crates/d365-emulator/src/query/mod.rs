@@ -2,6 +2,7 @@
 //! rows as JSON (`exec`), paged by keyset behind a Dataverse-shaped cookie (`paging`).
 
 pub mod aggregate;
+pub mod conditions;
 pub mod error;
 pub mod exec;
 pub mod fetch;
