@@ -113,37 +113,75 @@ pub enum Argument {
 }
 
 use Operator::*;
+use Unit::*;
 
-const UNITS: [(&str, &str, Unit); 6] = [
-    ("Minutes", "minutes", Unit::Minutes),
-    ("Hours", "hours", Unit::Hours),
-    ("Days", "days", Unit::Days),
-    ("Weeks", "weeks", Unit::Weeks),
-    ("Months", "months", Unit::Months),
-    ("Years", "years", Unit::Years),
-];
-
-/// The operators without a unit, as the Web API's functions and FetchXML name them.
-const NAMES: [(&str, &str, Operator); 19] = [
-    ("Today", "today", Today),
-    ("Yesterday", "yesterday", Yesterday),
-    ("Tomorrow", "tomorrow", Tomorrow),
-    ("Last7Days", "last-seven-days", Last7Days),
-    ("Next7Days", "next-seven-days", Next7Days),
-    ("ThisWeek", "this-week", ThisWeek),
-    ("LastWeek", "last-week", LastWeek),
-    ("NextWeek", "next-week", NextWeek),
-    ("ThisMonth", "this-month", ThisMonth),
-    ("LastMonth", "last-month", LastMonth),
-    ("NextMonth", "next-month", NextMonth),
-    ("ThisYear", "this-year", ThisYear),
-    ("LastYear", "last-year", LastYear),
-    ("NextYear", "next-year", NextYear),
-    ("On", "on", On),
-    ("OnOrAfter", "on-or-after", OnOrAfter),
-    ("OnOrBefore", "on-or-before", OnOrBefore),
-    ("EqualUserId", "eq-userid", EqualUserId),
-    ("NotEqualUserId", "ne-userid", NotEqualUserId),
+/// Every operator by its Web API function name and its FetchXML name (FetchXML has no
+/// `last-x-minutes`, `next-x-minutes` or `not-on`).
+const NAMES: [(&str, Option<&str>, Operator); 40] = [
+    ("Today", Some("today"), Today),
+    ("Yesterday", Some("yesterday"), Yesterday),
+    ("Tomorrow", Some("tomorrow"), Tomorrow),
+    ("Last7Days", Some("last-seven-days"), Last7Days),
+    ("Next7Days", Some("next-seven-days"), Next7Days),
+    ("ThisWeek", Some("this-week"), ThisWeek),
+    ("LastWeek", Some("last-week"), LastWeek),
+    ("NextWeek", Some("next-week"), NextWeek),
+    ("ThisMonth", Some("this-month"), ThisMonth),
+    ("LastMonth", Some("last-month"), LastMonth),
+    ("NextMonth", Some("next-month"), NextMonth),
+    ("ThisYear", Some("this-year"), ThisYear),
+    ("LastYear", Some("last-year"), LastYear),
+    ("NextYear", Some("next-year"), NextYear),
+    ("LastXMinutes", None, LastX(Minutes)),
+    ("LastXHours", Some("last-x-hours"), LastX(Hours)),
+    ("LastXDays", Some("last-x-days"), LastX(Days)),
+    ("LastXWeeks", Some("last-x-weeks"), LastX(Weeks)),
+    ("LastXMonths", Some("last-x-months"), LastX(Months)),
+    ("LastXYears", Some("last-x-years"), LastX(Years)),
+    ("NextXMinutes", None, NextX(Minutes)),
+    ("NextXHours", Some("next-x-hours"), NextX(Hours)),
+    ("NextXDays", Some("next-x-days"), NextX(Days)),
+    ("NextXWeeks", Some("next-x-weeks"), NextX(Weeks)),
+    ("NextXMonths", Some("next-x-months"), NextX(Months)),
+    ("NextXYears", Some("next-x-years"), NextX(Years)),
+    (
+        "OlderThanXMinutes",
+        Some("olderthan-x-minutes"),
+        OlderThanX(Minutes),
+    ),
+    (
+        "OlderThanXHours",
+        Some("olderthan-x-hours"),
+        OlderThanX(Hours),
+    ),
+    ("OlderThanXDays", Some("olderthan-x-days"), OlderThanX(Days)),
+    (
+        "OlderThanXWeeks",
+        Some("olderthan-x-weeks"),
+        OlderThanX(Weeks),
+    ),
+    (
+        "OlderThanXMonths",
+        Some("olderthan-x-months"),
+        OlderThanX(Months),
+    ),
+    (
+        "OlderThanXYears",
+        Some("olderthan-x-years"),
+        OlderThanX(Years),
+    ),
+    ("On", Some("on"), On),
+    ("NotOn", None, NotOn),
+    ("OnOrAfter", Some("on-or-after"), OnOrAfter),
+    ("OnOrBefore", Some("on-or-before"), OnOrBefore),
+    ("EqualUserId", Some("eq-userid"), EqualUserId),
+    ("NotEqualUserId", Some("ne-userid"), NotEqualUserId),
+    ("EqualBusinessId", Some("eq-businessid"), EqualBusinessId),
+    (
+        "NotEqualBusinessId",
+        Some("ne-businessid"),
+        NotEqualBusinessId,
+    ),
 ];
 
 /// An open end of a range: "no bound".
@@ -153,49 +191,12 @@ impl Operator {
     /// The operator of a Web API query function (`LastXDays` of
     /// `Microsoft.Dynamics.CRM.LastXDays(…)`).
     pub fn from_odata(name: &str) -> Option<Self> {
-        let unit = |prefix: &str| {
-            let rest = name.strip_prefix(prefix)?;
-            UNITS
-                .iter()
-                .find(|(u, _, _)| *u == rest)
-                .map(|(_, _, u)| *u)
-        };
-        match name {
-            "NotOn" => Some(NotOn),
-            "EqualBusinessId" => Some(EqualBusinessId),
-            "NotEqualBusinessId" => Some(NotEqualBusinessId),
-            _ => NAMES
-                .iter()
-                .find(|(n, _, _)| *n == name)
-                .map(|(_, _, op)| *op)
-                .or_else(|| unit("LastX").map(LastX))
-                .or_else(|| unit("NextX").map(NextX))
-                .or_else(|| unit("OlderThanX").map(OlderThanX)),
-        }
+        NAMES.iter().find(|n| n.0 == name).map(|n| n.2)
     }
 
-    /// The operator of a FetchXML condition (`last-x-days`). FetchXML has no `last-x-minutes`
-    /// or `next-x-minutes`, and no `not-on`.
+    /// The operator of a FetchXML condition (`last-x-days`).
     pub fn from_fetch_xml(name: &str) -> Option<Self> {
-        let unit = |prefix: &str| {
-            let rest = name.strip_prefix(prefix)?;
-            UNITS
-                .iter()
-                .find(|(_, u, _)| *u == rest)
-                .map(|(_, _, u)| *u)
-        };
-        match name {
-            "eq-businessid" => Some(EqualBusinessId),
-            "ne-businessid" => Some(NotEqualBusinessId),
-            "last-x-minutes" | "next-x-minutes" => None,
-            _ => NAMES
-                .iter()
-                .find(|(_, n, _)| *n == name)
-                .map(|(_, _, op)| *op)
-                .or_else(|| unit("last-x-").map(LastX))
-                .or_else(|| unit("next-x-").map(NextX))
-                .or_else(|| unit("olderthan-x-").map(OlderThanX)),
-        }
+        NAMES.iter().find(|n| n.1 == Some(name)).map(|n| n.2)
     }
 
     /// What the operator takes besides the column.
