@@ -36,7 +36,10 @@ mod tests {
                 "The 'has' operator is not supported by the emulator yet."
             )
         );
-        let long = LikePatternTooLong { length: 4_001 };
+        let long = LikePatternTooLong {
+            length: 4_001,
+            max: 4_000,
+        };
         let odata = DataverseError::from(PlanError::from(FilterError::from(long.clone())));
         let fetch = DataverseError::from(PlanError::from(FetchPlanError::from(long)));
         assert_eq!((odata.code, fetch.code), ("0x80060888", "0x80040203"));

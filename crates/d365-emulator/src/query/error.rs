@@ -4,8 +4,6 @@
 
 use d365_odata::model::EdmType;
 
-use super::plan::MAX_LIKE_PATTERN;
-
 /// Why a `$filter` or a FetchXML query cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -18,14 +16,15 @@ pub enum PlanError {
     Fetch(#[from] FetchPlanError),
 }
 
-/// A literal LIKE pattern longer than [`MAX_LIKE_PATTERN`] characters.
+/// A literal LIKE pattern longer than the planner allows
+/// ([`MAX_LIKE_PATTERN`](super::plan::MAX_LIKE_PATTERN) characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "The text to match is {length} characters long; a LIKE pattern may have at most {MAX_LIKE_PATTERN}."
-)]
+#[error("The text to match is {length} characters long; a LIKE pattern may have at most {max}.")]
 pub struct LikePatternTooLong {
     /// The pattern's length in characters.
     pub length: usize,
+    /// The longest pattern allowed.
+    pub max: usize,
 }
 
 /// Why a typed `$filter` cannot run here.

@@ -23,7 +23,10 @@ pub const MAX_LIKE_PATTERN: usize = 4_000;
 pub fn check_like_pattern(pattern: &str) -> Result<(), LikePatternTooLong> {
     let length = pattern.chars().count();
     if length > MAX_LIKE_PATTERN {
-        return Err(LikePatternTooLong { length });
+        return Err(LikePatternTooLong {
+            length,
+            max: MAX_LIKE_PATTERN,
+        });
     }
     Ok(())
 }
