@@ -17,7 +17,7 @@ pub enum PlanError {
 }
 
 /// A literal LIKE pattern longer than the planner allows
-/// ([`MAX_LIKE_PATTERN`](super::plan::MAX_LIKE_PATTERN) characters).
+/// (`plan::MAX_LIKE_PATTERN` characters).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("The text to match is {length} characters long; a LIKE pattern may have at most {max}.")]
 pub struct LikePatternTooLong {
