@@ -88,7 +88,7 @@ pub(crate) async fn apply(
             aggregate(c, &owned, &outs, filter.as_ref(), formatted).map(Some)
         })
         .await
-        .map_err(|e| DataverseError::store(&e, "aggregate"))?
+        .map_err(|e| DataverseError::store(e, "aggregate"))?
         .ok_or_else(DataverseError::aggregate_limit)?;
     let names: Vec<&str> = outputs
         .iter()

@@ -111,7 +111,9 @@ fn targets(
                 )));
             }
             let entity = table(st, &fetch.entity)?;
-            plan(&st.model.model, entity, &fetch, ctx).map_err(|mut e| {
+            plan(&st.model.model, entity, &fetch, ctx)
+                .map_err(DataverseError::from)
+                .map_err(|mut e| {
                 e.message = format!("QuerySet[{i}]: {}", e.message);
                 e
             })?;
@@ -493,7 +495,7 @@ async fn work(st: &AppState, job: &Job, counts: &mut (i64, i64)) -> rusqlite::Re
         let filter = match plan(&st.model.model, &target.entity, &target.fetch, &ctx) {
             Ok(p) => p.filter,
             Err(e) => {
-                let message = format!("QuerySet[{index}] no longer plans: {}", e.message);
+                let message = format!("QuerySet[{index}] no longer plans: {e}");
                 return finish(st, job, STATUS_FAILED, Some(message), *counts, true)
                     .await
                     .map(|_| ());

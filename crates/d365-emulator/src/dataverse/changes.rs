@@ -125,7 +125,7 @@ fn query_value(text: &str) -> String {
 }
 
 fn internal(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(&e, "change tracking query")
+    DataverseError::store(e, "change tracking query")
 }
 
 /// Serves a change-tracking request on `entity`'s set: the initial load or a delta.

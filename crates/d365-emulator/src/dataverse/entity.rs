@@ -37,7 +37,7 @@ pub(crate) async fn retrieve(
         .store
         .read(move |c| exec::retrieve(c, &owned, &id, &cols, annotations))
         .await
-        .map_err(|e| DataverseError::store(&e, "retrieve"))?
+        .map_err(|e| DataverseError::store(e, "retrieve"))?
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))?;
     let context =
         super::entity_set::context_url(st, entity, names.as_deref(), &options.expand, "/$entity");

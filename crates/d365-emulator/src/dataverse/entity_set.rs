@@ -232,7 +232,7 @@ pub(crate) async fn count(
         .store
         .read(move |c| exec::count(c, &owned, filter.as_ref()))
         .await
-        .map_err(|e| DataverseError::store(&e, "count"))?;
+        .map_err(|e| DataverseError::store(e, "count"))?;
     let mut response = n.min(count_cap(st, entity)).to_string().into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -338,7 +338,7 @@ pub(crate) async fn query(
         .store
         .read(move |c| exec::query_page(c, &owned, &spec))
         .await
-        .map_err(|e| DataverseError::store(&e, "query"))?;
+        .map_err(|e| DataverseError::store(e, "query"))?;
 
     let context = context_url(st, entity, names.as_deref(), &options.expand, "");
     let rows =

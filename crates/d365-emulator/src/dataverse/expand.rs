@@ -303,7 +303,7 @@ async fn run(
         .store
         .read(move |c| exec::query_page(c, &owned, &spec))
         .await
-        .map_err(|e| DataverseError::store(&e, "expand"))?;
+        .map_err(|e| DataverseError::store(e, "expand"))?;
     if page.more {
         return Err(DataverseError::bad_query(format!(
             "The expanded '{}' rows of this page are more than {MAX_READ}: ask for fewer rows \
@@ -338,7 +338,7 @@ async fn expand_single(
         .store
         .read(move |c| exec::lookup_values(c, &owned, &fk, &ks))
         .await
-        .map_err(|e| DataverseError::store(&e, "lookup"))?;
+        .map_err(|e| DataverseError::store(e, "lookup"))?;
     let mut wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
     wanted.sort_unstable();
     wanted.dedup();

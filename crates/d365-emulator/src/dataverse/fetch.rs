@@ -26,7 +26,7 @@ const COOKIE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
 const MORE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.morerecords";
 
 fn internal(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(&e, "fetchxml query")
+    DataverseError::store(e, "fetchxml query")
 }
 
 /// Where the page starts: after a cookie's keys, or by page number.

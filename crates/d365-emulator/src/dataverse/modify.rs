@@ -21,12 +21,9 @@ use crate::error::DataverseError;
 use crate::state::AppState;
 use crate::store::write;
 
-/// A failed write: a unique alternate key hit is the client's error, the rest are ours.
+/// A failed write (a unique alternate key hit is the client's error: [`DataverseError::store`]).
 pub(crate) fn internal(e: rusqlite::Error) -> DataverseError {
-    if let Some((_, columns)) = crate::store::keys::violated_columns(&e) {
-        return DataverseError::duplicate_key(None, &columns);
-    }
-    DataverseError::store(&e, "write")
+    DataverseError::store(e, "write")
 }
 
 fn entity_id_header(st: &AppState, entity: &EntityType, id: &uuid::Uuid) -> HeaderValue {

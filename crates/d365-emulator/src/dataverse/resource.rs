@@ -231,7 +231,7 @@ pub(crate) async fn serve(
 }
 
 fn internal_read(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(&e, "read")
+    DataverseError::store(e, "read")
 }
 
 async fn column(

@@ -338,24 +338,6 @@ impl DataverseError {
             ),
         )
     }
-    /// A failed store call: a query stopped at its deadline is Dataverse's SQL timeout, anything
-    /// else is ours (logged with `what`, not sent).
-    pub fn store(e: &rusqlite::Error, what: &str) -> Self {
-        if crate::store::timed_out(e) {
-            return Self::sql_timeout();
-        }
-        if let Some(limit) = crate::store::past_sqlite_limit(e) {
-            return Self::bad_query(format!("The query is too large to run: {limit}."));
-        }
-        if crate::store::pattern_too_long(e) {
-            return Self::bad_query(format!(
-                "A LIKE pattern built from a column is longer than {} characters.",
-                crate::query::plan::MAX_LIKE_PATTERN
-            ));
-        }
-        tracing::error!(error = %e, "{what} failed");
-        Self::internal()
-    }
     /// 500 `0x80044151` (SqlTimeout): a query ran past the store's deadline. Dataverse answers
     /// a SQL timeout this way ("Sql error: SQL timeout expired", -2147204783).
     pub fn sql_timeout() -> Self {

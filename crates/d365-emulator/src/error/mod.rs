@@ -26,7 +26,7 @@ pub enum StartError {
     Key(String),
     /// The SQLite store failed.
     #[error("store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// An Entra ID token-endpoint error.
@@ -425,5 +425,6 @@ pub(crate) fn no_store(headers: &mut axum::http::HeaderMap) {
 
 mod dataverse;
 mod keys;
+mod plan;
 
 pub use dataverse::DataverseError;

@@ -7,24 +7,20 @@ use d365_odata::bind::BoundOrder;
 use d365_odata::model::{EdmType, EntityType, Model, Property};
 use rusqlite::types::Value;
 
+use super::error::LikePatternTooLong;
 use super::paging::Boundary;
 use crate::store::schema::{ident, lookup_type_column};
 
-/// The longest LIKE pattern a query may use, in characters (`contains`/`startswith`/
-/// `endswith`, FetchXML `like` and its kin). SQLite matches a pattern against each row in one
-/// step the deadline cannot interrupt, and its cost grows with the pattern. The limit is SQL
-/// Server's, under Dataverse: a LIKE pattern of at most 8,000 bytes, 4,000 characters of
-/// `nvarchar`, the longest string column; so a real org accepts everything the emulator does.
-/// Connections carry the same limit for patterns built from columns at run time.
-pub const MAX_LIKE_PATTERN: usize = 4_000;
+pub use crate::store::MAX_LIKE_PATTERN;
 
-/// Refuses a literal LIKE pattern longer than [`MAX_LIKE_PATTERN`], with the message to send.
-pub fn check_like_pattern(pattern: &str) -> Result<(), String> {
+/// Refuses a literal LIKE pattern longer than [`MAX_LIKE_PATTERN`].
+pub fn check_like_pattern(pattern: &str) -> Result<(), LikePatternTooLong> {
     let length = pattern.chars().count();
     if length > MAX_LIKE_PATTERN {
-        return Err(format!(
-            "The text to match is {length} characters long; a LIKE pattern may have at most {MAX_LIKE_PATTERN}."
-        ));
+        return Err(LikePatternTooLong {
+            length,
+            max: MAX_LIKE_PATTERN,
+        });
     }
     Ok(())
 }

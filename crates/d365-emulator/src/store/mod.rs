@@ -2,6 +2,7 @@
 //! SQL lives only under `store/` and `query/`; handlers call these functions.
 
 pub mod changes;
+mod error;
 pub mod keys;
 mod refresh_tokens;
 pub mod schema;
@@ -9,6 +10,7 @@ pub mod seed;
 pub mod snapshot;
 pub mod write;
 
+pub use error::StoreError;
 pub use refresh_tokens::RefreshTokenRecord;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,14 @@ use crate::error::StartError;
 /// Read-only connections the database gets for queries (WAL lets them read while the
 /// writer writes).
 pub const READERS: usize = 4;
+
+/// The longest LIKE pattern a query may use, in characters (`contains`/`startswith`/
+/// `endswith`, FetchXML `like` and its kin). SQLite matches a pattern against each row in one
+/// step the deadline cannot interrupt, and its cost grows with the pattern. The limit is SQL
+/// Server's, under Dataverse: a LIKE pattern of at most 8,000 bytes, 4,000 characters of
+/// `nvarchar`, the longest string column; so a real org accepts everything the emulator does.
+/// Connections carry the same limit for patterns built from columns at run time.
+pub const MAX_LIKE_PATTERN: usize = 4_000;
 
 /// How long one query may run before SQLite interrupts it: Dataverse's synchronous request
 /// timeout (PROTOCOL.md D5, about two minutes).
@@ -145,7 +155,7 @@ impl Store {
 
     /// Runs a read-only `f` on a pooled reader (a free one if any), or on the writer's
     /// connection when there is no pool, within the query deadline: past it SQLite stops the
-    /// statement and `f` sees [`rusqlite::ErrorCode::OperationInterrupted`] ([`timed_out`]).
+    /// statement and `f` sees [`rusqlite::ErrorCode::OperationInterrupted`] ([`StoreError::TimedOut`]).
     pub async fn read<R, F>(&self, f: F) -> R
     where
         F: FnOnce(&Connection) -> R + Send + 'static,
@@ -267,9 +277,9 @@ fn remove_abandoned_stores() {
 }
 
 /// LIKE patterns built at run time (from a column) stop at the planner's limit too: in bytes,
-/// room for [`crate::query::plan::MAX_LIKE_PATTERN`] characters of four bytes and two `%`.
+/// room for [`MAX_LIKE_PATTERN`] characters of four bytes and two `%`.
 fn limit_patterns(conn: &Connection) -> rusqlite::Result<()> {
-    let bytes = crate::query::plan::MAX_LIKE_PATTERN * 4 + 2;
+    let bytes = MAX_LIKE_PATTERN * 4 + 2;
     conn.set_limit(
         rusqlite::limits::Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH,
         bytes as i32,
@@ -291,29 +301,6 @@ fn with_deadline<R>(
     let out = f(conn);
     let _ = conn.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
     out
-}
-
-/// Whether a store call failed because its query ran past the deadline.
-pub fn timed_out(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)
-}
-
-/// SQLite's own limits a query ran into (an expression tree deeper than 1,000, more than
-/// 32,766 parameters …): the query's size, not a fault of ours. The message, if so.
-pub fn past_sqlite_limit(e: &rusqlite::Error) -> Option<&str> {
-    match e {
-        rusqlite::Error::SqliteFailure(_, Some(m))
-            if m.contains("too large") || m.contains("too many") =>
-        {
-            Some(m)
-        }
-        _ => None,
-    }
-}
-
-/// Whether a store call failed on a LIKE pattern (built from a column) past the limit.
-pub fn pattern_too_long(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("pattern too complex"))
 }
 
 /// The database holds records, sessions and refresh-token hashes: the directory is created
@@ -433,7 +420,7 @@ mod tests {
             "the endless query ended before its deadline"
         );
         let e = slow.await.unwrap().unwrap_err();
-        assert!(timed_out(&e), "{e}");
+        assert!(matches!(StoreError::from(e), StoreError::TimedOut));
         // The reader is usable again, without the old deadline.
         let n: i64 = store
             .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))

@@ -220,7 +220,7 @@ async fn new_key(
     st.store
         .run(move |c| stored::insert(c, &row))
         .await
-        .map_err(|e| DataverseError::store(&e, "creating the entity key"))?;
+        .map_err(|e| DataverseError::store(e, "creating the entity key"))?;
     st.keys.replace(key.clone());
     spawn_index_job(st, key.clone());
     Ok(key)
@@ -238,7 +238,7 @@ pub(crate) async fn delete(
     st.store
         .run(move |c| stored::delete(c, &row))
         .await
-        .map_err(|e| DataverseError::store(&e, "deleting the entity key"))?;
+        .map_err(|e| DataverseError::store(e, "deleting the entity key"))?;
     st.keys.remove(&key.metadata_id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -292,7 +292,7 @@ pub(crate) async fn action(
                 st.store
                     .run(move |c| stored::set_status(c, &id, status::PENDING))
                     .await
-                    .map_err(|e| DataverseError::store(&e, "reactivating the entity key"))?;
+                    .map_err(|e| DataverseError::store(e, "reactivating the entity key"))?;
                 st.keys.set_status(&id, status::PENDING);
                 spawn_index_job(st, key);
             }
