@@ -1,8 +1,8 @@
 //! A client from the environment: the azure-identity variables (`AZURE_TENANT_ID`,
 //! `AZURE_CLIENT_ID`, then `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE_PATH`, or
 //! `AZURE_USERNAME` + `AZURE_PASSWORD`; `AZURE_AUTHORITY_HOST`) plus `D365_URL`, read the way
-//! `EnvironmentCredential` reads them; which credential they name is [`SignIn::choose`]'s rule,
-//! the CLI's too. Profiles are the CLI's (`d365 auth profile`).
+//! `EnvironmentCredential` reads them, and turned into a credential by [`SignIn`], the CLI's
+//! rule too (a user named in `AZURE_USERNAME` first, then the secret, then the certificate). Profiles are the CLI's (`d365 auth profile`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,16 +35,24 @@ impl ClientBuilder {
         let http = d365_http::HttpClient::new()?;
         let tokens = TokenClient::new(http.clone(), authority);
         let username = var("AZURE_USERNAME");
+        if username.is_some() {
+            need("AZURE_PASSWORD", "the password of AZURE_USERNAME")?;
+        }
+        // The environment's precedence (as before the rule moved to d365-auth): a user named
+        // in AZURE_USERNAME signs in, else the app with its secret, else with its certificate.
+        // The CLI's flags put the certificate first; the variables are offered to the one
+        // rule accordingly.
+        let secret = var("AZURE_CLIENT_SECRET");
+        let certificate = var("AZURE_CLIENT_CERTIFICATE_PATH")
+            .filter(|_| username.is_none() && secret.is_none())
+            .map(PathBuf::from);
         let sign_in = SignIn::choose(
-            var("AZURE_CLIENT_SECRET"),
-            var("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
+            secret,
+            certificate,
             username.as_deref(),
             var("AZURE_PASSWORD"),
         );
         let Some(sign_in) = sign_in else {
-            if username.is_some() {
-                need("AZURE_PASSWORD", "the password of AZURE_USERNAME")?;
-            }
             return Err(Error::Config(
                 "no credential: set AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USERNAME and AZURE_PASSWORD".into(),
             ));
