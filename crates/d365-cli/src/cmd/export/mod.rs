@@ -127,7 +127,7 @@ async fn plan(
     format: ExportFormat,
     parallel: Option<usize>,
 ) -> anyhow::Result<Checkpoint> {
-    let table = super::table::describe(client, &args.entity_set).await?;
+    let table = d365_transfer::table::describe(client, &args.entity_set).await?;
     let key = table.key.clone();
     let has_createdon = table.has("createdon");
     let columns = if args.select.is_empty() {

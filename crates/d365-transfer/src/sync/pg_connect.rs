@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientConfig, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
@@ -26,6 +25,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::config::{Host, SslMode as WireSslMode};
+
+use crate::error::{Error, Result};
 
 /// `sslmode`, as libpq spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,18 +39,20 @@ pub(super) enum SslMode {
 }
 
 impl FromStr for SslMode {
-    type Err = anyhow::Error;
+    type Err = Error;
 
-    fn from_str(s: &str) -> anyhow::Result<Self> {
+    fn from_str(s: &str) -> Result<Self> {
         Ok(match s {
             "disable" => Self::Disable,
             "prefer" => Self::Prefer,
             "require" => Self::Require,
             "verify-ca" => Self::VerifyCa,
             "verify-full" => Self::VerifyFull,
-            other => bail!(
-                "sslmode '{other}' is not one of disable, prefer, require, verify-ca, verify-full"
-            ),
+            other => {
+                return Err(Error::refused(format!(
+                    "sslmode '{other}' is not one of disable, prefer, require, verify-ca, verify-full"
+                )));
+            }
         })
     }
 }
@@ -67,7 +70,7 @@ impl SslMode {
 }
 
 /// A `postgres://` URL with the user's password (and any `password=` option) hidden.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -146,7 +149,7 @@ fn is_loopback(host: &Host) -> bool {
 impl Target {
     /// Reads the URL; the password, when the URL has none, from `PGPASSWORD` or the password
     /// file.
-    pub(super) fn parse(url: &str) -> anyhow::Result<Self> {
+    pub(super) fn parse(url: &str) -> Result<Self> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let (mut mode, mut root_cert) = (None, None);
         let mut rest = url::form_urlencoded::Serializer::new(String::new());
@@ -166,9 +169,9 @@ impl Target {
             format!("{base}?{rest}")
         };
         let mut config = tokio_postgres::Config::from_str(&url_without_tls)
-            .map_err(|e| anyhow::anyhow!("{} is not a PostgreSQL URL: {e}", redact(url)))?;
+            .map_err(|e| Error::refused(format!("{} is not a PostgreSQL URL: {e}", redact(url))))?;
         let Some(host) = config.get_hosts().first().cloned() else {
-            bail!("{} names no host", redact(url));
+            return Err(Error::refused(format!("{} names no host", redact(url))));
         };
         let loopback = config.get_hosts().iter().all(is_loopback);
         let port = config.get_ports().first().copied().unwrap_or(5432);
@@ -214,7 +217,7 @@ impl Target {
     }
 
     /// Connects; the connection's task is spawned.
-    pub(super) async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
+    pub(super) async fn connect(&self) -> Result<tokio_postgres::Client> {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(self.tls_config()?);
         let (client, connection) = match self.config.connect(tls).await {
             Ok(c) => c,
@@ -247,46 +250,53 @@ impl Target {
         }
     }
 
-    fn roots(&self) -> anyhow::Result<RootCertStore> {
+    fn roots(&self) -> Result<RootCertStore> {
         let mut store = RootCertStore::empty();
         match self.roots_path() {
             Some(path) => {
                 let certs = CertificateDer::pem_file_iter(&path)
                     .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-                    .with_context(|| format!("reading sslrootcert {}", path.display()))?;
-                anyhow::ensure!(
-                    !certs.is_empty(),
-                    "sslrootcert {} holds no certificate",
-                    path.display()
-                );
+                    .map_err(Error::tls(format!(
+                        "reading sslrootcert {}",
+                        path.display()
+                    )))?;
+                if certs.is_empty() {
+                    return Err(Error::refused(format!(
+                        "sslrootcert {} holds no certificate",
+                        path.display()
+                    )));
+                }
                 for c in certs {
                     store
                         .add(c)
-                        .with_context(|| format!("a certificate of {}", path.display()))?;
+                        .map_err(Error::tls(format!("a certificate of {}", path.display())))?;
                 }
             }
             None => {
                 let found = rustls_native_certs::load_native_certs();
                 store.add_parsable_certificates(found.certs);
-                anyhow::ensure!(
-                    !store.is_empty(),
-                    "no CA certificates in the system's store: give sslrootcert=FILE"
-                );
+                if store.is_empty() {
+                    return Err(Error::refused(
+                        "no CA certificates in the system's store: give sslrootcert=FILE",
+                    ));
+                }
             }
         }
         Ok(store)
     }
 
-    fn tls_config(&self) -> anyhow::Result<ClientConfig> {
+    fn tls_config(&self) -> Result<ClientConfig> {
         let provider = CryptoProvider::get_default()
             .cloned()
-            .context("no TLS crypto provider is installed")?;
-        let chain = || -> anyhow::Result<Arc<WebPkiServerVerifier>> {
-            Ok(WebPkiServerVerifier::builder_with_provider(
-                Arc::new(self.roots()?),
-                provider.clone(),
-            )
-            .build()?)
+            .ok_or_else(|| Error::refused("no TLS crypto provider is installed"))?;
+        let tls = |e: Box<dyn std::error::Error + Send + Sync>| Error::Tls {
+            doing: "setting up TLS for PostgreSQL".into(),
+            source: e,
+        };
+        let chain = || -> Result<Arc<WebPkiServerVerifier>> {
+            WebPkiServerVerifier::builder_with_provider(Arc::new(self.roots()?), provider.clone())
+                .build()
+                .map_err(|e| tls(Box::new(e)))
         };
         let verifier: Arc<dyn ServerCertVerifier> = match self.mode {
             SslMode::VerifyFull => chain()?,
@@ -296,14 +306,15 @@ impl Target {
             _ => Arc::new(Unverified(provider.clone())),
         };
         Ok(ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls(Box::new(e)))?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth())
     }
 
     /// The connection error, said in terms of `sslmode` and `sslrootcert`.
-    fn explain(&self, e: tokio_postgres::Error) -> anyhow::Error {
+    fn explain(&self, e: tokio_postgres::Error) -> Error {
         let at = format!(
             "connecting to PostgreSQL at {} (sslmode={})",
             self.shown,
@@ -327,11 +338,11 @@ impl Target {
             .any(|c| c.to_string() == "server does not support TLS")
         {
             return if self.mode == SslMode::Prefer && !self.loopback {
-                anyhow::anyhow!(
+                Error::refused(format!(
                     "{at}: the server does not offer TLS, and plain TCP to a host that is not loopback needs an explicit sslmode=disable in the URL"
-                )
+                ))
             } else {
-                anyhow::anyhow!("{at}: the server does not offer TLS")
+                Error::refused(format!("{at}: the server does not offer TLS"))
             };
         }
         for cause in causes {
@@ -352,10 +363,13 @@ impl Target {
                     ),
                     other => format!("the server's certificate was refused: {other:?}"),
                 };
-                return anyhow::anyhow!("{at}: {said}");
+                return Error::refused(format!("{at}: {said}"));
             }
         }
-        anyhow::Error::new(e).context(at)
+        Error::PostgresWhile {
+            doing: at,
+            source: e,
+        }
     }
 }
 
