@@ -144,6 +144,11 @@ impl Error {
         Self::Refused(message.into())
     }
 
+    /// `File` for an I/O error while doing `doing`.
+    pub(crate) fn file(doing: String) -> impl FnOnce(std::io::Error) -> Self {
+        move |source| Self::File { doing, source }
+    }
+
     /// `Tls` for an error while doing `doing`.
     pub(crate) fn tls<E>(doing: String) -> impl FnOnce(E) -> Self
     where

@@ -3,6 +3,7 @@
 //!
 //! * [`table`]: a table as data movement sees it (the columns a `$select` can read, lookups by
 //!   their `_x_value` property).
+//! * [`export`]: every row of a table into resumable part files, read in parallel ranges.
 //! * [`sync`]: a mirror of tables in SQLite or PostgreSQL, behind the [`sync::Sink`] trait,
 //!   kept current through change tracking.
 //!
@@ -18,6 +19,8 @@
 //! ```
 
 mod error;
+pub mod export;
+pub mod private_file;
 mod progress;
 pub mod sync;
 pub mod table;

@@ -18,6 +18,16 @@ pub(crate) enum ExportFormat {
     Parquet,
 }
 
+impl From<ExportFormat> for d365_transfer::export::Format {
+    fn from(f: ExportFormat) -> Self {
+        match f {
+            ExportFormat::Ndjson => Self::Ndjson,
+            ExportFormat::Csv => Self::Csv,
+            ExportFormat::Parquet => Self::Parquet,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
     /// The entity set, e.g. accounts.

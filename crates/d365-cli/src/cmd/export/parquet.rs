@@ -9,7 +9,7 @@ use anyhow::Context;
 use d365_parquet::{Column, ColumnKind, ParquetSink};
 use d365_webapi::Client;
 
-use super::checkpoint::Checkpoint;
+use d365_transfer::export::Checkpoint;
 
 pub(super) async fn write(
     file: &mut std::fs::File,

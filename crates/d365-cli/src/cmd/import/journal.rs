@@ -61,8 +61,9 @@ impl Journal {
         entity_set: &str,
         mode: crate::flags::ImportMode,
     ) -> anyhow::Result<Self> {
-        let file = crate::private_file::open(path, crate::private_file::Create::New, true)
-            .with_context(|| format!("creating the journal {}", path.display()))?;
+        let file =
+            d365_transfer::private_file::open(path, d365_transfer::private_file::Create::New, true)
+                .with_context(|| format!("creating the journal {}", path.display()))?;
         let mut j = Self {
             run: uuid::Uuid::new_v4(),
             done: BTreeSet::new(),
@@ -111,7 +112,11 @@ impl Journal {
             }
         }
         let run = run.with_context(|| format!("{} is not an import journal", path.display()))?;
-        let file = crate::private_file::open(path, crate::private_file::Create::Existing, true)?;
+        let file = d365_transfer::private_file::open(
+            path,
+            d365_transfer::private_file::Create::Existing,
+            true,
+        )?;
         Ok(Self { run, done, file })
     }
 

@@ -115,8 +115,11 @@ pub(crate) async fn run(args: ImportArgs, profile: Option<&str>) -> anyhow::Resu
     };
     shape.run = journal.run;
     let rows = input::open(&args.input, shape.type_lookup())?;
-    let rejects =
-        crate::private_file::open(&rejects_path, crate::private_file::Create::Either, true)?;
+    let rejects = d365_transfer::private_file::open(
+        &rejects_path,
+        d365_transfer::private_file::Create::Either,
+        true,
+    )?;
     if !args.resume {
         // Only empty, or replaced on purpose (--overwrite-rejects): see check_rejects.
         rejects
@@ -244,7 +247,7 @@ fn check_rejects(
     rejects: &std::path::Path,
     journal: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use crate::private_file::same_file;
+    use d365_transfer::private_file::same_file;
     if rejects == args.input || same_file(rejects, &args.input) {
         bail!(
             "--rejects {} is the input file: rejected rows would overwrite it; give another path",
