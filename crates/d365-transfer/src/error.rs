@@ -36,6 +36,15 @@ pub enum Error {
     /// or a server that cannot be used as asked.
     #[error("{0}")]
     Refused(String),
+    /// Another error, while doing something named.
+    #[error("{doing}")]
+    While {
+        /// What was being done.
+        doing: String,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// A chunk whose answer was lost was sent as often as the resend policy allows.
     #[error("lines {first}–{last} were sent {times} times without an answer")]
     Unanswered {

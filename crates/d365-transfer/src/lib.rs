@@ -4,6 +4,8 @@
 //! * [`table`]: a table as data movement sees it (the columns a `$select` can read, lookups by
 //!   their `_x_value` property).
 //! * [`export`]: every row of a table into resumable part files, read in parallel ranges.
+//! * [`import`]: rows from NDJSON or CSV into a table in chunks through the bulk messages,
+//!   with bisection of refused chunks, resends of lost ones and a journal to resume from.
 //! * [`sync`]: a mirror of tables in SQLite or PostgreSQL, behind the [`sync::Sink`] trait,
 //!   kept current through change tracking.
 //!
@@ -20,6 +22,7 @@
 
 mod error;
 pub mod export;
+pub mod import;
 pub mod private_file;
 mod progress;
 pub mod sync;

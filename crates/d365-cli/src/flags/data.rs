@@ -82,6 +82,27 @@ pub(crate) enum ImportVia {
     Single,
 }
 
+impl From<ImportMode> for d365_transfer::import::Mode {
+    fn from(m: ImportMode) -> Self {
+        match m {
+            ImportMode::Create => Self::Create,
+            ImportMode::Update => Self::Update,
+            ImportMode::Upsert => Self::Upsert,
+        }
+    }
+}
+
+impl From<ImportVia> for d365_transfer::import::Via {
+    fn from(v: ImportVia) -> Self {
+        match v {
+            ImportVia::Auto => Self::Auto,
+            ImportVia::Bulk => Self::Bulk,
+            ImportVia::Batch => Self::Batch,
+            ImportVia::Single => Self::Single,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
     /// The entity set, e.g. accounts.
