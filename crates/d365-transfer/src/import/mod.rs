@@ -31,6 +31,9 @@ pub use journal::{Journal, path as journal_path};
 pub use send::{RowWrite, Sender};
 pub use shape::Shape;
 
+#[cfg(test)]
+mod tests;
+
 /// How each row is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
