@@ -298,12 +298,18 @@ impl Target {
                 .build()
                 .map_err(|e| tls(Box::new(e)))
         };
-        let verifier: Arc<dyn ServerCertVerifier> = match self.mode {
-            SslMode::VerifyFull => chain()?,
-            SslMode::VerifyCa => Arc::new(ChainOnly(chain()?)),
-            SslMode::Require if self.root_cert.is_some() => Arc::new(ChainOnly(chain()?)),
-            // Encryption without authentication, as libpq's `prefer` and `require` give.
-            _ => Arc::new(Unverified(provider.clone())),
+        // verify-ca, and require with a root certificate (as libpq): the chain, not the name.
+        let chain_only = self.mode == SslMode::VerifyCa
+            || (self.mode == SslMode::Require && self.root_cert.is_some());
+        let verifier: Arc<dyn ServerCertVerifier> = if self.mode == SslMode::VerifyFull {
+            chain()?
+        } else {
+            Arc::new(Lenient {
+                chain: if chain_only { Some(chain()?) } else { None },
+                // Without a chain: encryption without authentication, as libpq's `prefer`
+                // and `require` give.
+                provider: provider.clone(),
+            })
         };
         Ok(ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -373,11 +379,17 @@ impl Target {
     }
 }
 
-/// `verify-ca`: the chain must lead to a trusted CA; the name is not checked.
+/// The verifier of `verify-ca` (`chain` given: it must lead to a trusted CA; the name is not
+/// checked) and of `prefer` and `require` without a root certificate (`chain` `None`: any
+/// certificate). Either way the handshake's signatures are checked against the certificate,
+/// with the provider's algorithms, as `WebPkiServerVerifier` checks them.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -386,11 +398,11 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
         // The chain is checked before the name: a name error means the chain was good.
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -404,7 +416,8 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -413,61 +426,14 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a root certificate: any certificate, but the handshake's
-/// signatures are still checked against it.
-#[derive(Debug)]
-struct Unverified(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
