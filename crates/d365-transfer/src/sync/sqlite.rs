@@ -164,3 +164,56 @@ impl Sink for SqliteSink {
         Box::pin(async move { self.reset_now(table) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(conn: &Connection) -> Vec<(String, Option<i64>)> {
+        conn.prepare("SELECT \"accountid\", \"n\" FROM \"account\" ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_deletes_and_the_delta_link_land_together_and_reset_forgets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SqliteSink::open(&dir.path().join("m.db")).unwrap();
+        let t = TableSpec {
+            entity_set: "accounts".into(),
+            name: "account".into(),
+            key: "accountid".into(),
+            columns: vec![
+                ("accountid".into(), Kind::Guid),
+                ("n".into(), Kind::Integer),
+            ],
+        };
+        let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        assert_eq!(sink.prepare(&t).await.unwrap(), None);
+        let page = [
+            serde_json::json!({"accountid": a.to_string(), "n": 1}),
+            serde_json::json!({"accountid": b.to_string(), "n": 2}),
+        ];
+        let batch = Batch {
+            upserted: &page,
+            deleted: &[],
+            delta_link: Some("link-1"),
+        };
+        sink.apply(&t, batch).await.unwrap();
+        let changed = [serde_json::json!({"accountid": a.to_string(), "n": 10})];
+        let batch = Batch {
+            upserted: &changed,
+            deleted: &[b],
+            delta_link: Some("link-2"),
+        };
+        sink.apply(&t, batch).await.unwrap();
+        assert_eq!(rows(&sink.conn), [(a.to_string(), Some(10))]);
+        assert_eq!(sink.prepare(&t).await.unwrap().as_deref(), Some("link-2"));
+        sink.reset(&t).await.unwrap();
+        assert!(rows(&sink.conn).is_empty());
+        assert_eq!(sink.prepare(&t).await.unwrap(), None);
+    }
+}
