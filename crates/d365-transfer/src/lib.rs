@@ -8,6 +8,8 @@
 //!   with bisection of refused chunks, resends of lost ones and a journal to resume from.
 //! * [`sync`]: a mirror of tables in SQLite or PostgreSQL, behind the [`sync::Sink`] trait,
 //!   kept current through change tracking.
+//! * [`private_file`]: the files written beside the user's data, owner-only and never through
+//!   a symbolic link.
 //!
 //! Progress goes to a callback ([`Progress`]); errors are typed ([`Error`]).
 //!
