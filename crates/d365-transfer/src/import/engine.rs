@@ -263,12 +263,6 @@ fn id_of<S>(ctx: &Ctx<S>, record: &Value) -> Option<uuid::Uuid> {
     record[&ctx.key].as_str().and_then(|s| s.parse().ok())
 }
 
-/// `0x80040237` (DuplicateRecord): a record with this key exists. Its home would be
-/// `d365_webapi::ApiError`, beside `is_expired_delta_token`.
-fn is_duplicate(api: &d365_webapi::ApiError) -> bool {
-    api.code.eq_ignore_ascii_case("0x80040237")
-}
-
 fn split(chunk: Chunk) -> (Chunk, Chunk) {
     let mut first = chunk;
     let second = first.split_off(first.len() / 2);
@@ -375,7 +369,7 @@ fn process<S: Sender>(
             return process(ctx, chunk, attempt + 1, resend).await;
         }
         let api = api.unwrap_or_else(|| unreachable!("handled above"));
-        if ctx.mode == Mode::Create && is_duplicate(&api) {
+        if ctx.mode == Mode::Create && api.is_duplicate_record() {
             let ids: Vec<uuid::Uuid> = chunk.iter().filter_map(|(_, r)| id_of(&ctx, r)).collect();
             let there = ctx.sender.existing(&ctx.entity_set, &ctx.key, &ids).await?;
             if !there.is_empty() {
