@@ -2,9 +2,9 @@
 //! every property must exist and be writable, values must fit their EDM type, length and
 //! choice range, and single-valued navigation properties are set with `@odata.bind`.
 
+use crate::store::{Value, guid};
 use d365_odata::model::{EdmType, EntityType, Model, Property};
 use d365_odata::{KeyPredicate, Literal, Segment, parse_resource_path};
-use rusqlite::types::Value;
 use serde_json::Value as Json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -206,9 +206,7 @@ pub(crate) fn from_object(
                     )
                 })?;
             record.references.push((target.name.clone(), id));
-            record
-                .values
-                .push((nav.foreign_key.clone(), Value::Blob(id.as_bytes().to_vec())));
+            record.values.push((nav.foreign_key.clone(), guid(id)));
             // A lookup with several targets remembers which one the bind named.
             if entity
                 .property(&nav.foreign_key)

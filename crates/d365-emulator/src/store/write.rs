@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use d365_odata::model::EntityType;
 
+use super::guid;
 use super::schema::{self, ident};
 
 fn next_version(conn: &Connection, entity: &EntityType) -> rusqlite::Result<i64> {
@@ -89,9 +90,7 @@ fn stamp_columns(
 
 /// The impersonating caller, or null.
 fn on_behalf_of(stamp: &Stamp) -> Value {
-    stamp
-        .on_behalf_of
-        .map_or(Value::Null, |u| Value::Blob(u.as_bytes().to_vec()))
+    stamp.on_behalf_of.map_or(Value::Null, guid)
 }
 
 /// The `versionnumber` of a row, or `None` if it does not exist.
@@ -106,7 +105,7 @@ pub fn version_of(
             ident(&entity.name),
             ident(&entity.key)
         ),
-        params![id.as_bytes().to_vec()],
+        params![guid(*id)],
         |r| r.get::<_, Option<i64>>(0),
     )
     .optional()
@@ -121,7 +120,6 @@ pub fn insert(
     stamp: &Stamp,
 ) -> rusqlite::Result<i64> {
     let version = next_version(conn, entity)?;
-    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
     // The body may name an owner and a currency; otherwise the caller owns the record and
     // money is in the base currency.
     for (column, default) in [
@@ -189,10 +187,7 @@ pub fn update(
         vec![
             ("modifiedon", Value::Integer(stamp.now)),
             ("versionnumber", Value::Integer(version)),
-            (
-                "_modifiedby_value",
-                Value::Blob(stamp.user.as_bytes().to_vec()),
-            ),
+            ("_modifiedby_value", guid(stamp.user)),
             ("_modifiedonbehalfby_value", on_behalf_of(stamp)),
         ],
     );
@@ -208,7 +203,7 @@ pub fn update(
         ident(&entity.key)
     );
     let mut params: Vec<Value> = values.into_iter().map(|(_, v)| v).collect();
-    params.push(Value::Blob(id.as_bytes().to_vec()));
+    params.push(guid(*id));
     conn.execute(&sql, params_from_iter(params.iter()))?;
     Ok(version)
 }
@@ -229,7 +224,7 @@ pub fn delete(
                 ident(&entity.name),
                 ident(&entity.key)
             ),
-            params![id.as_bytes().to_vec()],
+            params![guid(*id)],
         )?;
         if n > 0 {
             let version = next_version(conn, entity)?;
@@ -273,23 +268,27 @@ pub fn find_by_columns(
     Ok(key.and_then(|k| uuid::Uuid::from_slice(&k).ok()))
 }
 
-/// One column of one row: `None` when the row does not exist, `Some(Value::Null)` when the
-/// column is empty.
-pub fn column_of(
+/// Some columns of one row, in the order asked: `None` when the row does not exist, a
+/// `Value::Null` for each empty column.
+pub fn columns_of(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
-    column: &str,
-) -> rusqlite::Result<Option<Value>> {
+    columns: &[&str],
+) -> rusqlite::Result<Option<Vec<Value>>> {
+    let names = columns
+        .iter()
+        .map(|c| ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
     conn.query_row(
         &format!(
-            "SELECT {} FROM {} WHERE {} = ?1",
-            ident(column),
+            "SELECT {names} FROM {} WHERE {} = ?1",
             ident(&entity.name),
             ident(&entity.key)
         ),
-        params![id.as_bytes().to_vec()],
-        |r| r.get::<_, Value>(0),
+        params![guid(*id)],
+        |r| (0..columns.len()).map(|i| r.get::<_, Value>(i)).collect(),
     )
     .optional()
 }

@@ -72,15 +72,7 @@ fn find(keys: &Keys, entity: &EntityType, id: &str) -> Result<StoredKey, Dataver
             k.metadata_id.to_string().eq_ignore_ascii_case(id)
                 || k.schema_name.eq_ignore_ascii_case(id)
         })
-        .ok_or_else(|| {
-            DataverseError::not_found(
-                "0x80040217",
-                format!(
-                    "Could not find an entity key with id or logical name '{id}' on entity {}.",
-                    entity.name
-                ),
-            )
-        })
+        .ok_or_else(|| DataverseError::entity_key_not_found(id, &entity.name))
 }
 
 /// `GET EntityDefinitions(…)/Keys`.
