@@ -15,7 +15,7 @@ pub mod write;
 
 pub use error::StoreError;
 pub use refresh_tokens::RefreshTokenRecord;
-pub use value::{Value, guid};
+pub use value::{SqlFilter, Value, guid};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

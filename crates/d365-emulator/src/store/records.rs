@@ -9,8 +9,7 @@ use rusqlite::{Connection, params_from_iter};
 use super::changes::ChangeClock;
 use super::schema::ident;
 use super::write::{self, Stamp};
-use super::{Store, StoreError, Value, guid};
-use crate::query::plan::SqlFilter;
+use super::{SqlFilter, Store, StoreError, Value, guid};
 
 /// A record to create with the records nested in it (a deep insert): `parents` are created
 /// first, `children` after.
