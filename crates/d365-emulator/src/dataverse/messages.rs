@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::headers::json_response;
 use super::modify::stamp;
+use super::record::required;
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::state::AppState;
@@ -115,13 +116,6 @@ fn alias_json(text: &str) -> Option<Json> {
     }
 }
 
-fn required_str<'a>(params: &'a Map<String, Json>, name: &str) -> Result<&'a str, DataverseError> {
-    params
-        .get(name)
-        .and_then(Json::as_str)
-        .ok_or_else(|| DataverseError::missing_parameter(name))
-}
-
 /// `GET {api}/Name(...)`: an unbound function.
 pub(crate) async fn function(
     st: &AppState,
@@ -134,10 +128,7 @@ pub(crate) async fn function(
     let context = |t: &str| format!("{}/$metadata#Microsoft.Dynamics.CRM.{t}", st.api_root());
     match short(name) {
         "RetrieveTotalRecordCount" => {
-            let names: Vec<String> = params
-                .get("EntityNames")
-                .and_then(Json::as_array)
-                .ok_or_else(|| DataverseError::missing_parameter("EntityNames"))?
+            let names: Vec<String> = required(&params, "EntityNames", Json::as_array)?
                 .iter()
                 .map(|v| {
                     v.as_str()
@@ -173,7 +164,7 @@ pub(crate) async fn function(
             ))
         }
         "FormatAddress" => {
-            let part = |n: &str| required_str(&params, n);
+            let part = |n: &str| required(&params, n, Json::as_str);
             let (line1, city, state, postal, country) = (
                 part("Line1")?,
                 part("City")?,
@@ -217,14 +208,8 @@ pub(crate) async fn action(
     match short(name) {
         "BulkDelete" => super::bulk::bulk_delete(st, principal, &params).await,
         "WinOpportunity" => {
-            let close = params
-                .get("OpportunityClose")
-                .and_then(Json::as_object)
-                .ok_or_else(|| DataverseError::missing_parameter("OpportunityClose"))?;
-            let status = params
-                .get("Status")
-                .and_then(Json::as_i64)
-                .ok_or_else(|| DataverseError::missing_parameter("Status"))?;
+            let close = required(&params, "OpportunityClose", Json::as_object)?;
+            let status = required(&params, "Status", Json::as_i64)?;
             let id = close
                 .get("opportunityid@odata.bind")
                 .and_then(Json::as_str)
@@ -323,21 +308,13 @@ async fn qualify_lead(
     lead_id: uuid::Uuid,
     params: &Map<String, Json>,
 ) -> Result<Response, DataverseError> {
-    let flag = |n: &str| {
-        params
-            .get(n)
-            .and_then(Json::as_bool)
-            .ok_or_else(|| DataverseError::missing_parameter(n))
-    };
+    let flag = |n: &str| required(params, n, Json::as_bool);
     let (create_account, create_contact, create_opportunity) = (
         flag("CreateAccount")?,
         flag("CreateContact")?,
         flag("CreateOpportunity")?,
     );
-    let status = params
-        .get("Status")
-        .and_then(Json::as_i64)
-        .ok_or_else(|| DataverseError::missing_parameter("Status"))?;
+    let status = required(params, "Status", Json::as_i64)?;
     if status != 3 {
         return Err(DataverseError::bad_query(format!(
             "{status} is not a valid status code for state code LeadState.Qualified on lead."

@@ -16,6 +16,20 @@ use crate::store::schema::{is_polymorphic, lookup_type_column};
 /// Columns the server maintains: ignored in bodies, as Dataverse does.
 const SYSTEM: [&str; 3] = ["createdon", "modifiedon", "versionnumber"];
 
+/// A required parameter of an action or function, of the JSON type `get` takes
+/// (`Json::as_str`, `Json::as_array` …); absent or of another type, the error Dataverse
+/// answers.
+pub(crate) fn required<'a, T>(
+    params: &'a serde_json::Map<String, Json>,
+    name: &str,
+    get: impl FnOnce(&'a Json) -> Option<T>,
+) -> Result<T, DataverseError> {
+    params
+        .get(name)
+        .and_then(get)
+        .ok_or_else(|| DataverseError::missing_parameter(name))
+}
+
 /// A parsed body.
 #[derive(Debug, Default)]
 pub(crate) struct Record {

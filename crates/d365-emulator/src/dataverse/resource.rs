@@ -182,13 +182,20 @@ pub(crate) async fn serve(
                     )));
                 }
             };
+            let link = Link {
+                entity,
+                id,
+                nav,
+                related: target(st, nav)?,
+                child,
+            };
             match tail {
-                [] if *call.method == Method::GET => navigate(call, entity, id, nav, child).await,
-                [Segment::Ref] => reference(call, entity, id, nav, child).await,
+                [] if *call.method == Method::GET => navigate(call, link).await,
+                [Segment::Ref] => reference(call, link).await,
                 [Segment::Count]
                     if nav.collection && child.is_none() && *call.method == Method::GET =>
                 {
-                    let related = target(st, nav)?;
+                    let related = link.related;
                     let scope = column_equals(&nav.foreign_key, guid(id));
                     let mut response =
                         entity_set::count(st, related, call.query, Some(scope)).await?;
@@ -330,6 +337,17 @@ async fn property_value(
     Ok(response)
 }
 
+/// A navigation property of one record: the record, the property, the table it leads to,
+/// and the related record a key on a collection names.
+#[derive(Clone, Copy)]
+struct Link<'a> {
+    entity: &'a EntityType,
+    id: uuid::Uuid,
+    nav: &'a NavigationProperty,
+    related: &'a EntityType,
+    child: Option<uuid::Uuid>,
+}
+
 fn target<'m>(
     st: &'m AppState,
     nav: &NavigationProperty,
@@ -341,17 +359,10 @@ fn target<'m>(
 }
 
 /// `GET {set}({id})/{navigation}`: the related record, or the related collection.
-async fn navigate(
-    call: &Call<'_>,
-    entity: &EntityType,
-    id: uuid::Uuid,
-    nav: &NavigationProperty,
-    child: Option<uuid::Uuid>,
-) -> Result<Response, DataverseError> {
-    let st = call.st;
-    let related = target(st, nav)?;
+async fn navigate(call: &Call<'_>, link: Link<'_>) -> Result<Response, DataverseError> {
+    let (st, entity, id, nav, related) = (call.st, link.entity, link.id, link.nav, link.related);
     if nav.collection {
-        if let Some(child) = child {
+        if let Some(child) = link.child {
             // One member of the collection: it must point back here.
             let fk = column(st, related, child, &nav.foreign_key).await?;
             if fk != guid(id) {
@@ -472,15 +483,8 @@ async fn references(
 
 /// `{set}({id})/{navigation}/$ref`: associate (PUT single-valued, POST collection-valued),
 /// disassociate (DELETE), or read the references (GET).
-async fn reference(
-    call: &Call<'_>,
-    entity: &EntityType,
-    id: uuid::Uuid,
-    nav: &NavigationProperty,
-    child: Option<uuid::Uuid>,
-) -> Result<Response, DataverseError> {
-    let st = call.st;
-    let related = target(st, nav)?;
+async fn reference(call: &Call<'_>, link: Link<'_>) -> Result<Response, DataverseError> {
+    let (st, entity, id, nav, related) = (call.st, link.entity, link.id, link.nav, link.related);
     // Each association sets (or clears) one lookup column: on this record for a single-valued
     // property, on the related record for a collection-valued one.
     let (table, row, value) = match (nav.collection, call.method) {
@@ -496,7 +500,7 @@ async fn reference(
                 None => Ok(StatusCode::NO_CONTENT.into_response()),
             };
         }
-        (true, &Method::GET) if child.is_none() => {
+        (true, &Method::GET) if link.child.is_none() => {
             return references(st, id, nav, related).await;
         }
         (false, &Method::PUT) => (
@@ -511,7 +515,7 @@ async fn reference(
             guid(id),
         ),
         (true, &Method::DELETE) => {
-            let other = match child {
+            let other = match link.child {
                 Some(c) => c,
                 None => referenced(st, related, b"", call.query).await?,
             };

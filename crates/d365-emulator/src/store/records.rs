@@ -128,21 +128,42 @@ impl Transaction<'_> {
         ids: &[uuid::Uuid],
         filter: Option<&SqlFilter>,
     ) -> Result<Vec<uuid::Uuid>, StoreError> {
-        let marks = vec!["?"; ids.len()].join(",");
-        let sql = format!(
-            "SELECT {t}.{k} FROM {t} WHERE {t}.{k} IN ({marks}){w}",
-            t = ident(&entity.name),
-            k = ident(&entity.key),
-            w = filter
-                .map(|f| format!(" AND ({})", f.sql))
-                .unwrap_or_default()
-        );
-        let params = ids
-            .iter()
-            .map(|id| guid(*id))
-            .chain(filter.iter().flat_map(|f| f.params.clone()));
+        let (sql, params) = keys_where(entity, Some(ids), filter);
         Ok(keys(self.conn, &sql, params)?)
     }
+}
+
+/// `SELECT key FROM table` of the rows among `ids` (all rows when `None`) that match
+/// `filter`, with its parameters.
+fn keys_where(
+    entity: &EntityType,
+    ids: Option<&[uuid::Uuid]>,
+    filter: Option<&SqlFilter>,
+) -> (String, Vec<Value>) {
+    let mut wheres = Vec::new();
+    let mut params = Vec::new();
+    if let Some(ids) = ids {
+        wheres.push(format!(
+            "{}.{} IN ({})",
+            ident(&entity.name),
+            ident(&entity.key),
+            vec!["?"; ids.len()].join(",")
+        ));
+        params.extend(ids.iter().map(|id| guid(*id)));
+    }
+    if let Some(f) = filter {
+        wheres.push(format!("({})", f.sql));
+        params.extend(f.params.iter().cloned());
+    }
+    let mut sql = format!(
+        "SELECT {t}.{k} FROM {t}",
+        t = ident(&entity.name),
+        k = ident(&entity.key)
+    );
+    if !wheres.is_empty() {
+        sql = format!("{sql} WHERE {}", wheres.join(" AND "));
+    }
+    (sql, params)
 }
 
 /// The keys a `SELECT key FROM …` answers.
@@ -262,15 +283,7 @@ impl Store {
         entity: &EntityType,
         filter: Option<&SqlFilter>,
     ) -> Result<Vec<uuid::Uuid>, StoreError> {
-        let sql = format!(
-            "SELECT {t}.{k} FROM {t}{w}",
-            t = ident(&entity.name),
-            k = ident(&entity.key),
-            w = filter
-                .map(|f| format!(" WHERE {}", f.sql))
-                .unwrap_or_default()
-        );
-        let params = filter.map(|f| f.params.clone()).unwrap_or_default();
+        let (sql, params) = keys_where(entity, None, filter);
         Ok(self.read(move |c| keys(c, &sql, params)).await?)
     }
 }

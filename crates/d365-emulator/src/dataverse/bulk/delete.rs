@@ -27,6 +27,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::dataverse::headers::json_response;
 use crate::dataverse::model::OPERATION_BULK_DELETE;
 use crate::dataverse::modify::stamp;
+use crate::dataverse::record::required;
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::fetchxml::{Fetch, from_query_expression};
@@ -128,37 +129,19 @@ pub(crate) async fn bulk_delete(
     principal: &Principal,
     params: &Map<String, Json>,
 ) -> Result<Response, DataverseError> {
-    let query_set = params
-        .get("QuerySet")
-        .and_then(Json::as_array)
-        .ok_or_else(|| DataverseError::missing_parameter("QuerySet"))?;
-    let job_name = params
-        .get("JobName")
-        .and_then(Json::as_str)
-        .ok_or_else(|| DataverseError::missing_parameter("JobName"))?;
-    params
-        .get("SendEmailNotification")
-        .and_then(Json::as_bool)
-        .ok_or_else(|| DataverseError::missing_parameter("SendEmailNotification"))?;
+    let query_set = required(params, "QuerySet", Json::as_array)?;
+    let job_name = required(params, "JobName", Json::as_str)?;
+    required(params, "SendEmailNotification", Json::as_bool)?;
     for list in ["ToRecipients", "CCRecipients"] {
-        params
-            .get(list)
-            .and_then(Json::as_array)
-            .ok_or_else(|| DataverseError::missing_parameter(list))?;
+        required(params, list, Json::as_array)?;
     }
-    let recurrence = params
-        .get("RecurrencePattern")
-        .and_then(Json::as_str)
-        .ok_or_else(|| DataverseError::missing_parameter("RecurrencePattern"))?;
+    let recurrence = required(params, "RecurrencePattern", Json::as_str)?;
     if !recurrence.trim().is_empty() {
         return Err(DataverseError::bad_query(format!(
             "Recurring bulk delete jobs (RecurrencePattern '{recurrence}') are not supported by the emulator; pass \"\" to run the job once."
         )));
     }
-    let start = params
-        .get("StartDateTime")
-        .and_then(Json::as_str)
-        .ok_or_else(|| DataverseError::missing_parameter("StartDateTime"))?;
+    let start = required(params, "StartDateTime", Json::as_str)?;
     let start = instant(start).ok_or_else(|| {
         DataverseError::bad_query(format!(
             "StartDateTime '{start}' is not a date and time such as 2026-11-29T08:00:00Z."

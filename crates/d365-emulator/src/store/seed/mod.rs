@@ -208,40 +208,41 @@ impl<'c> Inserter<'c> {
 /// Writes (or refreshes) the directory rows, in the caller's transaction. Idempotent.
 pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusqlite::Result<()> {
     let tx = conn;
-    {
-        let created = Value::Integer(EPOCH_2020 - 86_400);
-        let mut version = 1_000;
-        let system = |version: i64| {
-            vec![
-                ("createdon", created.clone()),
-                ("modifiedon", created.clone()),
-                ("versionnumber", Value::Integer(version)),
-            ]
-        };
-        let mut org = Inserter::new(tx, model, "organization", true)?;
-        let mut values = system(version);
-        values.extend([
+    let created = Value::Integer(EPOCH_2020 - 86_400);
+    // Every directory row is stamped created in 2020, at the next version from 1,000.
+    let mut version = 999;
+    let mut insert = |table: &mut Inserter<'_>, columns: Vec<(&'static str, Value)>| {
+        version += 1;
+        let mut values = vec![
+            ("createdon", created.clone()),
+            ("modifiedon", created.clone()),
+            ("versionnumber", Value::Integer(version)),
+        ];
+        values.extend(columns);
+        table.insert(values)
+    };
+    insert(
+        &mut Inserter::new(tx, model, "organization", true)?,
+        vec![
             ("organizationid", guid(dir.organization.0)),
             ("name", text(&dir.organization.1)),
             ("languagecode", Value::Integer(1033)),
             ("localeid", Value::Integer(1033)),
             ("currencysymbol", text("$")),
             ("pricingdecimalprecision", Value::Integer(2)),
-        ]);
-        org.insert(values)?;
-        version += 1;
-        let mut bu = Inserter::new(tx, model, "businessunit", true)?;
-        let mut values = system(version);
-        values.extend([
+        ],
+    )?;
+    insert(
+        &mut Inserter::new(tx, model, "businessunit", true)?,
+        vec![
             ("businessunitid", guid(dir.business_unit)),
             ("name", text(&dir.organization.1)),
             ("isdisabled", Value::Integer(0)),
-        ]);
-        bu.insert(values)?;
-        version += 1;
-        let mut currency = Inserter::new(tx, model, "transactioncurrency", true)?;
-        let mut values = system(version);
-        values.extend([
+        ],
+    )?;
+    insert(
+        &mut Inserter::new(tx, model, "transactioncurrency", true)?,
+        vec![
             (
                 "transactioncurrencyid",
                 guid(base_currency(dir.organization.0)),
@@ -251,24 +252,23 @@ pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusq
             ("currencysymbol", text("$")),
             ("currencyprecision", Value::Integer(2)),
             ("exchangerate", Value::Integer(10_000_000_000)),
-        ]);
-        currency.insert(values)?;
-        version += 1;
-        let mut team = Inserter::new(tx, model, "team", true)?;
-        let mut values = system(version);
-        values.extend([
+        ],
+    )?;
+    insert(
+        &mut Inserter::new(tx, model, "team", true)?,
+        vec![
             ("teamid", guid(default_team(dir.business_unit))),
             ("name", text(&dir.organization.1)),
             ("isdefault", Value::Integer(1)),
             ("teamtype", Value::Integer(0)),
             ("_businessunitid_value", guid(dir.business_unit)),
-        ]);
-        team.insert(values)?;
-        let mut user = Inserter::new(tx, model, "systemuser", true)?;
-        for (id, oid, upn, first, last) in &dir.users {
-            version += 1;
-            let mut values = system(version);
-            values.extend([
+        ],
+    )?;
+    let mut user = Inserter::new(tx, model, "systemuser", true)?;
+    for (id, oid, upn, first, last) in &dir.users {
+        insert(
+            &mut user,
+            vec![
                 ("systemuserid", guid(*id)),
                 ("fullname", Value::Text(format!("{first} {last}"))),
                 ("firstname", text(first)),
@@ -279,13 +279,13 @@ pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusq
                 ("isdisabled", Value::Integer(0)),
                 ("accessmode", Value::Integer(0)),
                 ("_businessunitid_value", guid(dir.business_unit)),
-            ]);
-            user.insert(values)?;
-        }
-        for (id, app, name) in &dir.app_users {
-            version += 1;
-            let mut values = system(version);
-            values.extend([
+            ],
+        )?;
+    }
+    for (id, app, name) in &dir.app_users {
+        insert(
+            &mut user,
+            vec![
                 ("systemuserid", guid(*id)),
                 ("fullname", Value::Text(format!("# {name}"))),
                 ("lastname", text(name)),
@@ -294,9 +294,8 @@ pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusq
                 ("isdisabled", Value::Integer(0)),
                 ("accessmode", Value::Integer(4)),
                 ("_businessunitid_value", guid(dir.business_unit)),
-            ]);
-            user.insert(values)?;
-        }
+            ],
+        )?;
     }
     Ok(())
 }
