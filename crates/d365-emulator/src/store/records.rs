@@ -287,3 +287,150 @@ impl Store {
         Ok(self.read(move |c| keys(c, &sql, params)).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataverse::model::DataverseModel;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            now: 1_700_000_000,
+            user: uuid::Uuid::new_v4(),
+            on_behalf_of: None,
+            business_unit: uuid::Uuid::new_v4(),
+            currency: uuid::Uuid::new_v4(),
+        }
+    }
+
+    async fn store_with(table: &str) -> (Store, EntityType) {
+        let model = DataverseModel::default().model;
+        let entity = model.entity_type(table).unwrap().clone();
+        let store = Store::open(None).unwrap();
+        store
+            .run(move |c| super::super::schema::create_tables(c, &model))
+            .await
+            .unwrap();
+        (store, entity)
+    }
+
+    fn named(entity: &EntityType, id: uuid::Uuid, name: &str) -> NewRecord {
+        NewRecord {
+            entity: entity.clone(),
+            id,
+            values: vec![("name".into(), Value::Text(name.into()))],
+            parents: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_transaction_undoes_its_writes_and_a_kept_one_keeps_them() {
+        let (store, account) = store_with("account").await;
+        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        // The second record takes the first one's id: the refusal undoes the first too.
+        let (first, again) = (named(&account, a, "first"), named(&account, a, "again"));
+        let refused = store
+            .transaction(move |tx| {
+                assert!(tx.insert_new(first, &stamp())?);
+                Ok(match tx.insert_new(again, &stamp())? {
+                    true => Ok(()),
+                    false => Err("duplicate id"),
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(refused, Err("duplicate id"));
+        assert!(!store.exists(&account, a).await.unwrap());
+
+        let kept = named(&account, b, "kept");
+        store
+            .transaction(move |tx| Ok(Ok::<_, ()>(tx.insert_new(kept, &stamp())?)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store.exists(&account, b).await.unwrap());
+        assert_eq!(
+            store.column(&account, b, "name").await.unwrap(),
+            Some(Value::Text("kept".into()))
+        );
+        assert_eq!(store.column(&account, a, "name").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_deep_insert_whose_child_id_is_taken_creates_nothing() {
+        let (store, account) = store_with("account").await;
+        let (taken, parent, child) = (
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4(),
+        );
+        let first = named(&account, taken, "taken");
+        store
+            .transaction(move |tx| Ok(Ok::<_, ()>(tx.insert_new(first, &stamp())?)))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut tree = named(&account, parent, "parent");
+        tree.children = vec![named(&account, child, "child"), named(&account, taken, "x")];
+        let inserted = store
+            .transaction(move |tx| {
+                let ok = tx.insert_new(tree, &stamp())?;
+                Ok(if ok { Ok(()) } else { Err(()) })
+            })
+            .await
+            .unwrap();
+        assert!(inserted.is_err());
+        for id in [parent, child] {
+            assert!(!store.exists(&account, id).await.unwrap(), "{id} was kept");
+        }
+        assert_eq!(
+            store.column(&account, taken, "name").await.unwrap(),
+            Some(Value::Text("taken".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn matching_finds_the_keys_a_filter_selects_among_all_rows_or_some() {
+        let (store, account) = store_with("account").await;
+        let ids: Vec<uuid::Uuid> = (0..4).map(|_| uuid::Uuid::new_v4()).collect();
+        let records: Vec<NewRecord> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| named(&account, *id, if i % 2 == 0 { "even" } else { "odd" }))
+            .collect();
+        store
+            .transaction(move |tx| {
+                for r in records {
+                    tx.insert_new(r, &stamp())?;
+                }
+                Ok(Ok::<_, ()>(()))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let even = SqlFilter {
+            sql: "account.name = ?".into(),
+            params: vec![Value::Text("even".into())],
+        };
+        let mut all_even = store.matching(&account, Some(&even)).await.unwrap();
+        all_even.sort();
+        let mut want = vec![ids[0], ids[2]];
+        want.sort();
+        assert_eq!(all_even, want);
+        assert_eq!(store.matching(&account, None).await.unwrap().len(), 4);
+        let among = ids[1..3].to_vec();
+        let found = store
+            .transaction(move |tx| {
+                Ok(Ok::<_, ()>(tx.matching_among(
+                    &account,
+                    &among,
+                    Some(&even),
+                )?))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, vec![ids[2]]);
+    }
+}
