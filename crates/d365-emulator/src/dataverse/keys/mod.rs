@@ -177,7 +177,27 @@ pub(crate) fn declared(
     model: &mut crate::dataverse::model::DataverseModel,
     config: &crate::config::EmulatorConfig,
 ) -> Vec<DeclaredKey> {
-    let mut keys = model.take_declared_keys();
+    // Keys live here, with their index status, not in the static model: they are taken out
+    // of the `--metadata` file's tables (`OData.Community.Keys.V1.AlternateKeys`).
+    let mut keys = Vec::new();
+    let tables: Vec<d365_odata::model::EntityType> = model
+        .model
+        .entity_types()
+        .iter()
+        .cloned()
+        .map(|mut t| {
+            for columns in std::mem::take(&mut t.alternate_keys) {
+                keys.push(DeclaredKey {
+                    entity: t.name.clone(),
+                    columns,
+                    schema_name: None,
+                    display_name: None,
+                });
+            }
+            t
+        })
+        .collect();
+    model.model = d365_odata::model::Model::new(tables);
     keys.extend(config.alternate_keys.iter().map(|k| DeclaredKey {
         entity: k.table.clone(),
         columns: k.columns.clone(),
