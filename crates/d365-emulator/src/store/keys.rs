@@ -53,12 +53,12 @@ pub struct StoredKey {
 }
 
 /// Creates the key table if missing.
-pub fn create_table(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn create_table(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(CREATE_SQL)
 }
 
 /// Every stored key, oldest first.
-pub fn load(conn: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
+pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
     create_table(conn)?;
     let mut stmt = conn.prepare(
         "SELECT metadata_id, entity, schema_name, display_name, attributes, status, job
@@ -84,7 +84,7 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
 }
 
 /// Stores a new key.
-pub fn insert(conn: &Connection, key: &StoredKey) -> rusqlite::Result<()> {
+pub(crate) fn insert(conn: &Connection, key: &StoredKey) -> rusqlite::Result<()> {
     create_table(conn)?;
     conn.execute(
         "INSERT INTO _emulator_keys (metadata_id, entity, schema_name, display_name, attributes, status, job)
@@ -103,7 +103,11 @@ pub fn insert(conn: &Connection, key: &StoredKey) -> rusqlite::Result<()> {
 }
 
 /// Sets a key's status; `false` when the key is gone (deleted meanwhile).
-pub fn set_status(conn: &Connection, id: &uuid::Uuid, status: &str) -> rusqlite::Result<bool> {
+pub(crate) fn set_status(
+    conn: &Connection,
+    id: &uuid::Uuid,
+    status: &str,
+) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE _emulator_keys SET status = ?2 WHERE metadata_id = ?1",
         params![guid(*id), status],
@@ -118,7 +122,10 @@ fn index_name(key: &StoredKey) -> String {
 /// Builds the key's unique index and records the outcome, in one step: `Active`, or `Failed`
 /// when existing rows hold duplicate values. `None` when the key was deleted before its job
 /// ran.
-pub fn build_index(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<Option<String>> {
+pub(crate) fn build_index(
+    conn: &mut Connection,
+    key: &StoredKey,
+) -> rusqlite::Result<Option<String>> {
     // A savepoint, not a transaction: inside a change set it nests in the change set's.
     let tx = conn.savepoint()?;
     let exists: Option<i64> = tx
@@ -152,7 +159,7 @@ pub fn build_index(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<O
 }
 
 /// Deletes a key and its index; `false` if there was no such key.
-pub fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> {
+pub(crate) fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> {
     let tx = conn.savepoint()?;
     tx.execute_batch(&format!("DROP INDEX IF EXISTS {}", ident(&index_name(key))))?;
     let n = tx.execute(
@@ -166,7 +173,7 @@ pub fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> 
 /// Drops the unique indexes of keys the database no longer holds, and those an older
 /// emulator made from its built-in key on `account.accountnumber` (`account_ak_accountnumber`),
 /// which no real org has.
-pub fn drop_stray_indexes(conn: &Connection, keys: &[StoredKey]) -> rusqlite::Result<()> {
+pub(crate) fn drop_stray_indexes(conn: &Connection, keys: &[StoredKey]) -> rusqlite::Result<()> {
     let names: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%\\_ak\\_%' ESCAPE '\\'")?
         .query_map([], |r| r.get(0))?
@@ -253,7 +260,7 @@ impl Store {
 }
 
 /// The columns a unique-constraint failure names (`UNIQUE constraint failed: account.x, account.y`).
-pub fn violated_columns(e: &rusqlite::Error) -> Option<(String, Vec<String>)> {
+pub(crate) fn violated_columns(e: &rusqlite::Error) -> Option<(String, Vec<String>)> {
     let rusqlite::Error::SqliteFailure(f, Some(message)) = e else {
         return None;
     };

@@ -94,7 +94,7 @@ fn on_behalf_of(stamp: &Stamp) -> Value {
 }
 
 /// The `versionnumber` of a row, or `None` if it does not exist.
-pub fn version_of(
+pub(crate) fn version_of(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
@@ -113,7 +113,7 @@ pub fn version_of(
 }
 
 /// Inserts a row with the given columns (the key among them) and the system columns.
-pub fn insert(
+pub(crate) fn insert(
     conn: &Connection,
     entity: &EntityType,
     mut values: Vec<(String, Value)>,
@@ -173,7 +173,7 @@ pub fn insert(
 }
 
 /// Updates the given columns of a row; returns the new version.
-pub fn update(
+pub(crate) fn update(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
@@ -210,7 +210,7 @@ pub fn update(
 
 /// Deletes a row; `false` if it did not exist. The delete and its tombstone in the change
 /// log (see [`super::changes`]), dated by `clock`, are one savepoint: both happen or neither.
-pub fn delete(
+pub(crate) fn delete(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
@@ -240,12 +240,16 @@ pub fn delete(
 }
 
 /// Whether a row with this key exists.
-pub fn exists(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqlite::Result<bool> {
+pub(crate) fn exists(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+) -> rusqlite::Result<bool> {
     Ok(version_of(conn, entity, id)?.is_some())
 }
 
 /// The key of the row whose columns equal `values` (an alternate key), if any.
-pub fn find_by_columns(
+pub(crate) fn find_by_columns(
     conn: &Connection,
     entity: &EntityType,
     values: &[(String, Value)],
@@ -270,7 +274,7 @@ pub fn find_by_columns(
 
 /// Some columns of one row, in the order asked: `None` when the row does not exist, a
 /// `Value::Null` for each empty column.
-pub fn columns_of(
+pub(crate) fn columns_of(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
