@@ -5,9 +5,7 @@
 mod apply;
 pub(crate) mod batch;
 mod bulk;
-mod bulk_delete;
-mod bulk_elastic;
-pub(crate) use bulk_delete::resume_jobs;
+pub(crate) use bulk::resume_jobs;
 mod changes;
 mod entity;
 mod entity_set;

@@ -11,7 +11,7 @@ use super::error::LikePatternTooLong;
 use super::paging::Boundary;
 use crate::store::schema::{ident, lookup_type_column};
 
-pub use crate::store::MAX_LIKE_PATTERN;
+pub use crate::store::{MAX_LIKE_PATTERN, SqlFilter};
 
 /// Refuses a literal LIKE pattern longer than [`MAX_LIKE_PATTERN`].
 pub fn check_like_pattern(pattern: &str) -> Result<(), LikePatternTooLong> {
@@ -92,15 +92,6 @@ pub fn lookup_name_sql(model: &Model, entity: &EntityType, lookup: &Property) ->
         }
     };
     Some(format!("({sql} COLLATE NOCASE)"))
-}
-
-/// A SQL WHERE fragment with its parameters.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct SqlFilter {
-    /// The SQL text (`?` placeholders).
-    pub sql: String,
-    /// The parameters, in order.
-    pub params: Vec<Value>,
 }
 
 impl SqlFilter {

@@ -3,15 +3,19 @@
 
 pub mod changes;
 mod error;
+pub mod jobs;
 pub mod keys;
+pub mod records;
 mod refresh_tokens;
 pub mod schema;
 pub mod seed;
 pub mod snapshot;
+mod value;
 pub mod write;
 
 pub use error::StoreError;
 pub use refresh_tokens::RefreshTokenRecord;
+pub use value::{SqlFilter, Value, guid};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
