@@ -426,6 +426,5 @@ pub(crate) fn no_store(headers: &mut axum::http::HeaderMap) {
 mod dataverse;
 mod keys;
 mod operations;
-mod plan;
 
 pub use dataverse::DataverseError;
