@@ -101,11 +101,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::faults::inject,
+            crate::middleware::inject,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::exposure::check_host,
+            crate::middleware::check_host,
         ))
         .layer(axum::middleware::from_fn(
             crate::unread_body::close_if_unread,

@@ -99,7 +99,7 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
     }
     if let Some(delay) = request
         .extensions()
-        .get::<crate::faults::InjectedDelay>()
+        .get::<crate::middleware::InjectedDelay>()
         .copied()
     {
         tokio::time::sleep(std::time::Duration::from_millis(delay.0)).await;
