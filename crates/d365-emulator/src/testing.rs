@@ -34,7 +34,7 @@ pub const LOOPBACK_CLIENT: ([u8; 4], u16) = ([127, 0, 0, 1], 50000);
 
 /// Characters a client escapes in a URI it is given as text (spaces, quotes, angle brackets,
 /// braces, …); `&`, `=`, `$`, `@`, `%` keep their meaning.
-const UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+pub const URI_UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'<')
@@ -49,7 +49,7 @@ const UNSAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// `uri` as a client would send it: only what cannot stand in a URI is percent-encoded, so
 /// its structure (`?`, `&`, `=`, existing `%XX`) is kept.
 pub fn encode_uri(uri: &str) -> String {
-    percent_encoding::utf8_percent_encode(uri, UNSAFE).to_string()
+    percent_encoding::utf8_percent_encode(uri, URI_UNSAFE).to_string()
 }
 
 /// An answer, read whole.

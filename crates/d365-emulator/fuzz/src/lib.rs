@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 
 use axum::http::{Method, Uri};
 use d365_emulator::testing::{self, Answer};
-use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
+use percent_encoding::{AsciiSet, percent_encode};
 use serde_json::Value;
 
 /// The emulator's base URL: authority host and environment URL (token audience).
@@ -104,19 +104,9 @@ impl Emulator {
 /// 32,768-character URL cap (`$expand=a($expand=a(…))` 2,800 deep is 30,800 characters).
 const VALUE: &AsciiSet = &QUERY.add(b'%').add(b'&').add(b'+');
 
-/// Encodes only what cannot stand in a URI, so `&`, `=`, `$`, `@`, `%` keep their meaning.
-const QUERY: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'#');
+/// Encodes only what cannot stand in a URI, so `&`, `=`, `$`, `@`, `%` keep their meaning (and
+/// `#`, which would end the URI).
+const QUERY: &AsciiSet = &testing::URI_UNSAFE.add(b'#');
 
 /// `bytes` as a query value (every reserved character escaped).
 pub fn value(bytes: &[u8]) -> String {
