@@ -13,10 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::constant_time_eq;
+use crate::entra::endpoint::{Endpoint, Version, resolve_target};
 use crate::entra::pages::{error_page, sign_in_form};
 use crate::entra::registry::TenantRef;
 use crate::entra::sessions::{AuthCodeSession, SignInTarget, new_opaque_code};
-use crate::entra::endpoint::{Endpoint, Version, resolve_target};
 use crate::error::EntraError;
 use crate::state::AppState;
 

@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::constant_time_eq;
+use crate::entra::endpoint::{Endpoint, Version, resolve_target, respond};
 use crate::entra::pages::{escape, hidden, page};
 use crate::entra::sessions::{
     DeviceSession, DeviceStatus, SignInTarget, new_opaque_code, new_user_code,
 };
-use crate::entra::endpoint::{Endpoint, Version, resolve_target, respond};
 use crate::error::EntraError;
 use crate::state::AppState;
 

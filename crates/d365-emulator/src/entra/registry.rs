@@ -46,7 +46,10 @@ impl Registry {
     }
 
     /// Resolves a `{tenant}` path segment, or Entra's error for an unknown tenant.
-    pub(crate) fn require_tenant(&self, segment: &str) -> Result<TenantRef<'_>, crate::error::EntraError> {
+    pub(crate) fn require_tenant(
+        &self,
+        segment: &str,
+    ) -> Result<TenantRef<'_>, crate::error::EntraError> {
         self.resolve_tenant(segment)
             .ok_or_else(|| crate::error::EntraError::tenant_not_found(segment))
     }

@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::claims::{self, Subject};
-use crate::entra::registry::TenantRef;
-use crate::entra::endpoint::{Endpoint, has_openid, resolve_target, respond};
 pub use crate::entra::endpoint::Version;
+use crate::entra::endpoint::{Endpoint, has_openid, resolve_target, respond};
+use crate::entra::registry::TenantRef;
 use crate::entra::scope;
 use crate::entra::sessions::SignInTarget;
 use crate::entra::{assertion, authorize, constant_time_eq, device_code};
@@ -43,7 +43,6 @@ pub(crate) async fn token<E: Endpoint>(
     let form = crate::entra::form_fields(&body);
     respond(handle(&st, &tenant, &headers, &form, version).await)
 }
-
 
 async fn handle(
     st: &AppState,
