@@ -27,8 +27,8 @@ pub struct EmulatorConfig {
     /// Seconds a change-tracking delta token stays valid (Dataverse: 7 days); older tokens
     /// get `ExpiredVersionStamp` and the client must load everything again.
     pub change_token_lifetime_secs: u64,
-    /// Milliseconds one query may run before it is stopped with Dataverse's SQL timeout
-    /// (`0x80044151`); Dataverse's synchronous timeout is about two minutes.
+    /// Milliseconds one query may run before it is stopped with Dataverse's SQL timeout error
+    /// (`DataverseError::sql_timeout`); Dataverse's synchronous timeout is about two minutes.
     pub query_timeout_ms: u64,
     /// Bytes of answer one `$batch` may build; parts past it fail (400) without running.
     pub batch_answer_limit_bytes: usize,

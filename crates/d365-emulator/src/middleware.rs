@@ -17,13 +17,11 @@ use crate::state::AppState;
 
 fn answer(rule: &FaultRule) -> Response {
     match rule.kind {
-        FaultKind::Throttle => DataverseError::with_status(
-            StatusCode::TOO_MANY_REQUESTS,
-            "0x80072322",
-            "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
-        )
-        .retry_after(rule.retry_after.unwrap_or(2))
-        .into_response(),
+        // Dataverse's default limits (6,000 requests in 300 seconds), as the message says.
+        FaultKind::Throttle => {
+            DataverseError::too_many_requests(6000, 300, rule.retry_after.unwrap_or(2))
+                .into_response()
+        }
         FaultKind::Error => {
             let status = rule
                 .status
@@ -40,12 +38,7 @@ fn answer(rule: &FaultRule) -> Response {
             e.retry_after = rule.retry_after;
             e.into_response()
         }
-        FaultKind::ExpiredCookie => DataverseError::with_status(
-            StatusCode::BAD_REQUEST,
-            "0x8004112A",
-            "The paging cookie has expired. Start the query again from the first page.",
-        )
-        .into_response(),
+        FaultKind::ExpiredCookie => DataverseError::paging_cookie_expired().into_response(),
         FaultKind::Drop | FaultKind::DropAfter => {
             // Headers go out, then the body fails: hyper closes the connection mid-answer.
             let body = futures_util::stream::once(async {

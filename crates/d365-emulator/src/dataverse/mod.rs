@@ -224,10 +224,9 @@ async fn dispatch_route(
 
 /// `CallerObjectId` (an Entra object id) or `MSCRMCallerID` (a `systemuserid`): the request
 /// runs as that user (<https://learn.microsoft.com/power-apps/developer/data-platform/impersonate-another-user-web-api>).
-/// The caller must hold `prvActOnBehalfOfAnotherUser` (403 `0x80040220` otherwise); the user
-/// must be one of the environment's (its tenant's: 404 otherwise, as for an unknown id, since
-/// no such `systemuser` row exists) and enabled (403 `0x80040225`), the same checks as a
-/// sign-in of that user.
+/// The caller must hold `prvActOnBehalfOfAnotherUser` (403 otherwise); the user must be one
+/// of the environment's (its tenant's: 404 otherwise, as for an unknown id, since no such
+/// `systemuser` row exists) and enabled (403), the same checks as a sign-in of that user.
 fn impersonate(
     st: &AppState,
     mut principal: Principal,
@@ -268,10 +267,7 @@ fn impersonate(
             .filter(in_environment)
             .find(|u| u.object_id.eq_ignore_ascii_case(oid))
             .ok_or_else(|| {
-                DataverseError::not_found(
-                    "0x80040217",
-                    format!("systemuser With azureactivedirectoryobjectid = {oid} Does Not Exist"),
-                )
+                DataverseError::systemuser_not_found("azureactivedirectoryobjectid", oid)
             })?
     } else {
         let id = by_id.unwrap_or_default();
@@ -280,12 +276,7 @@ fn impersonate(
             .iter()
             .filter(in_environment)
             .find(|u| u.systemuser_id.eq_ignore_ascii_case(id))
-            .ok_or_else(|| {
-                DataverseError::not_found(
-                    "0x80040217",
-                    format!("systemuser With Id = {id} Does Not Exist"),
-                )
-            })?
+            .ok_or_else(|| DataverseError::systemuser_not_found("Id", id))?
     };
     if user.disabled {
         return Err(DataverseError::user_not_enabled(
