@@ -426,5 +426,6 @@ pub(crate) fn no_store(headers: &mut axum::http::HeaderMap) {
 mod dataverse;
 mod keys;
 mod operations;
+mod service;
 
 pub use dataverse::DataverseError;

@@ -9,7 +9,10 @@ use d365_odata::model::Model;
 use super::guid;
 use super::schema::ident;
 
+mod load;
 mod names;
+
+pub use load::{reseed_store, seed_store};
 
 use names::{
     CITIES, FIRST, LAST, LEAD_SUBJECTS, NOUNS, OPPORTUNITY_TOPICS, PREFIXES, SUFFIXES,
