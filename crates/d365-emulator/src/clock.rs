@@ -3,6 +3,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// Clock skew tolerated on `nbf` and `exp`.
+pub const SKEW_SECS: i64 = 300;
+
 /// The latest time the clock shows: 9999-12-31T23:59:59Z, the last second OData's
 /// `DateTimeOffset` can write. Everything that adds a lifetime to "now" stays far from `i64`
 /// overflow.

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StartError;
 
+/// The largest `$batch` answer built, unless `batch_answer_limit_bytes` says otherwise: parts
+/// past it fail instead of growing the answer in memory.
+pub const MAX_BATCH_ANSWER: usize = 64 * 1024 * 1024;
+
 /// The well-known appId of Dataverse ("Dynamics CRM") as a resource application.
 pub const DYNAMICS_CRM_APP_ID: &str = "00000007-0000-0000-c000-000000000000";
 
@@ -313,7 +317,7 @@ impl Default for EmulatorConfig {
             device_code_interval_secs: 5,
             change_token_lifetime_secs: 7 * 24 * 3600,
             query_timeout_ms: crate::store::QUERY_TIMEOUT.as_millis() as u64,
-            batch_answer_limit_bytes: crate::dataverse::batch::MAX_ANSWER,
+            batch_answer_limit_bytes: MAX_BATCH_ANSWER,
             seed_accounts: 1000,
             seed: 365,
             tenants: vec![TenantConfig {

@@ -31,7 +31,7 @@ pub struct Inner {
     /// The Dataverse tables.
     pub model: DataverseModel,
     /// The tables' alternate keys and their index status.
-    pub keys: crate::dataverse::keys::Keys,
+    pub keys: crate::dataverse::keys::registry::Keys,
     /// Token endpoint requests served (any outcome).
     pub token_requests: AtomicU64,
     /// Service protection limits.
@@ -81,9 +81,9 @@ impl AppState {
     /// served named (`v9.0`, `v9.1`, `v9.2`), so every URL the emulator writes for it (context
     /// URLs, next links, `OData-EntityId`) keeps that version, as Dataverse's do.
     pub fn api_root(&self) -> String {
-        let version = crate::dataverse::API_VERSION
+        let version = crate::dataverse::version::API_VERSION
             .try_with(|v| *v)
-            .unwrap_or(crate::dataverse::LATEST_VERSION);
+            .unwrap_or(crate::dataverse::version::LATEST_VERSION);
         format!("{}/api/data/{version}", self.env_url)
     }
 }

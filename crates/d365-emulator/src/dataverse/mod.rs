@@ -22,6 +22,7 @@ mod record;
 mod resource;
 mod route;
 mod service;
+pub(crate) mod version;
 
 pub(crate) use route::first_line;
 
@@ -33,15 +34,7 @@ use crate::error::DataverseError;
 use crate::state::AppState;
 use route::Route;
 
-const VERSIONS: [&str; 3] = ["v9.0", "v9.1", LATEST_VERSION];
-
-/// The Web API version URLs carry when no request names one.
-pub(crate) const LATEST_VERSION: &str = "v9.2";
-
-tokio::task_local! {
-    /// The version the request being served named (`v9.0`, …): URLs written for it keep it.
-    pub(crate) static API_VERSION: &'static str;
-}
+use version::{API_VERSION, VERSIONS};
 
 /// Handles every request under `/api/data/`.
 pub(crate) async fn dispatch(State(st): State<AppState>, request: Request) -> Response {

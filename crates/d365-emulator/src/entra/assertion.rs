@@ -9,9 +9,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
+use crate::clock::SKEW_SECS;
 use crate::config::AppConfig;
 use crate::entra::claims::as_str;
-use crate::entra::validate::SKEW_SECS;
 use crate::error::EntraError;
 use crate::state::AppState;
 

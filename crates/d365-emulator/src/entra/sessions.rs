@@ -294,7 +294,7 @@ impl Sessions {
         if seen.expiry.contains_key(&jti) {
             return false;
         }
-        let forget_at = exp.saturating_add(crate::entra::validate::SKEW_SECS);
+        let forget_at = exp.saturating_add(crate::clock::SKEW_SECS);
         seen.forget.insert((forget_at, jti.clone()));
         seen.expiry.insert(jti, forget_at);
         true

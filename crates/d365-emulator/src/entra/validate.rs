@@ -10,8 +10,7 @@ use crate::entra::claims::as_str;
 use crate::error::DataverseError;
 use crate::state::AppState;
 
-/// Clock skew tolerated on `nbf` and `exp`.
-pub const SKEW_SECS: i64 = 300;
+use crate::clock::SKEW_SECS;
 
 /// Who is calling the Web API.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,9 +42,6 @@ pub(crate) const MAX_URL: usize = 32_768;
 pub(crate) const MAX_URL_IN_BATCH: usize = 65_536;
 /// The largest batch body read.
 const MAX_BODY: usize = 64 * 1024 * 1024;
-/// The largest batch answer built, unless the configuration says otherwise
-/// (`batch_answer_limit_bytes`): parts past it fail instead of growing the answer in memory.
-pub(crate) const MAX_ANSWER: usize = 64 * 1024 * 1024;
 
 /// When the caller's combined execution time runs out (set by service protection on the
 /// request): a batch's parts spend it as they run, so parts past it fail with the 429 a new
