@@ -5,10 +5,10 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 use d365_odata::model::EntityType;
-use d365_odata::{Prefer, QueryOptions, Transformation, parse_apply};
+use d365_odata::{QueryOptions, Transformation, parse_apply};
 
-use super::first_line;
 use super::headers::json_response;
+use super::response::{first_line, prefer};
 use crate::error::DataverseError;
 use crate::query::aggregate::{Output, aggregate, input_rows};
 use crate::query::plan::SqlFilter;
@@ -71,12 +71,7 @@ pub(crate) async fn apply(
     }
     let outputs = outputs.ok_or_else(|| unsupported("$apply without groupby or aggregate"))?;
     let filter = SqlFilter::all(filters);
-    let prefer = Prefer::parse(
-        headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
+    let prefer = prefer(headers);
     let formatted = prefer.annotation_requested("OData.Community.Display.V1.FormattedValue");
     let (owned, outs) = (entity.clone(), outputs.clone());
     let rows = st

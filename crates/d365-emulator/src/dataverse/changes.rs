@@ -16,17 +16,17 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
-use d365_odata::model::{EdmType, EntityType};
-use d365_odata::{Prefer, QueryOptions};
+use d365_odata::QueryOptions;
+use d365_odata::model::EdmType;
 use percent_encoding::utf8_percent_encode;
 use rusqlite::types::Value;
 
-use super::entity_set::{
-    MAX_PAGE_SIZE, QUERY_VALUE, annotations_for, context_url, output_columns, preference_applied,
-    select_names, without_skiptoken,
-};
 use super::headers::json_response;
 use super::model::change_tracking_enabled;
+use super::response::{
+    Collection, MAX_PAGE_SIZE, QUERY_VALUE, annotations_for, body_start, context_url,
+    output_columns, page_size, prefer, preference_applied, select_names,
+};
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
@@ -96,15 +96,6 @@ pub(crate) fn requested(headers: &HeaderMap, options: &QueryOptions) -> bool {
         || prefer(headers).track_changes
 }
 
-fn prefer(headers: &HeaderMap) -> Prefer {
-    Prefer::parse(
-        headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    )
-}
-
 /// The value of ` name="…"` in a cookie.
 fn attribute(cookie: &str, name: &str) -> Option<String> {
     let needle = format!(" {name}=\"");
@@ -147,13 +138,11 @@ fn internal(e: rusqlite::Error) -> DataverseError {
 
 /// Serves a change-tracking request on `entity`'s set: the initial load or a delta.
 pub(crate) async fn query(
-    st: &AppState,
-    entity: &EntityType,
-    path: &str,
-    raw_query: &str,
+    collection: Collection<'_>,
     headers: &HeaderMap,
     options: &QueryOptions,
 ) -> Result<Response, DataverseError> {
+    let Collection { st, entity, .. } = collection;
     let checks = [
         (options.filter.is_some(), "$filter"),
         (!options.orderby.is_empty(), "$orderby"),
@@ -168,12 +157,9 @@ pub(crate) async fn query(
     }
     let prefer = prefer(headers);
     let names = select_names(entity, options)?;
-    let page_size = super::entity_set::page_size(&prefer);
+    let page_size = page_size(&prefer);
     let pass = Pass {
-        st,
-        entity,
-        path,
-        raw_query,
+        collection,
         names: names.as_deref(),
         spec: PageSpec {
             columns: output_columns(entity, names.as_deref()),
@@ -209,10 +195,7 @@ pub(crate) async fn query(
 
 /// One change-tracking request.
 struct Pass<'a> {
-    st: &'a AppState,
-    entity: &'a EntityType,
-    path: &'a str,
-    raw_query: &'a str,
+    collection: Collection<'a>,
     names: Option<&'a [String]>,
     /// The page to read (filter, order and cursor are set per kind of request).
     spec: PageSpec,
@@ -221,9 +204,13 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// A token for now: the current version (starting the counter if need be).
     async fn token_now(&self) -> Result<DeltaToken, DataverseError> {
-        let (model, clock) = (self.st.model.model.clone(), change_clock(self.st));
+        let (model, clock) = (
+            self.collection.st.model.model.clone(),
+            change_clock(self.collection.st),
+        );
         // Tombstones past the token lifetime go here too: no token can ask for them.
         let version = self
+            .collection
             .st
             .store
             .run(move |c| {
@@ -235,7 +222,7 @@ impl Pass<'_> {
             .map_err(internal)?;
         Ok(DeltaToken {
             version,
-            issued: self.st.clock.now(),
+            issued: self.collection.st.clock.now(),
         })
     }
 
@@ -247,21 +234,9 @@ impl Pass<'_> {
             .unwrap_or_default();
         format!(
             "{}/{}?{select}$deltatoken={}",
-            self.st.api_root(),
-            self.path,
+            self.collection.st.api_root(),
+            self.collection.path,
             query_value(&token.encode())
-        )
-    }
-
-    /// `{api}/{set}?{this query}&$skiptoken={cookie}`.
-    fn next_link(&self, cookie: &str) -> String {
-        let rest = without_skiptoken(self.raw_query);
-        let sep = if rest.is_empty() { "" } else { "&" };
-        format!(
-            "{}/{}?{rest}{sep}$skiptoken={}",
-            self.st.api_root(),
-            self.path,
-            utf8_percent_encode(cookie, QUERY_VALUE)
         )
     }
 
@@ -274,8 +249,8 @@ impl Pass<'_> {
                     .ok_or_else(DataverseError::invalid_paging_cookie)?;
                 let cookie =
                     PagingCookie::decode(skip).ok_or_else(DataverseError::invalid_paging_cookie)?;
-                let fits =
-                    cookie.boundaries.len() == 1 && cookie.boundaries[0].column == self.entity.key;
+                let fits = cookie.boundaries.len() == 1
+                    && cookie.boundaries[0].column == self.collection.entity.key;
                 if !fits {
                     return Err(DataverseError::invalid_paging_cookie());
                 }
@@ -285,18 +260,22 @@ impl Pass<'_> {
             None => (self.token_now().await?, 1),
         };
         self.spec.count = options.count == Some(true);
-        let (owned, spec) = (self.entity.clone(), self.spec.clone());
+        let (owned, spec) = (self.collection.entity.clone(), self.spec.clone());
         let page = self
+            .collection
             .st
             .store
             .read(move |c| exec::query_page(c, &owned, &spec))
             .await
             .map_err(internal)?;
-        let context = context_url(self.st, self.entity, self.names, &[], "");
-        let mut body = format!(
-            "{{\"@odata.context\":{}",
-            serde_json::to_string(&context).unwrap_or_default()
+        let context = context_url(
+            self.collection.st,
+            self.collection.entity,
+            self.names,
+            &[],
+            "",
         );
+        let mut body = body_start(&context);
         if let Some(count) = page.count {
             body.push_str(&format!(",\"@odata.count\":{}", count.min(exec::COUNT_CAP)));
         }
@@ -317,7 +296,7 @@ impl Pass<'_> {
             let cookie = tracking_cookie(&cookie, &[("deltatoken", token.encode())]);
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
-                serde_json::to_string(&self.next_link(&cookie)).unwrap_or_default()
+                serde_json::to_string(&self.collection.next_link(&cookie)).unwrap_or_default()
             ));
         }
         body.push('}');
@@ -334,8 +313,13 @@ impl Pass<'_> {
         let since = DeltaToken::parse(token).ok_or_else(|| {
             DataverseError::bad_query(format!("The delta token '{token}' is not valid."))
         })?;
-        let lifetime = self.st.registry.config().change_token_lifetime_secs;
-        let age = self.st.clock.now().saturating_sub(since.issued);
+        let lifetime = self
+            .collection
+            .st
+            .registry
+            .config()
+            .change_token_lifetime_secs;
+        let age = self.collection.st.clock.now().saturating_sub(since.issued);
         if age > i64::try_from(lifetime).unwrap_or(i64::MAX) {
             return Err(DataverseError::expired_version_stamp());
         }
@@ -350,7 +334,7 @@ impl Pass<'_> {
                     Some("rows")
                         if cookie.boundaries.len() == 2
                             && cookie.boundaries[0].column == "versionnumber"
-                            && cookie.boundaries[1].column == self.entity.key =>
+                            && cookie.boundaries[1].column == self.collection.entity.key =>
                     {
                         DeltaCursor::Rows(Some(cookie.boundaries))
                     }
@@ -379,8 +363,13 @@ impl Pass<'_> {
         if let DeltaCursor::Rows(after) = &cursor {
             self.spec.after.clone_from(after);
         }
-        let (owned, spec, limit) = (self.entity.clone(), self.spec.clone(), self.spec.limit);
+        let (owned, spec, limit) = (
+            self.collection.entity.clone(),
+            self.spec.clone(),
+            self.spec.limit,
+        );
         let (rows, deleted, next) = self
+            .collection
             .st
             .store
             .read(move |c| -> rusqlite::Result<_> {
@@ -416,15 +405,18 @@ impl Pass<'_> {
             .await
             .map_err(internal)?;
 
-        let context = context_url(self.st, self.entity, self.names, &[], "/$delta");
-        let mut body = format!(
-            "{{\"@odata.context\":{}",
-            serde_json::to_string(&context).unwrap_or_default()
+        let context = context_url(
+            self.collection.st,
+            self.collection.entity,
+            self.names,
+            &[],
+            "/$delta",
         );
+        let mut body = body_start(&context);
         if next.is_none() {
             let token = DeltaToken {
                 version: upto,
-                issued: self.st.clock.now(),
+                issued: self.collection.st.clock.now(),
             };
             body.push_str(&format!(
                 ",\"@odata.deltaLink\":{}",
@@ -434,8 +426,8 @@ impl Pass<'_> {
         body.push_str(",\"value\":[");
         let deleted_context = serde_json::to_string(&format!(
             "{}/$metadata#{}/$deletedEntity",
-            self.st.api_root(),
-            self.entity.entity_set
+            self.collection.st.api_root(),
+            self.collection.entity.entity_set
         ))
         .unwrap_or_default();
         let entries = rows.into_iter().chain(deleted.iter().map(|(id, _)| {
@@ -464,7 +456,7 @@ impl Pass<'_> {
             );
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
-                serde_json::to_string(&self.next_link(&cookie)).unwrap_or_default()
+                serde_json::to_string(&self.collection.next_link(&cookie)).unwrap_or_default()
             ));
         }
         body.push('}');

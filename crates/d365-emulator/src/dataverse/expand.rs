@@ -16,14 +16,17 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use d365_odata::ExpandItem;
 use d365_odata::bind::bind_orderby;
 use d365_odata::model::{EdmType, EntityType, NavigationProperty};
-use d365_odata::{ExpandItem, SelectItem};
 use percent_encoding::utf8_percent_encode;
 use rusqlite::types::Value;
 use serde_json::{Map, Value as Json};
 
-use super::entity_set::{MAX_PAGE_SIZE, QUERY_VALUE, output_columns, select_names};
+use super::response::{
+    MAX_PAGE_SIZE, QUERY_VALUE, annotations_of, annotations_requested, output_columns,
+    select_names, split_ref,
+};
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::{Boundary, PagingCookie};
@@ -40,9 +43,12 @@ const IDS_PER_QUERY: usize = 1_000;
 
 type Row = Map<String, Json>;
 
-/// One expanded navigation property: the item as written, the property and its target.
+/// One expanded navigation property: the rows it starts from (their table and keys), the item
+/// as written, the property and its target.
 #[derive(Clone, Copy)]
 struct Step<'a> {
+    entity: &'a EntityType,
+    keys: &'a [uuid::Uuid],
     item: &'a ExpandItem,
     nav: &'a NavigationProperty,
     target: &'a EntityType,
@@ -80,41 +86,6 @@ fn in_filter(column: &str, ids: &[uuid::Uuid]) -> SqlFilter {
     }
 }
 
-/// The navigation property an item names, and whether it asks for references (`/$ref`).
-fn split_ref(item: &ExpandItem) -> (&str, bool) {
-    match item.path.strip_suffix("/$ref") {
-        Some(nav) => (nav, true),
-        None => (item.path.as_str(), false),
-    }
-}
-
-/// The `@odata.context` fragment of the expands, nested ones inside:
-/// `primarycontactid(fullname)`, `contact_customer_accounts(fullname,owninguser(fullname))`,
-/// and `primarycontactid,primarycontactid/$ref()` for references, as Dataverse writes them.
-pub(crate) fn context_part(items: &[ExpandItem]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| {
-            let (nav, reference) = split_ref(i);
-            if reference {
-                return format!("{nav},{nav}/$ref()");
-            }
-            let mut inner: Vec<String> = i
-                .options
-                .select
-                .iter()
-                .flatten()
-                .filter_map(|s| match s {
-                    SelectItem::Path(p) => Some(p.join("/")),
-                    SelectItem::All => None,
-                })
-                .collect();
-            inner.extend(context_part(&i.options.expand));
-            format!("{}({})", i.path, inner.join(","))
-        })
-        .collect()
-}
-
 fn count_items(items: &[ExpandItem]) -> usize {
     items
         .iter()
@@ -143,7 +114,7 @@ pub(crate) async fn expand(
     let mode = Mode {
         nested: items.iter().any(|i| !i.options.expand.is_empty()),
         page_size,
-        annotations: super::entity_set::annotations_requested(prefer),
+        annotations: annotations_requested(prefer),
     };
     let mut objects: Vec<Row> = rows
         .iter()
@@ -183,14 +154,20 @@ fn attach<'a>(
                 .model
                 .entity_type(&nav.target)
                 .ok_or_else(DataverseError::internal)?;
-            let step = Step { item, nav, target };
+            let step = Step {
+                entity,
+                keys: &keys,
+                item,
+                nav,
+                target,
+            };
             let mut links = HashMap::new();
             let related = if nav.collection {
-                let (related, next) = expand_collection(st, entity, step, &keys, mode).await?;
+                let (related, next) = expand_collection(st, step, mode).await?;
                 links = next;
                 related
             } else {
-                expand_single(st, entity, step, &keys, reference, mode).await?
+                expand_single(st, step, reference, mode).await?
             };
             for object in objects.iter_mut() {
                 let key = key_of(object, entity);
@@ -257,15 +234,7 @@ fn target_spec(
             limit: MAX_READ,
             offset: 0,
             count: false,
-            annotations: match mode.annotations {
-                (false, false) => None,
-                (formatted, lookups) => Some(exec::Annotations::new(
-                    &st.model.model,
-                    target,
-                    formatted,
-                    lookups,
-                )),
-            },
+            annotations: annotations_of(mode.annotations, &st.model.model, target),
         },
         added,
     ))
@@ -325,9 +294,13 @@ async fn run(
 /// A lookup: each row's related record (or its reference), by the row's foreign key.
 async fn expand_single(
     st: &AppState,
-    entity: &EntityType,
-    Step { item, nav, target }: Step<'_>,
-    keys: &[uuid::Uuid],
+    Step {
+        entity,
+        keys,
+        item,
+        nav,
+        target,
+    }: Step<'_>,
     reference: bool,
     mode: Mode,
 ) -> Result<HashMap<uuid::Uuid, Json>, DataverseError> {
@@ -402,9 +375,13 @@ type Collections = (HashMap<uuid::Uuid, Json>, HashMap<uuid::Uuid, String>);
 /// A one-to-many relationship: the related rows of each row, through their foreign key.
 async fn expand_collection(
     st: &AppState,
-    entity: &EntityType,
-    Step { item, nav, target }: Step<'_>,
-    keys: &[uuid::Uuid],
+    Step {
+        entity,
+        keys,
+        item,
+        nav,
+        target,
+    }: Step<'_>,
     mode: Mode,
 ) -> Result<Collections, DataverseError> {
     if mode.nested && (item.options.top.is_some() || !item.options.orderby.is_empty()) {

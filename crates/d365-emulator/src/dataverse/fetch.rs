@@ -7,12 +7,11 @@
 
 use axum::http::HeaderMap;
 use axum::response::Response;
-use d365_odata::Prefer;
 use d365_odata::model::EntityType;
 use serde_json::{Map, Value as Json};
 
-use super::entity_set::{MAX_PAGE_SIZE, annotations_for};
 use super::headers::json_response;
+use super::response::{MAX_PAGE_SIZE, annotations_for, prefer};
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::fetchxml::{Fetch, from_sql, parse};
@@ -63,45 +62,45 @@ fn cookie_page(fetch: &Fetch) -> Option<u32> {
     c[start..].split('"').next()?.parse().ok()
 }
 
-/// `GET {set}?fetchXml=…`.
+/// The query of a request, in one of the languages read into FetchXML.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Text<'a> {
+    /// `GET {set}?fetchXml=…`.
+    FetchXml(&'a str),
+    /// `GET {set}?sql=SELECT …`: the read-only SQL subset, read into a FetchXML query (so the
+    /// rows come as FetchXML's do: null columns left out).
+    Sql(&'a str),
+}
+
+impl Text<'_> {
+    /// The FetchXML query the text stands for, on `entity`.
+    fn read(self, entity: &EntityType) -> Result<Fetch, DataverseError> {
+        match self {
+            Text::FetchXml(text) => parse(text).map_err(|e| DataverseError::fetch_xml(e.0)),
+            Text::Sql(text) => {
+                let fetch = from_sql(text)
+                    .map_err(|e| DataverseError::bad_query(format!("sql: {}", e.0)))?;
+                if fetch.entity != entity.name {
+                    return Err(DataverseError::bad_query(format!(
+                        "sql: the table '{}' in FROM is not the table of {}, '{}'.",
+                        fetch.entity, entity.entity_set, entity.name
+                    )));
+                }
+                Ok(fetch)
+            }
+        }
+    }
+}
+
+/// Reads, plans and pages a FetchXML (or SQL) query on `entity`.
 pub(crate) async fn query(
     st: &AppState,
     entity: &EntityType,
     principal: &Principal,
-    text: &str,
+    text: Text<'_>,
     headers: &HeaderMap,
 ) -> Result<Response, DataverseError> {
-    let fetch = parse(text).map_err(|e| DataverseError::fetch_xml(e.0))?;
-    run(st, entity, principal, fetch, headers).await
-}
-
-/// `GET {set}?sql=SELECT …`: the read-only SQL subset, read into a FetchXML query (so the
-/// rows come as FetchXML's do: null columns left out).
-pub(crate) async fn sql(
-    st: &AppState,
-    entity: &EntityType,
-    principal: &Principal,
-    text: &str,
-    headers: &HeaderMap,
-) -> Result<Response, DataverseError> {
-    let fetch = from_sql(text).map_err(|e| DataverseError::bad_query(format!("sql: {}", e.0)))?;
-    if fetch.entity != entity.name {
-        return Err(DataverseError::bad_query(format!(
-            "sql: the table '{}' in FROM is not the table of {}, '{}'.",
-            fetch.entity, entity.entity_set, entity.name
-        )));
-    }
-    run(st, entity, principal, fetch, headers).await
-}
-
-/// Plans and pages a parsed query.
-async fn run(
-    st: &AppState,
-    entity: &EntityType,
-    principal: &Principal,
-    fetch: Fetch,
-    headers: &HeaderMap,
-) -> Result<Response, DataverseError> {
+    let fetch = text.read(entity)?;
     let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
     let ctx = FetchContext {
         user: guid(&principal.systemuser_id),
@@ -119,12 +118,7 @@ async fn run(
     } else {
         (None, 0)
     };
-    let prefer = Prefer::parse(
-        headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
+    let prefer = prefer(headers);
     let spec = PageSpec {
         columns: plan.columns.clone(),
         filter: plan.filter.clone(),

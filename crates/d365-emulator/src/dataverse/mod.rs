@@ -22,6 +22,7 @@ pub mod model;
 mod modify;
 mod record;
 mod resource;
+mod response;
 mod service;
 
 use axum::extract::{Request, State};
@@ -32,6 +33,7 @@ use d365_odata::{KeyPredicate, Literal, Segment, parse_resource_path};
 use crate::entra::validate::authenticate;
 use crate::error::DataverseError;
 use crate::state::AppState;
+use response::first_line;
 
 const VERSIONS: [&str; 3] = ["v9.0", "v9.1", LATEST_VERSION];
 
@@ -332,13 +334,27 @@ async fn handle(
                     let options = d365_odata::QueryOptions::parse(query)
                         .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
                     if let Some(xml) = &options.fetch_xml {
-                        return fetch::query(st, entity, principal, xml, &headers).await;
+                        return fetch::query(
+                            st,
+                            entity,
+                            principal,
+                            fetch::Text::FetchXml(xml),
+                            &headers,
+                        )
+                        .await;
                     }
                     if options.apply.is_some() {
                         return apply::apply(st, entity, &options, &headers).await;
                     }
                     if let Some((_, text)) = options.custom.iter().find(|(k, _)| k == "sql") {
-                        return fetch::sql(st, entity, principal, text, &headers).await;
+                        return fetch::query(
+                            st,
+                            entity,
+                            principal,
+                            fetch::Text::Sql(text),
+                            &headers,
+                        )
+                        .await;
                     }
                     entity_set::query(st, entity, path, query, &headers, None).await
                 }
@@ -455,9 +471,4 @@ fn impersonate(
     principal.object_id = user.object_id.clone();
     principal.is_app = false;
     Ok(principal)
-}
-
-/// Error messages travel in JSON on one line; parse errors add a caret display after it.
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_owned()
 }
