@@ -10,7 +10,7 @@ use d365_odata::{QueryOptions, Transformation, parse_apply};
 use super::headers::json_response;
 use super::response::{first_line, prefer};
 use crate::error::DataverseError;
-use crate::query::aggregate::{Output, aggregate, input_rows};
+use crate::query::aggregate::Output;
 use crate::query::plan::SqlFilter;
 use crate::state::AppState;
 
@@ -73,15 +73,9 @@ pub(crate) async fn apply(
     let filter = SqlFilter::all(filters);
     let prefer = prefer(headers);
     let formatted = prefer.annotation_requested("OData.Community.Display.V1.FormattedValue");
-    let (owned, outs) = (entity.clone(), outputs.clone());
     let rows = st
         .store
-        .read(move |c| -> rusqlite::Result<Option<Vec<String>>> {
-            if input_rows(c, &owned, filter.as_ref(), AGGREGATE_LIMIT)? > AGGREGATE_LIMIT {
-                return Ok(None);
-            }
-            aggregate(c, &owned, &outs, filter.as_ref(), formatted).map(Some)
-        })
+        .aggregate(entity, outputs.clone(), filter, formatted, AGGREGATE_LIMIT)
         .await
         .map_err(|e| DataverseError::store(e, "aggregate"))?
         .ok_or_else(DataverseError::aggregate_limit)?;

@@ -17,9 +17,7 @@
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use d365_odata::QueryOptions;
-use d365_odata::model::EdmType;
 use percent_encoding::utf8_percent_encode;
-use rusqlite::types::Value;
 
 use super::headers::json_response;
 use super::model::change_tracking_enabled;
@@ -30,9 +28,9 @@ use super::response::{
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
-use crate::query::plan::{Column, SqlFilter, order_columns};
+use crate::query::plan::order_columns;
 use crate::state::AppState;
-use crate::store::changes;
+use crate::store::changes::{self, DeltaCursor, DeltaPage};
 
 const TOKEN_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");
@@ -74,15 +72,6 @@ pub(crate) fn change_clock(st: &AppState) -> changes::ChangeClock {
         now: st.clock.now(),
         keep_secs: i64::try_from(lifetime).unwrap_or(i64::MAX),
     }
-}
-
-/// Where a delta response's paging is.
-#[derive(Debug, Clone, PartialEq)]
-enum DeltaCursor {
-    /// Changed rows, after these boundaries (none: from the start).
-    Rows(Option<Vec<crate::query::paging::Boundary>>),
-    /// Deleted rows, after this version.
-    Deleted(i64),
 }
 
 /// Whether a collection request asks for change tracking: the preference, a delta token, or
@@ -130,10 +119,6 @@ fn query_value(text: &str) -> String {
         }
     }
     out
-}
-
-fn internal(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(e, "change tracking query")
 }
 
 /// Serves a change-tracking request on `entity`'s set: the initial load or a delta.
@@ -204,44 +189,35 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// A token for now: the current version (starting the counter if need be).
     async fn token_now(&self) -> Result<DeltaToken, DataverseError> {
-        let (model, clock) = (
-            self.collection.st.model.model.clone(),
-            change_clock(self.collection.st),
-        );
-        // Tombstones past the token lifetime go here too: no token can ask for them.
-        let version = self
-            .collection
-            .st
+        let st = self.collection.st;
+        let version = st
             .store
-            .run(move |c| {
-                let version = changes::current_version(c, &model)?;
-                changes::prune(c, clock)?;
-                Ok(version)
-            })
+            .change_version(st.model.model.clone(), change_clock(st))
             .await
-            .map_err(internal)?;
+            .map_err(|e| DataverseError::store(e, "change tracking query"))?;
         Ok(DeltaToken {
             version,
-            issued: self.collection.st.clock.now(),
+            issued: st.clock.now(),
         })
     }
 
     /// `{api}/{set}?$select=…&$deltatoken=…`.
     fn delta_link(&self, token: DeltaToken) -> String {
+        let Collection { st, path, .. } = self.collection;
         let select = self
             .names
             .map(|n| format!("$select={}&", n.join(",")))
             .unwrap_or_default();
         format!(
-            "{}/{}?{select}$deltatoken={}",
-            self.collection.st.api_root(),
-            self.collection.path,
+            "{}/{path}?{select}$deltatoken={}",
+            st.api_root(),
             query_value(&token.encode())
         )
     }
 
     /// The initial load: every row, by key, the delta link on the last page.
     async fn initial(mut self, options: &QueryOptions) -> Result<Response, DataverseError> {
+        let Collection { st, entity, .. } = self.collection;
         let (token, page_number) = match &options.skiptoken {
             Some(skip) => {
                 let token = attribute(skip, "deltatoken")
@@ -249,8 +225,8 @@ impl Pass<'_> {
                     .ok_or_else(DataverseError::invalid_paging_cookie)?;
                 let cookie =
                     PagingCookie::decode(skip).ok_or_else(DataverseError::invalid_paging_cookie)?;
-                let fits = cookie.boundaries.len() == 1
-                    && cookie.boundaries[0].column == self.collection.entity.key;
+                let fits =
+                    cookie.boundaries.len() == 1 && cookie.boundaries[0].column == entity.key;
                 if !fits {
                     return Err(DataverseError::invalid_paging_cookie());
                 }
@@ -260,21 +236,14 @@ impl Pass<'_> {
             None => (self.token_now().await?, 1),
         };
         self.spec.count = options.count == Some(true);
-        let (owned, spec) = (self.collection.entity.clone(), self.spec.clone());
         let page = self
             .collection
             .st
             .store
-            .read(move |c| exec::query_page(c, &owned, &spec))
+            .query_page(entity, self.spec.clone())
             .await
-            .map_err(internal)?;
-        let context = context_url(
-            self.collection.st,
-            self.collection.entity,
-            self.names,
-            &[],
-            "",
-        );
+            .map_err(|e| DataverseError::store(e, "change tracking query"))?;
+        let context = context_url(st, entity, self.names, &[], "");
         let mut body = body_start(&context);
         if let Some(count) = page.count {
             body.push_str(&format!(",\"@odata.count\":{}", count.min(exec::COUNT_CAP)));
@@ -305,11 +274,8 @@ impl Pass<'_> {
 
     /// A delta: rows changed since the token, then rows deleted since, up to the version the
     /// first page saw.
-    async fn delta(
-        mut self,
-        token: &str,
-        options: &QueryOptions,
-    ) -> Result<Response, DataverseError> {
+    async fn delta(self, token: &str, options: &QueryOptions) -> Result<Response, DataverseError> {
+        let Collection { st, entity, .. } = self.collection;
         let since = DeltaToken::parse(token).ok_or_else(|| {
             DataverseError::bad_query(format!("The delta token '{token}' is not valid."))
         })?;
@@ -319,7 +285,7 @@ impl Pass<'_> {
             .registry
             .config()
             .change_token_lifetime_secs;
-        let age = self.collection.st.clock.now().saturating_sub(since.issued);
+        let age = st.clock.now().saturating_sub(since.issued);
         if age > i64::try_from(lifetime).unwrap_or(i64::MAX) {
             return Err(DataverseError::expired_version_stamp());
         }
@@ -334,7 +300,7 @@ impl Pass<'_> {
                     Some("rows")
                         if cookie.boundaries.len() == 2
                             && cookie.boundaries[0].column == "versionnumber"
-                            && cookie.boundaries[1].column == self.collection.entity.key =>
+                            && cookie.boundaries[1].column == entity.key =>
                     {
                         DeltaCursor::Rows(Some(cookie.boundaries))
                     }
@@ -349,74 +315,24 @@ impl Pass<'_> {
             }
             None => (self.token_now().await?.version, DeltaCursor::Rows(None), 1),
         };
-        let version = Column {
-            name: "versionnumber".into(),
-            edm_type: EdmType::Int64,
-            scale: None,
-            expr: None,
-        };
-        self.spec.filter = Some(SqlFilter {
-            sql: "\"versionnumber\" > ? AND \"versionnumber\" <= ?".into(),
-            params: vec![Value::Integer(since.version), Value::Integer(upto)],
-        });
-        self.spec.order.insert(0, (version, false));
-        if let DeltaCursor::Rows(after) = &cursor {
-            self.spec.after.clone_from(after);
-        }
-        let (owned, spec, limit) = (
-            self.collection.entity.clone(),
-            self.spec.clone(),
-            self.spec.limit,
-        );
-        let (rows, deleted, next) = self
+        let DeltaPage {
+            rows,
+            deleted,
+            next,
+        } = self
             .collection
             .st
             .store
-            .read(move |c| -> rusqlite::Result<_> {
-                let (rows, deleted_after) = match cursor {
-                    DeltaCursor::Rows(_) => {
-                        let page = exec::query_page(c, &owned, &spec)?;
-                        if page.more {
-                            return Ok((
-                                page.rows,
-                                Vec::new(),
-                                Some(DeltaCursor::Rows(Some(page.boundaries))),
-                            ));
-                        }
-                        (page.rows, since.version)
-                    }
-                    DeltaCursor::Deleted(after) => (Vec::new(), after),
-                };
-                let room = limit - rows.len();
-                let mut deleted = changes::deleted_since(
-                    c,
-                    &owned,
-                    since.version,
-                    upto,
-                    deleted_after,
-                    room + 1,
-                )?;
-                let next = (deleted.len() > room).then(|| {
-                    deleted.truncate(room);
-                    DeltaCursor::Deleted(deleted.last().map_or(deleted_after, |(_, v)| *v))
-                });
-                Ok((rows, deleted, next))
-            })
+            .delta_page(entity, self.spec.clone(), (since.version, upto), cursor)
             .await
-            .map_err(internal)?;
+            .map_err(|e| DataverseError::store(e, "change tracking query"))?;
 
-        let context = context_url(
-            self.collection.st,
-            self.collection.entity,
-            self.names,
-            &[],
-            "/$delta",
-        );
+        let context = context_url(st, entity, self.names, &[], "/$delta");
         let mut body = body_start(&context);
         if next.is_none() {
             let token = DeltaToken {
                 version: upto,
-                issued: self.collection.st.clock.now(),
+                issued: st.clock.now(),
             };
             body.push_str(&format!(
                 ",\"@odata.deltaLink\":{}",
@@ -426,8 +342,8 @@ impl Pass<'_> {
         body.push_str(",\"value\":[");
         let deleted_context = serde_json::to_string(&format!(
             "{}/$metadata#{}/$deletedEntity",
-            self.collection.st.api_root(),
-            self.collection.entity.entity_set
+            st.api_root(),
+            entity.entity_set
         ))
         .unwrap_or_default();
         let entries = rows.into_iter().chain(deleted.iter().map(|(id, _)| {

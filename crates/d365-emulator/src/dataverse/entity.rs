@@ -10,7 +10,6 @@ use super::response::{
     query_options, select_names,
 };
 use crate::error::DataverseError;
-use crate::query::exec;
 use crate::state::AppState;
 
 /// Retrieves one record with optional `$select`.
@@ -26,11 +25,9 @@ pub(crate) async fn retrieve(
     let prefer = prefer(headers);
     let annotations = annotations_for(&prefer, &st.model.model, entity);
     let columns = output_columns(entity, names.as_deref());
-    let owned = entity.clone();
-    let cols = columns.clone();
     let row = st
         .store
-        .read(move |c| exec::retrieve(c, &owned, &id, &cols, annotations))
+        .retrieve(entity, id, columns, annotations)
         .await
         .map_err(|e| DataverseError::store(e, "retrieve"))?
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))?;

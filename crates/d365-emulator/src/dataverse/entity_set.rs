@@ -14,7 +14,7 @@ use super::response::{
     output_columns, page_size, prefer, preference_applied, query_options, select_names,
 };
 use crate::error::DataverseError;
-use crate::query::exec::{self, PageSpec};
+use crate::query::exec::PageSpec;
 use crate::query::paging::PagingCookie;
 use crate::query::plan::{SqlFilter, order_columns};
 use crate::state::AppState;
@@ -43,10 +43,9 @@ pub(crate) async fn count(
 ) -> Result<Response, DataverseError> {
     let options = query_options(raw_query)?;
     let filter = scoped_filter(st, entity, &options, scope)?;
-    let owned = entity.clone();
     let n = st
         .store
-        .read(move |c| exec::count(c, &owned, filter.as_ref()))
+        .count(entity, filter)
         .await
         .map_err(|e| DataverseError::store(e, "count"))?;
     let mut response = n.min(count_cap(st, entity)).to_string().into_response();
@@ -143,10 +142,9 @@ pub(crate) async fn query(
         count: options.count == Some(true),
         annotations: annotations_for(&prefer, &st.model.model, entity),
     };
-    let owned = entity.clone();
     let page = st
         .store
-        .read(move |c| exec::query_page(c, &owned, &spec))
+        .query_page(entity, spec)
         .await
         .map_err(|e| DataverseError::store(e, "query"))?;
 

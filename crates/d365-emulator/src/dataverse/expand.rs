@@ -18,28 +18,26 @@ use std::pin::Pin;
 
 use d365_odata::ExpandItem;
 use d365_odata::bind::bind_orderby;
-use d365_odata::model::{EdmType, EntityType, NavigationProperty};
+use d365_odata::model::{EntityType, NavigationProperty};
 use percent_encoding::utf8_percent_encode;
-use rusqlite::types::Value;
 use serde_json::{Map, Value as Json};
 
 use super::response::{
-    MAX_PAGE_SIZE, QUERY_VALUE, annotations_of, annotations_requested, output_columns,
+    MAX_PAGE_SIZE, QUERY_VALUE, annotations_of, annotations_requested, guid_column, output_columns,
     select_names, split_ref,
 };
 use crate::error::DataverseError;
-use crate::query::exec::{self, PageSpec};
-use crate::query::paging::{Boundary, PagingCookie};
-use crate::query::plan::{Column, SqlFilter, order_columns};
+use crate::query::exec::PageSpec;
+use crate::query::paging::PagingCookie;
+use crate::query::plan::order_columns;
 use crate::state::AppState;
+use crate::store::reads::key_boundary;
 
 /// Dataverse's limit on `$expand` options per query, nested ones included.
 const MAX_EXPANDS: usize = 15;
 /// Most related rows read by one query of an expanded property (over its parents); more is
 /// refused, never cut short silently.
 const MAX_READ: usize = MAX_PAGE_SIZE * 10;
-/// Parent ids per query: one `IN (…)` stays far below SQLite's 32,766 parameters.
-const IDS_PER_QUERY: usize = 1_000;
 
 type Row = Map<String, Json>;
 
@@ -70,20 +68,6 @@ fn key_of(row: &Row, entity: &EntityType) -> Option<uuid::Uuid> {
     row.get(&entity.key)
         .and_then(Json::as_str)
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
-}
-
-fn in_filter(column: &str, ids: &[uuid::Uuid]) -> SqlFilter {
-    SqlFilter {
-        sql: format!(
-            "{} IN ({})",
-            crate::store::schema::ident(column),
-            vec!["?"; ids.len()].join(", ")
-        ),
-        params: ids
-            .iter()
-            .map(|id| Value::Blob(id.as_bytes().to_vec()))
-            .collect(),
-    }
 }
 
 fn count_items(items: &[ExpandItem]) -> usize {
@@ -202,12 +186,7 @@ fn target_spec(
     if let Some(fk) = extra_column
         && !columns.iter().any(|c| c.name == fk)
     {
-        columns.push(Column {
-            name: fk.to_owned(),
-            edm_type: EdmType::Guid,
-            scale: None,
-            expr: None,
-        });
+        columns.push(guid_column(fk));
         added = true;
     }
     let filter = match &item.options.filter {
@@ -240,8 +219,8 @@ fn target_spec(
     ))
 }
 
-/// The rows `spec` selects among those whose `column` is one of `ids`, read
-/// [`IDS_PER_QUERY`] ids at a time.
+/// The rows `spec` selects among those of `target` whose `column` is one of `ids`, as JSON
+/// objects; more than [`MAX_READ`] in one query is refused.
 async fn run_by_ids(
     st: &AppState,
     target: &EntityType,
@@ -249,39 +228,19 @@ async fn run_by_ids(
     ids: &[uuid::Uuid],
     spec: &PageSpec,
 ) -> Result<Vec<Row>, DataverseError> {
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(IDS_PER_QUERY) {
-        let mut chunk_spec = spec.clone();
-        chunk_spec.filter = SqlFilter::all(
-            [Some(in_filter(column, chunk)), spec.filter.clone()]
-                .into_iter()
-                .flatten()
-                .collect(),
-        );
-        rows.extend(run(st, target, chunk_spec).await?);
-    }
-    Ok(rows)
-}
-
-async fn run(
-    st: &AppState,
-    target: &EntityType,
-    spec: PageSpec,
-) -> Result<Vec<Row>, DataverseError> {
-    let owned = target.clone();
-    let page = st
+    let read = st
         .store
-        .read(move |c| exec::query_page(c, &owned, &spec))
+        .query_by_ids(target, column, ids, spec)
         .await
         .map_err(|e| DataverseError::store(e, "expand"))?;
-    if page.more {
+    if read.cut {
         return Err(DataverseError::bad_query(format!(
             "The expanded '{}' rows of this page are more than {MAX_READ}: ask for fewer rows \
              per page (Prefer: odata.maxpagesize) or put $top or $filter in the $expand.",
             target.name
         )));
     }
-    Ok(page
+    Ok(read
         .rows
         .iter()
         .filter_map(|r| match serde_json::from_str::<Json>(r) {
@@ -307,10 +266,9 @@ async fn expand_single(
     if item.options.top.is_some() || !item.options.orderby.is_empty() {
         return Err(DataverseError::expand_options_limited());
     }
-    let (owned, fk, ks) = (entity.clone(), nav.foreign_key.clone(), keys.to_vec());
     let pairs = st
         .store
-        .read(move |c| exec::lookup_values(c, &owned, &fk, &ks))
+        .lookup_values(entity, &nav.foreign_key, keys)
         .await
         .map_err(|e| DataverseError::store(e, "lookup"))?;
     let mut wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
@@ -322,12 +280,7 @@ async fn expand_single(
     if reference {
         // Only ids the target table holds: a polymorphic lookup (`parentcustomerid_account`)
         // may point at another table's record.
-        let key = Column {
-            name: target.key.clone(),
-            edm_type: EdmType::Guid,
-            scale: None,
-            expr: None,
-        };
+        let key = guid_column(&target.key);
         let found: std::collections::HashSet<uuid::Uuid> = run_by_ids(
             st,
             target,
@@ -486,19 +439,12 @@ fn with_query(base: &str, options: &str, cookie: Option<&str>) -> String {
 /// collections take no `$orderby`), in the shape `entity_set::query` reads back on the
 /// navigation collection.
 fn next_page_cookie(target: &EntityType, rows: &[Json]) -> Option<String> {
-    let key = |row: &Json| {
-        let id = uuid::Uuid::parse_str(row.get(&target.key)?.as_str()?).ok()?;
-        Some(Value::Blob(id.as_bytes().to_vec()))
-    };
+    let key = |row: &Json| uuid::Uuid::parse_str(row.get(&target.key)?.as_str()?).ok();
     let (first, last) = (key(rows.first()?)?, key(rows.last()?)?);
     Some(
         PagingCookie {
             page_number: 2,
-            boundaries: vec![Boundary {
-                column: target.key.clone(),
-                first,
-                last,
-            }],
+            boundaries: vec![key_boundary(&target.key, &first, &last)],
         }
         .encode(),
     )

@@ -16,17 +16,13 @@ use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::fetchxml::{Fetch, from_sql, parse};
 use crate::query::exec::{self, PageSpec};
-use crate::query::fetch::{FetchContext, FetchPlan, link_values, plan};
+use crate::query::fetch::{FetchContext, FetchPlan, plan};
 use crate::query::paging::PagingCookie;
 use crate::query::values::write_json;
 use crate::state::AppState;
 
 const COOKIE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
 const MORE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.morerecords";
-
-fn internal(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(e, "fetchxml query")
-}
 
 /// Where the page starts: after a cookie's keys, or by page number.
 fn start(
@@ -129,13 +125,12 @@ pub(crate) async fn query(
         count: fetch.total_count,
         annotations: annotations_for(&prefer, &st.model.model, entity),
     };
-    let (owned, links) = (entity.clone(), plan.links.clone());
     let page = st
         .store
-        .read(move |c| exec::query_page(c, &owned, &spec))
+        .query_page(entity, spec)
         .await
-        .map_err(internal)?;
-    let rows = finish_rows(st, entity, &page.rows, &links).await?;
+        .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
+    let rows = finish_rows(st, entity, &page.rows, &plan.links).await?;
 
     let mut body = Map::new();
     let names: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
@@ -207,12 +202,11 @@ async fn finish_rows(
         }
     }
     for link in links {
-        let (owned, link_owned, keys) = (entity.clone(), link.clone(), keys.clone());
         let values = st
             .store
-            .read(move |c| link_values(c, &owned, &link_owned, &keys))
+            .link_values(entity, link, &keys)
             .await
-            .map_err(internal)?;
+            .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
         for (key, columns) in values {
             let Some(row) = index.get(&key).map(|&i| &mut out[i]) else {
                 continue;

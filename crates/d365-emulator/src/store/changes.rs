@@ -9,10 +9,15 @@
 //! Tombstones older than the change-token lifetime are pruned ([`prune`]): every token that
 //! could still ask for them is younger, so it is at a later version than they are.
 
-use d365_odata::model::{EntityType, Model};
+use d365_odata::model::{EdmType, EntityType, Model};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::schema::ident;
+use super::sql::ident;
+use super::{Store, StoreError};
+use crate::query::exec::{self, PageSpec};
+use crate::query::paging::Boundary;
+use crate::query::plan::{Column, SqlFilter};
 
 /// The tombstone table and the version counter's table (idempotent).
 pub const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -152,63 +157,102 @@ pub fn deleted_since(
     Ok(out)
 }
 
+/// Where a delta response's paging is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeltaCursor {
+    /// Changed rows, after these boundaries (none: from the start).
+    Rows(Option<Vec<Boundary>>),
+    /// Deleted rows, after this version.
+    Deleted(i64),
+}
+
+/// One page of a delta.
+#[derive(Debug, Clone)]
+pub struct DeltaPage {
+    /// The changed rows (JSON objects).
+    pub rows: Vec<String>,
+    /// The deleted rows' ids, with the version of their delete.
+    pub deleted: Vec<(uuid::Uuid, i64)>,
+    /// Where the next page starts, when one follows.
+    pub next: Option<DeltaCursor>,
+}
+
+impl Store {
+    /// The version a new delta token is at ([`current_version`]); tombstones past the token
+    /// lifetime go meanwhile, as no token can ask for them.
+    pub async fn change_version(
+        &self,
+        model: Model,
+        clock: ChangeClock,
+    ) -> Result<i64, StoreError> {
+        Ok(self
+            .run(move |c| {
+                let version = current_version(c, &model)?;
+                prune(c, clock)?;
+                Ok::<_, rusqlite::Error>(version)
+            })
+            .await?)
+    }
+
+    /// One page of the changes to `entity` in versions `(since, upto]`, from `cursor`: the
+    /// rows changed (`spec`'s columns and limit, by version then key), then the rows deleted.
+    pub async fn delta_page(
+        &self,
+        entity: &EntityType,
+        mut spec: PageSpec,
+        (since, upto): (i64, i64),
+        cursor: DeltaCursor,
+    ) -> Result<DeltaPage, StoreError> {
+        let version = Column {
+            name: "versionnumber".into(),
+            edm_type: EdmType::Int64,
+            scale: None,
+            expr: None,
+        };
+        spec.filter = Some(SqlFilter {
+            sql: "\"versionnumber\" > ? AND \"versionnumber\" <= ?".into(),
+            params: vec![Value::Integer(since), Value::Integer(upto)],
+        });
+        spec.order.insert(0, (version, false));
+        if let DeltaCursor::Rows(after) = &cursor {
+            spec.after.clone_from(after);
+        }
+        let (entity, limit) = (entity.clone(), spec.limit);
+        Ok(self
+            .read(move |c| -> rusqlite::Result<_> {
+                let (rows, deleted_after) = match cursor {
+                    DeltaCursor::Rows(_) => {
+                        let page = exec::query_page(c, &entity, &spec)?;
+                        if page.more {
+                            return Ok(DeltaPage {
+                                rows: page.rows,
+                                deleted: Vec::new(),
+                                next: Some(DeltaCursor::Rows(Some(page.boundaries))),
+                            });
+                        }
+                        (page.rows, since)
+                    }
+                    DeltaCursor::Deleted(after) => (Vec::new(), after),
+                };
+                let room = limit - rows.len();
+                let mut deleted = deleted_since(c, &entity, since, upto, deleted_after, room + 1)?;
+                let next = (deleted.len() > room).then(|| {
+                    deleted.truncate(room);
+                    DeltaCursor::Deleted(deleted.last().map_or(deleted_after, |(_, v)| *v))
+                });
+                Ok(DeltaPage {
+                    rows,
+                    deleted,
+                    next,
+                })
+            })
+            .await?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_counter_starts_above_the_seed_and_tombstones_are_per_id() {
-        let model = crate::dataverse::model::DataverseModel::default().model;
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::schema::create_tables(&conn, &model).unwrap();
-        let (o, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
-        super::super::seed::seed(&mut conn, &model, 3, 1, o, b).unwrap();
-        let account = model.entity_type("account").unwrap();
-        let seeded: i64 = conn
-            .query_row("SELECT max(versionnumber) FROM contact", [], |r| r.get(0))
-            .unwrap();
-        let v0 = current_version(&conn, &model).unwrap();
-        assert!(v0 >= seeded, "{v0} < {seeded}");
-        assert_eq!(current_version(&conn, &model).unwrap(), v0);
-        let id: Vec<u8> = conn
-            .query_row("SELECT accountid FROM account LIMIT 1", [], |r| r.get(0))
-            .unwrap();
-        let id = uuid::Uuid::from_slice(&id).unwrap();
-        let gone = uuid::Uuid::from_u128(99);
-        for (i, who) in [gone, gone, id].iter().enumerate() {
-            let clock = ChangeClock {
-                now: 1000,
-                keep_secs: 100,
-            };
-            record_delete(&conn, account, who, v0 + 1 + i as i64, clock).unwrap();
-        }
-        // One entry for `gone` (its latest delete); none for a row that is there again.
-        let deleted = deleted_since(&conn, account, v0, v0 + 10, v0, 10).unwrap();
-        assert_eq!(deleted, vec![(gone, v0 + 2)]);
-        assert!(
-            deleted_since(&conn, account, v0, v0 + 1, v0, 10)
-                .unwrap()
-                .iter()
-                .all(|(_, v)| *v <= v0 + 1)
-        );
-        assert!(
-            deleted_since(&conn, account, v0 + 2, v0 + 10, v0, 10)
-                .unwrap()
-                .is_empty()
-        );
-        // Kept for the lifetime, then forgotten.
-        let at = |now| ChangeClock {
-            now,
-            keep_secs: 100,
-        };
-        assert_eq!(prune(&conn, at(1100)).unwrap(), 0);
-        assert_eq!(prune(&conn, at(1101)).unwrap(), 3);
-        assert!(
-            deleted_since(&conn, account, v0, v0 + 10, v0, 10)
-                .unwrap()
-                .is_empty()
-        );
-    }
 
     #[test]
     fn an_older_change_log_gets_its_dates() {

@@ -4,10 +4,12 @@
 pub mod changes;
 mod error;
 pub mod keys;
+pub mod reads;
 mod refresh_tokens;
 pub mod schema;
 pub mod seed;
 pub mod snapshot;
+mod sql;
 pub mod write;
 
 pub use error::StoreError;

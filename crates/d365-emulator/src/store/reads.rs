@@ -1,0 +1,180 @@
+//! Reads: the store runs what the query planner (`query/`) planned, each call on a pooled
+//! reader within the query deadline ([`Store::read`]). The read handlers call these and never
+//! see a connection or SQL.
+
+use d365_odata::model::EntityType;
+use rusqlite::types::Value;
+
+use super::sql::ident;
+use super::{Store, StoreError};
+use crate::query::aggregate::{Output, aggregate, input_rows};
+use crate::query::exec::{self, Annotations, PageOut, PageSpec};
+use crate::query::fetch::{LinkColumns, LinkedRow, link_values};
+use crate::query::paging::Boundary;
+use crate::query::plan::{Column, SqlFilter};
+
+/// Ids per query of [`Store::query_by_ids`]: one `IN (…)` stays far below SQLite's 32,766
+/// parameters.
+const IDS_PER_QUERY: usize = 1_000;
+
+/// A GUID as the store keeps it (16 bytes).
+fn guid(id: &uuid::Uuid) -> Value {
+    Value::Blob(id.as_bytes().to_vec())
+}
+
+/// `column IN (?, …)` over `ids`.
+fn in_filter(column: &str, ids: &[uuid::Uuid]) -> SqlFilter {
+    SqlFilter {
+        sql: format!("{} IN ({})", ident(column), vec!["?"; ids.len()].join(", ")),
+        params: ids.iter().map(guid).collect(),
+    }
+}
+
+/// The boundary of a page ordered by the GUID `column` alone, from its first and last values
+/// (the paging cookie of a page the caller cut itself).
+pub fn key_boundary(column: &str, first: &uuid::Uuid, last: &uuid::Uuid) -> Boundary {
+    Boundary {
+        column: column.to_owned(),
+        first: guid(first),
+        last: guid(last),
+    }
+}
+
+/// Rows [`Store::query_by_ids`] read.
+#[derive(Debug, Clone, Default)]
+pub struct RowsByIds {
+    /// Each row as a JSON object.
+    pub rows: Vec<String>,
+    /// A query had more rows than the spec's limit: reading stopped there.
+    pub cut: bool,
+}
+
+impl Store {
+    /// One page of `entity`'s rows as `spec` plans it.
+    pub async fn query_page(
+        &self,
+        entity: &EntityType,
+        spec: PageSpec,
+    ) -> Result<PageOut, StoreError> {
+        let entity = entity.clone();
+        Ok(self
+            .read(move |c| exec::query_page(c, &entity, &spec))
+            .await?)
+    }
+
+    /// Rows of `entity` matching `filter`, counted up to one past [`exec::COUNT_CAP`].
+    pub async fn count(
+        &self,
+        entity: &EntityType,
+        filter: Option<SqlFilter>,
+    ) -> Result<i64, StoreError> {
+        let entity = entity.clone();
+        Ok(self
+            .read(move |c| exec::count(c, &entity, filter.as_ref()))
+            .await?)
+    }
+
+    /// One record of `entity` by key as JSON with `columns`, or `None`.
+    pub async fn retrieve(
+        &self,
+        entity: &EntityType,
+        id: uuid::Uuid,
+        columns: Vec<Column>,
+        annotations: Option<Annotations>,
+    ) -> Result<Option<String>, StoreError> {
+        let entity = entity.clone();
+        Ok(self
+            .read(move |c| exec::retrieve(c, &entity, &id, &columns, annotations))
+            .await?)
+    }
+
+    /// `(key, foreign key)` of the rows of `entity` with these keys.
+    pub async fn lookup_values(
+        &self,
+        entity: &EntityType,
+        foreign_key: &str,
+        keys: &[uuid::Uuid],
+    ) -> Result<Vec<(uuid::Uuid, Option<uuid::Uuid>)>, StoreError> {
+        let (entity, foreign_key, keys) = (entity.clone(), foreign_key.to_owned(), keys.to_vec());
+        Ok(self
+            .read(move |c| exec::lookup_values(c, &entity, &foreign_key, &keys))
+            .await?)
+    }
+
+    /// The rows `spec` selects among those of `entity` whose `column` is one of `ids`, read
+    /// [`IDS_PER_QUERY`] ids per query; stops at the first query with more rows than
+    /// `spec.limit` (`cut`).
+    pub async fn query_by_ids(
+        &self,
+        entity: &EntityType,
+        column: &str,
+        ids: &[uuid::Uuid],
+        spec: &PageSpec,
+    ) -> Result<RowsByIds, StoreError> {
+        let mut out = RowsByIds::default();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let mut chunk_spec = spec.clone();
+            chunk_spec.filter = SqlFilter::all(
+                [Some(in_filter(column, chunk)), spec.filter.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            );
+            let page = self.query_page(entity, chunk_spec).await?;
+            if page.more {
+                out.cut = true;
+                return Ok(out);
+            }
+            out.rows.extend(page.rows);
+        }
+        Ok(out)
+    }
+
+    /// The groups of an aggregation over the rows of `entity` matching `filter` (formatted
+    /// values of grouping columns when `formatted`), or `None` when more than `limit` rows
+    /// match.
+    pub async fn aggregate(
+        &self,
+        entity: &EntityType,
+        outputs: Vec<Output>,
+        filter: Option<SqlFilter>,
+        formatted: bool,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let entity = entity.clone();
+        Ok(self
+            .read(move |c| -> rusqlite::Result<Option<Vec<String>>> {
+                if input_rows(c, &entity, filter.as_ref(), limit)? > limit {
+                    return Ok(None);
+                }
+                aggregate(c, &entity, &outputs, filter.as_ref(), formatted).map(Some)
+            })
+            .await?)
+    }
+
+    /// The columns of a FetchXML `link-entity` for the rows of `entity` with these keys.
+    pub async fn link_values(
+        &self,
+        entity: &EntityType,
+        link: &LinkColumns,
+        keys: &[uuid::Uuid],
+    ) -> Result<Vec<LinkedRow>, StoreError> {
+        let (entity, link, keys) = (entity.clone(), link.clone(), keys.to_vec());
+        Ok(self
+            .read(move |c| link_values(c, &entity, &link, &keys))
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_bound_not_written_into_the_sql() {
+        let ids = [uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2)];
+        let f = in_filter("accountid", &ids);
+        assert_eq!(f.sql, "\"accountid\" IN (?, ?)");
+        assert_eq!(f.params, vec![guid(&ids[0]), guid(&ids[1])]);
+    }
+}
