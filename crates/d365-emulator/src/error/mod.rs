@@ -425,5 +425,6 @@ pub(crate) fn no_store(headers: &mut axum::http::HeaderMap) {
 
 mod dataverse;
 mod keys;
+mod metadata;
 
 pub use dataverse::DataverseError;

@@ -24,16 +24,9 @@ impl Shape {
         self.properties.contains(&name)
     }
 
-    /// 400 `0x80060888` naming the property the type lacks (Dataverse's OData message).
+    /// 400 naming the property the type lacks (Dataverse's OData message).
     fn unknown(&self, name: &str) -> DataverseError {
-        DataverseError::with_status(
-            axum::http::StatusCode::BAD_REQUEST,
-            "0x80060888",
-            format!(
-                "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
-                self.type_name
-            ),
-        )
+        DataverseError::metadata_property_not_found(self.type_name, name)
     }
 }
 
