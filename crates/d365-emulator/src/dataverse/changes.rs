@@ -30,7 +30,8 @@ use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
 use crate::query::plan::order_columns;
 use crate::state::AppState;
-use crate::store::changes::{self, DeltaCursor, DeltaPage};
+use crate::store::changes;
+use crate::store::delta::{DeltaCursor, DeltaPage};
 
 const TOKEN_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");

@@ -3,21 +3,17 @@
 //! New and updated rows need no log: every write stamps the row with the next value of the
 //! database-wide version counter (`versionnumber`), so "changed since version V" is
 //! `versionnumber > V`. Deleted rows leave a tombstone in `_emulator_changes` (version, table,
-//! id, when), written by [`crate::store::write::delete`] in the same savepoint as the delete. A
-//! delta token is a version of that counter (see [`current_version`]).
+//! id, when), written by the store's delete (`write::delete`) in the same savepoint as the
+//! delete. A delta token is a version of that counter (see [`current_version`]); change
+//! tracking's operations on it are in `delta.rs`.
 //!
 //! Tombstones older than the change-token lifetime are pruned ([`prune`]): every token that
 //! could still ask for them is younger, so it is at a later version than they are.
 
-use d365_odata::model::{EdmType, EntityType, Model};
-use rusqlite::types::Value;
+use d365_odata::model::{EntityType, Model};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::ident;
-use super::{Store, StoreError};
-use crate::query::exec::{self, PageSpec};
-use crate::query::paging::Boundary;
-use crate::query::plan::{Column, SqlFilter};
 
 /// The tombstone table and the version counter's table (idempotent).
 pub const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -155,99 +151,6 @@ pub fn deleted_since(
         }
     }
     Ok(out)
-}
-
-/// Where a delta response's paging is.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeltaCursor {
-    /// Changed rows, after these boundaries (none: from the start).
-    Rows(Option<Vec<Boundary>>),
-    /// Deleted rows, after this version.
-    Deleted(i64),
-}
-
-/// One page of a delta.
-#[derive(Debug, Clone)]
-pub struct DeltaPage {
-    /// The changed rows (JSON objects).
-    pub rows: Vec<String>,
-    /// The deleted rows' ids, with the version of their delete.
-    pub deleted: Vec<(uuid::Uuid, i64)>,
-    /// Where the next page starts, when one follows.
-    pub next: Option<DeltaCursor>,
-}
-
-impl Store {
-    /// The version a new delta token is at ([`current_version`]); tombstones past the token
-    /// lifetime go meanwhile, as no token can ask for them.
-    pub async fn change_version(
-        &self,
-        model: Model,
-        clock: ChangeClock,
-    ) -> Result<i64, StoreError> {
-        Ok(self
-            .run(move |c| {
-                let version = current_version(c, &model)?;
-                prune(c, clock)?;
-                Ok::<_, rusqlite::Error>(version)
-            })
-            .await?)
-    }
-
-    /// One page of the changes to `entity` in versions `(since, upto]`, from `cursor`: the
-    /// rows changed (`spec`'s columns and limit, by version then key), then the rows deleted.
-    pub async fn delta_page(
-        &self,
-        entity: &EntityType,
-        mut spec: PageSpec,
-        (since, upto): (i64, i64),
-        cursor: DeltaCursor,
-    ) -> Result<DeltaPage, StoreError> {
-        let version = Column {
-            name: "versionnumber".into(),
-            edm_type: EdmType::Int64,
-            scale: None,
-            expr: None,
-        };
-        spec.filter = Some(SqlFilter {
-            sql: "\"versionnumber\" > ? AND \"versionnumber\" <= ?".into(),
-            params: vec![Value::Integer(since), Value::Integer(upto)],
-        });
-        spec.order.insert(0, (version, false));
-        if let DeltaCursor::Rows(after) = &cursor {
-            spec.after.clone_from(after);
-        }
-        let (entity, limit) = (entity.clone(), spec.limit);
-        Ok(self
-            .read(move |c| -> rusqlite::Result<_> {
-                let (rows, deleted_after) = match cursor {
-                    DeltaCursor::Rows(_) => {
-                        let page = exec::query_page(c, &entity, &spec)?;
-                        if page.more {
-                            return Ok(DeltaPage {
-                                rows: page.rows,
-                                deleted: Vec::new(),
-                                next: Some(DeltaCursor::Rows(Some(page.boundaries))),
-                            });
-                        }
-                        (page.rows, since)
-                    }
-                    DeltaCursor::Deleted(after) => (Vec::new(), after),
-                };
-                let room = limit - rows.len();
-                let mut deleted = deleted_since(c, &entity, since, upto, deleted_after, room + 1)?;
-                let next = (deleted.len() > room).then(|| {
-                    deleted.truncate(room);
-                    DeltaCursor::Deleted(deleted.last().map_or(deleted_after, |(_, v)| *v))
-                });
-                Ok(DeltaPage {
-                    rows,
-                    deleted,
-                    next,
-                })
-            })
-            .await?)
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! SQL lives only under `store/` and `query/`; handlers call these functions.
 
 pub mod changes;
+pub mod delta;
 mod error;
 pub mod keys;
 pub mod reads;

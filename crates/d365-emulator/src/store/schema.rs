@@ -1,5 +1,5 @@
 //! SQL tables from the model: one table per entity type, one typed column per property, an
-//! index per lookup (alternate keys have theirs in [`super::keys`]). Values are stored as:
+//! index per lookup (alternate keys have theirs in `keys.rs`). Values are stored as:
 //!
 //! | EDM | SQLite |
 //! |---|---|
