@@ -41,12 +41,16 @@ const MAX_READ: usize = MAX_PAGE_SIZE * 10;
 
 type Row = Map<String, Json>;
 
-/// One expanded navigation property: the rows it starts from (their table and keys), the item
-/// as written, the property and its target.
+/// The rows an expansion starts from: their table and keys.
 #[derive(Clone, Copy)]
-struct Step<'a> {
+struct Parents<'a> {
     entity: &'a EntityType,
     keys: &'a [uuid::Uuid],
+}
+
+/// One expanded navigation property: the item as written, the property and its target.
+#[derive(Clone, Copy)]
+struct Step<'a> {
     item: &'a ExpandItem,
     nav: &'a NavigationProperty,
     target: &'a EntityType,
@@ -138,20 +142,18 @@ fn attach<'a>(
                 .model
                 .entity_type(&nav.target)
                 .ok_or_else(DataverseError::internal)?;
-            let step = Step {
+            let parents = Parents {
                 entity,
                 keys: &keys,
-                item,
-                nav,
-                target,
             };
+            let step = Step { item, nav, target };
             let mut links = HashMap::new();
             let related = if nav.collection {
-                let (related, next) = expand_collection(st, step, mode).await?;
+                let (related, next) = expand_collection(st, parents, step, mode).await?;
                 links = next;
                 related
             } else {
-                expand_single(st, step, reference, mode).await?
+                expand_single(st, parents, step, reference, mode).await?
             };
             for object in objects.iter_mut() {
                 let key = key_of(object, entity);
@@ -253,13 +255,8 @@ async fn run_by_ids(
 /// A lookup: each row's related record (or its reference), by the row's foreign key.
 async fn expand_single(
     st: &AppState,
-    Step {
-        entity,
-        keys,
-        item,
-        nav,
-        target,
-    }: Step<'_>,
+    Parents { entity, keys }: Parents<'_>,
+    Step { item, nav, target }: Step<'_>,
     reference: bool,
     mode: Mode,
 ) -> Result<HashMap<uuid::Uuid, Json>, DataverseError> {
@@ -328,13 +325,8 @@ type Collections = (HashMap<uuid::Uuid, Json>, HashMap<uuid::Uuid, String>);
 /// A one-to-many relationship: the related rows of each row, through their foreign key.
 async fn expand_collection(
     st: &AppState,
-    Step {
-        entity,
-        keys,
-        item,
-        nav,
-        target,
-    }: Step<'_>,
+    Parents { entity, keys }: Parents<'_>,
+    Step { item, nav, target }: Step<'_>,
     mode: Mode,
 ) -> Result<Collections, DataverseError> {
     if mode.nested && (item.options.top.is_some() || !item.options.orderby.is_empty()) {

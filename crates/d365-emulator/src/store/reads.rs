@@ -3,6 +3,7 @@
 //! see a connection or SQL.
 
 use d365_odata::model::EntityType;
+use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::sql::ident;
@@ -50,16 +51,24 @@ pub struct RowsByIds {
 }
 
 impl Store {
+    /// Runs the read-only `f` on a pooled reader with (a copy of) `entity`.
+    async fn read_on<R, F>(&self, entity: &EntityType, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection, &EntityType) -> rusqlite::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let entity = entity.clone();
+        Ok(self.read(move |c| f(c, &entity)).await?)
+    }
+
     /// One page of `entity`'s rows as `spec` plans it.
     pub async fn query_page(
         &self,
         entity: &EntityType,
         spec: PageSpec,
     ) -> Result<PageOut, StoreError> {
-        let entity = entity.clone();
-        Ok(self
-            .read(move |c| exec::query_page(c, &entity, &spec))
-            .await?)
+        self.read_on(entity, move |c, e| exec::query_page(c, e, &spec))
+            .await
     }
 
     /// Rows of `entity` matching `filter`, counted up to one past [`exec::COUNT_CAP`].
@@ -68,10 +77,8 @@ impl Store {
         entity: &EntityType,
         filter: Option<SqlFilter>,
     ) -> Result<i64, StoreError> {
-        let entity = entity.clone();
-        Ok(self
-            .read(move |c| exec::count(c, &entity, filter.as_ref()))
-            .await?)
+        self.read_on(entity, move |c, e| exec::count(c, e, filter.as_ref()))
+            .await
     }
 
     /// One record of `entity` by key as JSON with `columns`, or `None`.
@@ -82,10 +89,10 @@ impl Store {
         columns: Vec<Column>,
         annotations: Option<Annotations>,
     ) -> Result<Option<String>, StoreError> {
-        let entity = entity.clone();
-        Ok(self
-            .read(move |c| exec::retrieve(c, &entity, &id, &columns, annotations))
-            .await?)
+        self.read_on(entity, move |c, e| {
+            exec::retrieve(c, e, &id, &columns, annotations)
+        })
+        .await
     }
 
     /// `(key, foreign key)` of the rows of `entity` with these keys.
@@ -95,10 +102,11 @@ impl Store {
         foreign_key: &str,
         keys: &[uuid::Uuid],
     ) -> Result<Vec<(uuid::Uuid, Option<uuid::Uuid>)>, StoreError> {
-        let (entity, foreign_key, keys) = (entity.clone(), foreign_key.to_owned(), keys.to_vec());
-        Ok(self
-            .read(move |c| exec::lookup_values(c, &entity, &foreign_key, &keys))
-            .await?)
+        let (foreign_key, keys) = (foreign_key.to_owned(), keys.to_vec());
+        self.read_on(entity, move |c, e| {
+            exec::lookup_values(c, e, &foreign_key, &keys)
+        })
+        .await
     }
 
     /// The rows `spec` selects among those of `entity` whose `column` is one of `ids`, read
@@ -141,15 +149,13 @@ impl Store {
         formatted: bool,
         limit: usize,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let entity = entity.clone();
-        Ok(self
-            .read(move |c| -> rusqlite::Result<Option<Vec<String>>> {
-                if input_rows(c, &entity, filter.as_ref(), limit)? > limit {
-                    return Ok(None);
-                }
-                aggregate(c, &entity, &outputs, filter.as_ref(), formatted).map(Some)
-            })
-            .await?)
+        self.read_on(entity, move |c, e| {
+            if input_rows(c, e, filter.as_ref(), limit)? > limit {
+                return Ok(None);
+            }
+            aggregate(c, e, &outputs, filter.as_ref(), formatted).map(Some)
+        })
+        .await
     }
 
     /// The columns of a FetchXML `link-entity` for the rows of `entity` with these keys.
@@ -159,10 +165,9 @@ impl Store {
         link: &LinkColumns,
         keys: &[uuid::Uuid],
     ) -> Result<Vec<LinkedRow>, StoreError> {
-        let (entity, link, keys) = (entity.clone(), link.clone(), keys.to_vec());
-        Ok(self
-            .read(move |c| link_values(c, &entity, &link, &keys))
-            .await?)
+        let (link, keys) = (link.clone(), keys.to_vec());
+        self.read_on(entity, move |c, e| link_values(c, e, &link, &keys))
+            .await
     }
 }
 
