@@ -86,7 +86,8 @@ pub(crate) async fn query(
                 "Change tracking on a navigation collection is not supported by the emulator.",
             ));
         }
-        return super::changes::query(collection, headers, &options).await;
+        // Boxed: its future stays out of this one, which every collection request carries.
+        return Box::pin(super::changes::query(collection, headers, &options)).await;
     }
     let names = select_names(entity, &options)?;
     let columns = output_columns(entity, names.as_deref());

@@ -33,29 +33,28 @@ pub struct DeltaPage {
 impl Store {
     /// The version a new delta token is at ([`current_version`]); tombstones past the token
     /// lifetime go meanwhile, as no token can ask for them.
-    pub async fn change_version(
+    pub fn change_version(
         &self,
         model: Model,
         clock: ChangeClock,
-    ) -> Result<i64, StoreError> {
-        Ok(self
-            .run(move |c| {
-                let version = current_version(c, &model)?;
-                prune(c, clock)?;
-                Ok::<_, rusqlite::Error>(version)
-            })
-            .await?)
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send {
+        // The store's future itself: see `reads.rs` on the size of read futures.
+        self.run(move |c| {
+            let version = current_version(c, &model)?;
+            prune(c, clock)?;
+            Ok(version)
+        })
     }
 
     /// One page of the changes to `entity` in versions `(since, upto]`, from `cursor`: the
     /// rows changed (`spec`'s columns and limit, by version then key), then the rows deleted.
-    pub async fn delta_page(
+    pub fn delta_page(
         &self,
         entity: &EntityType,
         mut spec: PageSpec,
         (since, upto): (i64, i64),
         cursor: DeltaCursor,
-    ) -> Result<DeltaPage, StoreError> {
+    ) -> impl Future<Output = Result<DeltaPage, StoreError>> + Send {
         let version = Column {
             name: "versionnumber".into(),
             edm_type: EdmType::Int64,
@@ -71,34 +70,32 @@ impl Store {
             spec.after.clone_from(after);
         }
         let (entity, limit) = (entity.clone(), spec.limit);
-        Ok(self
-            .read(move |c| -> rusqlite::Result<_> {
-                let (rows, deleted_after) = match cursor {
-                    DeltaCursor::Rows(_) => {
-                        let page = exec::query_page(c, &entity, &spec)?;
-                        if page.more {
-                            return Ok(DeltaPage {
-                                rows: page.rows,
-                                deleted: Vec::new(),
-                                next: Some(DeltaCursor::Rows(Some(page.boundaries))),
-                            });
-                        }
-                        (page.rows, since)
+        self.read(move |c| -> Result<_, StoreError> {
+            let (rows, deleted_after) = match cursor {
+                DeltaCursor::Rows(_) => {
+                    let page = exec::query_page(c, &entity, &spec)?;
+                    if page.more {
+                        return Ok(DeltaPage {
+                            rows: page.rows,
+                            deleted: Vec::new(),
+                            next: Some(DeltaCursor::Rows(Some(page.boundaries))),
+                        });
                     }
-                    DeltaCursor::Deleted(after) => (Vec::new(), after),
-                };
-                let room = limit - rows.len();
-                let mut deleted = deleted_since(c, &entity, since, upto, deleted_after, room + 1)?;
-                let next = (deleted.len() > room).then(|| {
-                    deleted.truncate(room);
-                    DeltaCursor::Deleted(deleted.last().map_or(deleted_after, |(_, v)| *v))
-                });
-                Ok(DeltaPage {
-                    rows,
-                    deleted,
-                    next,
-                })
+                    (page.rows, since)
+                }
+                DeltaCursor::Deleted(after) => (Vec::new(), after),
+            };
+            let room = limit - rows.len();
+            let mut deleted = deleted_since(c, &entity, since, upto, deleted_after, room + 1)?;
+            let next = (deleted.len() > room).then(|| {
+                deleted.truncate(room);
+                DeltaCursor::Deleted(deleted.last().map_or(deleted_after, |(_, v)| *v))
+            });
+            Ok(DeltaPage {
+                rows,
+                deleted,
+                next,
             })
-            .await?)
+        })
     }
 }

@@ -52,61 +52,67 @@ pub struct RowsByIds {
 
 impl Store {
     /// Runs the read-only `f` on a pooled reader with (a copy of) `entity`.
-    async fn read_on<R, F>(&self, entity: &EntityType, f: F) -> Result<R, StoreError>
+    ///
+    /// The future is [`Store::read`]'s own, not one wrapped around it: a wrapper (an `async
+    /// fn` or block) would hold `f` once more. Handlers keep these futures in their own, and in
+    /// a debug build every byte of those sits on the request thread's stack, the stack a deeply
+    /// nested `$filter` is bound on (`tests/hostile_inputs.rs`).
+    fn read_on<R, F>(
+        &self,
+        entity: &EntityType,
+        f: F,
+    ) -> impl Future<Output = Result<R, StoreError>> + Send
     where
         F: FnOnce(&Connection, &EntityType) -> rusqlite::Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let entity = entity.clone();
-        Ok(self.read(move |c| f(c, &entity)).await?)
+        self.read(move |c| f(c, &entity).map_err(StoreError::from))
     }
 
     /// One page of `entity`'s rows as `spec` plans it.
-    pub async fn query_page(
+    pub fn query_page(
         &self,
         entity: &EntityType,
         spec: PageSpec,
-    ) -> Result<PageOut, StoreError> {
+    ) -> impl Future<Output = Result<PageOut, StoreError>> + Send {
         self.read_on(entity, move |c, e| exec::query_page(c, e, &spec))
-            .await
     }
 
     /// Rows of `entity` matching `filter`, counted up to one past [`exec::COUNT_CAP`].
-    pub async fn count(
+    pub fn count(
         &self,
         entity: &EntityType,
         filter: Option<SqlFilter>,
-    ) -> Result<i64, StoreError> {
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send {
         self.read_on(entity, move |c, e| exec::count(c, e, filter.as_ref()))
-            .await
     }
 
     /// One record of `entity` by key as JSON with `columns`, or `None`.
-    pub async fn retrieve(
+    pub fn retrieve(
         &self,
         entity: &EntityType,
         id: uuid::Uuid,
         columns: Vec<Column>,
         annotations: Option<Annotations>,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
         self.read_on(entity, move |c, e| {
             exec::retrieve(c, e, &id, &columns, annotations)
         })
-        .await
     }
 
     /// `(key, foreign key)` of the rows of `entity` with these keys.
-    pub async fn lookup_values(
+    pub fn lookup_values(
         &self,
         entity: &EntityType,
         foreign_key: &str,
         keys: &[uuid::Uuid],
-    ) -> Result<Vec<(uuid::Uuid, Option<uuid::Uuid>)>, StoreError> {
+    ) -> impl Future<Output = Result<Vec<(uuid::Uuid, Option<uuid::Uuid>)>, StoreError>> + Send
+    {
         let (foreign_key, keys) = (foreign_key.to_owned(), keys.to_vec());
         self.read_on(entity, move |c, e| {
             exec::lookup_values(c, e, &foreign_key, &keys)
         })
-        .await
     }
 
     /// The rows `spec` selects among those of `entity` whose `column` is one of `ids`, read
@@ -141,33 +147,31 @@ impl Store {
     /// The groups of an aggregation over the rows of `entity` matching `filter` (formatted
     /// values of grouping columns when `formatted`), or `None` when more than `limit` rows
     /// match.
-    pub async fn aggregate(
+    pub fn aggregate(
         &self,
         entity: &EntityType,
         outputs: Vec<Output>,
         filter: Option<SqlFilter>,
         formatted: bool,
         limit: usize,
-    ) -> Result<Option<Vec<String>>, StoreError> {
+    ) -> impl Future<Output = Result<Option<Vec<String>>, StoreError>> + Send {
         self.read_on(entity, move |c, e| {
             if input_rows(c, e, filter.as_ref(), limit)? > limit {
                 return Ok(None);
             }
             aggregate(c, e, &outputs, filter.as_ref(), formatted).map(Some)
         })
-        .await
     }
 
     /// The columns of a FetchXML `link-entity` for the rows of `entity` with these keys.
-    pub async fn link_values(
+    pub fn link_values(
         &self,
         entity: &EntityType,
         link: &LinkColumns,
         keys: &[uuid::Uuid],
-    ) -> Result<Vec<LinkedRow>, StoreError> {
+    ) -> impl Future<Output = Result<Vec<LinkedRow>, StoreError>> + Send {
         let (link, keys) = (link.clone(), keys.to_vec());
         self.read_on(entity, move |c, e| link_values(c, e, &link, &keys))
-            .await
     }
 }
 
