@@ -7,6 +7,8 @@
 //!   error ([`ErrorResponse`], with AADSTS codes).
 //! * [`TokenCredential`], [`OAuthCredential`]: tokens on demand from a cache that refreshes ahead
 //!   of expiry, one refresh at a time.
+//! * [`SignIn`]: which credential sign-in settings name (certificate, password, client secret),
+//!   the one rule for `d365-webapi`'s `from_env` and the CLI.
 //! * Secrets are types ([`ClientSecret`], [`Password`], [`AccessToken`], [`RefreshToken`]) whose
 //!   `Debug` is redacted.
 //!
@@ -33,6 +35,7 @@ mod error;
 pub mod grant;
 mod response;
 mod secret;
+mod sign_in;
 mod token_client;
 
 pub use authority::{Authority, EndpointVersion, PUBLIC_CLOUD_HOST, Target};
@@ -47,4 +50,5 @@ pub use secret::{
     AccessToken, AuthorizationCode, ClientAssertion, ClientSecret, DeviceCode, IdToken, Password,
     PkceVerifier, RefreshToken,
 };
+pub use sign_in::SignIn;
 pub use token_client::{TokenClient, parse_token_response};

@@ -1,16 +1,15 @@
 //! Resolves sign-in settings — flags and the azure-identity environment variables over the
 //! selected profile — and builds the credential, always through the shared token cache so a
 //! second command (or a second process) reuses the session instead of signing in again.
+//! Which credential the flags name, and how it is built, is `d365_auth::SignIn`'s rule (the
+//! one `ClientBuilder::from_env` uses); profiles, secret sources and cached sessions are ours.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use d365_auth::cache::{FileTokenCache, cache_key};
-use d365_auth::{
-    Authority, ClientCertificate, ClientSecret, EndpointVersion, OAuthCredential, Password,
-    TokenClient,
-};
+use d365_auth::{Authority, EndpointVersion, OAuthCredential, SignIn, TokenClient};
 use d365_http::HttpClient;
 
 use crate::flags::{AuthArgs, Endpoint};
@@ -75,17 +74,11 @@ impl Secret {
     }
 }
 
-/// How to sign in, resolved.
+/// How to sign in, resolved: an app or password sign-in (chosen by the library's rule), or a
+/// session cached by an earlier interactive sign-in (device code, browser).
 #[derive(Debug, Clone)]
 pub(crate) enum Grant {
-    ClientSecret(Secret),
-    Certificate(PathBuf),
-    Password {
-        username: String,
-        password: Secret,
-        secret: Option<Secret>,
-    },
-    /// A session cached by an earlier interactive sign-in (device code, browser).
+    App(SignIn<Secret>),
     Session {
         username: Option<String>,
         kind: GrantKind,
@@ -159,33 +152,36 @@ impl Settings {
             .username
             .clone()
             .or_else(|| p.and_then(|p| p.username.clone()));
-        let profile_secret = p.and_then(|p| p.secret.clone()).map(Secret::From);
-        let secret = args
-            .client_secret
-            .clone()
-            .map(Secret::Given)
-            .or(profile_secret);
-        let grant = if let Some(cert) = &args.certificate {
-            Grant::Certificate(cert.clone())
-        } else if let (Some(user), Some(password)) = (&args.username, &args.password) {
-            Grant::Password {
-                username: user.clone(),
-                password: Secret::Given(password.clone()),
-                secret,
-            }
-        } else if args.client_secret.is_some() {
-            Grant::ClientSecret(secret.expect("checked"))
-        } else {
-            match p.map(|p| p.grant) {
-                Some(GrantKind::ClientSecret) => Grant::ClientSecret(secret.context("the profile has no secret source (--secret-env, --secret-file or --secret-prompt)")?),
-                Some(GrantKind::Password) => Grant::Password {
+        let profile_secret = || p.and_then(|p| p.secret.clone()).map(Secret::From);
+        // Flags (and their variables) first, by the library's rule; a password sign-in from
+        // flags still takes the profile's client secret for a confidential client.
+        let chosen = SignIn::choose(
+            args.client_secret.clone().map(Secret::Given),
+            args.certificate.clone(),
+            args.username.as_deref(),
+            args.password.clone().map(Secret::Given),
+        );
+        let grant = match chosen {
+            Some(SignIn::Password {
+                username,
+                password,
+                client_secret,
+            }) => Grant::App(SignIn::Password {
+                username,
+                password,
+                client_secret: client_secret.or_else(profile_secret),
+            }),
+            Some(chosen) => Grant::App(chosen),
+            None => match p.map(|p| p.grant) {
+                Some(GrantKind::ClientSecret) => Grant::App(SignIn::ClientSecret(profile_secret().context("the profile has no secret source (--secret-env, --secret-file or --secret-prompt)")?)),
+                Some(GrantKind::Password) => Grant::App(SignIn::Password {
                     username: username.clone().context("the profile has no username")?,
                     password: p.and_then(|p| p.password.clone()).map(Secret::From).context("the profile has no password source")?,
-                    secret,
-                },
+                    client_secret: profile_secret(),
+                }),
                 Some(kind) => Grant::Session { username, kind },
                 None => Grant::Session { username, kind: GrantKind::DeviceCode },
-            }
+            },
         };
         Ok(Self {
             url: args
@@ -260,33 +256,8 @@ impl Settings {
     pub(crate) async fn credential(&self, resource: &str) -> anyhow::Result<Arc<OAuthCredential>> {
         let client = self.token_client()?;
         let credential = match &self.grant {
-            Grant::ClientSecret(secret) => OAuthCredential::client_secret(
-                client,
-                &self.client_id,
-                ClientSecret::new(secret.read("client secret")?),
-            ),
-            Grant::Certificate(path) => OAuthCredential::certificate(
-                client,
-                &self.client_id,
-                ClientCertificate::from_pem_file(path)?,
-            ),
-            Grant::Password {
-                username,
-                password,
-                secret,
-            } => {
-                let secret = secret
-                    .as_ref()
-                    .map(|s| s.read("client secret"))
-                    .transpose()?
-                    .map(ClientSecret::new);
-                OAuthCredential::password(
-                    client,
-                    &self.client_id,
-                    secret,
-                    username,
-                    Password::new(password.read("password")?),
-                )
+            Grant::App(sign_in) => {
+                sign_in.credential(client, &self.client_id, |secret, what| secret.read(what))?
             }
             Grant::Session { username, kind } => {
                 let account = match username {

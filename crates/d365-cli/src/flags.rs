@@ -11,7 +11,7 @@ mod data;
 mod web;
 
 pub(crate) use data::{
-    BulkDeleteArgs, ExportArgs, ExportFormat, ImportArgs, ImportMode, ImportVia, JobArgs, SyncArgs,
+    BulkDeleteArgs, ExportArgs, ExportFormat, ImportArgs, ImportMode, JobArgs, SyncArgs,
 };
 
 pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};

@@ -6,7 +6,6 @@ mod auth;
 mod cmd;
 mod flags;
 mod output;
-mod private_file;
 mod profile;
 
 use std::process::ExitCode;

@@ -45,31 +45,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn token(http: &reqwest::Client, e: &Emulator) -> String {
-    let info = e.info();
-    let body: Value = http
-        .post(format!(
-            "{}/{}/oauth2/token",
-            info.authority_host, info.tenant_id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", info.client_id.as_str()),
-            ("client_secret", info.client_secret.as_str()),
-            ("resource", info.environment_url.as_str()),
-        ])
-        .send()
-        .await
-        .expect("token request")
-        .json()
-        .await
-        .expect("token JSON");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) skips.
@@ -110,7 +85,7 @@ async fn main() {
         .pool_max_idle_per_host(CONNECTIONS)
         .build()
         .expect("client");
-    let token = Arc::new(token(&http, &emulator).await);
+    let token = Arc::new(d365_testkit::app_token(&http, &emulator.info()).await);
     let api = format!("{}/api/data/v9.2/", emulator.info().environment_url);
 
     // Filtered queries from 50 concurrent connections.

@@ -254,7 +254,15 @@ pub(crate) async fn reset(State(st): State<AppState>) -> Response {
     let (model, config) = (st.model.model.clone(), st.registry.config().clone());
     let result = st
         .store
-        .run(move |c| crate::server::reseed_data(c, &model, &config))
+        .run(move |c| {
+            crate::store::seed::reseed_store(
+                c,
+                &model,
+                &config.directory(),
+                config.seed_accounts,
+                config.seed,
+            )
+        })
         .await;
     st.limiter.set(st.limiter.limits());
     match result {

@@ -3,6 +3,7 @@
 use axum::Router;
 use axum::routing::{any, get, post};
 
+use crate::entra::endpoint::{V1, V2};
 use crate::state::AppState;
 use crate::{admin, dataverse, entra};
 
@@ -11,11 +12,11 @@ pub fn router(state: AppState) -> Router {
     let entra = Router::new()
         .route(
             "/{tenant}/oauth2/token",
-            post(entra::token::token_v1).get(entra::token::token_get),
+            post(entra::token::token::<V1>).get(entra::token::token_get),
         )
         .route(
             "/{tenant}/oauth2/v2.0/token",
-            post(entra::token::token_v2).get(entra::token::token_get),
+            post(entra::token::token::<V2>).get(entra::token::token_get),
         )
         .route(
             "/{tenant}/.well-known/openid-configuration",
@@ -32,19 +33,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/{tenant}/oauth2/devicecode",
-            post(entra::device_code::start_v1),
+            post(entra::device_code::start::<V1>),
         )
         .route(
             "/{tenant}/oauth2/v2.0/devicecode",
-            post(entra::device_code::start_v2),
+            post(entra::device_code::start::<V2>),
         )
         .route(
             "/{tenant}/oauth2/authorize",
-            get(entra::authorize::get_v1).post(entra::authorize::post_v1),
+            get(entra::authorize::get::<V1>).post(entra::authorize::post::<V1>),
         )
         .route(
             "/{tenant}/oauth2/v2.0/authorize",
-            get(entra::authorize::get_v2).post(entra::authorize::post_v2),
+            get(entra::authorize::get::<V2>).post(entra::authorize::post::<V2>),
         )
         .route(
             "/devicelogin",
@@ -101,11 +102,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::faults::inject,
+            crate::middleware::inject,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::exposure::check_host,
+            crate::middleware::check_host,
         ))
         .layer(axum::middleware::from_fn(
             crate::unread_body::close_if_unread,

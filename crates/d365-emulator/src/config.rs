@@ -27,8 +27,8 @@ pub struct EmulatorConfig {
     /// Seconds a change-tracking delta token stays valid (Dataverse: 7 days); older tokens
     /// get `ExpiredVersionStamp` and the client must load everything again.
     pub change_token_lifetime_secs: u64,
-    /// Milliseconds one query may run before it is stopped with Dataverse's SQL timeout
-    /// (`0x80044151`); Dataverse's synchronous timeout is about two minutes.
+    /// Milliseconds one query may run before it is stopped with Dataverse's SQL timeout error
+    /// (`DataverseError::sql_timeout`); Dataverse's synchronous timeout is about two minutes.
     pub query_timeout_ms: u64,
     /// Bytes of answer one `$batch` may build; parts past it fail (400) without running.
     pub batch_answer_limit_bytes: usize,
@@ -385,6 +385,41 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
+    /// The directory rows to seed (organization, business unit, users, application users).
+    pub(crate) fn directory(&self) -> crate::store::seed::Directory {
+        let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
+        let env = &self.environment;
+        crate::store::seed::Directory {
+            organization: (guid(&env.organization_id), env.name.clone()),
+            business_unit: guid(&env.business_unit_id),
+            users: self
+                .users
+                .iter()
+                .map(|u| {
+                    (
+                        guid(&u.systemuser_id),
+                        guid(&u.object_id),
+                        u.upn.clone(),
+                        u.given_name.clone(),
+                        u.family_name.clone(),
+                    )
+                })
+                .collect(),
+            app_users: self
+                .apps
+                .iter()
+                .filter(|a| !a.public_client)
+                .map(|a| {
+                    (
+                        guid(&a.application_user_id),
+                        guid(&a.client_id),
+                        a.name.clone(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
     /// Reads a TOML configuration file; absent sections keep their defaults.
     pub fn from_toml_file(path: &Path) -> Result<Self, StartError> {
         let text = std::fs::read_to_string(path).map_err(|source| StartError::Io {

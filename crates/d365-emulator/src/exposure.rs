@@ -11,13 +11,7 @@
 //! ones at start-up ([`randomize_default_credentials`]), which [`crate::Emulator::info`] and
 //! the info file carry.
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
 use crate::config::EmulatorConfig;
-use crate::state::AppState;
 
 /// The host names a loopback-bound emulator answers to (besides `localhost` and loopback
 /// addresses).
@@ -58,40 +52,6 @@ fn normalize(name: &str) -> String {
         .trim_end_matches(']')
         .trim_end_matches('.')
         .to_ascii_lowercase()
-}
-
-/// The middleware: with an allow-list (loopback binds), refuses requests whose `Host` (or,
-/// over HTTP/2, `:authority`) names another host. A request with neither is let through: it
-/// cannot come from a browser.
-pub(crate) async fn check_host(
-    State(st): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(allowed) = &st.allowed_hosts {
-        let host = match request.headers().get(axum::http::header::HOST) {
-            Some(v) => Some(v.to_str().unwrap_or("\u{0}").to_owned()),
-            None => request.uri().authority().map(|a| a.as_str().to_owned()),
-        };
-        if let Some(host) = host
-            && !allowed.allows(&host)
-        {
-            return refused(&host);
-        }
-    }
-    next.run(request).await
-}
-
-fn refused(host: &str) -> Response {
-    let message = format!(
-        "The emulator answers on loopback only to its own host names, not '{}' (DNS rebinding protection). Use localhost, 127.0.0.1 or [::1], or set environment.url to the name you map to 127.0.0.1.",
-        host.escape_default()
-    );
-    (
-        StatusCode::FORBIDDEN,
-        axum::Json(serde_json::json!({"error": "invalid_request", "error_description": message})),
-    )
-        .into_response()
 }
 
 /// Replaces the documented demo client secrets and user passwords (the built-in defaults)

@@ -7,17 +7,9 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::error::DataverseError;
-use crate::state::AppState;
 use crate::store::seed::Rng;
 
 /// What an injected fault does.
@@ -157,7 +149,7 @@ pub const LOG_CAPACITY: usize = 10_000;
 pub const LOG_PATH_BYTES: usize = 1024;
 
 /// `path` cut to [`LOG_PATH_BYTES`] at a character boundary, marked with `…` when cut.
-fn log_path(mut path: String) -> String {
+pub(crate) fn log_path(mut path: String) -> String {
     if path.len() > LOG_PATH_BYTES {
         let mut end = LOG_PATH_BYTES;
         while !path.is_char_boundary(end) {
@@ -217,7 +209,7 @@ impl Faults {
     /// The fault for this request: rules are tried in order and the first that picks it wins;
     /// a `share` rule that does not pick it lets the next rule try, so shares compose
     /// (5 % errors, then 3 % drops, then a delay for the rest).
-    fn take(&self, method: &str, path: &str) -> Option<FaultRule> {
+    pub(crate) fn take(&self, method: &str, path: &str) -> Option<FaultRule> {
         let mut rules = lock(&self.rules);
         for index in 0..rules.len() {
             let rule = &mut rules[index].1;
@@ -257,122 +249,13 @@ impl Faults {
         lock(&self.log).clear();
     }
 
-    fn record(&self, entry: LoggedRequest) {
+    pub(crate) fn record(&self, entry: LoggedRequest) {
         let mut log = lock(&self.log);
         if log.len() == LOG_CAPACITY {
             log.pop_front();
         }
         log.push_back(entry);
     }
-}
-
-fn answer(rule: &FaultRule) -> Response {
-    match rule.kind {
-        FaultKind::Throttle => DataverseError::with_status(
-            StatusCode::TOO_MANY_REQUESTS,
-            "0x80072322",
-            "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
-        )
-        .retry_after(rule.retry_after.unwrap_or(2))
-        .into_response(),
-        FaultKind::Error => {
-            let status = rule
-                .status
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let mut e = DataverseError::with_status(
-                status,
-                "",
-                format!(
-                    "{} (injected by the emulator).",
-                    status.canonical_reason().unwrap_or("Error")
-                ),
-            );
-            e.retry_after = rule.retry_after;
-            e.into_response()
-        }
-        FaultKind::ExpiredCookie => DataverseError::with_status(
-            StatusCode::BAD_REQUEST,
-            "0x8004112A",
-            "The paging cookie has expired. Start the query again from the first page.",
-        )
-        .into_response(),
-        FaultKind::Drop | FaultKind::DropAfter => {
-            // Headers go out, then the body fails: hyper closes the connection mid-answer.
-            let body = futures_util::stream::once(async {
-                Err::<axum::body::Bytes, _>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionAborted,
-                    "connection dropped by fault injection",
-                ))
-            });
-            let mut response = Response::new(Body::from_stream(body));
-            *response.status_mut() = StatusCode::OK;
-            response
-        }
-        // Delays are served by the middleware, never answered here.
-        FaultKind::Delay => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
-/// A delay to serve inside the Web API's admitted section, so that it counts as execution
-/// time and holds a concurrency slot, as a slow request would.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct InjectedDelay(pub(crate) u64);
-
-/// The middleware: injects faults and logs every request outside the control API.
-pub(crate) async fn inject(State(st): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    if path.starts_with("/_emulator/") {
-        return next.run(request).await;
-    }
-    let method = request.method().as_str().to_owned();
-    let (at_ms, started) = (st.clock.now_millis(), Instant::now());
-    let fault = st.faults.take(&method, &path);
-    let mut request = request;
-    let response = match &fault {
-        None => next.run(request).await,
-        Some(rule) if rule.kind == FaultKind::Delay => {
-            let ms = rule.delay_ms.unwrap_or(0);
-            if path.starts_with("/api/data/") {
-                request.extensions_mut().insert(InjectedDelay(ms));
-            } else {
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-            }
-            next.run(request).await
-        }
-        Some(rule) if rule.kind == FaultKind::DropAfter => {
-            let served = next.run(request).await;
-            let mut dropped = answer(rule);
-            *dropped.status_mut() = served.status();
-            dropped
-        }
-        Some(rule) => {
-            let mut response = answer(rule);
-            // Injected answers stand for the service's, which always carry a request id.
-            let id = uuid::Uuid::new_v4().to_string();
-            if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
-                response
-                    .headers_mut()
-                    .insert("x-ms-service-request-id", v.clone());
-                response.headers_mut().insert("req_id", v);
-            }
-            response
-        }
-    };
-    st.faults.record(LoggedRequest {
-        at_ms,
-        // Extension methods are tokens of any length.
-        method: method.chars().take(32).collect(),
-        path: log_path(path),
-        status: response.status().as_u16(),
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        fault: fault.map(|f| f.kind),
-    });
-    response
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub mod exposure;
 pub mod faults;
 pub mod fetchxml;
 pub mod limits;
+mod middleware;
+mod private_files;
 pub mod query;
 mod server;
 pub mod state;

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
@@ -180,17 +180,9 @@ pub struct Admission {
     pub execution_left: std::time::Duration,
 }
 
-/// 429 `0x80072321`: the caller's combined execution time is used up; `retry` seconds.
+/// 429: the caller's combined execution time is used up; `retry` seconds.
 pub(crate) fn execution_time_exceeded(l: &ServiceLimits, retry: u64) -> DataverseError {
-    DataverseError::with_status(
-        StatusCode::TOO_MANY_REQUESTS,
-        "0x80072321",
-        format!(
-            "Combined execution time of incoming requests exceeded limit of {} milliseconds over time window of {} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.",
-            l.execution_ms, l.window_secs
-        ),
-    )
-    .retry_after(retry)
+    DataverseError::execution_time_exceeded(l.execution_ms, l.window_secs, retry)
 }
 
 impl Drop for Admission {
@@ -271,27 +263,16 @@ impl Limiter {
                 ((t + window_ms - now).max(0) as u64).div_ceil(1000).max(1)
             })
         };
-        let throttled = |code: &'static str, message: String, retry: u64| {
-            DataverseError::with_status(StatusCode::TOO_MANY_REQUESTS, code, message)
-                .retry_after(retry)
-        };
         if w.running >= l.concurrent {
-            return Err(throttled(
-                "0x80072326",
-                format!(
-                    "Number of concurrent requests exceeded the limit of {}.",
-                    l.concurrent
-                ),
+            return Err(DataverseError::too_many_concurrent_requests(
+                l.concurrent,
                 1,
             ));
         }
         if w.starts.len() as u64 >= l.requests {
-            return Err(throttled(
-                "0x80072322",
-                format!(
-                    "Number of requests exceeded the limit of {} over time window of {} seconds.",
-                    l.requests, l.window_secs
-                ),
+            return Err(DataverseError::too_many_requests(
+                l.requests,
+                l.window_secs,
                 until(w.starts.front().copied()),
             ));
         }
@@ -356,7 +337,10 @@ mod tests {
         );
         let b = limiter.admit(&clock, "u").unwrap().unwrap();
         let e = limiter.admit(&clock, "u").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (429, "0x80072326"));
+        assert_eq!(
+            (e.status.as_u16(), e.code),
+            (429, DataverseError::too_many_concurrent_requests(1, 1).code)
+        );
         assert!(
             limiter.admit(&clock, "other").unwrap().is_some(),
             "per user"
@@ -364,7 +348,7 @@ mod tests {
         drop((a, b));
         let _c = limiter.admit(&clock, "u").unwrap().unwrap();
         let e = limiter.admit(&clock, "u").unwrap_err();
-        assert_eq!(e.code, "0x80072322");
+        assert_eq!(e.code, DataverseError::too_many_requests(1, 1, 1).code);
         assert!((1..=10).contains(&e.retry_after.unwrap()));
         clock.advance(11);
         assert!(

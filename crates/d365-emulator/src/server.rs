@@ -89,62 +89,6 @@ pub(crate) fn canonical_url(url: &str) -> String {
     }
 }
 
-/// Seeds the directory rows and, if the tables are empty, the configured number of accounts
-/// with their related rows. Seeded records belong to the first user (the demo admin), else
-/// the first application user.
-pub(crate) fn seed_data(
-    conn: &mut rusqlite::Connection,
-    model: &d365_odata::model::Model,
-    config: &EmulatorConfig,
-) -> rusqlite::Result<usize> {
-    let directory = directory(config);
-    let tx = conn.transaction()?;
-    seed::seed_directory(&tx, model, &directory)?;
-    tx.commit()?;
-    seed::seed(
-        conn,
-        model,
-        config.seed_accounts,
-        config.seed,
-        seed_owner(&directory),
-        directory.business_unit,
-    )
-}
-
-/// Back to the seeded data (the control API's reset), in one transaction: readers see the old
-/// rows or the new ones, and a failure changes nothing. Not a bulk load: the read-only pool
-/// is open and keeps its indexes.
-pub(crate) fn reseed_data(
-    conn: &mut rusqlite::Connection,
-    model: &d365_odata::model::Model,
-    config: &EmulatorConfig,
-) -> rusqlite::Result<usize> {
-    let directory = directory(config);
-    let tx = conn.transaction()?;
-    crate::store::snapshot::clear(&tx, model)?;
-    seed::seed_directory(&tx, model, &directory)?;
-    let n = seed::seed_rows(
-        &tx,
-        model,
-        config.seed_accounts,
-        config.seed,
-        seed_owner(&directory),
-        directory.business_unit,
-    )?;
-    tx.commit()?;
-    Ok(n)
-}
-
-/// Seeded records belong to the first user (the demo admin), else the first app.
-fn seed_owner(directory: &seed::Directory) -> uuid::Uuid {
-    directory
-        .users
-        .first()
-        .map(|u| u.0)
-        .or(directory.app_users.first().map(|a| a.0))
-        .unwrap_or_default()
-}
-
 /// Loads or creates the key, opens and seeds the database, and assembles the state that
 /// the router serves (also used by tests that call the router without a socket).
 pub(crate) async fn build_state(
@@ -168,7 +112,13 @@ pub(crate) async fn build_state(
         let keys = store
             .run(move |conn| {
                 schema::create_tables(conn, &model)?;
-                seed_data(conn, &model, &config)?;
+                seed::seed_store(
+                    conn,
+                    &model,
+                    &config.directory(),
+                    config.seed_accounts,
+                    config.seed,
+                )?;
                 crate::dataverse::keys::load(conn, &model, &declared)
             })
             .await?;
@@ -203,41 +153,6 @@ pub(crate) async fn build_state(
     Ok(state)
 }
 
-/// The directory rows (organization, business unit, users) from the configuration.
-fn directory(config: &EmulatorConfig) -> seed::Directory {
-    let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
-    let env = &config.environment;
-    seed::Directory {
-        organization: (guid(&env.organization_id), env.name.clone()),
-        business_unit: guid(&env.business_unit_id),
-        users: config
-            .users
-            .iter()
-            .map(|u| {
-                (
-                    guid(&u.systemuser_id),
-                    guid(&u.object_id),
-                    u.upn.clone(),
-                    u.given_name.clone(),
-                    u.family_name.clone(),
-                )
-            })
-            .collect(),
-        app_users: config
-            .apps
-            .iter()
-            .filter(|a| !a.public_client)
-            .map(|a| {
-                (
-                    guid(&a.application_user_id),
-                    guid(&a.client_id),
-                    a.name.clone(),
-                )
-            })
-            .collect(),
-    }
-}
-
 /// A running emulator. Dropping it stops the server.
 #[derive(Debug)]
 pub struct Emulator {
@@ -248,37 +163,6 @@ pub struct Emulator {
     ca_file: Option<PathBuf>,
     /// A temporary directory for TLS files when there is no data directory; removed on drop.
     temp_tls_dir: Option<PathBuf>,
-}
-
-/// Writes `contents` to `path` owner-only and atomically: into a new file of a random name
-/// beside it (exclusive create, mode 0600: never an existing file, never through a planted
-/// symlink), then renamed over `path` (a rename replaces a symlink there, never its target).
-pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), StartError> {
-    let io = |source| StartError::Io {
-        what: format!("writing {}", path.display()),
-        source,
-    };
-    let mut nonce = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut nonce)
-        .map_err(|_| StartError::Key("no system randomness".into()))?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = path.with_file_name(format!(".{name}.{suffix}.tmp"));
-    let written = (|| {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(contents.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(io)
 }
 
 fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
@@ -304,10 +188,10 @@ fn load_key(config: &EmulatorConfig) -> Result<SigningKey, StartError> {
         };
         return SigningKey::from_pems(&read(&key_path)?, cert.as_deref());
     }
-    crate::tls::create_private_dir(dir)?;
+    crate::private_files::create_private_dir(dir)?;
     let key = SigningKey::from_pems(&generate_private_key_pem()?, None)?;
-    write_private(&key_path, key.private_pem())?;
-    write_private(&cert_path, key.cert_pem())?;
+    crate::private_files::write_private(&key_path, key.private_pem())?;
+    crate::private_files::write_private(&cert_path, key.cert_pem())?;
     Ok(key)
 }
 
@@ -366,7 +250,7 @@ impl Emulator {
             let (dir, temp) = match &config.data_dir {
                 Some(d) => (d.join("tls"), None),
                 None => {
-                    let d = crate::tls::private_temp_dir()?;
+                    let d = crate::private_files::private_temp_dir()?;
                     (d.clone(), Some(d))
                 }
             };
@@ -469,7 +353,7 @@ impl Emulator {
     /// Writes [`Emulator::info`] as one JSON object, atomically and owner-only (it holds secrets).
     pub fn write_info_file(&self, path: &Path) -> Result<(), StartError> {
         let json = serde_json::to_string_pretty(&self.info()).unwrap_or_default();
-        write_private(path, &json)
+        crate::private_files::write_private(path, &json)
     }
 
     /// Stops accepting requests and waits (up to five seconds) for in-flight ones.

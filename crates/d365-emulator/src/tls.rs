@@ -11,6 +11,8 @@ use rcgen::{
 };
 
 use crate::error::StartError;
+use crate::private_files::write_private;
+pub use crate::private_files::{create_private_dir, private_temp_dir};
 
 /// The files of the emulator's TLS setup.
 #[derive(Debug, Clone)]
@@ -29,34 +31,6 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> StartError {
 
 fn key_err(e: rcgen::Error) -> StartError {
     StartError::Key(format!("TLS certificate: {e}"))
-}
-
-/// Creates `dir` (and its parents) with owner-only permissions.
-pub fn create_private_dir(dir: &Path) -> Result<(), StartError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(io(format!("creating {}", dir.display())))
-}
-
-/// A fresh, unpredictable, owner-only temporary directory (never one that already exists: a
-/// planted CA there would be handed to clients as the one to trust).
-pub fn private_temp_dir() -> Result<PathBuf, StartError> {
-    let mut nonce = [0u8; 12];
-    aws_lc_rs::rand::fill(&mut nonce)
-        .map_err(|_| StartError::Key("no system randomness".into()))?;
-    let name: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-    let dir = std::env::temp_dir().join(format!("d365-emulator-tls-{name}"));
-    let mut builder = std::fs::DirBuilder::new();
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(&dir)
-        .map_err(io(format!("creating {}", dir.display())))?;
-    Ok(dir)
 }
 
 /// Loads the CA and server certificate from `dir`, creating them on first use.
@@ -115,10 +89,10 @@ pub fn load_or_create(dir: &Path) -> Result<TlsFiles, StartError> {
         cert_pem: server_cert.pem() + &ca_cert.pem(),
         key_pem: server_key.serialize_pem(),
     };
-    crate::server::write_private(&key_path, &files.key_pem)?;
+    write_private(&key_path, &files.key_pem)?;
     // The CA key is not kept: nothing else will ever be signed with it. The certificates
     // are written as the key is: a CA file planted here would be the one clients trust.
-    crate::server::write_private(&cert_path, &files.cert_pem)?;
-    crate::server::write_private(&ca_path, &ca_cert.pem())?;
+    write_private(&cert_path, &files.cert_pem)?;
+    write_private(&ca_path, &ca_cert.pem())?;
     Ok(files)
 }

@@ -77,7 +77,7 @@ fn err(text: &str, offset: usize, expected: &str) -> ParseError {
 /// Splits `s` at top-level occurrences of `sep` (outside parentheses, brackets and both kinds
 /// of quotes: JSON arrays inside Dataverse query functions use `"`), with offsets.
 fn split_top(s: &str, base: usize, sep: char) -> Vec<(usize, &str)> {
-    crate::query::split_top_level(s, sep as u8)
+    crate::split::split_top_level(s, sep as u8)
         .into_iter()
         .map(|(o, p)| (base + o, p))
         .collect()

@@ -43,6 +43,7 @@
 
 mod apply;
 mod builder;
+mod encode;
 mod error;
 mod expr;
 mod lexer;
@@ -51,9 +52,11 @@ mod path;
 mod prefer;
 mod print;
 mod query;
+mod split;
 
 pub use apply::{Aggregate, AggregateMethod, Transformation, parse_apply, print_apply};
 pub use builder::{Filter, Query, alias, col, lit};
+pub use encode::encode_query_value;
 pub use error::ParseError;
 pub use expr::{
     Arg, BinaryOp, Expr, ExprKind, LambdaOp, OrderBy, Span, UnaryOp, parse_filter, parse_literal,
@@ -69,5 +72,7 @@ pub use query::{ExpandItem, QueryError, QueryOptions, SelectItem, parse_expand, 
 pub mod bind;
 pub mod conformance;
 pub mod csdl;
+pub mod limits;
 pub mod model;
 pub mod multipart;
+pub mod paging_cookie;

@@ -5,8 +5,9 @@
 
 use std::fmt;
 
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{percent_decode_str, utf8_percent_encode};
 
+use crate::encode::PATH_SEGMENT;
 use crate::error::{ParseError, describe};
 use crate::expr::parser::Parser;
 use crate::expr::{Arg, ExprKind};
@@ -208,26 +209,6 @@ fn key_from_args(args: &[Arg]) -> Option<KeyPredicate> {
             .map(KeyPredicate::Named),
     }
 }
-
-/// Characters encoded in printed path segments: `/` (so keys cannot split
-/// the path), `%`, `?`, `#`, space and characters not allowed raw in URLs.
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
 
 impl fmt::Display for Segment {
     /// The raw (percent-encoded) segment, e.g. `contacts(firstname='Jo%20e')`.

@@ -6,8 +6,9 @@
 
 use std::borrow::Cow;
 
-use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 
+use crate::encode::encode_query_value;
 use crate::error::ParseError;
 use crate::expr::{Expr, OrderBy, parse_filter, parse_orderby};
 use crate::print::{print_expr, print_orderby};
@@ -20,7 +21,13 @@ mod unsupported;
 pub use expand::parse_expand;
 use expand::print_expand;
 pub(crate) use search::check_search;
-pub use select::parse_select;
+
+/// Parses a `$select` value: `*` or comma-separated property paths. (Here, not in `select`,
+/// because a nested `$select=a($select=b)` parses its options as `$expand`'s do: this wires
+/// the two without `select` and `expand` importing each other.)
+pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, ParseError> {
+    select::select_items(text, 0, &expand::select_options)
+}
 
 /// Everything that can follow the `?` of a Dataverse query URL.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -207,34 +214,6 @@ impl From<ParseError> for ValueError {
     fn from(e: ParseError) -> Self {
         ValueError::Parse(e)
     }
-}
-
-/// Characters percent-encoded in printed names and values: those that
-/// would change meaning under form decoding or URL splitting (`% & + # =`,
-/// space as `%20`), plus those not allowed raw in a URL. Kept readable:
-/// `$ ' ( ) , / : @ * ; ! ? - . _ ~`. Non-ASCII is always encoded.
-const QUERY_VALUE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'+')
-    .add(b'<')
-    .add(b'=')
-    .add(b'>')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
-/// Percent-encodes a query name or value (see `QUERY_VALUE`).
-pub(crate) fn encode_query_component(text: &str) -> String {
-    utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, then `%XX`.
@@ -447,9 +426,9 @@ impl QueryOptions {
             if !out.is_empty() {
                 out.push('&');
             }
-            out.push_str(&encode_query_component(name));
+            out.push_str(&encode_query_value(name));
             out.push('=');
-            let encoded = encode_query_component(value);
+            let encoded = encode_query_value(value);
             if name == "$search" {
                 // A search word takes `;` only percent-encoded (searchChar), and an
                 // encoded value has no other `;`.
@@ -495,65 +474,14 @@ pub(crate) fn is_identifier(text: &str) -> bool {
         && text.chars().all(|c| c == '_' || c.is_alphanumeric())
 }
 
-/// Splits on `sep` outside parentheses, brackets and quoted strings
-/// (`'...'` with `''`, `"..."` with `\` escapes). Yields `(offset, piece)`.
-pub(crate) fn split_top_level(text: &str, sep: u8) -> Vec<(usize, &str)> {
-    let mut pieces = Vec::new();
-    let (mut depth, mut start) = (0usize, 0usize);
-    let (mut in_single, mut in_double, mut escaped) = (false, false, false);
-    for (i, &b) in text.as_bytes().iter().enumerate() {
-        if in_double {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_double = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            // A doubled quote toggles twice, which is exactly right.
-            b'\'' => in_single = !in_single,
-            _ if in_single => {}
-            b'"' => in_double = true,
-            b'(' | b'[' => depth += 1,
-            b')' | b']' => depth = depth.saturating_sub(1),
-            _ if b == sep && depth == 0 => {
-                pieces.push((start, &text[start..i]));
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    pieces.push((start, &text[start..]));
-    pieces
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_respects_nesting_and_quotes() {
-        let pieces: Vec<&str> = split_top_level(r#"a(b,c),'x,''y',"p\",q",[1,2],z"#, b',')
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        assert_eq!(pieces, ["a(b,c)", "'x,''y'", r#""p\",q""#, "[1,2]", "z"]);
-    }
 
     #[test]
     fn form_decoding() {
         assert_eq!(form_decode("a+b%2Bc%20d").as_deref(), Some("a b+c d"));
         assert_eq!(form_decode("%C3%A9").as_deref(), Some("é"));
         assert_eq!(form_decode("%FF"), None);
-    }
-
-    #[test]
-    fn encoding_keeps_odata_punctuation_readable() {
-        assert_eq!(
-            encode_query_component("a eq 'x&y+z#%=' and @p/$c:(1,2);*é"),
-            "a%20eq%20'x%26y%2Bz%23%25%3D'%20and%20@p/$c:(1,2);*%C3%A9"
-        );
     }
 }

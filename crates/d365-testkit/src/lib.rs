@@ -43,6 +43,63 @@ pub async fn start(config: EmulatorConfig) -> Emulator {
         .expect("emulator start")
 }
 
+/// The access token the emulator's v1 token endpoint answers `form` with, asked for over HTTP
+/// as any client would. Panics on an answer without one.
+pub async fn v1_token(
+    http: &reqwest::Client,
+    info: &EmulatorInfo,
+    form: &[(&str, &str)],
+) -> String {
+    let body: serde_json::Value = http
+        .post(format!(
+            "{}/{}/oauth2/token",
+            info.authority_host, info.tenant_id
+        ))
+        .form(form)
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("token JSON");
+    body["access_token"]
+        .as_str()
+        .expect("the token response has an access_token")
+        .to_owned()
+}
+
+/// The demo app's token for the environment: client credentials with its secret, `resource=`
+/// the environment URL.
+pub async fn app_token(http: &reqwest::Client, info: &EmulatorInfo) -> String {
+    v1_token(
+        http,
+        info,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &info.client_id),
+            ("client_secret", &info.client_secret),
+            ("resource", &info.environment_url),
+        ],
+    )
+    .await
+}
+
+/// The demo user's token for the environment: the password grant through the public client.
+pub async fn user_token(http: &reqwest::Client, info: &EmulatorInfo) -> String {
+    v1_token(
+        http,
+        info,
+        &[
+            ("grant_type", "password"),
+            ("client_id", &info.public_client_id),
+            ("username", &info.username),
+            ("password", &info.password),
+            ("resource", &info.environment_url),
+        ],
+    )
+    .await
+}
+
 /// A custom table's `$metadata`, as a real org's CSDL shows it, for tests of elastic tables:
 /// `contoso_sensordata` (entity set `contoso_sensordatas`) with a device id (at most 10
 /// characters, so a longer one is a bad row), a value, a `partitionid` and the system columns.

@@ -206,6 +206,11 @@ impl Client {
         &self.inner.api_root
     }
 
+    /// `path` (`accounts?$select=name`, a leading `/` or not) under the API root.
+    pub(crate) fn api_url(&self, path: &str) -> String {
+        format!("{}/{}", self.api_root(), path.trim_start_matches('/'))
+    }
+
     /// A client that acts on behalf of another user (`CallerObjectId`: the user's Entra object
     /// id); the signed-in principal needs the Dataverse privilege to impersonate. Shares the
     /// token cache, budget and concurrency of `self`.

@@ -54,6 +54,12 @@ impl ApiError {
         self.code.eq_ignore_ascii_case("0x80044352")
     }
 
+    /// `true` when a create found a record with the same id or alternate key (`0x80040237`,
+    /// DuplicateRecord).
+    pub fn is_duplicate_record(&self) -> bool {
+        self.code.eq_ignore_ascii_case("0x80040237")
+    }
+
     /// `true` when the table does not have change tracking enabled (`0x80072491`,
     /// ChangeTrackingNotEnabledForEntity).
     pub fn is_change_tracking_disabled(&self) -> bool {

@@ -1,14 +1,13 @@
 //! A client from the environment: the azure-identity variables (`AZURE_TENANT_ID`,
 //! `AZURE_CLIENT_ID`, then `AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE_PATH`, or
 //! `AZURE_USERNAME` + `AZURE_PASSWORD`; `AZURE_AUTHORITY_HOST`) plus `D365_URL`, read the way
-//! `EnvironmentCredential` reads them. Profiles are the CLI's (`d365 auth profile`).
+//! `EnvironmentCredential` reads them, and turned into a credential by [`SignIn`], the CLI's
+//! rule too (a user named in `AZURE_USERNAME` first, then the secret, then the certificate). Profiles are the CLI's (`d365 auth profile`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use d365_auth::{
-    Authority, ClientCertificate, ClientSecret, OAuthCredential, PUBLIC_CLOUD_HOST, Password,
-    TokenClient,
-};
+use d365_auth::{Authority, PUBLIC_CLOUD_HOST, SignIn, TokenClient};
 
 use crate::client::ClientBuilder;
 use crate::error::Error;
@@ -35,36 +34,31 @@ impl ClientBuilder {
         let authority = Authority::new(&host, &tenant)?;
         let http = d365_http::HttpClient::new()?;
         let tokens = TokenClient::new(http.clone(), authority);
+        let username = var("AZURE_USERNAME");
+        if username.is_some() {
+            need("AZURE_PASSWORD", "the password of AZURE_USERNAME")?;
+        }
+        // The environment's precedence (as before the rule moved to d365-auth): a user named
+        // in AZURE_USERNAME signs in, else the app with its secret, else with its certificate.
+        // The CLI's flags put the certificate first; the variables are offered to the one
+        // rule accordingly.
         let secret = var("AZURE_CLIENT_SECRET");
-        let credential = match (
+        let certificate = var("AZURE_CLIENT_CERTIFICATE_PATH")
+            .filter(|_| username.is_none() && secret.is_none())
+            .map(PathBuf::from);
+        let sign_in = SignIn::choose(
             secret,
-            var("AZURE_CLIENT_CERTIFICATE_PATH"),
-            var("AZURE_USERNAME"),
-        ) {
-            (Some(secret), _, None) => {
-                OAuthCredential::client_secret(tokens, &client_id, ClientSecret::new(secret))
-            }
-            (None, Some(path), None) => OAuthCredential::certificate(
-                tokens,
-                &client_id,
-                ClientCertificate::from_pem_file(std::path::Path::new(&path))?,
-            ),
-            (secret, _, Some(username)) => {
-                let password = need("AZURE_PASSWORD", "the password of AZURE_USERNAME")?;
-                OAuthCredential::password(
-                    tokens,
-                    &client_id,
-                    secret.map(ClientSecret::new),
-                    &username,
-                    Password::new(password),
-                )
-            }
-            (None, None, None) => {
-                return Err(Error::Config(
-                    "no credential: set AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USERNAME and AZURE_PASSWORD".into(),
-                ));
-            }
+            certificate,
+            username.as_deref(),
+            var("AZURE_PASSWORD"),
+        );
+        let Some(sign_in) = sign_in else {
+            return Err(Error::Config(
+                "no credential: set AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_USERNAME and AZURE_PASSWORD".into(),
+            ));
         };
+        let credential =
+            sign_in.credential(tokens, &client_id, |s, _| Ok::<_, Error>(s.clone()))?;
         let mut builder = ClientBuilder::default()
             .environment(environment)
             .credential(Arc::new(credential))

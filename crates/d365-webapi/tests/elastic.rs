@@ -147,7 +147,7 @@ async fn the_details_come_only_when_the_request_asks_for_them() {
     let emulator = start(elastic_config(0, dir.path())).await;
     let info = emulator.info();
     let http = reqwest::Client::new();
-    let token = c_token(&info).await;
+    let token = d365_testkit::app_token(&reqwest::Client::new(), &info).await;
     let url = format!(
         "{}/api/data/v9.2/contoso_sensordatas/Microsoft.Dynamics.CRM.CreateMultiple",
         info.environment_url
@@ -184,28 +184,6 @@ async fn the_details_come_only_when_the_request_asks_for_them() {
             assert_eq!(details[1]["RequestIndex"], 1, "{details}");
         }
     }
-}
-
-async fn c_token(info: &d365_testkit::EmulatorInfo) -> String {
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", info.client_id.as_str()),
-        ("client_secret", info.client_secret.as_str()),
-        ("resource", info.environment_url.as_str()),
-    ];
-    let v: Value = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/token",
-            info.authority_host, info.tenant_id
-        ))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

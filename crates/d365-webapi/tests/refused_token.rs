@@ -45,7 +45,7 @@ async fn a_refused_token_that_cannot_be_replaced_is_the_callers_401() {
     let token = {
         let client = common::builder(&info).build().unwrap();
         client.who_am_i().send().await.unwrap();
-        d365_testkit_token(&info).await
+        d365_testkit::app_token(&reqwest::Client::new(), &info).await
     };
     first.stop().await;
     let second = restart_on(addr).await;
@@ -60,28 +60,6 @@ async fn a_refused_token_that_cannot_be_replaced_is_the_callers_401() {
     let e = client.who_am_i().send().await.unwrap_err();
     assert_eq!(common::api(e).status, 401);
     assert_eq!(second.token_requests(), 0);
-}
-
-/// An app token from the emulator's token endpoint, as a string.
-async fn d365_testkit_token(info: &d365_testkit::EmulatorInfo) -> String {
-    let body: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{}/{}/oauth2/token",
-            info.authority_host, info.tenant_id
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", info.client_id.as_str()),
-            ("client_secret", info.client_secret.as_str()),
-            ("resource", info.environment_url.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ use d365_auth::grant::{
     AuthorizationCodeGrant, DeviceCodeGrant, Pkce, authorize_url, random_token,
 };
 use d365_auth::{
-    AuthorizationCode, EndpointVersion, Target, TokenCredential, TokenResponse, decode_claims,
+    AuthorizationCode, EndpointVersion, SignIn, Target, TokenCredential, TokenResponse,
+    decode_claims,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -439,7 +440,7 @@ async fn logout(args: AuthOnlyArgs, profile: Option<&str>) -> anyhow::Result<Exi
     };
     // Whose sessions: the user's, or for app credentials only the app's own (never users').
     let account: Option<String> = match &settings.grant {
-        Grant::Password { username, .. }
+        Grant::App(SignIn::Password { username, .. })
         | Grant::Session {
             username: Some(username),
             ..
@@ -462,7 +463,7 @@ async fn logout(args: AuthOnlyArgs, profile: Option<&str>) -> anyhow::Result<Exi
                 ),
             }
         }
-        Grant::ClientSecret(_) | Grant::Certificate(_) => None,
+        Grant::App(SignIn::ClientSecret(_) | SignIn::Certificate(_)) => None,
     };
     let before = contents.entries.len();
     contents.entries.retain(|_, e| {

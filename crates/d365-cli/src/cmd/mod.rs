@@ -14,7 +14,6 @@ pub(crate) mod metadata;
 pub(crate) mod odata;
 pub(crate) mod query;
 pub(crate) mod sync;
-pub(crate) mod table;
 pub(crate) mod token;
 pub(crate) mod whoami;
 pub(crate) mod write;

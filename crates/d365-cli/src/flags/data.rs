@@ -18,6 +18,16 @@ pub(crate) enum ExportFormat {
     Parquet,
 }
 
+impl From<ExportFormat> for d365_transfer::export::Format {
+    fn from(f: ExportFormat) -> Self {
+        match f {
+            ExportFormat::Ndjson => Self::Ndjson,
+            ExportFormat::Csv => Self::Csv,
+            ExportFormat::Parquet => Self::Parquet,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
     /// The entity set, e.g. accounts.
@@ -70,6 +80,27 @@ pub(crate) enum ImportVia {
     Batch,
     /// One request per row (slow; for comparison and odd tables).
     Single,
+}
+
+impl From<ImportMode> for d365_transfer::import::Mode {
+    fn from(m: ImportMode) -> Self {
+        match m {
+            ImportMode::Create => Self::Create,
+            ImportMode::Update => Self::Update,
+            ImportMode::Upsert => Self::Upsert,
+        }
+    }
+}
+
+impl From<ImportVia> for d365_transfer::import::Via {
+    fn from(v: ImportVia) -> Self {
+        match v {
+            ImportVia::Auto => Self::Auto,
+            ImportVia::Bulk => Self::Bulk,
+            ImportVia::Batch => Self::Batch,
+            ImportVia::Single => Self::Single,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

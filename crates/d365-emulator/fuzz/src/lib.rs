@@ -20,15 +20,12 @@
 //! go on past one), and a JSON 4xx from the Web API has Dataverse's shape
 //! `{"error":{"code":"0x…","message":"…"}}`.
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, Uri};
-use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
+use axum::http::{Method, Uri};
+use d365_emulator::testing::{self, Answer};
+use percent_encoding::{AsciiSet, percent_encode};
 use serde_json::Value;
-use tower::ServiceExt;
 
 /// The emulator's base URL: authority host and environment URL (token audience).
 pub const BASE: &str = "http://127.0.0.1:9";
@@ -62,48 +59,22 @@ fn emulator() -> &'static Emulator {
             token_lifetime_secs: 7 * 24 * 3600,
             ..d365_emulator::EmulatorConfig::default()
         };
-        let tenant = config.tenants[0].id.clone();
-        let app = config
-            .apps
-            .iter()
-            .find(|a| !a.public_client && !a.secrets.is_empty())
-            .expect("a confidential demo app")
-            .clone();
         let state = runtime
-            .block_on(d365_emulator::testing::in_memory_state(config, BASE))
+            .block_on(testing::in_memory_state(config.clone(), BASE))
             .expect("emulator state");
         let router = d365_emulator::router(state);
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", "client_credentials")
-            .append_pair("client_id", &app.client_id)
-            .append_pair("client_secret", &app.secrets[0].value)
-            .append_pair("resource", BASE)
-            .finish();
-        let mut emulator = Emulator {
+        let token = runtime.block_on(testing::app_token(&router, &config, BASE));
+        Emulator {
             runtime,
             router,
-            token: String::new(),
-        };
-        let (status, _, body) = emulator.call(
-            Method::POST,
-            format!("/{tenant}/oauth2/token")
-                .parse()
-                .expect("token URI"),
-            Some("application/x-www-form-urlencoded"),
-            form.into_bytes(),
-            false,
-        );
-        assert_eq!(status, 200, "token: {}", String::from_utf8_lossy(&body));
-        let json: Value = serde_json::from_slice(&body).expect("token JSON");
-        emulator.token = json["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned();
-        emulator
+            token,
+        }
     })
 }
 
 impl Emulator {
+    /// Sends one request through the router on the harness's runtime (in a task, so it runs
+    /// on the worker with the server's stack).
     fn call(
         &self,
         method: Method,
@@ -111,37 +82,18 @@ impl Emulator {
         content_type: Option<&str>,
         body: Vec<u8>,
         bearer: bool,
-    ) -> (u16, String, Vec<u8>) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if bearer {
-            request = request.header("authorization", format!("Bearer {}", self.token));
-        }
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        let mut request = request.body(Body::from(body)).expect("request");
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50000))));
+    ) -> Answer {
+        let request = testing::request(
+            method,
+            &uri.to_string(),
+            bearer.then_some(self.token.as_str()),
+            content_type.map(|c| (c, body)),
+        );
         let router = self.router.clone();
         self.runtime.block_on(async move {
-            tokio::spawn(async move {
-                let response = router.oneshot(request).await.expect("infallible");
-                let status = response.status().as_u16();
-                let content_type = response
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-                    .await
-                    .map(|b| b.to_vec())
-                    .unwrap_or_default();
-                (status, content_type, body)
-            })
-            .await
-            .expect("the request task")
+            tokio::spawn(async move { testing::send(&router, request).await })
+                .await
+                .expect("the request task")
         })
     }
 }
@@ -152,19 +104,9 @@ impl Emulator {
 /// 32,768-character URL cap (`$expand=a($expand=a(…))` 2,800 deep is 30,800 characters).
 const VALUE: &AsciiSet = &QUERY.add(b'%').add(b'&').add(b'+');
 
-/// Encodes only what cannot stand in a URI, so `&`, `=`, `$`, `@`, `%` keep their meaning.
-const QUERY: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|')
-    .add(b'\\')
-    .add(b'^')
-    .add(b'#');
+/// Encodes only what cannot stand in a URI, so `&`, `=`, `$`, `@`, `%` keep their meaning (and
+/// `#`, which would end the URI).
+const QUERY: &AsciiSet = &testing::URI_UNSAFE.add(b'#');
 
 /// `bytes` as a query value (every reserved character escaped).
 pub fn value(bytes: &[u8]) -> String {
@@ -206,16 +148,17 @@ pub fn batch(body: &[u8]) {
 }
 
 /// The answer is well formed: no 5xx, and a JSON error has Dataverse's shape.
-fn check((status, content_type, body): &(u16, String, Vec<u8>), input: &[u8]) {
+fn check(answer: &Answer, input: &[u8]) {
+    let (status, content_type, body) = (answer.status, &answer.content_type, &answer.body);
     let text = String::from_utf8_lossy(body);
     let shown = String::from_utf8_lossy(&input[..input.len().min(300)]).into_owned();
     if std::env::var_os("FUZZ_SHOW").is_some() {
         eprintln!("HTTP {status} {content_type}: {}", cut(&text, 500));
     }
-    if *status >= 500 && std::env::var_os("FUZZ_ALLOW_5XX").is_none() {
+    if status >= 500 && std::env::var_os("FUZZ_ALLOW_5XX").is_none() {
         panic!("HTTP {status} for input {shown:?}: {}", cut(&text, 2000));
     }
-    if *status >= 400 && content_type.starts_with("application/json") {
+    if status >= 400 && content_type.starts_with("application/json") {
         let json: Value = serde_json::from_slice(body)
             .unwrap_or_else(|e| panic!("HTTP {status} with a body that is not JSON ({e}): {text}"));
         let error = &json["error"];

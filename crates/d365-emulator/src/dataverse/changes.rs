@@ -19,6 +19,8 @@ use axum::response::Response;
 use d365_odata::QueryOptions;
 use percent_encoding::utf8_percent_encode;
 
+use d365_odata::paging_cookie::attribute;
+
 use super::headers::json_response;
 use super::model::change_tracking_enabled;
 use super::response::{
@@ -84,24 +86,6 @@ pub(crate) fn requested(headers: &HeaderMap, options: &QueryOptions) -> bool {
             .as_deref()
             .is_some_and(|t| attribute(t, "deltatoken").is_some())
         || prefer(headers).track_changes
-}
-
-/// The value of ` name="…"` in a cookie.
-fn attribute(cookie: &str, name: &str) -> Option<String> {
-    let needle = format!(" {name}=\"");
-    let start = cookie.find(&needle)? + needle.len();
-    let end = start + cookie[start..].find('"')?;
-    Some(cookie[start..end].to_owned())
-}
-
-/// A paging cookie with change-tracking state in extra attributes.
-fn tracking_cookie(cookie: &PagingCookie, extra: &[(&str, String)]) -> String {
-    let attrs: String = extra.iter().map(|(k, v)| format!(" {k}=\"{v}\"")).collect();
-    cookie.encode().replacen(
-        "istracking=\"False\"",
-        &format!("istracking=\"True\"{attrs}"),
-        1,
-    )
 }
 
 /// Percent-encoded for a query string, with lower-case escapes as Dataverse writes them
@@ -263,7 +247,7 @@ impl Pass<'_> {
                 page_number: page_number.saturating_add(1),
                 boundaries: page.boundaries,
             };
-            let cookie = tracking_cookie(&cookie, &[("deltatoken", token.encode())]);
+            let cookie = cookie.encode_tracking(&[("deltatoken", token.encode())]);
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
                 serde_json::to_string(&self.collection.next_link(&cookie)).unwrap_or_default()
@@ -363,14 +347,11 @@ impl Pass<'_> {
                 page_number: page_number.saturating_add(1),
                 boundaries,
             };
-            let cookie = tracking_cookie(
-                &cookie,
-                &[
-                    ("upto", upto.to_string()),
-                    ("phase", phase.to_owned()),
-                    ("after", after.to_string()),
-                ],
-            );
+            let cookie = cookie.encode_tracking(&[
+                ("upto", upto.to_string()),
+                ("phase", phase.to_owned()),
+                ("after", after.to_string()),
+            ]);
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
                 serde_json::to_string(&self.collection.next_link(&cookie)).unwrap_or_default()
@@ -408,10 +389,7 @@ mod tests {
             page_number: 2,
             boundaries: Vec::new(),
         };
-        let text = tracking_cookie(
-            &cookie,
-            &[("upto", "7".into()), ("phase", "deleted".into())],
-        );
+        let text = cookie.encode_tracking(&[("upto", "7".into()), ("phase", "deleted".into())]);
         assert!(
             text.contains("istracking=\"True\" upto=\"7\" phase=\"deleted\""),
             "{text}"

@@ -33,8 +33,7 @@ use crate::query::plan::order_columns;
 use crate::state::AppState;
 use crate::store::reads::key_boundary;
 
-/// Dataverse's limit on `$expand` options per query, nested ones included.
-const MAX_EXPANDS: usize = 15;
+use d365_odata::limits::MAX_EXPANDS;
 /// Most related rows read by one query of an expanded property (over its parents); more is
 /// refused, never cut short silently.
 const MAX_READ: usize = MAX_PAGE_SIZE * 10;

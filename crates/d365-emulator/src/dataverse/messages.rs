@@ -8,17 +8,15 @@ use std::collections::HashMap;
 
 use axum::response::{IntoResponse, Response};
 use d365_odata::{Arg, ExprKind, KeyPredicate, Literal};
-use rusqlite::types::Value as Sql;
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value as Json, json};
 
 use super::headers::json_response;
-use super::modify::{internal, stamp};
+use super::modify::stamp;
+use super::record::required;
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::state::AppState;
-use crate::store::schema::ident;
-use crate::store::write;
+use crate::store::{Value as Sql, guid};
 
 const NS: &str = "Microsoft.Dynamics.CRM.";
 
@@ -118,20 +116,6 @@ fn alias_json(text: &str) -> Option<Json> {
     }
 }
 
-fn required_str<'a>(params: &'a Map<String, Json>, name: &str) -> Result<&'a str, DataverseError> {
-    params
-        .get(name)
-        .and_then(Json::as_str)
-        .ok_or_else(|| missing(name))
-}
-
-/// A required action or function parameter that is absent or of the wrong type.
-pub(crate) fn missing(name: &str) -> DataverseError {
-    DataverseError::bad_query(format!(
-        "Required parameter '{name}' is missing or has the wrong type."
-    ))
-}
-
 /// `GET {api}/Name(...)`: an unbound function.
 pub(crate) async fn function(
     st: &AppState,
@@ -144,41 +128,28 @@ pub(crate) async fn function(
     let context = |t: &str| format!("{}/$metadata#Microsoft.Dynamics.CRM.{t}", st.api_root());
     match short(name) {
         "RetrieveTotalRecordCount" => {
-            let names: Vec<String> = params
-                .get("EntityNames")
-                .and_then(Json::as_array)
-                .ok_or_else(|| missing("EntityNames"))?
+            let names: Vec<String> = required(&params, "EntityNames", Json::as_array)?
                 .iter()
                 .map(|v| {
                     v.as_str()
                         .map(str::to_owned)
-                        .ok_or_else(|| missing("EntityNames"))
+                        .ok_or_else(|| DataverseError::missing_parameter("EntityNames"))
                 })
                 .collect::<Result<_, _>>()?;
             let mut tables = Vec::new();
             for n in &names {
-                let entity = st.model.model.entity_type(n).ok_or_else(|| {
-                    DataverseError::not_found(
-                        "0x80040217",
-                        format!("Could not find entity with name {n}."),
-                    )
-                })?;
+                let entity = st
+                    .model
+                    .model
+                    .entity_type(n)
+                    .ok_or_else(|| DataverseError::entity_name_not_found(n))?;
                 tables.push(entity.name.clone());
             }
             let counts = st
                 .store
-                .read(move |c| {
-                    tables
-                        .iter()
-                        .map(|t| {
-                            c.query_row(&format!("SELECT count(*) FROM {}", ident(t)), [], |r| {
-                                r.get::<_, i64>(0)
-                            })
-                        })
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                })
+                .count_rows(tables)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| DataverseError::store(e, "counting records"))?;
             Ok(json_response(
                 json!({
                     "@odata.context": context("RetrieveTotalRecordCountResponse"),
@@ -193,7 +164,7 @@ pub(crate) async fn function(
             ))
         }
         "FormatAddress" => {
-            let part = |n: &str| required_str(&params, n);
+            let part = |n: &str| required(&params, n, Json::as_str);
             let (line1, city, state, postal, country) = (
                 part("Line1")?,
                 part("City")?,
@@ -226,10 +197,6 @@ fn body_object(body: &[u8]) -> Result<Map<String, Json>, DataverseError> {
     }
 }
 
-fn guid_blob(id: uuid::Uuid) -> Sql {
-    Sql::Blob(id.as_bytes().to_vec())
-}
-
 /// `POST {api}/Name`: an unbound action.
 pub(crate) async fn action(
     st: &AppState,
@@ -239,16 +206,10 @@ pub(crate) async fn action(
 ) -> Result<Response, DataverseError> {
     let params = body_object(body)?;
     match short(name) {
-        "BulkDelete" => super::bulk_delete::bulk_delete(st, principal, &params).await,
+        "BulkDelete" => super::bulk::bulk_delete(st, principal, &params).await,
         "WinOpportunity" => {
-            let close = params
-                .get("OpportunityClose")
-                .and_then(Json::as_object)
-                .ok_or_else(|| missing("OpportunityClose"))?;
-            let status = params
-                .get("Status")
-                .and_then(Json::as_i64)
-                .ok_or_else(|| missing("Status"))?;
+            let close = required(&params, "OpportunityClose", Json::as_object)?;
+            let status = required(&params, "Status", Json::as_i64)?;
             let id = close
                 .get("opportunityid@odata.bind")
                 .and_then(Json::as_str)
@@ -300,32 +261,15 @@ async fn set_state(
         .ok_or_else(|| DataverseError::segment_not_found(table))?;
     let stamp = stamp(st, principal);
     st.store
-        .run(move |c| {
-            let tx = c.savepoint()?;
-            let current: Option<Option<i64>> = tx
-                .query_row(
-                    &format!(
-                        "SELECT statecode FROM {} WHERE {} = ?1",
-                        ident(&entity.name),
-                        ident(&entity.key)
-                    ),
-                    params![id.as_bytes().to_vec()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match current {
+        .transaction(move |tx| {
+            match tx.columns(&entity, &id, &["statecode"])?.as_deref() {
                 None => return Ok(Err(DataverseError::record_not_found(&entity.name, &id))),
-                Some(Some(s)) if s != 0 => {
-                    return Ok(Err(DataverseError::with_status(
-                        axum::http::StatusCode::BAD_REQUEST,
-                        "0x80040203",
-                        closed_message,
-                    )));
+                Some([Sql::Integer(s)]) if *s != 0 => {
+                    return Ok(Err(DataverseError::invalid_argument(closed_message)));
                 }
                 _ => {}
             }
-            write::update(
-                &tx,
+            tx.update(
                 &entity,
                 &id,
                 vec![
@@ -334,11 +278,10 @@ async fn set_state(
                 ],
                 &stamp,
             )?;
-            tx.commit()?;
             Ok(Ok(()))
         })
         .await
-        .map_err(internal)?
+        .map_err(|e| DataverseError::store(e, "changing the record's state"))?
 }
 
 /// `POST {api}/{set}({id})/Microsoft.Dynamics.CRM.Name`: a bound action.
@@ -365,21 +308,13 @@ async fn qualify_lead(
     lead_id: uuid::Uuid,
     params: &Map<String, Json>,
 ) -> Result<Response, DataverseError> {
-    let flag = |n: &str| {
-        params
-            .get(n)
-            .and_then(Json::as_bool)
-            .ok_or_else(|| missing(n))
-    };
+    let flag = |n: &str| required(params, n, Json::as_bool);
     let (create_account, create_contact, create_opportunity) = (
         flag("CreateAccount")?,
         flag("CreateContact")?,
         flag("CreateOpportunity")?,
     );
-    let status = params
-        .get("Status")
-        .and_then(Json::as_i64)
-        .ok_or_else(|| missing("Status"))?;
+    let status = required(params, "Status", Json::as_i64)?;
     if status != 3 {
         return Err(DataverseError::bad_query(format!(
             "{status} is not a valid status code for state code LeadState.Qualified on lead."
@@ -401,31 +336,41 @@ async fn qualify_lead(
     let stamp = stamp(st, principal);
     let created = st
         .store
-        .run(move |c| {
-            let tx = c.savepoint()?;
-            type Row = (Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
-            let row: Option<Row> = tx
-                .query_row(
-                    "SELECT statecode, firstname, lastname, companyname, emailaddress1, telephone1, subject FROM lead WHERE leadid = ?1",
-                    params![lead_id.as_bytes().to_vec()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-                )
-                .optional()?;
-            let Some((state, first, last, company, email, phone, subject)) = row else {
+        .transaction(move |tx| {
+            let row = tx.columns(
+                &lead,
+                &lead_id,
+                &["statecode", "firstname", "lastname", "companyname", "emailaddress1", "telephone1", "subject"],
+            )?;
+            let Some(row) = row else {
                 return Ok(Err(DataverseError::record_not_found("lead", &lead_id)));
             };
-            if state.unwrap_or(0) != 0 {
-                return Ok(Err(DataverseError::with_status(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "0x80040203",
+            let Ok([state, first, last, company, email, phone, subject]) = <[Sql; 7]>::try_from(row)
+            else {
+                return Ok(Err(DataverseError::internal()));
+            };
+            if matches!(state, Sql::Integer(s) if s != 0) {
+                return Ok(Err(DataverseError::invalid_argument(
                     "The lead is closed. You cannot convert or qualify a lead that is already closed.",
                 )));
             }
+            let as_text = |v: Sql| match v {
+                Sql::Text(t) => Some(t),
+                _ => None,
+            };
+            let (first, last, company, email, phone, subject) = (
+                as_text(first),
+                as_text(last),
+                as_text(company),
+                as_text(email),
+                as_text(phone),
+                as_text(subject),
+            );
             let text = |v: &Option<String>| v.clone().map_or(Sql::Null, Sql::Text);
             // Each record made from the lead points back at it (`originatingleadid`).
             let originating_lead = |table: &d365_odata::model::EntityType, values: &mut Vec<(String, Sql)>| {
                 if table.property("_originatingleadid_value").is_some() {
-                    values.push(("_originatingleadid_value".into(), guid_blob(lead_id)));
+                    values.push(("_originatingleadid_value".into(), guid(lead_id)));
                 }
             };
             let mut out = Vec::new();
@@ -438,13 +383,13 @@ async fn qualify_lead(
                 };
                 let id = uuid::Uuid::new_v4();
                 let mut values = vec![
-                    ("accountid".into(), guid_blob(id)),
+                    ("accountid".into(), guid(id)),
                     ("name".into(), Sql::Text(name)),
                     ("emailaddress1".into(), text(&email)),
                     ("telephone1".into(), text(&phone)),
                 ];
                 originating_lead(&account, &mut values);
-                write::insert(&tx, &account, values, &stamp)?;
+                tx.insert(&account, values, &stamp)?;
                 account_id = Some(id);
                 out.push(("account", "accountid", id));
             }
@@ -452,7 +397,7 @@ async fn qualify_lead(
             if create_contact {
                 let id = uuid::Uuid::new_v4();
                 let mut values = vec![
-                    ("contactid".into(), guid_blob(id)),
+                    ("contactid".into(), guid(id)),
                     ("firstname".into(), text(&first)),
                     ("lastname".into(), text(&last)),
                     ("emailaddress1".into(), text(&email)),
@@ -461,39 +406,39 @@ async fn qualify_lead(
                 if let Some(a) = account_id
                     && contact.property("_parentcustomerid_value").is_some()
                 {
-                    values.push(("_parentcustomerid_value".into(), guid_blob(a)));
+                    values.push(("_parentcustomerid_value".into(), guid(a)));
                 }
                 let fullname = [first.as_deref(), last.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
                 if contact.property("fullname").is_some() {
                     values.push(("fullname".into(), Sql::Text(fullname)));
                 }
                 originating_lead(&contact, &mut values);
-                write::insert(&tx, &contact, values, &stamp)?;
+                tx.insert(&contact, values, &stamp)?;
                 contact_id = Some(id);
                 out.push(("contact", "contactid", id));
             }
             if create_opportunity {
                 let id = uuid::Uuid::new_v4();
                 let mut values = vec![
-                    ("opportunityid".into(), guid_blob(id)),
+                    ("opportunityid".into(), guid(id)),
                     ("name".into(), Sql::Text(subject.clone().or(company.clone()).unwrap_or_else(|| "Opportunity".into()))),
                     ("statecode".into(), Sql::Integer(0)),
                     ("statuscode".into(), Sql::Integer(1)),
                 ];
                 if let Some(a) = account_id {
-                    values.push(("_parentaccountid_value".into(), guid_blob(a)));
+                    values.push(("_parentaccountid_value".into(), guid(a)));
                 }
                 if let Some(c) = contact_id {
-                    values.push(("_parentcontactid_value".into(), guid_blob(c)));
+                    values.push(("_parentcontactid_value".into(), guid(c)));
                 }
                 // The opportunity's customer: the new account, else the new contact.
                 if let Some(customer) = account_id.or(contact_id)
                     && opportunity.property("_customerid_value").is_some()
                 {
-                    values.push(("_customerid_value".into(), guid_blob(customer)));
+                    values.push(("_customerid_value".into(), guid(customer)));
                 }
                 originating_lead(&opportunity, &mut values);
-                write::insert(&tx, &opportunity, values, &stamp)?;
+                tx.insert(&opportunity, values, &stamp)?;
                 out.push(("opportunity", "opportunityid", id));
             }
             let mut lead_values = vec![
@@ -501,17 +446,16 @@ async fn qualify_lead(
                 ("statuscode".into(), Sql::Integer(status)),
             ];
             if let Some(a) = account_id {
-                lead_values.push(("_parentaccountid_value".into(), guid_blob(a)));
+                lead_values.push(("_parentaccountid_value".into(), guid(a)));
             }
             if let Some(c) = contact_id {
-                lead_values.push(("_parentcontactid_value".into(), guid_blob(c)));
+                lead_values.push(("_parentcontactid_value".into(), guid(c)));
             }
-            write::update(&tx, &lead, &lead_id, lead_values, &stamp)?;
-            tx.commit()?;
+            tx.update(&lead, &lead_id, lead_values, &stamp)?;
             Ok(Ok(out))
         })
         .await
-        .map_err(internal)??;
+        .map_err(|e| DataverseError::store(e, "qualifying the lead"))??;
     let value: Vec<Json> = created
         .into_iter()
         .map(|(table, key, id)| {

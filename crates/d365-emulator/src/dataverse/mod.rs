@@ -5,9 +5,7 @@
 mod apply;
 pub(crate) mod batch;
 mod bulk;
-mod bulk_delete;
-mod bulk_elastic;
-pub(crate) use bulk_delete::resume_jobs;
+pub(crate) use bulk::resume_jobs;
 mod changes;
 mod entity;
 mod entity_set;
@@ -23,17 +21,16 @@ mod modify;
 mod record;
 mod resource;
 mod response;
+mod route;
 mod service;
 
 use axum::extract::{Request, State};
-use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use d365_odata::{KeyPredicate, Literal, Segment, parse_resource_path};
 
-use crate::entra::validate::authenticate;
+use crate::entra::validate::{Principal, authenticate};
 use crate::error::DataverseError;
 use crate::state::AppState;
-use response::first_line;
+use route::Route;
 
 const VERSIONS: [&str; 3] = ["v9.0", "v9.1", LATEST_VERSION];
 
@@ -47,7 +44,7 @@ tokio::task_local! {
 
 /// Handles every request under `/api/data/`.
 pub(crate) async fn dispatch(State(st): State<AppState>, request: Request) -> Response {
-    match route(&st, request).await {
+    match authorize_and_serve(&st, request).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
@@ -67,7 +64,7 @@ pub(crate) async fn organization_service(
     }
 }
 
-async fn route(st: &AppState, request: Request) -> Result<Response, DataverseError> {
+async fn authorize_and_serve(st: &AppState, request: Request) -> Result<Response, DataverseError> {
     // The raw (still percent-encoded) path after `/api/data/`.
     let rest = request
         .uri()
@@ -101,7 +98,7 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
     }
     if let Some(delay) = request
         .extensions()
-        .get::<crate::faults::InjectedDelay>()
+        .get::<crate::middleware::InjectedDelay>()
         .copied()
     {
         tokio::time::sleep(std::time::Duration::from_millis(delay.0)).await;
@@ -128,10 +125,11 @@ async fn route(st: &AppState, request: Request) -> Result<Response, DataverseErr
 /// `$batch`, or one request (whose URL Dataverse caps at 32,768 characters).
 async fn serve(
     st: &AppState,
-    principal: &crate::entra::validate::Principal,
+    principal: &Principal,
     request: Request,
 ) -> Result<Response, DataverseError> {
-    if batch::is_batch(request.uri().path()) {
+    let route = route::parse(request.method(), request.uri(), &st.model.model);
+    if let Ok(Route::Batch) = route {
         return batch::execute(st, principal, request).await;
     }
     let length = request
@@ -141,21 +139,30 @@ async fn serve(
     if length > batch::MAX_URL {
         return Err(DataverseError::uri_too_long(length, batch::MAX_URL));
     }
-    handle(st, principal, request).await
+    dispatch_route(st, principal, request, route).await
 }
 
+/// One request, outside a batch or as a part of one.
 async fn handle(
     st: &AppState,
-    principal: &crate::entra::validate::Principal,
+    principal: &Principal,
     request: Request,
+) -> Result<Response, DataverseError> {
+    let route = route::parse(request.method(), request.uri(), &st.model.model);
+    dispatch_route(st, principal, request, route).await
+}
+
+/// Reads the body and calls the handler of the [`Route`] (a routing error is answered after
+/// the body is read, as before any handler).
+async fn dispatch_route(
+    st: &AppState,
+    principal: &Principal,
+    request: Request,
+    route: Result<Route<'_>, DataverseError>,
 ) -> Result<Response, DataverseError> {
     let uri = request.uri().clone();
     let method = request.method().clone();
-    let path = uri
-        .path()
-        .strip_prefix("/api/data/")
-        .and_then(|rest| rest.split_once('/'))
-        .map_or("", |(_, p)| p);
+    let path = route::resource_path(&uri);
     let headers = request.headers().clone();
     // Bodies of writes; Dataverse caps requests far above this, bulk goes through $batch.
     let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
@@ -166,244 +173,66 @@ async fn handle(
                 "The request body could not be read or is larger than 16 MB.",
             )
         })?;
-    let parsed = parse_resource_path(path)
-        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
     let query = uri.query().unwrap_or_default();
-    let call = resource::Call {
-        st,
-        principal,
-        method: &method,
-        uri: &uri,
-        path,
-        query,
-        headers: &headers,
-        body: &body,
-    };
-    match (parsed.segments.as_slice(), &method) {
-        ([], &Method::GET) => Ok(service::service_document(st)),
-        ([Segment::Metadata], &Method::GET) => Ok(service::metadata(st)),
-        ([Segment::Named { name, key, .. }, rest @ ..], m) if name == "EntityDefinitions" => {
-            metadata::route(st, m, key.as_ref(), rest, &body, query, &uri).await
+    match route? {
+        Route::ServiceDocument => Ok(service::service_document(st)),
+        Route::Metadata => Ok(service::metadata(st)),
+        // A `$batch` inside a `$batch`.
+        Route::Batch => Err(DataverseError::no_resource(&uri.to_string())),
+        Route::EntityDefinitions { key, rest } => {
+            metadata::route(st, &method, key.as_ref(), &rest, &body, query, &uri).await
         }
-        (
-            [
-                Segment::Named {
-                    name,
-                    key: None,
-                    call_args: None,
-                },
-                Segment::Count,
-            ],
-            &Method::GET,
-        ) => {
-            let entity = st
-                .model
-                .model
-                .by_entity_set(name)
-                .ok_or_else(|| DataverseError::segment_not_found(name))?;
-            entity_set::count(st, entity, query, None).await
+        Route::Count(entity) => entity_set::count(st, entity, query, None).await,
+        Route::RetrieveVersion => Ok(service::retrieve_version(st)),
+        Route::WhoAmI => Ok(service::who_am_i(st, principal)),
+        Route::Function { name, key, args } => {
+            messages::function(st, &name, key.as_ref(), args.as_deref(), query).await
         }
-        (
-            [
-                Segment::Named {
-                    name,
-                    key: None,
-                    call_args,
-                },
-            ],
-            &Method::GET,
-        ) if name == "RetrieveVersion" && call_args.as_ref().is_none_or(|a| a.is_empty()) => {
-            Ok(service::retrieve_version(st))
+        Route::Action(name) => messages::action(st, principal, &name, &body).await,
+        Route::KeyAction(name) => keys::action(st, &name, &body).await,
+        Route::Bulk { entity, message } => {
+            bulk::bulk(st, principal, entity, &message, &body, &headers).await
         }
-        (
-            [
-                Segment::Named {
-                    name,
-                    key,
-                    call_args,
-                },
-            ],
-            &Method::GET,
-        ) if messages::FUNCTIONS.contains(&name.trim_start_matches("Microsoft.Dynamics.CRM.")) => {
-            messages::function(st, name, key.as_ref(), call_args.as_deref(), query).await
+        Route::BoundAction { set, id, action } => {
+            messages::bound_action(st, principal, &set, id, &action, &body).await
         }
-        (
-            [
-                Segment::Named {
-                    name,
-                    key: None,
-                    call_args: None,
-                },
-            ],
-            &Method::POST,
-        ) if messages::is_unbound(name) => messages::action(st, principal, name, &body).await,
-        (
-            [
-                Segment::Named {
-                    name,
-                    key: None,
-                    call_args: None,
-                },
-            ],
-            &Method::POST,
-        ) if keys::ACTIONS.contains(&name.trim_start_matches("Microsoft.Dynamics.CRM.")) => {
-            keys::action(st, name, &body).await
+        Route::FetchXml(entity, xml) => {
+            fetch::query(st, entity, principal, fetch::Text::FetchXml(&xml), &headers).await
         }
-        (
-            [
-                Segment::Named {
-                    name: set,
-                    key: None,
-                    call_args: None,
-                },
-                Segment::Named {
-                    name: message,
-                    key: None,
-                    call_args,
-                },
-            ],
-            &Method::POST,
-        ) if bulk::is_bulk(message) && call_args.as_ref().is_none_or(|a| a.is_empty()) => {
-            let entity = st
-                .model
-                .model
-                .by_entity_set(set)
-                .ok_or_else(|| DataverseError::segment_not_found(set))?;
-            bulk::bulk(st, principal, entity, message, &body, &headers).await
+        Route::Apply(entity, options) => apply::apply(st, entity, &options, &headers).await,
+        Route::Sql(entity, text) => {
+            fetch::query(st, entity, principal, fetch::Text::Sql(&text), &headers).await
         }
-        (
-            [
-                Segment::Named {
-                    name: set,
-                    key: Some(key),
-                    call_args: None,
-                },
-                Segment::Named {
-                    name: operation,
-                    key: None,
-                    call_args,
-                },
-            ],
-            &Method::POST,
-        ) if operation.starts_with("Microsoft.Dynamics.CRM.")
-            && call_args.as_ref().is_none_or(|a| a.is_empty())
-            && st.model.model.by_entity_set(set).is_some() =>
-        {
-            let id = match key {
-                KeyPredicate::Single(Literal::Guid(id)) => *id,
-                _ => {
-                    return Err(DataverseError::bad_query(
-                        "Bound actions take the record by its id: set(<guid>)/Microsoft.Dynamics.CRM.Action.",
-                    ));
-                }
+        Route::Query(entity) => entity_set::query(st, entity, path, query, &headers, None).await,
+        Route::Create(entity) => {
+            modify::create(st, entity, principal, &headers, &body, query).await
+        }
+        Route::Record { entity, key, rest } => {
+            let call = resource::Call {
+                st,
+                principal,
+                method: &method,
+                uri: &uri,
+                path,
+                query,
+                headers: &headers,
+                body: &body,
             };
-            messages::bound_action(st, principal, set, id, operation, &body).await
+            resource::serve(&call, entity, &key, &rest).await
         }
-        (
-            [
-                Segment::Named {
-                    name,
-                    key: None,
-                    call_args,
-                },
-            ],
-            m,
-        ) if name == "WhoAmI" => {
-            if m != Method::GET || call_args.as_ref().is_some_and(|a| !a.is_empty()) {
-                return Err(DataverseError::no_resource(&uri.to_string()));
-            }
-            Ok(service::who_am_i(st, principal))
-        }
-        (
-            [
-                Segment::Named {
-                    name,
-                    key,
-                    call_args: None,
-                },
-            ],
-            m,
-        ) => {
-            let entity = st
-                .model
-                .model
-                .by_entity_set(name)
-                .ok_or_else(|| DataverseError::segment_not_found(name))?;
-            match (key, m) {
-                (None, &Method::GET) => {
-                    let options = d365_odata::QueryOptions::parse(query)
-                        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
-                    if let Some(xml) = &options.fetch_xml {
-                        return fetch::query(
-                            st,
-                            entity,
-                            principal,
-                            fetch::Text::FetchXml(xml),
-                            &headers,
-                        )
-                        .await;
-                    }
-                    if options.apply.is_some() {
-                        return apply::apply(st, entity, &options, &headers).await;
-                    }
-                    if let Some((_, text)) = options.custom.iter().find(|(k, _)| k == "sql") {
-                        return fetch::query(
-                            st,
-                            entity,
-                            principal,
-                            fetch::Text::Sql(text),
-                            &headers,
-                        )
-                        .await;
-                    }
-                    entity_set::query(st, entity, path, query, &headers, None).await
-                }
-                (None, &Method::POST) => {
-                    modify::create(st, entity, principal, &headers, &body, query).await
-                }
-                (Some(key), _) => resource::serve(&call, entity, key, &[]).await,
-                _ => Err(DataverseError::method_not_allowed(
-                    m.as_str(),
-                    &uri.to_string(),
-                )),
-            }
-        }
-        (
-            [
-                Segment::Named {
-                    name,
-                    key: Some(key),
-                    call_args: None,
-                },
-                rest @ ..,
-            ],
-            _,
-        ) if st.model.model.by_entity_set(name).is_some() => {
-            let entity = st
-                .model
-                .model
-                .by_entity_set(name)
-                .ok_or_else(|| DataverseError::segment_not_found(name))?;
-            resource::serve(&call, entity, key, rest).await
-        }
-        ([Segment::Named { name, .. }, ..], _) if st.model.model.by_entity_set(name).is_none() => {
-            Err(DataverseError::segment_not_found(name))
-        }
-        _ => Err(DataverseError::no_resource(&uri.to_string())),
     }
 }
 
 /// `CallerObjectId` (an Entra object id) or `MSCRMCallerID` (a `systemuserid`): the request
 /// runs as that user (<https://learn.microsoft.com/power-apps/developer/data-platform/impersonate-another-user-web-api>).
-/// The caller must hold `prvActOnBehalfOfAnotherUser` (403 `0x80040220` otherwise); the user
-/// must be one of the environment's (its tenant's: 404 otherwise, as for an unknown id, since
-/// no such `systemuser` row exists) and enabled (403 `0x80040225`), the same checks as a
-/// sign-in of that user.
+/// The caller must hold `prvActOnBehalfOfAnotherUser` (403 otherwise); the user must be one
+/// of the environment's (its tenant's: 404 otherwise, as for an unknown id, since no such
+/// `systemuser` row exists) and enabled (403), the same checks as a sign-in of that user.
 fn impersonate(
     st: &AppState,
-    mut principal: crate::entra::validate::Principal,
+    mut principal: Principal,
     headers: &axum::http::HeaderMap,
-) -> Result<crate::entra::validate::Principal, DataverseError> {
+) -> Result<Principal, DataverseError> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -439,10 +268,7 @@ fn impersonate(
             .filter(in_environment)
             .find(|u| u.object_id.eq_ignore_ascii_case(oid))
             .ok_or_else(|| {
-                DataverseError::not_found(
-                    "0x80040217",
-                    format!("systemuser With azureactivedirectoryobjectid = {oid} Does Not Exist"),
-                )
+                DataverseError::systemuser_not_found("azureactivedirectoryobjectid", oid)
             })?
     } else {
         let id = by_id.unwrap_or_default();
@@ -451,12 +277,7 @@ fn impersonate(
             .iter()
             .filter(in_environment)
             .find(|u| u.systemuser_id.eq_ignore_ascii_case(id))
-            .ok_or_else(|| {
-                DataverseError::not_found(
-                    "0x80040217",
-                    format!("systemuser With Id = {id} Does Not Exist"),
-                )
-            })?
+            .ok_or_else(|| DataverseError::systemuser_not_found("Id", id))?
     };
     if user.disabled {
         return Err(DataverseError::user_not_enabled(

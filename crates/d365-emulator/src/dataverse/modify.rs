@@ -9,21 +9,30 @@
 //! | PATCH | `If-None-Match: *` | 412 | create 204 |
 //! | PATCH, DELETE | `If-Match: W/"v"` | 204 if `v` matches, else 412 | 404 |
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use d365_odata::Prefer;
 use d365_odata::model::EntityType;
 
 use super::entity::retrieve;
-use super::record::{Record, from_json};
+use super::record::from_json;
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::state::AppState;
-use crate::store::write;
+use crate::store::records::NewRecord;
+use crate::store::{Value, guid, write};
 
-/// A failed write (a unique alternate key hit is the client's error: [`DataverseError::store`]).
-pub(crate) fn internal(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(e, "write")
+/// The request, as the dispatcher has it.
+pub(crate) struct Call<'a> {
+    pub(crate) st: &'a AppState,
+    pub(crate) principal: &'a Principal,
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a axum::http::Uri,
+    /// The resource path after the version.
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a [u8],
 }
 
 fn entity_id_header(st: &AppState, entity: &EntityType, id: &uuid::Uuid) -> HeaderValue {
@@ -55,22 +64,21 @@ fn etag_version(value: &str) -> Option<i64> {
         .ok()
 }
 
-pub(crate) async fn check_references(st: &AppState, record: &Record) -> Result<(), DataverseError> {
-    for (table, id) in &record.references {
+/// Checks that every record a body binds to (`(table, id)`) exists: 404 for the first that
+/// does not.
+pub(crate) async fn check_references(
+    st: &AppState,
+    references: &[(String, uuid::Uuid)],
+) -> Result<(), DataverseError> {
+    for (table, id) in references {
         let target = st
             .model
             .model
             .entity_type(table)
-            .ok_or_else(DataverseError::internal)?
-            .clone();
-        let id = *id;
-        let found = st
-            .store
-            .read(move |c| write::exists(c, &target, &id))
-            .await
-            .map_err(internal)?;
-        if !found {
-            return Err(DataverseError::record_not_found(table, &id));
+            .ok_or_else(DataverseError::internal)?;
+        let found = st.store.exists(target, *id).await;
+        if !found.map_err(|e| DataverseError::store(e, "checking a reference"))? {
+            return Err(DataverseError::record_not_found(table, id));
         }
     }
     Ok(())
@@ -112,18 +120,6 @@ async fn answer(
     Ok(response)
 }
 
-/// A record to insert with the records nested in it (deep insert): `parents` are created
-/// first (single-valued navigation properties given as objects), `children` after
-/// (collection-valued ones given as arrays), all in one transaction.
-#[derive(Debug)]
-pub(crate) struct Insert {
-    entity: EntityType,
-    pub(crate) id: uuid::Uuid,
-    values: Vec<(String, rusqlite::types::Value)>,
-    parents: Vec<Insert>,
-    children: Vec<Insert>,
-}
-
 /// Dataverse caps deep inserts; so do we, to keep a hostile body from recursing without end.
 const MAX_DEPTH: usize = 10;
 
@@ -133,7 +129,7 @@ pub(crate) fn plan_insert(
     fields: serde_json::Map<String, serde_json::Value>,
     references: &mut Vec<(String, uuid::Uuid)>,
     depth: usize,
-) -> Result<Insert, DataverseError> {
+) -> Result<NewRecord, DataverseError> {
     use serde_json::Value as Json;
     if depth > MAX_DEPTH {
         return Err(DataverseError::payload(
@@ -154,14 +150,13 @@ pub(crate) fn plan_insert(
     let record = super::record::from_object(model, entity, &entity.entity_set, &own)?;
     references.extend(record.references);
     let id = record.id.unwrap_or_else(uuid::Uuid::new_v4);
-    let mut insert = Insert {
+    let mut insert = NewRecord {
         entity: entity.clone(),
         id,
         values: record.values,
         parents: Vec::new(),
         children: Vec::new(),
     };
-    let guid = |u: uuid::Uuid| rusqlite::types::Value::Blob(u.as_bytes().to_vec());
     for (nav, value) in nested {
         let target = model
             .entity_type(&nav.target)
@@ -211,34 +206,6 @@ pub(crate) fn plan_insert(
     Ok(insert)
 }
 
-/// Inserts the plan, parents first; `false` if some id is taken already.
-pub(crate) fn run_insert(
-    c: &rusqlite::Connection,
-    insert: Insert,
-    stamp: &write::Stamp,
-) -> rusqlite::Result<bool> {
-    for parent in insert.parents {
-        if !run_insert(c, parent, stamp)? {
-            return Ok(false);
-        }
-    }
-    if write::exists(c, &insert.entity, &insert.id)? {
-        return Ok(false);
-    }
-    let mut values = insert.values;
-    values.push((
-        insert.entity.key.clone(),
-        rusqlite::types::Value::Blob(insert.id.as_bytes().to_vec()),
-    ));
-    write::insert(c, &insert.entity, values, stamp)?;
-    for child in insert.children {
-        if !run_insert(c, child, stamp)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 /// `POST {set}`: create (the body may name the key, and nest related records to create with
 /// it: a deep insert, all or nothing).
 pub(crate) async fn create(
@@ -250,14 +217,7 @@ pub(crate) async fn create(
     raw_query: &str,
 ) -> Result<Response, DataverseError> {
     if super::model::is_system_job(entity) {
-        return Err(DataverseError::with_status(
-            StatusCode::BAD_REQUEST,
-            "0x80040203",
-            format!(
-                "The 'Create' method does not support entities of type '{}'. System jobs are created by the platform: start one with an asynchronous message such as BulkDelete.",
-                entity.name
-            ),
-        ));
+        return Err(DataverseError::system_job_create(&entity.name));
     }
     let json: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| DataverseError::payload(&entity.entity_set, format!("Invalid JSON. {e}")))?;
@@ -267,58 +227,54 @@ pub(crate) async fn create(
             "The request body must be a JSON object.",
         ));
     };
-    let id = insert_record(st, principal, entity, fields).await?;
+    let [id] = insert_records(st, principal, entity, vec![fields])
+        .await?
+        .try_into()
+        .map_err(|_| DataverseError::internal())?;
     answer(st, entity, id, true, headers, raw_query).await
 }
 
-/// Creates one record (deep insert included) in its own transaction; a duplicate id is
-/// Dataverse's duplicate-record error.
-pub(crate) async fn insert_record(
+/// Creates records (deep inserts included) in one transaction, all or nothing; a duplicate
+/// id is Dataverse's duplicate-record error. Answers their ids.
+pub(crate) async fn insert_records(
     st: &AppState,
     principal: &Principal,
     entity: &EntityType,
-    fields: serde_json::Map<String, serde_json::Value>,
-) -> Result<uuid::Uuid, DataverseError> {
+    targets: Vec<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Vec<uuid::Uuid>, DataverseError> {
     let mut references = Vec::new();
-    let plan = plan_insert(&st.model.model, entity, fields, &mut references, 0)?;
-    check_references(
-        st,
-        &Record {
-            references,
-            ..Record::default()
-        },
-    )
-    .await?;
-    let id = plan.id;
+    let plans: Vec<NewRecord> = targets
+        .into_iter()
+        .map(|t| plan_insert(&st.model.model, entity, t, &mut references, 0))
+        .collect::<Result<_, _>>()?;
+    check_references(st, &references).await?;
+    let ids = plans.iter().map(|p| p.id).collect();
     let stamp = stamp(st, principal);
-    let inserted = st
-        .store
-        .run(move |c| {
-            let tx = c.savepoint()?;
-            if !run_insert(&tx, plan, &stamp)? {
-                return Ok(false); // dropping the transaction rolls back
+    st.store
+        .transaction(move |tx| {
+            for plan in plans {
+                if !tx.insert_new(plan, &stamp)? {
+                    return Ok(Err(DataverseError::duplicate_record()));
+                }
             }
-            tx.commit().map(|_| true)
+            Ok(Ok(()))
         })
         .await
-        .map_err(internal)?;
-    if !inserted {
-        return Err(DataverseError::duplicate_record());
-    }
-    Ok(id)
+        .map_err(|e| DataverseError::store(e, "create"))??;
+    Ok(ids)
 }
 
 /// `PATCH {set}({id})`: update, or create when missing (upsert), per the conditional headers.
 pub(crate) async fn upsert(
-    call: &super::resource::Call<'_>,
+    call: &Call<'_>,
     entity: &EntityType,
     id: uuid::Uuid,
-    key_values: Vec<(String, rusqlite::types::Value)>,
+    key_values: Vec<(String, Value)>,
 ) -> Result<Response, DataverseError> {
     let (st, principal, headers, body, raw_query) =
         (call.st, call.principal, call.headers, call.body, call.query);
     let record = from_json(&st.model.model, entity, &entity.entity_set, body)?;
-    check_references(st, &record).await?;
+    check_references(st, &record.references).await?;
     let if_match = headers
         .get("if-match")
         .and_then(|v| v.to_str().ok())
@@ -330,9 +286,9 @@ pub(crate) async fn upsert(
     let (owned, stamp, values) = (entity.clone(), stamp(st, principal), record.values);
     let outcome = st
         .store
-        .run(move |c| -> rusqlite::Result<Result<bool, DataverseError>> {
-            // Check and write under the one connection: no other write can slip in between.
-            let current = write::version_of(c, &owned, &id)?;
+        .transaction(move |tx| {
+            // Check and write in one transaction: no other write can slip in between.
+            let current = tx.version_of(&owned, &id)?;
             match (current, if_match.as_deref(), if_none_match.as_deref()) {
                 (Some(_), _, Some("*")) => return Ok(Err(DataverseError::already_exists())),
                 (None, Some(_), _) => {
@@ -345,27 +301,24 @@ pub(crate) async fn upsert(
             }
             if current.is_some() {
                 if !values.is_empty() {
-                    write::update(c, &owned, &id, values, &stamp)?;
+                    tx.update(&owned, &id, values, &stamp)?;
                 }
                 Ok(Ok(false))
             } else {
                 let mut values = values;
-                values.push((
-                    owned.key.clone(),
-                    rusqlite::types::Value::Blob(id.as_bytes().to_vec()),
-                ));
+                values.push((owned.key.clone(), guid(id)));
                 // Upsert by alternate key: the new row carries the key's values.
                 for (column, value) in key_values {
                     if !values.iter().any(|(c, _)| *c == column) {
                         values.push((column, value));
                     }
                 }
-                write::insert(c, &owned, values, &stamp)?;
+                tx.insert(&owned, values, &stamp)?;
                 Ok(Ok(true))
             }
         })
         .await
-        .map_err(internal)??;
+        .map_err(|e| DataverseError::store(e, "upsert"))??;
     answer(st, entity, id, outcome, headers, raw_query).await
 }
 
@@ -383,8 +336,8 @@ pub(crate) async fn delete(
     let owned = entity.clone();
     let clock = super::changes::change_clock(st);
     st.store
-        .run(move |c| -> rusqlite::Result<Result<(), DataverseError>> {
-            let Some(current) = write::version_of(c, &owned, &id)? else {
+        .transaction(move |tx| {
+            let Some(current) = tx.version_of(&owned, &id)? else {
                 return Ok(Err(DataverseError::record_not_found(&owned.name, &id)));
             };
             if let Some(tag) = if_match.as_deref()
@@ -393,10 +346,10 @@ pub(crate) async fn delete(
             {
                 return Ok(Err(DataverseError::version_mismatch()));
             }
-            write::delete(c, &owned, &id, clock)?;
+            tx.delete(&owned, &id, clock)?;
             Ok(Ok(()))
         })
         .await
-        .map_err(internal)??;
+        .map_err(|e| DataverseError::store(e, "delete"))??;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,9 +2,9 @@
 //! every property must exist and be writable, values must fit their EDM type, length and
 //! choice range, and single-valued navigation properties are set with `@odata.bind`.
 
+use crate::store::{Value, guid};
 use d365_odata::model::{EdmType, EntityType, Model, Property};
 use d365_odata::{KeyPredicate, Literal, Segment, parse_resource_path};
-use rusqlite::types::Value;
 use serde_json::Value as Json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -15,6 +15,20 @@ use crate::store::schema::{is_polymorphic, lookup_type_column};
 
 /// Columns the server maintains: ignored in bodies, as Dataverse does.
 const SYSTEM: [&str; 3] = ["createdon", "modifiedon", "versionnumber"];
+
+/// A required parameter of an action or function, of the JSON type `get` takes
+/// (`Json::as_str`, `Json::as_array` …); absent or of another type, the error Dataverse
+/// answers.
+pub(crate) fn required<'a, T>(
+    params: &'a serde_json::Map<String, Json>,
+    name: &str,
+    get: impl FnOnce(&'a Json) -> Option<T>,
+) -> Result<T, DataverseError> {
+    params
+        .get(name)
+        .and_then(get)
+        .ok_or_else(|| DataverseError::missing_parameter(name))
+}
 
 /// A parsed body.
 #[derive(Debug, Default)]
@@ -206,9 +220,7 @@ pub(crate) fn from_object(
                     )
                 })?;
             record.references.push((target.name.clone(), id));
-            record
-                .values
-                .push((nav.foreign_key.clone(), Value::Blob(id.as_bytes().to_vec())));
+            record.values.push((nav.foreign_key.clone(), guid(id)));
             // A lookup with several targets remembers which one the bind named.
             if entity
                 .property(&nav.foreign_key)

@@ -3,36 +3,22 @@
 //! `/contact_customer_accounts`) and its references (`/$ref`).
 //! (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api>)
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use d365_odata::model::{EntityType, NavigationProperty, Property};
 use d365_odata::{KeyPredicate, Literal, Segment};
-use rusqlite::types::Value;
 use serde_json::{Value as Json, json};
 
 use super::headers::json_response;
-use super::modify::{internal, stamp};
+pub(crate) use super::modify::Call;
+use super::modify::stamp;
 use super::record::{bind_target, from_json};
 use super::{entity, entity_set, modify};
-use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::query::plan::column_equals;
 use crate::query::values::{literal_to_sql, write_json};
 use crate::state::AppState;
-use crate::store::write;
-
-/// The request, as the dispatcher has it.
-pub(crate) struct Call<'a> {
-    pub(crate) st: &'a AppState,
-    pub(crate) principal: &'a Principal,
-    pub(crate) method: &'a Method,
-    pub(crate) uri: &'a axum::http::Uri,
-    /// The resource path after the version.
-    pub(crate) path: &'a str,
-    pub(crate) query: &'a str,
-    pub(crate) headers: &'a HeaderMap,
-    pub(crate) body: &'a [u8],
-}
+use crate::store::{Value, guid};
 
 /// How the key predicate names the record.
 pub(crate) enum Key {
@@ -87,13 +73,11 @@ async fn find(
 ) -> Result<Option<uuid::Uuid>, DataverseError> {
     match key {
         Key::Id(id) => Ok(Some(*id)),
-        Key::Alternate(values) => {
-            let (owned, values) = (entity.clone(), values.clone());
-            st.store
-                .read(move |c| write::find_by_columns(c, &owned, &values))
-                .await
-                .map_err(internal)
-        }
+        Key::Alternate(values) => st
+            .store
+            .find_by_columns(entity, values.clone())
+            .await
+            .map_err(|e| DataverseError::store(e, "finding a record by its key")),
     }
 }
 
@@ -119,13 +103,8 @@ async fn existing(
     match (find(st, entity, key).await?, key) {
         (Some(id), Key::Alternate(_)) => Ok(id),
         (Some(id), Key::Id(_)) => {
-            let owned = entity.clone();
-            let found = st
-                .store
-                .read(move |c| write::exists(c, &owned, &id))
-                .await
-                .map_err(internal)?;
-            if found {
+            let found = st.store.exists(entity, id).await;
+            if found.map_err(|e| DataverseError::store(e, "finding a record"))? {
                 Ok(id)
             } else {
                 Err(DataverseError::record_not_found(&entity.name, &id))
@@ -203,15 +182,21 @@ pub(crate) async fn serve(
                     )));
                 }
             };
+            let link = Link {
+                entity,
+                id,
+                nav,
+                related: target(st, nav)?,
+                child,
+            };
             match tail {
-                [] if *call.method == Method::GET => navigate(call, entity, id, nav, child).await,
-                [Segment::Ref] => reference(call, entity, id, nav, child).await,
+                [] if *call.method == Method::GET => navigate(call, link).await,
+                [Segment::Ref] => reference(call, link).await,
                 [Segment::Count]
                     if nav.collection && child.is_none() && *call.method == Method::GET =>
                 {
-                    let related = target(st, nav)?;
-                    let scope =
-                        column_equals(&nav.foreign_key, Value::Blob(id.as_bytes().to_vec()));
+                    let related = link.related;
+                    let scope = column_equals(&nav.foreign_key, guid(id));
                     let mut response =
                         entity_set::count(st, related, call.query, Some(scope)).await?;
                     // A navigation `/$count` starts with a UTF-8 byte order mark, as Dataverse's does.
@@ -230,22 +215,32 @@ pub(crate) async fn serve(
     }
 }
 
-fn internal_read(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(e, "read")
-}
-
 async fn column(
     st: &AppState,
     entity: &EntityType,
     id: uuid::Uuid,
     column: &str,
 ) -> Result<Value, DataverseError> {
-    let (owned, column) = (entity.clone(), column.to_owned());
     st.store
-        .read(move |c| write::column_of(c, &owned, &id, &column))
+        .column(entity, id, column)
         .await
-        .map_err(internal_read)?
+        .map_err(|e| DataverseError::store(e, "read"))?
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))
+}
+
+/// The record a lookup column points at, if any.
+async fn lookup(
+    st: &AppState,
+    entity: &EntityType,
+    id: uuid::Uuid,
+    column_name: &str,
+) -> Result<Option<uuid::Uuid>, DataverseError> {
+    match column(st, entity, id, column_name).await? {
+        Value::Blob(b) => uuid::Uuid::from_slice(&b)
+            .map(Some)
+            .map_err(|_| DataverseError::internal()),
+        _ => Ok(None),
+    }
 }
 
 /// `GET`, `PUT` (`{"value": …}`) or `DELETE` one property.
@@ -309,12 +304,12 @@ async fn update(
     id: uuid::Uuid,
     values: Vec<(String, Value)>,
 ) -> Result<(), DataverseError> {
-    let (owned, stamp) = (entity.clone(), stamp(call.st, call.principal));
+    let stamp = stamp(call.st, call.principal);
     call.st
         .store
-        .run(move |c| write::update(c, &owned, &id, values, &stamp))
+        .update(entity, id, values, stamp)
         .await
-        .map_err(internal)?;
+        .map_err(|e| DataverseError::store(e, "write"))?;
     Ok(())
 }
 
@@ -342,6 +337,17 @@ async fn property_value(
     Ok(response)
 }
 
+/// A navigation property of one record: the record, the property, the table it leads to,
+/// and the related record a key on a collection names.
+#[derive(Clone, Copy)]
+struct Link<'a> {
+    entity: &'a EntityType,
+    id: uuid::Uuid,
+    nav: &'a NavigationProperty,
+    related: &'a EntityType,
+    child: Option<uuid::Uuid>,
+}
+
 fn target<'m>(
     st: &'m AppState,
     nav: &NavigationProperty,
@@ -353,25 +359,18 @@ fn target<'m>(
 }
 
 /// `GET {set}({id})/{navigation}`: the related record, or the related collection.
-async fn navigate(
-    call: &Call<'_>,
-    entity: &EntityType,
-    id: uuid::Uuid,
-    nav: &NavigationProperty,
-    child: Option<uuid::Uuid>,
-) -> Result<Response, DataverseError> {
-    let st = call.st;
-    let related = target(st, nav)?;
+async fn navigate(call: &Call<'_>, link: Link<'_>) -> Result<Response, DataverseError> {
+    let (st, entity, id, nav, related) = (call.st, link.entity, link.id, link.nav, link.related);
     if nav.collection {
-        if let Some(child) = child {
+        if let Some(child) = link.child {
             // One member of the collection: it must point back here.
             let fk = column(st, related, child, &nav.foreign_key).await?;
-            if fk != Value::Blob(id.as_bytes().to_vec()) {
+            if fk != guid(id) {
                 return Err(DataverseError::record_not_found(&related.name, &child));
             }
             return entity::retrieve(st, related, child, call.query, call.headers).await;
         }
-        let scope = column_equals(&nav.foreign_key, Value::Blob(id.as_bytes().to_vec()));
+        let scope = column_equals(&nav.foreign_key, guid(id));
         return entity_set::query(
             st,
             related,
@@ -382,12 +381,9 @@ async fn navigate(
         )
         .await;
     }
-    match column(st, entity, id, &nav.foreign_key).await? {
-        Value::Blob(b) => {
-            let fk = uuid::Uuid::from_slice(&b).map_err(|_| DataverseError::internal())?;
-            entity::retrieve(st, related, fk, call.query, call.headers).await
-        }
-        _ => Ok(StatusCode::NO_CONTENT.into_response()),
+    match lookup(st, entity, id, &nav.foreign_key).await? {
+        Some(fk) => entity::retrieve(st, related, fk, call.query, call.headers).await,
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }
 
@@ -427,13 +423,8 @@ async fn referenced(
             )
         })?;
     let _ = set;
-    let owned = table.clone();
-    if !st
-        .store
-        .read(move |c| write::exists(c, &owned, &id))
-        .await
-        .map_err(internal)?
-    {
+    let found = st.store.exists(table, id).await;
+    if !found.map_err(|e| DataverseError::store(e, "finding a record"))? {
         return Err(DataverseError::record_not_found(&table.name, &id));
     }
     Ok(id)
@@ -457,10 +448,7 @@ async fn references(
     };
     let spec = crate::query::exec::PageSpec {
         columns: vec![key.clone()],
-        filter: Some(column_equals(
-            &nav.foreign_key,
-            Value::Blob(id.as_bytes().to_vec()),
-        )),
+        filter: Some(column_equals(&nav.foreign_key, guid(id))),
         order: vec![(key, false)],
         after: None,
         limit: entity_set::MAX_PAGE_SIZE,
@@ -473,7 +461,7 @@ async fn references(
         .store
         .read(move |c| crate::query::exec::query_page(c, &owned, &spec))
         .await
-        .map_err(internal_read)?;
+        .map_err(|e| DataverseError::store(e, "read"))?;
     let root = st.api_root();
     let value: Vec<Json> = page
         .rows
@@ -495,35 +483,24 @@ async fn references(
 
 /// `{set}({id})/{navigation}/$ref`: associate (PUT single-valued, POST collection-valued),
 /// disassociate (DELETE), or read the references (GET).
-async fn reference(
-    call: &Call<'_>,
-    entity: &EntityType,
-    id: uuid::Uuid,
-    nav: &NavigationProperty,
-    child: Option<uuid::Uuid>,
-) -> Result<Response, DataverseError> {
-    let st = call.st;
-    let related = target(st, nav)?;
-    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
+async fn reference(call: &Call<'_>, link: Link<'_>) -> Result<Response, DataverseError> {
+    let (st, entity, id, nav, related) = (call.st, link.entity, link.id, link.nav, link.related);
     // Each association sets (or clears) one lookup column: on this record for a single-valued
     // property, on the related record for a collection-valued one.
     let (table, row, value) = match (nav.collection, call.method) {
         (false, &Method::GET) => {
-            return match column(st, entity, id, &nav.foreign_key).await? {
-                Value::Blob(b) => {
-                    let fk = uuid::Uuid::from_slice(&b).map_err(|_| DataverseError::internal())?;
-                    Ok(json_response(
-                        json!({
-                            "@odata.context": format!("{}/$metadata#$ref", st.api_root()),
-                            "@odata.id": format!("{}/{}({fk})", st.api_root(), related.entity_set),
-                        })
-                        .to_string(),
-                    ))
-                }
-                _ => Ok(StatusCode::NO_CONTENT.into_response()),
+            return match lookup(st, entity, id, &nav.foreign_key).await? {
+                Some(fk) => Ok(json_response(
+                    json!({
+                        "@odata.context": format!("{}/$metadata#$ref", st.api_root()),
+                        "@odata.id": format!("{}/{}({fk})", st.api_root(), related.entity_set),
+                    })
+                    .to_string(),
+                )),
+                None => Ok(StatusCode::NO_CONTENT.into_response()),
             };
         }
-        (true, &Method::GET) if child.is_none() => {
+        (true, &Method::GET) if link.child.is_none() => {
             return references(st, id, nav, related).await;
         }
         (false, &Method::PUT) => (
@@ -538,7 +515,7 @@ async fn reference(
             guid(id),
         ),
         (true, &Method::DELETE) => {
-            let other = match child {
+            let other = match link.child {
                 Some(c) => c,
                 None => referenced(st, related, b"", call.query).await?,
             };

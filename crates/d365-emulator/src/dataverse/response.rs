@@ -17,7 +17,7 @@ use crate::query::plan::Column;
 use crate::state::AppState;
 
 /// Dataverse's largest page.
-pub(crate) const MAX_PAGE_SIZE: usize = 5000;
+pub(crate) use d365_odata::limits::MAX_PAGE_SIZE;
 
 /// What a query value keeps unescaped in the links the emulator writes.
 pub(crate) const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC

@@ -13,10 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::constant_time_eq;
+use crate::entra::endpoint::{Endpoint, Version, resolve_target};
 use crate::entra::pages::{error_page, sign_in_form};
 use crate::entra::registry::TenantRef;
 use crate::entra::sessions::{AuthCodeSession, SignInTarget, new_opaque_code};
-use crate::entra::token::{Version, resolve_target};
 use crate::error::EntraError;
 use crate::state::AppState;
 
@@ -43,26 +43,17 @@ fn redirect_allowed(app: &AppConfig, requested: &str) -> bool {
     })
 }
 
-/// `GET /{tenant}/oauth2/authorize`
-pub(crate) async fn get_v1(
+/// `GET /{tenant}/oauth2/authorize` and `GET /{tenant}/oauth2/v2.0/authorize`.
+pub(crate) async fn get<E: Endpoint>(
     st: State<AppState>,
     tenant: Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    handle(st, tenant, q, Version::V1, false)
+    handle(st, tenant, q, E::VERSION, false)
 }
 
-/// `GET /{tenant}/oauth2/v2.0/authorize`
-pub(crate) async fn get_v2(
-    st: State<AppState>,
-    tenant: Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    handle(st, tenant, q, Version::V2, false)
-}
-
-/// `POST /{tenant}/oauth2/authorize` (the sign-in form posts back here).
-pub(crate) async fn post_v1(
+/// `POST /{tenant}/oauth2[/v2.0]/authorize` (the sign-in form posts back here).
+pub(crate) async fn post<E: Endpoint>(
     st: State<AppState>,
     tenant: Path<String>,
     body: axum::body::Bytes,
@@ -71,22 +62,7 @@ pub(crate) async fn post_v1(
         st,
         tenant,
         crate::entra::form_fields(&body),
-        Version::V1,
-        true,
-    )
-}
-
-/// `POST /{tenant}/oauth2/v2.0/authorize`
-pub(crate) async fn post_v2(
-    st: State<AppState>,
-    tenant: Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    handle(
-        st,
-        tenant,
-        crate::entra::form_fields(&body),
-        Version::V2,
+        E::VERSION,
         true,
     )
 }

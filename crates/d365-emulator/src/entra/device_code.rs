@@ -6,68 +6,40 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::constant_time_eq;
+use crate::entra::endpoint::{Endpoint, Version, resolve_target, respond};
 use crate::entra::pages::{escape, hidden, page};
 use crate::entra::sessions::{
     DeviceSession, DeviceStatus, SignInTarget, new_opaque_code, new_user_code,
 };
-use crate::entra::token::{Version, resolve_target};
-use crate::error::{EntraError, no_store};
+use crate::error::EntraError;
 use crate::state::AppState;
 
-/// `POST /{tenant}/oauth2/devicecode`
-pub(crate) async fn start_v1(
+/// `POST /{tenant}/oauth2/devicecode` and `POST /{tenant}/oauth2/v2.0/devicecode`.
+pub(crate) async fn start<E: Endpoint>(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(start(
+    respond(begin(
         &st,
         &tenant,
         &crate::entra::form_fields(&body),
-        Version::V1,
+        E::VERSION,
     ))
 }
 
-/// `POST /{tenant}/oauth2/v2.0/devicecode`
-pub(crate) async fn start_v2(
-    State(st): State<AppState>,
-    Path(tenant): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    respond(start(
-        &st,
-        &tenant,
-        &crate::entra::form_fields(&body),
-        Version::V2,
-    ))
-}
-
-fn respond(result: Result<Value, EntraError>) -> Response {
-    match result {
-        Ok(body) => {
-            let mut r = axum::Json(body).into_response();
-            no_store(r.headers_mut());
-            r
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-fn start(
+fn begin(
     st: &AppState,
     tenant: &str,
     form: &HashMap<String, String>,
     version: Version,
 ) -> Result<Value, EntraError> {
-    let tenant_ref = st
-        .registry
-        .resolve_tenant(tenant)
-        .ok_or_else(|| EntraError::tenant_not_found(tenant))?;
+    let tenant_ref = st.registry.require_tenant(tenant)?;
     let client_id = form
         .get("client_id")
         .filter(|v| !v.is_empty())

@@ -36,13 +36,19 @@ fn tenant_parts(st: &AppState, segment: &str) -> Result<(String, String), EntraE
     }
 }
 
+/// The authority URL the documents of `segment` name (`{base}/{tenant or alias}`) and the
+/// tenant their issuer names.
+fn authority(st: &AppState, segment: &str) -> Result<(String, String), EntraError> {
+    let (path_tenant, issuer_tenant) = tenant_parts(st, segment)?;
+    Ok((format!("{}/{path_tenant}", st.base_url), issuer_tenant))
+}
+
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration`
 pub(crate) async fn openid_v2(State(st): State<AppState>, Path(tenant): Path<String>) -> Response {
-    let (path_tenant, issuer_tenant) = match tenant_parts(&st, &tenant) {
+    let (a, issuer_tenant) = match authority(&st, &tenant) {
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
-    let a = format!("{}/{path_tenant}", st.base_url);
     cacheable(json!({
         "token_endpoint": format!("{a}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -72,11 +78,10 @@ pub(crate) async fn openid_v2(State(st): State<AppState>, Path(tenant): Path<Str
 
 /// `GET /{tenant}/.well-known/openid-configuration` (v1).
 pub(crate) async fn openid_v1(State(st): State<AppState>, Path(tenant): Path<String>) -> Response {
-    let (path_tenant, issuer_tenant) = match tenant_parts(&st, &tenant) {
+    let (a, issuer_tenant) = match authority(&st, &tenant) {
         Ok(parts) => parts,
         Err(e) => return e.into_response(),
     };
-    let a = format!("{}/{path_tenant}", st.base_url);
     cacheable(json!({
         "authorization_endpoint": format!("{a}/oauth2/authorize"),
         "token_endpoint": format!("{a}/oauth2/token"),

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod claims;
 pub mod device_code;
 pub mod discovery;
+pub(crate) mod endpoint;
 pub mod keys;
 pub mod pages;
 pub mod registry;

@@ -45,6 +45,15 @@ impl Registry {
         &self.config
     }
 
+    /// Resolves a `{tenant}` path segment, or Entra's error for an unknown tenant.
+    pub(crate) fn require_tenant(
+        &self,
+        segment: &str,
+    ) -> Result<TenantRef<'_>, crate::error::EntraError> {
+        self.resolve_tenant(segment)
+            .ok_or_else(|| crate::error::EntraError::tenant_not_found(segment))
+    }
+
     /// Resolves a `{tenant}` path segment.
     pub fn resolve_tenant(&self, segment: &str) -> Option<TenantRef<'_>> {
         match segment.to_ascii_lowercase().as_str() {

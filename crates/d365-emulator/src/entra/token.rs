@@ -14,67 +14,34 @@ use serde_json::{Value, json};
 
 use crate::config::{AppConfig, UserConfig};
 use crate::entra::claims::{self, Subject};
+pub use crate::entra::endpoint::Version;
+use crate::entra::endpoint::{Endpoint, has_openid, resolve_target, respond};
 use crate::entra::registry::TenantRef;
-use crate::entra::scope::{self, Requested};
+use crate::entra::scope;
 use crate::entra::sessions::SignInTarget;
 use crate::entra::{assertion, authorize, constant_time_eq, device_code};
-use crate::error::{EntraError, no_store};
+use crate::error::EntraError;
 use crate::state::AppState;
 use crate::store::RefreshTokenRecord;
-
-/// Endpoint generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    /// `resource=`, string numbers.
-    V1,
-    /// `scope=`, integer numbers.
-    V2,
-}
-
-/// `POST /{tenant}/oauth2/token`
-pub(crate) async fn token_v1(
-    st: State<AppState>,
-    tenant: Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    token(st, tenant, headers, body, Version::V1).await
-}
-
-/// `POST /{tenant}/oauth2/v2.0/token`
-pub(crate) async fn token_v2(
-    st: State<AppState>,
-    tenant: Path<String>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    token(st, tenant, headers, body, Version::V2).await
-}
 
 /// `GET` on a token endpoint.
 pub(crate) async fn token_get() -> Response {
     EntraError::post_required().into_response()
 }
 
-async fn token(
+/// `POST /{tenant}/oauth2/token` and `POST /{tenant}/oauth2/v2.0/token`.
+pub(crate) async fn token<E: Endpoint>(
     State(st): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-    version: Version,
 ) -> Response {
+    let version = E::VERSION;
     st.token_requests.fetch_add(1, Ordering::SeqCst);
     // Unknown fields (x-client-SKU, client-request-id, claims, …) are ignored; the first
     // occurrence of a field wins.
     let form = crate::entra::form_fields(&body);
-    match handle(&st, &tenant, &headers, &form, version).await {
-        Ok(body) => {
-            let mut response = axum::Json(body).into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Err(e) => e.into_response(),
-    }
+    respond(handle(&st, &tenant, &headers, &form, version).await)
 }
 
 async fn handle(
@@ -84,10 +51,7 @@ async fn handle(
     form: &HashMap<String, String>,
     version: Version,
 ) -> Result<Value, EntraError> {
-    let tenant_ref = st
-        .registry
-        .resolve_tenant(tenant)
-        .ok_or_else(|| EntraError::tenant_not_found(tenant))?;
+    let tenant_ref = st.registry.require_tenant(tenant)?;
     let get = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let grant_type =
         get("grant_type").ok_or_else(|| EntraError::missing_parameter("grant_type"))?;
@@ -304,64 +268,6 @@ fn authenticate_client(
             Err(EntraError::expired_secret(&app.client_id))
         }
         Some(_) => Ok(true),
-    }
-}
-
-/// `openid` among the scopes: an ID token is wanted.
-fn has_openid(form: &HashMap<String, String>) -> bool {
-    form.get("scope")
-        .is_some_and(|s| s.split_whitespace().any(|x| x == "openid"))
-}
-
-/// Resolves `resource` (v1) or `scope` (v2) to the environment this emulator hosts.
-pub(crate) fn resolve_target(
-    st: &AppState,
-    version: Version,
-    form: &HashMap<String, String>,
-    app_only: bool,
-) -> Result<SignInTarget, EntraError> {
-    let client_info = form.get("client_info").map(String::as_str) == Some("1");
-    let known = |resource: &str| st.is_environment(resource);
-    match version {
-        Version::V1 => {
-            let resource = form
-                .get("resource")
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| EntraError::missing_parameter("resource"))?;
-            if !known(resource) {
-                return Err(EntraError::unknown_resource(resource, st.env_tenant()));
-            }
-            Ok(SignInTarget {
-                aud: resource.clone(),
-                offline: true,
-                openid: has_openid(form),
-                client_info,
-                v2: false,
-                scope: None,
-            })
-        }
-        Version::V2 => {
-            let scope = form
-                .get("scope")
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| EntraError::missing_parameter("scope"))?;
-            let requested = Requested::parse(scope, app_only)?;
-            if !known(requested.resource()) {
-                return Err(EntraError::unknown_resource(
-                    requested.resource(),
-                    st.env_tenant(),
-                ));
-            }
-            Ok(SignInTarget {
-                aud: requested.resource().to_owned(),
-                offline: requested.offline && !app_only,
-                openid: requested.openid && !app_only,
-                client_info,
-                v2: true,
-                // Client credentials answer no `scope` (see `entra::scope`).
-                scope: (!app_only).then(|| requested.granted_to_user()),
-            })
-        }
     }
 }
 

@@ -7,6 +7,16 @@ use axum::http::StatusCode;
 use super::DataverseError;
 
 impl DataverseError {
+    /// 404 `0x80040217`: no key of the table has this id or logical name.
+    pub fn entity_key_not_found(id: &str, entity: &str) -> Self {
+        Self::not_found(
+            "0x80040217",
+            format!(
+                "Could not find an entity key with id or logical name '{id}' on entity {entity}."
+            ),
+        )
+    }
+
     /// 412 `0x80060892` (DuplicateRecordEntityKey): a write would give two records the same
     /// values of an Active key. `key` is the key's schema name when known.
     pub fn duplicate_key(key: Option<&str>, columns: &[String]) -> Self {

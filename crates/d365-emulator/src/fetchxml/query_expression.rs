@@ -17,7 +17,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::{Attributes, Condition, Fetch, FetchError, Filter, Link, Order};
+use super::fetch::{Attributes, Condition, Fetch, FetchError, Filter, Link, MAX_DEPTH, Order};
 
 fn err(message: impl Into<String>) -> FetchError {
     FetchError(message.into())
@@ -252,10 +252,10 @@ fn non_empty(f: Filter) -> Option<Filter> {
 
 /// Refuses a tree deeper than FetchXML may nest: the planner recurses over it.
 fn deeper(depth: usize, what: &str) -> Result<usize, FetchError> {
-    if depth >= super::MAX_DEPTH {
+    if depth >= MAX_DEPTH {
         return Err(err(format!(
             "{what} nests more than {} levels deep.",
-            super::MAX_DEPTH
+            MAX_DEPTH
         )));
     }
     Ok(depth + 1)

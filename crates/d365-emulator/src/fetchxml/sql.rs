@@ -13,7 +13,7 @@
 //! `>=`, `[NOT] LIKE`, `IS [NOT] NULL`, `[NOT] IN (…)`, `[NOT] BETWEEN … AND …`). Joins,
 //! grouping, `DISTINCT`, functions and subqueries are refused by name.
 
-use super::{Attributes, Condition, Fetch, FetchError, Filter, Order};
+use super::fetch::{Attributes, Condition, Fetch, FetchError, Filter, MAX_DEPTH, Order};
 
 fn err(message: impl Into<String>) -> FetchError {
     FetchError(message.into())
@@ -148,7 +148,7 @@ struct Parser {
 
 /// Most parentheses around one condition: the WHERE tree is read by recursion, and FetchXML
 /// itself nests no deeper (its reader stops at the same depth).
-const MAX_PARENTHESES: usize = super::MAX_DEPTH;
+const MAX_PARENTHESES: usize = MAX_DEPTH;
 
 const RESERVED: &[&str] = &[
     "select", "top", "from", "where", "order", "by", "and", "or", "not", "like", "in", "is",

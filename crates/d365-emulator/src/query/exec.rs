@@ -10,8 +10,8 @@ use super::plan::{Column, SqlFilter, keyset_sql, lookup_name_sql};
 use super::values::write_json;
 use crate::store::schema::{ident, is_polymorphic, lookup_type_column};
 
-/// Most rows `@odata.count` reports (Dataverse's cap).
-pub const COUNT_CAP: i64 = 5000;
+/// Most rows `@odata.count` reports (Dataverse's cap), as SQLite counts.
+pub const COUNT_CAP: i64 = d365_odata::limits::MAX_COUNT as i64;
 
 /// One page request.
 #[derive(Debug, Clone)]

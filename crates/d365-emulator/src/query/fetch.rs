@@ -11,22 +11,17 @@ use rusqlite::{Connection, params_from_iter};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
+use super::conditions::{Argument, MAX_COUNT, Operator, day_start};
+use super::error::{FetchPlanError, PlanError};
 use super::plan::{Column, SqlFilter};
 use super::values::scaled_decimal;
-use crate::error::DataverseError;
 use crate::fetchxml::{Attributes, Condition, Fetch, Filter, Link};
 use crate::store::schema::ident;
 
-/// What conditions such as `eq-userid` and `today` refer to.
-#[derive(Debug, Clone, Copy)]
-pub struct FetchContext {
-    /// The caller's `systemuserid`.
-    pub user: uuid::Uuid,
-    /// The caller's business unit.
-    pub business_unit: uuid::Uuid,
-    /// Now, Unix seconds (the emulator's clock).
-    pub now: i64,
-}
+type R<T> = Result<T, FetchPlanError>;
+
+/// The clock and the caller, as FetchXML's `today` and `eq-userid` see them.
+pub use super::conditions::QueryContext as FetchContext;
 
 /// A many-to-one link whose columns are returned as `alias_x002e_column`.
 #[derive(Debug, Clone)]
@@ -68,7 +63,7 @@ fn column(p: &Property) -> Column {
 
 /// A FetchXML attribute name: a column, or a lookup by its logical name (`primarycontactid`
 /// for `_primarycontactid_value`).
-fn resolve<'e>(entity: &'e EntityType, name: &str) -> Result<&'e Property, DataverseError> {
+fn resolve<'e>(entity: &'e EntityType, name: &str) -> R<&'e Property> {
     entity
         .property(name)
         .or_else(|| {
@@ -76,10 +71,13 @@ fn resolve<'e>(entity: &'e EntityType, name: &str) -> Result<&'e Property, Datav
                 .property(&format!("_{name}_value"))
                 .filter(|p| !p.lookup_targets.is_empty())
         })
-        .ok_or_else(|| DataverseError::fetch_no_attribute(&entity.name, name))
+        .ok_or_else(|| FetchPlanError::UnknownAttribute {
+            entity: entity.name.clone(),
+            attribute: name.to_owned(),
+        })
 }
 
-fn columns(entity: &EntityType, attributes: &Attributes) -> Result<Vec<Column>, DataverseError> {
+fn columns(entity: &EntityType, attributes: &Attributes) -> R<Vec<Column>> {
     let mut out: Vec<Column> = match attributes {
         Attributes::All => entity.properties.iter().map(column).collect(),
         Attributes::None => Vec::new(),
@@ -107,12 +105,21 @@ pub fn plan(
     entity: &EntityType,
     fetch: &Fetch,
     ctx: &FetchContext,
-) -> Result<FetchPlan, DataverseError> {
+) -> Result<FetchPlan, PlanError> {
+    Ok(plan_fetch(model, entity, fetch, ctx)?)
+}
+
+fn plan_fetch(
+    model: &Model,
+    entity: &EntityType,
+    fetch: &Fetch,
+    ctx: &FetchContext,
+) -> R<FetchPlan> {
     if fetch.entity != entity.name {
-        return Err(DataverseError::fetch_xml(format!(
-            "The entity name '{}' in the FetchXML does not match the entity set's table '{}'.",
-            fetch.entity, entity.name
-        )));
+        return Err(FetchPlanError::EntityMismatch {
+            fetch: fetch.entity.clone(),
+            table: entity.name.clone(),
+        });
     }
     let main = Scope {
         entity,
@@ -130,9 +137,7 @@ pub fn plan(
             .clone()
             .unwrap_or_else(|| format!("{}{}", link.name, i + 1));
         if !link.links.is_empty() || !link.orders.is_empty() {
-            return Err(DataverseError::fetch_xml(
-                "Nested link-entity elements and orders on a link-entity are not supported by the emulator yet.",
-            ));
+            return Err(FetchPlanError::NestedLinks);
         }
         if !link.outer {
             // An inner link keeps only rows with a match (that passes the link's filter).
@@ -143,10 +148,7 @@ pub fn plan(
             continue;
         }
         if link.from != target.key {
-            return Err(DataverseError::fetch_xml(format!(
-                "Columns of the one-to-many link to '{}' are not supported by the emulator yet; link from its primary key, or filter without columns.",
-                link.name
-            )));
+            return Err(FetchPlanError::OneToManyColumns(link.name.clone()));
         }
         let filter = match &link.filter {
             Some(f) => {
@@ -199,13 +201,10 @@ impl Scope<'_> {
     }
 }
 
-fn link_target<'m>(model: &'m Model, link: &Link) -> Result<&'m EntityType, DataverseError> {
-    model.entity_type(&link.name).ok_or_else(|| {
-        DataverseError::fetch_xml(format!(
-            "The link-entity '{}' is not a table of this environment.",
-            link.name
-        ))
-    })
+fn link_target<'m>(model: &'m Model, link: &Link) -> R<&'m EntityType> {
+    model
+        .entity_type(&link.name)
+        .ok_or_else(|| FetchPlanError::UnknownTable(link.name.clone()))
 }
 
 /// `EXISTS (a row of the linked table that matches [and passes its filter] [and `extra`])`.
@@ -216,7 +215,7 @@ fn exists(
     model: &Model,
     ctx: &FetchContext,
     extra: Option<&Condition>,
-) -> Result<SqlFilter, DataverseError> {
+) -> R<SqlFilter> {
     let target = link_target(model, link)?;
     let inner = Scope {
         entity: target,
@@ -255,7 +254,7 @@ fn filter_sql(
     links: &[Link],
     model: &Model,
     ctx: &FetchContext,
-) -> Result<SqlFilter, DataverseError> {
+) -> R<SqlFilter> {
     let mut parts = Vec::new();
     for c in &filter.conditions {
         parts.push(match &c.entity_name {
@@ -272,11 +271,7 @@ fn filter_sql(
                             .unwrap_or(&format!("{}{}", l.name, i + 1))
                             == alias
                     })
-                    .ok_or_else(|| {
-                        DataverseError::fetch_xml(format!(
-                            "The entityname '{alias}' of a condition names no link-entity alias."
-                        ))
-                    })?;
+                    .ok_or_else(|| FetchPlanError::UnknownAlias(alias.clone()))?;
                 let sql_alias = link_sql_alias(i);
                 let matching = exists(scope, link, &sql_alias, model, ctx, Some(c))?;
                 if c.operator == "null" {
@@ -305,12 +300,11 @@ fn filter_sql(
 }
 
 /// A condition value as the column stores it.
-fn value(p: &Property, text: &str) -> Result<Value, DataverseError> {
-    let bad = || {
-        DataverseError::fetch_xml(format!(
-            "The value '{text}' is not valid for the attribute '{}' of type {}.",
-            p.name, p.edm_type
-        ))
+fn value(p: &Property, text: &str) -> R<Value> {
+    let bad = || FetchPlanError::BadValue {
+        value: text.to_owned(),
+        attribute: p.name.clone(),
+        edm_type: p.edm_type,
     };
     let t = text.trim();
     Ok(match p.edm_type {
@@ -357,46 +351,51 @@ fn instant(t: &str) -> Option<i64> {
         .map(|d| d.midnight().assume_utc().unix_timestamp())
 }
 
-/// An open end of a date range.
-const OPEN: i64 = 1 << 40;
-
-/// The largest X of `last-x-days` and the like (about 27 years of days).
-const MAX_X: i64 = 10_000;
-
-fn condition_sql(
-    scope: &Scope<'_>,
-    c: &Condition,
-    ctx: &FetchContext,
-) -> Result<SqlFilter, DataverseError> {
+fn condition_sql(scope: &Scope<'_>, c: &Condition, ctx: &FetchContext) -> R<SqlFilter> {
     let p = resolve(scope.entity, &c.attribute)?;
     let col = scope.col(p);
     let op = c.operator.as_str();
-    let one = || -> Result<Value, DataverseError> {
+    let count = |attribute: bool, expected: &'static str| FetchPlanError::ValueCount {
+        operator: op.to_owned(),
+        attribute: attribute.then(|| c.attribute.clone()),
+        expected,
+    };
+    let one = || -> R<Value> {
         match c.values.as_slice() {
             [v] => value(p, v),
-            _ => Err(DataverseError::fetch_xml(format!(
-                "The condition operator '{op}' on '{}' takes exactly one value.",
-                c.attribute
-            ))),
+            _ => Err(count(true, "takes exactly one value")),
         }
     };
-    let number = || -> Result<i64, DataverseError> {
-        match c.values.as_slice() {
-            [v] => v
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=MAX_X).contains(n))
-                .ok_or_else(|| {
-                    DataverseError::fetch_xml(format!(
-                        "The condition operator '{op}' takes a whole number from 0 to {MAX_X}, not '{v}'."
-                    ))
-                }),
-            _ => Err(DataverseError::fetch_xml(format!(
-                "The condition operator '{op}' takes one value."
-            ))),
-        }
-    };
+    if let Some(operator) = Operator::from_fetch_xml(op) {
+        let argument = match operator.argument() {
+            Argument::None => 0,
+            Argument::Count => match c.values.as_slice() {
+                [v] => v
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (0..=MAX_COUNT).contains(n))
+                    .ok_or_else(|| FetchPlanError::BadCount {
+                        operator: op.to_owned(),
+                        value: v.clone(),
+                        max: MAX_COUNT,
+                    })?,
+                _ => return Err(count(false, "takes one value")),
+            },
+            Argument::Day => {
+                let [v] = c.values.as_slice() else {
+                    return Err(count(false, "takes one date"));
+                };
+                day_start(instant(v.trim()).ok_or_else(|| FetchPlanError::NotADate(v.clone()))?)
+            }
+        };
+        return operator
+            .sql(argument, &col, p.edm_type, ctx)
+            .ok_or_else(|| FetchPlanError::NotADateColumn {
+                operator: op.to_owned(),
+                attribute: c.attribute.clone(),
+            });
+    }
     let sql = |sql: String, params: Vec<Value>| Ok(SqlFilter { sql, params });
     // `form(not)` writes the condition with `not` ("" or "NOT "); the negative operator also
     // matches nulls, as Dataverse's does.
@@ -407,41 +406,6 @@ fn condition_sql(
             form("")
         }
     };
-    // Date operators work on days in UTC: a half-open range of instants.
-    let day = |offset_days: i64| -> i64 { (ctx.now.div_euclid(86_400) + offset_days) * 86_400 };
-    // `OPEN` as a bound means "no bound" (on-or-after, olderthan-x-days).
-    let range = |lo: i64, hi: i64| -> Result<SqlFilter, DataverseError> {
-        let (lo_open, hi_open) = (lo <= -OPEN, hi >= OPEN);
-        let (lo, hi) = match p.edm_type {
-            EdmType::DateTimeOffset => (Value::Integer(lo), Value::Integer(hi)),
-            EdmType::Date => {
-                let d = |s: i64| {
-                    OffsetDateTime::from_unix_timestamp(s)
-                        .map(|d| Value::Text(d.date().to_string()))
-                        .unwrap_or(Value::Null)
-                };
-                (d(lo), d(hi - 1))
-            }
-            _ => {
-                return Err(DataverseError::fetch_xml(format!(
-                    "The condition operator '{op}' applies to date columns, and '{}' is not one.",
-                    c.attribute
-                )));
-            }
-        };
-        let upper = if p.edm_type == EdmType::Date {
-            "<="
-        } else {
-            "<"
-        };
-        match (lo_open, hi_open) {
-            (true, true) => sql(format!("{col} IS NOT NULL"), Vec::new()),
-            (true, false) => sql(format!("{col} {upper} ?"), vec![hi]),
-            (false, true) => sql(format!("{col} >= ?"), vec![lo]),
-            (false, false) => sql(format!("{col} >= ? AND {col} {upper} ?"), vec![lo, hi]),
-        }
-    };
-    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
     match op {
         "eq" => sql(format!("{col} = ?"), vec![one()?]),
         "ne" | "neq" => sql(super::plan::not_equal_sql(&col, "?"), vec![one()?]),
@@ -452,7 +416,7 @@ fn condition_sql(
         "like" | "not-like" => {
             let pattern = one()?;
             if let Value::Text(t) = &pattern {
-                super::plan::check_like_pattern(t).map_err(DataverseError::fetch_xml)?;
+                super::plan::check_like_pattern(t)?;
             }
             sql(
                 negatable(op == "not-like", &|not| format!("{col} {not}LIKE ?")),
@@ -461,12 +425,10 @@ fn condition_sql(
         }
         "begins-with" | "not-begin-with" | "ends-with" | "not-end-with" => {
             let [v] = c.values.as_slice() else {
-                return Err(DataverseError::fetch_xml(format!(
-                    "The condition operator '{op}' takes exactly one value."
-                )));
+                return Err(count(false, "takes exactly one value"));
             };
             // Wildcards in the value keep their meaning, as Dataverse documents.
-            super::plan::check_like_pattern(v).map_err(DataverseError::fetch_xml)?;
+            super::plan::check_like_pattern(v)?;
             let pattern = if op.contains("begin") {
                 format!("{v}%")
             } else {
@@ -479,10 +441,7 @@ fn condition_sql(
         }
         "in" | "not-in" => {
             if c.values.is_empty() {
-                return Err(DataverseError::fetch_xml(format!(
-                    "The condition operator '{op}' on '{}' needs at least one <value>.",
-                    c.attribute
-                )));
+                return Err(count(true, "needs at least one <value>"));
             }
             let values = c
                 .values
@@ -499,9 +458,7 @@ fn condition_sql(
         "not-null" => sql(format!("{col} IS NOT NULL"), Vec::new()),
         "between" | "not-between" => {
             let [lo, hi] = c.values.as_slice() else {
-                return Err(DataverseError::fetch_xml(format!(
-                    "The condition operator '{op}' takes two <value> elements."
-                )));
+                return Err(count(false, "takes two <value> elements"));
             };
             sql(
                 negatable(op == "not-between", &|not| {
@@ -510,40 +467,7 @@ fn condition_sql(
                 vec![value(p, lo)?, value(p, hi)?],
             )
         }
-        "eq-userid" => sql(format!("{col} = ?"), vec![guid(ctx.user)]),
-        "ne-userid" => sql(super::plan::not_equal_sql(&col, "?"), vec![guid(ctx.user)]),
-        "eq-businessid" => sql(format!("{col} = ?"), vec![guid(ctx.business_unit)]),
-        "ne-businessid" => sql(
-            super::plan::not_equal_sql(&col, "?"),
-            vec![guid(ctx.business_unit)],
-        ),
-        "today" => range(day(0), day(1)),
-        "yesterday" => range(day(-1), day(0)),
-        "tomorrow" => range(day(1), day(2)),
-        "last-x-days" => range(day(-number()?), ctx.now + 1),
-        "next-x-days" => range(ctx.now, day(number()? + 1)),
-        "last-x-hours" => range(ctx.now - number()? * 3_600, ctx.now + 1),
-        "next-x-hours" => range(ctx.now, ctx.now + number()? * 3_600 + 1),
-        "olderthan-x-days" => range(-OPEN, ctx.now - number()? * 86_400),
-        "on" | "on-or-after" | "on-or-before" => {
-            let [v] = c.values.as_slice() else {
-                return Err(DataverseError::fetch_xml(format!(
-                    "The condition operator '{op}' takes one date."
-                )));
-            };
-            let start = instant(v.trim()).ok_or_else(|| {
-                DataverseError::fetch_xml(format!("The value '{v}' is not a date."))
-            })?;
-            let start = start.div_euclid(86_400) * 86_400;
-            match op {
-                "on" => range(start, start + 86_400),
-                "on-or-after" => range(start, OPEN),
-                _ => range(-OPEN, start + 86_400),
-            }
-        }
-        other => Err(DataverseError::fetch_xml(format!(
-            "The condition operator '{other}' is not supported by the emulator yet."
-        ))),
+        other => Err(FetchPlanError::UnsupportedOperator(other.to_owned())),
     }
 }
 

@@ -4,9 +4,9 @@
 //! first="{GUID}" /></cookie>`: one element per ORDER BY column with the page's first and last
 //! values. The emulator pages by keyset from the `last` values. GUIDs are written as Dataverse
 //! writes them; other values carry a type prefix (`s:`, `i:`, `r:`) so they read back exactly
-//! (clients treat the cookie as opaque).
+//! (clients treat the cookie as opaque). The text itself is `d365_odata::paging_cookie`'s.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use d365_odata::paging_cookie::{self, CookieColumn};
 use rusqlite::types::Value;
 
 /// A column's value at a page boundary.
@@ -27,26 +27,6 @@ pub struct PagingCookie {
     pub page_number: u32,
     /// Boundaries of the previous page, in ORDER BY order.
     pub boundaries: Vec<Boundary>,
-}
-
-// Dataverse encodes everything but letters, digits and `-_.` (it also leaves some others, but
-// clients treat the cookie as opaque).
-const COOKIE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
-fn xml_unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 /// Typed text for a boundary value: GUIDs as `{UPPER}`, numbers as digits, text as is; `None`
@@ -81,109 +61,69 @@ fn parse_value(text: Option<&str>) -> Option<Value> {
     Some(Value::Blob(g.as_bytes().to_vec()))
 }
 
-fn attr(name: &str, v: &Value) -> String {
-    match value_text(v) {
-        Some(t) => format!(" {name}=\"{}\"", xml_escape(&t)),
-        None => format!(" {name}null=\"1\""),
-    }
-}
-
 impl PagingCookie {
     /// The `$skiptoken` value (not yet URL-encoded for the query string).
     pub fn encode(&self) -> String {
-        let inner = self.encode_inner();
-        let once = lower_hex(&utf8_percent_encode(&inner, COOKIE).to_string());
-        let twice = lower_hex(&utf8_percent_encode(&once, COOKIE).to_string());
-        format!(
-            "<cookie pagenumber=\"{}\" pagingcookie=\"{twice}\" istracking=\"False\" />",
-            self.page_number
-        )
+        self.text().encode()
+    }
+
+    /// The `$skiptoken` value with change-tracking state in extra attributes.
+    pub fn encode_tracking(&self, state: &[(&str, String)]) -> String {
+        self.text().encode_tracking(state)
     }
 
     /// The inner cookie, `<cookie page="N-1">…</cookie>`: what FetchXML's `paging-cookie`
     /// attribute carries back.
     pub fn encode_inner(&self) -> String {
-        let mut inner = format!("<cookie page=\"{}\">", self.page_number.saturating_sub(1));
-        for b in &self.boundaries {
-            inner.push_str(&format!(
-                "<{}{}{} />",
-                b.column,
-                attr("last", &b.last),
-                attr("first", &b.first)
-            ));
-        }
-        inner.push_str("</cookie>");
-        inner
+        self.text().encode_inner()
     }
 
     /// Decodes a `$skiptoken` (already URL-decoded once, as query parsing does).
     pub fn decode(token: &str) -> Option<Self> {
-        let page_number = attribute(token, "pagenumber")?.parse().ok()?;
-        let encoded = attribute(token, "pagingcookie")?;
-        let once = percent_decode_str(&encoded)
-            .decode_utf8()
-            .ok()?
-            .into_owned();
-        let inner = percent_decode_str(&once).decode_utf8().ok()?.into_owned();
-        Self::decode_inner(&inner, page_number)
+        Self::typed(paging_cookie::PagingCookie::decode(token)?)
     }
 
     /// Decodes an inner cookie (`<cookie page="1">…</cookie>`, as FetchXML's `paging-cookie`
     /// carries it) that leads to `page_number`.
     pub fn decode_inner(inner: &str, page_number: u32) -> Option<Self> {
-        let body = inner.trim().strip_prefix("<cookie")?;
-        let body = &body[body.find('>')? + 1..];
-        let body = body.strip_suffix("</cookie>")?;
-        let mut boundaries = Vec::new();
-        for element in body.split("/>").map(str::trim).filter(|e| !e.is_empty()) {
-            let element = element.strip_prefix('<')?;
-            let column = element.split_whitespace().next()?.to_owned();
-            let get = |name: &str| {
-                if attribute(element, &format!("{name}null")).is_some() {
-                    Some(None)
-                } else {
-                    attribute(element, name).map(|v| Some(xml_unescape(&v)))
-                }
-            };
-            let last = parse_value(get("last")?.as_deref())?;
-            let first = parse_value(get("first")?.as_deref())?;
-            boundaries.push(Boundary {
-                column,
-                first,
-                last,
-            });
-        }
-        Some(Self {
+        Self::typed(paging_cookie::PagingCookie::decode_inner(
+            inner,
             page_number,
+        )?)
+    }
+
+    fn text(&self) -> paging_cookie::PagingCookie {
+        paging_cookie::PagingCookie {
+            page_number: self.page_number,
+            columns: self
+                .boundaries
+                .iter()
+                .map(|b| CookieColumn {
+                    name: b.column.clone(),
+                    last: value_text(&b.last),
+                    first: value_text(&b.first),
+                })
+                .collect(),
+        }
+    }
+
+    fn typed(text: paging_cookie::PagingCookie) -> Option<Self> {
+        let boundaries = text
+            .columns
+            .into_iter()
+            .map(|c| {
+                Some(Boundary {
+                    last: parse_value(c.last.as_deref())?,
+                    first: parse_value(c.first.as_deref())?,
+                    column: c.name,
+                })
+            })
+            .collect::<Option<_>>()?;
+        Some(Self {
+            page_number: text.page_number,
             boundaries,
         })
     }
-}
-
-/// Dataverse writes percent escapes in lower case (`%253c`), unlike most encoders.
-fn lower_hex(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut pending = 0;
-    for c in s.chars() {
-        if pending > 0 {
-            out.push(c.to_ascii_lowercase());
-            pending -= 1;
-        } else {
-            if c == '%' {
-                pending = 2;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The value of ` name="…"` in an element (whole-word match).
-fn attribute(element: &str, name: &str) -> Option<String> {
-    let needle = format!(" {name}=\"");
-    let start = element.find(&needle)? + needle.len();
-    let end = start + element[start..].find('"')?;
-    Some(element[start..end].to_owned())
 }
 
 #[cfg(test)]

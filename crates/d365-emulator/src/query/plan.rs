@@ -7,18 +7,20 @@ use d365_odata::bind::BoundOrder;
 use d365_odata::model::{EdmType, EntityType, Model, Property};
 use rusqlite::types::Value;
 
+use super::error::LikePatternTooLong;
 use super::paging::Boundary;
 use crate::store::schema::{ident, lookup_type_column};
 
-pub use crate::store::MAX_LIKE_PATTERN;
+pub use crate::store::{MAX_LIKE_PATTERN, SqlFilter};
 
-/// Refuses a literal LIKE pattern longer than [`MAX_LIKE_PATTERN`], with the message to send.
-pub fn check_like_pattern(pattern: &str) -> Result<(), String> {
+/// Refuses a literal LIKE pattern longer than [`MAX_LIKE_PATTERN`].
+pub fn check_like_pattern(pattern: &str) -> Result<(), LikePatternTooLong> {
     let length = pattern.chars().count();
     if length > MAX_LIKE_PATTERN {
-        return Err(format!(
-            "The text to match is {length} characters long; a LIKE pattern may have at most {MAX_LIKE_PATTERN}."
-        ));
+        return Err(LikePatternTooLong {
+            length,
+            max: MAX_LIKE_PATTERN,
+        });
     }
     Ok(())
 }
@@ -90,15 +92,6 @@ pub fn lookup_name_sql(model: &Model, entity: &EntityType, lookup: &Property) ->
         }
     };
     Some(format!("({sql} COLLATE NOCASE)"))
-}
-
-/// A SQL WHERE fragment with its parameters.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct SqlFilter {
-    /// The SQL text (`?` placeholders).
-    pub sql: String,
-    /// The parameters, in order.
-    pub params: Vec<Value>,
 }
 
 impl SqlFilter {

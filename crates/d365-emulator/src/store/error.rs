@@ -51,7 +51,13 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<rusqlite::Error> for StartError {
     fn from(e: rusqlite::Error) -> Self {
-        StartError::Store(Box::new(StoreError::from(e)))
+        StoreError::from(e).into()
+    }
+}
+
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        StartError::Store(Box::new(e))
     }
 }
 

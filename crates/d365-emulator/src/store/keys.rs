@@ -8,6 +8,19 @@
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::schema::ident;
+use super::{Store, StoreError, guid};
+
+/// `EntityKeyIndexStatus` values.
+pub mod status {
+    /// Waiting for the index job.
+    pub const PENDING: &str = "Pending";
+    /// The index job is running.
+    pub const IN_PROGRESS: &str = "InProgress";
+    /// Usable and enforced.
+    pub const ACTIVE: &str = "Active";
+    /// The index could not be built (duplicate values).
+    pub const FAILED: &str = "Failed";
+}
 
 const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS _emulator_keys (
     metadata_id BLOB PRIMARY KEY NOT NULL,
@@ -40,12 +53,12 @@ pub struct StoredKey {
 }
 
 /// Creates the key table if missing.
-pub fn create_table(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn create_table(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(CREATE_SQL)
 }
 
 /// Every stored key, oldest first.
-pub fn load(conn: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
+pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
     create_table(conn)?;
     let mut stmt = conn.prepare(
         "SELECT metadata_id, entity, schema_name, display_name, attributes, status, job
@@ -71,29 +84,33 @@ pub fn load(conn: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
 }
 
 /// Stores a new key.
-pub fn insert(conn: &Connection, key: &StoredKey) -> rusqlite::Result<()> {
+pub(crate) fn insert(conn: &Connection, key: &StoredKey) -> rusqlite::Result<()> {
     create_table(conn)?;
     conn.execute(
         "INSERT INTO _emulator_keys (metadata_id, entity, schema_name, display_name, attributes, status, job)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
-            key.metadata_id.as_bytes().to_vec(),
+            guid(key.metadata_id),
             key.entity,
             key.schema_name,
             key.display_name,
             key.columns.join(","),
             key.status,
-            key.job.map(|j| j.as_bytes().to_vec()),
+            key.job.map(guid),
         ],
     )?;
     Ok(())
 }
 
 /// Sets a key's status; `false` when the key is gone (deleted meanwhile).
-pub fn set_status(conn: &Connection, id: &uuid::Uuid, status: &str) -> rusqlite::Result<bool> {
+pub(crate) fn set_status(
+    conn: &Connection,
+    id: &uuid::Uuid,
+    status: &str,
+) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "UPDATE _emulator_keys SET status = ?2 WHERE metadata_id = ?1",
-        params![id.as_bytes().to_vec(), status],
+        params![guid(*id), status],
     )? > 0)
 }
 
@@ -105,13 +122,16 @@ fn index_name(key: &StoredKey) -> String {
 /// Builds the key's unique index and records the outcome, in one step: `Active`, or `Failed`
 /// when existing rows hold duplicate values. `None` when the key was deleted before its job
 /// ran.
-pub fn build_index(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<Option<String>> {
+pub(crate) fn build_index(
+    conn: &mut Connection,
+    key: &StoredKey,
+) -> rusqlite::Result<Option<String>> {
     // A savepoint, not a transaction: inside a change set it nests in the change set's.
     let tx = conn.savepoint()?;
     let exists: Option<i64> = tx
         .query_row(
             "SELECT 1 FROM _emulator_keys WHERE metadata_id = ?1",
-            params![key.metadata_id.as_bytes().to_vec()],
+            params![guid(key.metadata_id)],
             |r| r.get(0),
         )
         .optional()?;
@@ -129,8 +149,8 @@ pub fn build_index(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<O
             .join(", ")
     );
     let status = match tx.execute_batch(&sql) {
-        Ok(()) => "Active",
-        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => "Failed",
+        Ok(()) => status::ACTIVE,
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => status::FAILED,
         Err(e) => return Err(e),
     };
     set_status(&tx, &key.metadata_id, status)?;
@@ -139,12 +159,12 @@ pub fn build_index(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<O
 }
 
 /// Deletes a key and its index; `false` if there was no such key.
-pub fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> {
+pub(crate) fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> {
     let tx = conn.savepoint()?;
     tx.execute_batch(&format!("DROP INDEX IF EXISTS {}", ident(&index_name(key))))?;
     let n = tx.execute(
         "DELETE FROM _emulator_keys WHERE metadata_id = ?1",
-        params![key.metadata_id.as_bytes().to_vec()],
+        params![guid(key.metadata_id)],
     )?;
     tx.commit()?;
     Ok(n > 0)
@@ -153,7 +173,7 @@ pub fn delete(conn: &mut Connection, key: &StoredKey) -> rusqlite::Result<bool> 
 /// Drops the unique indexes of keys the database no longer holds, and those an older
 /// emulator made from its built-in key on `account.accountnumber` (`account_ak_accountnumber`),
 /// which no real org has.
-pub fn drop_stray_indexes(conn: &Connection, keys: &[StoredKey]) -> rusqlite::Result<()> {
+pub(crate) fn drop_stray_indexes(conn: &Connection, keys: &[StoredKey]) -> rusqlite::Result<()> {
     let names: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%\\_ak\\_%' ESCAPE '\\'")?
         .query_map([], |r| r.get(0))?
@@ -174,8 +194,73 @@ pub fn drop_stray_indexes(conn: &Connection, keys: &[StoredKey]) -> rusqlite::Re
     Ok(())
 }
 
+/// The key table at start-up, before the emulator answers: what loading the org's keys
+/// needs, on the connection the start-up holds.
+#[derive(Debug)]
+pub struct KeyTable<'c>(&'c mut Connection);
+
+impl<'c> From<&'c mut Connection> for KeyTable<'c> {
+    fn from(conn: &'c mut Connection) -> Self {
+        Self(conn)
+    }
+}
+
+impl KeyTable<'_> {
+    /// Every stored key, oldest first.
+    pub fn load(&self) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(load(self.0)?)
+    }
+
+    /// Stores a new key.
+    pub fn insert(&self, key: &StoredKey) -> Result<(), StoreError> {
+        Ok(insert(self.0, key)?)
+    }
+
+    /// Drops the indexes of keys that are not in `keys` (see [`drop_stray_indexes`]).
+    pub fn drop_stray_indexes(&self, keys: &[StoredKey]) -> Result<(), StoreError> {
+        Ok(drop_stray_indexes(self.0, keys)?)
+    }
+
+    /// Builds a key's index (see [`build_index`]).
+    pub fn build_index(&mut self, key: &StoredKey) -> Result<Option<String>, StoreError> {
+        Ok(build_index(self.0, key)?)
+    }
+}
+
+impl Store {
+    /// Stores a new key.
+    pub async fn insert_key(&self, key: StoredKey) -> Result<(), StoreError> {
+        Ok(self.run(move |c| insert(c, &key)).await?)
+    }
+
+    /// Deletes a key and its index; `false` if there was no such key.
+    pub async fn delete_key(&self, key: StoredKey) -> Result<bool, StoreError> {
+        Ok(self.run(move |c| delete(c, &key)).await?)
+    }
+
+    /// Sets a key's status; `false` when the key is gone.
+    pub async fn set_key_status(
+        &self,
+        id: uuid::Uuid,
+        status: &'static str,
+    ) -> Result<bool, StoreError> {
+        Ok(self.run(move |c| set_status(c, &id, status)).await?)
+    }
+
+    /// The index job's work: marks the key `InProgress`, then builds its index and records
+    /// `Active` or `Failed`; `None` when the key was deleted before the job ran.
+    pub async fn build_key_index(&self, key: StoredKey) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .run(move |c| {
+                set_status(c, &key.metadata_id, status::IN_PROGRESS)?;
+                build_index(c, &key)
+            })
+            .await?)
+    }
+}
+
 /// The columns a unique-constraint failure names (`UNIQUE constraint failed: account.x, account.y`).
-pub fn violated_columns(e: &rusqlite::Error) -> Option<(String, Vec<String>)> {
+pub(crate) fn violated_columns(e: &rusqlite::Error) -> Option<(String, Vec<String>)> {
     let rusqlite::Error::SqliteFailure(f, Some(message)) = e else {
         return None;
     };

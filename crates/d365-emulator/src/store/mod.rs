@@ -4,17 +4,21 @@
 pub mod changes;
 pub mod delta;
 mod error;
+pub mod jobs;
 pub mod keys;
 pub mod reads;
+pub mod records;
 mod refresh_tokens;
 pub mod schema;
 pub mod seed;
 pub mod snapshot;
 mod sql;
+mod value;
 pub mod write;
 
 pub use error::StoreError;
 pub use refresh_tokens::RefreshTokenRecord;
+pub use value::{SqlFilter, Value, guid};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

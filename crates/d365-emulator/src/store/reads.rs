@@ -4,9 +4,9 @@
 
 use d365_odata::model::EntityType;
 use rusqlite::Connection;
-use rusqlite::types::Value;
 
 use super::sql::ident;
+use super::value::guid;
 use super::{Store, StoreError};
 use crate::query::aggregate::{Output, aggregate, input_rows};
 use crate::query::exec::{self, Annotations, PageOut, PageSpec};
@@ -18,16 +18,11 @@ use crate::query::plan::{Column, SqlFilter};
 /// parameters.
 const IDS_PER_QUERY: usize = 1_000;
 
-/// A GUID as the store keeps it (16 bytes).
-fn guid(id: &uuid::Uuid) -> Value {
-    Value::Blob(id.as_bytes().to_vec())
-}
-
 /// `column IN (?, …)` over `ids`.
 fn in_filter(column: &str, ids: &[uuid::Uuid]) -> SqlFilter {
     SqlFilter {
         sql: format!("{} IN ({})", ident(column), vec!["?"; ids.len()].join(", ")),
-        params: ids.iter().map(guid).collect(),
+        params: ids.iter().copied().map(guid).collect(),
     }
 }
 
@@ -36,8 +31,8 @@ fn in_filter(column: &str, ids: &[uuid::Uuid]) -> SqlFilter {
 pub fn key_boundary(column: &str, first: &uuid::Uuid, last: &uuid::Uuid) -> Boundary {
     Boundary {
         column: column.to_owned(),
-        first: guid(first),
-        last: guid(last),
+        first: guid(*first),
+        last: guid(*last),
     }
 }
 
@@ -184,6 +179,6 @@ mod tests {
         let ids = [uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2)];
         let f = in_filter("accountid", &ids);
         assert_eq!(f.sql, "\"accountid\" IN (?, ?)");
-        assert_eq!(f.params, vec![guid(&ids[0]), guid(&ids[1])]);
+        assert_eq!(f.params, vec![guid(ids[0]), guid(ids[1])]);
     }
 }

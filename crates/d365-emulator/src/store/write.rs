@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use d365_odata::model::EntityType;
 
+use super::guid;
 use super::schema::{self, ident};
 
 fn next_version(conn: &Connection, entity: &EntityType) -> rusqlite::Result<i64> {
@@ -89,13 +90,11 @@ fn stamp_columns(
 
 /// The impersonating caller, or null.
 fn on_behalf_of(stamp: &Stamp) -> Value {
-    stamp
-        .on_behalf_of
-        .map_or(Value::Null, |u| Value::Blob(u.as_bytes().to_vec()))
+    stamp.on_behalf_of.map_or(Value::Null, guid)
 }
 
 /// The `versionnumber` of a row, or `None` if it does not exist.
-pub fn version_of(
+pub(crate) fn version_of(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
@@ -106,7 +105,7 @@ pub fn version_of(
             ident(&entity.name),
             ident(&entity.key)
         ),
-        params![id.as_bytes().to_vec()],
+        params![guid(*id)],
         |r| r.get::<_, Option<i64>>(0),
     )
     .optional()
@@ -114,14 +113,13 @@ pub fn version_of(
 }
 
 /// Inserts a row with the given columns (the key among them) and the system columns.
-pub fn insert(
+pub(crate) fn insert(
     conn: &Connection,
     entity: &EntityType,
     mut values: Vec<(String, Value)>,
     stamp: &Stamp,
 ) -> rusqlite::Result<i64> {
     let version = next_version(conn, entity)?;
-    let guid = |u: uuid::Uuid| Value::Blob(u.as_bytes().to_vec());
     // The body may name an owner and a currency; otherwise the caller owns the record and
     // money is in the base currency.
     for (column, default) in [
@@ -175,7 +173,7 @@ pub fn insert(
 }
 
 /// Updates the given columns of a row; returns the new version.
-pub fn update(
+pub(crate) fn update(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
@@ -189,10 +187,7 @@ pub fn update(
         vec![
             ("modifiedon", Value::Integer(stamp.now)),
             ("versionnumber", Value::Integer(version)),
-            (
-                "_modifiedby_value",
-                Value::Blob(stamp.user.as_bytes().to_vec()),
-            ),
+            ("_modifiedby_value", guid(stamp.user)),
             ("_modifiedonbehalfby_value", on_behalf_of(stamp)),
         ],
     );
@@ -208,14 +203,14 @@ pub fn update(
         ident(&entity.key)
     );
     let mut params: Vec<Value> = values.into_iter().map(|(_, v)| v).collect();
-    params.push(Value::Blob(id.as_bytes().to_vec()));
+    params.push(guid(*id));
     conn.execute(&sql, params_from_iter(params.iter()))?;
     Ok(version)
 }
 
 /// Deletes a row; `false` if it did not exist. The delete and its tombstone in the change
 /// log (see [`super::changes`]), dated by `clock`, are one savepoint: both happen or neither.
-pub fn delete(
+pub(crate) fn delete(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
@@ -229,7 +224,7 @@ pub fn delete(
                 ident(&entity.name),
                 ident(&entity.key)
             ),
-            params![id.as_bytes().to_vec()],
+            params![guid(*id)],
         )?;
         if n > 0 {
             let version = next_version(conn, entity)?;
@@ -245,12 +240,16 @@ pub fn delete(
 }
 
 /// Whether a row with this key exists.
-pub fn exists(conn: &Connection, entity: &EntityType, id: &uuid::Uuid) -> rusqlite::Result<bool> {
+pub(crate) fn exists(
+    conn: &Connection,
+    entity: &EntityType,
+    id: &uuid::Uuid,
+) -> rusqlite::Result<bool> {
     Ok(version_of(conn, entity, id)?.is_some())
 }
 
 /// The key of the row whose columns equal `values` (an alternate key), if any.
-pub fn find_by_columns(
+pub(crate) fn find_by_columns(
     conn: &Connection,
     entity: &EntityType,
     values: &[(String, Value)],
@@ -273,23 +272,27 @@ pub fn find_by_columns(
     Ok(key.and_then(|k| uuid::Uuid::from_slice(&k).ok()))
 }
 
-/// One column of one row: `None` when the row does not exist, `Some(Value::Null)` when the
-/// column is empty.
-pub fn column_of(
+/// Some columns of one row, in the order asked: `None` when the row does not exist, a
+/// `Value::Null` for each empty column.
+pub(crate) fn columns_of(
     conn: &Connection,
     entity: &EntityType,
     id: &uuid::Uuid,
-    column: &str,
-) -> rusqlite::Result<Option<Value>> {
+    columns: &[&str],
+) -> rusqlite::Result<Option<Vec<Value>>> {
+    let names = columns
+        .iter()
+        .map(|c| ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
     conn.query_row(
         &format!(
-            "SELECT {} FROM {} WHERE {} = ?1",
-            ident(column),
+            "SELECT {names} FROM {} WHERE {} = ?1",
             ident(&entity.name),
             ident(&entity.key)
         ),
-        params![id.as_bytes().to_vec()],
-        |r| r.get::<_, Value>(0),
+        params![guid(*id)],
+        |r| (0..columns.len()).map(|i| r.get::<_, Value>(i)).collect(),
     )
     .optional()
 }

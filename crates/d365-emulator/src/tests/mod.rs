@@ -1,3 +1,5 @@
 //! In-crate tests that need the private router.
 
+mod harness;
 mod routes;
+mod routes_webapi;

@@ -30,38 +30,9 @@ pub(crate) async fn session(config: d365_testkit::EmulatorConfig) -> Session {
     }
 }
 
-/// An app token from the emulator's v1 token endpoint (client credentials with the seeded
-/// secret), asked for over HTTP as any client would.
-pub(crate) async fn app_token(http: &reqwest::Client, info: &EmulatorInfo) -> String {
-    v1_token(
-        http,
-        info,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", &info.client_id),
-            ("client_secret", &info.client_secret),
-            ("resource", &info.environment_url),
-        ],
-    )
-    .await
-}
-
-/// The demo user's token (password grant through the public client).
-#[allow(dead_code)] // not every test binary signs a user in
-pub(crate) async fn user_token(http: &reqwest::Client, info: &EmulatorInfo) -> String {
-    v1_token(
-        http,
-        info,
-        &[
-            ("grant_type", "password"),
-            ("client_id", &info.public_client_id),
-            ("username", &info.username),
-            ("password", &info.password),
-            ("resource", &info.environment_url),
-        ],
-    )
-    .await
-}
+/// The demo app's and the demo user's tokens, asked for over HTTP as any client would.
+#[allow(unused_imports)] // not every test binary signs a user in
+pub(crate) use d365_testkit::{app_token, user_token};
 
 /// A bearer GET of a Web API path (`accounts?$top=1`).
 #[allow(dead_code)] // not every test binary uses it
@@ -94,25 +65,6 @@ pub(crate) async fn api_call(
         r = r.json(&b);
     }
     r.send().await.unwrap()
-}
-
-async fn v1_token(http: &reqwest::Client, info: &EmulatorInfo, form: &[(&str, &str)]) -> String {
-    let body: Value = http
-        .post(format!(
-            "{}/{}/oauth2/token",
-            info.authority_host, info.tenant_id
-        ))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["access_token"]
-        .as_str()
-        .expect("the token response has an access_token")
-        .to_owned()
 }
 
 /// The claims of a JWT the emulator issued (read, not verified).

@@ -20,6 +20,7 @@ use std::io::BufRead;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 
+mod escape;
 mod operations;
 mod write;
 

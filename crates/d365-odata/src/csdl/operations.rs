@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::NAMESPACE;
-use super::write::esc;
+use super::escape::esc;
 
 /// A structured type without a key (`WhoAmIResponse`, `QueryExpression`).
 #[derive(Debug, Clone, PartialEq, Eq)]

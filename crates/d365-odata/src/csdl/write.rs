@@ -2,28 +2,10 @@
 
 use std::fmt::Write as _;
 
+use super::escape::esc;
 use super::operations::{Services, write_declarations, write_imports};
 use super::{ALTERNATE_KEYS, COMPUTED, LOOKUP_TARGETS, NAMESPACE, OPTIONS, PRIMARY_NAME};
 use crate::model::{Model, NavigationProperty, Property};
-
-/// Escapes text for an XML attribute value (quotes, markup and whitespace that
-/// attribute-value normalisation would otherwise turn into spaces).
-pub(super) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Writes `model` as a CSDL document in Dataverse's shape (one `Microsoft.Dynamics.CRM`
 /// schema, alias `mscrm`, container `System`), which [`read_csdl`] reads back to an

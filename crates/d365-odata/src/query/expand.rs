@@ -1,11 +1,9 @@
 //! `$expand`: items, nested options in parentheses, and their printing.
 
-use super::{ExpandItem, Opt, QueryOptions, ValueError, split_top_level};
+use super::{ExpandItem, Opt, QueryOptions, ValueError};
 use crate::error::{ParseError, describe};
-
-/// Most levels of `$expand` inside `$expand`; checked while parsing, before going deeper
-/// (Dataverse allows 15 expands in all, so no valid query comes near).
-pub(crate) const MAX_EXPAND_DEPTH: usize = 32;
+use crate::limits::MAX_EXPAND_DEPTH;
+use crate::split::split_top_level;
 
 /// Parses an `$expand` value (decoded), e.g.
 /// `Account_Tasks($select=subject;$filter=contains(subject,'Task');$top=5),primarycontactid`.
@@ -17,6 +15,21 @@ pub fn parse_expand(text: &str) -> Result<Vec<ExpandItem>, ParseError> {
         encoded_semicolons: &[],
     }
     .items(text, 0, 0)
+}
+
+/// The selectOptions in the parentheses after a select path (`$select=a($top=1)`), which
+/// parse as nested `$expand` options do.
+pub(super) fn select_options(inner: &str, base: usize, depth: usize) -> Result<(), ParseError> {
+    Expand {
+        encoded_semicolons: &[],
+    }
+    .nested(
+        &mut QueryOptions::default(),
+        inner,
+        base,
+        depth,
+        Nested::Select,
+    )
 }
 
 /// An `$expand` value being parsed.
@@ -206,7 +219,7 @@ impl Expand<'_> {
             }
             if opt == Opt::Select {
                 options.select = Some(
-                    super::select::select_items(value, depth + 1)
+                    super::select::select_items(value, depth + 1, &select_options)
                         .map_err(|e| e.rebase(value_start, text))?,
                 );
                 continue;

@@ -2,21 +2,25 @@
 //! options `A($select=B;$top=5)`, operation signatures `Model.Fn(P1,P2)`), parsed per
 //! the ABNF and then refused as unsupported.
 
-use super::expand::{Expand, MAX_EXPAND_DEPTH, Nested};
-use super::{QueryOptions, SelectItem};
+use super::SelectItem;
 use crate::error::ParseError;
 use crate::expr::Span;
 use crate::expr::parser::Parser;
 use crate::lexer::TokenKind;
+use crate::limits::MAX_EXPAND_DEPTH;
 
-/// Parses a `$select` value: `*` or comma-separated property paths.
-pub fn parse_select(text: &str) -> Result<Vec<SelectItem>, ParseError> {
-    select_items(text, 0)
-}
+/// Parses the selectOptions in the parentheses after a select path (`inner`, at `base` in the
+/// whole value, `depth` levels deep): the `$expand` parser's, passed in because a nested
+/// `$select` may hold a `$select` again.
+pub(super) type SelectOptions<'a> = &'a dyn Fn(&str, usize, usize) -> Result<(), ParseError>;
 
 /// The items of a `$select` value nested `depth` levels deep in `$select`/`$expand`
 /// options.
-pub(super) fn select_items(text: &str, depth: usize) -> Result<Vec<SelectItem>, ParseError> {
+pub(super) fn select_items(
+    text: &str,
+    depth: usize,
+    options: SelectOptions<'_>,
+) -> Result<Vec<SelectItem>, ParseError> {
     if depth >= MAX_EXPAND_DEPTH {
         return Err(ParseError::new(
             0,
@@ -56,7 +60,7 @@ pub(super) fn select_items(text: &str, depth: usize) -> Result<Vec<SelectItem>, 
             }
             if *parser.peek() == TokenKind::LParen {
                 let open = parser.span().start;
-                let (end, feature) = parens(text, open, depth)?;
+                let (end, feature) = parens(text, open, depth, options)?;
                 while parser.span().start < end && *parser.peek() != TokenKind::Eof {
                     parser.advance();
                 }
@@ -78,25 +82,19 @@ pub(super) fn select_items(text: &str, depth: usize) -> Result<Vec<SelectItem>, 
 
 /// The parentheses after a select path at `open`: parameter names (an operation
 /// signature) or selectOptions; returns the offset after `)` and the feature refused.
-fn parens(text: &str, open: usize, depth: usize) -> Result<(usize, &'static str), ParseError> {
+fn parens(
+    text: &str,
+    open: usize,
+    depth: usize,
+    options: SelectOptions<'_>,
+) -> Result<(usize, &'static str), ParseError> {
     let close = matching_paren(text, open)
         .ok_or_else(|| ParseError::new(text.len(), "')'", "end of input", text))?;
     let inner = &text[open + 1..close];
     if inner.is_empty() || inner.split(',').all(|p| super::is_identifier(p.trim())) {
         return Ok((close + 1, "operation signatures in $select (OData 4.01)"));
     }
-    let expand = Expand {
-        encoded_semicolons: &[],
-    };
-    expand
-        .nested(
-            &mut QueryOptions::default(),
-            inner,
-            open + 1,
-            depth + 1,
-            Nested::Select,
-        )
-        .map_err(|e| e.rebase(open + 1, text))?;
+    options(inner, open + 1, depth + 1).map_err(|e| e.rebase(open + 1, text))?;
     Ok((close + 1, "nested options in $select (OData 4.01)"))
 }
 

@@ -5,7 +5,7 @@
 
 use crate::error::{ParseError, describe};
 use crate::expr::parse_filter;
-use crate::query::split_top_level;
+use crate::split::split_top_level;
 
 /// Checks a value against an option's ABNF rule.
 type Check = fn(&str) -> Result<(), ParseError>;

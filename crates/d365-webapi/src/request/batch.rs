@@ -144,11 +144,7 @@ impl ChangeSet {
         let url = if path.starts_with('$') {
             path.to_owned()
         } else {
-            format!(
-                "{}/{}",
-                self.client.api_root(),
-                path.trim_start_matches('/')
-            )
+            self.client.api_url(path)
         };
         self.push(method, url, Vec::new(), body)
     }
@@ -200,11 +196,7 @@ impl BatchRequest {
         let url = if path.starts_with("http://") || path.starts_with("https://") {
             path.to_owned()
         } else {
-            format!(
-                "{}/{}",
-                self.client.api_root(),
-                path.trim_start_matches('/')
-            )
+            self.client.api_url(path)
         };
         let mut headers = vec![("Accept".to_owned(), "application/json".to_owned())];
         if let Some(p) = self.client.read_prefer(None) {

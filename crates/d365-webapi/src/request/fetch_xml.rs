@@ -4,8 +4,9 @@
 //! twice, XML-escape it into the `<fetch paging-cookie>` attribute, bump `page`, repeat while
 //! `morerecords` is true.
 
+use d365_odata::paging_cookie;
 use futures_util::Stream;
-use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use crate::client::Client;
@@ -113,21 +114,6 @@ fn with_paging(
     Ok(format!("{}{tag}{}", &xml[..start], &xml[end..]))
 }
 
-/// `<cookie pagenumber="2" pagingcookie="…" />` → (2, the decoded inner cookie).
-fn parse_cookie(annotation: &str) -> Option<(u32, String)> {
-    let attr = |name: &str| {
-        let start = annotation.find(&format!("{name}=\""))? + name.len() + 2;
-        annotation[start..].split('"').next().map(str::to_owned)
-    };
-    let page = attr("pagenumber")?.parse().ok()?;
-    let once = percent_decode_str(&attr("pagingcookie")?)
-        .decode_utf8()
-        .ok()?
-        .into_owned();
-    let twice = percent_decode_str(&once).decode_utf8().ok()?.into_owned();
-    Some((page, twice))
-}
-
 impl FetchXmlRequest {
     pub(crate) fn new(client: Client, entity_set: &str, xml: &str) -> Self {
         Self {
@@ -167,7 +153,7 @@ impl FetchXmlRequest {
         let next = more.then(|| {
             match body["@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"]
                 .as_str()
-                .and_then(parse_cookie)
+                .and_then(paging_cookie::unwrap)
             {
                 Some((n, c)) => (n, Some(c)),
                 // No cookie: simple paging by number (Dataverse allows it up to 50,000 rows).
@@ -223,7 +209,5 @@ mod tests {
             "<fetch version=\"1.0\" count=\"7\" page=\"2\" paging-cookie=\"&lt;cookie page=&quot;1&quot;&gt;&lt;accountid last=&quot;{A}&quot; /&gt;&lt;/cookie&gt;\"><entity name='account'/></fetch>"
         );
         assert!(with_paging("<query/>", 1, None, None).is_err());
-        let (page, inner) = parse_cookie("<cookie pagenumber=\"2\" pagingcookie=\"%253ccookie%2520page%253d%25221%2522%253e%253c%252fcookie%253e\" istracking=\"False\" />").unwrap();
-        assert_eq!((page, inner.as_str()), (2, "<cookie page=\"1\"></cookie>"));
     }
 }

@@ -29,3 +29,9 @@ pub use relate::{PropertyRequest, RelationRequest};
 pub use retrieve::{ConditionalRetrieveRequest, RetrieveRequest, Retrieved};
 pub use who_am_i::{WhoAmI, WhoAmIRequest};
 pub use write::{CountRequest, CreateRequest, DeleteRequest, PatchRequest, RecordKey, UpsertMode};
+
+/// An `$expand` value given as OData text, parsed now (a query's and a retrieve's
+/// `expand_text`).
+fn parse_expand_text(text: &str) -> Result<Vec<d365_odata::ExpandItem>, crate::Error> {
+    d365_odata::parse_expand(text).map_err(|e| crate::Error::InvalidQuery(format!("$expand: {e}")))
+}

@@ -3,7 +3,7 @@
 //! (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/use-web-api-functions>).
 
 use d365_http::reqwest::Method;
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use d365_odata::encode_query_value;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -12,23 +12,6 @@ use super::write::record_url;
 use crate::client::Client;
 use crate::error::Error;
 use crate::request::RecordKey;
-
-/// What to escape in an alias value in the query string (JSON and OData literals both).
-const QUERY_VALUE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'+')
-    .add(b'<')
-    .add(b'>')
-    .add(b'[')
-    .add(b']')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'|');
 
 const NAMESPACE: &str = "Microsoft.Dynamics.CRM.";
 
@@ -237,10 +220,7 @@ impl FunctionRequest {
         for (i, (_, value)) in (1..).zip(&self.params) {
             let sep = if i == 1 { '?' } else { '&' };
             let literal = value.literal()?;
-            url.push_str(&format!(
-                "{sep}@p{i}={}",
-                utf8_percent_encode(&literal, QUERY_VALUE)
-            ));
+            url.push_str(&format!("{sep}@p{i}={}", encode_query_value(&literal)));
         }
         Ok(url)
     }

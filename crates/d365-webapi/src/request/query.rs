@@ -89,9 +89,7 @@ impl QueryRequest {
     /// checked by the parser now. An expanded collection's rows beyond what the page holds are
     /// read with [`Client::expanded`].
     pub fn expand_text(mut self, text: &str) -> Result<Self, Error> {
-        let items = d365_odata::parse_expand(text)
-            .map_err(|e| Error::InvalidQuery(format!("$expand: {e}")))?;
-        self.options.expand = items;
+        self.options.expand = super::parse_expand_text(text)?;
         Ok(self)
     }
 

@@ -46,9 +46,7 @@ impl RetrieveRequest {
     /// `$expand` from OData text (`primarycontactid($select=fullname)`), checked by the
     /// parser now.
     pub fn expand_text(mut self, text: &str) -> Result<Self, Error> {
-        let items = d365_odata::parse_expand(text)
-            .map_err(|e| Error::InvalidQuery(format!("$expand: {e}")))?;
-        self.options.expand = items;
+        self.options.expand = super::parse_expand_text(text)?;
         Ok(self)
     }
 

@@ -8,13 +8,13 @@ use std::path::Path;
 use anyhow::Context;
 use d365_webapi::Client;
 
-use super::checkpoint::Checkpoint;
-use crate::flags::ExportFormat;
+use d365_transfer::export::{Checkpoint, Format};
+
 use crate::output::CsvWriter;
 
 /// Refuses a format this build cannot write, before any work is done.
-pub(super) fn check_supported(format: ExportFormat) -> anyhow::Result<()> {
-    if format == ExportFormat::Parquet && !cfg!(feature = "parquet") {
+pub(super) fn check_supported(format: Format) -> anyhow::Result<()> {
+    if format == Format::Parquet && !cfg!(feature = "parquet") {
         anyhow::bail!(
             "this d365 was built without Parquet support: build it with `--features parquet`, or export to .ndjson or .csv"
         );
@@ -34,7 +34,7 @@ pub(super) async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> an
         .map(|i| Checkpoint::part_path(out, i))
         .collect();
     let rows = match cp.format {
-        ExportFormat::Ndjson => {
+        Format::Ndjson => {
             let mut w = BufWriter::new(tmp.as_file_mut());
             let mut rows = 0;
             for (part, range) in parts.iter().zip(&cp.ranges) {
@@ -46,7 +46,7 @@ pub(super) async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> an
             w.flush()?;
             rows
         }
-        ExportFormat::Csv => {
+        Format::Csv => {
             let mut w = BufWriter::new(tmp.as_file_mut());
             let mut csv = CsvWriter::new(&cp.columns);
             let mut rows = 0;
@@ -63,7 +63,7 @@ pub(super) async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> an
             w.flush()?;
             rows
         }
-        ExportFormat::Parquet => parquet_output(tmp.as_file_mut(), &parts, cp, client).await?,
+        Format::Parquet => parquet_output(tmp.as_file_mut(), &parts, cp, client).await?,
     };
     tmp.as_file().sync_all()?;
     tmp.persist(out)
@@ -78,7 +78,7 @@ async fn parquet_output(
     _cp: &Checkpoint,
     _client: &Client,
 ) -> anyhow::Result<u64> {
-    check_supported(ExportFormat::Parquet).map(|_| 0)
+    check_supported(Format::Parquet).map(|_| 0)
 }
 
 #[cfg(feature = "parquet")]

@@ -9,7 +9,7 @@ use anyhow::Context;
 use d365_parquet::{Column, ColumnKind, ParquetSink};
 use d365_webapi::Client;
 
-use super::checkpoint::Checkpoint;
+use d365_transfer::export::Checkpoint;
 
 pub(super) async fn write(
     file: &mut std::fs::File,
@@ -17,7 +17,7 @@ pub(super) async fn write(
     cp: &Checkpoint,
     client: &Client,
 ) -> anyhow::Result<u64> {
-    let table = super::super::table::describe(client, &cp.entity_set).await?;
+    let table = d365_transfer::table::describe(client, &cp.entity_set).await?;
     let kind_of = |name: &str| {
         table
             .columns

@@ -12,7 +12,7 @@ use crate::dataverse::headers::json_response;
 use crate::dataverse::metadata::{self, Shape};
 use crate::error::DataverseError;
 use crate::state::AppState;
-use crate::store::keys::{self as stored, StoredKey};
+use crate::store::keys::StoredKey;
 
 /// The properties of `EntityKeyMetadata`, the names `$select` takes.
 pub(crate) const PROPERTIES: &[&str] = &[
@@ -72,15 +72,7 @@ fn find(keys: &Keys, entity: &EntityType, id: &str) -> Result<StoredKey, Dataver
             k.metadata_id.to_string().eq_ignore_ascii_case(id)
                 || k.schema_name.eq_ignore_ascii_case(id)
         })
-        .ok_or_else(|| {
-            DataverseError::not_found(
-                "0x80040217",
-                format!(
-                    "Could not find an entity key with id or logical name '{id}' on entity {}.",
-                    entity.name
-                ),
-            )
-        })
+        .ok_or_else(|| DataverseError::entity_key_not_found(id, &entity.name))
 }
 
 /// `GET EntityDefinitions(…)/Keys`.
@@ -216,9 +208,8 @@ async fn new_key(
         status: status::PENDING.into(),
         job: Some(uuid::Uuid::new_v4()),
     };
-    let row = key.clone();
     st.store
-        .run(move |c| stored::insert(c, &row))
+        .insert_key(key.clone())
         .await
         .map_err(|e| DataverseError::store(e, "creating the entity key"))?;
     st.keys.replace(key.clone());
@@ -234,9 +225,8 @@ pub(crate) async fn delete(
 ) -> Result<Response, DataverseError> {
     let _writing = key_write(st).await?;
     let key = find(&st.keys, entity, id)?;
-    let row = key.clone();
     st.store
-        .run(move |c| stored::delete(c, &row))
+        .delete_key(key.clone())
         .await
         .map_err(|e| DataverseError::store(e, "deleting the entity key"))?;
     st.keys.remove(&key.metadata_id);
@@ -290,7 +280,7 @@ pub(crate) async fn action(
             if key.status == status::FAILED {
                 let id = key.metadata_id;
                 st.store
-                    .run(move |c| stored::set_status(c, &id, status::PENDING))
+                    .set_key_status(id, status::PENDING)
                     .await
                     .map_err(|e| DataverseError::store(e, "reactivating the entity key"))?;
                 st.keys.set_status(&id, status::PENDING);

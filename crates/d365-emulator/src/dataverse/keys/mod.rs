@@ -21,24 +21,14 @@ use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use crate::state::AppState;
-use crate::store::keys::{self as stored, StoredKey};
+use crate::store::keys::{KeyTable, StoredKey};
 
 /// How long a new key waits, `Pending`, before its index job runs: long enough that a
 /// client sees the status Dataverse shows first (its job takes seconds to minutes), short
 /// enough for a test to wait on.
 pub const INDEX_JOB_DELAY: Duration = Duration::from_secs(1);
 
-/// `EntityKeyIndexStatus` values.
-pub mod status {
-    /// Waiting for the index job.
-    pub const PENDING: &str = "Pending";
-    /// The index job is running.
-    pub const IN_PROGRESS: &str = "InProgress";
-    /// Usable and enforced.
-    pub const ACTIVE: &str = "Active";
-    /// The index could not be built (duplicate values).
-    pub const FAILED: &str = "Failed";
-}
+pub use crate::store::keys::status;
 
 /// A key the org's definition declares (metadata or configuration): table and columns
 /// (property names, or a lookup's attribute name), with an optional schema and display name.
@@ -187,7 +177,27 @@ pub(crate) fn declared(
     model: &mut crate::dataverse::model::DataverseModel,
     config: &crate::config::EmulatorConfig,
 ) -> Vec<DeclaredKey> {
-    let mut keys = model.take_declared_keys();
+    // Keys live here, with their index status, not in the static model: they are taken out
+    // of the `--metadata` file's tables (`OData.Community.Keys.V1.AlternateKeys`).
+    let mut keys = Vec::new();
+    let tables: Vec<d365_odata::model::EntityType> = model
+        .model
+        .entity_types()
+        .iter()
+        .cloned()
+        .map(|mut t| {
+            for columns in std::mem::take(&mut t.alternate_keys) {
+                keys.push(DeclaredKey {
+                    entity: t.name.clone(),
+                    columns,
+                    schema_name: None,
+                    display_name: None,
+                });
+            }
+            t
+        })
+        .collect();
+    model.model = d365_odata::model::Model::new(tables);
     keys.extend(config.alternate_keys.iter().map(|k| DeclaredKey {
         entity: k.table.clone(),
         columns: k.columns.clone(),
@@ -201,12 +211,13 @@ pub(crate) fn declared(
 /// hold yet, and builds every key's index that is not Failed (a declared key is tried again
 /// even then: the definition says it exists). A key a restart interrupted `Pending` is built
 /// now. Returns the keys, each `Active` or `Failed`; a Failed declared key is logged.
-pub(crate) fn load(
-    conn: &mut rusqlite::Connection,
+pub(crate) fn load<'c>(
+    table: impl Into<KeyTable<'c>>,
     model: &d365_odata::model::Model,
     declared: &[DeclaredKey],
 ) -> Result<Keys, crate::error::StartError> {
-    let mut existing = stored::load(conn)?;
+    let mut table = table.into();
+    let mut existing = table.load()?;
     let mut declared_ids = Vec::new();
     for key in declared {
         let entity = model.entity_type(&key.entity).ok_or_else(|| {
@@ -263,16 +274,16 @@ pub(crate) fn load(
             status: status::PENDING.into(),
             job: None,
         };
-        stored::insert(conn, &new)?;
+        table.insert(&new)?;
         declared_ids.push(metadata_id);
         existing.push(new);
     }
-    stored::drop_stray_indexes(conn, &existing)?;
+    table.drop_stray_indexes(&existing)?;
     for key in &mut existing {
         if key.status == status::FAILED && !declared_ids.contains(&key.metadata_id) {
             continue;
         }
-        if let Some(status) = stored::build_index(conn, key)? {
+        if let Some(status) = table.build_index(key)? {
             if status == status::FAILED {
                 tracing::warn!(
                     table = %key.entity, key = %key.schema_name,
@@ -303,13 +314,7 @@ fn spawn_index_job(st: &AppState, key: StoredKey) {
         }
         st.keys.set_status(&key.metadata_id, status::IN_PROGRESS);
         let id = key.metadata_id;
-        let built = st
-            .store
-            .run(move |c| {
-                stored::set_status(c, &key.metadata_id, status::IN_PROGRESS)?;
-                stored::build_index(c, &key)
-            })
-            .await;
+        let built = st.store.build_key_index(key).await;
         match built {
             Ok(Some(status)) => st.keys.set_status(&id, &status),
             Ok(None) => st.keys.remove(&id),
@@ -317,11 +322,7 @@ fn spawn_index_job(st: &AppState, key: StoredKey) {
                 tracing::error!(error = %e, "alternate key index job failed");
                 st.keys.set_status(&id, status::FAILED);
                 // Stored too, or the next start would take the key for one still building.
-                if let Err(e) = st
-                    .store
-                    .run(move |c| stored::set_status(c, &id, status::FAILED))
-                    .await
-                {
+                if let Err(e) = st.store.set_key_status(id, status::FAILED).await {
                     tracing::error!(error = %e, "recording the failed key index job");
                 }
             }

@@ -236,32 +236,6 @@ impl DataverseModel {
         Ok(self)
     }
 
-    /// Takes the alternate keys the tables declare (a `--metadata` file's
-    /// `OData.Community.Keys.V1.AlternateKeys`) out of the model: keys live in
-    /// [`crate::dataverse::keys`], with their index status, not in the static model.
-    pub fn take_declared_keys(&mut self) -> Vec<crate::dataverse::keys::DeclaredKey> {
-        let mut declared = Vec::new();
-        let tables: Vec<EntityType> = self
-            .model
-            .entity_types()
-            .iter()
-            .cloned()
-            .map(|mut t| {
-                for columns in std::mem::take(&mut t.alternate_keys) {
-                    declared.push(crate::dataverse::keys::DeclaredKey {
-                        entity: t.name.clone(),
-                        columns,
-                        schema_name: None,
-                        display_name: None,
-                    });
-                }
-                t
-            })
-            .collect();
-        self.model = Model::new(tables);
-        declared
-    }
-
     /// The built-in tables together with the tables of a real org's `$metadata`: a table in
     /// the file replaces the built-in of the same name (the org is the truth) but keeps the
     /// built-in's choice labels, which CSDL does not carry. Navigation properties to tables

@@ -16,25 +16,14 @@ use rusqlite::types::Value;
 
 mod query_functions;
 
-use super::fetch::FetchContext;
+use super::conditions::QueryContext;
+use super::error::FilterError::{self, Unsupported};
+use super::error::PlanError;
 use super::plan::SqlFilter;
 use super::values::literal_to_sql;
 use crate::store::schema::ident;
 
-/// Why a filter cannot run here.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    /// Valid OData the emulator does not run yet.
-    #[error("{0} is not supported by the emulator yet.")]
-    Unsupported(String),
-    /// A filter past a limit Dataverse has too (the message says which).
-    #[error("{0}")]
-    Refused(String),
-}
-
-pub use PlanError::Unsupported;
-
-type R<T> = Result<T, PlanError>;
+type R<T> = Result<T, FilterError>;
 
 struct Scope<'m> {
     variable: Option<String>,
@@ -44,7 +33,7 @@ struct Scope<'m> {
 
 struct Planner<'m> {
     model: &'m Model,
-    ctx: FetchContext,
+    ctx: QueryContext,
     scopes: Vec<Scope<'m>>,
     params: Vec<Value>,
     aliases: usize,
@@ -55,7 +44,7 @@ pub fn typed_filter_sql(
     model: &Model,
     root: &EntityType,
     filter: &TypedExpr,
-    ctx: FetchContext,
+    ctx: QueryContext,
 ) -> Result<SqlFilter, PlanError> {
     let mut p = Planner {
         model,
@@ -369,7 +358,7 @@ impl<'m> Planner<'m> {
                             "LIKE character classes ([a-c]) in contains/startswith/endswith".into(),
                         ));
                     }
-                    crate::query::plan::check_like_pattern(s).map_err(PlanError::Refused)?;
+                    crate::query::plan::check_like_pattern(s)?;
                     let pattern = p.param(Value::Text(format!("{prefix}{s}{suffix}")));
                     Ok(format!("({target} LIKE {pattern})"))
                 }
@@ -456,17 +445,15 @@ impl TypeExt for Type {
 
 #[cfg(test)]
 mod tests {
-    use super::query_functions::months_from;
     use super::*;
     use d365_odata::bind::typed::bind_typed_filter;
     use d365_odata::parse_filter;
-    use time::OffsetDateTime;
 
     fn sql(text: &str) -> SqlFilter {
         let model = crate::dataverse::model::DataverseModel::default().model;
         let account = model.entity_type("account").unwrap();
         let typed = bind_typed_filter(&model, account, &parse_filter(text).unwrap(), &[]).unwrap();
-        let ctx = FetchContext {
+        let ctx = QueryContext {
             user: uuid::Uuid::nil(),
             business_unit: uuid::Uuid::nil(),
             now: 0,
@@ -512,21 +499,5 @@ mod tests {
             sql("contact_customer_accounts/any(c:c/lastname eq 'B')").sql,
             r#"EXISTS (SELECT 1 FROM "contact" AS "t1" WHERE "t1"."_parentcustomerid_value" = "account"."accountid" AND ("t1"."lastname" = ?))"#
         );
-    }
-
-    #[test]
-    fn calendar_months() {
-        // 2026-03-15 → the month before starts 2026-02-01, the year 2026-01-01.
-        let now = time::macros::datetime!(2026-03-15 12:00 UTC).unix_timestamp();
-        let at = |t: i64| {
-            OffsetDateTime::from_unix_timestamp(t)
-                .unwrap()
-                .date()
-                .to_string()
-        };
-        assert_eq!(at(months_from(now, -1, false)), "2026-02-01");
-        assert_eq!(at(months_from(now, -3, false)), "2025-12-01");
-        assert_eq!(at(months_from(now, 0, true)), "2026-01-01");
-        assert_eq!(at(months_from(now, 12, true)), "2027-01-01");
     }
 }

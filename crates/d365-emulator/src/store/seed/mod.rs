@@ -6,9 +6,13 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use d365_odata::model::Model;
 
+use super::guid;
 use super::schema::ident;
 
+mod load;
 mod names;
+
+pub use load::{reseed_store, seed_store};
 
 use names::{
     CITIES, FIRST, LAST, LEAD_SUBJECTS, NOUNS, OPPORTUNITY_TOPICS, PREFIXES, SUFFIXES,
@@ -122,10 +126,6 @@ pub fn base_currency(organization: uuid::Uuid) -> uuid::Uuid {
     uuid::Uuid::from_bytes(b)
 }
 
-fn blob(id: uuid::Uuid) -> Value {
-    Value::Blob(id.as_bytes().to_vec())
-}
-
 fn text(s: &str) -> Value {
     Value::Text(s.to_owned())
 }
@@ -211,95 +211,94 @@ impl<'c> Inserter<'c> {
 /// Writes (or refreshes) the directory rows, in the caller's transaction. Idempotent.
 pub fn seed_directory(conn: &Connection, model: &Model, dir: &Directory) -> rusqlite::Result<()> {
     let tx = conn;
-    {
-        let created = Value::Integer(EPOCH_2020 - 86_400);
-        let mut version = 1_000;
-        let system = |version: i64| {
-            vec![
-                ("createdon", created.clone()),
-                ("modifiedon", created.clone()),
-                ("versionnumber", Value::Integer(version)),
-            ]
-        };
-        let mut org = Inserter::new(tx, model, "organization", true)?;
-        let mut values = system(version);
-        values.extend([
-            ("organizationid", blob(dir.organization.0)),
+    let created = Value::Integer(EPOCH_2020 - 86_400);
+    // Every directory row is stamped created in 2020, at the next version from 1,000.
+    let mut version = 999;
+    let mut insert = |table: &mut Inserter<'_>, columns: Vec<(&'static str, Value)>| {
+        version += 1;
+        let mut values = vec![
+            ("createdon", created.clone()),
+            ("modifiedon", created.clone()),
+            ("versionnumber", Value::Integer(version)),
+        ];
+        values.extend(columns);
+        table.insert(values)
+    };
+    insert(
+        &mut Inserter::new(tx, model, "organization", true)?,
+        vec![
+            ("organizationid", guid(dir.organization.0)),
             ("name", text(&dir.organization.1)),
             ("languagecode", Value::Integer(1033)),
             ("localeid", Value::Integer(1033)),
             ("currencysymbol", text("$")),
             ("pricingdecimalprecision", Value::Integer(2)),
-        ]);
-        org.insert(values)?;
-        version += 1;
-        let mut bu = Inserter::new(tx, model, "businessunit", true)?;
-        let mut values = system(version);
-        values.extend([
-            ("businessunitid", blob(dir.business_unit)),
+        ],
+    )?;
+    insert(
+        &mut Inserter::new(tx, model, "businessunit", true)?,
+        vec![
+            ("businessunitid", guid(dir.business_unit)),
             ("name", text(&dir.organization.1)),
             ("isdisabled", Value::Integer(0)),
-        ]);
-        bu.insert(values)?;
-        version += 1;
-        let mut currency = Inserter::new(tx, model, "transactioncurrency", true)?;
-        let mut values = system(version);
-        values.extend([
+        ],
+    )?;
+    insert(
+        &mut Inserter::new(tx, model, "transactioncurrency", true)?,
+        vec![
             (
                 "transactioncurrencyid",
-                blob(base_currency(dir.organization.0)),
+                guid(base_currency(dir.organization.0)),
             ),
             ("currencyname", text("US Dollar")),
             ("isocurrencycode", text("USD")),
             ("currencysymbol", text("$")),
             ("currencyprecision", Value::Integer(2)),
             ("exchangerate", Value::Integer(10_000_000_000)),
-        ]);
-        currency.insert(values)?;
-        version += 1;
-        let mut team = Inserter::new(tx, model, "team", true)?;
-        let mut values = system(version);
-        values.extend([
-            ("teamid", blob(default_team(dir.business_unit))),
+        ],
+    )?;
+    insert(
+        &mut Inserter::new(tx, model, "team", true)?,
+        vec![
+            ("teamid", guid(default_team(dir.business_unit))),
             ("name", text(&dir.organization.1)),
             ("isdefault", Value::Integer(1)),
             ("teamtype", Value::Integer(0)),
-            ("_businessunitid_value", blob(dir.business_unit)),
-        ]);
-        team.insert(values)?;
-        let mut user = Inserter::new(tx, model, "systemuser", true)?;
-        for (id, oid, upn, first, last) in &dir.users {
-            version += 1;
-            let mut values = system(version);
-            values.extend([
-                ("systemuserid", blob(*id)),
+            ("_businessunitid_value", guid(dir.business_unit)),
+        ],
+    )?;
+    let mut user = Inserter::new(tx, model, "systemuser", true)?;
+    for (id, oid, upn, first, last) in &dir.users {
+        insert(
+            &mut user,
+            vec![
+                ("systemuserid", guid(*id)),
                 ("fullname", Value::Text(format!("{first} {last}"))),
                 ("firstname", text(first)),
                 ("lastname", text(last)),
                 ("domainname", text(upn)),
                 ("internalemailaddress", text(upn)),
-                ("azureactivedirectoryobjectid", blob(*oid)),
+                ("azureactivedirectoryobjectid", guid(*oid)),
                 ("isdisabled", Value::Integer(0)),
                 ("accessmode", Value::Integer(0)),
-                ("_businessunitid_value", blob(dir.business_unit)),
-            ]);
-            user.insert(values)?;
-        }
-        for (id, app, name) in &dir.app_users {
-            version += 1;
-            let mut values = system(version);
-            values.extend([
-                ("systemuserid", blob(*id)),
+                ("_businessunitid_value", guid(dir.business_unit)),
+            ],
+        )?;
+    }
+    for (id, app, name) in &dir.app_users {
+        insert(
+            &mut user,
+            vec![
+                ("systemuserid", guid(*id)),
                 ("fullname", Value::Text(format!("# {name}"))),
                 ("lastname", text(name)),
                 ("domainname", Value::Text(format!("{app}@emulator.local"))),
-                ("applicationid", blob(*app)),
+                ("applicationid", guid(*app)),
                 ("isdisabled", Value::Integer(0)),
                 ("accessmode", Value::Integer(4)),
-                ("_businessunitid_value", blob(dir.business_unit)),
-            ]);
-            user.insert(values)?;
-        }
+                ("_businessunitid_value", guid(dir.business_unit)),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -385,10 +384,10 @@ pub fn seed_rows(
                 ("createdon", Value::Integer(created)),
                 ("modifiedon", Value::Integer(modified)),
                 ("versionnumber", Value::Integer(*version)),
-                ("_createdby_value", blob(owner)),
-                ("_modifiedby_value", blob(owner)),
-                ("_ownerid_value", blob(owner)),
-                ("_owningbusinessunit_value", blob(business_unit)),
+                ("_createdby_value", guid(owner)),
+                ("_modifiedby_value", guid(owner)),
+                ("_ownerid_value", guid(owner)),
+                ("_owningbusinessunit_value", guid(business_unit)),
                 ("_transactioncurrencyid_value", currency.clone()),
             ]
         };
@@ -422,7 +421,7 @@ pub fn seed_rows(
                 let at = created + 60 * (c + 1);
                 let mut values = stamp(at, at + rng.range(0, 86_400 * 30), &mut version);
                 values.extend([
-                    ("contactid", blob(contact_id)),
+                    ("contactid", guid(contact_id)),
                     ("firstname", text(first)),
                     ("lastname", text(last)),
                     ("fullname", Value::Text(format!("{first} {last}"))),
@@ -438,7 +437,7 @@ pub fn seed_rows(
                     ("birthdate", Value::Text(birth)),
                     ("statecode", Value::Integer(0)),
                     ("statuscode", Value::Integer(1)),
-                    ("_parentcustomerid_value", blob(account_id)),
+                    ("_parentcustomerid_value", guid(account_id)),
                 ]);
                 insert_contact.insert(values)?;
             }
@@ -446,7 +445,7 @@ pub fn seed_rows(
             let revenue_cents = rng.range(1_000_000, 50_000_000_000);
             let mut values = stamp(created, created + rng.range(0, 86_400 * 90), &mut version);
             values.extend([
-                ("accountid", blob(account_id)),
+                ("accountid", guid(account_id)),
                 ("name", Value::Text(name.clone())),
                 ("accountnumber", Value::Text(format!("ACC-{:06}", i + 1))),
                 ("revenue", Value::Integer(revenue_cents * 100)),
@@ -466,7 +465,7 @@ pub fn seed_rows(
                 ),
                 ("statecode", Value::Integer(inactive as i64)),
                 ("statuscode", Value::Integer(if inactive { 2 } else { 1 })),
-                ("_primarycontactid_value", blob(contact_ids[0])),
+                ("_primarycontactid_value", guid(contact_ids[0])),
             ]);
             insert_account.insert(values)?;
 
@@ -487,7 +486,7 @@ pub fn seed_rows(
             .unwrap_or_default();
             let mut values = stamp(at, at + rng.range(0, 86_400 * 60), &mut version);
             values.extend([
-                ("opportunityid", blob(opportunity_id)),
+                ("opportunityid", guid(opportunity_id)),
                 (
                     "name",
                     Value::Text(format!("{} – {}", rng.pick(OPPORTUNITY_TOPICS), name)),
@@ -498,8 +497,8 @@ pub fn seed_rows(
                 ("opportunityratingcode", Value::Integer(rng.range(1, 4))),
                 ("statecode", Value::Integer(state)),
                 ("statuscode", Value::Integer(status)),
-                ("_parentaccountid_value", blob(account_id)),
-                ("_parentcontactid_value", blob(contact_ids[0])),
+                ("_parentaccountid_value", guid(account_id)),
+                ("_parentcontactid_value", guid(contact_ids[0])),
             ]);
             insert_opportunity.insert(values)?;
 
@@ -508,7 +507,7 @@ pub fn seed_rows(
             let done = rng.range(0, 3) == 0;
             let mut values = stamp(at, at + rng.range(0, 86_400 * 10), &mut version);
             values.extend([
-                ("activityid", blob(next_id(&mut rng))),
+                ("activityid", guid(next_id(&mut rng))),
                 ("subject", text(rng.pick(TASK_SUBJECTS))),
                 (
                     "scheduledend",
@@ -521,7 +520,7 @@ pub fn seed_rows(
                 ("prioritycode", Value::Integer(rng.range(0, 3))),
                 ("statecode", Value::Integer(done as i64)),
                 ("statuscode", Value::Integer(if done { 5 } else { 2 })),
-                ("_regardingobjectid_value", blob(account_id)),
+                ("_regardingobjectid_value", guid(account_id)),
             ]);
             insert_task.insert(values)?;
 
@@ -531,7 +530,7 @@ pub fn seed_rows(
                 let at = created + 10_800;
                 let mut values = stamp(at, at, &mut version);
                 values.extend([
-                    ("leadid", blob(next_id(&mut rng))),
+                    ("leadid", guid(next_id(&mut rng))),
                     ("subject", text(rng.pick(LEAD_SUBJECTS))),
                     ("firstname", text(first)),
                     ("lastname", text(last)),
@@ -548,12 +547,12 @@ pub fn seed_rows(
                     ("leadsourcecode", Value::Integer(rng.range(1, 11))),
                     ("statecode", Value::Integer(0)),
                     ("statuscode", Value::Integer(1)),
-                    ("_parentaccountid_value", blob(account_id)),
+                    ("_parentaccountid_value", guid(account_id)),
                 ]);
                 insert_lead.insert(values)?;
                 let mut values = stamp(at, at, &mut version);
                 values.extend([
-                    ("annotationid", blob(next_id(&mut rng))),
+                    ("annotationid", guid(next_id(&mut rng))),
                     ("subject", text("Call notes")),
                     (
                         "notetext",
@@ -561,7 +560,7 @@ pub fn seed_rows(
                     ),
                     ("isdocument", Value::Integer(0)),
                     ("objecttypecode", text("account")),
-                    ("_objectid_value", blob(account_id)),
+                    ("_objectid_value", guid(account_id)),
                 ]);
                 insert_note.insert(values)?;
             }

@@ -1,5 +1,5 @@
-//! The typed binder for the whole `$filter` language, alongside [`bind_filter`](super::bind_filter)
-//! (which keeps the subset the emulator's SQL planner executes).
+//! The typed binder for the whole `$filter` language: the one the emulator plans SQL from
+//! and the CLI lints with.
 //!
 //! Every node of a [`TypedExpr`] has a [`Type`]: arithmetic, `has`, `in`, the canonical
 //! functions with their signatures, member paths through single-valued navigation

@@ -5,6 +5,8 @@ use std::fmt;
 use super::{CRM_NAMESPACE, Canonical, QUERY_FUNCTIONS};
 use crate::bind::BindError;
 use crate::expr::{Arg, Expr, ExprKind, UnaryOp};
+use crate::limits::MAX_COUNT;
+pub use crate::limits::{MAX_EXPANDS, MAX_PAGE_SIZE};
 use crate::prefer::Prefer;
 use crate::query::{ExpandItem, QueryOptions};
 
@@ -54,11 +56,6 @@ impl Validation {
     }
 }
 
-/// Most `$expand` options per query (B5.6).
-pub const MAX_EXPANDS: usize = 15;
-/// Largest `odata.maxpagesize` and `@odata.count` (B5.5, B5.7).
-pub const MAX_PAGE_SIZE: u32 = 5000;
-
 /// Checks parsed query options and the `Prefer` header against Dataverse's rules
 /// (PROTOCOL.md B5): `$skip` and `$search` are unsupported, `$top` is ignored with
 /// `odata.maxpagesize`, at most 15 `$expand`s, `odata.maxpagesize` ≤ 5000, `$count` stops
@@ -95,7 +92,7 @@ pub fn validate_dataverse(options: &QueryOptions, prefer: &Prefer) -> Validation
         );
     }
     if let Some(size) = prefer.max_page_size {
-        if size > MAX_PAGE_SIZE {
+        if size as usize > MAX_PAGE_SIZE {
             v.push(
                 Severity::Error,
                 "maxpagesize-too-large",
@@ -113,7 +110,7 @@ pub fn validate_dataverse(options: &QueryOptions, prefer: &Prefer) -> Validation
         v.push(
             Severity::Warning,
             "count-capped",
-            format!("@odata.count stops at {MAX_PAGE_SIZE}; use the RetrieveTotalRecordCount function for larger tables"),
+            format!("@odata.count stops at {MAX_COUNT}; use the RetrieveTotalRecordCount function for larger tables"),
         );
     }
     let expands = count_expands(&options.expand);

@@ -1,10 +1,11 @@
 //! Tests of the typed binder and the Dataverse rules.
 
 use super::*;
+use crate::bind::{bind_orderby, bind_select};
 use crate::model::NavigationProperty;
-use crate::parse_filter;
 use crate::prefer::Prefer;
 use crate::query::QueryOptions;
+use crate::{parse_filter, parse_orderby};
 
 fn model() -> Model {
     let account = EntityType {
@@ -255,4 +256,57 @@ fn aliases_nested_past_the_depth_budget_are_refused() {
         .collect();
     let e = bind_with("@a1", &pairs).unwrap_err();
     assert!(e.to_string().contains("more than 100 levels"), "{e}");
+}
+
+/// Cases the removed subset binder (`bind_filter`) checked, kept against the live binder.
+#[test]
+fn cases_from_the_subset_binder() {
+    for ok in [
+        "name eq 'x' and revenue gt 1000",
+        "revenue ge 10.5 or numberofemployees lt 3",
+        "createdon gt 2024-01-01T00:00:00Z",
+        "createdon gt 2024-01-01",
+        "not contains(name,'x')",
+        "name eq null",
+        // An unassigned alias is null, as OData defines it.
+        "name eq @p9",
+        "revenue gt -(-0.5)",
+        "Microsoft.Dynamics.CRM.NotIn(PropertyName='name',PropertyValues=[\"A\",\"B\"])",
+        "Microsoft.Dynamics.CRM.Between(PropertyName='createdon',PropertyValues=[\"2024-01-01\",\"2024-12-31T00:00:00Z\"])",
+    ] {
+        bind(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    assert_eq!(
+        bind("name eq 1").unwrap_err().to_string(),
+        "A binary operator with incompatible types was detected. Found operand types 'Edm.String' and 'Edm.Int32' for operator kind 'Equal'."
+    );
+    assert_eq!(
+        bind("Name eq 'x'").unwrap_err().to_string(),
+        "Could not find a property named 'Name' on type 'Microsoft.Dynamics.CRM.account'."
+    );
+    for bad in [
+        "contains(revenue,'1')",
+        "revenue gt null",
+        "Microsoft.Dynamics.CRM.In(PropertyName='nosuch',PropertyValues=[\"1\"])",
+        "Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=[])",
+        "Microsoft.Dynamics.CRM.In(PropertyValues=[\"1\"])",
+    ] {
+        assert!(bind(bad).is_err(), "{bad}");
+    }
+}
+
+/// `bind_orderby` and `bind_select` (in `bind.rs`), over the same model.
+#[test]
+fn orderby_and_select() {
+    let m = model();
+    let account = m.entity_type("account").unwrap().clone();
+    let o = bind_orderby(&account, &parse_orderby("revenue desc,name").unwrap()).unwrap();
+    assert_eq!(o.len(), 2);
+    assert!(o[0].descending && !o[1].descending);
+    assert!(bind_orderby(&account, &parse_orderby("nope").unwrap()).is_err());
+    assert_eq!(
+        bind_select(&account, &["name", "revenue"]).unwrap().len(),
+        2
+    );
+    assert!(bind_select(&account, &["Name"]).is_err());
 }

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientConfig, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
@@ -26,6 +25,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::config::{Host, SslMode as WireSslMode};
+
+use crate::error::{Error, Result};
 
 /// `sslmode`, as libpq spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,18 +39,20 @@ pub(super) enum SslMode {
 }
 
 impl FromStr for SslMode {
-    type Err = anyhow::Error;
+    type Err = Error;
 
-    fn from_str(s: &str) -> anyhow::Result<Self> {
+    fn from_str(s: &str) -> Result<Self> {
         Ok(match s {
             "disable" => Self::Disable,
             "prefer" => Self::Prefer,
             "require" => Self::Require,
             "verify-ca" => Self::VerifyCa,
             "verify-full" => Self::VerifyFull,
-            other => bail!(
-                "sslmode '{other}' is not one of disable, prefer, require, verify-ca, verify-full"
-            ),
+            other => {
+                return Err(Error::refused(format!(
+                    "sslmode '{other}' is not one of disable, prefer, require, verify-ca, verify-full"
+                )));
+            }
         })
     }
 }
@@ -67,7 +70,7 @@ impl SslMode {
 }
 
 /// A `postgres://` URL with the user's password (and any `password=` option) hidden.
-pub(crate) fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -146,7 +149,7 @@ fn is_loopback(host: &Host) -> bool {
 impl Target {
     /// Reads the URL; the password, when the URL has none, from `PGPASSWORD` or the password
     /// file.
-    pub(super) fn parse(url: &str) -> anyhow::Result<Self> {
+    pub(super) fn parse(url: &str) -> Result<Self> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let (mut mode, mut root_cert) = (None, None);
         let mut rest = url::form_urlencoded::Serializer::new(String::new());
@@ -166,9 +169,9 @@ impl Target {
             format!("{base}?{rest}")
         };
         let mut config = tokio_postgres::Config::from_str(&url_without_tls)
-            .map_err(|e| anyhow::anyhow!("{} is not a PostgreSQL URL: {e}", redact(url)))?;
+            .map_err(|e| Error::refused(format!("{} is not a PostgreSQL URL: {e}", redact(url))))?;
         let Some(host) = config.get_hosts().first().cloned() else {
-            bail!("{} names no host", redact(url));
+            return Err(Error::refused(format!("{} names no host", redact(url))));
         };
         let loopback = config.get_hosts().iter().all(is_loopback);
         let port = config.get_ports().first().copied().unwrap_or(5432);
@@ -214,7 +217,7 @@ impl Target {
     }
 
     /// Connects; the connection's task is spawned.
-    pub(super) async fn connect(&self) -> anyhow::Result<tokio_postgres::Client> {
+    pub(super) async fn connect(&self) -> Result<tokio_postgres::Client> {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(self.tls_config()?);
         let (client, connection) = match self.config.connect(tls).await {
             Ok(c) => c,
@@ -247,63 +250,77 @@ impl Target {
         }
     }
 
-    fn roots(&self) -> anyhow::Result<RootCertStore> {
+    fn roots(&self) -> Result<RootCertStore> {
         let mut store = RootCertStore::empty();
         match self.roots_path() {
             Some(path) => {
                 let certs = CertificateDer::pem_file_iter(&path)
                     .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-                    .with_context(|| format!("reading sslrootcert {}", path.display()))?;
-                anyhow::ensure!(
-                    !certs.is_empty(),
-                    "sslrootcert {} holds no certificate",
-                    path.display()
-                );
+                    .map_err(Error::tls(format!(
+                        "reading sslrootcert {}",
+                        path.display()
+                    )))?;
+                if certs.is_empty() {
+                    return Err(Error::refused(format!(
+                        "sslrootcert {} holds no certificate",
+                        path.display()
+                    )));
+                }
                 for c in certs {
                     store
                         .add(c)
-                        .with_context(|| format!("a certificate of {}", path.display()))?;
+                        .map_err(Error::tls(format!("a certificate of {}", path.display())))?;
                 }
             }
             None => {
                 let found = rustls_native_certs::load_native_certs();
                 store.add_parsable_certificates(found.certs);
-                anyhow::ensure!(
-                    !store.is_empty(),
-                    "no CA certificates in the system's store: give sslrootcert=FILE"
-                );
+                if store.is_empty() {
+                    return Err(Error::refused(
+                        "no CA certificates in the system's store: give sslrootcert=FILE",
+                    ));
+                }
             }
         }
         Ok(store)
     }
 
-    fn tls_config(&self) -> anyhow::Result<ClientConfig> {
+    fn tls_config(&self) -> Result<ClientConfig> {
         let provider = CryptoProvider::get_default()
             .cloned()
-            .context("no TLS crypto provider is installed")?;
-        let chain = || -> anyhow::Result<Arc<WebPkiServerVerifier>> {
-            Ok(WebPkiServerVerifier::builder_with_provider(
-                Arc::new(self.roots()?),
-                provider.clone(),
-            )
-            .build()?)
+            .ok_or_else(|| Error::refused("no TLS crypto provider is installed"))?;
+        let tls = |e: Box<dyn std::error::Error + Send + Sync>| Error::Tls {
+            doing: "setting up TLS for PostgreSQL".into(),
+            source: e,
         };
-        let verifier: Arc<dyn ServerCertVerifier> = match self.mode {
-            SslMode::VerifyFull => chain()?,
-            SslMode::VerifyCa => Arc::new(ChainOnly(chain()?)),
-            SslMode::Require if self.root_cert.is_some() => Arc::new(ChainOnly(chain()?)),
-            // Encryption without authentication, as libpq's `prefer` and `require` give.
-            _ => Arc::new(Unverified(provider.clone())),
+        let chain = || -> Result<Arc<WebPkiServerVerifier>> {
+            WebPkiServerVerifier::builder_with_provider(Arc::new(self.roots()?), provider.clone())
+                .build()
+                .map_err(|e| tls(Box::new(e)))
+        };
+        // verify-ca, and require with a root certificate (as libpq): the chain, not the name.
+        let chain_only = self.mode == SslMode::VerifyCa
+            || (self.mode == SslMode::Require && self.root_cert.is_some());
+        let verifier: Arc<dyn ServerCertVerifier> = if self.mode == SslMode::VerifyFull {
+            chain()?
+        } else {
+            Arc::new(Lenient {
+                chain: if chain_only { Some(chain()?) } else { None },
+                // Without a chain: encryption without authentication, as libpq's `prefer`
+                // and `require` give.
+                provider: provider.clone(),
+            })
         };
         Ok(ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls(Box::new(e)))?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth())
     }
 
     /// The connection error, said in terms of `sslmode` and `sslrootcert`.
-    fn explain(&self, e: tokio_postgres::Error) -> anyhow::Error {
+    fn explain(&self, e: tokio_postgres::Error) -> Error {
         let at = format!(
             "connecting to PostgreSQL at {} (sslmode={})",
             self.shown,
@@ -327,11 +344,11 @@ impl Target {
             .any(|c| c.to_string() == "server does not support TLS")
         {
             return if self.mode == SslMode::Prefer && !self.loopback {
-                anyhow::anyhow!(
+                Error::refused(format!(
                     "{at}: the server does not offer TLS, and plain TCP to a host that is not loopback needs an explicit sslmode=disable in the URL"
-                )
+                ))
             } else {
-                anyhow::anyhow!("{at}: the server does not offer TLS")
+                Error::refused(format!("{at}: the server does not offer TLS"))
             };
         }
         for cause in causes {
@@ -352,18 +369,27 @@ impl Target {
                     ),
                     other => format!("the server's certificate was refused: {other:?}"),
                 };
-                return anyhow::anyhow!("{at}: {said}");
+                return Error::refused(format!("{at}: {said}"));
             }
         }
-        anyhow::Error::new(e).context(at)
+        Error::PostgresWhile {
+            doing: at,
+            source: e,
+        }
     }
 }
 
-/// `verify-ca`: the chain must lead to a trusted CA; the name is not checked.
+/// The verifier of `verify-ca` (`chain` given: it must lead to a trusted CA; the name is not
+/// checked) and of `prefer` and `require` without a root certificate (`chain` `None`: any
+/// certificate). Either way the handshake's signatures are checked against the certificate,
+/// with the provider's algorithms, as `WebPkiServerVerifier` checks them.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -372,11 +398,11 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
         // The chain is checked before the name: a name error means the chain was good.
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -390,7 +416,8 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -399,61 +426,14 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a root certificate: any certificate, but the handshake's
-/// signatures are still checked against it.
-#[derive(Debug)]
-struct Unverified(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -2,15 +2,17 @@
 //! `boolean`), the key as primary key, upserts with `ON CONFLICT`, and `_d365_sync` holding each
 //! table's delta link, written in the same transaction as the page's rows.
 
-use anyhow::Context;
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio_postgres::Client;
 
 use super::pg_connect::Target;
+use super::sink::{Batch, Sink, column_defs, ident};
 use super::{Kind, TableSpec};
+use crate::error::{Error, Result};
 
 /// A mirror in a PostgreSQL database.
-pub(crate) struct PostgresSink {
+pub struct PostgresSink {
     client: Client,
 }
 
@@ -18,10 +20,6 @@ impl std::fmt::Debug for PostgresSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PostgresSink")
     }
-}
-
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn column_type(kind: Kind) -> &'static str {
@@ -47,8 +45,9 @@ fn text(v: Option<&Value>) -> Option<String> {
 
 impl PostgresSink {
     /// Connects (`postgres://user[:password]@host[:port]/db[?sslmode=…&sslrootcert=…]`, see
-    /// [`super::pg_connect`]) and creates the sync state table.
-    pub(crate) async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// `pg_connect`: libpq's `sslmode` and `sslrootcert`, verified TLS unless told otherwise)
+    /// and creates the sync state table.
+    pub async fn connect(url: &str) -> Result<Self> {
         let client = Target::parse(url)?.connect().await?;
         client
             .batch_execute(
@@ -56,23 +55,18 @@ impl PostgresSink {
                      entity_set text PRIMARY KEY, delta_link text, synced_at timestamptz NOT NULL)",
             )
             .await
-            .context("preparing _d365_sync")?;
+            .map_err(|source| Error::PostgresWhile {
+                doing: "preparing _d365_sync".into(),
+                source,
+            })?;
         Ok(Self { client })
     }
 
-    pub(crate) async fn prepare(&mut self, t: &TableSpec) -> anyhow::Result<Option<String>> {
-        let columns: Vec<String> = t
-            .columns
-            .iter()
-            .map(|(name, kind)| {
-                let pk = if *name == t.key { " PRIMARY KEY" } else { "" };
-                format!("{} {}{pk}", ident(name), column_type(*kind))
-            })
-            .collect();
+    async fn prepare_table(&mut self, t: &TableSpec) -> Result<Option<String>> {
         let mut ddl = format!(
             "CREATE TABLE IF NOT EXISTS {} ({});",
             ident(&t.name),
-            columns.join(", ")
+            column_defs(t, column_type)
         );
         for (name, kind) in &t.columns {
             ddl.push_str(&format!(
@@ -85,7 +79,10 @@ impl PostgresSink {
         self.client
             .batch_execute(&ddl)
             .await
-            .with_context(|| format!("creating the table {}", t.name))?;
+            .map_err(|source| Error::PostgresWhile {
+                doing: format!("creating the table {}", t.name),
+                source,
+            })?;
         let row = self
             .client
             .query_opt(
@@ -96,13 +93,12 @@ impl PostgresSink {
         Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
     }
 
-    pub(crate) async fn apply(
-        &mut self,
-        t: &TableSpec,
-        rows: &[Value],
-        deleted: &[uuid::Uuid],
-        delta_link: Option<&str>,
-    ) -> anyhow::Result<()> {
+    async fn apply_batch(&mut self, t: &TableSpec, batch: Batch<'_>) -> Result<()> {
+        let Batch {
+            upserted: rows,
+            deleted,
+            delta_link,
+        } = batch;
         let names: Vec<String> = t.columns.iter().map(|(n, _)| ident(n)).collect();
         let values: Vec<String> = t
             .columns
@@ -159,7 +155,7 @@ impl PostgresSink {
         Ok(())
     }
 
-    pub(crate) async fn reset(&mut self, t: &TableSpec) -> anyhow::Result<()> {
+    async fn reset_table(&mut self, t: &TableSpec) -> Result<()> {
         let tx = self.client.transaction().await?;
         tx.batch_execute(&format!("DELETE FROM {}", ident(&t.name)))
             .await?;
@@ -170,5 +166,23 @@ impl PostgresSink {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl Sink for PostgresSink {
+    fn prepare<'a>(&'a mut self, table: &'a TableSpec) -> BoxFuture<'a, Result<Option<String>>> {
+        Box::pin(self.prepare_table(table))
+    }
+
+    fn apply<'a>(
+        &'a mut self,
+        table: &'a TableSpec,
+        batch: Batch<'a>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.apply_batch(table, batch))
+    }
+
+    fn reset<'a>(&'a mut self, table: &'a TableSpec) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.reset_table(table))
     }
 }

@@ -20,24 +20,22 @@ use std::time::Duration;
 
 use axum::response::Response;
 use d365_odata::model::EntityType;
-use rusqlite::types::Value as Sql;
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value as Json, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::headers::json_response;
-use super::messages::missing;
-use super::model::OPERATION_BULK_DELETE;
-use super::modify::{internal, stamp};
+use crate::dataverse::headers::json_response;
+use crate::dataverse::model::OPERATION_BULK_DELETE;
+use crate::dataverse::modify::stamp;
+use crate::dataverse::record::required;
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::fetchxml::{Fetch, from_query_expression};
 use crate::query::fetch::{FetchContext, plan};
 use crate::query::plan::SqlFilter;
 use crate::state::{AppState, Inner};
-use crate::store::schema::ident;
-use crate::store::write::{self, Stamp};
+use crate::store::write::Stamp;
+use crate::store::{StoreError, Value as Sql, guid};
 
 /// Records deleted per transaction: small enough that other writers are not held up long.
 const CHUNK: usize = 500;
@@ -75,17 +73,11 @@ struct Job {
     deleted_before: i64,
 }
 
-fn guid(id: uuid::Uuid) -> Sql {
-    Sql::Blob(id.as_bytes().to_vec())
-}
-
 fn table<'a>(st: &'a AppState, name: &str) -> Result<&'a EntityType, DataverseError> {
-    st.model.model.entity_type(name).ok_or_else(|| {
-        DataverseError::not_found(
-            "0x80040217",
-            format!("The entity with a name = '{name}' was not found in the MetadataCache."),
-        )
-    })
+    st.model
+        .model
+        .entity_type(name)
+        .ok_or_else(|| DataverseError::not_in_metadata_cache(name))
 }
 
 /// Plans every query of a `QuerySet`, so a bad one is refused before any job exists.
@@ -111,7 +103,9 @@ fn targets(
                 )));
             }
             let entity = table(st, &fetch.entity)?;
-            plan(&st.model.model, entity, &fetch, ctx).map_err(|mut e| {
+            plan(&st.model.model, entity, &fetch, ctx)
+                .map_err(DataverseError::from)
+                .map_err(|mut e| {
                 e.message = format!("QuerySet[{i}]: {}", e.message);
                 e
             })?;
@@ -135,37 +129,19 @@ pub(crate) async fn bulk_delete(
     principal: &Principal,
     params: &Map<String, Json>,
 ) -> Result<Response, DataverseError> {
-    let query_set = params
-        .get("QuerySet")
-        .and_then(Json::as_array)
-        .ok_or_else(|| missing("QuerySet"))?;
-    let job_name = params
-        .get("JobName")
-        .and_then(Json::as_str)
-        .ok_or_else(|| missing("JobName"))?;
-    params
-        .get("SendEmailNotification")
-        .and_then(Json::as_bool)
-        .ok_or_else(|| missing("SendEmailNotification"))?;
+    let query_set = required(params, "QuerySet", Json::as_array)?;
+    let job_name = required(params, "JobName", Json::as_str)?;
+    required(params, "SendEmailNotification", Json::as_bool)?;
     for list in ["ToRecipients", "CCRecipients"] {
-        params
-            .get(list)
-            .and_then(Json::as_array)
-            .ok_or_else(|| missing(list))?;
+        required(params, list, Json::as_array)?;
     }
-    let recurrence = params
-        .get("RecurrencePattern")
-        .and_then(Json::as_str)
-        .ok_or_else(|| missing("RecurrencePattern"))?;
+    let recurrence = required(params, "RecurrencePattern", Json::as_str)?;
     if !recurrence.trim().is_empty() {
         return Err(DataverseError::bad_query(format!(
             "Recurring bulk delete jobs (RecurrencePattern '{recurrence}') are not supported by the emulator; pass \"\" to run the job once."
         )));
     }
-    let start = params
-        .get("StartDateTime")
-        .and_then(Json::as_str)
-        .ok_or_else(|| missing("StartDateTime"))?;
+    let start = required(params, "StartDateTime", Json::as_str)?;
     let start = instant(start).ok_or_else(|| {
         DataverseError::bad_query(format!(
             "StartDateTime '{start}' is not a date and time such as 2026-11-29T08:00:00Z."
@@ -193,10 +169,8 @@ pub(crate) async fn bulk_delete(
         (STATE_READY, STATUS_WAITING_FOR_RESOURCES)
     };
     st.store
-        .run(move |c| {
-            let tx = c.savepoint()?;
-            write::insert(
-                &tx,
+        .transaction(move |tx| {
+            tx.insert(
                 &asyncop,
                 vec![
                     ("asyncoperationid".into(), guid(id)),
@@ -210,8 +184,7 @@ pub(crate) async fn bulk_delete(
                 ],
                 &stamp,
             )?;
-            write::insert(
-                &tx,
+            tx.insert(
                 &bulkop,
                 vec![
                     ("bulkdeleteoperationid".into(), guid(bulk_id)),
@@ -226,10 +199,10 @@ pub(crate) async fn bulk_delete(
                 ],
                 &stamp,
             )?;
-            tx.commit()
+            Ok(Ok::<_, DataverseError>(()))
         })
         .await
-        .map_err(internal)?;
+        .map_err(|e| DataverseError::store(e, "submitting the bulk delete job"))??;
     tokio::spawn(run(Arc::downgrade(&st.0), job));
     Ok(json_response(
         json!({
@@ -252,27 +225,7 @@ pub(crate) async fn resume_jobs(st: &AppState) {
     };
     let pending = st
         .store
-        .read(move |c| {
-            let mut q = c.prepare(&format!(
-                "SELECT a.asyncoperationid, a.postponeuntil, a.data, a._ownerid_value, \
-                 b.bulkdeleteoperationid, b.successcount \
-                 FROM {} a JOIN {} b ON b._asyncoperationid_value = a.asyncoperationid \
-                 WHERE a.operationtype = ?1 AND a.statecode <> ?2",
-                ident(&asyncop.name),
-                ident(&bulkop.name)
-            ))?;
-            q.query_map(params![OPERATION_BULK_DELETE, STATE_COMPLETED], |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<Vec<u8>>>(3)?,
-                    r.get::<_, Vec<u8>>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
+        .unfinished_jobs(&asyncop, &bulkop, OPERATION_BULK_DELETE, STATE_COMPLETED)
         .await;
     let pending = match pending {
         Ok(p) => p,
@@ -281,9 +234,8 @@ pub(crate) async fn resume_jobs(st: &AppState) {
             return;
         }
     };
-    let uuid = |b: &[u8]| uuid::Uuid::from_slice(b).unwrap_or_default();
-    for (id, start, data, owner, bulk_id, deleted) in pending {
-        let owner = owner.map(|o| uuid(&o)).unwrap_or_default();
+    for pending in pending {
+        let owner = pending.owner.unwrap_or_default();
         let principal = Principal {
             systemuser_id: owner.to_string(),
             object_id: String::new(),
@@ -293,16 +245,17 @@ pub(crate) async fn resume_jobs(st: &AppState) {
         };
         let stamp = stamp(st, &principal);
         let ctx = context(&stamp);
-        let query_set: Vec<Json> = data
+        let query_set: Vec<Json> = pending
+            .data
             .and_then(|d| serde_json::from_str(&d).ok())
             .unwrap_or_default();
         let job = Job {
-            id: uuid(&id),
-            bulk_id: uuid(&bulk_id),
-            start: start.unwrap_or(0),
+            id: pending.id,
+            bulk_id: pending.bulk_id,
+            start: pending.start.unwrap_or(0),
             targets: Vec::new(),
             stamp,
-            deleted_before: deleted.unwrap_or(0),
+            deleted_before: pending.deleted.unwrap_or(0),
         };
         match targets(st, &query_set, &ctx) {
             Ok(targets) => {
@@ -330,21 +283,6 @@ fn canceled(status: Option<i64>) -> bool {
     matches!(status, None | Some(STATUS_CANCELING | STATUS_CANCELED))
 }
 
-fn status_in(c: &rusqlite::Connection, id: uuid::Uuid) -> rusqlite::Result<Option<i64>> {
-    c.query_row(
-        "SELECT statuscode FROM asyncoperation WHERE asyncoperationid = ?1",
-        params![id.as_bytes().to_vec()],
-        |r| r.get::<_, Option<i64>>(0),
-    )
-    .optional()
-    .map(Option::flatten)
-}
-
-/// The job's `statuscode` now (`None`: the row is gone).
-async fn status(st: &AppState, id: uuid::Uuid) -> rusqlite::Result<Option<i64>> {
-    st.store.read(move |c| status_in(c, id)).await
-}
-
 /// Writes the job's state to both of its rows, in one transaction. With `guard`, nothing is
 /// written if the job was canceled meanwhile, and the answer is `false`.
 async fn set_state(
@@ -353,7 +291,7 @@ async fn set_state(
     columns: Vec<(&'static str, Sql)>,
     counts: Option<(i64, i64, i64)>,
     guard: bool,
-) -> rusqlite::Result<bool> {
+) -> Result<bool, StoreError> {
     let (asyncop, bulkop) = (
         st.model.model.entity_type("asyncoperation").cloned(),
         st.model.model.entity_type("bulkdeleteoperation").cloned(),
@@ -366,11 +304,11 @@ async fn set_state(
         now: st.clock.now(),
         ..job.stamp
     };
-    st.store
-        .run(move |c| {
-            let tx = c.savepoint()?;
-            if guard && canceled(status_in(&tx, id)?) {
-                return Ok(false);
+    let written = st
+        .store
+        .transaction(move |tx| {
+            if guard && canceled(tx.job_status(id)?) {
+                return Ok(Err(()));
             }
             let mut bulk: Vec<(String, Sql)> = columns
                 .iter()
@@ -384,19 +322,20 @@ async fn set_state(
                     ("processingqeindex".into(), Sql::Integer(index)),
                 ]);
             }
-            if !bulk.is_empty() && write::exists(&tx, &bulkop, &bulk_id)? {
-                write::update(&tx, &bulkop, &bulk_id, bulk, &stamp)?;
+            if !bulk.is_empty() && tx.exists(&bulkop, &bulk_id)? {
+                tx.update(&bulkop, &bulk_id, bulk, &stamp)?;
             }
-            if !columns.is_empty() && write::exists(&tx, &asyncop, &id)? {
+            if !columns.is_empty() && tx.exists(&asyncop, &id)? {
                 let all = columns
                     .into_iter()
                     .map(|(c, v)| (c.to_owned(), v))
                     .collect();
-                write::update(&tx, &asyncop, &id, all, &stamp)?;
+                tx.update(&asyncop, &id, all, &stamp)?;
             }
-            tx.commit().map(|_| true)
+            Ok(Ok(()))
         })
-        .await
+        .await?;
+    Ok(written.is_ok())
 }
 
 /// Ends the job with `status` (`guard` as for [`set_state`]); `counts` are (deleted, failed).
@@ -407,7 +346,7 @@ async fn finish(
     message: Option<String>,
     (success, failure): (i64, i64),
     guard: bool,
-) -> rusqlite::Result<bool> {
+) -> Result<bool, StoreError> {
     let mut columns = vec![
         ("statecode", Sql::Integer(STATE_COMPLETED)),
         ("statuscode", Sql::Integer(status)),
@@ -422,7 +361,7 @@ async fn finish(
 }
 
 /// Ends a job that was asked to stop: Canceled, with what it had done.
-async fn finish_canceled(st: &AppState, job: &Job, counts: (i64, i64)) -> rusqlite::Result<()> {
+async fn finish_canceled(st: &AppState, job: &Job, counts: (i64, i64)) -> Result<(), StoreError> {
     let message = format!("The job was canceled after deleting {} records.", counts.0);
     finish(st, job, STATUS_CANCELED, Some(message), counts, false)
         .await
@@ -439,7 +378,7 @@ async fn run(state: Weak<Inner>, job: Job) {
         if st.stopping.load(Ordering::SeqCst) {
             return;
         }
-        match status(&st, job.id).await {
+        match st.store.job_status(job.id).await {
             Ok(None) => return, // the job's row was deleted
             Ok(s) if canceled(s) => {
                 let _ = finish_canceled(&st, &job, (job.deleted_before, 0)).await;
@@ -469,7 +408,7 @@ async fn run(state: Weak<Inner>, job: Job) {
 
 /// Deletes what the job's queries match, chunk by chunk; `counts` (deleted, failed) grow as
 /// it goes, so a failure reports what was done.
-async fn work(st: &AppState, job: &Job, counts: &mut (i64, i64)) -> rusqlite::Result<()> {
+async fn work(st: &AppState, job: &Job, counts: &mut (i64, i64)) -> Result<(), StoreError> {
     let started = set_state(
         st,
         job,
@@ -493,13 +432,13 @@ async fn work(st: &AppState, job: &Job, counts: &mut (i64, i64)) -> rusqlite::Re
         let filter = match plan(&st.model.model, &target.entity, &target.fetch, &ctx) {
             Ok(p) => p.filter,
             Err(e) => {
-                let message = format!("QuerySet[{index}] no longer plans: {}", e.message);
+                let message = format!("QuerySet[{index}] no longer plans: {e}");
                 return finish(st, job, STATUS_FAILED, Some(message), *counts, true)
                     .await
                     .map(|_| ());
             }
         };
-        let ids = matching(st, &target.entity, filter.as_ref()).await?;
+        let ids = st.store.matching(&target.entity, filter.as_ref()).await?;
         for chunk in ids.chunks(CHUNK) {
             if st.stopping.load(Ordering::SeqCst) {
                 return Ok(()); // left unfinished: a persisted emulator resumes it
@@ -541,71 +480,23 @@ async fn delete_chunk(
     entity: &EntityType,
     filter: Option<SqlFilter>,
     chunk: Vec<uuid::Uuid>,
-) -> rusqlite::Result<Option<i64>> {
+) -> Result<Option<i64>, StoreError> {
     let entity = entity.clone();
-    let clock = super::changes::change_clock(st);
-    st.store
-        .run(move |c| {
-            let tx = c.savepoint()?;
-            if canceled(status_in(&tx, job)?) {
-                return Ok(None);
+    let clock = crate::dataverse::changes::change_clock(st);
+    let deleted = st
+        .store
+        .transaction(move |tx| {
+            if canceled(tx.job_status(job)?) {
+                return Ok(Err(()));
             }
-            let marks = vec!["?"; chunk.len()].join(",");
-            let sql = format!(
-                "SELECT {t}.{k} FROM {t} WHERE {t}.{k} IN ({marks}){w}",
-                t = ident(&entity.name),
-                k = ident(&entity.key),
-                w = filter
-                    .as_ref()
-                    .map(|f| format!(" AND ({})", f.sql))
-                    .unwrap_or_default()
-            );
-            let params = chunk
-                .iter()
-                .map(|id| guid(*id))
-                .chain(filter.iter().flat_map(|f| f.params.clone()));
-            let still: Vec<uuid::Uuid> = {
-                let mut q = tx.prepare(&sql)?;
-                q.query_map(rusqlite::params_from_iter(params), |r| {
-                    let bytes: Vec<u8> = r.get(0)?;
-                    Ok(uuid::Uuid::from_slice(&bytes).unwrap_or_default())
-                })?
-                .collect::<rusqlite::Result<_>>()?
-            };
             let mut n = 0i64;
-            for id in &still {
-                if write::delete(&tx, &entity, id, clock)? {
+            for id in tx.matching_among(&entity, &chunk, filter.as_ref())? {
+                if tx.delete(&entity, &id, clock)? {
                     n += 1;
                 }
             }
-            tx.commit().map(|_| Some(n))
+            Ok(Ok(n))
         })
-        .await
-}
-
-/// The keys of the records a query matches now.
-async fn matching(
-    st: &AppState,
-    entity: &EntityType,
-    filter: Option<&SqlFilter>,
-) -> rusqlite::Result<Vec<uuid::Uuid>> {
-    let sql = format!(
-        "SELECT {t}.{k} FROM {t}{w}",
-        t = ident(&entity.name),
-        k = ident(&entity.key),
-        w = filter
-            .map(|f| format!(" WHERE {}", f.sql))
-            .unwrap_or_default()
-    );
-    let params = filter.map(|f| f.params.clone()).unwrap_or_default();
-    st.store
-        .read(move |c| {
-            let mut q = c.prepare(&sql)?;
-            q.query_map(rusqlite::params_from_iter(params), |r| {
-                let bytes: Vec<u8> = r.get(0)?;
-                Ok(uuid::Uuid::from_slice(&bytes).unwrap_or_default())
-            })?
-            .collect()
-        })
-        .await
+        .await?;
+    Ok(deleted.ok())
 }

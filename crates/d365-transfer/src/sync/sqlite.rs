@@ -3,20 +3,18 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, params, types::Value as Sql};
 use serde_json::Value;
 
+use super::sink::{Batch, Sink, column_defs, ident};
 use super::{Kind, TableSpec};
+use crate::error::{Error, Result};
 
 /// A mirror in a SQLite file.
 #[derive(Debug)]
-pub(crate) struct SqliteSink {
+pub struct SqliteSink {
     conn: Connection,
-}
-
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn column_type(kind: Kind) -> &'static str {
@@ -42,32 +40,26 @@ fn sql_value(v: Option<&Value>, kind: Kind) -> Sql {
 
 impl SqliteSink {
     /// Opens (or creates) the database file.
-    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
-        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+    pub fn open(path: &Path) -> Result<Self> {
+        let at = |doing: &str| {
+            let doing = format!("{doing} {}", path.display());
+            move |source| Error::SqliteWhile { doing, source }
+        };
+        let conn = Connection::open(path).map_err(at("opening"))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              CREATE TABLE IF NOT EXISTS _d365_sync (
                  entity_set TEXT PRIMARY KEY, delta_link TEXT, synced_at TEXT NOT NULL);",
         )
-        .with_context(|| format!("preparing {}", path.display()))?;
+        .map_err(at("preparing"))?;
         Ok(Self { conn })
     }
-}
 
-impl SqliteSink {
-    pub(super) fn prepare(&mut self, t: &TableSpec) -> anyhow::Result<Option<String>> {
-        let columns: Vec<String> = t
-            .columns
-            .iter()
-            .map(|(name, kind)| {
-                let pk = if *name == t.key { " PRIMARY KEY" } else { "" };
-                format!("{} {}{pk}", ident(name), column_type(*kind))
-            })
-            .collect();
+    fn prepare_now(&mut self, t: &TableSpec) -> Result<Option<String>> {
         self.conn.execute_batch(&format!(
             "CREATE TABLE IF NOT EXISTS {} ({})",
             ident(&t.name),
-            columns.join(", ")
+            column_defs(t, column_type)
         ))?;
         // Columns added to the table since the last run.
         let existing: Vec<String> = self
@@ -99,13 +91,12 @@ impl SqliteSink {
             .flatten())
     }
 
-    pub(super) fn apply(
-        &mut self,
-        t: &TableSpec,
-        rows: &[Value],
-        deleted: &[uuid::Uuid],
-        delta_link: Option<&str>,
-    ) -> anyhow::Result<()> {
+    fn apply_now(&mut self, t: &TableSpec, batch: Batch<'_>) -> Result<()> {
+        let Batch {
+            upserted: rows,
+            deleted,
+            delta_link,
+        } = batch;
         let tx = self.conn.transaction()?;
         {
             let names: Vec<String> = t.columns.iter().map(|(n, _)| ident(n)).collect();
@@ -143,7 +134,7 @@ impl SqliteSink {
         Ok(())
     }
 
-    pub(super) fn reset(&mut self, t: &TableSpec) -> anyhow::Result<()> {
+    fn reset_now(&mut self, t: &TableSpec) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute_batch(&format!("DELETE FROM {}", ident(&t.name)))?;
         tx.execute(
@@ -152,5 +143,77 @@ impl SqliteSink {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+// SQLite's calls do not wait on the network: each future is ready when first polled.
+impl Sink for SqliteSink {
+    fn prepare<'a>(&'a mut self, table: &'a TableSpec) -> BoxFuture<'a, Result<Option<String>>> {
+        Box::pin(async move { self.prepare_now(table) })
+    }
+
+    fn apply<'a>(
+        &'a mut self,
+        table: &'a TableSpec,
+        batch: Batch<'a>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.apply_now(table, batch) })
+    }
+
+    fn reset<'a>(&'a mut self, table: &'a TableSpec) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.reset_now(table) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(conn: &Connection) -> Vec<(String, Option<i64>)> {
+        conn.prepare("SELECT \"accountid\", \"n\" FROM \"account\" ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_deletes_and_the_delta_link_land_together_and_reset_forgets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SqliteSink::open(&dir.path().join("m.db")).unwrap();
+        let t = TableSpec {
+            entity_set: "accounts".into(),
+            name: "account".into(),
+            key: "accountid".into(),
+            columns: vec![
+                ("accountid".into(), Kind::Guid),
+                ("n".into(), Kind::Integer),
+            ],
+        };
+        let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        assert_eq!(sink.prepare(&t).await.unwrap(), None);
+        let page = [
+            serde_json::json!({"accountid": a.to_string(), "n": 1}),
+            serde_json::json!({"accountid": b.to_string(), "n": 2}),
+        ];
+        let batch = Batch {
+            upserted: &page,
+            deleted: &[],
+            delta_link: Some("link-1"),
+        };
+        sink.apply(&t, batch).await.unwrap();
+        let changed = [serde_json::json!({"accountid": a.to_string(), "n": 10})];
+        let batch = Batch {
+            upserted: &changed,
+            deleted: &[b],
+            delta_link: Some("link-2"),
+        };
+        sink.apply(&t, batch).await.unwrap();
+        assert_eq!(rows(&sink.conn), [(a.to_string(), Some(10))]);
+        assert_eq!(sink.prepare(&t).await.unwrap().as_deref(), Some("link-2"));
+        sink.reset(&t).await.unwrap();
+        assert!(rows(&sink.conn).is_empty());
+        assert_eq!(sink.prepare(&t).await.unwrap(), None);
     }
 }

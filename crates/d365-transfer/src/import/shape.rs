@@ -13,11 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use anyhow::{Context, bail};
 use d365_webapi::{BulkRequest, ColumnDefinition, RecordKey, TableDefinition};
 use serde_json::{Map, Value};
 
-use crate::flags::ImportMode;
+use super::Mode;
+use super::input::Rows;
+use crate::error::{Error, Result};
+use crate::table::{is_lookup, primary_key, property_of};
 
 /// A lookup column: the navigation property to bind through, and the entity set it points at.
 #[derive(Debug, Clone)]
@@ -28,12 +30,17 @@ struct Lookup {
 
 /// What shapes rows for one table and mode.
 #[derive(Debug)]
-pub(super) struct Shape {
-    pub(super) entity_set: String,
-    pub(super) logical_name: String,
-    pub(super) key: String,
-    mode: ImportMode,
-    alternate_key: Vec<String>,
+pub struct Shape {
+    /// The table's entity set.
+    pub entity_set: String,
+    /// The table's logical name.
+    pub logical_name: String,
+    /// The primary key column.
+    pub key: String,
+    /// An elastic table (bulk messages partly succeed; smaller chunks).
+    pub elastic: bool,
+    mode: Mode,
+    pub(super) alternate_key: Vec<String>,
     map: HashMap<String, String>,
     /// Input columns left out on purpose (`--drop`, `--map col=`).
     drop: BTreeSet<String>,
@@ -43,33 +50,36 @@ pub(super) struct Shape {
     lookups: HashMap<String, Lookup>,
     server_set: BTreeSet<String>,
     /// The run's id (from the journal), seeding created records' ids.
-    pub(super) run: uuid::Uuid,
+    pub run: uuid::Uuid,
     /// Columns dropped because the server sets them (reported once).
-    pub(super) dropped: BTreeSet<String>,
+    pub dropped: BTreeSet<String>,
 }
 
 impl Shape {
+    /// Shaping for `table` (one of `tables`, whose entity sets lookups bind to) in `mode`:
+    /// `alternate_key` for upserts by key, `map` as `SOURCE=COLUMN` (or `SOURCE=` to drop),
+    /// `drop` as input columns left out.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
+    pub fn new(
         table: &TableDefinition,
         columns: &[ColumnDefinition],
         tables: &[TableDefinition],
-        mode: ImportMode,
+        mode: Mode,
         alternate_key: Vec<String>,
         map: &[String],
         drop: &[String],
-    ) -> anyhow::Result<Self> {
-        let key = table.primary_id_attribute.clone().with_context(|| {
-            format!("{} has no primary key in its metadata", table.logical_name)
-        })?;
+    ) -> Result<Self> {
+        let key = primary_key(table)?;
         let mut drop: BTreeSet<String> = drop.iter().map(|d| d.trim().to_owned()).collect();
         let mut renames = HashMap::new();
         for m in map {
             let (a, b) = m
                 .split_once('=')
                 .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
-                .with_context(|| {
-                    format!("--map '{m}' is not SOURCE=COLUMN (or SOURCE= to drop it)")
+                .ok_or_else(|| {
+                    Error::refused(format!(
+                        "--map '{m}' is not SOURCE=COLUMN (or SOURCE= to drop it)"
+                    ))
                 })?;
             if b.is_empty() {
                 drop.insert(a);
@@ -90,19 +100,15 @@ impl Shape {
         let mut lookup_names = BTreeSet::new();
         for c in columns {
             let kind = c.attribute_type.clone().unwrap_or_default();
-            let is_lookup = matches!(kind.as_str(), "Lookup" | "Owner" | "Customer");
+            let is_lookup = is_lookup(&kind);
             if is_lookup {
                 lookup_names.insert(c.logical_name.clone());
             }
-            let property = if is_lookup {
-                format!("_{}_value", c.logical_name)
-            } else {
-                c.logical_name.clone()
-            };
+            let property = property_of(&c.logical_name, &kind);
             let writable = match mode {
-                ImportMode::Create => c.is_valid_for_create,
-                ImportMode::Update => c.is_valid_for_update,
-                ImportMode::Upsert => c.is_valid_for_create.or(c.is_valid_for_update),
+                Mode::Create => c.is_valid_for_create,
+                Mode::Update => c.is_valid_for_update,
+                Mode::Upsert => c.is_valid_for_create.or(c.is_valid_for_update),
             };
             if writable == Some(false) && c.logical_name != key {
                 server_set.insert(property.clone());
@@ -121,10 +127,10 @@ impl Shape {
             }
             types.insert(property, kind);
         }
-        if mode == ImportMode::Upsert && alternate_key.is_empty() {
+        if mode == Mode::Upsert && alternate_key.is_empty() {
             // By primary key: every row must carry it.
-        } else if mode != ImportMode::Upsert && !alternate_key.is_empty() {
-            bail!("--key is for --mode upsert");
+        } else if mode != Mode::Upsert && !alternate_key.is_empty() {
+            return Err(Error::refused("--key is for --mode upsert"));
         }
         let unknown_keys: Vec<&str> = alternate_key
             .iter()
@@ -132,17 +138,18 @@ impl Shape {
             .map(String::as_str)
             .collect();
         if !unknown_keys.is_empty() {
-            bail!(
+            return Err(Error::refused(format!(
                 "--key {}: {} has no such column (see `d365 metadata columns {}`)",
                 unknown_keys.join(","),
                 table.logical_name,
                 table.logical_name
-            );
+            )));
         }
         Ok(Self {
             entity_set: table.entity_set_name.clone().unwrap_or_default(),
             logical_name: table.logical_name.clone(),
             key,
+            elastic: table.is_elastic(),
             mode,
             alternate_key,
             map,
@@ -185,11 +192,7 @@ impl Shape {
     /// Reads every row once, before anything is sent, and refuses the import when it cannot
     /// work: input columns the table does not have, or a column none of whose values converts
     /// to the column's type.
-    pub(super) fn survey(
-        &self,
-        rows: super::input::Rows,
-        input: &std::path::Path,
-    ) -> anyhow::Result<()> {
+    pub fn survey(&self, rows: Rows, input: &std::path::Path) -> Result<()> {
         #[derive(Default)]
         struct Seen {
             values: u64,
@@ -234,13 +237,13 @@ impl Shape {
         }
         if !unknown.is_empty() {
             let names: Vec<&str> = unknown.values().map(String::as_str).collect();
-            bail!(
+            return Err(Error::refused(format!(
                 "{} has no column {} (from {}): rename with --map SOURCE=COLUMN, or leave out with --drop COLUMN (see `d365 metadata columns {}`); nothing was sent",
                 self.logical_name,
                 names.join(", "),
                 input.display(),
                 self.logical_name
-            );
+            )));
         }
         let hopeless: Vec<String> = seen
             .iter()
@@ -255,10 +258,10 @@ impl Shape {
             })
             .collect();
         if !hopeless.is_empty() {
-            bail!(
+            return Err(Error::refused(format!(
                 "{}; fix the input, rename with --map SOURCE=COLUMN, or leave out with --drop COLUMN; nothing was sent",
                 hopeless.join("; ")
-            );
+            )));
         }
         let missing: Vec<&str> = self
             .alternate_key
@@ -267,11 +270,11 @@ impl Shape {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            bail!(
+            return Err(Error::refused(format!(
                 "--key {}: no row of {} has a value for it; nothing was sent",
                 missing.join(","),
                 input.display()
-            );
+            )));
         }
         Ok(())
     }
@@ -285,7 +288,7 @@ impl Shape {
     }
 
     /// The Dataverse type of an input column (after `--map`), for typing CSV cells.
-    pub(super) fn type_lookup(&self) -> impl Fn(&str) -> Option<String> + Send + 'static {
+    pub fn type_lookup(&self) -> impl Fn(&str) -> Option<String> + Send + 'static {
         let (map, types) = (self.map.clone(), self.types.clone());
         move |name| {
             let name = map.get(name).map_or(name, String::as_str);
@@ -294,11 +297,7 @@ impl Shape {
     }
 
     /// The record for input `line`, or why the row cannot be sent.
-    pub(super) fn record(
-        &mut self,
-        line: u64,
-        fields: Map<String, Value>,
-    ) -> Result<Value, String> {
+    pub fn record(&mut self, line: u64, fields: Map<String, Value>) -> Result<Value, String> {
         let mut out = Map::new();
         for (source, value) in fields {
             let Some(name) = self.target(&source).map(str::to_owned) else {
@@ -311,7 +310,7 @@ impl Shape {
             if let Some(lookup) = self.lookups.get(&name) {
                 let bind = format!("{}@odata.bind", lookup.navigation);
                 match value {
-                    Value::Null if self.mode == ImportMode::Create => {}
+                    Value::Null if self.mode == Mode::Create => {}
                     Value::Null => {
                         out.insert(bind, Value::Null);
                     }
@@ -328,45 +327,54 @@ impl Shape {
             out.insert(name, value);
         }
         match self.mode {
-            ImportMode::Create => {
+            Mode::Create => {
                 // A deterministic id: the same row of the same run always gets the same one.
                 out.entry(self.key.clone()).or_insert_with(|| {
                     let name = format!("{}:{line}", self.entity_set);
                     Value::String(uuid::Uuid::new_v5(&self.run, name.as_bytes()).to_string())
                 });
             }
-            ImportMode::Update => {
+            Mode::Update => {
                 if !out.get(&self.key).is_some_and(Value::is_string) {
                     return Err(format!("no {} to update by", self.key));
                 }
             }
-            ImportMode::Upsert if self.alternate_key.is_empty() => {
+            Mode::Upsert if self.alternate_key.is_empty() => {
                 if !out.get(&self.key).is_some_and(Value::is_string) {
                     return Err(format!("no {} to upsert by (or give --key)", self.key));
                 }
             }
-            ImportMode::Upsert => {
-                let mut pairs = Vec::new();
-                for column in &self.alternate_key {
-                    let literal = match out.get(column) {
-                        Some(Value::String(s)) => d365_odata::Literal::String(s.clone()),
-                        Some(Value::Number(n)) if n.is_i64() => {
-                            d365_odata::Literal::Int(n.as_i64().unwrap_or_default())
-                        }
-                        Some(other) => return Err(format!("key column {column} is {other}")),
-                        None => return Err(format!("no {column} for the key")),
-                    };
-                    pairs.push((column.clone(), literal));
-                }
+            Mode::Upsert => {
+                let key = alternate_key(&self.alternate_key, &out)?;
                 return Ok(BulkRequest::upsert_target(
                     &self.entity_set,
-                    &RecordKey::Alternate(pairs),
+                    &key,
                     Value::Object(out),
                 ));
             }
         }
         Ok(Value::Object(out))
     }
+}
+
+/// The alternate key of a record: its values of the key's `columns`.
+pub(super) fn alternate_key(
+    columns: &[String],
+    fields: &Map<String, Value>,
+) -> Result<RecordKey, String> {
+    let mut pairs = Vec::new();
+    for column in columns {
+        let literal = match fields.get(column) {
+            Some(Value::String(s)) => d365_odata::Literal::String(s.clone()),
+            Some(Value::Number(n)) if n.is_i64() => {
+                d365_odata::Literal::Int(n.as_i64().unwrap_or_default())
+            }
+            Some(other) => return Err(format!("key column {column} is {other}")),
+            None => return Err(format!("no {column} for the key")),
+        };
+        pairs.push((column.clone(), literal));
+    }
+    Ok(RecordKey::Alternate(pairs))
 }
 
 /// `value` as a column of Dataverse type `kind` takes it: text for text, whole numbers in

@@ -6,49 +6,56 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::flags::ExportFormat;
+use super::Format;
+use crate::error::{Error, Result};
 
 /// The checkpoint file's layout version.
 const VERSION: u32 = 1;
 
 /// One range of the table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct RangeState {
+pub struct RangeState {
     /// The range's condition (`createdon ge … and createdon lt …`), `None` for the whole table.
-    pub(crate) condition: Option<String>,
+    pub condition: Option<String>,
     /// The page to read next; `None` before the first page and after the last.
-    pub(crate) next_link: Option<String>,
+    pub next_link: Option<String>,
     /// Bytes of the part file that hold whole, checkpointed pages.
-    pub(crate) bytes: u64,
+    pub bytes: u64,
     /// Rows in those bytes.
-    pub(crate) rows: u64,
+    pub rows: u64,
     /// Every page is in the part file.
-    pub(crate) done: bool,
+    pub done: bool,
 }
 
 /// The whole export's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct Checkpoint {
-    pub(crate) version: u32,
-    pub(crate) entity_set: String,
-    pub(crate) columns: Vec<String>,
-    pub(crate) filter: Option<String>,
-    pub(crate) order: String,
-    pub(crate) format: ExportFormat,
-    pub(crate) ranges: Vec<RangeState>,
+pub struct Checkpoint {
+    /// The file's layout version.
+    pub version: u32,
+    /// The table's entity set.
+    pub entity_set: String,
+    /// The columns read (`$select`), in the output's order.
+    pub columns: Vec<String>,
+    /// The export's `$filter`, if any.
+    pub filter: Option<String>,
+    /// The `$orderby` every range is read in.
+    pub order: String,
+    /// The output's format.
+    pub format: Format,
+    /// The ranges, in output order.
+    pub ranges: Vec<RangeState>,
 }
 
 impl Checkpoint {
     /// A fresh checkpoint.
-    pub(crate) fn new(
+    pub fn new(
         entity_set: &str,
         columns: Vec<String>,
         filter: Option<String>,
         order: String,
-        format: ExportFormat,
+        format: Format,
         conditions: Vec<Option<String>>,
     ) -> Self {
         Self {
@@ -72,48 +79,55 @@ impl Checkpoint {
     }
 
     /// `OUT.checkpoint.json`.
-    pub(crate) fn path(out: &Path) -> PathBuf {
+    pub fn path(out: &Path) -> PathBuf {
         suffixed(out, ".checkpoint.json")
     }
 
     /// `OUT.part-NNN`: range `i`'s rows as NDJSON.
-    pub(crate) fn part_path(out: &Path, i: usize) -> PathBuf {
+    pub fn part_path(out: &Path, i: usize) -> PathBuf {
         suffixed(out, &format!(".part-{i:03}"))
     }
 
     /// Reads a checkpoint.
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("nothing to resume: cannot read {}", path.display()))?;
-        let cp: Self = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not an export checkpoint", path.display()))?;
-        anyhow::ensure!(
-            cp.version == VERSION,
-            "{} was written by another version of d365 (layout {}, this one reads {VERSION})",
-            path.display(),
-            cp.version
-        );
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(Error::file(format!(
+            "nothing to resume: cannot read {}",
+            path.display()
+        )))?;
+        let cp: Self = serde_json::from_str(&text).map_err(|source| Error::JsonIn {
+            doing: format!("{} is not an export checkpoint", path.display()),
+            source,
+        })?;
+        if cp.version != VERSION {
+            return Err(Error::refused(format!(
+                "{} was written by another version of d365 (layout {}, this one reads {VERSION})",
+                path.display(),
+                cp.version
+            )));
+        }
         Ok(cp)
     }
 
     /// Writes it atomically: a crash leaves the old or the new checkpoint, never half of one.
-    pub(crate) fn save(&self, path: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, path: &Path) -> Result<()> {
         let dir = path
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("writing a checkpoint in {}", dir.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::file(format!(
+            "writing a checkpoint in {}",
+            dir.display()
+        )))?;
         serde_json::to_writer_pretty(&mut tmp, self)?;
         tmp.write_all(b"\n")?;
         tmp.as_file().sync_all()?;
         tmp.persist(path)
-            .with_context(|| format!("saving {}", path.display()))?;
+            .map_err(|e| Error::file(format!("saving {}", path.display()))(e.error))?;
         Ok(())
     }
 
     /// Rows checkpointed so far.
-    pub(crate) fn rows(&self) -> u64 {
+    pub fn rows(&self) -> u64 {
         self.ranges.iter().map(|r| r.rows).sum()
     }
 }
@@ -137,7 +151,7 @@ mod tests {
             vec!["accountid".into(), "name".into()],
             None,
             "accountid asc".into(),
-            ExportFormat::Ndjson,
+            Format::Ndjson,
             vec![None],
         );
         let path = Checkpoint::path(&out);

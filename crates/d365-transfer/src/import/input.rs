@@ -5,38 +5,40 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
 
 /// One input row.
 #[derive(Debug, Clone)]
-pub(super) struct Row {
-    pub(super) line: u64,
-    pub(super) fields: Result<Map<String, Value>, String>,
+pub struct Row {
+    /// The line number (from 1, as an editor shows it).
+    pub line: u64,
+    /// Its fields, or why the line is not a record.
+    pub fields: Result<Map<String, Value>, String>,
 }
 
 /// The rows of a file, lazily.
-pub(super) type Rows = Box<dyn Iterator<Item = anyhow::Result<Row>> + Send>;
+pub type Rows = Box<dyn Iterator<Item = Result<Row>> + Send>;
 
 /// Opens `path` by its extension.
-pub(super) fn open(
+pub fn open(
     path: &Path,
     csv_type: impl Fn(&str) -> Option<String> + Send + 'static,
-) -> anyhow::Result<Rows> {
+) -> Result<Rows> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(Error::file(format!("opening {}", path.display())))?;
     match ext.as_deref() {
         Some("ndjson" | "jsonl") => {
             let lines = std::io::BufReader::new(file).lines();
             Ok(Box::new(lines.enumerate().filter_map(|(i, line)| {
                 let line_no = i as u64 + 1;
                 match line {
-                    Err(e) => Some(Err(
-                        anyhow::Error::new(e).context(format!("reading line {line_no}"))
-                    )),
+                    Err(e) => Some(Err(Error::file(format!("reading line {line_no}"))(e))),
                     Ok(text) if text.trim().is_empty() => None,
                     Ok(text) => Some(Ok(Row {
                         line: line_no,
@@ -55,12 +57,18 @@ pub(super) fn open(
                 .from_reader(file);
             let header: Vec<String> = reader
                 .headers()
-                .with_context(|| format!("reading the header of {}", path.display()))?
+                .map_err(|source| Error::Csv {
+                    doing: format!("reading the header of {}", path.display()),
+                    source,
+                })?
                 .iter()
                 .map(str::to_owned)
                 .collect();
             Ok(Box::new(reader.into_records().map(move |record| {
-                let record = record.context("reading CSV")?;
+                let record = record.map_err(|source| Error::Csv {
+                    doing: "reading CSV".into(),
+                    source,
+                })?;
                 let line = record.position().map_or(0, |p| p.line());
                 let mut fields = Map::new();
                 for (name, text) in header.iter().zip(record.iter()) {
@@ -76,10 +84,10 @@ pub(super) fn open(
                 })
             })))
         }
-        _ => bail!(
+        _ => Err(Error::refused(format!(
             "cannot tell the format of {} from its extension: use .ndjson, .jsonl or .csv",
             path.display()
-        ),
+        ))),
     }
 }
 

@@ -7,8 +7,11 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use super::Mode;
+use crate::error::{Error, Result};
+use crate::private_file::{self, Create};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -16,7 +19,7 @@ enum Entry {
     Run {
         id: uuid::Uuid,
         entity_set: String,
-        mode: crate::flags::ImportMode,
+        mode: Mode,
     },
     /// Input lines `[from, to]` that are in Dataverse.
     Committed { from: u64, to: u64 },
@@ -26,15 +29,16 @@ enum Entry {
 
 /// The journal of one import.
 #[derive(Debug)]
-pub(super) struct Journal {
-    pub(super) run: uuid::Uuid,
+pub struct Journal {
+    /// The run's id, which seeds the ids of created records.
+    pub run: uuid::Uuid,
     /// Input lines already handled (committed or rejected).
-    pub(super) done: BTreeSet<u64>,
+    pub done: BTreeSet<u64>,
     file: std::fs::File,
 }
 
 /// `INPUT.import-journal`.
-pub(super) fn path(input: &Path) -> PathBuf {
+pub fn path(input: &Path) -> PathBuf {
     let mut name = input.as_os_str().to_owned();
     name.push(".import-journal");
     PathBuf::from(name)
@@ -56,13 +60,11 @@ fn runs(lines: &[u64]) -> Vec<(u64, u64)> {
 
 impl Journal {
     /// A new journal for a run.
-    pub(super) fn create(
-        path: &Path,
-        entity_set: &str,
-        mode: crate::flags::ImportMode,
-    ) -> anyhow::Result<Self> {
-        let file = crate::private_file::open(path, crate::private_file::Create::New, true)
-            .with_context(|| format!("creating the journal {}", path.display()))?;
+    pub fn create(path: &Path, entity_set: &str, mode: Mode) -> Result<Self> {
+        let file = private_file::open(path, Create::New, true).map_err(|e| Error::While {
+            doing: format!("creating the journal {}", path.display()),
+            source: Box::new(e),
+        })?;
         let mut j = Self {
             run: uuid::Uuid::new_v4(),
             done: BTreeSet::new(),
@@ -77,13 +79,11 @@ impl Journal {
     }
 
     /// Reopens a journal to resume its run.
-    pub(super) fn open(
-        path: &Path,
-        entity_set: &str,
-        mode: crate::flags::ImportMode,
-    ) -> anyhow::Result<Self> {
-        let file = std::fs::File::open(path)
-            .with_context(|| format!("nothing to resume: cannot read {}", path.display()))?;
+    pub fn open(path: &Path, entity_set: &str, mode: Mode) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(Error::file(format!(
+            "nothing to resume: cannot read {}",
+            path.display()
+        )))?;
         let mut run = None;
         let mut done = BTreeSet::new();
         for line in std::io::BufReader::new(file).lines() {
@@ -98,11 +98,12 @@ impl Journal {
                     entity_set: set,
                     mode: m,
                 } => {
-                    anyhow::ensure!(
-                        set == entity_set && m == mode,
-                        "{} belongs to an import into {set} ({m:?}); start this one without --resume",
-                        path.display()
-                    );
+                    if set != entity_set || m != mode {
+                        return Err(Error::refused(format!(
+                            "{} belongs to an import into {set} ({m:?}); start this one without --resume",
+                            path.display()
+                        )));
+                    }
                     run = Some(id);
                 }
                 Entry::Committed { from, to } | Entry::Rejected { from, to } => {
@@ -110,23 +111,25 @@ impl Journal {
                 }
             }
         }
-        let run = run.with_context(|| format!("{} is not an import journal", path.display()))?;
-        let file = crate::private_file::open(path, crate::private_file::Create::Existing, true)?;
+        let run = run.ok_or_else(|| {
+            Error::refused(format!("{} is not an import journal", path.display()))
+        })?;
+        let file = private_file::open(path, Create::Existing, true)?;
         Ok(Self { run, done, file })
     }
 
-    fn write(&mut self, entry: &Entry) -> anyhow::Result<()> {
+    fn write(&mut self, entry: &Entry) -> Result<()> {
         let mut line = serde_json::to_vec(entry)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.file
             .sync_data()
-            .context("syncing the import journal")?;
+            .map_err(Error::file("syncing the import journal".to_owned()))?;
         Ok(())
     }
 
     /// Records lines as committed.
-    pub(super) fn committed(&mut self, lines: &[u64]) -> anyhow::Result<()> {
+    pub fn committed(&mut self, lines: &[u64]) -> Result<()> {
         for (from, to) in runs(lines) {
             self.write(&Entry::Committed { from, to })?;
         }
@@ -135,7 +138,7 @@ impl Journal {
     }
 
     /// Records lines as rejected.
-    pub(super) fn rejected(&mut self, lines: &[u64]) -> anyhow::Result<()> {
+    pub fn rejected(&mut self, lines: &[u64]) -> Result<()> {
         for (from, to) in runs(lines) {
             self.write(&Entry::Rejected { from, to })?;
         }
@@ -147,13 +150,12 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::ImportMode;
 
     #[test]
     fn resumes_with_what_was_done() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("in.ndjson.import-journal");
-        let mut j = Journal::create(&p, "accounts", ImportMode::Create).unwrap();
+        let mut j = Journal::create(&p, "accounts", Mode::Create).unwrap();
         j.committed(&[3, 1, 2, 7]).unwrap();
         j.rejected(&[5]).unwrap();
         let run = j.run;
@@ -165,7 +167,7 @@ mod tests {
             .unwrap()
             .write_all(b"{\"committed\":{\"fr")
             .unwrap();
-        let j = Journal::open(&p, "accounts", ImportMode::Create).unwrap();
+        let j = Journal::open(&p, "accounts", Mode::Create).unwrap();
         assert_eq!(j.run, run);
         #[cfg(unix)]
         {
@@ -174,9 +176,9 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "owner-only");
         }
         assert_eq!(j.done.iter().copied().collect::<Vec<_>>(), [1, 2, 3, 5, 7]);
-        assert!(Journal::open(&p, "contacts", ImportMode::Create).is_err());
+        assert!(Journal::open(&p, "contacts", Mode::Create).is_err());
         assert!(
-            Journal::create(&p, "accounts", ImportMode::Create).is_err(),
+            Journal::create(&p, "accounts", Mode::Create).is_err(),
             "never overwritten"
         );
         assert_eq!(runs(&[4, 2, 3, 9]), [(2, 4), (9, 9)]);

@@ -14,14 +14,11 @@ use d365_odata::Prefer;
 use d365_odata::model::EntityType;
 use serde_json::{Map, Value as Json, json};
 
-use super::bulk::{keyed_targets, write_target};
-use super::headers::json_response;
-use super::modify::{check_references, insert_record, internal, stamp};
-use super::record::Record;
+use super::targets::{created, write_keyed};
+use crate::dataverse::modify::insert_records;
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::state::AppState;
-use crate::store::write;
 
 /// The error-details annotation that carries each target's outcome.
 pub(crate) const DETAILS: &str = "Plugin.BulkApiErrorDetails";
@@ -64,7 +61,9 @@ pub(crate) async fn bulk(
     for target in targets {
         let named = key_of(entity, &target);
         let result = match message {
-            "CreateMultiple" => insert_record(st, principal, entity, target).await,
+            "CreateMultiple" => insert_records(st, principal, entity, vec![target])
+                .await
+                .map(|ids| ids[0]),
             "UpdateMultiple" => keyed_one(st, principal, entity, target, false).await,
             "UpsertMultiple" => keyed_one(st, principal, entity, target, true).await,
             "DeleteMultiple" => delete_one(st, entity, target).await,
@@ -83,13 +82,7 @@ pub(crate) async fn bulk(
     }
     let Some(first) = outcomes.iter().find_map(|o| o.error.clone()) else {
         return Ok(match message {
-            "CreateMultiple" => json_response(
-                json!({
-                    "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.CreateMultipleResponse", st.api_root()),
-                    "Ids": outcomes.iter().map(|o| o.id).collect::<Vec<_>>(),
-                })
-                .to_string(),
-            ),
+            "CreateMultiple" => created(st, outcomes.iter().map(|o| o.id).collect()),
             _ => StatusCode::NO_CONTENT.into_response(),
         });
     };
@@ -131,6 +124,7 @@ pub(crate) async fn bulk(
     Err(error)
 }
 
+/// UpdateMultiple or UpsertMultiple of one target, in its own transaction.
 async fn keyed_one(
     st: &AppState,
     principal: &Principal,
@@ -138,32 +132,8 @@ async fn keyed_one(
     target: Map<String, Json>,
     upsert: bool,
 ) -> Result<uuid::Uuid, DataverseError> {
-    let mut references = Vec::new();
-    let mut targets = keyed_targets(st, entity, vec![target], upsert, &mut references)?;
-    check_references(
-        st,
-        &Record {
-            references,
-            ..Record::default()
-        },
-    )
-    .await?;
-    let target = targets.remove(0);
-    let (owned, stamp) = (entity.clone(), stamp(st, principal));
-    st.store
-        .run(
-            move |c| -> rusqlite::Result<Result<uuid::Uuid, DataverseError>> {
-                let tx = c.savepoint()?;
-                let id = match write_target(&tx, &owned, target, &stamp, upsert)? {
-                    Ok(id) => id,
-                    Err(e) => return Ok(Err(e)),
-                };
-                tx.commit()?;
-                Ok(Ok(id))
-            },
-        )
-        .await
-        .map_err(internal)?
+    let ids = write_keyed(st, principal, entity, vec![target], upsert).await?;
+    Ok(ids[0])
 }
 
 async fn delete_one(
@@ -174,12 +144,12 @@ async fn delete_one(
     let id = key_of(entity, &target).ok_or_else(|| {
         DataverseError::payload(&entity.entity_set, "The target does not name its record.")
     })?;
-    let (owned, clock) = (entity.clone(), super::changes::change_clock(st));
+    let clock = crate::dataverse::changes::change_clock(st);
     let deleted = st
         .store
-        .run(move |c| write::delete(c, &owned, &id, clock))
+        .delete(entity, id, clock)
         .await
-        .map_err(internal)?;
+        .map_err(|e| DataverseError::store(e, "delete"))?;
     if !deleted {
         return Err(DataverseError::record_not_found(&entity.name, &id));
     }

@@ -1,4 +1,4 @@
-//! Opening the files the CLI writes beside the user's data (the import's reject file and
+//! Opening the files data movement writes beside the user's data (the import's reject file and
 //! journal, the export's part files): owner-only (0600) and never through a symbolic link, so
 //! a link planted at the path cannot redirect the write to another file. Files written whole
 //! (the export's output and checkpoint) go through `tempfile` and a rename instead, which
@@ -7,11 +7,11 @@
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use crate::error::{Error, Result};
 
 /// How [`open`] treats a file that is, or is not, there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Create {
+pub enum Create {
     /// It must not exist yet.
     New,
     /// It must exist.
@@ -23,13 +23,12 @@ pub(crate) enum Create {
 /// Opens `path` for writing (appending with `append`), as [`Create`] says: created 0600,
 /// tightened to 0600 when it was there with looser permissions, refused when it is a symbolic
 /// link or not a regular file.
-pub(crate) fn open(path: &Path, create: Create, append: bool) -> anyhow::Result<File> {
+pub fn open(path: &Path, create: Create, append: bool) -> Result<File> {
     // A clear message for the common case; O_NOFOLLOW below closes the race.
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        bail!(
-            "{} is a symbolic link: d365 does not write through one",
-            path.display()
-        );
+        return Err(Error::SymbolicLink {
+            path: path.to_owned(),
+        });
     }
     let mut options = OpenOptions::new();
     options.write(true).append(append);
@@ -46,32 +45,36 @@ pub(crate) fn open(path: &Path, create: Create, append: bool) -> anyhow::Result<
     let file = options.open(path).map_err(|e| {
         #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
-            return anyhow::anyhow!(
-                "{} is a symbolic link: d365 does not write through one",
-                path.display()
-            );
+            return Error::SymbolicLink {
+                path: path.to_owned(),
+            };
         }
-        anyhow::Error::new(e).context(format!("opening {}", path.display()))
+        Error::File {
+            doing: format!("opening {}", path.display()),
+            source: e,
+        }
     })?;
     let meta = file
         .metadata()
-        .with_context(|| format!("reading {}", path.display()))?;
+        .map_err(Error::file(format!("reading {}", path.display())))?;
     if !meta.is_file() {
-        bail!("{} is not a regular file", path.display());
+        return Err(Error::NotAFile {
+            path: path.to_owned(),
+        });
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if meta.permissions().mode() & 0o077 != 0 {
             file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("making {} private", path.display()))?;
+                .map_err(Error::file(format!("making {} private", path.display())))?;
         }
     }
     Ok(file)
 }
 
 /// Whether `a` and `b` name the same file (both existing: same device and inode).
-pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+pub fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;

@@ -1,0 +1,68 @@
+//! Seeding a whole store: the directory rows and the seeded records, once at start-up and
+//! again on the control API's reset. The caller says what to seed (a [`Directory`] built from
+//! its configuration, the number of accounts, the seed); the SQL stays here.
+
+use rusqlite::Connection;
+
+use d365_odata::model::Model;
+
+use super::{Directory, seed, seed_directory, seed_rows};
+
+impl Directory {
+    /// Who owns the seeded records: the first user (the demo admin), else the first
+    /// application user.
+    pub fn owner(&self) -> uuid::Uuid {
+        self.users
+            .first()
+            .map(|u| u.0)
+            .or(self.app_users.first().map(|a| a.0))
+            .unwrap_or_default()
+    }
+}
+
+/// Seeds the directory rows and, if the tables are empty, `accounts` accounts with their
+/// related rows (as a bulk load: see [`seed`]). Returns the number of accounts inserted.
+pub fn seed_store(
+    conn: &mut Connection,
+    model: &Model,
+    directory: &Directory,
+    accounts: usize,
+    seed_value: u64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    seed_directory(&tx, model, directory)?;
+    tx.commit()?;
+    seed(
+        conn,
+        model,
+        accounts,
+        seed_value,
+        directory.owner(),
+        directory.business_unit,
+    )
+}
+
+/// Back to the seeded data (the control API's reset), in one transaction: readers see the old
+/// rows or the new ones, and a failure changes nothing. Not a bulk load: the read-only pool
+/// is open and keeps its indexes.
+pub fn reseed_store(
+    conn: &mut Connection,
+    model: &Model,
+    directory: &Directory,
+    accounts: usize,
+    seed_value: u64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction()?;
+    crate::store::snapshot::clear(&tx, model)?;
+    seed_directory(&tx, model, directory)?;
+    let n = seed_rows(
+        &tx,
+        model,
+        accounts,
+        seed_value,
+        directory.owner(),
+        directory.business_unit,
+    )?;
+    tx.commit()?;
+    Ok(n)
+}

@@ -1,0 +1,19 @@
+//! The values the store takes and gives for columns, the one way a GUID is stored, and the
+//! WHERE fragments the query planner makes for the store to run.
+
+pub use rusqlite::types::Value;
+
+/// A GUID as the store keeps it: its 16 bytes, as a blob.
+pub fn guid(id: uuid::Uuid) -> Value {
+    Value::Blob(id.as_bytes().to_vec())
+}
+
+/// A SQL WHERE fragment with its parameters, as the query planner (`query/`) makes it and the
+/// store runs it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SqlFilter {
+    /// The SQL text (`?` placeholders).
+    pub sql: String,
+    /// The parameters, in order.
+    pub params: Vec<Value>,
+}
