@@ -120,6 +120,42 @@ async fn entity_definitions_select_refuses_unknown_names_and_serves_documented_o
 }
 
 #[tokio::test]
+async fn an_unknown_table_definition_is_object_does_not_exist() {
+    let emulator = start(test_config(1)).await;
+    let info = emulator.info();
+    let http = reqwest::Client::new();
+    let token = common::app_token(&http, &info).await;
+    for (path, key) in [
+        (
+            "EntityDefinitions(LogicalName='nosuchtable')",
+            "nosuchtable",
+        ),
+        (
+            "EntityDefinitions(LogicalName='nosuchtable')/Attributes",
+            "nosuchtable",
+        ),
+        (
+            "EntityDefinitions(00000000-0000-0000-0000-000000000001)",
+            "00000000-0000-0000-0000-000000000001",
+        ),
+    ] {
+        let r = common::api_get(&http, &info, &token, path).await;
+        let status = r.status().as_u16();
+        let error: Value = r.json().await.unwrap();
+        assert_eq!(
+            (status, &error["error"]["code"]),
+            (404, &json!("0x80040217")),
+            "{path}: {error}"
+        );
+        assert_eq!(
+            error["error"]["message"],
+            format!("Could not find entity with logical name or metadata id '{key}'."),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn every_answer_with_a_context_has_it_first() {
     let emulator = start(test_config(3)).await;
     let info = emulator.info();

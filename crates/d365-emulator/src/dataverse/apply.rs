@@ -5,12 +5,12 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 use d365_odata::model::EntityType;
-use d365_odata::{Prefer, QueryOptions, Transformation, parse_apply};
+use d365_odata::{QueryOptions, Transformation, parse_apply};
 
-use super::first_line;
 use super::headers::json_response;
+use super::response::{first_line, prefer};
 use crate::error::DataverseError;
-use crate::query::aggregate::{Output, aggregate, input_rows};
+use crate::query::aggregate::Output;
 use crate::query::plan::SqlFilter;
 use crate::state::AppState;
 
@@ -71,22 +71,11 @@ pub(crate) async fn apply(
     }
     let outputs = outputs.ok_or_else(|| unsupported("$apply without groupby or aggregate"))?;
     let filter = SqlFilter::all(filters);
-    let prefer = Prefer::parse(
-        headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
+    let prefer = prefer(headers);
     let formatted = prefer.annotation_requested("OData.Community.Display.V1.FormattedValue");
-    let (owned, outs) = (entity.clone(), outputs.clone());
     let rows = st
         .store
-        .read(move |c| -> rusqlite::Result<Option<Vec<String>>> {
-            if input_rows(c, &owned, filter.as_ref(), AGGREGATE_LIMIT)? > AGGREGATE_LIMIT {
-                return Ok(None);
-            }
-            aggregate(c, &owned, &outs, filter.as_ref(), formatted).map(Some)
-        })
+        .aggregate(entity, outputs.clone(), filter, formatted, AGGREGATE_LIMIT)
         .await
         .map_err(|e| DataverseError::store(e, "aggregate"))?
         .ok_or_else(DataverseError::aggregate_limit)?;

@@ -16,24 +16,24 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
-use d365_odata::model::{EdmType, EntityType};
-use d365_odata::{Prefer, QueryOptions};
+use d365_odata::QueryOptions;
 use percent_encoding::utf8_percent_encode;
-use rusqlite::types::Value;
 
-use super::entity_set::{
-    MAX_PAGE_SIZE, QUERY_VALUE, annotations_for, context_url, output_columns, preference_applied,
-    select_names, without_skiptoken,
-};
+use d365_odata::paging_cookie::attribute;
+
 use super::headers::json_response;
 use super::model::change_tracking_enabled;
+use super::response::{
+    Collection, MAX_PAGE_SIZE, QUERY_VALUE, annotations_for, body_start, context_url,
+    output_columns, page_size, prefer, preference_applied, select_names,
+};
 use crate::error::DataverseError;
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
-use crate::query::plan::{Column, SqlFilter, order_columns};
+use crate::query::plan::order_columns;
 use crate::state::AppState;
 use crate::store::changes;
-use d365_odata::paging_cookie::attribute;
+use crate::store::delta::{DeltaCursor, DeltaPage};
 
 const TOKEN_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");
@@ -77,15 +77,6 @@ pub(crate) fn change_clock(st: &AppState) -> changes::ChangeClock {
     }
 }
 
-/// Where a delta response's paging is.
-#[derive(Debug, Clone, PartialEq)]
-enum DeltaCursor {
-    /// Changed rows, after these boundaries (none: from the start).
-    Rows(Option<Vec<crate::query::paging::Boundary>>),
-    /// Deleted rows, after this version.
-    Deleted(i64),
-}
-
 /// Whether a collection request asks for change tracking: the preference, a delta token, or
 /// a next link of an initial load (its cookie carries the token).
 pub(crate) fn requested(headers: &HeaderMap, options: &QueryOptions) -> bool {
@@ -95,15 +86,6 @@ pub(crate) fn requested(headers: &HeaderMap, options: &QueryOptions) -> bool {
             .as_deref()
             .is_some_and(|t| attribute(t, "deltatoken").is_some())
         || prefer(headers).track_changes
-}
-
-fn prefer(headers: &HeaderMap) -> Prefer {
-    Prefer::parse(
-        headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    )
 }
 
 /// Percent-encoded for a query string, with lower-case escapes as Dataverse writes them
@@ -124,19 +106,13 @@ fn query_value(text: &str) -> String {
     out
 }
 
-fn internal(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(e, "change tracking query")
-}
-
 /// Serves a change-tracking request on `entity`'s set: the initial load or a delta.
 pub(crate) async fn query(
-    st: &AppState,
-    entity: &EntityType,
-    path: &str,
-    raw_query: &str,
+    collection: Collection<'_>,
     headers: &HeaderMap,
     options: &QueryOptions,
 ) -> Result<Response, DataverseError> {
+    let Collection { st, entity, .. } = collection;
     let checks = [
         (options.filter.is_some(), "$filter"),
         (!options.orderby.is_empty(), "$orderby"),
@@ -151,12 +127,9 @@ pub(crate) async fn query(
     }
     let prefer = prefer(headers);
     let names = select_names(entity, options)?;
-    let page_size = super::entity_set::page_size(&prefer);
+    let page_size = page_size(&prefer);
     let pass = Pass {
-        st,
-        entity,
-        path,
-        raw_query,
+        collection,
         names: names.as_deref(),
         spec: PageSpec {
             columns: output_columns(entity, names.as_deref()),
@@ -192,10 +165,7 @@ pub(crate) async fn query(
 
 /// One change-tracking request.
 struct Pass<'a> {
-    st: &'a AppState,
-    entity: &'a EntityType,
-    path: &'a str,
-    raw_query: &'a str,
+    collection: Collection<'a>,
     names: Option<&'a [String]>,
     /// The page to read (filter, order and cursor are set per kind of request).
     spec: PageSpec,
@@ -204,52 +174,35 @@ struct Pass<'a> {
 impl Pass<'_> {
     /// A token for now: the current version (starting the counter if need be).
     async fn token_now(&self) -> Result<DeltaToken, DataverseError> {
-        let (model, clock) = (self.st.model.model.clone(), change_clock(self.st));
-        // Tombstones past the token lifetime go here too: no token can ask for them.
-        let version = self
-            .st
+        let st = self.collection.st;
+        let version = st
             .store
-            .run(move |c| {
-                let version = changes::current_version(c, &model)?;
-                changes::prune(c, clock)?;
-                Ok(version)
-            })
+            .change_version(st.model.model.clone(), change_clock(st))
             .await
-            .map_err(internal)?;
+            .map_err(|e| DataverseError::store(e, "change tracking query"))?;
         Ok(DeltaToken {
             version,
-            issued: self.st.clock.now(),
+            issued: st.clock.now(),
         })
     }
 
     /// `{api}/{set}?$select=…&$deltatoken=…`.
     fn delta_link(&self, token: DeltaToken) -> String {
+        let Collection { st, path, .. } = self.collection;
         let select = self
             .names
             .map(|n| format!("$select={}&", n.join(",")))
             .unwrap_or_default();
         format!(
-            "{}/{}?{select}$deltatoken={}",
-            self.st.api_root(),
-            self.path,
+            "{}/{path}?{select}$deltatoken={}",
+            st.api_root(),
             query_value(&token.encode())
-        )
-    }
-
-    /// `{api}/{set}?{this query}&$skiptoken={cookie}`.
-    fn next_link(&self, cookie: &str) -> String {
-        let rest = without_skiptoken(self.raw_query);
-        let sep = if rest.is_empty() { "" } else { "&" };
-        format!(
-            "{}/{}?{rest}{sep}$skiptoken={}",
-            self.st.api_root(),
-            self.path,
-            utf8_percent_encode(cookie, QUERY_VALUE)
         )
     }
 
     /// The initial load: every row, by key, the delta link on the last page.
     async fn initial(mut self, options: &QueryOptions) -> Result<Response, DataverseError> {
+        let Collection { st, entity, .. } = self.collection;
         let (token, page_number) = match &options.skiptoken {
             Some(skip) => {
                 let token = attribute(skip, "deltatoken")
@@ -258,7 +211,7 @@ impl Pass<'_> {
                 let cookie =
                     PagingCookie::decode(skip).ok_or_else(DataverseError::invalid_paging_cookie)?;
                 let fits =
-                    cookie.boundaries.len() == 1 && cookie.boundaries[0].column == self.entity.key;
+                    cookie.boundaries.len() == 1 && cookie.boundaries[0].column == entity.key;
                 if !fits {
                     return Err(DataverseError::invalid_paging_cookie());
                 }
@@ -268,18 +221,15 @@ impl Pass<'_> {
             None => (self.token_now().await?, 1),
         };
         self.spec.count = options.count == Some(true);
-        let (owned, spec) = (self.entity.clone(), self.spec.clone());
         let page = self
+            .collection
             .st
             .store
-            .read(move |c| exec::query_page(c, &owned, &spec))
+            .query_page(entity, self.spec.clone())
             .await
-            .map_err(internal)?;
-        let context = context_url(self.st, self.entity, self.names, &[], "");
-        let mut body = format!(
-            "{{\"@odata.context\":{}",
-            serde_json::to_string(&context).unwrap_or_default()
-        );
+            .map_err(|e| DataverseError::store(e, "change tracking query"))?;
+        let context = context_url(st, entity, self.names, &[], "");
+        let mut body = body_start(&context);
         if let Some(count) = page.count {
             body.push_str(&format!(",\"@odata.count\":{}", count.min(exec::COUNT_CAP)));
         }
@@ -300,7 +250,7 @@ impl Pass<'_> {
             let cookie = cookie.encode_tracking(&[("deltatoken", token.encode())]);
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
-                serde_json::to_string(&self.next_link(&cookie)).unwrap_or_default()
+                serde_json::to_string(&self.collection.next_link(&cookie)).unwrap_or_default()
             ));
         }
         body.push('}');
@@ -309,16 +259,18 @@ impl Pass<'_> {
 
     /// A delta: rows changed since the token, then rows deleted since, up to the version the
     /// first page saw.
-    async fn delta(
-        mut self,
-        token: &str,
-        options: &QueryOptions,
-    ) -> Result<Response, DataverseError> {
+    async fn delta(self, token: &str, options: &QueryOptions) -> Result<Response, DataverseError> {
+        let Collection { st, entity, .. } = self.collection;
         let since = DeltaToken::parse(token).ok_or_else(|| {
             DataverseError::bad_query(format!("The delta token '{token}' is not valid."))
         })?;
-        let lifetime = self.st.registry.config().change_token_lifetime_secs;
-        let age = self.st.clock.now().saturating_sub(since.issued);
+        let lifetime = self
+            .collection
+            .st
+            .registry
+            .config()
+            .change_token_lifetime_secs;
+        let age = st.clock.now().saturating_sub(since.issued);
         if age > i64::try_from(lifetime).unwrap_or(i64::MAX) {
             return Err(DataverseError::expired_version_stamp());
         }
@@ -333,7 +285,7 @@ impl Pass<'_> {
                     Some("rows")
                         if cookie.boundaries.len() == 2
                             && cookie.boundaries[0].column == "versionnumber"
-                            && cookie.boundaries[1].column == self.entity.key =>
+                            && cookie.boundaries[1].column == entity.key =>
                     {
                         DeltaCursor::Rows(Some(cookie.boundaries))
                     }
@@ -348,66 +300,24 @@ impl Pass<'_> {
             }
             None => (self.token_now().await?.version, DeltaCursor::Rows(None), 1),
         };
-        let version = Column {
-            name: "versionnumber".into(),
-            edm_type: EdmType::Int64,
-            scale: None,
-            expr: None,
-        };
-        self.spec.filter = Some(SqlFilter {
-            sql: "\"versionnumber\" > ? AND \"versionnumber\" <= ?".into(),
-            params: vec![Value::Integer(since.version), Value::Integer(upto)],
-        });
-        self.spec.order.insert(0, (version, false));
-        if let DeltaCursor::Rows(after) = &cursor {
-            self.spec.after.clone_from(after);
-        }
-        let (owned, spec, limit) = (self.entity.clone(), self.spec.clone(), self.spec.limit);
-        let (rows, deleted, next) = self
+        let DeltaPage {
+            rows,
+            deleted,
+            next,
+        } = self
+            .collection
             .st
             .store
-            .read(move |c| -> rusqlite::Result<_> {
-                let (rows, deleted_after) = match cursor {
-                    DeltaCursor::Rows(_) => {
-                        let page = exec::query_page(c, &owned, &spec)?;
-                        if page.more {
-                            return Ok((
-                                page.rows,
-                                Vec::new(),
-                                Some(DeltaCursor::Rows(Some(page.boundaries))),
-                            ));
-                        }
-                        (page.rows, since.version)
-                    }
-                    DeltaCursor::Deleted(after) => (Vec::new(), after),
-                };
-                let room = limit - rows.len();
-                let mut deleted = changes::deleted_since(
-                    c,
-                    &owned,
-                    since.version,
-                    upto,
-                    deleted_after,
-                    room + 1,
-                )?;
-                let next = (deleted.len() > room).then(|| {
-                    deleted.truncate(room);
-                    DeltaCursor::Deleted(deleted.last().map_or(deleted_after, |(_, v)| *v))
-                });
-                Ok((rows, deleted, next))
-            })
+            .delta_page(entity, self.spec.clone(), (since.version, upto), cursor)
             .await
-            .map_err(internal)?;
+            .map_err(|e| DataverseError::store(e, "change tracking query"))?;
 
-        let context = context_url(self.st, self.entity, self.names, &[], "/$delta");
-        let mut body = format!(
-            "{{\"@odata.context\":{}",
-            serde_json::to_string(&context).unwrap_or_default()
-        );
+        let context = context_url(st, entity, self.names, &[], "/$delta");
+        let mut body = body_start(&context);
         if next.is_none() {
             let token = DeltaToken {
                 version: upto,
-                issued: self.st.clock.now(),
+                issued: st.clock.now(),
             };
             body.push_str(&format!(
                 ",\"@odata.deltaLink\":{}",
@@ -417,8 +327,8 @@ impl Pass<'_> {
         body.push_str(",\"value\":[");
         let deleted_context = serde_json::to_string(&format!(
             "{}/$metadata#{}/$deletedEntity",
-            self.st.api_root(),
-            self.entity.entity_set
+            st.api_root(),
+            entity.entity_set
         ))
         .unwrap_or_default();
         let entries = rows.into_iter().chain(deleted.iter().map(|(id, _)| {
@@ -444,7 +354,7 @@ impl Pass<'_> {
             ]);
             body.push_str(&format!(
                 ",\"@odata.nextLink\":{}",
-                serde_json::to_string(&self.next_link(&cookie)).unwrap_or_default()
+                serde_json::to_string(&self.collection.next_link(&cookie)).unwrap_or_default()
             ));
         }
         body.push('}');

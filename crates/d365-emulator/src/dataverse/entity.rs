@@ -2,14 +2,14 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use d365_odata::QueryOptions;
 use d365_odata::model::EntityType;
 
-use super::entity_set::{output_columns, select_names};
-use super::first_line;
 use super::headers::json_response;
+use super::response::{
+    annotations_for, context_url, output_columns, page_size, prefer, preference_applied,
+    query_options, select_names,
+};
 use crate::error::DataverseError;
-use crate::query::exec;
 use crate::state::AppState;
 
 /// Retrieves one record with optional `$select`.
@@ -20,34 +20,25 @@ pub(crate) async fn retrieve(
     raw_query: &str,
     headers: &HeaderMap,
 ) -> Result<Response, DataverseError> {
-    let options = QueryOptions::parse(raw_query)
-        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))?;
+    let options = query_options(raw_query)?;
     let names = select_names(entity, &options)?;
-    let prefer = d365_odata::Prefer::parse(
-        headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
-    let annotations = super::entity_set::annotations_for(&prefer, &st.model.model, entity);
+    let prefer = prefer(headers);
+    let annotations = annotations_for(&prefer, &st.model.model, entity);
     let columns = output_columns(entity, names.as_deref());
-    let owned = entity.clone();
-    let cols = columns.clone();
     let row = st
         .store
-        .read(move |c| exec::retrieve(c, &owned, &id, &cols, annotations))
+        .retrieve(entity, id, columns, annotations)
         .await
         .map_err(|e| DataverseError::store(e, "retrieve"))?
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))?;
-    let context =
-        super::entity_set::context_url(st, entity, names.as_deref(), &options.expand, "/$entity");
+    let context = context_url(st, entity, names.as_deref(), &options.expand, "/$entity");
     // Related rows and annotations may change without the record's version changing, so
     // Dataverse never answers 304 for these.
     let conditional = options.expand.is_empty() && prefer.include_annotations.is_none();
     if conditional && unchanged(headers, &row) {
         return Ok(not_modified());
     }
-    let page_size = super::entity_set::page_size(&prefer);
+    let page_size = page_size(&prefer);
     let row = super::expand::expand(st, entity, &options.expand, vec![row], page_size, &prefer)
         .await?
         .remove(0);
@@ -58,7 +49,7 @@ pub(crate) async fn retrieve(
         &row[1..]
     );
     let mut response = json_response(body);
-    if let Some(v) = super::entity_set::preference_applied(&prefer, None) {
+    if let Some(v) = preference_applied(&prefer, None) {
         response.headers_mut().insert("preference-applied", v);
     }
     Ok(response)

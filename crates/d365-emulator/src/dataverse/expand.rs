@@ -16,28 +16,36 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use d365_odata::ExpandItem;
 use d365_odata::bind::bind_orderby;
-use d365_odata::model::{EdmType, EntityType, NavigationProperty};
-use d365_odata::{ExpandItem, SelectItem};
+use d365_odata::model::{EntityType, NavigationProperty};
 use percent_encoding::utf8_percent_encode;
-use rusqlite::types::Value;
 use serde_json::{Map, Value as Json};
 
-use super::entity_set::{MAX_PAGE_SIZE, QUERY_VALUE, output_columns, select_names};
+use super::response::{
+    MAX_PAGE_SIZE, QUERY_VALUE, annotations_of, annotations_requested, guid_column, output_columns,
+    select_names, split_ref,
+};
 use crate::error::DataverseError;
-use crate::query::exec::{self, PageSpec};
-use crate::query::paging::{Boundary, PagingCookie};
-use crate::query::plan::{Column, SqlFilter, order_columns};
+use crate::query::exec::PageSpec;
+use crate::query::paging::PagingCookie;
+use crate::query::plan::order_columns;
 use crate::state::AppState;
+use crate::store::reads::key_boundary;
 
 use d365_odata::limits::MAX_EXPANDS;
 /// Most related rows read by one query of an expanded property (over its parents); more is
 /// refused, never cut short silently.
 const MAX_READ: usize = MAX_PAGE_SIZE * 10;
-/// Parent ids per query: one `IN (…)` stays far below SQLite's 32,766 parameters.
-const IDS_PER_QUERY: usize = 1_000;
 
 type Row = Map<String, Json>;
+
+/// The rows an expansion starts from: their table and keys.
+#[derive(Clone, Copy)]
+struct Parents<'a> {
+    entity: &'a EntityType,
+    keys: &'a [uuid::Uuid],
+}
 
 /// One expanded navigation property: the item as written, the property and its target.
 #[derive(Clone, Copy)]
@@ -63,55 +71,6 @@ fn key_of(row: &Row, entity: &EntityType) -> Option<uuid::Uuid> {
     row.get(&entity.key)
         .and_then(Json::as_str)
         .and_then(|s| uuid::Uuid::parse_str(s).ok())
-}
-
-fn in_filter(column: &str, ids: &[uuid::Uuid]) -> SqlFilter {
-    SqlFilter {
-        sql: format!(
-            "{} IN ({})",
-            crate::store::schema::ident(column),
-            vec!["?"; ids.len()].join(", ")
-        ),
-        params: ids
-            .iter()
-            .map(|id| Value::Blob(id.as_bytes().to_vec()))
-            .collect(),
-    }
-}
-
-/// The navigation property an item names, and whether it asks for references (`/$ref`).
-fn split_ref(item: &ExpandItem) -> (&str, bool) {
-    match item.path.strip_suffix("/$ref") {
-        Some(nav) => (nav, true),
-        None => (item.path.as_str(), false),
-    }
-}
-
-/// The `@odata.context` fragment of the expands, nested ones inside:
-/// `primarycontactid(fullname)`, `contact_customer_accounts(fullname,owninguser(fullname))`,
-/// and `primarycontactid,primarycontactid/$ref()` for references, as Dataverse writes them.
-pub(crate) fn context_part(items: &[ExpandItem]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| {
-            let (nav, reference) = split_ref(i);
-            if reference {
-                return format!("{nav},{nav}/$ref()");
-            }
-            let mut inner: Vec<String> = i
-                .options
-                .select
-                .iter()
-                .flatten()
-                .filter_map(|s| match s {
-                    SelectItem::Path(p) => Some(p.join("/")),
-                    SelectItem::All => None,
-                })
-                .collect();
-            inner.extend(context_part(&i.options.expand));
-            format!("{}({})", i.path, inner.join(","))
-        })
-        .collect()
 }
 
 fn count_items(items: &[ExpandItem]) -> usize {
@@ -142,7 +101,7 @@ pub(crate) async fn expand(
     let mode = Mode {
         nested: items.iter().any(|i| !i.options.expand.is_empty()),
         page_size,
-        annotations: super::entity_set::annotations_requested(prefer),
+        annotations: annotations_requested(prefer),
     };
     let mut objects: Vec<Row> = rows
         .iter()
@@ -182,14 +141,18 @@ fn attach<'a>(
                 .model
                 .entity_type(&nav.target)
                 .ok_or_else(DataverseError::internal)?;
+            let parents = Parents {
+                entity,
+                keys: &keys,
+            };
             let step = Step { item, nav, target };
             let mut links = HashMap::new();
             let related = if nav.collection {
-                let (related, next) = expand_collection(st, entity, step, &keys, mode).await?;
+                let (related, next) = expand_collection(st, parents, step, mode).await?;
                 links = next;
                 related
             } else {
-                expand_single(st, entity, step, &keys, reference, mode).await?
+                expand_single(st, parents, step, reference, mode).await?
             };
             for object in objects.iter_mut() {
                 let key = key_of(object, entity);
@@ -224,12 +187,7 @@ fn target_spec(
     if let Some(fk) = extra_column
         && !columns.iter().any(|c| c.name == fk)
     {
-        columns.push(Column {
-            name: fk.to_owned(),
-            edm_type: EdmType::Guid,
-            scale: None,
-            expr: None,
-        });
+        columns.push(guid_column(fk));
         added = true;
     }
     let filter = match &item.options.filter {
@@ -256,22 +214,14 @@ fn target_spec(
             limit: MAX_READ,
             offset: 0,
             count: false,
-            annotations: match mode.annotations {
-                (false, false) => None,
-                (formatted, lookups) => Some(exec::Annotations::new(
-                    &st.model.model,
-                    target,
-                    formatted,
-                    lookups,
-                )),
-            },
+            annotations: annotations_of(mode.annotations, &st.model.model, target),
         },
         added,
     ))
 }
 
-/// The rows `spec` selects among those whose `column` is one of `ids`, read
-/// [`IDS_PER_QUERY`] ids at a time.
+/// The rows `spec` selects among those of `target` whose `column` is one of `ids`, as JSON
+/// objects; more than [`MAX_READ`] in one query is refused.
 async fn run_by_ids(
     st: &AppState,
     target: &EntityType,
@@ -279,39 +229,19 @@ async fn run_by_ids(
     ids: &[uuid::Uuid],
     spec: &PageSpec,
 ) -> Result<Vec<Row>, DataverseError> {
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(IDS_PER_QUERY) {
-        let mut chunk_spec = spec.clone();
-        chunk_spec.filter = SqlFilter::all(
-            [Some(in_filter(column, chunk)), spec.filter.clone()]
-                .into_iter()
-                .flatten()
-                .collect(),
-        );
-        rows.extend(run(st, target, chunk_spec).await?);
-    }
-    Ok(rows)
-}
-
-async fn run(
-    st: &AppState,
-    target: &EntityType,
-    spec: PageSpec,
-) -> Result<Vec<Row>, DataverseError> {
-    let owned = target.clone();
-    let page = st
+    let read = st
         .store
-        .read(move |c| exec::query_page(c, &owned, &spec))
+        .query_by_ids(target, column, ids, spec)
         .await
         .map_err(|e| DataverseError::store(e, "expand"))?;
-    if page.more {
+    if read.cut {
         return Err(DataverseError::bad_query(format!(
             "The expanded '{}' rows of this page are more than {MAX_READ}: ask for fewer rows \
              per page (Prefer: odata.maxpagesize) or put $top or $filter in the $expand.",
             target.name
         )));
     }
-    Ok(page
+    Ok(read
         .rows
         .iter()
         .filter_map(|r| match serde_json::from_str::<Json>(r) {
@@ -324,19 +254,17 @@ async fn run(
 /// A lookup: each row's related record (or its reference), by the row's foreign key.
 async fn expand_single(
     st: &AppState,
-    entity: &EntityType,
+    Parents { entity, keys }: Parents<'_>,
     Step { item, nav, target }: Step<'_>,
-    keys: &[uuid::Uuid],
     reference: bool,
     mode: Mode,
 ) -> Result<HashMap<uuid::Uuid, Json>, DataverseError> {
     if item.options.top.is_some() || !item.options.orderby.is_empty() {
         return Err(DataverseError::expand_options_limited());
     }
-    let (owned, fk, ks) = (entity.clone(), nav.foreign_key.clone(), keys.to_vec());
     let pairs = st
         .store
-        .read(move |c| exec::lookup_values(c, &owned, &fk, &ks))
+        .lookup_values(entity, &nav.foreign_key, keys)
         .await
         .map_err(|e| DataverseError::store(e, "lookup"))?;
     let mut wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
@@ -348,12 +276,7 @@ async fn expand_single(
     if reference {
         // Only ids the target table holds: a polymorphic lookup (`parentcustomerid_account`)
         // may point at another table's record.
-        let key = Column {
-            name: target.key.clone(),
-            edm_type: EdmType::Guid,
-            scale: None,
-            expr: None,
-        };
+        let key = guid_column(&target.key);
         let found: std::collections::HashSet<uuid::Uuid> = run_by_ids(
             st,
             target,
@@ -401,9 +324,8 @@ type Collections = (HashMap<uuid::Uuid, Json>, HashMap<uuid::Uuid, String>);
 /// A one-to-many relationship: the related rows of each row, through their foreign key.
 async fn expand_collection(
     st: &AppState,
-    entity: &EntityType,
+    Parents { entity, keys }: Parents<'_>,
     Step { item, nav, target }: Step<'_>,
-    keys: &[uuid::Uuid],
     mode: Mode,
 ) -> Result<Collections, DataverseError> {
     if mode.nested && (item.options.top.is_some() || !item.options.orderby.is_empty()) {
@@ -508,19 +430,12 @@ fn with_query(base: &str, options: &str, cookie: Option<&str>) -> String {
 /// collections take no `$orderby`), in the shape `entity_set::query` reads back on the
 /// navigation collection.
 fn next_page_cookie(target: &EntityType, rows: &[Json]) -> Option<String> {
-    let key = |row: &Json| {
-        let id = uuid::Uuid::parse_str(row.get(&target.key)?.as_str()?).ok()?;
-        Some(Value::Blob(id.as_bytes().to_vec()))
-    };
+    let key = |row: &Json| uuid::Uuid::parse_str(row.get(&target.key)?.as_str()?).ok();
     let (first, last) = (key(rows.first()?)?, key(rows.last()?)?);
     Some(
         PagingCookie {
             page_number: 2,
-            boundaries: vec![Boundary {
-                column: target.key.clone(),
-                first,
-                last,
-            }],
+            boundaries: vec![key_boundary(&target.key, &first, &last)],
         }
         .encode(),
     )

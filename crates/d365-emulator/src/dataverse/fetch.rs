@@ -7,27 +7,22 @@
 
 use axum::http::HeaderMap;
 use axum::response::Response;
-use d365_odata::Prefer;
 use d365_odata::model::EntityType;
 use serde_json::{Map, Value as Json};
 
-use super::entity_set::{MAX_PAGE_SIZE, annotations_for};
 use super::headers::json_response;
+use super::response::{MAX_PAGE_SIZE, annotations_for, prefer};
 use crate::entra::validate::Principal;
 use crate::error::DataverseError;
 use crate::fetchxml::{Fetch, from_sql, parse};
 use crate::query::exec::{self, PageSpec};
-use crate::query::fetch::{FetchContext, FetchPlan, link_values, plan};
+use crate::query::fetch::{FetchContext, FetchPlan, plan};
 use crate::query::paging::PagingCookie;
 use crate::query::values::write_json;
 use crate::state::AppState;
 
 const COOKIE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
 const MORE_ANNOTATION: &str = "Microsoft.Dynamics.CRM.morerecords";
-
-fn internal(e: rusqlite::Error) -> DataverseError {
-    DataverseError::store(e, "fetchxml query")
-}
 
 /// Where the page starts: after a cookie's keys, or by page number.
 fn start(
@@ -63,45 +58,45 @@ fn cookie_page(fetch: &Fetch) -> Option<u32> {
     c[start..].split('"').next()?.parse().ok()
 }
 
-/// `GET {set}?fetchXml=…`.
+/// The query of a request, in one of the languages read into FetchXML.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Text<'a> {
+    /// `GET {set}?fetchXml=…`.
+    FetchXml(&'a str),
+    /// `GET {set}?sql=SELECT …`: the read-only SQL subset, read into a FetchXML query (so the
+    /// rows come as FetchXML's do: null columns left out).
+    Sql(&'a str),
+}
+
+impl Text<'_> {
+    /// The FetchXML query the text stands for, on `entity`.
+    fn read(self, entity: &EntityType) -> Result<Fetch, DataverseError> {
+        match self {
+            Text::FetchXml(text) => parse(text).map_err(|e| DataverseError::fetch_xml(e.0)),
+            Text::Sql(text) => {
+                let fetch = from_sql(text)
+                    .map_err(|e| DataverseError::bad_query(format!("sql: {}", e.0)))?;
+                if fetch.entity != entity.name {
+                    return Err(DataverseError::bad_query(format!(
+                        "sql: the table '{}' in FROM is not the table of {}, '{}'.",
+                        fetch.entity, entity.entity_set, entity.name
+                    )));
+                }
+                Ok(fetch)
+            }
+        }
+    }
+}
+
+/// Reads, plans and pages a FetchXML (or SQL) query on `entity`.
 pub(crate) async fn query(
     st: &AppState,
     entity: &EntityType,
     principal: &Principal,
-    text: &str,
+    text: Text<'_>,
     headers: &HeaderMap,
 ) -> Result<Response, DataverseError> {
-    let fetch = parse(text).map_err(|e| DataverseError::fetch_xml(e.0))?;
-    run(st, entity, principal, fetch, headers).await
-}
-
-/// `GET {set}?sql=SELECT …`: the read-only SQL subset, read into a FetchXML query (so the
-/// rows come as FetchXML's do: null columns left out).
-pub(crate) async fn sql(
-    st: &AppState,
-    entity: &EntityType,
-    principal: &Principal,
-    text: &str,
-    headers: &HeaderMap,
-) -> Result<Response, DataverseError> {
-    let fetch = from_sql(text).map_err(|e| DataverseError::bad_query(format!("sql: {}", e.0)))?;
-    if fetch.entity != entity.name {
-        return Err(DataverseError::bad_query(format!(
-            "sql: the table '{}' in FROM is not the table of {}, '{}'.",
-            fetch.entity, entity.entity_set, entity.name
-        )));
-    }
-    run(st, entity, principal, fetch, headers).await
-}
-
-/// Plans and pages a parsed query.
-async fn run(
-    st: &AppState,
-    entity: &EntityType,
-    principal: &Principal,
-    fetch: Fetch,
-    headers: &HeaderMap,
-) -> Result<Response, DataverseError> {
+    let fetch = text.read(entity)?;
     let guid = |s: &str| uuid::Uuid::parse_str(s).unwrap_or_default();
     let ctx = FetchContext {
         user: guid(&principal.systemuser_id),
@@ -119,12 +114,7 @@ async fn run(
     } else {
         (None, 0)
     };
-    let prefer = Prefer::parse(
-        headers
-            .get_all("prefer")
-            .iter()
-            .filter_map(|v| v.to_str().ok()),
-    );
+    let prefer = prefer(headers);
     let spec = PageSpec {
         columns: plan.columns.clone(),
         filter: plan.filter.clone(),
@@ -135,13 +125,12 @@ async fn run(
         count: fetch.total_count,
         annotations: annotations_for(&prefer, &st.model.model, entity),
     };
-    let (owned, links) = (entity.clone(), plan.links.clone());
     let page = st
         .store
-        .read(move |c| exec::query_page(c, &owned, &spec))
+        .query_page(entity, spec)
         .await
-        .map_err(internal)?;
-    let rows = finish_rows(st, entity, &page.rows, &links).await?;
+        .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
+    let rows = finish_rows(st, entity, &page.rows, &plan.links).await?;
 
     let mut body = Map::new();
     let names: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
@@ -213,12 +202,11 @@ async fn finish_rows(
         }
     }
     for link in links {
-        let (owned, link_owned, keys) = (entity.clone(), link.clone(), keys.clone());
         let values = st
             .store
-            .read(move |c| link_values(c, &owned, &link_owned, &keys))
+            .link_values(entity, link, &keys)
             .await
-            .map_err(internal)?;
+            .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
         for (key, columns) in values {
             let Some(row) = index.get(&key).map(|&i| &mut out[i]) else {
                 continue;

@@ -20,11 +20,10 @@ pub mod model;
 mod modify;
 mod record;
 mod resource;
+mod response;
 mod route;
 mod service;
 pub(crate) mod version;
-
-pub(crate) use route::first_line;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -190,9 +189,13 @@ async fn dispatch_route(
         Route::BoundAction { set, id, action } => {
             messages::bound_action(st, principal, &set, id, &action, &body).await
         }
-        Route::FetchXml(entity, xml) => fetch::query(st, entity, principal, &xml, &headers).await,
+        Route::FetchXml(entity, xml) => {
+            fetch::query(st, entity, principal, fetch::Text::FetchXml(&xml), &headers).await
+        }
         Route::Apply(entity, options) => apply::apply(st, entity, &options, &headers).await,
-        Route::Sql(entity, text) => fetch::sql(st, entity, principal, &text, &headers).await,
+        Route::Sql(entity, text) => {
+            fetch::query(st, entity, principal, fetch::Text::Sql(&text), &headers).await
+        }
         Route::Query(entity) => entity_set::query(st, entity, path, query, &headers, None).await,
         Route::Create(entity) => {
             modify::create(st, entity, principal, &headers, &body, query).await

@@ -311,10 +311,7 @@ fn collection_read<'m>(entity: &'m EntityType, query: &str) -> Result<Route<'m>,
     Ok(Route::Query(entity))
 }
 
-/// Error messages travel in JSON on one line; parse errors add a caret display after it.
-pub(crate) fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_owned()
-}
+use super::response::first_line;
 
 #[cfg(test)]
 mod tests {

@@ -425,6 +425,7 @@ pub(crate) fn no_store(headers: &mut axum::http::HeaderMap) {
 
 mod dataverse;
 mod keys;
+mod metadata;
 mod operations;
 mod service;
 

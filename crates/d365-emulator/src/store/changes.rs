@@ -3,8 +3,9 @@
 //! New and updated rows need no log: every write stamps the row with the next value of the
 //! database-wide version counter (`versionnumber`), so "changed since version V" is
 //! `versionnumber > V`. Deleted rows leave a tombstone in `_emulator_changes` (version, table,
-//! id, when), written by [`crate::store::write::delete`] in the same savepoint as the delete. A
-//! delta token is a version of that counter (see [`current_version`]).
+//! id, when), written by the store's delete (`write::delete`) in the same savepoint as the
+//! delete. A delta token is a version of that counter (see [`current_version`]); change
+//! tracking's operations on it are in `delta.rs`.
 //!
 //! Tombstones older than the change-token lifetime are pruned ([`prune`]): every token that
 //! could still ask for them is younger, so it is at a later version than they are.
@@ -12,7 +13,7 @@
 use d365_odata::model::{EntityType, Model};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::schema::ident;
+use super::sql::ident;
 
 /// The tombstone table and the version counter's table (idempotent).
 pub const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -155,60 +156,6 @@ pub fn deleted_since(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_counter_starts_above_the_seed_and_tombstones_are_per_id() {
-        let model = crate::dataverse::model::DataverseModel::default().model;
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::schema::create_tables(&conn, &model).unwrap();
-        let (o, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
-        super::super::seed::seed(&mut conn, &model, 3, 1, o, b).unwrap();
-        let account = model.entity_type("account").unwrap();
-        let seeded: i64 = conn
-            .query_row("SELECT max(versionnumber) FROM contact", [], |r| r.get(0))
-            .unwrap();
-        let v0 = current_version(&conn, &model).unwrap();
-        assert!(v0 >= seeded, "{v0} < {seeded}");
-        assert_eq!(current_version(&conn, &model).unwrap(), v0);
-        let id: Vec<u8> = conn
-            .query_row("SELECT accountid FROM account LIMIT 1", [], |r| r.get(0))
-            .unwrap();
-        let id = uuid::Uuid::from_slice(&id).unwrap();
-        let gone = uuid::Uuid::from_u128(99);
-        for (i, who) in [gone, gone, id].iter().enumerate() {
-            let clock = ChangeClock {
-                now: 1000,
-                keep_secs: 100,
-            };
-            record_delete(&conn, account, who, v0 + 1 + i as i64, clock).unwrap();
-        }
-        // One entry for `gone` (its latest delete); none for a row that is there again.
-        let deleted = deleted_since(&conn, account, v0, v0 + 10, v0, 10).unwrap();
-        assert_eq!(deleted, vec![(gone, v0 + 2)]);
-        assert!(
-            deleted_since(&conn, account, v0, v0 + 1, v0, 10)
-                .unwrap()
-                .iter()
-                .all(|(_, v)| *v <= v0 + 1)
-        );
-        assert!(
-            deleted_since(&conn, account, v0 + 2, v0 + 10, v0, 10)
-                .unwrap()
-                .is_empty()
-        );
-        // Kept for the lifetime, then forgotten.
-        let at = |now| ChangeClock {
-            now,
-            keep_secs: 100,
-        };
-        assert_eq!(prune(&conn, at(1100)).unwrap(), 0);
-        assert_eq!(prune(&conn, at(1101)).unwrap(), 3);
-        assert!(
-            deleted_since(&conn, account, v0, v0 + 10, v0, 10)
-                .unwrap()
-                .is_empty()
-        );
-    }
 
     #[test]
     fn an_older_change_log_gets_its_dates() {

@@ -1,5 +1,5 @@
 //! SQL tables from the model: one table per entity type, one typed column per property, an
-//! index per lookup (alternate keys have theirs in [`super::keys`]). Values are stored as:
+//! index per lookup (alternate keys have theirs in `keys.rs`). Values are stored as:
 //!
 //! | EDM | SQLite |
 //! |---|---|
@@ -18,6 +18,8 @@
 use d365_odata::model::{EdmType, EntityType, Model, Property};
 use rusqlite::{Connection, OptionalExtension};
 
+pub use super::sql::ident;
+
 /// The SQL column type of an EDM type.
 pub fn column_type(t: EdmType) -> &'static str {
     match t {
@@ -31,11 +33,6 @@ pub fn column_type(t: EdmType) -> &'static str {
         EdmType::Double => "REAL",
         EdmType::Date => "TEXT",
     }
-}
-
-/// Quotes an identifier for SQL. Names come from the model, never from a request.
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The hidden column holding the logical name of the table a polymorphic lookup points at
@@ -225,4 +222,67 @@ pub fn create_tables(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
         infer_lookup_types(conn, entity, lookup)?;
     }
     super::changes::create_tables(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::changes::{
+        ChangeClock, current_version, deleted_since, prune, record_delete,
+    };
+    use super::*;
+
+    /// The change log comes with the tables (its counter, its tombstones).
+    #[test]
+    fn the_change_counter_starts_above_the_seed_and_tombstones_are_per_id() {
+        let model = crate::dataverse::model::DataverseModel::default().model;
+        let mut conn = Connection::open_in_memory().unwrap();
+        create_tables(&conn, &model).unwrap();
+        let (o, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        super::super::seed::seed(&mut conn, &model, 3, 1, o, b).unwrap();
+        let account = model.entity_type("account").unwrap();
+        let seeded: i64 = conn
+            .query_row("SELECT max(versionnumber) FROM contact", [], |r| r.get(0))
+            .unwrap();
+        let v0 = current_version(&conn, &model).unwrap();
+        assert!(v0 >= seeded, "{v0} < {seeded}");
+        assert_eq!(current_version(&conn, &model).unwrap(), v0);
+        let id: Vec<u8> = conn
+            .query_row("SELECT accountid FROM account LIMIT 1", [], |r| r.get(0))
+            .unwrap();
+        let id = uuid::Uuid::from_slice(&id).unwrap();
+        let gone = uuid::Uuid::from_u128(99);
+        for (i, who) in [gone, gone, id].iter().enumerate() {
+            let clock = ChangeClock {
+                now: 1000,
+                keep_secs: 100,
+            };
+            record_delete(&conn, account, who, v0 + 1 + i as i64, clock).unwrap();
+        }
+        // One entry for `gone` (its latest delete); none for a row that is there again.
+        let deleted = deleted_since(&conn, account, v0, v0 + 10, v0, 10).unwrap();
+        assert_eq!(deleted, vec![(gone, v0 + 2)]);
+        assert!(
+            deleted_since(&conn, account, v0, v0 + 1, v0, 10)
+                .unwrap()
+                .iter()
+                .all(|(_, v)| *v <= v0 + 1)
+        );
+        assert!(
+            deleted_since(&conn, account, v0 + 2, v0 + 10, v0, 10)
+                .unwrap()
+                .is_empty()
+        );
+        // Kept for the lifetime, then forgotten.
+        let at = |now| ChangeClock {
+            now,
+            keep_secs: 100,
+        };
+        assert_eq!(prune(&conn, at(1100)).unwrap(), 0);
+        assert_eq!(prune(&conn, at(1101)).unwrap(), 3);
+        assert!(
+            deleted_since(&conn, account, v0, v0 + 10, v0, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

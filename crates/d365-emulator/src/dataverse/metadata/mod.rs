@@ -41,10 +41,7 @@ pub(crate) fn entities<'m>(
         })
         .collect();
     match key {
-        Some(k) if entities.is_empty() => Err(DataverseError::not_found(
-            "0x80040217",
-            format!("Could not find entity with logical name or metadata id '{k}'."),
-        )),
+        Some(k) if entities.is_empty() => Err(DataverseError::table_definition_not_found(k)),
         _ => Ok(entities),
     }
 }
@@ -76,12 +73,9 @@ fn table_item(
                 shape_items(attrs, &x.options, &json::ATTRIBUTE)?
             }
             other => {
-                return Err(DataverseError::with_status(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "0x80060888",
-                    format!(
-                        "Could not find a property named '{other}' on type 'Microsoft.Dynamics.CRM.EntityMetadata'."
-                    ),
+                return Err(DataverseError::metadata_property_not_found(
+                    "EntityMetadata",
+                    other,
                 ));
             }
         };

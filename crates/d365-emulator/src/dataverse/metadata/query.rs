@@ -5,7 +5,7 @@
 use d365_odata::{BinaryOp, Expr, ExprKind, Literal, QueryOptions, SelectItem, UnaryOp};
 use serde_json::{Map, Value, json};
 
-use crate::dataverse::first_line;
+use crate::dataverse::response::query_options;
 use crate::error::DataverseError;
 
 /// A metadata type: its name (`EntityMetadata`) and documented property names, the ones
@@ -24,23 +24,15 @@ impl Shape {
         self.properties.contains(&name)
     }
 
-    /// 400 `0x80060888` naming the property the type lacks (Dataverse's OData message).
+    /// 400 naming the property the type lacks (Dataverse's OData message).
     fn unknown(&self, name: &str) -> DataverseError {
-        DataverseError::with_status(
-            axum::http::StatusCode::BAD_REQUEST,
-            "0x80060888",
-            format!(
-                "Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{}'.",
-                self.type_name
-            ),
-        )
+        DataverseError::metadata_property_not_found(self.type_name, name)
     }
 }
 
 /// The query options of a metadata request.
 pub(crate) fn options(raw_query: &str) -> Result<QueryOptions, DataverseError> {
-    QueryOptions::parse(raw_query)
-        .map_err(|e| DataverseError::bad_query(first_line(&e.to_string())))
+    query_options(raw_query)
 }
 
 /// `$select` on one item: the named properties (each must be one of the type's), plus
