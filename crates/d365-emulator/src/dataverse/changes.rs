@@ -28,12 +28,12 @@ use super::response::{
     output_columns, page_size, prefer, preference_applied, select_names,
 };
 use crate::error::DataverseError;
+use crate::query::delta::{DeltaCursor, DeltaPage};
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::PagingCookie;
 use crate::query::plan::order_columns;
 use crate::state::AppState;
 use crate::store::changes;
-use crate::store::delta::{DeltaCursor, DeltaPage};
 
 const TOKEN_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[month]/[day]/[year] [hour]:[minute]:[second]");

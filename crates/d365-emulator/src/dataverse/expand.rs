@@ -30,8 +30,8 @@ use crate::error::DataverseError;
 use crate::query::exec::PageSpec;
 use crate::query::paging::PagingCookie;
 use crate::query::plan::order_columns;
+use crate::query::reads::key_boundary;
 use crate::state::AppState;
-use crate::store::reads::key_boundary;
 
 use d365_odata::limits::MAX_EXPANDS;
 /// Most related rows read by one query of an expanded property (over its parents); more is

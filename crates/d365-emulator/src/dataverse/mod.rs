@@ -182,7 +182,7 @@ async fn dispatch_route(
             messages::function(st, &name, key.as_ref(), args.as_deref(), query).await
         }
         Route::Action(name) => messages::action(st, principal, &name, &body).await,
-        Route::KeyAction(name) => keys::action(st, &name, &body).await,
+        Route::KeyAction(name) => metadata::keys::action(st, &name, &body).await,
         Route::Bulk { entity, message } => {
             bulk::bulk(st, principal, entity, &message, &body, &headers).await
         }

@@ -13,7 +13,7 @@ use d365_odata::{Arg, KeyPredicate, Literal, QueryOptions, Segment, parse_resour
 
 use crate::error::DataverseError;
 
-use super::{batch, bulk, keys, messages};
+use super::{batch, bulk, messages, metadata};
 
 /// The namespace of Dataverse's messages (`Microsoft.Dynamics.CRM.WinOpportunity`).
 const NS: &str = "Microsoft.Dynamics.CRM.";
@@ -183,7 +183,9 @@ pub(crate) fn parse<'m>(
                 },
             ],
             &Method::POST,
-        ) if keys::ACTIONS.contains(&name.trim_start_matches(NS)) => Route::KeyAction(name.clone()),
+        ) if metadata::keys::ACTIONS.contains(&name.trim_start_matches(NS)) => {
+            Route::KeyAction(name.clone())
+        }
         (
             [
                 Segment::Named {

@@ -9,10 +9,12 @@
 
 pub mod aggregate;
 pub mod conditions;
+pub mod delta;
 pub mod error;
 pub mod exec;
 pub mod fetch;
 pub mod paging;
 pub mod plan;
+pub mod reads;
 pub mod typed;
 pub mod values;

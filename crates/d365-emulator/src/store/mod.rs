@@ -2,18 +2,16 @@
 //! SQL lives only under `store/` and `query/`; handlers call these functions.
 
 pub mod changes;
-pub mod delta;
 mod error;
 pub mod jobs;
 pub mod keys;
-pub mod reads;
 pub mod records;
 mod refresh_tokens;
 pub mod schema;
 pub mod seed;
 pub mod snapshot;
-mod sql;
-mod value;
+pub(crate) mod sql;
+pub(crate) mod value;
 pub mod write;
 
 pub use error::StoreError;

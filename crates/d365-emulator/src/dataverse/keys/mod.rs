@@ -11,11 +11,9 @@
 //! the metadata and the configuration are built before the emulator answers. Keys live in the
 //! database ([`crate::store::keys`]), so with `--data-dir` they survive a restart.
 
-mod http;
 pub(crate) mod registry;
-mod rules;
+pub(crate) mod rules;
 
-pub(crate) use http::{ACTIONS, action, create, delete, get, key_json, list, shape};
 use registry::same_columns;
 pub use registry::{DeclaredKey, Keys};
 
@@ -176,7 +174,7 @@ pub(crate) fn load<'c>(
 /// Dataverse's asynchronous index job for a new key: after [`INDEX_JOB_DELAY`], `InProgress`,
 /// then the index, then `Active` or `Failed`. Leaves off when the emulator stops (the key
 /// stays Pending and is built at the next start).
-fn spawn_index_job(st: &AppState, key: StoredKey) {
+pub(crate) fn spawn_index_job(st: &AppState, key: StoredKey) {
     let weak = std::sync::Arc::downgrade(&st.0);
     tokio::spawn(async move {
         tokio::time::sleep(INDEX_JOB_DELAY).await;

@@ -113,7 +113,7 @@ impl Keys {
         d365_odata::model::Model::new(tables)
     }
 
-    pub(super) fn replace(&self, key: StoredKey) {
+    pub(crate) fn replace(&self, key: StoredKey) {
         let mut all = self.write();
         match all.iter_mut().find(|k| k.metadata_id == key.metadata_id) {
             Some(k) => *k = key,
@@ -121,13 +121,13 @@ impl Keys {
         }
     }
 
-    pub(super) fn set_status(&self, id: &uuid::Uuid, status: &str) {
+    pub(crate) fn set_status(&self, id: &uuid::Uuid, status: &str) {
         if let Some(k) = self.write().iter_mut().find(|k| k.metadata_id == *id) {
             k.status = status.to_owned();
         }
     }
 
-    pub(super) fn remove(&self, id: &uuid::Uuid) {
+    pub(crate) fn remove(&self, id: &uuid::Uuid) {
         self.write().retain(|k| k.metadata_id != *id);
     }
 }

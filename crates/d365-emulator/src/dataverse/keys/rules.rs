@@ -5,11 +5,11 @@
 
 use d365_odata::model::{EntityType, Property};
 
-use crate::dataverse::metadata::attribute_type;
+use crate::dataverse::model::names::{attribute_type, metadata_id};
 use crate::error::DataverseError;
 
 /// Keys per table.
-pub(super) const MAX_KEYS: usize = 10;
+pub(crate) const MAX_KEYS: usize = 10;
 /// Columns per key (SQL Server's index limit).
 const MAX_COLUMNS: usize = 16;
 /// The attribute types a key may use.
@@ -18,7 +18,7 @@ const KEY_TYPES: [&str; 6] = [
 ];
 
 /// A property's attribute logical name: `_parentaccountid_value` is `parentaccountid`.
-pub(super) fn logical(property: &str) -> &str {
+pub(crate) fn logical(property: &str) -> &str {
     property
         .strip_prefix('_')
         .and_then(|n| n.strip_suffix("_value"))
@@ -28,7 +28,7 @@ pub(super) fn logical(property: &str) -> &str {
 /// The property a key column name stands for: the property itself (`accountnumber`,
 /// `_parentaccountid_value`), or a lookup's `_x_value` for its attribute name `x`, the form
 /// `KeyAttributes` uses.
-pub(super) fn property<'e>(entity: &'e EntityType, attribute: &str) -> Option<&'e Property> {
+pub(crate) fn property<'e>(entity: &'e EntityType, attribute: &str) -> Option<&'e Property> {
     entity.property(attribute).or_else(|| {
         entity
             .property(&format!("_{attribute}_value"))
@@ -38,7 +38,7 @@ pub(super) fn property<'e>(entity: &'e EntityType, attribute: &str) -> Option<&'
 
 /// Key column names as the table's property names (unknown names stay as given, for
 /// [`check_columns`] to refuse).
-pub(super) fn resolve(entity: &EntityType, names: &[String]) -> Vec<String> {
+pub(crate) fn resolve(entity: &EntityType, names: &[String]) -> Vec<String> {
     names
         .iter()
         .map(|a| property(entity, a).map_or_else(|| a.clone(), |p| p.name.clone()))
@@ -46,7 +46,7 @@ pub(super) fn resolve(entity: &EntityType, names: &[String]) -> Vec<String> {
 }
 
 /// Checks the columns (property names) of a key on `entity`.
-pub(super) fn check_columns(entity: &EntityType, columns: &[String]) -> Result<(), DataverseError> {
+pub(crate) fn check_columns(entity: &EntityType, columns: &[String]) -> Result<(), DataverseError> {
     if columns.is_empty() {
         return Err(DataverseError::key_operation(
             "an entity key needs at least one attribute",
@@ -88,7 +88,7 @@ pub(super) fn check_columns(entity: &EntityType, columns: &[String]) -> Result<(
         if !writable {
             return Err(DataverseError::key_attribute_not_writable(
                 logical(c),
-                &crate::dataverse::metadata::metadata_id(&format!("{}.{}", entity.name, p.name)),
+                &metadata_id(&format!("{}.{}", entity.name, p.name)),
             ));
         }
     }
@@ -96,7 +96,7 @@ pub(super) fn check_columns(entity: &EntityType, columns: &[String]) -> Result<(
 }
 
 /// A schema name as Dataverse takes one: a letter, then letters, digits and `_`.
-pub(super) fn check_schema_name(name: &str) -> Result<(), DataverseError> {
+pub(crate) fn check_schema_name(name: &str) -> Result<(), DataverseError> {
     let mut chars = name.chars();
     let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

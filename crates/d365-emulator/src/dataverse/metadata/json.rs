@@ -4,23 +4,16 @@
 //! Every documented property is there; the ones the emulator has no notion of (icons,
 //! help URLs, …) are `null`, so a `$select` of any documented name answers.
 
-use d365_odata::model::{EdmType, EntityType, Property};
+use d365_odata::model::{EntityType, Property};
 use serde_json::{Map, Value, json};
 
 use super::query::Shape;
+pub(crate) use crate::dataverse::model::names::{attribute_type, metadata_id};
 
 /// A label in the org's one language (1033).
 pub(crate) fn label(text: &str) -> Value {
     let l = json!({"Label": text, "LanguageCode": 1033, "IsManaged": true});
     json!({"LocalizedLabels": [l.clone()], "UserLocalizedLabel": l})
-}
-
-/// A stable id for a metadata item (Dataverse's MetadataId), derived from its name.
-pub(crate) fn metadata_id(name: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes());
-    uuid::Builder::from_random_bytes(d.as_ref()[..16].try_into().unwrap_or_default())
-        .into_uuid()
-        .to_string()
 }
 
 fn managed(value: bool, name: &str) -> Value {
@@ -266,30 +259,6 @@ pub(crate) fn entity_json(e: &EntityType, elastic: bool) -> Map<String, Value> {
         unreachable!()
     };
     complete(m, &ENTITY)
-}
-
-/// A column's `AttributeType`.
-pub(crate) fn attribute_type(p: &Property) -> &'static str {
-    match (
-        p.edm_type,
-        p.option_set.is_some(),
-        !p.lookup_targets.is_empty(),
-    ) {
-        // Status columns have their own metadata types and are not picklists.
-        (_, true, _) if p.name == "statecode" => "State",
-        (_, true, _) if p.name == "statuscode" => "Status",
-        (_, true, _) => "Picklist",
-        (_, _, true) => "Lookup",
-        (EdmType::Guid, ..) => "Uniqueidentifier",
-        (EdmType::String, ..) => "String",
-        (EdmType::Boolean, ..) => "Boolean",
-        (EdmType::Int32, ..) => "Integer",
-        (EdmType::Int64, ..) => "BigInt",
-        (EdmType::Decimal, ..) if p.scale == Some(4) => "Money",
-        (EdmType::Decimal, ..) => "Decimal",
-        (EdmType::Double, ..) => "Double",
-        (EdmType::DateTimeOffset | EdmType::Date, ..) => "DateTime",
-    }
 }
 
 /// One column as `AttributeMetadata` (with its subtype's properties).

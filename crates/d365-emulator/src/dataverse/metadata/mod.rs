@@ -6,6 +6,7 @@
 //! (`…/Keys`) are served by [`super::keys`].
 
 mod json;
+pub(crate) mod keys;
 mod operations;
 mod query;
 
@@ -56,13 +57,8 @@ fn table_item(
     for x in &options.expand {
         let value = match x.path.as_str() {
             "Keys" => {
-                let keys = st
-                    .keys
-                    .of(&e.name)
-                    .iter()
-                    .map(super::keys::key_json)
-                    .collect();
-                shape_items(keys, &x.options, &super::keys::shape())?
+                let keys = st.keys.of(&e.name).iter().map(keys::key_json).collect();
+                shape_items(keys, &x.options, &keys::shape())?
             }
             "Attributes" => {
                 let attrs = e
@@ -115,10 +111,10 @@ pub(crate) async fn route(
         ([Segment::Named { name, key: k, .. }], Some(table)) if name == "Keys" => {
             let entity = *entities(st, Some(table))?.first().ok_or_else(not_allowed)?;
             match (method, item_key(k.as_ref())?) {
-                (&Method::GET, None) => super::keys::list(st, entity, query),
-                (&Method::GET, Some(id)) => super::keys::get(st, entity, &id, query),
-                (&Method::POST, None) => super::keys::create(st, entity, body).await,
-                (&Method::DELETE, Some(id)) => super::keys::delete(st, entity, &id).await,
+                (&Method::GET, None) => keys::list(st, entity, query),
+                (&Method::GET, Some(id)) => keys::get(st, entity, &id, query),
+                (&Method::POST, None) => keys::create(st, entity, body).await,
+                (&Method::DELETE, Some(id)) => keys::delete(st, entity, &id).await,
                 _ => Err(not_allowed()),
             }
         }

@@ -10,6 +10,7 @@ use d365_odata::model::{EdmType, EntityType, Model, NavigationProperty, Property
 
 mod directory;
 mod jobs;
+pub(crate) mod names;
 mod sales;
 
 use directory::{businessunit, organization, systemuser, team, transactioncurrency};

@@ -1,14 +1,14 @@
 //! Change tracking's operations (`Prefer: odata.track-changes`, `$deltatoken`) over the change
-//! log of [`super::changes`]: the version a new delta token is at, and one page of a delta.
+//! log of [`crate::store::changes`]: the version a new delta token is at, and one page of a delta.
 
 use d365_odata::model::{EdmType, EntityType, Model};
 use rusqlite::types::Value;
 
-use super::changes::{ChangeClock, current_version, deleted_since, prune};
-use super::{Store, StoreError};
 use crate::query::exec::{self, PageSpec};
 use crate::query::paging::Boundary;
 use crate::query::plan::{Column, SqlFilter};
+use crate::store::changes::{ChangeClock, current_version, deleted_since, prune};
+use crate::store::{Store, StoreError};
 
 /// Where a delta response's paging is.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,18 +1,18 @@
-//! Reads: the store runs what the query planner (`query/`) planned, each call on a pooled
+//! Reads: the planned queries run on the store's pooled readers, each
 //! reader within the query deadline ([`Store::read`]). The read handlers call these and never
 //! see a connection or SQL.
 
 use d365_odata::model::EntityType;
 use rusqlite::Connection;
 
-use super::sql::ident;
-use super::value::guid;
-use super::{Store, StoreError};
 use crate::query::aggregate::{Output, aggregate, input_rows};
 use crate::query::exec::{self, Annotations, PageOut, PageSpec};
 use crate::query::fetch::{LinkColumns, LinkedRow, link_values};
 use crate::query::paging::Boundary;
 use crate::query::plan::{Column, SqlFilter};
+use crate::store::sql::ident;
+use crate::store::value::guid;
+use crate::store::{Store, StoreError};
 
 /// Ids per query of [`Store::query_by_ids`]: one `IN (…)` stays far below SQLite's 32,766
 /// parameters.

@@ -7,9 +7,10 @@ use d365_odata::QueryOptions;
 use d365_odata::model::EntityType;
 use serde_json::{Map, Value, json};
 
-use super::{Keys, rules, spawn_index_job, status};
+use super::Shape;
 use crate::dataverse::headers::json_response;
-use crate::dataverse::metadata::{self, Shape};
+use crate::dataverse::keys::{Keys, rules, spawn_index_job, status};
+use crate::dataverse::metadata;
 use crate::error::DataverseError;
 use crate::state::AppState;
 use crate::store::keys::StoredKey;
