@@ -84,6 +84,14 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// A Web API error, as itself or inside a data movement's error.
+fn webapi<'e>(c: &'e (dyn std::error::Error + 'static)) -> Option<&'e d365_webapi::Error> {
+    c.downcast_ref::<d365_webapi::Error>().or_else(|| {
+        c.downcast_ref::<d365_transfer::Error>()
+            .and_then(d365_transfer::Error::api_error)
+    })
+}
+
 /// Prints the error chain on one line, a hint when we have one, and picks the exit code.
 fn report(err: &anyhow::Error) -> ExitCode {
     // A closed pipe (`d365 get … | head`) is not a failure.
@@ -97,12 +105,11 @@ fn report(err: &anyhow::Error) -> ExitCode {
     // Error chains carry server text (messages, error_description, bodies): escaped once here.
     eprintln!("d365: {}", output::printable(&format!("{err:#}")));
     let auth = err.chain().find_map(|c| {
-        c.downcast_ref::<d365_auth::AuthError>().or_else(|| {
-            match c.downcast_ref::<d365_webapi::Error>() {
+        c.downcast_ref::<d365_auth::AuthError>()
+            .or_else(|| match webapi(c) {
                 Some(d365_webapi::Error::Auth(a)) => Some(a),
                 _ => None,
-            }
-        })
+            })
     });
     if let Some(auth) = auth {
         if let Some(hint) = auth.hint() {
@@ -110,9 +117,7 @@ fn report(err: &anyhow::Error) -> ExitCode {
         }
         return ExitCode::from(3);
     }
-    let api = err
-        .chain()
-        .find_map(|c| c.downcast_ref::<d365_webapi::Error>().and_then(|e| e.api()));
+    let api = err.chain().find_map(|c| webapi(c).and_then(|e| e.api()));
     match api {
         Some(a) if a.status == 429 => ExitCode::from(4),
         Some(a) if a.status == 401 => ExitCode::from(3),

@@ -4,6 +4,7 @@ mod util;
 
 use std::time::{Duration, Instant};
 
+use d365_emulator::faults::{FaultKind, FaultRule};
 use d365_testkit::{EmulatorConfig, start, test_config};
 use serde_json::Value;
 use util::TestCommand;
@@ -122,6 +123,89 @@ async fn wrong_secret_exits_3_with_the_aadsts_code_and_a_hint() {
         run.stderr
     );
     assert!(!run.stderr.contains("not-the-secret"));
+}
+
+/// Export, import and sync report as every command does, though their errors come through
+/// the data-movement library: a refused sign-in exits 3 with the hint, service protection
+/// that asks for a wait past the retry deadline exits 4.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_movement_exits_with_the_codes_of_every_command() {
+    let emulator = start(test_config(1)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.ndjson");
+    std::fs::write(&input, "{\"name\":\"A\"}\n").unwrap();
+    let input = input.display().to_string();
+    let commands = |n: usize| {
+        let out = dir
+            .path()
+            .join(format!("out{n}.ndjson"))
+            .display()
+            .to_string();
+        let db = format!(
+            "sqlite:{}",
+            dir.path().join(format!("mirror{n}.db")).display()
+        );
+        [
+            vec!["export".to_owned(), "accounts".into(), "--out".into(), out],
+            vec![
+                "import".to_owned(),
+                "accounts".into(),
+                "--in".into(),
+                input.clone(),
+            ],
+            vec!["sync".to_owned(), "accounts".into(), "--to".into(), db],
+        ]
+    };
+    let run = |argv: Vec<String>, secret: Option<&'static str>| {
+        let info = info.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let mut command = TestCommand::new(&args).emulator_env(&info);
+            if let Some(secret) = secret {
+                command = command.env("AZURE_CLIENT_SECRET", secret);
+            }
+            command.run()
+        })
+    };
+    for argv in commands(1) {
+        let refused = run(argv.clone(), Some("not-the-secret")).await.unwrap();
+        assert_eq!(refused.code, Some(3), "{argv:?}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains("AADSTS7000215"),
+            "{argv:?}: {}",
+            refused.stderr
+        );
+        assert!(
+            refused.stderr.contains("\nhint: check the client secret"),
+            "{argv:?}: {}",
+            refused.stderr
+        );
+        assert!(!refused.stderr.contains("not-the-secret"));
+    }
+    emulator
+        .state()
+        .faults
+        .add(FaultRule {
+            kind: FaultKind::Throttle,
+            method: None,
+            path: "/api/data/*".into(),
+            count: None,
+            share: None,
+            status: None,
+            delay_ms: None,
+            retry_after: Some(3600),
+        })
+        .unwrap();
+    for argv in commands(2) {
+        let throttled = run(argv.clone(), None).await.unwrap();
+        assert_eq!(throttled.code, Some(4), "{argv:?}: {}", throttled.stderr);
+        assert!(
+            throttled.stderr.contains("429"),
+            "{argv:?}: {}",
+            throttled.stderr
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

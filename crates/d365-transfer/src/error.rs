@@ -138,6 +138,20 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The Web API error this failure comes from, if one does (through `While` too): what a
+    /// caller needs to tell a refused sign-in or a throttled request from the rest.
+    pub fn api_error(&self) -> Option<&d365_webapi::Error> {
+        match self {
+            Error::Api(e)
+            | Error::ApiWhile { source: e, .. }
+            | Error::Unanswered { source: e, .. } => Some(e),
+            Error::While { source, .. } => source.api_error(),
+            _ => None,
+        }
+    }
+}
+
 /// The crate's `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
