@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use d365_webapi::{ApiError, Error as WebError};
 use futures_util::future::BoxFuture;
@@ -352,10 +353,18 @@ async fn a_lost_answer_is_sent_again_and_rows_that_landed_count_as_done() {
 #[tokio::test(start_paused = true)]
 async fn a_chunk_never_answered_stops_the_import_after_the_resend_policy() {
     let dir = tempfile::tempdir().unwrap();
+    let started = tokio::time::Instant::now();
     let out = import(dir.path(), new_journal(dir.path()), 1..=2, 2, |_, _| {
         Err(lost())
     })
     .await;
+    // A blip of 12 s is ridden out before the import gives up (the paused clock advances by
+    // exactly the pauses).
+    assert!(
+        started.elapsed() >= Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
     let times = resend_policy().max_retries as usize + 1;
     assert_eq!(out.sent, vec![Sent::Bulk(vec![1, 2]); times]);
     assert!(out.journal.is_empty(), "nothing committed");
