@@ -147,11 +147,10 @@ pub fn wrap(page_number: u32, inner: &str, tracking: Option<&[(&str, String)]>) 
 }
 
 /// An outer cookie's page number and inner cookie, left opaque (what a client puts back into
-/// `<fetch paging-cookie>`).
+/// `<fetch paging-cookie>`). No length budget: the client reads what the service wrote, in an
+/// answer whose size `d365-http` already bounds, and a long cookie must not turn into paging
+/// by number.
 pub fn unwrap(token: &str) -> Option<(u32, String)> {
-    if token.len() > MAX_COOKIE_LEN {
-        return None;
-    }
     let page_number = attribute(token, "pagenumber")?.parse().ok()?;
     let encoded = attribute(token, "pagingcookie")?;
     let once = percent_decode_str(&encoded).decode_utf8().ok()?;
@@ -278,6 +277,12 @@ mod tests {
 
     #[test]
     fn a_real_annotation_unwraps_to_its_inner_cookie() {
+        let long = PagingCookie {
+            page_number: 2,
+            columns: vec![column("name", Some(&"x".repeat(MAX_COOKIE_LEN)), None)],
+        };
+        let (page, inner) = unwrap(&long.encode()).expect("a long cookie is still a cookie");
+        assert_eq!((page, inner), (2, long.encode_inner()));
         let (page, inner) = unwrap("<cookie pagenumber=\"2\" pagingcookie=\"%253ccookie%2520page%253d%25221%2522%253e%253c%252fcookie%253e\" istracking=\"False\" />").unwrap();
         assert_eq!((page, inner.as_str()), (2, "<cookie page=\"1\"></cookie>"));
     }
