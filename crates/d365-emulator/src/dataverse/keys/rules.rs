@@ -124,9 +124,7 @@ mod tests {
         ok(&["accountnumber"]).unwrap();
         ok(&["name", "_primarycontactid_value"]).unwrap();
         ok(&["industrycode"]).unwrap();
-        // The codes themselves are pinned by the alternate_keys integration test.
-        let invalid = DataverseError::key_operation("").code;
-        let not_writable = DataverseError::key_attribute_not_writable("", "").code;
+        let (invalid, not_writable) = ("0x8006088F", "0x80090112");
         for (bad, code) in [
             (&["revenue"][..], invalid),
             (&["accountid"][..], invalid),
