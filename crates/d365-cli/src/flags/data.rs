@@ -7,8 +7,7 @@ use clap::{Args, ValueEnum};
 use super::AuthArgs;
 
 /// A file format for exported rows.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum ExportFormat {
     /// One JSON object per line.
     Ndjson,
@@ -58,8 +57,7 @@ pub(crate) struct ExportArgs {
 }
 
 /// How `d365 import` writes each row.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum ImportMode {
     /// New records (CreateMultiple).
     Create,
