@@ -254,15 +254,7 @@ pub(crate) async fn reset(State(st): State<AppState>) -> Response {
     let (model, config) = (st.model.model.clone(), st.registry.config().clone());
     let result = st
         .store
-        .run(move |c| {
-            crate::store::seed::reseed_store(
-                c,
-                &model,
-                &config.directory(),
-                config.seed_accounts,
-                config.seed,
-            )
-        })
+        .reseed(model, config.directory(), config.seed_accounts, config.seed)
         .await;
     st.limiter.set(st.limiter.limits());
     match result {
@@ -273,7 +265,7 @@ pub(crate) async fn reset(State(st): State<AppState>) -> Response {
 
 /// `GET /_emulator/snapshots`: the names.
 pub(crate) async fn snapshots(State(st): State<AppState>) -> Response {
-    match st.store.run(|c| crate::store::snapshot::list(c)).await {
+    match st.store.snapshot_names().await {
         Ok(names) => axum::Json(json!({"snapshots": names})).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -287,11 +279,7 @@ pub(crate) async fn take_snapshot(
 ) -> Response {
     let model = st.model.model.clone();
     let n = name.clone();
-    match st
-        .store
-        .run(move |c| crate::store::snapshot::take(c, &model, &n))
-        .await
-    {
+    match st.store.take_snapshot(model, n).await {
         Ok(()) => (StatusCode::CREATED, axum::Json(json!({"snapshot": name}))).into_response(),
         Err(e) => snapshot_error(e),
     }
@@ -304,11 +292,7 @@ pub(crate) async fn restore_snapshot(
 ) -> Response {
     let model = st.model.model.clone();
     let n = name.clone();
-    match st
-        .store
-        .run(move |c| crate::store::snapshot::restore(c, &model, &n))
-        .await
-    {
+    match st.store.restore_snapshot(model, n).await {
         Ok(()) => axum::Json(json!({"restored": name})).into_response(),
         Err(e) => snapshot_error(e),
     }
@@ -319,11 +303,7 @@ pub(crate) async fn delete_snapshot(
     State(st): State<AppState>,
     Path(name): Path<String>,
 ) -> Response {
-    match st
-        .store
-        .run(move |c| crate::store::snapshot::delete(c, &name))
-        .await
-    {
+    match st.store.delete_snapshot(name).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => snapshot_error(e),
     }

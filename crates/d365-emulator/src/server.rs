@@ -15,7 +15,7 @@ use crate::entra::keys::{SigningKey, generate_private_key_pem, install_crypto_pr
 use crate::entra::registry::Registry;
 use crate::error::StartError;
 use crate::state::{AppState, Inner};
-use crate::store::{Store, schema, seed};
+use crate::store::Store;
 
 /// Connection details of a running emulator (`--info-file` writes this as JSON; keep the
 /// field names stable, test harnesses read them). `Debug` redacts the secret and password.
@@ -106,25 +106,16 @@ pub(crate) async fn build_state(
     let declared = crate::dataverse::keys::declared(&mut model, &config);
     let store = Store::open(config.data_dir.as_deref())?
         .with_query_timeout(std::time::Duration::from_millis(config.query_timeout_ms));
-    let keys = {
-        let model = model.model.clone();
-        let config = config.clone();
-        let keys = store
-            .run(move |conn| {
-                schema::create_tables(conn, &model)?;
-                seed::seed_store(
-                    conn,
-                    &model,
-                    &config.directory(),
-                    config.seed_accounts,
-                    config.seed,
-                )?;
-                crate::dataverse::keys::load(conn, &model, &declared)
-            })
-            .await?;
-        store.open_readers()?;
-        keys
-    };
+    let keys = store
+        .prepare(
+            model.model.clone(),
+            config.directory(),
+            config.seed_accounts,
+            config.seed,
+            move |table, model| crate::dataverse::keys::load(table, model, &declared),
+        )
+        .await?;
+    store.open_readers()?;
     let limiter = Arc::new(crate::limits::Limiter::new(config.limits));
     let faults = crate::faults::Faults::default();
     for rule in &config.faults {

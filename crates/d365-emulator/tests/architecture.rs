@@ -1,5 +1,6 @@
 //! The emulator's layout rules, checked on its source text (docs/ARCHITECTURE.md, "Invariants"):
-//! - SQL lives in `store/` and `query/`: no other module names `rusqlite`;
+//! - SQL lives in `store/` and `query/`: no other module names `rusqlite` or takes a
+//!   connection from the store (`Store::run`, `read`, `lock`);
 //! - Dataverse and Entra codes live in `error/`: no `0x8…` literal elsewhere;
 //! - no circles between the entries of one folder (files, and sub-folders each as one entry),
 //!   but for the shared state (`state.rs`, see [`HUB`]);
@@ -76,6 +77,33 @@ fn rusqlite_is_named_only_in_the_store_and_the_query_planner() {
     assert!(
         found.is_empty(),
         "rusqlite outside store/ and query/:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn only_the_store_and_the_planner_hold_a_connection() {
+    // `Store::run`, `read` and `lock` hand their closure a connection: outside `store/` and
+    // `query/`, callers use the store's domain operations instead.
+    let mut found = Vec::new();
+    for (file, text) in sources() {
+        if in_folder(&file, &["store", "query"]) {
+            continue;
+        }
+        let code: String = code_lines(&text)
+            .map(|(_, l)| l)
+            .collect::<String>()
+            .split_whitespace()
+            .collect();
+        for call in ["store.run(", "store.read(", "store.lock("] {
+            if code.contains(call) {
+                found.push(format!("{}: {call}", file.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "connections outside store/ and query/:\n{}",
         found.join("\n")
     );
 }

@@ -456,10 +456,9 @@ async fn references(
         count: false,
         annotations: None,
     };
-    let owned = related.clone();
     let page = st
         .store
-        .read(move |c| crate::query::exec::query_page(c, &owned, &spec))
+        .query_page(related, spec)
         .await
         .map_err(|e| DataverseError::store(e, "read"))?;
     let root = st.api_root();

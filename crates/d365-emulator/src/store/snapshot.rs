@@ -3,6 +3,7 @@
 //! them back in one transaction. Snapshots live as long as the emulator.
 
 use d365_odata::model::Model;
+
 use rusqlite::Connection;
 
 use super::schema::ident;
@@ -126,6 +127,29 @@ pub fn clear(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
         conn.execute_batch(&format!("DELETE FROM main.{}", ident(&t)))?;
     }
     Ok(())
+}
+
+// The control API's operations on the store: it never sees a connection.
+impl super::Store {
+    /// The snapshots' names.
+    pub async fn snapshot_names(&self) -> Result<Vec<String>, super::StoreError> {
+        self.run(|c| list(c)).await.map_err(Into::into)
+    }
+
+    /// Copies the data aside as `name` (replacing a snapshot of that name).
+    pub async fn take_snapshot(&self, model: Model, name: String) -> Result<(), SnapshotError> {
+        self.run(move |c| take(c, &model, &name)).await
+    }
+
+    /// The data as it was when `name` was taken.
+    pub async fn restore_snapshot(&self, model: Model, name: String) -> Result<(), SnapshotError> {
+        self.run(move |c| restore(c, &model, &name)).await
+    }
+
+    /// Forgets the snapshot `name`.
+    pub async fn delete_snapshot(&self, name: String) -> Result<(), SnapshotError> {
+        self.run(move |c| delete(c, &name)).await
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use rusqlite::Connection;
 
 use d365_odata::model::Model;
 
+use crate::error::StartError;
+
 use super::{Directory, seed, seed_directory, seed_rows};
 
 impl Directory {
@@ -65,4 +67,40 @@ pub fn reseed_store(
     )?;
     tx.commit()?;
     Ok(n)
+}
+
+impl crate::store::Store {
+    /// At start-up: the tables for `model`, the seeded data if the tables are empty (see
+    /// [`seed_store`]), then `then` on the stored alternate keys, all before any request.
+    pub async fn prepare<R: Send + 'static>(
+        &self,
+        model: Model,
+        directory: Directory,
+        accounts: usize,
+        seed_value: u64,
+        then: impl FnOnce(crate::store::keys::KeyTable<'_>, &Model) -> Result<R, StartError>
+        + Send
+        + 'static,
+    ) -> Result<R, StartError> {
+        self.run(move |conn| {
+            crate::store::schema::create_tables(conn, &model)?;
+            seed_store(conn, &model, &directory, accounts, seed_value)?;
+            then(conn.into(), &model)
+        })
+        .await
+    }
+
+    /// Back to the seeded data (the control API's reset; see [`reseed_store`]). The number of
+    /// accounts seeded.
+    pub async fn reseed(
+        &self,
+        model: Model,
+        directory: Directory,
+        accounts: usize,
+        seed_value: u64,
+    ) -> Result<usize, crate::store::StoreError> {
+        self.run(move |c| reseed_store(c, &model, &directory, accounts, seed_value))
+            .await
+            .map_err(Into::into)
+    }
 }
