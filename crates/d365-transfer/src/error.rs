@@ -70,6 +70,9 @@ pub enum Error {
         /// The path.
         path: PathBuf,
     },
+    /// Writing the Parquet output failed (`parquet` feature).
+    #[error("writing Parquet: {0}")]
+    Parquet(String),
     /// A file operation failed.
     #[error("{doing}")]
     File {

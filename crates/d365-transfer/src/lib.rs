@@ -1,6 +1,7 @@
 //! Data movement for Dataverse, as a library: what `d365 export`, `d365 import` and
 //! `d365 sync` do, without their flags, bars or printing.
 //!
+//! * [`csv`]: records as CSV rows (the export's CSV output, the CLI's `--output csv`).
 //! * [`table`]: a table as data movement sees it (the columns a `$select` can read, lookups by
 //!   their `_x_value` property).
 //! * [`export`]: every row of a table into resumable part files, read in parallel ranges.
@@ -22,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod csv;
 mod error;
 pub mod export;
 pub mod import;

@@ -11,7 +11,10 @@
 //! Joining the parts into the output file, in range order, is the caller's (the CLI's
 //! `export/assemble.rs`), as are the output formats.
 
+mod assemble;
 mod checkpoint;
+#[cfg(feature = "parquet")]
+mod parquet;
 
 use std::io::{Seek, Write};
 use std::path::Path;
@@ -27,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::private_file::{self, Create};
 use crate::progress::{OnProgress, Progress};
 
+pub use assemble::{assemble, check_supported};
 pub use checkpoint::{Checkpoint, RangeState};
 
 /// An output file format.

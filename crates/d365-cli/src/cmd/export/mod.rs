@@ -2,14 +2,10 @@
 //!
 //! * The table is read by [`d365_transfer::export`]: in ranges of `createdon` (with
 //!   `--parallel N`), each paged in key order into its own part file; the parts are then
-//!   joined in range order into the output (`assemble.rs`), so the file is ordered and the
+//!   joined in range order into the output ([`d365_transfer::export::assemble`]), so the file is ordered and the
 //!   same for any `N`.
 //! * After every page the part file is synced and the checkpoint saved; `--resume` cuts each
 //!   part back to its checkpoint and goes on from the saved next link: no duplicate, no gap.
-
-mod assemble;
-#[cfg(feature = "parquet")]
-mod parquet;
 
 use std::process::ExitCode;
 
@@ -41,7 +37,7 @@ fn format_of(args: &ExportArgs) -> anyhow::Result<Format> {
 
 pub(crate) async fn run(args: ExportArgs, profile: Option<&str>) -> anyhow::Result<ExitCode> {
     let format = format_of(&args)?;
-    assemble::check_supported(format)?;
+    d365_transfer::export::check_supported(format)?;
     let parallel = match args.parallel.as_str() {
         "auto" => None,
         n => Some(
@@ -101,7 +97,7 @@ pub(crate) async fn run(args: ExportArgs, profile: Option<&str>) -> anyhow::Resu
             cp_path.display()
         )
     })?;
-    let rows = assemble::assemble(&args.out, &checkpoint, &client).await?;
+    let rows = d365_transfer::export::assemble(&args.out, &checkpoint, &client).await?;
     export::remove_parts(&args.out, &checkpoint);
     std::fs::remove_file(&cp_path).with_context(|| format!("removing {}", cp_path.display()))?;
     let stats = client.concurrency_stats();

@@ -2,22 +2,23 @@
 //! column typed from the table's metadata (a `--select` column the metadata does not know is
 //! text).
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use d365_parquet::{Column, ColumnKind, ParquetSink};
 use d365_webapi::Client;
 
-use d365_transfer::export::Checkpoint;
+use super::Checkpoint;
+use super::assemble::part_records;
+use crate::{Error, Result};
 
+/// Writes the parts' rows to `file` as Parquet; the number of rows.
 pub(super) async fn write(
     file: &mut std::fs::File,
     parts: &[PathBuf],
     cp: &Checkpoint,
     client: &Client,
-) -> anyhow::Result<u64> {
-    let table = d365_transfer::table::describe(client, &cp.entity_set).await?;
+) -> Result<u64> {
+    let table = crate::table::describe(client, &cp.entity_set).await?;
     let kind_of = |name: &str| {
         table
             .columns
@@ -32,13 +33,12 @@ pub(super) async fn write(
         .iter()
         .map(|c| Column::new(c, kind_of(c)))
         .collect();
-    let mut sink = ParquetSink::new(std::io::BufWriter::new(file), columns)?;
+    let parquet = |e: d365_parquet::ParquetError| Error::Parquet(e.to_string());
+    let mut sink = ParquetSink::new(std::io::BufWriter::new(file), columns).map_err(parquet)?;
     for part in parts {
-        let f = std::fs::File::open(part).with_context(|| format!("reading {}", part.display()))?;
-        for line in std::io::BufReader::new(f).lines() {
-            let record: serde_json::Value = serde_json::from_str(&line?)?;
-            sink.write(&record)?;
+        for record in part_records(part) {
+            sink.write(&record?).map_err(parquet)?;
         }
     }
-    Ok(sink.finish()?)
+    sink.finish().map_err(parquet)
 }

@@ -1,0 +1,110 @@
+//! Joining the part files, in range order, into the output: NDJSON as is, CSV with a header
+//! from the export's columns. The output is written to a temporary file beside it and renamed
+//! into place, so a reader never sees half a file.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::Path;
+
+use d365_webapi::Client;
+
+use super::{Checkpoint, Format};
+use crate::csv::CsvWriter;
+use crate::{Error, Result};
+
+/// Refuses a format this build cannot write, before any work is done.
+pub fn check_supported(format: Format) -> Result<()> {
+    if format == Format::Parquet && !cfg!(feature = "parquet") {
+        return Err(Error::Refused(
+            "this d365 was built without Parquet support: build it with `--features parquet`, or export to .ndjson or .csv".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the output `out` from the part files of a finished export ([`super::run`]); returns
+/// the number of rows. The parts stay (the caller removes them with the checkpoint).
+pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u64> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::file(format!(
+        "creating the output in {}",
+        dir.display()
+    )))?;
+    let parts: Vec<_> = (0..cp.ranges.len())
+        .map(|i| Checkpoint::part_path(out, i))
+        .collect();
+    let rows = match cp.format {
+        Format::Ndjson => {
+            let mut w = BufWriter::new(tmp.as_file_mut());
+            let mut rows = 0;
+            for (part, range) in parts.iter().zip(&cp.ranges) {
+                let mut f = std::fs::File::open(part)
+                    .map_err(Error::file(format!("reading {}", part.display())))?;
+                std::io::copy(&mut f, &mut w).map_err(writing(out))?;
+                rows += range.rows;
+            }
+            w.flush().map_err(writing(out))?;
+            rows
+        }
+        Format::Csv => {
+            let mut w = BufWriter::new(tmp.as_file_mut());
+            let mut csv = CsvWriter::new(&cp.columns);
+            let mut rows = 0;
+            for part in &parts {
+                for record in part_records(part) {
+                    csv.write(&mut w, &record?).map_err(writing(out))?;
+                    rows += 1;
+                }
+            }
+            csv.finish(&mut w).map_err(writing(out))?;
+            w.flush().map_err(writing(out))?;
+            rows
+        }
+        Format::Parquet => parquet_output(tmp.as_file_mut(), &parts, cp, client).await?,
+    };
+    tmp.as_file().sync_all().map_err(writing(out))?;
+    tmp.persist(out).map_err(|e| writing(out)(e.error))?;
+    Ok(rows)
+}
+
+fn writing(out: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    Error::file(format!("writing {}", out.display()))
+}
+
+/// The records of a part file, one JSON object a line.
+pub(super) fn part_records(part: &Path) -> impl Iterator<Item = Result<serde_json::Value>> {
+    let opened =
+        std::fs::File::open(part).map_err(Error::file(format!("reading {}", part.display())));
+    let part = part.to_owned();
+    let lines: Box<dyn Iterator<Item = Result<String>>> = match opened {
+        Ok(f) => Box::new(
+            std::io::BufReader::new(f)
+                .lines()
+                .map(move |l| l.map_err(Error::file(format!("reading {}", part.display())))),
+        ),
+        Err(e) => Box::new(std::iter::once(Err(e))),
+    };
+    lines.map(|line| Ok(serde_json::from_str(&line?)?))
+}
+
+#[cfg(not(feature = "parquet"))]
+async fn parquet_output(
+    _file: &mut std::fs::File,
+    _parts: &[std::path::PathBuf],
+    _cp: &Checkpoint,
+    _client: &Client,
+) -> Result<u64> {
+    check_supported(Format::Parquet).map(|_| 0)
+}
+
+#[cfg(feature = "parquet")]
+async fn parquet_output(
+    file: &mut std::fs::File,
+    parts: &[std::path::PathBuf],
+    cp: &Checkpoint,
+    client: &Client,
+) -> Result<u64> {
+    super::parquet::write(file, parts, cp, client).await
+}
