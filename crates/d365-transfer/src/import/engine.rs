@@ -7,6 +7,8 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
+
 use d365_http::{Backoff, RetryConfig};
 use d365_webapi::Error as ApiError;
 use futures_util::{StreamExt, TryStreamExt, future::BoxFuture, stream};
@@ -151,7 +153,7 @@ pub async fn run<S: Sender>(
     .map(|chunk| {
         let ctx = ctx.clone();
         async move {
-            let resend = Backoff::new(ctx.resend.backoff);
+            let resend = Resend::new(&ctx.resend);
             process(ctx, chunk?, 0, resend).await
         }
     })
@@ -269,19 +271,48 @@ fn split(chunk: Chunk) -> (Chunk, Chunk) {
     (first, second)
 }
 
+/// The resends of one chunk whose answer was lost: paced by `d365-http`'s backoff, and
+/// counted in time as well as in number ([`super::RESEND_AT_LEAST`]).
+struct Resend {
+    backoff: Backoff,
+    waited: Duration,
+}
+
+impl Resend {
+    fn new(policy: &RetryConfig) -> Self {
+        Self {
+            backoff: Backoff::new(policy.backoff),
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Whether a chunk sent `attempt` times without an answer is given up: after the policy's
+    /// resends and [`super::RESEND_AT_LEAST`] of pauses, or after [`super::MAX_RESENDS`].
+    fn exhausted(&self, attempt: u32, policy: &RetryConfig) -> bool {
+        attempt >= super::MAX_RESENDS
+            || (attempt >= policy.max_retries && self.waited >= super::RESEND_AT_LEAST)
+    }
+
+    fn next_wait(&mut self) -> Duration {
+        let wait = self.backoff.next_wait();
+        self.waited += wait;
+        wait
+    }
+}
+
 /// Sends a chunk, splitting, resending or rejecting as its answer says. `attempt` counts the
 /// sends of this chunk whose answer was lost; `resend` paces them.
 fn process<S: Sender>(
     ctx: Arc<Ctx<S>>,
     chunk: Chunk,
     attempt: u32,
-    mut resend: Backoff,
+    mut resend: Resend,
 ) -> BoxFuture<'static, Result<()>> {
     Box::pin(async move {
         if chunk.is_empty() {
             return Ok(());
         }
-        let fresh = || Backoff::new(ctx.resend.backoff);
+        let fresh = || Resend::new(&ctx.resend);
         if ctx.via == Via::Single && chunk.len() > 1 {
             for row in chunk {
                 process(ctx.clone(), vec![row], 0, fresh()).await?;
@@ -349,7 +380,7 @@ fn process<S: Sender>(
         // The answer was lost: the chunk may or may not be in. Send it again (creates carry
         // their ids, so a committed chunk shows up as duplicates below).
         if api.is_none() || matches!(status, Some(500 | 502 | 503)) {
-            if attempt >= ctx.resend.max_retries {
+            if resend.exhausted(attempt, &ctx.resend) {
                 return Err(Error::Unanswered {
                     first: lines[0],
                     last: lines[lines.len() - 1],

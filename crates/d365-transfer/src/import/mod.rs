@@ -65,14 +65,22 @@ pub const STANDARD_CHUNK: usize = 1_000;
 /// See [`STANDARD_CHUNK`].
 pub const ELASTIC_CHUNK: usize = 100;
 
-/// Sending a chunk whose answer was lost again: 6 times, each pause between 2 s and 4 s
-/// (`d365-http`'s jittered backoff), so a network blip of 12 s or more is ridden out before
-/// the import stops (to be resumed), as with the fixed pauses of 250 ms to 4 s (11.75 s in
-/// all) before. The HTTP layer does not retry these itself: a bulk write is not idempotent.
+/// How long a chunk's resends go on at least (the fixed pauses of 250 ms to 4 s that came
+/// before the jitter made 11.75 s).
+pub const RESEND_AT_LEAST: Duration = Duration::from_secs(12);
+
+/// The most resends of one chunk, whatever the pauses.
+pub const MAX_RESENDS: u32 = 20;
+
+/// Sending a chunk whose answer was lost again: at least 6 times and for at least
+/// [`RESEND_AT_LEAST`] (at most [`MAX_RESENDS`] times), the pauses growing from 250 ms to at
+/// most 4 s with `d365-http`'s jitter, so a lost answer is resent at once and a network blip
+/// of seconds is ridden out before the import stops (to be resumed). The HTTP layer does not
+/// retry these itself: a bulk write is not idempotent.
 pub fn resend_policy() -> RetryConfig {
     RetryConfig {
         backoff: BackoffConfig {
-            base: Duration::from_secs(2),
+            base: Duration::from_millis(250),
             cap: Duration::from_secs(4),
         },
         max_retries: 6,
