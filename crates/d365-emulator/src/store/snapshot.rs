@@ -42,7 +42,7 @@ fn schema_name(name: &str) -> Result<String, SnapshotError> {
 }
 
 /// The names of the snapshots taken.
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+fn list(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare("SELECT name FROM pragma_database_list")?;
     let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
     Ok(names
@@ -68,7 +68,7 @@ fn ensure_meta(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Takes (or replaces) the snapshot `name`.
-pub fn take(conn: &mut Connection, model: &Model, name: &str) -> Result<(), SnapshotError> {
+fn take(conn: &mut Connection, model: &Model, name: &str) -> Result<(), SnapshotError> {
     let schema = schema_name(name)?;
     let existing = list(conn)?;
     if existing.iter().any(|n| n == name) {
@@ -91,7 +91,7 @@ pub fn take(conn: &mut Connection, model: &Model, name: &str) -> Result<(), Snap
 }
 
 /// Puts the data back as it was when `name` was taken (the snapshot stays).
-pub fn restore(conn: &mut Connection, model: &Model, name: &str) -> Result<(), SnapshotError> {
+fn restore(conn: &mut Connection, model: &Model, name: &str) -> Result<(), SnapshotError> {
     let schema = schema_name(name)?;
     if !list(conn)?.iter().any(|n| n == name) {
         return Err(SnapshotError::Missing(name.to_owned()));
@@ -110,7 +110,7 @@ pub fn restore(conn: &mut Connection, model: &Model, name: &str) -> Result<(), S
 }
 
 /// Deletes the snapshot `name`.
-pub fn delete(conn: &Connection, name: &str) -> Result<(), SnapshotError> {
+fn delete(conn: &Connection, name: &str) -> Result<(), SnapshotError> {
     let schema = schema_name(name)?;
     if !list(conn)?.iter().any(|n| n == name) {
         return Err(SnapshotError::Missing(name.to_owned()));

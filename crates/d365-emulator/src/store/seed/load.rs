@@ -24,7 +24,7 @@ impl Directory {
 
 /// Seeds the directory rows and, if the tables are empty, `accounts` accounts with their
 /// related rows (as a bulk load: see [`seed`]). Returns the number of accounts inserted.
-pub fn seed_store(
+fn seed_store(
     conn: &mut Connection,
     model: &Model,
     directory: &Directory,
@@ -47,7 +47,7 @@ pub fn seed_store(
 /// Back to the seeded data (the control API's reset), in one transaction: readers see the old
 /// rows or the new ones, and a failure changes nothing. Not a bulk load: the read-only pool
 /// is open and keeps its indexes.
-pub fn reseed_store(
+fn reseed_store(
     conn: &mut Connection,
     model: &Model,
     directory: &Directory,
@@ -71,7 +71,7 @@ pub fn reseed_store(
 
 impl crate::store::Store {
     /// At start-up: the tables for `model`, the seeded data if the tables are empty (see
-    /// [`seed_store`]), then `then` on the stored alternate keys, all before any request.
+    /// `seed_store`), then `then` on the stored alternate keys, all before any request.
     pub async fn prepare<R: Send + 'static>(
         &self,
         model: Model,
@@ -90,7 +90,7 @@ impl crate::store::Store {
         .await
     }
 
-    /// Back to the seeded data (the control API's reset; see [`reseed_store`]). The number of
+    /// Back to the seeded data (the control API's reset; see `reseed_store`). The number of
     /// accounts seeded.
     pub async fn reseed(
         &self,

@@ -12,8 +12,6 @@ use super::schema::ident;
 mod load;
 mod names;
 
-pub use load::{reseed_store, seed_store};
-
 use names::{
     CITIES, FIRST, LAST, LEAD_SUBJECTS, NOUNS, OPPORTUNITY_TOPICS, PREFIXES, SUFFIXES,
     TASK_SUBJECTS, TITLES,
