@@ -1,25 +1,19 @@
-//! The emulator's speed, printed (not asserted): seeding, filtered queries under 50 concurrent
-//! connections, a full paging pass, and pages sorted by a lookup (the related record's name)
-//! beside the same SQL run on the database file directly.
+//! The emulator's speed, printed (not asserted): seeding, a full paging pass, and pages sorted
+//! by a lookup (the related record's name) beside the same SQL run on the database file
+//! directly. The query shapes under 50 concurrent connections are the `queries` bench.
 //!
 //! ```text
 //! cargo bench -p d365-emulator --bench emulator              # 1,000,000 accounts
 //! D365_BENCH_ACCOUNTS=100000 cargo bench -p d365-emulator --bench emulator
 //! D365_BENCH_DIR=/tmp/d365-bench cargo bench -p d365-emulator --bench emulator  # reuse the data
 //! ```
-//! The database lives in `D365_BENCH_DIR` (default: a fresh temporary directory); the queries
-//! run over loopback HTTP with a real token, as a client sees them.
+//! The database lives in `D365_BENCH_DIR` (default: a fresh temporary directory); the pages
+//! are read over loopback HTTP with a real token, as a client sees them.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use d365_emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
-
-const CONNECTIONS: usize = 50;
-const QUERY_SECONDS: u64 = 10;
-const QUERY: &str =
-    "accounts?$select=name&$filter=startswith(name,'Contoso') and statecode eq 0&$top=50";
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -36,13 +30,6 @@ fn peak_rss_mib() -> Option<u64> {
         .parse::<u64>()
         .ok()
         .map(|kb| kb / 1024)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 #[tokio::main]
@@ -81,46 +68,9 @@ async fn main() {
         dir.display()
     );
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()
-        .expect("client");
-    let token = Arc::new(d365_testkit::app_token(&http, &emulator.info()).await);
+    let http = reqwest::Client::new();
+    let token = d365_testkit::app_token(&http, &emulator.info()).await;
     let api = format!("{}/api/data/v9.2/", emulator.info().environment_url);
-
-    // Filtered queries from 50 concurrent connections.
-    let deadline = Instant::now() + Duration::from_secs(QUERY_SECONDS);
-    let mut tasks = Vec::new();
-    for _ in 0..CONNECTIONS {
-        let (http, token, url) = (http.clone(), token.clone(), format!("{api}{QUERY}"));
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = http
-                    .get(&url)
-                    .bearer_auth(token.as_str())
-                    .send()
-                    .await
-                    .expect("query");
-                assert!(r.status().is_success(), "{}", r.status());
-                r.bytes().await.expect("body");
-                latencies.push(t.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.expect("task"));
-    }
-    latencies.sort_unstable();
-    println!(
-        "query: GET {QUERY} × {CONNECTIONS} connections for {QUERY_SECONDS} s: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms",
-        latencies.len() as f64 / QUERY_SECONDS as f64,
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-    );
 
     // A full paging pass: every account once, 5,000 per page, following nextLink.
     let t = Instant::now();

@@ -1,0 +1,266 @@
+//! The load: N concurrent keep-alive HTTPS/1.1 connections (one `reqwest::Client` each), or N
+//! concurrent tasks each with a read-only SQLite connection on the blocking pool, sending for a
+//! warm-up and then a measured window. Every request's latency is kept.
+//!
+//! The window: requests *started* in it give the latencies (a slow one that ends after the
+//! window still counts, so the tail is not cut off); requests *finished* in it give the rate.
+//! There is no pause between the warm-up and the window, so the load is steady across it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OpenFlags, params_from_iter};
+
+/// Warm-up and window lengths.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// Load before the window, not measured.
+    pub(crate) warm: Duration,
+    /// The measured window.
+    pub(crate) window: Duration,
+}
+
+/// What one load run measured.
+#[derive(Debug, Default)]
+pub(crate) struct Run {
+    /// Requests finished inside the window (errors included).
+    pub(crate) done: usize,
+    /// The window's length.
+    pub(crate) window: Duration,
+    /// Latencies of the requests started inside the window, sorted.
+    pub(crate) latencies: Vec<Duration>,
+    /// Requests that failed (transport error, status other than 200, unexpected body), in
+    /// the warm-up too.
+    pub(crate) errors: usize,
+    /// The first failure, for the report.
+    pub(crate) first_error: Option<String>,
+}
+
+impl Run {
+    /// Requests (or queries) per second over the window.
+    pub(crate) fn rate(&self) -> f64 {
+        self.done as f64 / self.window.as_secs_f64()
+    }
+
+    /// The `p` quantile (0..=1) of the latencies.
+    pub(crate) fn quantile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        self.latencies[((self.latencies.len() as f64 - 1.0) * p).round() as usize]
+    }
+
+    fn merge(parts: Vec<Part>, window: Duration) -> Self {
+        let mut run = Run {
+            window,
+            ..Run::default()
+        };
+        for part in parts {
+            run.done += part.done;
+            run.errors += part.errors;
+            run.latencies.extend(part.latencies);
+            if run.first_error.is_none() {
+                run.first_error = part.first_error;
+            }
+        }
+        run.latencies.sort_unstable();
+        run
+    }
+}
+
+/// One connection's or task's share of a run.
+#[derive(Default)]
+struct Part {
+    done: usize,
+    errors: usize,
+    latencies: Vec<Duration>,
+    first_error: Option<String>,
+}
+
+impl Part {
+    /// Records a request started at `start` that took `took`, failed with `error` if any
+    /// (counted even in the warm-up: every failure is reported).
+    fn record(&mut self, clock: &Clock, start: Instant, took: Duration, error: Option<String>) {
+        if let Some(e) = error {
+            self.errors += 1;
+            self.first_error.get_or_insert(e);
+        }
+        if start < clock.from {
+            return;
+        }
+        self.latencies.push(took);
+        if start + took <= clock.to {
+            self.done += 1;
+        }
+    }
+}
+
+/// When the window starts and ends.
+#[derive(Clone, Copy)]
+struct Clock {
+    from: Instant,
+    to: Instant,
+}
+
+impl Clock {
+    fn new(timing: Timing) -> Self {
+        let from = Instant::now() + timing.warm;
+        Self {
+            from,
+            to: from + timing.window,
+        }
+    }
+}
+
+/// An HTTPS/1.1 client with its own single keep-alive connection, trusting `ca` (PEM).
+pub(crate) fn client(ca: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca).expect("the CA certificate"))
+        .timeout(Duration::from_secs(600))
+        .build()
+        .expect("an HTTPS client")
+}
+
+/// A GET as Microsoft's clients send it: bearer token, JSON, OData 4.0.
+pub(crate) fn get(client: &reqwest::Client, url: &str, token: &str) -> reqwest::RequestBuilder {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .header("Accept", "application/json")
+        .header("OData-MaxVersion", "4.0")
+        .header("OData-Version", "4.0")
+}
+
+/// Why an answer is not a 200 with a `value` array, if it is not.
+async fn failure(answer: reqwest::Result<reqwest::Response>) -> Option<String> {
+    let response = match answer {
+        Ok(r) => r,
+        Err(e) => return Some(format!("transport: {e}")),
+    };
+    let status = response.status();
+    match response.bytes().await {
+        Err(e) => Some(format!("{status}, body: {e}")),
+        Ok(body) if status != reqwest::StatusCode::OK => Some(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(400)])
+        )),
+        Ok(body) if !body.windows(9).any(|w| w == b"\"value\":[") => Some(format!(
+            "200 without a value array: {}",
+            String::from_utf8_lossy(&body[..body.len().min(400)])
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// Drives `clients` (one task each) through `urls` in turn (shared, so consecutive requests
+/// carry different parameters) for `timing`.
+pub(crate) async fn http(
+    clients: &[reqwest::Client],
+    token: &Arc<String>,
+    urls: Arc<Vec<String>>,
+    timing: Timing,
+) -> Run {
+    let clock = Clock::new(timing);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for client in clients {
+        let (client, token, urls, next) =
+            (client.clone(), token.clone(), urls.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut part = Part::default();
+            while Instant::now() < clock.to {
+                let url = &urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()];
+                let start = Instant::now();
+                let error = failure(get(&client, url, &token).send().await).await;
+                part.record(&clock, start, start.elapsed(), error);
+            }
+            part
+        }));
+    }
+    let mut parts = Vec::new();
+    for task in tasks {
+        parts.push(task.await.expect("a load task"));
+    }
+    Run::merge(parts, timing.window)
+}
+
+/// Opens `n` read-only connections on the database file, as the emulator's readers are
+/// opened (defaults otherwise: the same page cache size).
+pub(crate) fn open_readers(db: &Path, n: usize) -> Vec<Connection> {
+    (0..n)
+        .map(|_| {
+            Connection::open_with_flags(
+                db,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .expect("a read-only connection")
+        })
+        .collect()
+}
+
+/// Runs `sql` with `params` on `conn` (a cached statement) and reads every column of every
+/// row: the least work an answer needs. The rows read.
+pub(crate) fn query(conn: &Connection, sql: &str, params: &[Sql]) -> rusqlite::Result<usize> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let columns = statement.column_count();
+    let mut rows = statement.query(params_from_iter(params.iter()))?;
+    let (mut n, mut bytes) = (0, 0usize);
+    while let Some(row) = rows.next()? {
+        n += 1;
+        for i in 0..columns {
+            bytes += match row.get_ref(i)? {
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t.len(),
+                _ => 8,
+            };
+        }
+    }
+    std::hint::black_box(bytes);
+    Ok(n)
+}
+
+/// The ceiling: one task per connection of `readers`, each running `sql` with the parameter
+/// sets in turn on the blocking pool, for `timing`. The connections come back for reuse.
+pub(crate) async fn ceiling(
+    readers: Vec<Connection>,
+    sql: &'static str,
+    params: Arc<Vec<Vec<Sql>>>,
+    timing: Timing,
+) -> (Run, Vec<Connection>) {
+    let clock = Clock::new(timing);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for conn in readers {
+        let (params, next) = (params.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut part = Part::default();
+            let mut conn = Some(conn);
+            while Instant::now() < clock.to {
+                let i = next.fetch_add(1, Ordering::Relaxed) % params.len();
+                let (c, params) = (conn.take().expect("the connection"), params.clone());
+                let start = Instant::now();
+                let (c, result) = tokio::task::spawn_blocking(move || {
+                    let result = query(&c, sql, &params[i]);
+                    (c, result)
+                })
+                .await
+                .expect("a query task");
+                let error = result.err().map(|e| format!("SQLite: {e}"));
+                part.record(&clock, start, start.elapsed(), error);
+                conn = Some(c);
+            }
+            (part, conn.expect("the connection"))
+        }));
+    }
+    let (mut parts, mut readers) = (Vec::new(), Vec::new());
+    for task in tasks {
+        let (part, conn) = task.await.expect("a query task");
+        parts.push(part);
+        readers.push(conn);
+    }
+    (Run::merge(parts, timing.window), readers)
+}
