@@ -26,7 +26,7 @@ pub(crate) struct Timing {
 /// What one load run measured.
 #[derive(Debug, Default)]
 pub(crate) struct Run {
-    /// Requests finished inside the window (errors included).
+    /// Requests finished inside the window, whenever they started (errors included).
     pub(crate) done: usize,
     /// The window's length.
     pub(crate) window: Duration,
@@ -88,12 +88,12 @@ impl Part {
             self.errors += 1;
             self.first_error.get_or_insert(e);
         }
-        if start < clock.from {
-            return;
-        }
-        self.latencies.push(took);
-        if start + took <= clock.to {
+        let end = start + took;
+        if clock.from <= end && end <= clock.to {
             self.done += 1;
+        }
+        if start >= clock.from {
+            self.latencies.push(took);
         }
     }
 }
