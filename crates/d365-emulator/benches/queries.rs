@@ -1,6 +1,7 @@
 //! The query shapes users send, each at 50 concurrent HTTPS connections, beside its ceiling:
-//! the same answer's hand-written SQL on a pool of read-only rusqlite connections on the same
-//! database file, in the same process and the same run; and, once, a bare HTTPS server on the
+//! the same answer's hand-written SQL from 50 tasks on a pool of read-only rusqlite connections
+//! (as many as the emulator's readers) on the same database file, in the same process and the
+//! same run; and, once, a bare HTTPS server on the
 //! same TLS stack answering a fixed body of the type-ahead answer's size. Figures are printed
 //! (a markdown table for `docs/BENCHMARKS.md`), never asserted; a request that does not answer
 //! 200, or an answer that differs from its SQL, fails the run.
@@ -16,7 +17,9 @@
 //! opportunity and a task each), `BENCH_SECS` (measured seconds per run, default 10),
 //! `BENCH_WARMUP_SECS` (default 2), `BENCH_CONNECTIONS` (default 50), `BENCH_ONLY` (shape
 //! names, comma-separated: typeahead, lookup-eq, active-newest, contains, expand, fetchxml,
-//! groupby, bare-https), `BENCH_DIR` (the data directory, kept; default a temporary one).
+//! groupby, bare-https), `BENCH_CEILING_READERS` (the ceiling's SQLite connections, shared by
+//! as many tasks as there are HTTP connections; default the emulator's reader pool size,
+//! `store::READERS`), `BENCH_DIR` (the data directory, kept; default a temporary one).
 //!
 //! The emulator runs as users run it with Microsoft's clients: HTTPS (`--tls`, its own CA,
 //! trusted by the load's clients), a real token, service protection off (the figures are the
@@ -138,7 +141,8 @@ async fn main() {
         .filter(|s| selected(s.name))
         .collect();
 
-    let mut readers = drive::open_readers(&db, connections);
+    let readers_n = env_usize("BENCH_CEILING_READERS", d365_emulator::store::READERS).max(1);
+    let mut readers = drive::open_readers(&db, readers_n);
     for shape in &shapes {
         report::describe(shape, &readers[0]);
         let rows = validate(shape, &clients[0], &token, &api, &readers[0]).await;
@@ -157,7 +161,8 @@ async fn main() {
             .collect();
         let http = drive::http(&clients, &token, Arc::new(urls), timing).await;
         let params = shape.params.iter().map(|p| (shape.sql_params)(p)).collect();
-        let (ceiling, back) = drive::ceiling(readers, shape.sql, Arc::new(params), timing).await;
+        let (ceiling, back) =
+            drive::ceiling(readers, connections, shape.sql, Arc::new(params), timing).await;
         readers = back;
         let row = report::Row::new(shape.name, http, Some(ceiling));
         println!("{}", row.line());
@@ -192,7 +197,7 @@ async fn main() {
         rows.push(row);
     }
 
-    report::table(&rows, sample.accounts, connections);
+    report::table(&rows, sample.accounts, connections, readers_n);
     emulator.stop().await;
     let failed: Vec<String> = rows.iter().filter_map(report::Row::failure).collect();
     assert!(failed.is_empty(), "requests failed:\n{}", failed.join("\n"));

@@ -7,8 +7,8 @@
 //! There is no pause between the warm-up and the window, so the load is steady across it.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::Value as Sql;
@@ -223,44 +223,54 @@ pub(crate) fn query(conn: &Connection, sql: &str, params: &[Sql]) -> rusqlite::R
     Ok(n)
 }
 
-/// The ceiling: one task per connection of `readers`, each running `sql` with the parameter
-/// sets in turn on the blocking pool, for `timing`. The connections come back for reuse.
+/// The ceiling: `tasks` tasks sharing the connections of `readers` (a task waits for a free
+/// one, as a request waits for the emulator's pooled readers), each running `sql` with the
+/// parameter sets in turn on the blocking pool, for `timing`. The connections come back.
 pub(crate) async fn ceiling(
     readers: Vec<Connection>,
+    tasks: usize,
     sql: &'static str,
     params: Arc<Vec<Vec<Sql>>>,
     timing: Timing,
 ) -> (Run, Vec<Connection>) {
     let clock = Clock::new(timing);
     let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for conn in readers {
-        let (params, next) = (params.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
+    let free = Arc::new(tokio::sync::Semaphore::new(readers.len()));
+    let pool = Arc::new(Mutex::new(readers));
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (params, next, free, pool) = (params.clone(), next.clone(), free.clone(), pool.clone());
+        handles.push(tokio::spawn(async move {
             let mut part = Part::default();
-            let mut conn = Some(conn);
             while Instant::now() < clock.to {
                 let i = next.fetch_add(1, Ordering::Relaxed) % params.len();
-                let (c, params) = (conn.take().expect("the connection"), params.clone());
+                let (params, pool) = (params.clone(), pool.clone());
                 let start = Instant::now();
-                let (c, result) = tokio::task::spawn_blocking(move || {
-                    let result = query(&c, sql, &params[i]);
-                    (c, result)
+                let permit = free
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the pool is open");
+                let result = tokio::task::spawn_blocking(move || {
+                    let take = || pool.lock().unwrap_or_else(|e| e.into_inner());
+                    let conn = take().pop().expect("a permit means a free connection");
+                    let result = query(&conn, sql, &params[i]);
+                    take().push(conn);
+                    drop(permit);
+                    result
                 })
                 .await
                 .expect("a query task");
                 let error = result.err().map(|e| format!("SQLite: {e}"));
                 part.record(&clock, start, start.elapsed(), error);
-                conn = Some(c);
             }
-            (part, conn.expect("the connection"))
+            part
         }));
     }
-    let (mut parts, mut readers) = (Vec::new(), Vec::new());
-    for task in tasks {
-        let (part, conn) = task.await.expect("a query task");
-        parts.push(part);
-        readers.push(conn);
+    let mut parts = Vec::new();
+    for handle in handles {
+        parts.push(handle.await.expect("a query task"));
     }
+    let readers = std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner()));
     (Run::merge(parts, timing.window), readers)
 }

@@ -71,8 +71,8 @@ fn rate(x: f64) -> String {
 
 fn ms(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1e3;
-    if ms >= 10_000.0 {
-        format!("{:.1} s", ms / 1e3)
+    if ms >= 1_000.0 {
+        format!("{:.2} s", ms / 1e3)
     } else if ms >= 100.0 {
         format!("{ms:.0} ms")
     } else if ms >= 10.0 {
@@ -155,10 +155,10 @@ impl Row {
 }
 
 /// Prints the markdown table of `rows`.
-pub(crate) fn table(rows: &[Row], accounts: usize, connections: usize) {
+pub(crate) fn table(rows: &[Row], accounts: usize, connections: usize, readers: usize) {
     println!(
-        "\n{} accounts, {connections} HTTPS/1.1 keep-alive connections; ceiling: the same SQL on \
-         {connections} read-only SQLite connections, one task each; ratio = HTTP req/s ÷ ceiling q/s\n",
+        "\n{} accounts, {connections} HTTPS/1.1 keep-alive connections; ceiling: the same SQL from \
+         {connections} tasks on {readers} read-only SQLite connections; ratio = HTTP req/s ÷ ceiling q/s\n",
         rate(accounts as f64)
     );
     println!(
