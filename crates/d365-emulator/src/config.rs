@@ -59,6 +59,9 @@ pub struct EmulatorConfig {
     /// The org's alternate keys (`[[alternate_keys]]`), Active from the start. None by
     /// default: no table of a new org has one. More come from `--metadata` and the Web API.
     pub alternate_keys: Vec<AlternateKeyConfig>,
+    /// Columns the org adds to its tables' Quick Find views (`[[quick_find]]`), indexed as
+    /// Dataverse indexes find columns; the default views' columns are indexed without it.
+    pub quick_find: Vec<QuickFindConfig>,
     /// Faults to inject from the start (`[[faults]]`; more through the control API).
     pub faults: Vec<crate::faults::FaultRule>,
     /// Where to persist data and the signing key; `None` keeps everything in memory.
@@ -109,6 +112,23 @@ impl AlternateKeyConfig {
             display_name: None,
         }
     }
+}
+
+/// Find columns an org adds to a table's Quick Find view (`[[quick_find]]`): each gets a plain
+/// (non-unique) index, so `startswith` on it reads a range of the index.
+///
+/// ```toml
+/// [[quick_find]]
+/// table = "account"
+/// columns = ["websiteurl", "address1_city"]   # column logical names of the table
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuickFindConfig {
+    /// The table's logical name.
+    pub table: String,
+    /// The find columns.
+    pub columns: Vec<String>,
 }
 
 /// A private key in PEM form; `Debug` is redacted.
@@ -384,6 +404,7 @@ impl Default for EmulatorConfig {
             metadata: None,
             elastic_tables: Vec::new(),
             alternate_keys: Vec::new(),
+            quick_find: Vec::new(),
         }
     }
 }

@@ -102,13 +102,15 @@ pub(crate) async fn build_state(
         Some(path) => DataverseModel::from_metadata_file(path)?,
         None => DataverseModel::default(),
     }
-    .with_elastic(&config.elastic_tables)?;
+    .with_elastic(&config.elastic_tables)?
+    .with_quick_find(&config.quick_find)?;
     let declared = crate::dataverse::keys::declared(&mut model, &config);
     let store = Store::open(config.data_dir.as_deref())?
         .with_query_timeout(std::time::Duration::from_millis(config.query_timeout_ms));
     let keys = store
         .prepare(
             model.model.clone(),
+            model.find_columns.clone(),
             config.directory(),
             config.seed_accounts,
             config.seed,

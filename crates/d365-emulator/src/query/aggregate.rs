@@ -41,10 +41,11 @@ pub fn input_rows(
         ident(&entity.name),
         cap + 1
     );
-    let params: Vec<Value> = filter.map(|f| f.params.clone()).unwrap_or_default();
-    conn.query_row(&sql, params_from_iter(params.iter()), |r| {
-        r.get::<_, i64>(0).map(|n| n as usize)
-    })
+    let params: &[Value] = filter.map_or(&[], |f| &f.params);
+    conn.prepare_cached(&sql)?
+        .query_row(params_from_iter(params.iter()), |r| {
+            r.get::<_, i64>(0).map(|n| n as usize)
+        })
 }
 
 /// Runs the aggregation; each group as a JSON object (formatted values of grouping columns
@@ -93,8 +94,8 @@ pub fn aggregate(
         select.join(", "),
         ident(&entity.name)
     );
-    let params: Vec<Value> = filter.map(|f| f.params.clone()).unwrap_or_default();
-    let mut stmt = conn.prepare(&sql)?;
+    let params: &[Value] = filter.map_or(&[], |f| &f.params);
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(params.iter()))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

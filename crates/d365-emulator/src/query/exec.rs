@@ -1,6 +1,8 @@
 //! Runs planned queries and writes rows as Dataverse JSON: `@odata.etag` first, then the
 //! selected columns, then the primary key.
 
+use std::fmt::Write as _;
+
 use d365_odata::model::{EdmType, EntityType, Model};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
@@ -209,12 +211,9 @@ impl SelectList {
     }
 }
 
-/// Runs one page.
-pub fn query_page(
-    conn: &Connection,
-    entity: &EntityType,
-    spec: &PageSpec,
-) -> rusqlite::Result<PageOut> {
+/// The SELECT of one page (the key last in ORDER BY, one row more than the page to tell
+/// whether more follow) and its parameters, with the list it selects.
+fn page_select(entity: &EntityType, spec: &PageSpec) -> (SelectList, String, Vec<Value>) {
     let list = SelectList::new(entity, spec);
     let mut wheres = Vec::new();
     let mut params: Vec<Value> = Vec::new();
@@ -245,6 +244,33 @@ pub fn query_page(
         spec.limit + 1,
         spec.offset
     );
+    (list, sql, params)
+}
+
+/// The SQL [`query_page`] runs for `spec`, with its parameters (the plan checks read it).
+#[cfg(test)]
+pub(crate) fn page_sql(entity: &EntityType, spec: &PageSpec) -> (String, Vec<Value>) {
+    let (_, sql, params) = page_select(entity, spec);
+    (sql, params)
+}
+
+/// Runs one page.
+pub fn query_page(
+    conn: &Connection,
+    entity: &EntityType,
+    spec: &PageSpec,
+) -> rusqlite::Result<PageOut> {
+    let (list, sql, params) = page_select(entity, spec);
+    // Each column's `"name":`, escaped once per query rather than once per row.
+    let keys: Vec<String> = spec
+        .columns
+        .iter()
+        .map(|c| {
+            let mut key = serde_json::to_string(&c.name).unwrap_or_default();
+            key.push(':');
+            key
+        })
+        .collect();
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(params.iter()))?;
     let mut out = Vec::new();
@@ -260,10 +286,7 @@ pub fn query_page(
         json.push('{');
         if let Some(vi) = list.version {
             let v: Option<i64> = row.get(vi)?;
-            json.push_str(&format!(
-                "\"@odata.etag\":\"W/\\\"{}\\\"\",",
-                v.unwrap_or(0)
-            ));
+            let _ = write!(json, "\"@odata.etag\":\"W/\\\"{}\\\"\",", v.unwrap_or(0));
         }
         for (i, c) in spec.columns.iter().enumerate() {
             if i > 0 {
@@ -280,8 +303,7 @@ pub fn query_page(
                 };
                 a.write(&mut json, &c.name, row.get_ref(i)?, extras);
             }
-            json.push_str(&serde_json::to_string(&c.name).unwrap_or_default());
-            json.push(':');
+            json.push_str(&keys[i]);
             write_json(&mut json, row.get_ref(i)?, c.edm_type, c.scale);
         }
         json.push('}');
@@ -329,18 +351,17 @@ pub fn count(
     entity: &EntityType,
     filter: Option<&SqlFilter>,
 ) -> rusqlite::Result<i64> {
-    let filter = filter.cloned().unwrap_or_default();
-    let where_sql = if filter.sql.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", filter.sql)
+    let (where_sql, params): (String, &[Value]) = match filter {
+        Some(f) if !f.sql.is_empty() => (format!(" WHERE {}", f.sql), &f.params),
+        _ => (String::new(), &[]),
     };
     let sql = format!(
         "SELECT count(*) FROM (SELECT 1 FROM {}{where_sql} LIMIT {})",
         ident(&entity.name),
         COUNT_CAP + 1
     );
-    conn.query_row(&sql, params_from_iter(filter.params.iter()), |r| r.get(0))
+    conn.prepare_cached(&sql)?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))
 }
 
 /// Reads one record by primary key as JSON, or `None`.
@@ -392,7 +413,7 @@ pub fn lookup_values(
         ident(&entity.key),
         vec!["?"; keys.len()].join(", ")
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let params: Vec<Value> = keys
         .iter()
         .map(|k| Value::Blob(k.as_bytes().to_vec()))

@@ -511,7 +511,7 @@ pub fn link_values(
         .flat_map(|f| f.params.iter().cloned())
         .chain(keys.iter().map(|k| Value::Blob(k.as_bytes().to_vec())))
         .collect();
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(params.iter()))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

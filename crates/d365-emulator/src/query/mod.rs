@@ -13,6 +13,8 @@ pub mod delta;
 pub mod error;
 pub mod exec;
 pub mod fetch;
+#[cfg(test)]
+mod index_plans;
 pub mod paging;
 pub mod plan;
 pub mod reads;

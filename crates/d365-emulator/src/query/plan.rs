@@ -246,11 +246,24 @@ pub fn keyset_sql(order: &[(Column, bool)], boundaries: &[Boundary]) -> SqlFilte
     }
     out.sql = format!("({})", disjuncts.join(" OR "));
     // A range on the first column, implied by the disjunction, lets SQLite seek an index on
-    // it instead of walking from the start on every page (quadratic over a large table).
+    // it instead of walking from the start on every page (quadratic over a large table). It
+    // is a BETWEEN, a pair of bounds like the one SQLite derives from `col LIKE 'prefix%'`: a
+    // lone `>=` loses to that pair, and each page of a `startswith` would then walk the prefix's
+    // rows from the first. The upper bound is above every value of the column: SQLite orders
+    // numbers and text before blobs, and a GUID (16 bytes) before 17 bytes of 0xFF.
     if let (Some((first, false)), Some(b)) = (order.first(), boundaries.first())
         && b.last != Value::Null
     {
-        out.sql = format!("({} >= ? AND {})", first.sql(), out.sql);
+        let above_all = if first.edm_type == EdmType::Guid {
+            "x'ffffffffffffffffffffffffffffffffff'"
+        } else {
+            "x''"
+        };
+        out.sql = format!(
+            "({} BETWEEN ? AND {above_all} AND {})",
+            first.sql(),
+            out.sql
+        );
         out.params.insert(0, b.last.clone());
     }
     out

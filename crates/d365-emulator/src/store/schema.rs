@@ -1,5 +1,6 @@
-//! SQL tables from the model: one table per entity type, one typed column per property, an
-//! index per lookup (alternate keys have theirs in `keys.rs`). Values are stored as:
+//! SQL tables from the model: one table per entity type, one typed column per property, and
+//! Dataverse's plain indexes: one per lookup, the primary name, `createdon` and the Quick Find
+//! columns (alternate keys have their unique ones in `keys.rs`). Values are stored as:
 //!
 //! | EDM | SQLite |
 //! |---|---|
@@ -14,6 +15,8 @@
 //! A lookup with several target tables (`ownerid`: systemuser or team; `parentcustomerid`:
 //! account or contact; `regardingobjectid`) also stores the table its value points at, in a
 //! hidden TEXT column named by [`lookup_type_column`], as Dataverse stores `owneridtype`.
+
+use std::collections::BTreeMap;
 
 use d365_odata::model::{EdmType, EntityType, Model, Property};
 use rusqlite::{Connection, OptionalExtension};
@@ -123,6 +126,71 @@ fn infer_lookup_types(
     Ok(())
 }
 
+/// Columns an org indexes on top of those every table has: the find columns of each table's
+/// Quick Find view, by table logical name. Dataverse indexes them so that Quick Find (and any
+/// `startswith` on them) reads a range of an index instead of the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindColumns(pub BTreeMap<String, Vec<String>>);
+
+impl FindColumns {
+    /// Adds `columns` to `table`'s, each once.
+    pub fn add(&mut self, table: &str, columns: impl IntoIterator<Item = String>) {
+        let list = self.0.entry(table.to_owned()).or_default();
+        for c in columns {
+            if !list.contains(&c) {
+                list.push(c);
+            }
+        }
+    }
+}
+
+/// The name of the single-column index on `column` of `table` (lookups, the primary name, find
+/// columns): `{table}_{column}`, as the lookup indexes have always been named.
+fn column_index(table: &str, column: &str) -> String {
+    format!("{table}_{column}")
+}
+
+/// The indexes every table has, as `(name, columns)`: one per lookup, the primary name column
+/// (Dataverse indexes it: lookups and type-ahead search it by prefix), and `(createdon, key)`.
+/// None is unique: an index refuses nothing.
+fn builtin_indexes(entity: &EntityType) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let lookups = entity
+        .properties
+        .iter()
+        .filter(|p| !p.lookup_targets.is_empty())
+        .map(|p| p.name.as_str());
+    let name = entity
+        .primary_name
+        .as_deref()
+        .filter(|n| entity.property(n).is_some());
+    for column in lookups.chain(name) {
+        let index = column_index(&entity.name, column);
+        if !out.iter().any(|(n, _)| *n == index) {
+            out.push((index, vec![column.to_owned()]));
+        }
+    }
+    // Dataverse indexes createdon: exports page by (createdon, key) ranges, and without it each
+    // page would sort the whole table.
+    if entity.property("createdon").is_some() {
+        out.push((
+            format!("{}_createdon", entity.name),
+            vec!["createdon".to_owned(), entity.key.clone()],
+        ));
+    }
+    out
+}
+
+fn create_index_sql(table: &str, index: &str, columns: &[String]) -> String {
+    let columns: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
+        ident(index),
+        ident(table),
+        columns.join(", ")
+    )
+}
+
 fn create_table_sql(entity: &EntityType) -> String {
     let columns: Vec<String> = stored_columns(entity)
         .into_iter()
@@ -135,55 +203,56 @@ fn create_table_sql(entity: &EntityType) -> String {
         })
         .collect();
     // Clustered on the GUID key: one B-tree per table instead of a rowid table plus a key
-    // index, which halves the work of every insert and key lookup.
+    // index, which halves the work of every insert and key lookup. An index on (c) of such a
+    // table holds (c, key): it serves `ORDER BY c, key` without a sort.
     let mut sql = format!(
         "CREATE TABLE IF NOT EXISTS {} ({}) WITHOUT ROWID;\n",
         ident(&entity.name),
         columns.join(", ")
     );
-    for p in entity
-        .properties
-        .iter()
-        .filter(|p| !p.lookup_targets.is_empty())
-    {
-        sql.push_str(&format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} ({});\n",
-            ident(&format!("{}_{}", entity.name, p.name)),
-            ident(&entity.name),
-            ident(&p.name)
-        ));
-    }
-    // Dataverse indexes createdon: exports page by (createdon, key) ranges, and without it each
-    // page would sort the whole table.
-    if entity.property("createdon").is_some() {
-        sql.push_str(&format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {} (createdon, {});\n",
-            ident(&format!("{}_createdon", entity.name)),
-            ident(&entity.name),
-            ident(&entity.key)
-        ));
+    for (index, columns) in builtin_indexes(entity) {
+        sql.push_str(&create_index_sql(&entity.name, &index, &columns));
     }
     sql
 }
 
-/// Drops the lookup indexes (before a bulk load; `create_tables` puts
-/// them back).
-pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
-    for entity in model.entity_types() {
-        for p in entity
-            .properties
-            .iter()
-            .filter(|p| !p.lookup_targets.is_empty())
-        {
-            conn.execute_batch(&format!(
-                "DROP INDEX IF EXISTS {}",
-                ident(&format!("{}_{}", entity.name, p.name))
+/// Creates the indexes of the find columns (idempotent; a store from before gets them when it
+/// opens). A column the table lacks is skipped (the configuration is checked against the model
+/// at start-up); one indexed already (a lookup, the primary name) is not indexed twice.
+pub fn create_find_indexes(
+    conn: &Connection,
+    model: &Model,
+    find: &FindColumns,
+) -> rusqlite::Result<()> {
+    for (table, columns) in &find.0 {
+        let Some(entity) = model.entity_type(table) else {
+            continue;
+        };
+        for column in columns.iter().filter(|c| entity.property(c).is_some()) {
+            let index = column_index(&entity.name, column);
+            conn.execute_batch(&create_index_sql(
+                &entity.name,
+                &index,
+                std::slice::from_ref(column),
             ))?;
         }
-        conn.execute_batch(&format!(
-            "DROP INDEX IF EXISTS {}",
-            ident(&format!("{}_createdon", entity.name))
-        ))?;
+    }
+    Ok(())
+}
+
+/// Drops the emulator's plain indexes (before a bulk load): those of the lookups, the primary
+/// name, `createdon` and the find columns. `create_tables` and [`create_find_indexes`] put
+/// them back; the unique indexes of alternate keys stay.
+pub fn drop_indexes(conn: &Connection, model: &Model) -> rusqlite::Result<()> {
+    for entity in model.entity_types() {
+        let names = entity
+            .properties
+            .iter()
+            .map(|p| column_index(&entity.name, &p.name))
+            .chain(std::iter::once(format!("{}_createdon", entity.name)));
+        for name in names {
+            conn.execute_batch(&format!("DROP INDEX IF EXISTS {}", ident(&name)))?;
+        }
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use d365_odata::model::{EdmType, EntityType, Model, NavigationProperty, Property
 mod directory;
 mod jobs;
 pub(crate) mod names;
+mod quick_find;
 mod sales;
 
 use directory::{businessunit, organization, systemuser, team, transactioncurrency};
@@ -211,9 +212,26 @@ pub struct DataverseModel {
     /// Logical names of the elastic tables (`--elastic-table`): bulk messages on them succeed
     /// partly, `DeleteMultiple` works, and their metadata says `TableType` `Elastic`.
     pub elastic: Vec<String>,
+    /// The columns indexed for Quick Find on top of the primary names: the default Quick Find
+    /// views' find columns, and those the configuration adds ([`Self::with_quick_find`]).
+    pub find_columns: crate::store::schema::FindColumns,
 }
 
 impl DataverseModel {
+    /// Adds the find columns the configuration declares (`[[quick_find]]`); each table and
+    /// column must exist.
+    pub fn with_quick_find(
+        mut self,
+        declared: &[crate::config::QuickFindConfig],
+    ) -> Result<Self, crate::error::StartError> {
+        self.find_columns = quick_find::with_declared(
+            &self.model,
+            std::mem::take(&mut self.find_columns),
+            declared,
+        )?;
+        Ok(self)
+    }
+
     /// Whether the table is elastic.
     pub fn is_elastic(&self, logical_name: &str) -> bool {
         self.elastic.iter().any(|e| e == logical_name)
@@ -296,8 +314,10 @@ impl DataverseModel {
         for t in &mut tables {
             t.navigation.retain(|n| names.contains(&n.target));
         }
+        let model = Model::new(tables);
         Ok(Self {
-            model: Model::new(tables),
+            find_columns: quick_find::default_find_columns(&model),
+            model,
             elastic: Vec::new(),
         })
     }
@@ -318,8 +338,10 @@ impl DataverseModel {
 
 impl Default for DataverseModel {
     fn default() -> Self {
+        let model = Model::new(builtin_tables());
         Self {
-            model: Model::new(builtin_tables()),
+            find_columns: quick_find::default_find_columns(&model),
+            model,
             elastic: Vec::new(),
         }
     }

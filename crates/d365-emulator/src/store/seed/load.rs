@@ -71,10 +71,13 @@ fn reseed_store(
 
 impl crate::store::Store {
     /// At start-up: the tables for `model`, the seeded data if the tables are empty (see
-    /// `seed_store`), then `then` on the stored alternate keys, all before any request.
+    /// `seed_store`), the indexes of the `find` columns (after the bulk load, which drops the
+    /// plain indexes and builds each once at its end), then `then` on the stored alternate
+    /// keys, all before any request.
     pub async fn prepare<R: Send + 'static>(
         &self,
         model: Model,
+        find: crate::store::schema::FindColumns,
         directory: Directory,
         accounts: usize,
         seed_value: u64,
@@ -85,6 +88,7 @@ impl crate::store::Store {
         self.run(move |conn| {
             crate::store::schema::create_tables(conn, &model)?;
             seed_store(conn, &model, &directory, accounts, seed_value)?;
+            crate::store::schema::create_find_indexes(conn, &model, &find)?;
             then(conn.into(), &model)
         })
         .await
