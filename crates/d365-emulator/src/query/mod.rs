@@ -13,10 +13,11 @@ pub mod delta;
 pub mod error;
 pub mod exec;
 pub mod fetch;
-#[cfg(test)]
-mod index_plans;
 pub mod paging;
 pub mod plan;
 pub mod reads;
 pub mod typed;
 pub mod values;
+
+#[cfg(test)]
+mod tests;

@@ -10,11 +10,11 @@ use d365_odata::{parse_filter, parse_orderby};
 use rusqlite::types::Value;
 use rusqlite::{Connection, StatementStatus, params_from_iter};
 
-use super::conditions::QueryContext;
-use super::exec::{PageSpec, page_sql, query_page};
-use super::paging::Boundary;
-use super::plan::{Column, SqlFilter, order_columns};
-use super::typed::typed_filter_sql;
+use crate::query::conditions::QueryContext;
+use crate::query::exec::{PageSpec, page_sql, query_page};
+use crate::query::paging::Boundary;
+use crate::query::plan::{Column, SqlFilter, order_columns};
+use crate::query::typed::typed_filter_sql;
 use crate::store::schema::{FindColumns, create_find_indexes, create_tables};
 
 /// Accounts named `Northwind …` among the seeded ones.
