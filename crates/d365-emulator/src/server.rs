@@ -139,6 +139,7 @@ pub(crate) async fn build_state(
         keys,
         token_requests: AtomicU64::new(0),
         sessions: Default::default(),
+        verified_tokens: Default::default(),
         stopping: Default::default(),
         limiter,
         faults,

@@ -38,6 +38,9 @@ pub struct Inner {
     pub limiter: std::sync::Arc<crate::limits::Limiter>,
     /// Faults to inject and the request log.
     pub faults: crate::faults::Faults,
+    /// Bearer tokens whose signature was verified, so that each is verified once (the other
+    /// checks run on every request).
+    pub verified_tokens: crate::entra::verified::VerifiedTokens,
     /// Sign-ins in progress (device codes, authorization codes, assertion ids).
     pub sessions: crate::entra::sessions::Sessions,
     /// The host names answered to, when bound to loopback (see [`crate::exposure`]); `None`

@@ -162,6 +162,99 @@ async fn expiry_follows_the_emulator_clock() {
     assert_eq!(c.get(&token, &c.api("WhoAmI"), None).await.0, 401);
 }
 
+/// A token's signature is verified once and kept (`entra::verified`); everything else is
+/// still checked on every request, the second time as the first.
+#[tokio::test]
+async fn a_token_verified_before_is_still_checked_on_every_request() {
+    let c = ctx(1).await;
+    let st = c.emulator.state();
+    let now = st.clock.now();
+    let sign = |f: &dyn Fn(&mut Value)| {
+        let mut claims = c.claims();
+        f(&mut claims);
+        st.key.sign(&claims)
+    };
+    let good = sign(&|_| {});
+    for _ in 0..2 {
+        assert_eq!(c.get(&good, &c.api("WhoAmI"), None).await.0, 200);
+    }
+    assert_eq!(st.verified_tokens.len(), 1, "kept once verified");
+
+    let refused = [
+        (
+            "another audience",
+            sign(&|c| c["aud"] = json!("https://other.crm.dynamics.com")),
+        ),
+        (
+            "another issuer",
+            sign(&|c| {
+                c["iss"] = json!("https://sts.windows.net/11111111-2222-3333-4444-555555555555/")
+            }),
+        ),
+        (
+            "another tenant",
+            sign(&|c| c["tid"] = json!("11111111-2222-3333-4444-555555555555")),
+        ),
+        (
+            "an unknown app",
+            sign(&|c| c["appid"] = json!("00000000-0000-0000-0000-000000000001")),
+        ),
+        (
+            "no expiry",
+            sign(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+        ),
+    ];
+    for (name, token) in &refused {
+        for round in 0..2 {
+            let (status, _, body) = c.get(token, &c.api("accounts?$top=1"), None).await;
+            assert_eq!(status, 401, "{name}, request {round}: {body}");
+        }
+    }
+    assert_eq!(
+        st.verified_tokens.len(),
+        1 + refused.len(),
+        "the signatures were good: the second requests were refused from the kept claims"
+    );
+
+    // The key is the exact token: one character changed in the payload or the signature is
+    // verified afresh, and refused.
+    let (head, signature) = good.rsplit_once('.').unwrap();
+    let flip = |s: &str, at: usize| {
+        let mut b = s.as_bytes().to_vec();
+        b[at] = if b[at] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(b).unwrap()
+    };
+    for forged in [
+        format!("{head}.{}", flip(signature, 10)),
+        format!("{}.{signature}", flip(head, head.len() - 5)),
+    ] {
+        assert_eq!(c.get(&forged, &c.api("WhoAmI"), None).await.0, 401);
+    }
+
+    // Not yet valid, then valid once the clock reaches it; expired when it passes `exp`.
+    let early = sign(&|c| c["nbf"] = json!(now + 400));
+    assert_eq!(c.get(&early, &c.api("WhoAmI"), None).await.0, 401);
+    assert_eq!(c.get(&early, &c.api("WhoAmI"), None).await.0, 401);
+    st.clock.advance(200);
+    assert_eq!(c.get(&early, &c.api("WhoAmI"), None).await.0, 200);
+    // `exp` is an hour after `now`, and five minutes of skew are allowed past it.
+    st.clock
+        .advance(3600 + d365_emulator::clock::SKEW_SECS + 1 - 200);
+    for token in [&good, &early] {
+        let (status, _, body) = c.get(token, &c.api("WhoAmI"), None).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expired"),
+            "{body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn who_am_i_names_the_principal() {
     let c = ctx(1).await;

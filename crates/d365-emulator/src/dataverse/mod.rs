@@ -153,12 +153,18 @@ async fn dispatch_route(
     request: Request,
     route: Result<Route<'_>, DataverseError>,
 ) -> Result<Response, DataverseError> {
-    let uri = request.uri().clone();
-    let method = request.method().clone();
+    let (
+        axum::http::request::Parts {
+            uri,
+            method,
+            headers,
+            ..
+        },
+        body,
+    ) = request.into_parts();
     let path = route::resource_path(&uri);
-    let headers = request.headers().clone();
     // Bodies of writes; Dataverse caps requests far above this, bulk goes through $batch.
-    let body = axum::body::to_bytes(request.into_body(), 16 * 1024 * 1024)
+    let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
         .await
         .map_err(|_| {
             DataverseError::payload(

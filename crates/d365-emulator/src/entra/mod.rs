@@ -15,6 +15,7 @@ pub mod sessions;
 pub mod token;
 pub mod userrealm;
 pub mod validate;
+pub mod verified;
 
 /// The fields of a form body (`application/x-www-form-urlencoded`). The first occurrence of a
 /// field wins; unknown fields are kept and ignored by the handlers (Entra ignores them too).

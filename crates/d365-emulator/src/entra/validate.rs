@@ -1,12 +1,15 @@
 //! Bearer token validation at the Web API: signature (RS256 only, by our key's `kid`),
 //! audience, issuer, tenant and lifetime with five minutes of skew. Any failure is a 401 with
-//! the challenge that tells clients where to sign in.
+//! the challenge that tells clients where to sign in. A token's signature is verified once
+//! ([`crate::entra::verified`]); every other check runs on every request.
+
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
-use crate::entra::claims::as_str;
+use crate::entra::verified::VerifiedClaims;
 use crate::error::DataverseError;
 use crate::state::AppState;
 
@@ -47,42 +50,43 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(reject("Only Bearer authentication is supported."));
     }
-    let claims = verify_signature(st, token.trim()).map_err(|why| reject(&why))?;
+    let claims = verified_claims(st, token.trim()).map_err(|why| reject(&why))?;
     let now = st.clock.now();
-    let aud = as_str(&claims, "aud").unwrap_or_default();
-    if !st.is_environment(aud) {
+    if !st.is_environment(claims.aud.as_deref().unwrap_or_default()) {
         return Err(reject(
             "The token audience does not match this environment.",
         ));
     }
     let tenant = st.env_tenant();
-    if as_str(&claims, "iss") != Some(AppState::v1_issuer(tenant).as_str()) {
+    if claims.iss.as_deref() != Some(AppState::v1_issuer(tenant).as_str()) {
         return Err(reject(
             "The token issuer is not trusted by this environment.",
         ));
     }
-    if !as_str(&claims, "tid").is_some_and(|t| t.eq_ignore_ascii_case(tenant)) {
+    if !claims
+        .tid
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case(tenant))
+    {
         return Err(reject("The token was issued for another tenant."));
     }
     let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
+        .exp
         .ok_or_else(|| reject("The token has no expiry."))?;
     if now > exp.saturating_add(SKEW_SECS) {
         return Err(reject("Lifetime validation failed. The token is expired."));
     }
     if claims
-        .get("nbf")
-        .and_then(Value::as_i64)
+        .nbf
         .is_some_and(|nbf| now.saturating_add(SKEW_SECS) < nbf)
     {
         return Err(reject(
             "Lifetime validation failed. The token is not yet valid.",
         ));
     }
-    let app_id = as_str(&claims, "appid").unwrap_or_default().to_owned();
-    let object_id = as_str(&claims, "oid").unwrap_or_default().to_owned();
-    if claims.get("scp").is_some() {
+    let app_id = claims.appid.clone().unwrap_or_default();
+    let object_id = claims.oid.clone().unwrap_or_default();
+    if claims.delegated {
         let user = st
             .registry
             .user_by_oid(&object_id)
@@ -114,6 +118,20 @@ pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Principal, Dat
             on_behalf_of: None,
         })
     }
+}
+
+/// The checked claims of `token`: from the verified tokens ([`VerifiedTokens`]) when its
+/// signature was verified before, else verified now (and kept when it verifies).
+///
+/// [`VerifiedTokens`]: crate::entra::verified::VerifiedTokens
+fn verified_claims(st: &AppState, token: &str) -> Result<Arc<VerifiedClaims>, String> {
+    if let Some(claims) = st.verified_tokens.get(token) {
+        return Ok(claims);
+    }
+    let claims = Arc::new(VerifiedClaims::from_claims(&verify_signature(st, token)?));
+    st.verified_tokens
+        .insert(token, claims.clone(), st.clock.now());
+    Ok(claims)
 }
 
 /// Checks the JWS: RS256 only (no `none`, no HMAC keyed with the public key), our `kid`.
