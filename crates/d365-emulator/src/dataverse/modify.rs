@@ -9,6 +9,8 @@
 //! | PATCH | `If-None-Match: *` | 412 | create 204 |
 //! | PATCH, DELETE | `If-Match: W/"v"` | 204 if `v` matches, else 412 | 404 |
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use d365_odata::Prefer;
@@ -65,23 +67,36 @@ fn etag_version(value: &str) -> Option<i64> {
 }
 
 /// Checks that every record a body binds to (`(table, id)`) exists: 404 for the first that
-/// does not.
+/// does not. Each record is looked up once, all in one call to the store.
 pub(crate) async fn check_references(
     st: &AppState,
     references: &[(String, uuid::Uuid)],
 ) -> Result<(), DataverseError> {
+    let mut seen = std::collections::HashSet::with_capacity(references.len());
+    let mut rows = Vec::new();
     for (table, id) in references {
+        if !seen.insert((table.as_str(), *id)) {
+            continue;
+        }
         let target = st
             .model
             .model
             .entity_type(table)
             .ok_or_else(DataverseError::internal)?;
-        let found = st.store.exists(target, *id).await;
-        if !found.map_err(|e| DataverseError::store(e, "checking a reference"))? {
-            return Err(DataverseError::record_not_found(table, id));
-        }
+        rows.push((target.name.clone(), target.key.clone(), *id));
     }
-    Ok(())
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let missing = st
+        .store
+        .first_missing(rows)
+        .await
+        .map_err(|e| DataverseError::store(e, "checking a reference"))?;
+    match missing {
+        Some((table, id)) => Err(DataverseError::record_not_found(&table, &id)),
+        None => Ok(()),
+    }
 }
 
 /// The answer to a write: 204 with `OData-EntityId`, or with `Prefer: return=representation`
@@ -125,7 +140,7 @@ const MAX_DEPTH: usize = 10;
 
 pub(crate) fn plan_insert(
     model: &d365_odata::model::Model,
-    entity: &EntityType,
+    entity: &Arc<EntityType>,
     fields: serde_json::Map<String, serde_json::Value>,
     references: &mut Vec<(String, uuid::Uuid)>,
     depth: usize,
@@ -137,30 +152,44 @@ pub(crate) fn plan_insert(
             format!("A deep insert may nest at most {MAX_DEPTH} levels."),
         ));
     }
-    let mut own = serde_json::Map::new();
+    let nests = |(name, value): (&String, &Json)| {
+        matches!(value, Json::Object(_) | Json::Array(_)) && entity.navigation(name).is_some()
+    };
     let mut nested = Vec::new();
-    for (name, value) in fields {
-        match (entity.navigation(&name), value) {
-            (Some(nav), v @ (Json::Object(_) | Json::Array(_))) => nested.push((nav.clone(), v)),
-            (_, v) => {
-                own.insert(name, v);
+    // Most records nest nothing: their fields are their own as they are.
+    let own = if !fields.iter().any(nests) {
+        fields
+    } else {
+        let mut own = serde_json::Map::new();
+        for (name, value) in fields {
+            match (entity.navigation(&name), value) {
+                (Some(nav), v @ (Json::Object(_) | Json::Array(_))) => {
+                    nested.push((nav.clone(), v))
+                }
+                (_, v) => {
+                    own.insert(name, v);
+                }
             }
         }
-    }
+        own
+    };
     let record = super::record::from_object(model, entity, &entity.entity_set, &own)?;
     references.extend(record.references);
     let id = record.id.unwrap_or_else(uuid::Uuid::new_v4);
     let mut insert = NewRecord {
-        entity: entity.clone(),
+        entity: Arc::clone(entity),
         id,
         values: record.values,
         parents: Vec::new(),
         children: Vec::new(),
     };
     for (nav, value) in nested {
-        let target = model
-            .entity_type(&nav.target)
-            .ok_or_else(DataverseError::internal)?;
+        let target = Arc::new(
+            model
+                .entity_type(&nav.target)
+                .ok_or_else(DataverseError::internal)?
+                .clone(),
+        );
         let not_object = || {
             DataverseError::payload(
                 &entity.entity_set,
@@ -169,7 +198,7 @@ pub(crate) fn plan_insert(
         };
         match (nav.collection, value) {
             (false, Json::Object(obj)) => {
-                let parent = plan_insert(model, target, obj, references, depth + 1)?;
+                let parent = plan_insert(model, &target, obj, references, depth + 1)?;
                 insert.values.retain(|(c, _)| *c != nav.foreign_key);
                 insert
                     .values
@@ -181,7 +210,7 @@ pub(crate) fn plan_insert(
                     let Json::Object(obj) = item else {
                         return Err(not_object());
                     };
-                    let mut child = plan_insert(model, target, obj, references, depth + 1)?;
+                    let mut child = plan_insert(model, &target, obj, references, depth + 1)?;
                     child.values.retain(|(c, _)| *c != nav.foreign_key);
                     child.values.push((nav.foreign_key.clone(), guid(id)));
                     insert.children.push(child);
@@ -243,9 +272,10 @@ pub(crate) async fn insert_records(
     targets: Vec<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Vec<uuid::Uuid>, DataverseError> {
     let mut references = Vec::new();
+    let shared = Arc::new(entity.clone());
     let plans: Vec<NewRecord> = targets
         .into_iter()
-        .map(|t| plan_insert(&st.model.model, entity, t, &mut references, 0))
+        .map(|t| plan_insert(&st.model.model, &shared, t, &mut references, 0))
         .collect::<Result<_, _>>()?;
     check_references(st, &references).await?;
     let ids = plans.iter().map(|p| p.id).collect();

@@ -3,8 +3,10 @@
 //! a write of several steps runs in one [`Transaction`] ([`Store::transaction`]), whose
 //! operations the caller composes without seeing SQL or the connection.
 
+use std::sync::Arc;
+
 use d365_odata::model::EntityType;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, params, params_from_iter};
 
 use super::changes::ChangeClock;
 use super::schema::ident;
@@ -15,8 +17,9 @@ use super::{SqlFilter, Store, StoreError, Value, guid};
 /// first, `children` after.
 #[derive(Debug)]
 pub struct NewRecord {
-    /// The record's table.
-    pub entity: EntityType,
+    /// The record's table (shared by the records of one request: a bulk message's thousand
+    /// targets are one table).
+    pub entity: Arc<EntityType>,
     /// Its primary key.
     pub id: uuid::Uuid,
     /// Its columns, without the key.
@@ -207,6 +210,31 @@ impl Store {
         Ok(self.read(move |c| write::exists(c, &entity, &id)).await?)
     }
 
+    /// The first of `rows` (table, key column, key), in order, that names no row; `None`
+    /// when every one does. One call checks all the records a request binds to.
+    pub async fn first_missing(
+        &self,
+        rows: Vec<(String, String, uuid::Uuid)>,
+    ) -> Result<Option<(String, uuid::Uuid)>, StoreError> {
+        Ok(self
+            .read(move |c| {
+                for (table, key, id) in rows {
+                    let found = c
+                        .prepare_cached(&format!(
+                            "SELECT 1 FROM {} WHERE {} = ?1",
+                            ident(&table),
+                            ident(&key)
+                        ))?
+                        .exists(params![guid(id)])?;
+                    if !found {
+                        return Ok(Some((table, id)));
+                    }
+                }
+                Ok::<_, rusqlite::Error>(None)
+            })
+            .await?)
+    }
+
     /// The key of the row whose columns equal `values` (an alternate key), if any.
     pub async fn find_by_columns(
         &self,
@@ -316,7 +344,7 @@ mod tests {
 
     fn named(entity: &EntityType, id: uuid::Uuid, name: &str) -> NewRecord {
         NewRecord {
-            entity: entity.clone(),
+            entity: Arc::new(entity.clone()),
             id,
             values: vec![("name".into(), Value::Text(name.into()))],
             parents: Vec::new(),

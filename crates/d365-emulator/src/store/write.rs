@@ -9,16 +9,16 @@ use d365_odata::model::EntityType;
 use super::guid;
 use super::schema::{self, ident};
 
+/// The next `versionnumber`. Every statement is prepared once per connection and cached, as
+/// are all of this module's: a bulk message runs them once per row.
 fn next_version(conn: &Connection, entity: &EntityType) -> rusqlite::Result<i64> {
-    conn.execute_batch(
+    conn.prepare_cached(
         "CREATE TABLE IF NOT EXISTS _emulator_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    )?;
+    )?
+    .execute([])?;
     let current: Option<i64> = conn
-        .query_row(
-            "SELECT value FROM _emulator_meta WHERE key = 'versionnumber'",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT value FROM _emulator_meta WHERE key = 'versionnumber'")?
+        .query_row([], |r| r.get(0))
         .optional()?;
     let next = match current {
         Some(v) => v + 1,
@@ -32,7 +32,8 @@ fn next_version(conn: &Connection, entity: &EntityType) -> rusqlite::Result<i64>
             max.unwrap_or(100_000) + 1_000_000
         }
     };
-    conn.execute("INSERT INTO _emulator_meta (key, value) VALUES ('versionnumber', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1", params![next])?;
+    conn.prepare_cached("INSERT INTO _emulator_meta (key, value) VALUES ('versionnumber', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1")?
+        .execute(params![next])?;
     Ok(next)
 }
 
@@ -99,15 +100,12 @@ pub(crate) fn version_of(
     entity: &EntityType,
     id: &uuid::Uuid,
 ) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        &format!(
-            "SELECT versionnumber FROM {} WHERE {} = ?1",
-            ident(&entity.name),
-            ident(&entity.key)
-        ),
-        params![guid(*id)],
-        |r| r.get::<_, Option<i64>>(0),
-    )
+    conn.prepare_cached(&format!(
+        "SELECT versionnumber FROM {} WHERE {} = ?1",
+        ident(&entity.name),
+        ident(&entity.key)
+    ))?
+    .query_row(params![guid(*id)], |r| r.get::<_, Option<i64>>(0))
     .optional()
     .map(|v| v.map(|v| v.unwrap_or(0)))
 }
@@ -168,7 +166,8 @@ pub(crate) fn insert(
             .join(", "),
         vec!["?"; values.len()].join(", ")
     );
-    conn.execute(&sql, params_from_iter(values.iter().map(|(_, v)| v)))?;
+    conn.prepare_cached(&sql)?
+        .execute(params_from_iter(values.iter().map(|(_, v)| v)))?;
     Ok(version)
 }
 
@@ -204,7 +203,8 @@ pub(crate) fn update(
     );
     let mut params: Vec<Value> = values.into_iter().map(|(_, v)| v).collect();
     params.push(guid(*id));
-    conn.execute(&sql, params_from_iter(params.iter()))?;
+    conn.prepare_cached(&sql)?
+        .execute(params_from_iter(params.iter()))?;
     Ok(version)
 }
 
@@ -265,7 +265,8 @@ pub(crate) fn find_by_columns(
         ident(&entity.name)
     );
     let key: Option<Vec<u8>> = conn
-        .query_row(&sql, params_from_iter(values.iter().map(|(_, v)| v)), |r| {
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(values.iter().map(|(_, v)| v)), |r| {
             r.get(0)
         })
         .optional()?;

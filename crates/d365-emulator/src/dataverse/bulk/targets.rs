@@ -28,7 +28,11 @@ pub(crate) fn targets(
 ) -> Result<Vec<Map<String, Json>>, DataverseError> {
     let json: Json =
         serde_json::from_slice(body).map_err(|e| bad(entity, format!("Invalid JSON. {e}")))?;
-    let Some(Json::Array(items)) = json.get("Targets").cloned() else {
+    let items = match json {
+        Json::Object(mut body) => body.remove("Targets"),
+        _ => None,
+    };
+    let Some(Json::Array(items)) = items else {
         return Err(bad(
             entity,
             "The body must have a 'Targets' array of records.",
