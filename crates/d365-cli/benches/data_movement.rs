@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use d365_testkit::{EmulatorConfig, EmulatorInfo, start, test_config};
 
+#[path = "data_movement/export.rs"]
 mod export;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -49,7 +50,10 @@ fn proc_stat(pid: u32) -> Option<(Duration, bool)> {
         .iter()
         .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
         .sum();
-    Some((Duration::from_millis(ticks * 10), fields.first() == Some(&"Z")))
+    Some((
+        Duration::from_millis(ticks * 10),
+        fields.first() == Some(&"Z"),
+    ))
 }
 
 /// Runs `d365 args…` against the emulator; returns wall time, its CPU and peak RSS.
@@ -151,11 +155,7 @@ fn main() {
             })
             .await
             .unwrap();
-            row(
-                "bulk delete job (BulkDelete), every account",
-                rows,
-                run,
-            );
+            row("bulk delete job (BulkDelete), every account", rows, run);
         }
     });
 }
@@ -163,11 +163,12 @@ fn main() {
 /// Export, import and sync.
 async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, import_rows: usize) {
     {
+        let out = |n: &str| home.join(n).display().to_string();
         // Export beside the bare loop; the last shape (8 columns) leaves one.ndjson for the
         // import below.
-        let (info, home) = (info.clone(), home.to_owned());
+        let (info2, home2) = (info.clone(), home.to_owned());
         let rounds = env_usize("BENCH_ROUNDS", 3);
-        tokio::task::spawn_blocking(move || export::export(&info, &home, rows, rounds))
+        tokio::task::spawn_blocking(move || export::export(&info2, &home2, rows, rounds))
             .await
             .unwrap();
 

@@ -21,7 +21,10 @@ const ORDER: &str = "createdon asc,accountid asc";
 
 /// The shapes: the 5 columns, and the 8 the data-movement table always used.
 const SHAPES: [(&str, &str); 2] = [
-    ("5 columns", "name,accountnumber,revenue,statecode,createdon"),
+    (
+        "5 columns",
+        "name,accountnumber,revenue,statecode,createdon",
+    ),
     (
         "8 columns",
         "accountid,name,accountnumber,revenue,numberofemployees,statecode,createdon,_primarycontactid_value",

@@ -67,7 +67,12 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
 /// The parts' records as CSV rows. Each line's cells are read from its JSON text ([`Scan`]),
 /// without a `Value` per record; a line not in `serde_json`'s form (the parts are written in
 /// it) goes through a `Value`, as does every line when no columns are known.
-fn csv_output(w: &mut impl Write, parts: &[PathBuf], columns: &[String], out: &Path) -> Result<u64> {
+fn csv_output(
+    w: &mut impl Write,
+    parts: &[PathBuf],
+    columns: &[String],
+    out: &Path,
+) -> Result<u64> {
     let mut csv = CsvWriter::new(columns);
     let index: HashMap<&str, usize> = columns
         .iter()

@@ -15,9 +15,9 @@
 
 mod assemble;
 mod checkpoint;
-mod record;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod record;
 
 use std::io::{Seek, Write};
 use std::path::Path;
@@ -26,8 +26,8 @@ use std::sync::Mutex;
 use d365_webapi::Client;
 use futures_util::TryStreamExt;
 use futures_util::future::{Either, try_join_all};
-use serde_json::value::RawValue;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
