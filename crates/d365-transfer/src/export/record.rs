@@ -162,7 +162,7 @@ pub(crate) fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) -> serd
                 if n > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(text[m.start..m.end].as_bytes());
+                out.extend_from_slice(&text.as_bytes()[m.start..m.end]);
             }
             out.push(b'}');
         }
