@@ -1,15 +1,20 @@
 //! Data movement at volume, the `d365` binary against an in-process emulator (service
-//! protection off): export (one stream vs `--parallel auto`), import (CreateMultiple vs `$batch`
-//! vs single creates), and an incremental sync of 1 % changes. Prints rows/s and the child's
-//! peak RSS. Run with `cargo bench -p d365-cli --bench data_movement`; `BENCH_ROWS` (default
-//! 200,000) sets the table size, `BENCH_IMPORT_ROWS` (default 100,000) the import size, and
-//! `BENCH_ONLY=export` skips the import, sync and bulk delete runs; `BENCH_ONLY=bulk-delete`
+//! protection off): export (NDJSON and CSV, one stream and `--parallel auto`, beside a bare
+//! loop over the same pages: `export.rs`), import (CreateMultiple vs `$batch` vs single
+//! creates), and an incremental sync of 1 % changes. Prints rows/s, the child's CPU and peak
+//! RSS. Run with `cargo bench -p d365-cli --bench data_movement`; `BENCH_ROWS` (default
+//! 200,000) sets the table size, `BENCH_IMPORT_ROWS` (default 100,000) the import size,
+//! `BENCH_ROUNDS` (default 3) the export's interleaved rounds, `BENCH_D365_BEFORE` another
+//! `d365` binary whose exports run interleaved beside (to compare builds), and `BENCH_ONLY=export` skips the import, sync and bulk delete runs; `BENCH_ONLY=bulk-delete`
 //! runs only the bulk delete (a `BulkDelete` job over every account, followed to its end).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use d365_testkit::{EmulatorConfig, EmulatorInfo, start, test_config};
+
+#[path = "data_movement/export.rs"]
+mod export;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -27,10 +32,39 @@ fn unthrottled(rows: usize) -> EmulatorConfig {
     }
 }
 
-/// Runs `d365 args…` against the emulator; returns wall time and peak RSS (MiB, VmHWM).
-fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> (Duration, f64) {
+/// One run of a client: wall time, CPU time (user + system) and peak RSS (MiB, `VmHWM`).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: Duration,
+    cpu: Duration,
+    rss: f64,
+}
+
+/// The CPU a process has used (utime + stime, fields 14 and 15 of `/proc/<pid>/stat`, in
+/// ticks of 10 ms) and whether it has exited (state `Z`: not reaped yet, its times final).
+fn proc_stat(pid: u32) -> Option<(Duration, bool)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; count fields after its closing paren.
+    let fields: Vec<&str> = text.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Some((
+        Duration::from_millis(ticks * 10),
+        fields.first() == Some(&"Z"),
+    ))
+}
+
+/// Runs `d365 args…` against the emulator; returns wall time, its CPU and peak RSS.
+fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> Run {
+    d365_at(env!("CARGO_BIN_EXE_d365"), info, home, args)
+}
+
+/// [`d365`] with the binary at `bin` (another build, to compare).
+fn d365_at(bin: &str, info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> Run {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_d365"))
+    let mut child = Command::new(bin)
         .args(args)
         .env("AZURE_AUTHORITY_HOST", &info.authority_host)
         .env("AZURE_TENANT_ID", &info.tenant_id)
@@ -44,7 +78,7 @@ fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> (Duration
         .spawn()
         .expect("spawn d365");
     let status_path = format!("/proc/{}/status", child.id());
-    let mut peak_kib = 0u64;
+    let (mut peak_kib, mut cpu, mut wall) = (0u64, Duration::ZERO, None);
     loop {
         if let Ok(text) = std::fs::read_to_string(&status_path)
             && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
@@ -56,10 +90,18 @@ fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> (Duration
                 .unwrap_or(0);
             peak_kib = peak_kib.max(kib);
         }
+        // Exited but not reaped: its times are final and still readable.
+        if let Some((used, exited)) = proc_stat(child.id()) {
+            cpu = used;
+            if exited {
+                wall = Some(started.elapsed());
+                break;
+            }
+        }
         if child.try_wait().expect("wait").is_some() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     let output = child.wait_with_output().expect("output");
     assert!(
@@ -67,14 +109,20 @@ fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> (Duration
         "d365 {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    (started.elapsed(), peak_kib as f64 / 1024.0)
+    Run {
+        wall: wall.unwrap_or_else(|| started.elapsed()),
+        cpu,
+        rss: peak_kib as f64 / 1024.0,
+    }
 }
 
-fn row(what: &str, rows: usize, wall: Duration, rss: f64) {
+fn row(what: &str, rows: usize, run: Run) {
     println!(
-        "  {what:<44} {rows:>9} rows {:>8.2} s {:>9.0} rows/s  peak RSS {rss:>6.1} MiB",
-        wall.as_secs_f64(),
-        rows as f64 / wall.as_secs_f64()
+        "  {what:<44} {rows:>9} rows {:>8.2} s {:>9.0} rows/s  CPU {:>6.2} s  peak RSS {:>6.1} MiB",
+        run.wall.as_secs_f64(),
+        rows as f64 / run.wall.as_secs_f64(),
+        run.cpu.as_secs_f64(),
+        run.rss
     );
 }
 
@@ -102,17 +150,12 @@ fn main() {
         }
         if only != "export" {
             let (info, home) = (info.clone(), home.to_owned());
-            let (wall, rss) = tokio::task::spawn_blocking(move || {
+            let run = tokio::task::spawn_blocking(move || {
                 d365(&info, &home, &["bulk-delete", "accounts", "--all"])
             })
             .await
             .unwrap();
-            row(
-                "bulk delete job (BulkDelete), every account",
-                rows,
-                wall,
-                rss,
-            );
+            row("bulk delete job (BulkDelete), every account", rows, run);
         }
     });
 }
@@ -120,43 +163,14 @@ fn main() {
 /// Export, import and sync.
 async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, import_rows: usize) {
     {
-        // Export.
         let out = |n: &str| home.join(n).display().to_string();
-        let select = "accountid,name,accountnumber,revenue,numberofemployees,statecode,createdon,_primarycontactid_value";
-        for (label, file, extra) in [
-            ("export ndjson, one stream", "one.ndjson", vec![]),
-            (
-                "export ndjson, --parallel auto",
-                "auto.ndjson",
-                vec!["--parallel", "auto"],
-            ),
-            (
-                "export csv, --parallel auto",
-                "auto.csv",
-                vec!["--parallel", "auto"],
-            ),
-        ] {
-            let mut args: Vec<String> = [
-                "export",
-                "accounts",
-                "--out",
-                &out(file),
-                "--select",
-                select,
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-            args.extend(extra.iter().map(|s| (*s).to_owned()));
-            let (info, home) = (info.clone(), home.to_owned());
-            let (wall, rss) = tokio::task::spawn_blocking(move || {
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                d365(&info, &home, &args)
-            })
+        // Export beside the bare loop; the last shape (8 columns) leaves one.ndjson for the
+        // import below.
+        let (info2, home2) = (info.clone(), home.to_owned());
+        let rounds = env_usize("BENCH_ROUNDS", 3);
+        tokio::task::spawn_blocking(move || export::export(&info2, &home2, rows, rounds))
             .await
             .unwrap();
-            row(label, rows, wall, rss);
-        }
 
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "export") {
             return;
@@ -203,7 +217,7 @@ async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, impo
             let target = start(unthrottled(0)).await;
             let (path, info) = (out(file), target.info());
             let home = home.to_owned();
-            let (wall, rss) = tokio::task::spawn_blocking(move || {
+            let run = tokio::task::spawn_blocking(move || {
                 d365(
                     &info,
                     &home,
@@ -212,19 +226,19 @@ async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, impo
             })
             .await
             .unwrap();
-            row(label, n, wall, rss);
+            row(label, n, run);
             let _ = std::fs::remove_file(format!("{}.import-journal", out(file)));
         }
 
         // Sync: a full load, then 1 % of the rows changed.
         let to = format!("sqlite:{}", out("mirror.db"));
         let (info2, home2, to2) = (info.clone(), home.to_owned(), to.clone());
-        let (wall, rss) = tokio::task::spawn_blocking(move || {
+        let run = tokio::task::spawn_blocking(move || {
             d365(&info2, &home2, &["sync", "accounts", "--to", &to2])
         })
         .await
         .unwrap();
-        row("sync to SQLite, first load", rows, wall, rss);
+        row("sync to SQLite, first load", rows, run);
         let changes = rows / 100;
         let client = d365_webapi::Client::builder()
             .environment(&info.environment_url)
@@ -262,7 +276,7 @@ async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, impo
                 .unwrap();
         }
         let (info3, home3) = (info.clone(), home.to_owned());
-        let (wall, rss) = tokio::task::spawn_blocking(move || {
+        let run = tokio::task::spawn_blocking(move || {
             d365(&info3, &home3, &["sync", "accounts", "--to", &to])
         })
         .await
@@ -270,8 +284,7 @@ async fn movement(info: &EmulatorInfo, home: &std::path::Path, rows: usize, impo
         row(
             &format!("sync to SQLite, {changes} changed (1 %)"),
             changes,
-            wall,
-            rss,
+            run,
         );
     }
 }

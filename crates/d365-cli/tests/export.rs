@@ -333,3 +333,92 @@ async fn parquet_has_typed_columns_equal_to_ndjson() {
     assert_eq!(i, rows.len());
     assert_eq!(i, 40);
 }
+
+/// Records with text that needs escapes, unicode, nulls, decimals with trailing zeros and big
+/// integers come out of `d365 export` (which copies each record's bytes from the page) byte
+/// for byte as when every record went through a `serde_json::Value`: NDJSON and CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ndjson_and_csv_are_what_values_would_write() {
+    use futures_util::TryStreamExt;
+    let emulator = start(test_config(5)).await;
+    let info = emulator.info();
+    let client = util::app_client(&info);
+    let tricky = [
+        r#"{"name":"quote \" back \\ slash / solidus","description":"line\nbreak\ttab\r\u0001\u001f","revenue":12345.6789,"numberofemployees":2147483647}"#,
+        r#"{"name":"Zoë, Ünïcode 東京 😀 \u2028","description":null,"revenue":1000.50}"#,
+        r#"{"name":"comma, \"quoted\"","revenue":99999999999.99,"numberofemployees":-1}"#,
+        r#"{"name":"","description":"","revenue":0}"#,
+    ];
+    for body in tricky {
+        client
+            .create("accounts", serde_json::from_str(body).unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let columns = [
+        "accountid",
+        "name",
+        "description",
+        "revenue",
+        "numberofemployees",
+        "versionnumber",
+        "statecode",
+        "createdon",
+        "_primarycontactid_value",
+    ];
+    // The former export: each record as a Value, its annotations removed, written again.
+    let values: Vec<Value> = client
+        .query("accounts")
+        .select(columns)
+        .order_by_text("createdon asc,accountid asc")
+        .unwrap()
+        .max_page_size(3)
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(values.len(), 9);
+    let mut ndjson = String::new();
+    let mut csv = Vec::new();
+    let select: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    let mut writer = d365_transfer::csv::CsvWriter::new(&select);
+    for mut v in values {
+        v.as_object_mut()
+            .unwrap()
+            .retain(|k, _| !k.starts_with('@'));
+        ndjson.push_str(&format!("{v}\n"));
+        writer.write(&mut csv, &v).unwrap();
+    }
+    writer.finish(&mut csv).unwrap();
+    assert!(ndjson.contains(r#"12345.6789"#) && ndjson.contains(r#""versionnumber":"#));
+
+    let dir = tempfile::tempdir().unwrap();
+    for (file, expected, parallel) in [
+        ("a.ndjson", ndjson.as_bytes(), "1"),
+        ("b.ndjson", ndjson.as_bytes(), "2"),
+        ("a.csv", &csv[..], "1"),
+    ] {
+        let out = dir.path().join(file).display().to_string();
+        let select = columns.join(",");
+        let args = [
+            "export",
+            "accounts",
+            "--out",
+            &out,
+            "--select",
+            &select,
+            "--page-size",
+            "3",
+            "--parallel",
+            parallel,
+        ];
+        run_against(&info, &args).await.assert_ok();
+        let got = std::fs::read(&out).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "{file}"
+        );
+    }
+}

@@ -38,12 +38,29 @@ pub struct CsvWriter {
     header_written: bool,
 }
 
-fn csv_field(text: &str) -> String {
+/// One field, quoted when it holds a comma, a quote or a line break.
+fn write_field(out: &mut impl Write, text: &str) -> std::io::Result<()> {
     if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+        out.write_all(b"\"")?;
+        out.write_all(text.replace('"', "\"\"").as_bytes())?;
+        out.write_all(b"\"")
     } else {
-        text.to_owned()
+        out.write_all(text.as_bytes())
     }
+}
+
+/// One row: the fields, comma-separated, and a line break.
+fn write_row<T: AsRef<str>>(
+    out: &mut impl Write,
+    fields: impl IntoIterator<Item = T>,
+) -> std::io::Result<()> {
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        write_field(out, field.as_ref())?;
+    }
+    out.write_all(b"\n")
 }
 
 impl CsvWriter {
@@ -59,8 +76,7 @@ impl CsvWriter {
         if !self.header_written
             && let Some(c) = &self.columns
         {
-            let header: Vec<String> = c.iter().map(|n| csv_field(n)).collect();
-            writeln!(out, "{}", header.join(","))?;
+            write_row(out, c)?;
             self.header_written = true;
         }
         Ok(())
@@ -74,13 +90,25 @@ impl CsvWriter {
             self.columns = Some(c);
         }
         self.header(out)?;
-        let row: Vec<String> = self
-            .columns
-            .iter()
-            .flatten()
-            .map(|c| csv_field(&cell(record.get(c))))
-            .collect();
-        writeln!(out, "{}", row.join(","))
+        let columns = self.columns.iter().flatten();
+        write_row(out, columns.map(|c| cell(record.get(c))))
+    }
+
+    /// The columns, when known (given, or taken from the first record written).
+    pub fn columns(&self) -> Option<&[String]> {
+        self.columns.as_deref()
+    }
+
+    /// Writes one row of cell texts, one per column of [`CsvWriter::columns`] (and the header
+    /// before the first): for a caller that reads the cells itself, such as the export from
+    /// its records' JSON text. Writes the same bytes as [`CsvWriter::write`] for the same cells.
+    pub fn write_cells<T: AsRef<str>>(
+        &mut self,
+        out: &mut impl Write,
+        cells: impl IntoIterator<Item = T>,
+    ) -> std::io::Result<()> {
+        self.header(out)?;
+        write_row(out, cells)
     }
 
     /// Writes the header if no record came (so an empty result is still a valid file).

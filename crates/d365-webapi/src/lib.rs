@@ -13,7 +13,8 @@
 //!   `$n` references through [`ContentRef`]), one [`BatchResult`] per response part; a GET
 //!   longer than [`MAX_URL_LENGTH`] goes inside a batch by itself, paging included.
 //! * Paging as a `Stream` that follows `@odata.nextLink` verbatim ([`QueryRequest::into_stream`],
-//!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page; `$count=true` with whether the
+//!   [`QueryRequest::into_typed_stream`]), or [`Page`] by page, or [`RawPage`] by page (the
+//!   response's bytes, records borrowed from them: [`QueryRequest::raw_pages`]); `$count=true` with whether the
 //!   count hit Dataverse's 5,000 cap ([`Page::count_limit_exceeded`]); the rest of an expanded
 //!   collection through its `<nav>@odata.nextLink` ([`Client::expanded`]).
 //! * Conditional retrieves: [`RetrieveRequest::if_none_match`] answers [`Retrieved::NotModified`]
@@ -64,7 +65,7 @@ mod request;
 pub use client::{Client, ClientBuilder};
 pub use d365_http::{ConcurrencyConfig, ConcurrencyStats, RetryBudgetConfig, RetryConfig};
 pub use error::{ApiError, BulkOutcome, Error};
-pub use paging::Page;
+pub use paging::{Page, RawPage};
 pub use query_expression::{
     ConditionExpression, FilterExpression, LogicalOperator, QueryExpression,
 };

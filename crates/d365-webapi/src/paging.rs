@@ -118,6 +118,39 @@ pub(crate) fn pages<T>(
 where
     T: DeserializeOwned + Send,
 {
+    pages_with(client, first_url, prefer, |answer, _| {
+        Page::<T>::from_slice(&answer.body, &answer.path)
+    })
+}
+
+/// [`pages`] as the response's bytes: nothing of a page is decoded but its next link (see
+/// [`RawPage`]).
+pub(crate) fn raw_pages(
+    client: Client,
+    first_url: String,
+    prefer: Option<String>,
+) -> impl Stream<Item = Result<RawPage, Error>> + Send {
+    pages_with(client, first_url, prefer, |answer, next_link| {
+        Ok(RawPage {
+            body: answer.body,
+            path: answer.path,
+            next_link,
+        })
+    })
+}
+
+/// The paging loop behind [`pages`] and [`raw_pages`]: `decode` makes a page of an answer and
+/// its next link.
+fn pages_with<P, D>(
+    client: Client,
+    first_url: String,
+    prefer: Option<String>,
+    decode: D,
+) -> impl Stream<Item = Result<P, Error>> + Send
+where
+    P: Send,
+    D: Fn(Answer, Option<String>) -> Result<P, Error> + Copy + Send,
+{
     stream::try_unfold(Some(Next::Url(first_url)), move |next| {
         let client = client.clone();
         let prefer = prefer.clone();
@@ -127,7 +160,8 @@ where
                 Some(Next::Url(url)) => get(client.clone(), url, prefer.clone()).await?,
                 Some(Next::Running(ahead)) => ahead.join().await?,
             };
-            let next = match next_link(&answer)? {
+            let link = next_link(&answer)?;
+            let next = match link.clone() {
                 Some(url) => {
                     let ahead = Ahead {
                         task: tokio::spawn(get(client, url.clone(), prefer)),
@@ -140,10 +174,45 @@ where
                 }
                 None => None,
             };
-            let page = Page::<T>::from_slice(&answer.body, &answer.path)?;
+            let page = decode(answer, link)?;
             Ok(Some((page, next)))
         }
     })
+}
+
+/// One page of a collection as the response's bytes, for a caller that takes records as the
+/// service wrote them (an export copying them to a file) instead of decoding each into a
+/// `Value`: [`RawPage::items`] decodes the records borrowing from the bytes, e.g. as
+/// `&serde_json::value::RawValue`, each record's JSON text exactly as received.
+#[derive(Debug, Clone)]
+pub struct RawPage {
+    body: bytes::Bytes,
+    path: String,
+    /// `@odata.nextLink`, if more pages follow.
+    pub next_link: Option<String>,
+}
+
+impl RawPage {
+    /// The records of the page's `value`, decoded as `T` borrowing from the page (each call
+    /// decodes them again). The whole body is checked to be valid JSON on the way.
+    pub fn items<'a, T: Deserialize<'a>>(&'a self) -> Result<Vec<T>, Error> {
+        #[derive(Deserialize)]
+        #[serde(bound = "T: Deserialize<'de>")]
+        struct Body<T> {
+            value: Vec<T>,
+        }
+        serde_json::from_slice::<Body<T>>(&self.body)
+            .map(|b| b.value)
+            .map_err(|e| Error::Decode {
+                url: self.path.clone(),
+                message: format!("a collection response did not decode: {e}"),
+            })
+    }
+
+    /// The response body as received.
+    pub fn bytes(&self) -> &[u8] {
+        &self.body
+    }
 }
 
 /// Where the next page comes from.

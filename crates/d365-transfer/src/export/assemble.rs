@@ -2,11 +2,14 @@
 //! from the export's columns. The output is written to a temporary file beside it and renamed
 //! into place, so a reader never sees half a file.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use d365_webapi::Client;
 
+use super::record::{self, Scan};
 use super::{Checkpoint, Format};
 use crate::csv::CsvWriter;
 use crate::{Error, Result};
@@ -50,15 +53,7 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
         }
         Format::Csv => {
             let mut w = BufWriter::new(tmp.as_file_mut());
-            let mut csv = CsvWriter::new(&cp.columns);
-            let mut rows = 0;
-            for part in &parts {
-                for record in part_records(part) {
-                    csv.write(&mut w, &record?).map_err(writing(out))?;
-                    rows += 1;
-                }
-            }
-            csv.finish(&mut w).map_err(writing(out))?;
+            let rows = csv_output(&mut w, &parts, &cp.columns, out)?;
             w.flush().map_err(writing(out))?;
             rows
         }
@@ -67,6 +62,64 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
     tmp.as_file().sync_all().map_err(writing(out))?;
     tmp.persist(out).map_err(|e| writing(out)(e.error))?;
     Ok(rows)
+}
+
+/// The parts' records as CSV rows. Each line's cells are read from its JSON text ([`Scan`]),
+/// without a `Value` per record; a line not in `serde_json`'s form (the parts are written in
+/// it) goes through a `Value`, as does every line when no columns are known.
+fn csv_output(
+    w: &mut impl Write,
+    parts: &[PathBuf],
+    columns: &[String],
+    out: &Path,
+) -> Result<u64> {
+    let mut csv = CsvWriter::new(columns);
+    let index: HashMap<&str, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let (mut scan, mut at, mut rows) = (Scan::default(), vec![None; columns.len()], 0);
+    let mut line = Vec::new();
+    for part in parts {
+        let reading = || Error::file(format!("reading {}", part.display()));
+        let mut f = std::io::BufReader::new(std::fs::File::open(part).map_err(reading())?);
+        loop {
+            line.clear();
+            if f.read_until(b'\n', &mut line).map_err(reading())? == 0 {
+                break;
+            }
+            let text = std::str::from_utf8(line.strip_suffix(b"\n").unwrap_or(&line))
+                .map_err(|e| reading()(invalid(e)))?;
+            match scan.members(text).filter(|_| !columns.is_empty()) {
+                Some(members) => {
+                    // The last of a repeated name wins, as in a `Value`.
+                    at.fill(None);
+                    for (k, m) in members.iter().enumerate() {
+                        if let Some(&c) = index.get(&*m.name(text)) {
+                            at[c] = Some(k);
+                        }
+                    }
+                    let cells = at.iter().map(|k| match k {
+                        Some(k) => record::cell(members[*k].value(text)),
+                        None => Cow::Borrowed(""),
+                    });
+                    csv.write_cells(w, cells).map_err(writing(out))?;
+                }
+                None => {
+                    let record: serde_json::Value = serde_json::from_str(text)?;
+                    csv.write(w, &record).map_err(writing(out))?;
+                }
+            }
+            rows += 1;
+        }
+    }
+    csv.finish(w).map_err(writing(out))?;
+    Ok(rows)
+}
+
+fn invalid(e: std::str::Utf8Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
 }
 
 fn writing(out: &Path) -> impl FnOnce(std::io::Error) -> Error {

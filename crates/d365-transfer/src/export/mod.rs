@@ -6,7 +6,9 @@
 //!   ([`Checkpoint::part_path`]), concurrently under the client's concurrency controller.
 //!   After every page the part file is synced and the checkpoint saved; a resume cuts each
 //!   part back to its checkpoint and goes on from the saved next link: no duplicate, no gap.
-//! * Memory stays flat: one page per range in flight, rows streamed to disk.
+//! * Memory stays flat: one page per range being written and the next one's request running
+//!   ahead, rows streamed to disk. Each record's bytes go from the page to the part file as
+//!   received, without its annotations (`record.rs`), never through a `serde_json::Value`.
 //!
 //! Joining the parts into the output file, in range order, is the caller's (the CLI's
 //! `export/assemble.rs`), as are the output formats.
@@ -15,14 +17,17 @@ mod assemble;
 mod checkpoint;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod record;
 
 use std::io::{Seek, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
 use d365_webapi::Client;
-use futures_util::future::try_join_all;
+use futures_util::TryStreamExt;
+use futures_util::future::{Either, try_join_all};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -243,10 +248,9 @@ impl Range<'_> {
             (Some(f), None) => Some(f.clone()),
             (None, c) => c.clone(),
         };
-        let mut pending_first = next.is_none();
-        loop {
-            let page = if pending_first {
-                pending_first = false;
+        // From the first page, or on from the saved next link; one request runs ahead.
+        let pages = match &next {
+            None => {
                 let mut q = self
                     .client
                     .query(&entity_set)
@@ -256,22 +260,21 @@ impl Range<'_> {
                 if let Some(c) = &condition {
                     q = q.filter_text(c)?;
                 }
-                q.send().await?
-            } else {
-                match &next {
-                    Some(link) => self.client.next_page(link, Some(self.page_size)).await?,
-                    None => break,
-                }
-            };
-            let (count, next_link) = (page.items.len() as u64, page.next_link);
-            let mut buffer = Vec::with_capacity(count as usize * 256);
-            for mut record in page.items {
-                if let Some(fields) = record.as_object_mut() {
-                    fields.retain(|k, _| !k.starts_with('@'));
-                }
-                serde_json::to_writer(&mut buffer, &record)?;
-                buffer.push(b'\n');
+                Either::Left(q.raw_pages())
             }
+            Some(link) => Either::Right(self.client.raw_pages_from(link, Some(self.page_size))),
+        };
+        let mut pages = std::pin::pin!(pages);
+        let mut scan = record::Scan::default();
+        while let Some(page) = pages.try_next().await? {
+            // Each record's bytes as received, minus its annotations (see record.rs).
+            let records: Vec<&RawValue> = page.items()?;
+            let count = records.len() as u64;
+            let mut buffer = Vec::with_capacity(page.bytes().len());
+            for r in records {
+                record::write_line(&mut scan, r.get(), &mut buffer)?;
+            }
+            let next_link = page.next_link.clone();
             file.seek(std::io::SeekFrom::Start(bytes))?;
             file.write_all(&buffer)
                 .map_err(Error::file(format!("writing {}", part.display())))?;

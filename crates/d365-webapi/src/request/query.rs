@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::paging::{self, Page};
+use crate::paging::{self, Page, RawPage};
 use crate::request::TrackChangesRequest;
 
 /// What `$count=true` asks for besides the count: its value up to 5,000 and whether more rows
@@ -171,6 +171,13 @@ impl QueryRequest {
         paging::pages(self.client, url, prefer)
     }
 
+    /// Every page as the response's bytes ([`RawPage`]), following `@odata.nextLink` with one
+    /// request running ahead, as [`QueryRequest::pages`] does; no record is decoded.
+    pub fn raw_pages(self) -> impl Stream<Item = Result<RawPage, Error>> + Send {
+        let (url, prefer) = (self.url(), self.prefer());
+        paging::raw_pages(self.client, url, prefer)
+    }
+
     /// Every record of every page, decoded straight into `T` (see [`QueryRequest::typed_pages`]).
     pub fn into_typed_stream<T>(self) -> impl Stream<Item = Result<T, Error>> + Send
     where
@@ -190,5 +197,16 @@ impl Client {
     ) -> Result<Page<Value>, Error> {
         let prefer = max_page_size.map(|n| format!("odata.maxpagesize={n}"));
         paging::fetch_page(self, next_link, prefer.as_deref()).await
+    }
+
+    /// The pages from a `@odata.nextLink` (exactly as given) on, as the response's bytes: a
+    /// [`QueryRequest::raw_pages`] stream resumed where it stopped.
+    pub fn raw_pages_from(
+        &self,
+        next_link: &str,
+        max_page_size: Option<u32>,
+    ) -> impl Stream<Item = Result<RawPage, Error>> + Send + use<> {
+        let prefer = max_page_size.map(|n| format!("odata.maxpagesize={n}"));
+        paging::raw_pages(self.clone(), next_link.to_owned(), prefer)
     }
 }

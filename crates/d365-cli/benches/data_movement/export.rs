@@ -1,0 +1,285 @@
+//! Export beside its ceiling: `d365 export` (NDJSON and CSV, one stream and `--parallel auto`)
+//! and a bare keep-alive loop that GETs the export's own first URL with the same headers and
+//! page size, follows `@odata.nextLink` and throws the bytes away. Interleaved rounds (the
+//! order rotates), medians; wall time and client CPU: the child's utime + stime (read from
+//! `/proc/<pid>/stat` once it has exited, before it is reaped), and the bare loop's own thread
+//! CPU (`/proc/thread-self/schedstat`, on a current-thread runtime in its own OS thread).
+//! Goals (issue 16): one stream ≥ 0.8× the bare loop's speed, client CPU ≤ 2× the bare loop's.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use d365_auth::{Authority, ClientSecret, OAuthCredential, TokenCredential, token_client};
+use d365_testkit::EmulatorInfo;
+
+use super::{Run, d365, d365_at};
+
+const PAGE_SIZE: u32 = 5000;
+/// The export's order for one stream and for ranges alike (`export::plan`).
+const ORDER: &str = "createdon asc,accountid asc";
+
+/// The shapes: the issue's 5 columns, and the 8 the data-movement table always used.
+const SHAPES: [(&str, &str); 2] = [
+    (
+        "5 columns",
+        "name,accountnumber,revenue,statecode,createdon",
+    ),
+    (
+        "8 columns",
+        "accountid,name,accountnumber,revenue,numberofemployees,statecode,createdon,_primarycontactid_value",
+    ),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Bare,
+    Export {
+        file: &'static str,
+        parallel: &'static str,
+        /// The binary of `BENCH_D365_BEFORE`, not this build's.
+        before: bool,
+    },
+}
+
+impl Pass {
+    fn label(self) -> String {
+        match self {
+            Pass::Bare => "bare loop (bytes discarded)".to_owned(),
+            Pass::Export {
+                file,
+                parallel,
+                before,
+            } => {
+                let format = file.rsplit('.').next().unwrap_or(file);
+                let build = if before { "before: " } else { "" };
+                match parallel {
+                    "1" => format!("{build}export {format}, one stream"),
+                    p => format!("{build}export {format}, --parallel {p}"),
+                }
+            }
+        }
+    }
+}
+
+/// The passes: the bare loop, then each export of this build (and of the `before` build).
+fn passes(before: bool) -> Vec<Pass> {
+    let mut passes = vec![Pass::Bare];
+    for before in [false, true].into_iter().filter(|b| before || !b) {
+        for (file, parallel) in [
+            ("one.ndjson", "1"),
+            ("auto.ndjson", "auto"),
+            ("one.csv", "1"),
+            ("auto.csv", "auto"),
+        ] {
+            passes.push(Pass::Export {
+                file,
+                parallel,
+                before,
+            });
+        }
+    }
+    passes
+}
+
+/// CPU time of the calling thread (nanoseconds on the CPU, `/proc/thread-self/schedstat`).
+fn thread_cpu() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
+/// The `@odata.nextLink` of a page, from its tail (Dataverse and the emulator write it last).
+fn next_link(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"@odata.nextLink\":";
+    let tail = &body[body.len().saturating_sub(4096)..];
+    let at = tail.windows(KEY.len()).rposition(|w| w == KEY)?;
+    let value = tail[at + KEY.len()..].trim_ascii_end();
+    let value = value.strip_suffix(b"}")?.trim_ascii_end();
+    serde_json::from_slice(value).ok()
+}
+
+/// The bare loop, in its own OS thread on a current-thread runtime: the token is taken and
+/// the connection opened before the clock starts. Returns wall, thread CPU and pages.
+fn bare(info: &EmulatorInfo, select: &str) -> (Run, u64) {
+    let info = info.clone();
+    let select: Vec<String> = select.split(',').map(str::to_owned).collect();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let http = d365_http::HttpClient::new().expect("HTTP client");
+            let authority =
+                Authority::new(&info.authority_host, &info.tenant_id).expect("authority");
+            let credential = Arc::new(OAuthCredential::client_secret(
+                token_client(authority).expect("token client"),
+                &info.client_id,
+                ClientSecret::new(info.client_secret.clone()),
+            ));
+            let client = d365_webapi::Client::builder()
+                .environment(&info.environment_url)
+                .credential(credential.clone())
+                .http_client(http.clone())
+                .build()
+                .expect("client");
+            let token = credential
+                .get_token(client.environment())
+                .await
+                .expect("token")
+                .secret()
+                .to_owned();
+            // The very URL the export's one stream asks for first.
+            let first = client
+                .query("accounts")
+                .select(&select)
+                .order_by_text(ORDER)
+                .expect("order")
+                .max_page_size(PAGE_SIZE)
+                .url();
+            let get = |url: String| {
+                http.inner()
+                    .get(url)
+                    .bearer_auth(&token)
+                    .header("accept", "application/json")
+                    .header("odata-maxversion", "4.0")
+                    .header("odata-version", "4.0")
+                    .header("prefer", format!("odata.maxpagesize={PAGE_SIZE}"))
+                    .send()
+            };
+            // Warm: the connection is open before the clock starts.
+            let warm = get(format!("{}?$top=1", client.query("accounts").url()))
+                .await
+                .expect("warm-up");
+            assert!(warm.status().is_success());
+            let _ = warm.bytes().await;
+            let (c0, t0) = (thread_cpu(), Instant::now());
+            let mut pages = 0;
+            let mut next = Some(first);
+            while let Some(url) = next.take() {
+                let response = get(url).await.expect("page");
+                assert!(response.status().is_success(), "{}", response.status());
+                let body = response.bytes().await.expect("page body");
+                pages += 1;
+                next = next_link(&body);
+            }
+            let run = Run {
+                wall: t0.elapsed(),
+                cpu: thread_cpu() - c0,
+                rss: 0.0,
+            };
+            (run, pages)
+        })
+    })
+    .join()
+    .expect("bare loop")
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// Every shape, `rounds` interleaved rounds of every pass, medians printed with the ratios.
+pub(super) fn export(info: &EmulatorInfo, home: &Path, rows: usize, rounds: usize) {
+    let before_bin = std::env::var("BENCH_D365_BEFORE").ok();
+    let passes = passes(before_bin.is_some());
+    for (shape, select) in SHAPES {
+        let mut samples: Vec<(Pass, Run)> = Vec::new();
+        for round in 0..rounds {
+            for i in 0..passes.len() {
+                let pass = passes[(i + round) % passes.len()];
+                let run = match pass {
+                    Pass::Bare => {
+                        let (run, pages) = bare(info, select);
+                        assert_eq!(pages as usize, rows.div_ceil(PAGE_SIZE as usize).max(1));
+                        run
+                    }
+                    Pass::Export {
+                        file,
+                        parallel,
+                        before,
+                    } => {
+                        let out = home.join(file).display().to_string();
+                        let args = [
+                            "export",
+                            "accounts",
+                            "--out",
+                            &out,
+                            "--select",
+                            select,
+                            "--parallel",
+                            parallel,
+                        ];
+                        match (&before_bin, before) {
+                            (Some(bin), true) => d365_at(bin, info, home, &args),
+                            _ => d365(info, home, &args),
+                        }
+                    }
+                };
+                samples.push((pass, run));
+            }
+        }
+        report(shape, select, rows, rounds, &passes, &samples);
+    }
+}
+
+fn report(
+    shape: &str,
+    select: &str,
+    rows: usize,
+    rounds: usize,
+    passes: &[Pass],
+    samples: &[(Pass, Run)],
+) {
+    let med = |pass: Pass, f: fn(&Run) -> Duration| {
+        median(
+            samples
+                .iter()
+                .filter(|(p, _)| *p == pass)
+                .map(|(_, r)| f(r))
+                .collect(),
+        )
+    };
+    let (bare_wall, bare_cpu) = (med(Pass::Bare, |r| r.wall), med(Pass::Bare, |r| r.cpu));
+    println!(
+        "\nexport, {shape} ({select}), {rows} accounts, pages of {PAGE_SIZE}; median of {rounds} interleaved rounds"
+    );
+    println!(
+        "  {:<42} {:>8} {:>10} {:>9} {:>12} {:>10} {:>8}",
+        "pass", "wall", "rows/s", "client CPU", "speed/bare", "CPU/bare", "RSS"
+    );
+    for &pass in passes {
+        let (wall, cpu) = (med(pass, |r| r.wall), med(pass, |r| r.cpu));
+        let rss = samples
+            .iter()
+            .filter(|(p, _)| *p == pass)
+            .map(|(_, r)| r.rss)
+            .fold(0.0, f64::max);
+        let speed = bare_wall.as_secs_f64() / wall.as_secs_f64();
+        let cpu_ratio = cpu.as_secs_f64() / bare_cpu.as_secs_f64();
+        let goals = match pass {
+            Pass::Bare => String::new(),
+            _ => format!(
+                "  (goals: speed ≥ 0.8 {}, CPU ≤ 2 {})",
+                if speed >= 0.8 { "met" } else { "missed" },
+                if cpu_ratio <= 2.0 { "met" } else { "missed" }
+            ),
+        };
+        println!(
+            "  {:<42} {:>6.2} s {:>10.0} {:>7.2} s {:>11.2}× {:>9.2}× {:>5.1} MiB{goals}",
+            pass.label(),
+            wall.as_secs_f64(),
+            rows as f64 / wall.as_secs_f64(),
+            cpu.as_secs_f64(),
+            speed,
+            cpu_ratio,
+            rss,
+        );
+    }
+}

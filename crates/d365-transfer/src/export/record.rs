@@ -1,0 +1,294 @@
+//! A record's JSON text, taken as the service wrote it: the export copies each record's bytes
+//! from the page to its part file, and the CSV output reads each column's text from the part
+//! file, without a `serde_json::Value` per record.
+//!
+//! The part files hold each record as `serde_json` writes it (compact, its escapes), without the
+//! record's own annotations (`@odata.etag`, `name@OData.Community.Display.V1.FormattedValue`):
+//! that was the file format when every record went through a `Value`, and it stays byte for
+//! byte. A record's text is copied as it is when it is already in that form ([`Scan`]), which
+//! is how Dataverse and the emulator write them; otherwise (whitespace between tokens, an escape
+//! `serde_json` would not write, such as `\/` or `\u00e9`, an exponent `1E5` it writes `1e+5`)
+//! it still goes through a `Value`. Numbers keep their digits either way (the workspace's
+//! `arbitrary_precision`): `12345.6789000` stays as written.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+/// One top-level member of a record: byte offsets into its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// The opening `"` of the name.
+    start: usize,
+    /// The closing `"` of the name.
+    name_end: usize,
+    /// Just past the value.
+    end: usize,
+}
+
+impl Member {
+    /// The name as written (between the quotes, escapes not decoded).
+    fn raw_name<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.start + 1..self.name_end]
+    }
+
+    /// The name, decoded.
+    pub(crate) fn name<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        json_string(&text[self.start..=self.name_end])
+    }
+
+    /// The value's JSON text (in canonical form, right after the `:`).
+    pub(crate) fn value<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.name_end + 2..self.end]
+    }
+
+    /// An annotation of the record (`@odata.etag`, `x@OData.Community…`).
+    fn is_annotation(&self, text: &str) -> bool {
+        self.raw_name(text).starts_with('@')
+    }
+}
+
+/// A JSON string's text (with its quotes) as the string: borrowed when it has no escape.
+fn json_string(text: &str) -> Cow<'_, str> {
+    let inner = &text[1..text.len() - 1];
+    if inner.contains('\\') {
+        // Valid JSON (checked when the page or line was read): decoding cannot fail.
+        Cow::Owned(serde_json::from_str(text).unwrap_or_default())
+    } else {
+        Cow::Borrowed(inner)
+    }
+}
+
+/// The members of one record, and whether its text is exactly what `serde_json` would write
+/// for it. Reused from record to record (one allocation per page, not per record).
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    members: Vec<Member>,
+}
+
+impl Scan {
+    /// Scans `text`, one valid JSON value (serde_json checked it). `Some(members)` when it is
+    /// an object in `serde_json`'s own form: no whitespace between tokens, exponents written
+    /// `e+n` or `e-n`, and only the escapes `serde_json` writes (`\"`, `\\`, `\b \f \n \r \t`, and `\u00xx` for the other
+    /// control characters, lowercase). `None` otherwise: the caller takes the `Value` path.
+    pub(crate) fn members(&mut self, text: &str) -> Option<&[Member]> {
+        self.members.clear();
+        let bytes = text.as_bytes();
+        if bytes.first() != Some(&b'{') {
+            return None;
+        }
+        let (mut depth, mut i) = (0usize, 0usize);
+        // At depth 1, the next string is a name; `start`/`name_end` of the member being read.
+        let (mut expect_name, mut start, mut name_end) = (false, 0, 0);
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => {
+                    let opened = i;
+                    i += 1;
+                    loop {
+                        match *bytes.get(i)? {
+                            b'"' => break,
+                            b'\\' => i += canonical_escape(&bytes[i..])?,
+                            _ => i += 1,
+                        }
+                    }
+                    if depth == 1 && expect_name {
+                        (start, name_end, expect_name) = (opened, i, false);
+                    }
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    expect_name = depth == 1;
+                }
+                b'}' | b']' => {
+                    if depth == 1 && !expect_name {
+                        self.members.push(Member {
+                            start,
+                            name_end,
+                            end: i,
+                        });
+                    }
+                    depth = depth.checked_sub(1)?;
+                }
+                b',' if depth == 1 => {
+                    self.members.push(Member {
+                        start,
+                        name_end,
+                        end: i,
+                    });
+                    expect_name = true;
+                }
+                b' ' | b'\t' | b'\n' | b'\r' => return None,
+                // serde_json writes an exponent as `e+5` / `e-5` (an `e` in `true` or
+                // `false` is followed by neither a digit nor a sign).
+                b'E' => return None,
+                b'e' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => return None,
+                _ => {}
+            }
+            i += 1;
+        }
+        Some(&self.members)
+    }
+}
+
+/// The length of the escape at the start of `at` (which starts with `\`) when `serde_json`
+/// writes that character with that very escape; `None` when it writes it otherwise.
+fn canonical_escape(at: &[u8]) -> Option<usize> {
+    match *at.get(1)? {
+        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
+        b'u' => {
+            let hex = at.get(2..6)?;
+            let lower = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+            let code = u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+            let short = matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d);
+            (hex.starts_with(b"00") && hex.iter().all(lower) && code < 0x20 && !short).then_some(6)
+        }
+        _ => None,
+    }
+}
+
+/// Appends a record to a part file's buffer, one line, without its annotations: its own bytes
+/// when they are in `serde_json`'s form, else through a `Value` (the same bytes `serde_json`
+/// would write).
+pub(crate) fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    match scan.members(text) {
+        Some(members) if !members.iter().any(|m| m.is_annotation(text)) => {
+            out.extend_from_slice(text.as_bytes());
+        }
+        Some(members) => {
+            out.push(b'{');
+            let kept = members.iter().filter(|m| !m.is_annotation(text));
+            for (n, m) in kept.enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(&text.as_bytes()[m.start..m.end]);
+            }
+            out.push(b'}');
+        }
+        None => {
+            let mut record: Value = serde_json::from_str(text)?;
+            if let Some(fields) = record.as_object_mut() {
+                fields.retain(|k, _| !k.starts_with('@'));
+            }
+            serde_json::to_writer(&mut *out, &record)?;
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// A value's text in a CSV cell, from its JSON text in `serde_json`'s form: empty for null, a
+/// string's characters, anything else (numbers as written, booleans, objects) as its JSON.
+/// The same as [`crate::csv::cell`] on the value.
+pub(crate) fn cell(json: &str) -> Cow<'_, str> {
+    match json.as_bytes().first() {
+        Some(b'"') => json_string(json),
+        _ if json == "null" => Cow::Borrowed(""),
+        _ => Cow::Borrowed(json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the export wrote before: each record through a `Value`.
+    fn through_value(text: &str) -> String {
+        let mut record: Value = serde_json::from_str(text).unwrap();
+        if let Some(fields) = record.as_object_mut() {
+            fields.retain(|k, _| !k.starts_with('@'));
+        }
+        format!("{record}\n")
+    }
+
+    fn line(text: &str) -> String {
+        let mut out = Vec::new();
+        write_line(&mut Scan::default(), text, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn lines_are_byte_for_byte_what_a_value_would_write() {
+        let records = [
+            r#"{"@odata.etag":"W/\"1\"","name":"A, \"B\"\\ C\n\t\r\b\f\u0001\u001f","n":1}"#,
+            r#"{"name":"Zoë 東京 😀 \u00e9 \/ \u001F","revenue":12345.6789000,"big":123456789012345678901234567890}"#,
+            r#"{"x":-0,"y":1E5,"z":1.0e-7,"t":true,"f":false,"nul":null,"e":"","o":{},"a":[]}"#,
+            r#"{"y":1e5,"z":2.5e+10,"w":7e-3,"t":[true,false]}"#,
+            r#"{"y":1.5e+5,"z":2.5E-10,"t":true}"#,
+            r#"{"statecode@OData.Community.Display.V1.FormattedValue":"Active","statecode":0,"@odata.etag":"W/\"2\""}"#,
+            r#"{"nested":{"@odata.etag":"W/\"3\"","v":[1,{"k":"\"}"}],"s":"a]b}c,d"},"last":"x"}"#,
+            r#"{ "spaced" : 1 ,"b":[ 1, 2 ]}"#,
+            r#"{"\u0040odata.etag":"hidden","key\"q":"v","":0}"#,
+            r#"{}"#,
+            r#"{"@odata.etag":"only"}"#,
+            r#"[1,2]"#,
+            r#""not an object""#,
+        ];
+        for text in records {
+            assert_eq!(line(text), through_value(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_escape_of_every_character_comes_out_as_a_value_would_write_it() {
+        let mut texts = Vec::new();
+        for code in (0u32..0x250).chain([0x2028, 0x2029, 0xfeff, 0x1f600]) {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            if code >= 0x20 && c != '"' && c != '\\' {
+                texts.push(format!(r#"{{"@odata.etag":"1","k{c}":"a{c}b"}}"#));
+            }
+            if code <= 0xffff {
+                for hex in [format!("{code:04x}"), format!("{code:04X}")] {
+                    texts.push(format!(r#"{{"k\u{hex}":"\u{hex}","@x":1}}"#));
+                }
+            }
+        }
+        for short in ["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"] {
+            texts.push(format!(r#"{{"{short}":"x{short}y"}}"#));
+        }
+        for text in texts {
+            assert_eq!(line(&text), through_value(&text), "{text}");
+        }
+    }
+
+    #[test]
+    fn canonical_records_are_scanned_others_are_not() {
+        let mut scan = Scan::default();
+        let text = r#"{"a":1,"b":{"c":[2,"]"]},"d\"e":"\u0000"}"#;
+        let members = scan.members(text).unwrap().to_vec();
+        let names: Vec<_> = members.iter().map(|m| m.name(text)).collect();
+        let values: Vec<_> = members.iter().map(|m| m.value(text)).collect();
+        assert_eq!(names, ["a", "b", "d\"e"]);
+        assert_eq!(values, ["1", r#"{"c":[2,"]"]}"#, r#""\u0000""#]);
+        assert!(scan.members(r#"{"a":1e+5,"b":true,"c":false}"#).is_some());
+        for other in [
+            r#"{"a":"\/"}"#,
+            r#"{"a":"\u00E9"}"#,
+            r#"{"a":"\u000a"}"#,
+            "{\"a\": 1}",
+            r#"{"a":1e5}"#,
+            r#"{"a":1E+5}"#,
+        ] {
+            assert!(scan.members(other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn cells_match_the_value_cells() {
+        for json in [
+            r#""plain""#,
+            r#""esc \"q\" \u0001 é""#,
+            "null",
+            "12345.6789000",
+            "123456789012345678901234567890",
+            "true",
+            r#"{"a":[1,"x"]}"#,
+        ] {
+            let value: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(cell(json), crate::csv::cell(Some(&value)), "{json}");
+        }
+    }
+}
