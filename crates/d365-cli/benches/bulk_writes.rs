@@ -13,6 +13,7 @@
 //! Run with `cargo bench -p d365-cli --bench bulk_writes`; `BENCH_ROWS` (default 100,000) sets
 //! the rows per run, `BENCH_ROUNDS` (default 1) repeats the interleaved round.
 
+use std::io::BufRead;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -101,7 +102,9 @@ fn rows(n: usize, contacts: &[uuid::Uuid], accounts: &[uuid::Uuid]) -> Vec<Row> 
         .map(|i| {
             let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             Row {
-                id: uuid::Uuid::new_v4(),
+                // Time-ordered, as the ids the import makes for a file without them, and those
+                // of any system with sequential keys.
+                id: uuid::Uuid::now_v7(),
                 name: format!(
                     "{} {}",
                     FIRST[(h >> 7) as usize % FIRST.len()],
@@ -378,6 +381,18 @@ fn main() {
                 serde_json::Value::Object(obj)
             }),
         );
+        // The same rows without ids: the import makes them (most files from other systems).
+        let create_without_ids = home.join("create-without-ids.ndjson");
+        write_ndjson(
+            &create_without_ids,
+            std::io::BufReader::new(std::fs::File::open(&create).unwrap())
+                .lines()
+                .map(|l| {
+                    let mut v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+                    v.as_object_mut().unwrap().remove("accountid");
+                    v
+                }),
+        );
         // Upsert by key: the second half of the created rows, and as many new ones.
         let fresh = self::rows(n + n / 2, &schema.contacts, &schema.accounts);
         let upsert = home.join("upsert.ndjson");
@@ -455,6 +470,14 @@ fn main() {
                 n,
                 wall,
                 Some((n, update_ceiling)),
+            );
+            let org = start(org()).await;
+            let wall = import(&org.info(), home, &create_without_ids, &["--via", "bulk"]).await;
+            line(
+                "d365 import, CreateMultiple, a file without ids",
+                n,
+                wall,
+                Some((n, insert_ceiling)),
             );
         }
     });

@@ -175,7 +175,7 @@ pub(crate) fn plan_insert(
     };
     let record = super::record::from_object(model, entity, &entity.entity_set, &own)?;
     references.extend(record.references);
-    let id = record.id.unwrap_or_else(uuid::Uuid::new_v4);
+    let id = record.id.unwrap_or_else(crate::store::new_id);
     let mut insert = NewRecord {
         entity: Arc::clone(entity),
         id,

@@ -16,7 +16,7 @@ pub mod write;
 
 pub use error::StoreError;
 pub use refresh_tokens::RefreshTokenRecord;
-pub use value::{SqlFilter, Value, guid};
+pub use value::{SqlFilter, Value, guid, new_id};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +62,10 @@ pub struct Store {
     path: PathBuf,
     readers: Arc<OnceLock<Vec<Mutex<Connection>>>>,
     next_reader: Arc<AtomicUsize>,
+    /// One permit per reader: a read waits here (first come, first served) rather than on a
+    /// blocking thread parked on a busy connection, so at most [`READERS`] blocking threads
+    /// read at a time however many requests wait.
+    reader_permits: Arc<tokio::sync::Semaphore>,
     /// Taken by every [`Store::run`], and by a change set for as long as it runs
     /// ([`Store::atomic`]): no other write can land inside its transaction.
     gate: Arc<tokio::sync::Mutex<()>>,
@@ -123,6 +127,7 @@ impl Store {
             _temp: temp,
             readers: Arc::default(),
             next_reader: Arc::default(),
+            reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
             gate: Arc::default(),
             query_timeout: QUERY_TIMEOUT,
         })
@@ -172,7 +177,14 @@ impl Store {
             return self.run(move |c| with_deadline(c, timeout, f)).await;
         }
         let (readers, next) = (self.readers.clone(), self.next_reader.clone());
+        let permit = self
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pool = readers.get().expect("checked above");
             let start = next.fetch_add(1, Ordering::Relaxed);
             for i in 0..pool.len() {

@@ -93,6 +93,7 @@ pub async fn run<S: Sender>(
     progress: Arc<dyn Fn(Progress<'_>) + Send + Sync>,
 ) -> Result<Stats> {
     shape.run = journal.run;
+    shape.ids = journal.ids;
     let done = journal.done.clone();
     let chunk_size = options.chunk_size.unwrap_or(if shape.elastic {
         ELASTIC_CHUNK

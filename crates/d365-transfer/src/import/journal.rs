@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Mode;
+use super::ids::{self, IdScheme};
 use crate::error::{Error, Result};
 use crate::private_file::{self, Create};
 
@@ -20,6 +21,9 @@ enum Entry {
         id: uuid::Uuid,
         entity_set: String,
         mode: Mode,
+        /// Absent in the journals of earlier versions: [`IdScheme::Named`].
+        #[serde(default)]
+        ids: IdScheme,
     },
     /// Input lines `[from, to]` that are in Dataverse.
     Committed { from: u64, to: u64 },
@@ -32,6 +36,8 @@ enum Entry {
 pub struct Journal {
     /// The run's id, which seeds the ids of created records.
     pub run: uuid::Uuid,
+    /// How the run makes its records' ids.
+    pub ids: IdScheme,
     /// Input lines already handled (committed or rejected).
     pub done: BTreeSet<u64>,
     file: std::fs::File,
@@ -66,7 +72,8 @@ impl Journal {
             source: Box::new(e),
         })?;
         let mut j = Self {
-            run: uuid::Uuid::new_v4(),
+            run: ids::new_run(),
+            ids: IdScheme::Sequential,
             done: BTreeSet::new(),
             file,
         };
@@ -74,6 +81,7 @@ impl Journal {
             id: j.run,
             entity_set: entity_set.to_owned(),
             mode,
+            ids: j.ids,
         })?;
         Ok(j)
     }
@@ -85,6 +93,7 @@ impl Journal {
             path.display()
         )))?;
         let mut run = None;
+        let mut scheme = IdScheme::Named;
         let mut done = BTreeSet::new();
         for line in std::io::BufReader::new(file).lines() {
             let line = line?;
@@ -97,6 +106,7 @@ impl Journal {
                     id,
                     entity_set: set,
                     mode: m,
+                    ids,
                 } => {
                     if set != entity_set || m != mode {
                         return Err(Error::refused(format!(
@@ -105,6 +115,7 @@ impl Journal {
                         )));
                     }
                     run = Some(id);
+                    scheme = ids;
                 }
                 Entry::Committed { from, to } | Entry::Rejected { from, to } => {
                     done.extend(from..=to);
@@ -115,7 +126,12 @@ impl Journal {
             Error::refused(format!("{} is not an import journal", path.display()))
         })?;
         let file = private_file::open(path, Create::Existing, true)?;
-        Ok(Self { run, done, file })
+        Ok(Self {
+            run,
+            ids: scheme,
+            done,
+            file,
+        })
     }
 
     fn write(&mut self, entry: &Entry) -> Result<()> {
@@ -169,6 +185,7 @@ mod tests {
             .unwrap();
         let j = Journal::open(&p, "accounts", Mode::Create).unwrap();
         assert_eq!(j.run, run);
+        assert_eq!(j.ids, IdScheme::Sequential);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -182,5 +199,22 @@ mod tests {
             "never overwritten"
         );
         assert_eq!(runs(&[4, 2, 3, 9]), [(2, 4), (9, 9)]);
+    }
+
+    /// A journal written by an earlier version names no id scheme: resuming it makes the
+    /// name-based ids its first run sent, so nothing is created twice.
+    #[test]
+    fn an_earlier_versions_journal_resumes_with_its_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("old.ndjson.import-journal");
+        std::fs::write(
+            &p,
+            "{\"run\":{\"id\":\"00000000-0000-0000-0000-000000000007\",\"entity_set\":\"accounts\",\"mode\":\"create\"}}\n{\"committed\":{\"from\":1,\"to\":2}}\n",
+        )
+        .unwrap();
+        let j = Journal::open(&p, "accounts", Mode::Create).unwrap();
+        assert_eq!(j.ids, IdScheme::Named);
+        assert_eq!(j.run, uuid::Uuid::from_u128(7));
+        assert_eq!(j.done.iter().copied().collect::<Vec<_>>(), [1, 2]);
     }
 }

@@ -16,6 +16,7 @@
 //! their own, so chunking, bisection and journal replay are tested without a server.
 
 mod engine;
+mod ids;
 mod input;
 mod journal;
 mod send;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use d365_http::{BackoffConfig, RetryConfig};
 
 pub use engine::{Options, Stats, run};
+pub use ids::IdScheme;
 pub use input::{Row, Rows, open};
 pub use journal::{Journal, path as journal_path};
 pub use send::{RowWrite, Sender};

@@ -51,6 +51,8 @@ pub struct Shape {
     server_set: BTreeSet<String>,
     /// The run's id (from the journal), seeding created records' ids.
     pub run: uuid::Uuid,
+    /// How the run makes created records' ids (from the journal).
+    pub ids: super::IdScheme,
     /// Columns dropped because the server sets them (reported once).
     pub dropped: BTreeSet<String>,
 }
@@ -159,6 +161,7 @@ impl Shape {
             lookups,
             server_set,
             run: uuid::Uuid::nil(),
+            ids: super::IdScheme::default(),
             dropped: BTreeSet::new(),
         })
     }
@@ -330,8 +333,8 @@ impl Shape {
             Mode::Create => {
                 // A deterministic id: the same row of the same run always gets the same one.
                 out.entry(self.key.clone()).or_insert_with(|| {
-                    let name = format!("{}:{line}", self.entity_set);
-                    Value::String(uuid::Uuid::new_v5(&self.run, name.as_bytes()).to_string())
+                    let id = super::ids::record_id(self.ids, &self.run, &self.entity_set, line);
+                    Value::String(id.to_string())
                 });
             }
             Mode::Update => {

@@ -246,7 +246,8 @@ async fn chunks_are_cut_at_the_chunk_size_and_journaled_as_they_commit() {
     let stats = out.result.unwrap();
     assert_eq!((stats.written, stats.splits, stats.rejected), (10, 0, 0));
     // Creates carry ids derived from the run and the line.
-    let id = uuid::Uuid::new_v5(&out.run, b"accounts:3").to_string();
+    let id = super::ids::record_id(super::IdScheme::Sequential, &out.run, "accounts", 3);
+    let id = id.to_string();
     assert_eq!(out.records[2]["accountid"], json!(id));
 }
 
@@ -392,7 +393,8 @@ async fn a_resumed_run_sends_only_what_its_journal_lacks_with_the_same_ids() {
     let resumed = Journal::open(&path, "accounts", Mode::Create).unwrap();
     let out = import(dir.path(), resumed, 1..=6, 10, |_, _| Ok(())).await;
     assert_eq!(out.sent, [Sent::Bulk(vec![4, 6])]);
-    let id = uuid::Uuid::new_v5(&run_id, b"accounts:6").to_string();
+    let id = super::ids::record_id(super::IdScheme::Sequential, &run_id, "accounts", 6);
+    let id = id.to_string();
     assert_eq!(out.records[1]["accountid"], json!(id));
     assert_eq!(
         out.journal,

@@ -174,7 +174,7 @@ pub(crate) fn write_target(
         (None, key) => {
             let id = match key {
                 Key::Id(id) => *id,
-                Key::Alternate(_) => uuid::Uuid::new_v4(),
+                Key::Alternate(_) => crate::store::new_id(),
             };
             values.retain(|(c, _)| *c != owned.key);
             values.push((owned.key.clone(), guid(id)));
