@@ -471,8 +471,14 @@ fn main() {
                 wall,
                 Some((n, update_ceiling)),
             );
-            let org = start(org()).await;
-            let wall = import(&org.info(), home, &create_without_ids, &["--via", "bulk"]).await;
+            let fresh_org = start(self::org()).await;
+            let wall = import(
+                &fresh_org.info(),
+                home,
+                &create_without_ids,
+                &["--via", "bulk"],
+            )
+            .await;
             line(
                 "d365 import, CreateMultiple, a file without ids",
                 n,
