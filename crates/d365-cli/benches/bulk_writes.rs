@@ -15,8 +15,9 @@
 
 use std::io::BufRead;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use d365_testkit::{EmulatorConfig, EmulatorInfo, keyed_config, start};
 use rusqlite::types::Value;
@@ -142,15 +143,8 @@ fn write_ndjson(path: &Path, rows: impl Iterator<Item = serde_json::Value>) {
 /// Runs `d365 args…` against the emulator; answers its wall time.
 fn d365(info: &EmulatorInfo, home: &Path, args: &[&str]) -> Duration {
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_d365"))
+    let output = common::d365_command(env!("CARGO_BIN_EXE_d365"), info, home)
         .args(args)
-        .env("AZURE_AUTHORITY_HOST", &info.authority_host)
-        .env("AZURE_TENANT_ID", &info.tenant_id)
-        .env("AZURE_CLIENT_ID", &info.client_id)
-        .env("AZURE_CLIENT_SECRET", &info.client_secret)
-        .env("D365_URL", &info.environment_url)
-        .env("D365_CACHE_DIR", home.join("cache"))
-        .env("D365_CONFIG", home.join("config.toml"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .output()

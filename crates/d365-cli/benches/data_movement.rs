@@ -8,8 +8,9 @@
 //! `d365` binary whose exports run interleaved beside (to compare builds), and `BENCH_ONLY=export` skips the import, sync and bulk delete runs; `BENCH_ONLY=bulk-delete`
 //! runs only the bulk delete (a `BulkDelete` job over every account, followed to its end).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use d365_testkit::{EmulatorConfig, EmulatorInfo, start, test_config};
 
@@ -64,15 +65,8 @@ fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> Run {
 /// [`d365`] with the binary at `bin` (another build, to compare).
 fn d365_at(bin: &str, info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> Run {
     let started = Instant::now();
-    let mut child = Command::new(bin)
+    let mut child = common::d365_command(bin, info, home)
         .args(args)
-        .env("AZURE_AUTHORITY_HOST", &info.authority_host)
-        .env("AZURE_TENANT_ID", &info.tenant_id)
-        .env("AZURE_CLIENT_ID", &info.client_id)
-        .env("AZURE_CLIENT_SECRET", &info.client_secret)
-        .env("D365_URL", &info.environment_url)
-        .env("D365_CACHE_DIR", home.join("cache"))
-        .env("D365_CONFIG", home.join("config.toml"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

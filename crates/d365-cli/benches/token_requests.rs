@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use d365_auth::{Authority, OAuthCredential, Password, token_client};
+mod common;
+
 use d365_testkit::{EmulatorConfig, start, test_config};
 
 const CALLS: usize = 1000;
@@ -50,15 +52,8 @@ fn main() {
         // Two CLI processes in a row sharing one token cache.
         let home = std::env::temp_dir().join(format!("d365-bench-{}", std::process::id()));
         let cli = |args: &[&str]| {
-            let output = std::process::Command::new(env!("CARGO_BIN_EXE_d365"))
+            let output = common::d365_command(env!("CARGO_BIN_EXE_d365"), &info, &home)
                 .args(args)
-                .env("AZURE_AUTHORITY_HOST", &info.authority_host)
-                .env("AZURE_TENANT_ID", &info.tenant_id)
-                .env("AZURE_CLIENT_ID", &info.client_id)
-                .env("AZURE_CLIENT_SECRET", &info.client_secret)
-                .env("D365_URL", &info.environment_url)
-                .env("D365_CACHE_DIR", home.join("cache"))
-                .env("D365_CONFIG", home.join("config.toml"))
                 .output()
                 .unwrap();
             assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
