@@ -74,11 +74,11 @@ fn csv_output(
     out: &Path,
 ) -> Result<u64> {
     let mut csv = CsvWriter::new(columns);
-    let index: HashMap<&str, usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
+    // A column may be selected twice (`--select name,name`): a name fills each of its places.
+    let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in columns.iter().enumerate() {
+        index.entry(c.as_str()).or_default().push(i);
+    }
     let (mut scan, mut at, mut rows) = (Scan::default(), vec![None; columns.len()], 0);
     let mut line = Vec::new();
     for part in parts {
@@ -96,7 +96,7 @@ fn csv_output(
                     // The last of a repeated name wins, as in a `Value`.
                     at.fill(None);
                     for (k, m) in members.iter().enumerate() {
-                        if let Some(&c) = index.get(&*m.name(text)) {
+                        for &c in index.get(&*m.name(text)).into_iter().flatten() {
                             at[c] = Some(k);
                         }
                     }
@@ -160,4 +160,39 @@ async fn parquet_output(
     client: &Client,
 ) -> Result<u64> {
     super::parquet::write(file, parts, cp, client).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column selected twice is written twice, as the `Value` path writes it.
+    #[test]
+    fn a_column_selected_twice_fills_both_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("part-0.ndjson");
+        let lines = [
+            r#"{"name":"Contoso","revenue":12.50,"statecode":0}"#,
+            r#"{"name":"A \"quoted\", name","revenue":null}"#,
+        ];
+        std::fs::write(&part, lines.join("\n") + "\n").unwrap();
+        let columns: Vec<String> = ["name", "revenue", "name", "statecode"]
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        let mut fast = Vec::new();
+        let rows = csv_output(&mut fast, &[part], &columns, dir.path()).unwrap();
+        assert_eq!(rows, 2);
+        let mut by_value = Vec::new();
+        let mut csv = CsvWriter::new(&columns);
+        for line in lines {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            csv.write(&mut by_value, &record).unwrap();
+        }
+        csv.finish(&mut by_value).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(by_value).unwrap()
+        );
+    }
 }
