@@ -151,7 +151,11 @@ fn canonical_escape(at: &[u8]) -> Option<usize> {
 /// when they are in `serde_json`'s form, else through a `Value` (the same bytes `serde_json`
 /// would write).
 pub(crate) fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
-    match scan.members(text) {
+    // A repeated name (never in Dataverse's answers) is one member in a `Value`: the last.
+    match scan
+        .members(text)
+        .filter(|members| !repeats_a_name(members, text))
+    {
         Some(members) if !members.iter().any(|m| m.is_annotation(text)) => {
             out.extend_from_slice(text.as_bytes());
         }
@@ -176,6 +180,15 @@ pub(crate) fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) -> serd
     }
     out.push(b'\n');
     Ok(())
+}
+
+/// Whether two members have one name. In `serde_json`'s form a name has one spelling, so the
+/// names as written are compared (lengths first: few records have more than a few dozen).
+fn repeats_a_name(members: &[Member], text: &str) -> bool {
+    members.iter().enumerate().any(|(i, a)| {
+        let name = a.raw_name(text);
+        members[i + 1..].iter().any(|b| b.raw_name(text) == name)
+    })
 }
 
 /// A value's text in a CSV cell, from its JSON text in `serde_json`'s form: empty for null, a
@@ -221,6 +234,8 @@ mod tests {
             r#"{ "spaced" : 1 ,"b":[ 1, 2 ]}"#,
             r#"{"\u0040odata.etag":"hidden","key\"q":"v","":0}"#,
             r#"{}"#,
+            r#"{"a":1,"b":2,"a":3}"#,
+            r#"{"@odata.etag":"W/\"4\"","a":"x","a":"y"}"#,
             r#"{"@odata.etag":"only"}"#,
             r#"[1,2]"#,
             r#""not an object""#,
