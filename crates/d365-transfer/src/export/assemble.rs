@@ -126,7 +126,9 @@ fn writing(out: &Path) -> impl FnOnce(std::io::Error) -> Error {
     Error::file(format!("writing {}", out.display()))
 }
 
-/// The records of a part file, one JSON object a line.
+/// The records of a part file, one JSON object a line (for the Parquet output, which still
+/// builds a `Value` per record).
+#[cfg(feature = "parquet")]
 pub(super) fn part_records(part: &Path) -> impl Iterator<Item = Result<serde_json::Value>> {
     let opened =
         std::fs::File::open(part).map_err(Error::file(format!("reading {}", part.display())));
