@@ -60,7 +60,12 @@ impl Transaction<'_> {
         entity: &EntityType,
         values: &[(String, Value)],
     ) -> Result<Option<uuid::Uuid>, StoreError> {
-        Ok(write::find_by_columns(self.conn, &self.session, entity, values)?)
+        Ok(write::find_by_columns(
+            self.conn,
+            &self.session,
+            entity,
+            values,
+        )?)
     }
 
     /// Some columns of one row, in the order asked; `None` when the row does not exist.
@@ -80,7 +85,13 @@ impl Transaction<'_> {
         values: Vec<(String, Value)>,
         stamp: &Stamp,
     ) -> Result<i64, StoreError> {
-        Ok(write::insert(self.conn, &self.session, entity, values, stamp)?)
+        Ok(write::insert(
+            self.conn,
+            &self.session,
+            entity,
+            values,
+            stamp,
+        )?)
     }
 
     /// Updates columns of a row; answers its new version.
@@ -91,7 +102,14 @@ impl Transaction<'_> {
         values: Vec<(String, Value)>,
         stamp: &Stamp,
     ) -> Result<i64, StoreError> {
-        Ok(write::update(self.conn, &self.session, entity, id, values, stamp)?)
+        Ok(write::update(
+            self.conn,
+            &self.session,
+            entity,
+            id,
+            values,
+            stamp,
+        )?)
     }
 
     /// Deletes a row, leaving its tombstone; `false` if it did not exist.
@@ -221,7 +239,9 @@ impl Store {
     /// Whether a row with this key exists.
     pub async fn exists(&self, entity: &EntityType, id: uuid::Uuid) -> Result<bool, StoreError> {
         let entity = entity.clone();
-        Ok(self.read(move |c| write::exists(c, &Session::default(), &entity, &id)).await?)
+        Ok(self
+            .read(move |c| write::exists(c, &Session::default(), &entity, &id))
+            .await?)
     }
 
     /// The first of `rows` (table, key column, key), in order, that names no row; `None`
@@ -407,6 +427,73 @@ mod tests {
             Some(Value::Text("kept".into()))
         );
         assert_eq!(store.column(&account, a, "name").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_numbers_its_rows_in_turn_and_a_refused_one_uses_up_no_number() {
+        let (store, account) = store_with("account").await;
+        let ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::new_v4()).collect();
+        let records: Vec<NewRecord> = ids.iter().map(|id| named(&account, *id, "x")).collect();
+        store
+            .transaction(move |tx| {
+                for r in records {
+                    tx.insert_new(r, &stamp())?;
+                }
+                Ok(Ok::<_, ()>(()))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let version = |id: uuid::Uuid| {
+            let (store, account) = (store.clone(), account.clone());
+            async move {
+                match store.column(&account, id, "versionnumber").await.unwrap() {
+                    Some(Value::Integer(v)) => v,
+                    other => panic!("versionnumber {other:?}"),
+                }
+            }
+        };
+        let first = version(ids[0]).await;
+        assert_eq!(version(ids[1]).await, first + 1);
+        assert_eq!(version(ids[2]).await, first + 2);
+
+        let (owned, id) = (account.clone(), ids[0]);
+        let refused = store
+            .transaction(move |tx| {
+                tx.update(
+                    &owned,
+                    &id,
+                    vec![("name".into(), Value::Text("y".into()))],
+                    &stamp(),
+                )?;
+                Ok(Err::<(), _>("refused"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(refused, Err("refused"));
+        assert_eq!(version(ids[0]).await, first);
+        let (owned, id) = (account.clone(), ids[1]);
+        store
+            .transaction(move |tx| {
+                let v = tx.update(
+                    &owned,
+                    &id,
+                    vec![("name".into(), Value::Text("z".into()))],
+                    &stamp(),
+                )?;
+                Ok(Ok::<_, ()>(v))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(version(ids[1]).await, first + 3);
+        assert_eq!(
+            store
+                .update(&account, ids[2], Vec::new(), stamp())
+                .await
+                .unwrap(),
+            first + 4
+        );
     }
 
     #[tokio::test]
