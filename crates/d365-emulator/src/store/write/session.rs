@@ -25,10 +25,12 @@ pub(crate) struct Session {
     unsaved: Cell<bool>,
     tables: RefCell<Vec<Rc<Table>>>,
     statements: RefCell<Vec<(Shape, Rc<str>)>>,
-    /// `(lookup targets, id, the first target table holding it)`, for ids found: a row found
-    /// stays found until a delete, which forgets them all.
-    found: RefCell<Vec<(Vec<String>, Vec<u8>, String)>>,
+    /// Ids found: a row found stays found until a delete, which forgets them all.
+    found: RefCell<Vec<Found>>,
 }
+
+/// A polymorphic lookup's id found: `(its targets, the id, the first target holding it)`.
+type Found = (Vec<String>, Vec<u8>, String);
 
 /// The statements of this module, by what they do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
