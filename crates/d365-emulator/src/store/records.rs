@@ -396,6 +396,20 @@ mod tests {
         }
     }
 
+    /// Creates `records` in one transaction.
+    async fn insert_all(store: &Store, records: Vec<NewRecord>) {
+        store
+            .transaction(move |tx| {
+                for r in records {
+                    tx.insert_new(r, &stamp())?;
+                }
+                Ok(Ok::<_, ()>(()))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn a_refused_transaction_undoes_its_writes_and_a_kept_one_keeps_them() {
         let (store, account) = store_with("account").await;
@@ -434,16 +448,7 @@ mod tests {
         let (store, account) = store_with("account").await;
         let ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::new_v4()).collect();
         let records: Vec<NewRecord> = ids.iter().map(|id| named(&account, *id, "x")).collect();
-        store
-            .transaction(move |tx| {
-                for r in records {
-                    tx.insert_new(r, &stamp())?;
-                }
-                Ok(Ok::<_, ()>(()))
-            })
-            .await
-            .unwrap()
-            .unwrap();
+        insert_all(&store, records).await;
         let version = |id: uuid::Uuid| {
             let (store, account) = (store.clone(), account.clone());
             async move {
@@ -538,16 +543,7 @@ mod tests {
             .enumerate()
             .map(|(i, id)| named(&account, *id, if i % 2 == 0 { "even" } else { "odd" }))
             .collect();
-        store
-            .transaction(move |tx| {
-                for r in records {
-                    tx.insert_new(r, &stamp())?;
-                }
-                Ok(Ok::<_, ()>(()))
-            })
-            .await
-            .unwrap()
-            .unwrap();
+        insert_all(&store, records).await;
         let even = SqlFilter {
             sql: "account.name = ?".into(),
             params: vec![Value::Text("even".into())],

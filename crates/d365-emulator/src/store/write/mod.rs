@@ -89,6 +89,14 @@ fn stamp_columns(
     }
 }
 
+/// `"a" = ?{sep}"b" = ?…`: each column set to (or compared with) its parameter.
+fn each_is_bound<'a>(columns: impl Iterator<Item = &'a str>, sep: &str) -> String {
+    columns
+        .map(|c| format!("{} = ?", ident(c)))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// The `versionnumber` of a row, or `None` if it does not exist.
 pub(crate) fn version_of(
     conn: &Connection,
@@ -197,13 +205,10 @@ pub(crate) fn update(
     fill_lookup_types(conn, session, &table, &mut values)?;
     let columns = values.iter().map(|(c, _)| c.as_str());
     let sql = session.sql(Kind::Update, &entity.name, columns.clone(), || {
-        let sets = columns
-            .map(|c| format!("{} = ?", ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
         format!(
-            "UPDATE {} SET {sets} WHERE {} = ?",
+            "UPDATE {} SET {} WHERE {} = ?",
             ident(&entity.name),
+            each_is_bound(columns, ", "),
             ident(&entity.key)
         )
     });
@@ -265,14 +270,11 @@ pub(crate) fn find_by_columns(
 ) -> rusqlite::Result<Option<uuid::Uuid>> {
     let columns = values.iter().map(|(c, _)| c.as_str());
     let sql = session.sql(Kind::FindBy, &entity.name, columns.clone(), || {
-        let wheres = columns
-            .map(|c| format!("{} = ?", ident(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
         format!(
-            "SELECT {} FROM {} WHERE {wheres} LIMIT 1",
+            "SELECT {} FROM {} WHERE {} LIMIT 1",
             ident(&entity.key),
-            ident(&entity.name)
+            ident(&entity.name),
+            each_is_bound(columns, " AND ")
         )
     });
     let key: Option<Vec<u8>> = conn
