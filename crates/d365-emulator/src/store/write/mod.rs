@@ -178,6 +178,7 @@ pub(crate) fn insert(
     });
     conn.prepare_cached(&sql)?
         .execute(params_from_iter(values.iter().map(|(_, v)| v)))?;
+    session.inserted_into(&entity.name);
     Ok(version)
 }
 

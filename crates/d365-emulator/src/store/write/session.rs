@@ -25,7 +25,8 @@ pub(crate) struct Session {
     unsaved: Cell<bool>,
     tables: RefCell<Vec<Rc<Table>>>,
     statements: RefCell<Vec<(Shape, Rc<str>)>>,
-    /// Ids found: a row found stays found until a delete, which forgets them all.
+    /// Ids found: a row found stays found until a delete (which forgets them all) or an
+    /// insert into one of its lookup's targets (which forgets those of that lookup).
     found: RefCell<Vec<Found>>,
 }
 
@@ -228,6 +229,18 @@ impl Session {
     /// A row was deleted: ids found may be gone.
     pub(super) fn forget_found(&self) {
         self.found.borrow_mut().clear();
+    }
+
+    /// A row was inserted into `table`: an id found in a later target may now be in this
+    /// earlier one too.
+    pub(super) fn inserted_into(&self, table: &str) {
+        let mut found = self.found.borrow_mut();
+        if found
+            .iter()
+            .any(|(targets, _, _)| targets.iter().any(|t| t == table))
+        {
+            found.retain(|(targets, _, _)| !targets.iter().any(|t| t == table));
+        }
     }
 }
 
