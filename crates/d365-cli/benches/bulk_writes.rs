@@ -2,8 +2,8 @@
 //! emulator in memory with service protection off, beside the SQLite ceiling measured in the
 //! same run: a raw rusqlite loop of one prepared statement writing the same rows (the same
 //! columns, server-set ones included) into the same table (its DDL and indexes copied from an
-//! emulator's database file), WAL and `synchronous=OFF` as the in-memory store has them, one
-//! transaction per 1,000 rows.
+//! emulator's database file), WAL, `synchronous=OFF`, the page cache and checkpoint interval
+//! as the in-memory store's writer has them, one transaction per 1,000 rows.
 //!
 //! - `import --mode create` (CreateMultiple) beside the prepared INSERT loop;
 //! - `import --mode upsert --key accountnumber` (UpsertMultiple by alternate key; half the
@@ -232,6 +232,10 @@ fn ceiling(dir: &Path, schema: &Schema, rows: &[Row]) -> (Duration, Duration) {
     let mut db = rusqlite::Connection::open(dir.join("ceiling.sqlite3")).unwrap();
     db.pragma_update(None, "journal_mode", "WAL").unwrap();
     db.pragma_update(None, "synchronous", "OFF").unwrap();
+    // The emulator's writer's page cache and checkpoint interval (`store/write`).
+    db.pragma_update(None, "cache_size", -64 * 1024).unwrap();
+    db.pragma_update(None, "wal_autocheckpoint", 10_000)
+        .unwrap();
     for sql in &schema.ddl {
         db.execute_batch(sql).unwrap();
     }

@@ -117,6 +117,7 @@ impl Store {
         // across power loss, which an emulator can accept. In memory, nothing is kept.
         let sync = if temp.is_some() { "OFF" } else { "NORMAL" };
         conn.pragma_update(None, "synchronous", sync)?;
+        write::tune_writer(&conn)?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         limit_patterns(&conn)?;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, params, params_from_iter};
 
 use super::changes::ChangeClock;
 use super::schema::ident;
-use super::write::{self, Stamp};
+use super::write::{self, Session, Stamp};
 use super::{SqlFilter, Store, StoreError, Value, guid};
 
 /// A record to create with the records nested in it (a deep insert): `parents` are created
@@ -35,6 +35,8 @@ pub struct NewRecord {
 #[derive(Debug)]
 pub struct Transaction<'c> {
     pub(super) conn: &'c Connection,
+    /// What its writes reuse from row to row (the version counter among them).
+    session: Session,
 }
 
 impl Transaction<'_> {
@@ -44,12 +46,12 @@ impl Transaction<'_> {
         entity: &EntityType,
         id: &uuid::Uuid,
     ) -> Result<Option<i64>, StoreError> {
-        Ok(write::version_of(self.conn, entity, id)?)
+        Ok(write::version_of(self.conn, &self.session, entity, id)?)
     }
 
     /// Whether a row with this key exists.
     pub fn exists(&self, entity: &EntityType, id: &uuid::Uuid) -> Result<bool, StoreError> {
-        Ok(write::exists(self.conn, entity, id)?)
+        Ok(write::exists(self.conn, &self.session, entity, id)?)
     }
 
     /// The key of the row whose columns equal `values` (an alternate key), if any.
@@ -58,7 +60,12 @@ impl Transaction<'_> {
         entity: &EntityType,
         values: &[(String, Value)],
     ) -> Result<Option<uuid::Uuid>, StoreError> {
-        Ok(write::find_by_columns(self.conn, entity, values)?)
+        Ok(write::find_by_columns(
+            self.conn,
+            &self.session,
+            entity,
+            values,
+        )?)
     }
 
     /// Some columns of one row, in the order asked; `None` when the row does not exist.
@@ -78,7 +85,13 @@ impl Transaction<'_> {
         values: Vec<(String, Value)>,
         stamp: &Stamp,
     ) -> Result<i64, StoreError> {
-        Ok(write::insert(self.conn, entity, values, stamp)?)
+        Ok(write::insert(
+            self.conn,
+            &self.session,
+            entity,
+            values,
+            stamp,
+        )?)
     }
 
     /// Updates columns of a row; answers its new version.
@@ -89,7 +102,14 @@ impl Transaction<'_> {
         values: Vec<(String, Value)>,
         stamp: &Stamp,
     ) -> Result<i64, StoreError> {
-        Ok(write::update(self.conn, entity, id, values, stamp)?)
+        Ok(write::update(
+            self.conn,
+            &self.session,
+            entity,
+            id,
+            values,
+            stamp,
+        )?)
     }
 
     /// Deletes a row, leaving its tombstone; `false` if it did not exist.
@@ -99,7 +119,7 @@ impl Transaction<'_> {
         id: &uuid::Uuid,
         clock: ChangeClock,
     ) -> Result<bool, StoreError> {
-        Ok(write::delete(self.conn, entity, id, clock)?)
+        Ok(write::delete(self.conn, &self.session, entity, id, clock)?)
     }
 
     /// Creates a record and those nested in it, parents first; `false` (and the caller rolls
@@ -110,12 +130,19 @@ impl Transaction<'_> {
                 return Ok(false);
             }
         }
-        if self.exists(&record.entity, &record.id)? {
-            return Ok(false);
-        }
         let mut values = record.values;
         values.push((record.entity.key.clone(), guid(record.id)));
-        self.insert(&record.entity, values, stamp)?;
+        // The key's index finds a taken id as it inserts: no lookup before each row.
+        match write::insert(self.conn, &self.session, &record.entity, values, stamp) {
+            Ok(_) => {}
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+                    && self.exists(&record.entity, &record.id)? =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
         for child in record.children {
             if !self.insert_new(child, stamp)? {
                 return Ok(false);
@@ -194,8 +221,13 @@ impl Store {
     {
         self.run(move |c| {
             let tx = c.savepoint()?;
-            let out = change(&Transaction { conn: &tx })?;
+            let change_tx = Transaction {
+                conn: &tx,
+                session: Session::default(),
+            };
+            let out = change(&change_tx)?;
             if out.is_ok() {
+                change_tx.session.finish(&tx)?;
                 tx.commit()?;
             }
             // Dropping the savepoint otherwise rolls it back.
@@ -207,7 +239,9 @@ impl Store {
     /// Whether a row with this key exists.
     pub async fn exists(&self, entity: &EntityType, id: uuid::Uuid) -> Result<bool, StoreError> {
         let entity = entity.clone();
-        Ok(self.read(move |c| write::exists(c, &entity, &id)).await?)
+        Ok(self
+            .read(move |c| write::exists(c, &Session::default(), &entity, &id))
+            .await?)
     }
 
     /// The first of `rows` (table, key column, key), in order, that names no row; `None`
@@ -243,7 +277,7 @@ impl Store {
     ) -> Result<Option<uuid::Uuid>, StoreError> {
         let entity = entity.clone();
         Ok(self
-            .read(move |c| write::find_by_columns(c, &entity, &values))
+            .read(move |c| write::find_by_columns(c, &Session::default(), &entity, &values))
             .await?)
     }
 
@@ -272,8 +306,13 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let entity = entity.clone();
         Ok(self
-            .run(move |c| write::update(c, &entity, &id, values, &stamp))
-            .await?)
+            .transaction(move |tx| {
+                Ok(Ok::<_, std::convert::Infallible>(
+                    tx.update(&entity, &id, values, &stamp)?,
+                ))
+            })
+            .await?
+            .unwrap_or_else(|never| match never {}))
     }
 
     /// Deletes a row, leaving its tombstone; `false` if it did not exist.
@@ -285,8 +324,13 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let entity = entity.clone();
         Ok(self
-            .run(move |c| write::delete(c, &entity, &id, clock))
-            .await?)
+            .transaction(move |tx| {
+                Ok(Ok::<_, std::convert::Infallible>(
+                    tx.delete(&entity, &id, clock)?,
+                ))
+            })
+            .await?
+            .unwrap_or_else(|never| match never {}))
     }
 
     /// The number of rows of each table, in order.
@@ -352,6 +396,20 @@ mod tests {
         }
     }
 
+    /// Creates `records` in one transaction.
+    async fn insert_all(store: &Store, records: Vec<NewRecord>) {
+        store
+            .transaction(move |tx| {
+                for r in records {
+                    tx.insert_new(r, &stamp())?;
+                }
+                Ok(Ok::<_, ()>(()))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn a_refused_transaction_undoes_its_writes_and_a_kept_one_keeps_them() {
         let (store, account) = store_with("account").await;
@@ -383,6 +441,64 @@ mod tests {
             Some(Value::Text("kept".into()))
         );
         assert_eq!(store.column(&account, a, "name").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_numbers_its_rows_in_turn_and_a_refused_one_uses_up_no_number() {
+        let (store, account) = store_with("account").await;
+        let ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::new_v4()).collect();
+        let records: Vec<NewRecord> = ids.iter().map(|id| named(&account, *id, "x")).collect();
+        insert_all(&store, records).await;
+        let version = |id: uuid::Uuid| {
+            let (store, account) = (store.clone(), account.clone());
+            async move {
+                match store.column(&account, id, "versionnumber").await.unwrap() {
+                    Some(Value::Integer(v)) => v,
+                    other => panic!("versionnumber {other:?}"),
+                }
+            }
+        };
+        let first = version(ids[0]).await;
+        assert_eq!(version(ids[1]).await, first + 1);
+        assert_eq!(version(ids[2]).await, first + 2);
+
+        let (owned, id) = (account.clone(), ids[0]);
+        let refused = store
+            .transaction(move |tx| {
+                tx.update(
+                    &owned,
+                    &id,
+                    vec![("name".into(), Value::Text("y".into()))],
+                    &stamp(),
+                )?;
+                Ok(Err::<(), _>("refused"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(refused, Err("refused"));
+        assert_eq!(version(ids[0]).await, first);
+        let (owned, id) = (account.clone(), ids[1]);
+        store
+            .transaction(move |tx| {
+                let v = tx.update(
+                    &owned,
+                    &id,
+                    vec![("name".into(), Value::Text("z".into()))],
+                    &stamp(),
+                )?;
+                Ok(Ok::<_, ()>(v))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(version(ids[1]).await, first + 3);
+        assert_eq!(
+            store
+                .update(&account, ids[2], Vec::new(), stamp())
+                .await
+                .unwrap(),
+            first + 4
+        );
     }
 
     #[tokio::test]
@@ -427,16 +543,7 @@ mod tests {
             .enumerate()
             .map(|(i, id)| named(&account, *id, if i % 2 == 0 { "even" } else { "odd" }))
             .collect();
-        store
-            .transaction(move |tx| {
-                for r in records {
-                    tx.insert_new(r, &stamp())?;
-                }
-                Ok(Ok::<_, ()>(()))
-            })
-            .await
-            .unwrap()
-            .unwrap();
+        insert_all(&store, records).await;
         let even = SqlFilter {
             sql: "account.name = ?".into(),
             params: vec![Value::Text("even".into())],

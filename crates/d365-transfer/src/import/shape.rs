@@ -221,7 +221,7 @@ impl Shape {
                     unknown.entry(name.to_owned()).or_insert(shown);
                     continue;
                 }
-                if !value.is_null() {
+                if !value.is_null() && !keys_seen.contains(name) {
                     keys_seen.insert(name.to_owned());
                 }
                 if value.is_null()
@@ -230,8 +230,16 @@ impl Shape {
                 {
                     continue;
                 }
-                let s = seen.entry(name.to_owned()).or_default();
+                let s = match seen.get_mut(name) {
+                    Some(s) => s,
+                    None => seen.entry(name.to_owned()).or_default(),
+                };
                 s.values += 1;
+                // A column with one value that converts is not refused: its other values
+                // need no converting here (the rows that fail go to the reject file).
+                if s.failed < s.values - 1 {
+                    continue;
+                }
                 if let Err(why) = self.convert(name, value) {
                     s.failed += 1;
                     s.first_failure.get_or_insert((row.line, why));
