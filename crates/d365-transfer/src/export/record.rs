@@ -19,11 +19,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Member {
     /// The opening `"` of the name.
-    start: usize,
+    pub(super) start: usize,
     /// The closing `"` of the name.
-    name_end: usize,
+    pub(super) name_end: usize,
     /// Just past the value.
-    end: usize,
+    pub(super) end: usize,
 }
 
 impl Member {
@@ -63,7 +63,7 @@ fn json_string(text: &str) -> Cow<'_, str> {
 /// for it. Reused from record to record (one allocation per page, not per record).
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
-    members: Vec<Member>,
+    pub(super) members: Vec<Member>,
 }
 
 impl Scan {
@@ -133,7 +133,7 @@ impl Scan {
 
 /// The length of the escape at the start of `at` (which starts with `\`) when `serde_json`
 /// writes that character with that very escape; `None` when it writes it otherwise.
-fn canonical_escape(at: &[u8]) -> Option<usize> {
+pub(super) fn canonical_escape(at: &[u8]) -> Option<usize> {
     match *at.get(1)? {
         b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
         b'u' => {
@@ -151,11 +151,18 @@ fn canonical_escape(at: &[u8]) -> Option<usize> {
 /// when they are in `serde_json`'s form, else through a `Value` (the same bytes `serde_json`
 /// would write).
 pub(crate) fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    write_scanned(scan.members(text), text, out)
+}
+
+/// [`write_line`] with the record already scanned: `members` as [`Scan::members`] found them
+/// (`None`: not in `serde_json`'s form).
+pub(super) fn write_scanned(
+    members: Option<&[Member]>,
+    text: &str,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
     // A repeated name (never in Dataverse's answers) is one member in a `Value`: the last.
-    match scan
-        .members(text)
-        .filter(|members| !repeats_a_name(members, text))
-    {
+    match members.filter(|members| !repeats_a_name(members, text)) {
         Some(members) if !members.iter().any(|m| m.is_annotation(text)) => {
             out.extend_from_slice(text.as_bytes());
         }
