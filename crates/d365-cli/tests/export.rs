@@ -207,6 +207,93 @@ async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     assert!(!checkpoint.exists());
 }
 
+/// Durability points come every quarter second, not every page: a crash leaves pages in the
+/// part file past the last checkpoint. Here the checkpoint is put back to an early one while the
+/// part holds several pages more (and is the output of a one-range NDJSON export, linked into
+/// place); the resume cuts them off, reads them again, and the file is the uninterrupted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_a_checkpoint_pages_behind_the_part_is_whole() {
+    let emulator = start(test_config(200)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.ndjson");
+    let w = whole.display().to_string();
+    let args = |out: &str| -> Vec<String> {
+        ["export", "accounts", "--out", out, "--page-size", "10"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let whole_args = args(&w);
+    let whole_args: Vec<&str> = whole_args.iter().map(String::as_str).collect();
+    run_against(&info, &whole_args).await.assert_ok();
+
+    emulator
+        .state()
+        .faults
+        .add(FaultRule {
+            kind: FaultKind::Delay,
+            method: Some("GET".into()),
+            path: "/api/data/*".into(),
+            count: None,
+            share: None,
+            status: None,
+            delay_ms: Some(60),
+            retry_after: None,
+        })
+        .unwrap();
+    let resumed = dir.path().join("resumed.ndjson");
+    let r = resumed.display().to_string();
+    let args = args(&r);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = TestCommand::new(&args).emulator_env(&info).spawn();
+    let checkpoint = dir.path().join("resumed.ndjson.checkpoint.json");
+    let part = dir.path().join("resumed.ndjson.part-000");
+    let started = Instant::now();
+    // The first checkpoint with rows in it, then the part pages past it.
+    let (early, bytes) = loop {
+        let text = std::fs::read_to_string(&checkpoint).unwrap_or_default();
+        if let Ok(cp) = serde_json::from_str::<Value>(&text)
+            && cp["ranges"][0]["rows"].as_u64().unwrap_or(0) > 0
+        {
+            assert_eq!(cp["ranges"][0]["done"], false, "caught before the end");
+            break (text, cp["ranges"][0]["bytes"].as_u64().unwrap());
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let line = std::fs::read_to_string(&whole)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .len() as u64;
+    while std::fs::metadata(&part).map_or(0, |m| m.len()) < bytes + 25 * line {
+        assert!(started.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!resumed.exists(), "no output before the export finishes");
+    std::fs::write(&checkpoint, early).unwrap();
+
+    emulator.state().faults.clear();
+    let mut with_resume = args.clone();
+    with_resume.push("--resume");
+    run_against(&info, &with_resume).await.assert_ok();
+    assert_eq!(
+        std::fs::read(&whole).unwrap(),
+        std::fs::read(&resumed).unwrap(),
+        "resumed equals uninterrupted"
+    );
+    assert!(!checkpoint.exists() && !part.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&resumed).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the output is owner-only");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_one_line() {
     let emulator = start(test_config(1)).await;

@@ -14,6 +14,7 @@ use d365_webapi::Client;
 use super::record::{self, Scan};
 use super::{Checkpoint, Format};
 use crate::csv::CsvWriter;
+use crate::private_file::{self, Create};
 use crate::{Error, Result};
 
 /// Refuses a format this build cannot write, before any work is done.
@@ -40,6 +41,14 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
     let parts: Vec<_> = (0..cp.ranges.len())
         .map(|i| Checkpoint::part_path(out, i))
         .collect();
+    // Bytes past a finished part's checkpoint are not the export's (a crash cannot leave any:
+    // its last durability point comes after its last write): cut off, never passed on.
+    for (part, range) in parts.iter().zip(&cp.ranges) {
+        let file = private_file::open(part, Create::Existing, false)?;
+        if file.metadata().map_err(writing(part))?.len() > range.bytes {
+            file.set_len(range.bytes).map_err(writing(part))?;
+        }
+    }
     if let ([part], [range], Format::Ndjson) = (&parts[..], &cp.ranges[..], cp.format)
         && link_into_place(part, out, dir).is_ok()
     {

@@ -87,8 +87,7 @@ impl Walk<'_> {
                 self.value(2)?;
                 false // not an object: through a `Value`, as `write_line` does
             };
-            let members = canonical.then_some(&scan.members[..]);
-            record::write_scanned(members, &text[start..self.i], out).ok()?;
+            record::write_scanned(scan, canonical, &text[start..self.i], out).ok()?;
             n += 1;
             if !self.eat_if(b',') {
                 self.eat(b']')?;

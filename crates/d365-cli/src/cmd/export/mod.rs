@@ -4,8 +4,9 @@
 //!   `--parallel N`), each paged in key order into its own part file; the parts are then
 //!   joined in range order into the output ([`d365_transfer::export::assemble`]), so the file is ordered and the
 //!   same for any `N`.
-//! * After every page the part file is synced and the checkpoint saved; `--resume` cuts each
-//!   part back to its checkpoint and goes on from the saved next link: no duplicate, no gap.
+//! * Every quarter second and after the last page the part file is synced and the checkpoint
+//!   saved; `--resume` cuts each part back to its checkpoint and goes on from the saved next
+//!   link: no duplicate, no gap.
 
 use std::process::ExitCode;
 
