@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use d365_webapi::Client;
 
+use super::page;
 use super::record::{self, Scan};
 use super::{Checkpoint, Format};
 use crate::csv::CsvWriter;
@@ -108,24 +109,31 @@ fn csv_output(
         index.entry(c.as_str()).or_default().push(i);
     }
     let (mut scan, mut at, mut rows) = (Scan::default(), vec![None; columns.len()], 0);
+    // The names of the last record: a record with the same ones has the same `at`.
+    let mut names = Vec::new();
     let mut line = Vec::new();
     for part in parts {
         let reading = || Error::file(format!("reading {}", part.display()));
-        let mut f = std::io::BufReader::new(std::fs::File::open(part).map_err(reading())?);
+        let mut f = std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(part).map_err(reading())?,
+        );
         loop {
             line.clear();
-            if f.read_until(b'\n', &mut line).map_err(reading())? == 0 {
+            if f.read_until(b'\n', &mut line).map_err(|e| reading()(e))? == 0 {
                 break;
             }
             let text = std::str::from_utf8(line.strip_suffix(b"\n").unwrap_or(&line))
                 .map_err(|e| reading()(invalid(e)))?;
-            match scan.members(text).filter(|_| !columns.is_empty()) {
+            match page::members(text, &mut scan).filter(|_| !columns.is_empty()) {
                 Some(members) => {
-                    // The last of a repeated name wins, as in a `Value`.
-                    at.fill(None);
-                    for (k, m) in members.iter().enumerate() {
-                        for &c in index.get(&*m.name(text)).into_iter().flatten() {
-                            at[c] = Some(k);
+                    if !record::same_names(members, text, &mut names) {
+                        // The last of a repeated name wins, as in a `Value`.
+                        at.fill(None);
+                        for (k, m) in members.iter().enumerate() {
+                            for &c in index.get(&*m.name(text)).into_iter().flatten() {
+                                at[c] = Some(k);
+                            }
                         }
                     }
                     let cells = at.iter().map(|k| match k {
@@ -195,6 +203,44 @@ async fn parquet_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines of one shape, of others, with a repeated name, and one not in `serde_json`'s form:
+    /// each row as the `Value` path writes it, whatever line came before.
+    #[test]
+    fn rows_of_changing_shapes_are_what_values_would_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("part-0.ndjson");
+        let lines = [
+            r#"{"name":"A","revenue":1.50,"statecode":0}"#,
+            r#"{"name":"B","revenue":2.50,"statecode":1}"#,
+            r#"{"revenue":3,"name":"C, \"c\""}"#,
+            r#"{"name":"D","revenue":4,"name":"D2"}"#,
+            r#"{"name":"E","revenue":5,"statecode":0}"#,
+            r#"{"name": "F","revenue":6}"#,
+            r#"{"name":"G","revenue":7,"statecode":0}"#,
+            r#"{}"#,
+            r#"{"name":"\u00e9\/","revenue":1E5}"#,
+        ];
+        std::fs::write(&part, lines.join("\n") + "\n").unwrap();
+        let columns: Vec<String> = ["name", "revenue", "statecode"]
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        let mut fast = Vec::new();
+        let rows = csv_output(&mut fast, &[part], &columns, dir.path()).unwrap();
+        assert_eq!(rows, lines.len() as u64);
+        let mut by_value = Vec::new();
+        let mut csv = CsvWriter::new(&columns);
+        for line in lines {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            csv.write(&mut by_value, &record).unwrap();
+        }
+        csv.finish(&mut by_value).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(by_value).unwrap()
+        );
+    }
 
     /// A column selected twice is written twice, as the `Value` path writes it.
     #[test]

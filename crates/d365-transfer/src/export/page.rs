@@ -28,6 +28,18 @@ pub(crate) fn write_lines(body: &[u8], scan: &mut Scan, out: &mut Vec<u8>) -> Op
     written
 }
 
+/// [`Scan::members`] by this walk (faster: strings are crossed eight bytes at a time): the
+/// members of the record `text`, when it is an object in `serde_json`'s form, else `None`.
+pub(crate) fn members<'s>(text: &str, scan: &'s mut Scan) -> Option<&'s [Member]> {
+    let mut walk = Walk {
+        b: text.as_bytes(),
+        i: 0,
+        canonical: true,
+    };
+    let canonical = walk.peek()? == b'{' && walk.record(scan)?;
+    (canonical && walk.i == text.len()).then_some(&scan.members[..])
+}
+
 /// A position in a page, and whether the record being walked is in `serde_json`'s own form.
 struct Walk<'a> {
     b: &'a [u8],

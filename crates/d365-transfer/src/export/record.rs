@@ -64,8 +64,10 @@ fn json_string(text: &str) -> Cow<'_, str> {
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
     pub(super) members: Vec<Member>,
-    /// The names of the last record found without a repeated name (see `repeats_a_name`).
-    unique: Vec<u8>,
+    /// The names of the last record whose names were checked (see `repeats_a_name`)…
+    names: Vec<u8>,
+    /// … and whether one of them was repeated.
+    repeats: bool,
 }
 
 impl Scan {
@@ -206,36 +208,41 @@ pub(super) fn write_scanned(
 impl Scan {
     /// Whether two of the members have one name. In `serde_json`'s form a name has one
     /// spelling, so the names as written are compared. The records of a page mostly have the
-    /// names of the one before, in its order: a record with the names of the last one found
-    /// without a repeat is not checked again.
+    /// names of the one before, in its order: the answer for those is the one before's.
     fn repeats_a_name(&mut self, text: &str) -> bool {
-        let names = || self.members.iter().map(|m| m.raw_name(text).as_bytes());
-        // `unique` holds each name followed by a `"` (which no name as written holds bare).
-        let mut at = 0;
-        let same = names().all(|name| {
-            let end = at + name.len();
-            let hit = self.unique.get(at..end) == Some(name) && self.unique.get(end) == Some(&b'"');
-            at = end + 1;
-            hit
-        });
-        if same && at == self.unique.len() {
-            return false;
+        if same_names(&self.members, text, &mut self.names) {
+            return self.repeats;
         }
-        let repeats = self.members.iter().enumerate().any(|(i, a)| {
+        self.repeats = self.members.iter().enumerate().any(|(i, a)| {
             let name = a.raw_name(text);
             self.members[i + 1..]
                 .iter()
                 .any(|b| b.raw_name(text) == name)
         });
-        if !repeats {
-            self.unique.clear();
-            for m in &self.members {
-                self.unique.extend_from_slice(m.raw_name(text).as_bytes());
-                self.unique.push(b'"');
-            }
-        }
-        repeats
+        self.repeats
     }
+}
+
+/// Whether `members` have the names in `names`, in that order (each name as written, followed
+/// by a `"`, which no name as written holds bare); when not, `names` becomes theirs.
+pub(super) fn same_names(members: &[Member], text: &str, names: &mut Vec<u8>) -> bool {
+    let mut at = 0;
+    let same = members.iter().all(|m| {
+        let name = m.raw_name(text).as_bytes();
+        let end = at + name.len();
+        let hit = names.get(at..end) == Some(name) && names.get(end) == Some(&b'"');
+        at = end + 1;
+        hit
+    });
+    if same && at == names.len() {
+        return true;
+    }
+    names.clear();
+    for m in members {
+        names.extend_from_slice(m.raw_name(text).as_bytes());
+        names.push(b'"');
+    }
+    false
 }
 
 /// A value's text in a CSV cell, from its JSON text in `serde_json`'s form: empty for null, a
