@@ -157,7 +157,7 @@ pub(super) fn bare_loop_process() {
             ClientSecret::new(env("AZURE_CLIENT_SECRET")),
         ));
         let client = d365_webapi::Client::builder()
-            .environment(&env("D365_URL"))
+            .environment(env("D365_URL"))
             .credential(credential.clone())
             .http_client(http.clone())
             .build()
