@@ -108,6 +108,24 @@ async fn the_same_ordered_file_for_any_parallelism() {
     assert_eq!(csv_lines.count(), active.stdout.lines().count());
 }
 
+/// Every Web API GET answered `ms` late, so a kill lands mid-way.
+fn slow_pages(emulator: &d365_testkit::Emulator, ms: u64) {
+    emulator
+        .state()
+        .faults
+        .add(FaultRule {
+            kind: FaultKind::Delay,
+            method: Some("GET".into()),
+            path: "/api/data/*".into(),
+            count: None,
+            share: None,
+            status: None,
+            delay_ms: Some(ms),
+            retry_after: None,
+        })
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     let emulator = start(test_config(150)).await;
@@ -132,20 +150,7 @@ async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     .assert_ok();
 
     // Slow pages, so the kill lands mid-way.
-    emulator
-        .state()
-        .faults
-        .add(FaultRule {
-            kind: FaultKind::Delay,
-            method: Some("GET".into()),
-            path: "/api/data/*".into(),
-            count: None,
-            share: None,
-            status: None,
-            delay_ms: Some(150),
-            retry_after: None,
-        })
-        .unwrap();
+    slow_pages(&emulator, 150);
     let resumed = dir.path().join("resumed.ndjson");
     let r = resumed.display().to_string();
     let args = [
@@ -227,20 +232,7 @@ async fn a_resume_from_a_checkpoint_pages_behind_the_part_is_whole() {
     let whole_args: Vec<&str> = whole_args.iter().map(String::as_str).collect();
     run_against(&info, &whole_args).await.assert_ok();
 
-    emulator
-        .state()
-        .faults
-        .add(FaultRule {
-            kind: FaultKind::Delay,
-            method: Some("GET".into()),
-            path: "/api/data/*".into(),
-            count: None,
-            share: None,
-            status: None,
-            delay_ms: Some(60),
-            retry_after: None,
-        })
-        .unwrap();
+    slow_pages(&emulator, 60);
     let resumed = dir.path().join("resumed.ndjson");
     let r = resumed.display().to_string();
     let args = args(&r);
