@@ -126,6 +126,26 @@ fn slow_pages(emulator: &d365_testkit::Emulator, ms: u64) {
         .unwrap();
 }
 
+/// Faults cleared, `args` run again with `--resume`: its output equals `whole`'s.
+async fn resume_equals(
+    emulator: &d365_testkit::Emulator,
+    args: &[&str],
+    whole: &std::path::Path,
+    resumed: &std::path::Path,
+) {
+    emulator.state().faults.clear();
+    let mut with_resume = args.to_vec();
+    with_resume.push("--resume");
+    run_against(&emulator.info(), &with_resume)
+        .await
+        .assert_ok();
+    assert_eq!(
+        std::fs::read(whole).unwrap(),
+        std::fs::read(resumed).unwrap(),
+        "resumed equals uninterrupted"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     let emulator = start(test_config(150)).await;
@@ -200,15 +220,7 @@ async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     let again = run_against(&info, &args).await;
     assert_eq!(again.code, Some(2), "no silent restart: {}", again.stderr);
     assert!(again.stderr.contains("--resume"), "{}", again.stderr);
-    emulator.state().faults.clear();
-    let mut with_resume = args.to_vec();
-    with_resume.push("--resume");
-    run_against(&info, &with_resume).await.assert_ok();
-    assert_eq!(
-        std::fs::read(&whole).unwrap(),
-        std::fs::read(&resumed).unwrap(),
-        "resumed equals uninterrupted"
-    );
+    resume_equals(&emulator, &args, &whole, &resumed).await;
     assert!(!checkpoint.exists());
 }
 
@@ -268,15 +280,7 @@ async fn a_resume_from_a_checkpoint_pages_behind_the_part_is_whole() {
     assert!(!resumed.exists(), "no output before the export finishes");
     std::fs::write(&checkpoint, early).unwrap();
 
-    emulator.state().faults.clear();
-    let mut with_resume = args.clone();
-    with_resume.push("--resume");
-    run_against(&info, &with_resume).await.assert_ok();
-    assert_eq!(
-        std::fs::read(&whole).unwrap(),
-        std::fs::read(&resumed).unwrap(),
-        "resumed equals uninterrupted"
-    );
+    resume_equals(&emulator, &args, &whole, &resumed).await;
     assert!(!checkpoint.exists() && !part.exists());
     #[cfg(unix)]
     {
