@@ -42,7 +42,8 @@ struct Run {
 }
 
 /// The CPU a process has used (utime + stime, fields 14 and 15 of `/proc/<pid>/stat`, in
-/// ticks of 10 ms) and whether it has exited (state `Z`: not reaped yet, its times final).
+/// ticks of 10 ms, every thread it had) and whether it has exited (state `Z`: not reaped
+/// yet, its times final).
 fn proc_stat(pid: u32) -> Option<(Duration, bool)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; count fields after its closing paren.
@@ -64,16 +65,37 @@ fn d365(info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> Run {
 
 /// [`d365`] with the binary at `bin` (another build, to compare).
 fn d365_at(bin: &str, info: &EmulatorInfo, home: &std::path::Path, args: &[&str]) -> Run {
+    let command = common::d365_command(bin, info, home);
+    let (run, out) = child_run(command, args);
+    assert!(out.success, "d365 {args:?}: {}", out.stderr);
+    run
+}
+
+/// Runs `command args…` to its end: wall time from spawn to exit, the CPU of the whole
+/// process (`/proc/<pid>/stat`) and its peak RSS (`VmHWM`), and how it ended.
+fn child_run(mut command: std::process::Command, args: &[&str]) -> (Run, Output) {
     let started = Instant::now();
-    let mut child = common::d365_command(bin, info, home)
+    let mut child = command
         .args(args)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("spawn d365");
+        .expect("spawn");
+    // Both pipes are read while the child runs (a full pipe would stall it).
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
     let status_path = format!("/proc/{}/status", child.id());
     let (mut peak_kib, mut cpu, mut wall) = (0u64, Duration::ZERO, None);
-    loop {
+    let status = loop {
         if let Ok(text) = std::fs::read_to_string(&status_path)
             && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
         {
@@ -88,26 +110,32 @@ fn d365_at(bin: &str, info: &EmulatorInfo, home: &std::path::Path, args: &[&str]
         if let Some((used, exited)) = proc_stat(child.id()) {
             cpu = used;
             if exited {
-                wall = Some(started.elapsed());
-                break;
+                wall.get_or_insert_with(|| started.elapsed());
             }
         }
-        if child.try_wait().expect("wait").is_some() {
-            break;
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
         }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let output = child.wait_with_output().expect("output");
-    assert!(
-        output.status.success(),
-        "d365 {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Run {
+        std::thread::sleep(Duration::from_millis(if wall.is_some() { 1 } else { 5 }));
+    };
+    let run = Run {
         wall: wall.unwrap_or_else(|| started.elapsed()),
         cpu,
         rss: peak_kib as f64 / 1024.0,
-    }
+    };
+    let out = Output {
+        success: status.success(),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    (run, out)
+}
+
+/// How a child ended: whether it succeeded and what it printed.
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
 }
 
 fn row(what: &str, rows: usize, run: Run) {
@@ -121,6 +149,11 @@ fn row(what: &str, rows: usize, run: Run) {
 }
 
 fn main() {
+    // The export's bare loop runs in a process of its own (this binary again): see export.rs.
+    if std::env::var_os(export::BARE_LOOP).is_some() {
+        export::bare_loop_process();
+        return;
+    }
     let rows = env_usize("BENCH_ROWS", 200_000);
     let import_rows = env_usize("BENCH_IMPORT_ROWS", 100_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -96,6 +96,9 @@ pub(crate) struct Settings {
     pub(crate) grant: Grant,
     pub(crate) profile: Option<(String, Profile)>,
     pub(crate) ca_file: Option<PathBuf>,
+    /// The HTTP client, built once: the token client and the Web API share it (its roots are
+    /// read from the system once, and the two share its connections).
+    http: std::sync::OnceLock<HttpClient>,
 }
 
 impl Settings {
@@ -200,6 +203,7 @@ impl Settings {
             grant,
             profile,
             ca_file: args.ca_file.clone(),
+            http: std::sync::OnceLock::new(),
         })
     }
 
@@ -208,15 +212,20 @@ impl Settings {
         self.url.clone().context("no environment URL: set D365_URL, pass --url https://<org>.crm.dynamics.com, or use a profile")
     }
 
-    /// The HTTP client: trusts `--ca-file` when given (the emulator's CA).
+    /// The HTTP client: trusts `--ca-file` when given (the emulator's CA). Built on the first
+    /// call; later calls share it.
     pub(crate) fn http(&self) -> anyhow::Result<HttpClient> {
+        if let Some(http) = self.http.get() {
+            return Ok(http.clone());
+        }
         let mut builder = HttpClient::builder();
         if let Some(ca) = &self.ca_file {
             builder = builder.add_root_certificate_pem(
                 std::fs::read(ca).with_context(|| format!("reading CA file {}", ca.display()))?,
             );
         }
-        Ok(builder.build()?)
+        let http = builder.build()?;
+        Ok(self.http.get_or_init(|| http).clone())
     }
 
     pub(crate) fn authority(&self) -> anyhow::Result<Authority> {

@@ -25,10 +25,15 @@ fn main() -> ExitCode {
     };
     auth::record_env_sources(&matches);
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // One stream of pages (an export with `--parallel 1`) is one task at a time: a runtime on
+    // this thread, without waking workers on other threads for each read.
+    let mut builder = match &cli.command {
+        Command::Export(args) if args.parallel == "1" => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("d365: cannot start the async runtime: {e}");

@@ -1,9 +1,10 @@
 //! Export beside its ceiling: `d365 export` (NDJSON and CSV, one stream and `--parallel auto`)
 //! and a bare keep-alive loop that GETs the export's own first URL with the same headers and
 //! page size, follows `@odata.nextLink` and throws the bytes away. Interleaved rounds (the
-//! order rotates), medians; wall time and client CPU: the child's utime + stime (read from
-//! `/proc/<pid>/stat` once it has exited, before it is reaped), and the bare loop's own thread
-//! CPU (`/proc/thread-self/schedstat`, on a current-thread runtime in its own OS thread).
+//! order rotates), medians; wall time and client CPU: the `d365` process's user + system time
+//! (every thread, `/proc/<pid>/stat` once it has exited, before it is reaped), and the bare
+//! loop's process's over the loop (every thread's `schedstat`: it runs in a process of its
+//! own, this binary again, on a current-thread runtime).
 //! Goals (issue 16): one stream ≥ 0.8× the bare loop's speed, client CPU ≤ 2× the bare loop's.
 
 use std::path::Path;
@@ -82,14 +83,19 @@ fn passes(before: bool) -> Vec<Pass> {
     passes
 }
 
-/// CPU time of the calling thread (nanoseconds on the CPU, `/proc/thread-self/schedstat`).
-fn thread_cpu() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let ns = text
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+/// The environment variable that makes this binary the bare loop (its value: the `$select`).
+pub(super) const BARE_LOOP: &str = "BENCH_BARE_LOOP";
+
+/// CPU time of this whole process so far: the sum over its threads of their time on a CPU
+/// (`/proc/self/task/*/schedstat`, in ns; the loop's process starts no thread while it runs).
+fn process_cpu() -> Duration {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    let ns: u64 = tasks
+        .filter_map(|task| {
+            let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            text.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
     Duration::from_nanos(ns)
 }
 
@@ -103,81 +109,102 @@ fn next_link(body: &[u8]) -> Option<String> {
     serde_json::from_slice(value).ok()
 }
 
-/// The bare loop, in its own OS thread on a current-thread runtime: the token is taken and
-/// the connection opened before the clock starts. Returns wall, thread CPU and pages.
-fn bare(info: &EmulatorInfo, select: &str) -> (Run, u64) {
-    let info = info.clone();
-    let select: Vec<String> = select.split(',').map(str::to_owned).collect();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+/// The bare loop, in a process of its own (this bench binary again, [`bare_loop_process`]),
+/// as the export runs in its own: the emulator's threads are not in it, and everything the
+/// loop causes (hyper's and the runtime's work on any thread) is counted. Returns the loop's
+/// wall time and the whole process's CPU over the loop, and the pages read.
+fn bare(info: &EmulatorInfo, home: &Path, select: &str) -> (Run, u64) {
+    let exe = std::env::current_exe().expect("bench binary");
+    let exe = exe.to_str().expect("a UTF-8 path");
+    let mut command = super::common::d365_command(exe, info, home);
+    command.env(BARE_LOOP, select);
+    let (process, out) = super::child_run(command, &[]);
+    assert!(out.success, "bare loop: {}", out.stderr);
+    let numbers: Vec<u64> = out
+        .stdout
+        .split_whitespace()
+        .map(|n| n.parse().expect("bare loop figures"))
+        .collect();
+    let [wall, cpu, pages] = numbers[..] else {
+        panic!("bare loop printed {:?}", out.stdout)
+    };
+    let run = Run {
+        wall: Duration::from_nanos(wall),
+        cpu: Duration::from_nanos(cpu),
+        rss: process.rss,
+    };
+    (run, pages)
+}
+
+/// The bare loop's process: signs in with the credential `common::d365_command` sets, opens
+/// the connection, then (clock and CPU started) GETs the export's own first URL with its
+/// headers and page size on a current-thread runtime, follows `@odata.nextLink` and discards
+/// the bytes. Prints the loop's wall time and process CPU (ns) and the pages read.
+pub(super) fn bare_loop_process() {
+    let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} unset"));
+    let select: Vec<String> = env(BARE_LOOP).split(',').map(str::to_owned).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let http = d365_http::HttpClient::new().expect("HTTP client");
+        let authority = Authority::new(&env("AZURE_AUTHORITY_HOST"), &env("AZURE_TENANT_ID"))
+            .expect("authority");
+        let credential = Arc::new(OAuthCredential::client_secret(
+            token_client(authority).expect("token client"),
+            &env("AZURE_CLIENT_ID"),
+            ClientSecret::new(env("AZURE_CLIENT_SECRET")),
+        ));
+        let client = d365_webapi::Client::builder()
+            .environment(env("D365_URL"))
+            .credential(credential.clone())
+            .http_client(http.clone())
             .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let http = d365_http::HttpClient::new().expect("HTTP client");
-            let authority =
-                Authority::new(&info.authority_host, &info.tenant_id).expect("authority");
-            let credential = Arc::new(OAuthCredential::client_secret(
-                token_client(authority).expect("token client"),
-                &info.client_id,
-                ClientSecret::new(info.client_secret.clone()),
-            ));
-            let client = d365_webapi::Client::builder()
-                .environment(&info.environment_url)
-                .credential(credential.clone())
-                .http_client(http.clone())
-                .build()
-                .expect("client");
-            let token = credential
-                .get_token(client.environment())
-                .await
-                .expect("token")
-                .secret()
-                .to_owned();
-            // The very URL the export's one stream asks for first.
-            let first = client
-                .query("accounts")
-                .select(&select)
-                .order_by_text(ORDER)
-                .expect("order")
-                .max_page_size(PAGE_SIZE)
-                .url();
-            let get = |url: String| {
-                http.inner()
-                    .get(url)
-                    .bearer_auth(&token)
-                    .header("accept", "application/json")
-                    .header("odata-maxversion", "4.0")
-                    .header("odata-version", "4.0")
-                    .header("prefer", format!("odata.maxpagesize={PAGE_SIZE}"))
-                    .send()
-            };
-            // Warm: the connection is open before the clock starts.
-            let warm = get(format!("{}?$top=1", client.query("accounts").url()))
-                .await
-                .expect("warm-up");
-            assert!(warm.status().is_success());
-            let _ = warm.bytes().await;
-            let (c0, t0) = (thread_cpu(), Instant::now());
-            let mut pages = 0;
-            let mut next = Some(first);
-            while let Some(url) = next.take() {
-                let response = get(url).await.expect("page");
-                assert!(response.status().is_success(), "{}", response.status());
-                let body = response.bytes().await.expect("page body");
-                pages += 1;
-                next = next_link(&body);
-            }
-            let run = Run {
-                wall: t0.elapsed(),
-                cpu: thread_cpu() - c0,
-                rss: 0.0,
-            };
-            (run, pages)
-        })
-    })
-    .join()
-    .expect("bare loop")
+            .expect("client");
+        let token = credential
+            .get_token(client.environment())
+            .await
+            .expect("token")
+            .secret()
+            .to_owned();
+        // The very URL the export's one stream asks for first.
+        let first = client
+            .query("accounts")
+            .select(&select)
+            .order_by_text(ORDER)
+            .expect("order")
+            .max_page_size(PAGE_SIZE)
+            .url();
+        let get = |url: String| {
+            http.inner()
+                .get(url)
+                .bearer_auth(&token)
+                .header("accept", "application/json")
+                .header("odata-maxversion", "4.0")
+                .header("odata-version", "4.0")
+                .header("prefer", format!("odata.maxpagesize={PAGE_SIZE}"))
+                .send()
+        };
+        // Warm: the connection is open before the clock starts.
+        let warm = get(format!("{}?$top=1", client.query("accounts").url()))
+            .await
+            .expect("warm-up");
+        assert!(warm.status().is_success());
+        let _ = warm.bytes().await;
+        let (c0, t0) = (process_cpu(), Instant::now());
+        let mut pages = 0u64;
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let response = get(url).await.expect("page");
+            assert!(response.status().is_success(), "{}", response.status());
+            let body = response.bytes().await.expect("page body");
+            pages += 1;
+            next = next_link(&body);
+        }
+        let (wall, cpu) = (t0.elapsed(), process_cpu() - c0);
+        println!("{} {} {pages}", wall.as_nanos(), cpu.as_nanos());
+    });
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -196,7 +223,7 @@ pub(super) fn export(info: &EmulatorInfo, home: &Path, rows: usize, rounds: usiz
                 let pass = passes[(i + round) % passes.len()];
                 let run = match pass {
                     Pass::Bare => {
-                        let (run, pages) = bare(info, select);
+                        let (run, pages) = bare(info, home, select);
                         assert_eq!(pages as usize, rows.div_ceil(PAGE_SIZE as usize).max(1));
                         run
                     }

@@ -1,7 +1,8 @@
 //! The checkpoint beside an export's output (`OUT.checkpoint.json`): what is being exported,
 //! and per range how far its part file (`OUT.part-NNN`) is complete and which page comes next.
-//! Written after every page, atomically (temp file, fsync, rename), after the page's rows are
-//! on disk: a crash leaves at most rows past `bytes`, which a resume cuts off.
+//! Written at every durability point (`DURABILITY_INTERVAL`), atomically (temp file, fsync,
+//! rename), after the part's rows are on disk: a crash leaves at most rows past `bytes`, which
+//! a resume cuts off.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -118,8 +119,10 @@ impl Checkpoint {
             "writing a checkpoint in {}",
             dir.display()
         )))?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
-        tmp.write_all(b"\n")?;
+        // One write (serde_json writes a token at a time: a syscall each, unbuffered).
+        let mut text = serde_json::to_vec_pretty(self)?;
+        text.push(b'\n');
+        tmp.write_all(&text)?;
         tmp.as_file().sync_all()?;
         tmp.persist(path)
             .map_err(|e| Error::file(format!("saving {}", path.display()))(e.error))?;

@@ -4,8 +4,9 @@
 //!   every range the same way, so the output is the same for any number of ranges.
 //! * [`read_ranges`] pages each unfinished range into its own part file
 //!   ([`Checkpoint::part_path`]), concurrently under the client's concurrency controller.
-//!   After every page the part file is synced and the checkpoint saved; a resume cuts each
-//!   part back to its checkpoint and goes on from the saved next link: no duplicate, no gap.
+//!   At a durability point (every `DURABILITY_INTERVAL`, a quarter second, and after the last page) the part
+//!   file is synced and the checkpoint saved; a resume cuts each part back to its checkpoint
+//!   and goes on from the saved next link: no duplicate, no gap.
 //! * Memory stays flat: one page per range being written and the next one's request running
 //!   ahead, rows streamed to disk. Each record's bytes go from the page to the part file as
 //!   received, without its annotations (`record.rs`), never through a `serde_json::Value`.
@@ -15,6 +16,7 @@
 
 mod assemble;
 mod checkpoint;
+mod page;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod record;
@@ -22,6 +24,7 @@ mod record;
 use std::io::{Seek, Write};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use d365_webapi::Client;
 use futures_util::TryStreamExt;
@@ -64,6 +67,12 @@ pub struct Plan<'a> {
     /// Ranges read at once; `None` is the server's recommended parallelism (`x-ms-dop-hint`).
     pub parallel: Option<usize>,
 }
+
+/// How often a range makes its durability point: its part file synced, then the checkpoint
+/// saved with how far the part is whole. A crash loses at most this much reading (and the
+/// last page is always one); a point per page cost more than the reading (an fsync, a file
+/// created, synced and renamed, 40 times for 200,000 rows).
+const DURABILITY_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Columns, order and ranges for a new export.
 pub async fn plan(client: &Client, plan: &Plan<'_>) -> Result<Checkpoint> {
@@ -180,7 +189,7 @@ pub async fn total_rows(client: &Client, cp: &Checkpoint) -> Option<u64> {
 }
 
 /// Reads every unfinished range of `checkpoint` into its part file beside `out`, saving the
-/// checkpoint (at [`Checkpoint::path`]) after every page; returns the final checkpoint.
+/// checkpoint (at [`Checkpoint::path`]) at every durability point; returns the final checkpoint.
 /// On an error, what was read stays, checkpointed, for a resume.
 pub async fn read_ranges(
     client: &Client,
@@ -240,6 +249,7 @@ impl Range<'_> {
         let mut file = private_file::open(&part, Create::Either, false)?;
         // Whatever a crash left past the checkpoint is not trusted: cut it off.
         file.set_len(state.bytes)?;
+        file.seek(std::io::SeekFrom::Start(state.bytes))?;
         let mut bytes = state.bytes;
         let mut rows = state.rows;
         let mut next = state.next_link.clone();
@@ -266,25 +276,33 @@ impl Range<'_> {
         };
         let mut pages = std::pin::pin!(pages);
         let mut scan = record::Scan::default();
+        // The part file's lines of a page, kept from page to page (one allocation, not one
+        // a page: a fresh one is mapped and faulted in page by page).
+        let mut buffer = Vec::new();
+        let mut last_point = Instant::now();
         while let Some(page) = pages.try_next().await? {
-            // Each record's bytes as received, minus its annotations (see record.rs).
-            let records: Vec<&RawValue> = page.items()?;
-            let count = records.len() as u64;
-            let mut buffer = Vec::with_capacity(page.bytes().len());
-            for r in records {
-                record::write_line(&mut scan, r.get(), &mut buffer)?;
-            }
-            let next_link = page.next_link.clone();
-            file.seek(std::io::SeekFrom::Start(bytes))?;
+            // Each record's bytes as received, minus its annotations (see record.rs), in one
+            // walk over a compact page (page.rs); any other page decoded by serde_json.
+            buffer.clear();
+            let count = match page::write_lines(page.bytes(), &mut scan, &mut buffer) {
+                Some(count) => count,
+                None => {
+                    let records: Vec<&RawValue> = page.items()?;
+                    for r in &records {
+                        record::write_line(&mut scan, r.get(), &mut buffer)?;
+                    }
+                    records.len() as u64
+                }
+            };
             file.write_all(&buffer)
                 .map_err(Error::file(format!("writing {}", part.display())))?;
-            file.sync_data()
-                .map_err(Error::file(format!("syncing {}", part.display())))?;
             bytes += buffer.len() as u64;
             rows += count;
-            next = next_link;
+            next = page.next_link.clone();
             let done = next.is_none();
-            {
+            if done || last_point.elapsed() >= DURABILITY_INTERVAL {
+                file.sync_data()
+                    .map_err(Error::file(format!("syncing {}", part.display())))?;
                 let mut cp = self.shared.lock().unwrap_or_else(|e| e.into_inner());
                 cp.ranges[i] = RangeState {
                     condition: state.condition.clone(),
@@ -294,6 +312,7 @@ impl Range<'_> {
                     done,
                 };
                 cp.save(self.cp_path)?;
+                last_point = Instant::now();
             }
             (self.progress)(Progress::Rows(count));
             let throttled = self.client.concurrency_stats().throttled;

@@ -19,11 +19,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Member {
     /// The opening `"` of the name.
-    start: usize,
+    pub(super) start: usize,
     /// The closing `"` of the name.
-    name_end: usize,
+    pub(super) name_end: usize,
     /// Just past the value.
-    end: usize,
+    pub(super) end: usize,
 }
 
 impl Member {
@@ -63,7 +63,11 @@ fn json_string(text: &str) -> Cow<'_, str> {
 /// for it. Reused from record to record (one allocation per page, not per record).
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
-    members: Vec<Member>,
+    pub(super) members: Vec<Member>,
+    /// The names of the last record whose names were checked (see `repeats_a_name`)…
+    names: Vec<u8>,
+    /// … and whether one of them was repeated.
+    repeats: bool,
 }
 
 impl Scan {
@@ -133,7 +137,7 @@ impl Scan {
 
 /// The length of the escape at the start of `at` (which starts with `\`) when `serde_json`
 /// writes that character with that very escape; `None` when it writes it otherwise.
-fn canonical_escape(at: &[u8]) -> Option<usize> {
+pub(super) fn canonical_escape(at: &[u8]) -> Option<usize> {
     match *at.get(1)? {
         b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => Some(2),
         b'u' => {
@@ -151,44 +155,94 @@ fn canonical_escape(at: &[u8]) -> Option<usize> {
 /// when they are in `serde_json`'s form, else through a `Value` (the same bytes `serde_json`
 /// would write).
 pub(crate) fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    let canonical = scan.members(text).is_some();
+    write_scanned(scan, canonical, text, out)
+}
+
+/// [`write_line`] with the record already scanned: `scan.members` as [`Scan::members`] found
+/// them when `canonical` (the record is in `serde_json`'s form).
+pub(super) fn write_scanned(
+    scan: &mut Scan,
+    canonical: bool,
+    text: &str,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
     // A repeated name (never in Dataverse's answers) is one member in a `Value`: the last.
-    match scan
-        .members(text)
-        .filter(|members| !repeats_a_name(members, text))
-    {
-        Some(members) if !members.iter().any(|m| m.is_annotation(text)) => {
-            out.extend_from_slice(text.as_bytes());
-        }
-        Some(members) => {
-            out.push(b'{');
-            let kept = members.iter().filter(|m| !m.is_annotation(text));
-            for (n, m) in kept.enumerate() {
-                if n > 0 {
-                    out.push(b',');
+    if canonical && !scan.repeats_a_name(text) {
+        // The members kept, a run of neighbours (and the `,` between them) at a time: the
+        // whole record at once when it has no annotation.
+        let bytes = text.as_bytes();
+        out.push(b'{');
+        let mut run: Option<(usize, usize)> = None;
+        let mut first = true;
+        let mut flush = |run: (usize, usize), out: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.extend_from_slice(&bytes[run.0..run.1]);
+        };
+        for m in &scan.members {
+            if m.is_annotation(text) {
+                if let Some(done) = run.take() {
+                    flush(done, out);
                 }
-                out.extend_from_slice(&text.as_bytes()[m.start..m.end]);
+            } else {
+                run = Some((run.map_or(m.start, |r| r.0), m.end));
             }
-            out.push(b'}');
         }
-        None => {
-            let mut record: Value = serde_json::from_str(text)?;
-            if let Some(fields) = record.as_object_mut() {
-                fields.retain(|k, _| !k.starts_with('@'));
-            }
-            serde_json::to_writer(&mut *out, &record)?;
+        if let Some(done) = run {
+            flush(done, out);
         }
+        out.push(b'}');
+    } else {
+        let mut record: Value = serde_json::from_str(text)?;
+        if let Some(fields) = record.as_object_mut() {
+            fields.retain(|k, _| !k.starts_with('@'));
+        }
+        serde_json::to_writer(&mut *out, &record)?;
     }
     out.push(b'\n');
     Ok(())
 }
 
-/// Whether two members have one name. In `serde_json`'s form a name has one spelling, so the
-/// names as written are compared (lengths first: few records have more than a few dozen).
-fn repeats_a_name(members: &[Member], text: &str) -> bool {
-    members.iter().enumerate().any(|(i, a)| {
-        let name = a.raw_name(text);
-        members[i + 1..].iter().any(|b| b.raw_name(text) == name)
-    })
+impl Scan {
+    /// Whether two of the members have one name. In `serde_json`'s form a name has one
+    /// spelling, so the names as written are compared. The records of a page mostly have the
+    /// names of the one before, in its order: the answer for those is the one before's.
+    fn repeats_a_name(&mut self, text: &str) -> bool {
+        if same_names(&self.members, text, &mut self.names) {
+            return self.repeats;
+        }
+        self.repeats = self.members.iter().enumerate().any(|(i, a)| {
+            let name = a.raw_name(text);
+            self.members[i + 1..]
+                .iter()
+                .any(|b| b.raw_name(text) == name)
+        });
+        self.repeats
+    }
+}
+
+/// Whether `members` have the names in `names`, in that order (each name as written, followed
+/// by a `"`, which no name as written holds bare); when not, `names` becomes theirs.
+pub(super) fn same_names(members: &[Member], text: &str, names: &mut Vec<u8>) -> bool {
+    let mut at = 0;
+    let same = members.iter().all(|m| {
+        let name = m.raw_name(text).as_bytes();
+        let end = at + name.len();
+        let hit = names.get(at..end) == Some(name) && names.get(end) == Some(&b'"');
+        at = end + 1;
+        hit
+    });
+    if same && at == names.len() {
+        return true;
+    }
+    names.clear();
+    for m in members {
+        names.extend_from_slice(m.raw_name(text).as_bytes());
+        names.push(b'"');
+    }
+    false
 }
 
 /// A value's text in a CSV cell, from its JSON text in `serde_json`'s form: empty for null, a
@@ -242,6 +296,31 @@ mod tests {
         ];
         for text in records {
             assert_eq!(line(text), through_value(text), "{text}");
+        }
+    }
+
+    /// One `Scan` through records of one shape and others: a repeat is found whatever came
+    /// before.
+    #[test]
+    fn repeated_names_are_found_after_records_without() {
+        let mut scan = Scan::default();
+        for text in [
+            r#"{"@odata.etag":"1","a":1,"b":2}"#,
+            r#"{"@odata.etag":"2","a":3,"b":4}"#,
+            r#"{"@odata.etag":"3","a":5,"b":6,"a":7}"#,
+            r#"{"@odata.etag":"4","a":8}"#,
+            r#"{"@odata.etag":"5","a":9,"b":0}"#,
+            r#"{"@odata.etag":"6","a":1,"a":2}"#,
+            r#"{"@odata.etag":"7","a\"":1,"b":2}"#,
+            r#"{"@odata.etag":"8","a\"":1,"a\"":2}"#,
+        ] {
+            let mut out = Vec::new();
+            write_line(&mut scan, text, &mut out).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                through_value(text),
+                "{text}"
+            );
         }
     }
 

@@ -4,8 +4,9 @@
 //!   `--parallel N`), each paged in key order into its own part file; the parts are then
 //!   joined in range order into the output ([`d365_transfer::export::assemble`]), so the file is ordered and the
 //!   same for any `N`.
-//! * After every page the part file is synced and the checkpoint saved; `--resume` cuts each
-//!   part back to its checkpoint and goes on from the saved next link: no duplicate, no gap.
+//! * Every quarter second and after the last page the part file is synced and the checkpoint
+//!   saved; `--resume` cuts each part back to its checkpoint and goes on from the saved next
+//!   link: no duplicate, no gap.
 
 use std::process::ExitCode;
 
@@ -81,15 +82,23 @@ pub(crate) async fn run(args: ExportArgs, profile: Option<&str>) -> anyhow::Resu
         cp.save(&cp_path)?;
         cp
     };
-    let total = export::total_rows(&client, &checkpoint).await;
-    let progress = progress_bar(total, checkpoint.rows());
+    let progress = progress_bar(checkpoint.rows());
     let on_progress = |event: Progress<'_>| match event {
         Progress::Rows(n) => progress.inc(n),
         Progress::Throttled(n) => progress.set_message(format!("({n} throttled)")),
         _ => {}
     };
-    let outcome =
-        export::read_ranges(&client, &args.out, checkpoint, args.page_size, &on_progress).await;
+    // The row count is for the progress bar only: asked for while the first pages are read.
+    let counting = {
+        let (client, checkpoint, progress) = (&client, checkpoint.clone(), &progress);
+        async move {
+            if let Some(total) = export::total_rows(client, &checkpoint).await {
+                counted(progress, total);
+            }
+        }
+    };
+    let reading = export::read_ranges(&client, &args.out, checkpoint, args.page_size, &on_progress);
+    let (outcome, ()) = tokio::join!(reading, counting);
     progress.finish_and_clear();
     let checkpoint = outcome.with_context(|| {
         format!(
@@ -111,21 +120,24 @@ pub(crate) async fn run(args: ExportArgs, profile: Option<&str>) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-fn progress_bar(total: Option<u64>, done: u64) -> indicatif::ProgressBar {
-    let bar = match total {
-        Some(t) => indicatif::ProgressBar::new(t),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    let template = if total.is_some() {
-        "{bar:30} {human_pos}/{human_len} rows, {per_sec}, ETA {eta} {msg}"
-    } else {
-        "{spinner} {human_pos} rows, {per_sec} {msg}"
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+/// A spinner until the row count is known ([`counted`]).
+fn progress_bar(done: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(style("{spinner} {human_pos} rows, {per_sec} {msg}"));
     bar.set_position(done);
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
+}
+
+/// The bar with its length, once the row count is known.
+fn counted(bar: &indicatif::ProgressBar, total: u64) {
+    bar.set_length(total);
+    bar.set_style(style(
+        "{bar:30} {human_pos}/{human_len} rows, {per_sec}, ETA {eta} {msg}",
+    ));
+}
+
+fn style(template: &str) -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
 }
