@@ -279,15 +279,18 @@ pub(crate) async fn http(
 }
 
 /// Opens `n` read-only connections on the database file, as the emulator's readers are
-/// opened (defaults otherwise: the same page cache size).
+/// opened (the same memory map; defaults otherwise: the same page cache size).
 pub(crate) fn open_readers(db: &Path, n: usize) -> Vec<Connection> {
     (0..n)
         .map(|_| {
-            Connection::open_with_flags(
+            let conn = Connection::open_with_flags(
                 db,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .expect("a read-only connection")
+            .expect("a read-only connection");
+            conn.pragma_update(None, "mmap_size", d365_emulator::store::READER_MMAP_BYTES)
+                .expect("the reader's memory map");
+            conn
         })
         .collect()
 }

@@ -31,6 +31,12 @@ use crate::error::StartError;
 /// writer writes).
 pub const READERS: usize = 4;
 
+/// How much of the database file each reader maps into memory (`PRAGMA mmap_size`; SQLite
+/// caps it at its build's limit, 2 GiB). A page a query reads is then a memory access into the
+/// OS page cache, which all readers share, instead of a `pread` copying it into the reader's
+/// own page cache: a third of a cheap query's time went to those copies.
+pub const READER_MMAP_BYTES: i64 = 1 << 40;
+
 /// The longest LIKE pattern a query may use, in characters (`contains`/`startswith`/
 /// `endswith`, FetchXML `like` and its kin). SQLite matches a pattern against each row in one
 /// step the deadline cannot interrupt, and its cost grows with the pattern. The limit is SQL
@@ -151,6 +157,7 @@ impl Store {
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
             limit_patterns(&conn)?;
             readers.push(conn);
         }
