@@ -101,13 +101,10 @@ async fn main() {
     let client = drive::client(&ca);
     let token = Arc::new(d365_testkit::app_token(&client, &info).await);
     let api = format!("{}/api/data/v9.2/", info.environment_url);
-    let environment = url::Url::parse(&info.environment_url).expect("the environment URL");
-    let origin = environment.origin().ascii_serialization();
-    // The request target of `{api}…`: its path (and query), without the origin.
-    let target_prefix = format!(
-        "{}/api/data/v9.2/",
-        environment.path().trim_end_matches('/')
-    );
+    let origin = url::Url::parse(&info.environment_url)
+        .expect("the environment URL")
+        .origin()
+        .ascii_serialization();
     let db = dir.join("dataverse.sqlite3");
 
     // Every connection opens now, not in the first shape's warm-up.
@@ -115,7 +112,7 @@ async fn main() {
     for _ in 0..connections {
         let mut conn = drive::Conn::open(&origin, &ca).await;
         let (status, body) = conn
-            .get(&format!("{target_prefix}WhoAmI"), &token)
+            .get(&drive::target(&format!("{api}WhoAmI")), &token)
             .await
             .expect("WhoAmI");
         assert_eq!(status, 200, "WhoAmI: {}", String::from_utf8_lossy(&body));
@@ -161,7 +158,7 @@ async fn main() {
         let targets: Vec<String> = shape
             .params
             .iter()
-            .map(|p| format!("{target_prefix}{}", (shape.url)(p)))
+            .map(|p| drive::target(&format!("{api}{}", (shape.url)(p))))
             .collect();
         let (http, back) = drive::http(conns, &token, Arc::new(targets), timing).await;
         conns = back;
@@ -185,7 +182,11 @@ async fn main() {
             .await
             .expect("its body");
         let server = bare::serve(&dir.join("tls"), body.clone()).await;
-        let target = format!("/api/data/v9.2/{}", (typeahead.url)(&typeahead.params[0]));
+        let target = drive::target(&format!(
+            "{}/api/data/v9.2/{}",
+            server.origin,
+            (typeahead.url)(&typeahead.params[0])
+        ));
         let mut bare_conns = Vec::new();
         for _ in 0..connections {
             bare_conns.push(drive::Conn::open(&server.origin, &ca).await);

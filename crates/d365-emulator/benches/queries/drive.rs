@@ -161,6 +161,13 @@ fn failure(answer: Result<(StatusCode, Bytes), String>) -> Option<String> {
     }
 }
 
+/// The request target (path and query) of `url`, escaped as a URL parser escapes it (as
+/// `reqwest` sends it).
+pub(crate) fn target(url: &str) -> String {
+    let url = url::Url::parse(url).expect("a URL");
+    url[url::Position::BeforePath..].to_owned()
+}
+
 /// One HTTPS/1.1 keep-alive connection, every request on it, one at a time: what a client
 /// with a connection per worker sends. (A `reqwest::Client` hands a connection back to its pool
 /// on another task after the answer; a request sent meanwhile opens a new connection and one
@@ -170,6 +177,10 @@ pub(crate) struct Conn {
     send: SendRequest<Empty<Bytes>>,
     /// `host:port`, for the `Host` header.
     authority: String,
+    /// What it was opened with, to open it again when the server has closed it (an idle
+    /// connection between two shapes).
+    origin: String,
+    ca: Arc<[u8]>,
 }
 
 impl Conn {
@@ -207,16 +218,22 @@ impl Conn {
         Self {
             send,
             authority: format!("{host}:{port}"),
+            origin: origin.to_owned(),
+            ca: ca.into(),
         }
     }
 
     /// A GET of `target` (path and query) as Microsoft's clients send it: bearer token, JSON,
-    /// OData 4.0. The status and the whole body.
+    /// OData 4.0. The status and the whole body. A connection the server closed is opened
+    /// again first.
     pub(crate) async fn get(
         &mut self,
         target: &str,
         token: &str,
     ) -> Result<(StatusCode, Bytes), String> {
+        if self.send.is_closed() {
+            *self = Self::open(&self.origin, &self.ca.clone()).await;
+        }
         let request = hyper::Request::get(target)
             .header(HOST, &self.authority)
             .header(AUTHORIZATION, format!("Bearer {token}"))
