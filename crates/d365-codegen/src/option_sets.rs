@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use d365_odata::model::{Model, OptionSet};
+use d365_odata::model::{EntityType, Model, OptionSet};
 use serde_json::Value;
 
 use crate::error::CodegenError;
@@ -71,7 +71,7 @@ pub fn with_option_sets(
     model: &Model,
     sets: &BTreeMap<String, BTreeMap<String, OptionSet>>,
 ) -> Model {
-    let mut types = model.entity_types().to_vec();
+    let mut types: Vec<EntityType> = model.entity_types().iter().map(|t| (**t).clone()).collect();
     for t in &mut types {
         let Some(columns) = sets.get(&t.name) else {
             continue;

@@ -82,7 +82,7 @@ pub(crate) fn plan(model: &Model, requested: &[&str]) -> Result<Vec<TablePlan>, 
             .entity_type(name)
             .or_else(|| model.by_entity_set(name))
             .or_else(|| {
-                model.entity_types().iter().find(|t| {
+                model.entity_types().iter().map(|t| &**t).find(|t| {
                     t.name.eq_ignore_ascii_case(name) || t.entity_set.eq_ignore_ascii_case(name)
                 })
             });

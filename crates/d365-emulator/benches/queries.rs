@@ -98,25 +98,26 @@ async fn main() {
     let info = emulator.info();
     let ca = std::fs::read(info.ca_file.as_deref().expect("a CA file with --tls"))
         .expect("the CA certificate");
-    let clients: Vec<reqwest::Client> = (0..connections).map(|_| drive::client(&ca)).collect();
-    let token = Arc::new(d365_testkit::app_token(&clients[0], &info).await);
+    let client = drive::client(&ca);
+    let token = Arc::new(d365_testkit::app_token(&client, &info).await);
     let api = format!("{}/api/data/v9.2/", info.environment_url);
+    let origin = url::Url::parse(&info.environment_url)
+        .expect("the environment URL")
+        .origin()
+        .ascii_serialization();
     let db = dir.join("dataverse.sqlite3");
 
-    // Every client opens its connection now, not in the first shape's warm-up.
-    let opens = clients.iter().map(|c| {
-        let (url, token) = (format!("{api}WhoAmI"), token.clone());
-        async move {
-            let r = drive::get(c, &url, &token).send().await.expect("WhoAmI");
-            assert_eq!(
-                r.status(),
-                200,
-                "WhoAmI: {}",
-                r.text().await.unwrap_or_default()
-            );
-        }
-    });
-    futures_util::future::join_all(opens).await;
+    // Every connection opens now, not in the first shape's warm-up.
+    let mut conns = Vec::new();
+    for _ in 0..connections {
+        let mut conn = drive::Conn::open(&origin, &ca).await;
+        let (status, body) = conn
+            .get(&drive::target(&format!("{api}WhoAmI")), &token)
+            .await
+            .expect("WhoAmI");
+        assert_eq!(status, 200, "WhoAmI: {}", String::from_utf8_lossy(&body));
+        conns.push(conn);
+    }
 
     let sample = {
         let db = db.clone();
@@ -145,7 +146,7 @@ async fn main() {
     let mut readers = drive::open_readers(&db, readers_n);
     for shape in &shapes {
         report::describe(shape, &readers[0]);
-        let rows = validate(shape, &clients[0], &token, &api, &readers[0]).await;
+        let rows = validate(shape, &client, &token, &api, &readers[0]).await;
         println!(
             "  checked: {rows} records over {} parameters, the same as the SQL's rows",
             shape.params.len().min(5)
@@ -154,12 +155,13 @@ async fn main() {
 
     let mut rows = Vec::new();
     for shape in &shapes {
-        let urls: Vec<String> = shape
+        let targets: Vec<String> = shape
             .params
             .iter()
-            .map(|p| format!("{api}{}", (shape.url)(p)))
+            .map(|p| drive::target(&format!("{api}{}", (shape.url)(p))))
             .collect();
-        let http = drive::http(&clients, &token, Arc::new(urls), timing).await;
+        let (http, back) = drive::http(conns, &token, Arc::new(targets), timing).await;
+        conns = back;
         let params = shape.params.iter().map(|p| (shape.sql_params)(p)).collect();
         let (ceiling, back) =
             drive::ceiling(readers, connections, shape.sql, Arc::new(params), timing).await;
@@ -172,7 +174,7 @@ async fn main() {
     if selected("bare-https") {
         let typeahead = shapes::all(&sample).remove(0);
         let url = format!("{api}{}", (typeahead.url)(&typeahead.params[0]));
-        let body = drive::get(&clients[0], &url, &token)
+        let body = drive::get(&client, &url, &token)
             .send()
             .await
             .expect("the type-ahead answer")
@@ -180,14 +182,16 @@ async fn main() {
             .await
             .expect("its body");
         let server = bare::serve(&dir.join("tls"), body.clone()).await;
-        let url = format!(
+        let target = drive::target(&format!(
             "{}/api/data/v9.2/{}",
             server.origin,
             (typeahead.url)(&typeahead.params[0])
-        );
-        let bare_clients: Vec<reqwest::Client> =
-            (0..connections).map(|_| drive::client(&ca)).collect();
-        let http = drive::http(&bare_clients, &token, Arc::new(vec![url]), timing).await;
+        ));
+        let mut bare_conns = Vec::new();
+        for _ in 0..connections {
+            bare_conns.push(drive::Conn::open(&server.origin, &ca).await);
+        }
+        let (http, _) = drive::http(bare_conns, &token, Arc::new(vec![target]), timing).await;
         let row = report::Row::new("bare-https", http, None);
         println!(
             "{} (a fixed {}-byte body: the type-ahead answer's)",

@@ -3,6 +3,7 @@
 //! (<https://learn.microsoft.com/power-apps/developer/data-platform/webapi/web-api-entitytypes>).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The primitive types Dataverse uses (there is no `Edm.Money`: currency is `Edm.Decimal`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -206,7 +207,9 @@ impl EntityType {
 /// The entity types of an environment, by logical name and by entity set.
 #[derive(Debug, Clone, Default)]
 pub struct Model {
-    types: Vec<EntityType>,
+    /// Shared, so that work running apart from a request (a read on another thread) can
+    /// keep its table without copying it ([`Model::shared`]).
+    types: Vec<Arc<EntityType>>,
     by_name: HashMap<String, usize>,
     by_set: HashMap<String, usize>,
 }
@@ -225,24 +228,33 @@ impl Model {
             .map(|(i, t)| (t.entity_set.clone(), i))
             .collect();
         Self {
-            types,
+            types: types.into_iter().map(Arc::new).collect(),
             by_name,
             by_set,
         }
     }
 
     /// Every entity type.
-    pub fn entity_types(&self) -> &[EntityType] {
+    pub fn entity_types(&self) -> &[Arc<EntityType>] {
         &self.types
+    }
+
+    /// `entity` as a shared handle: this model's own when `entity` is one of its types
+    /// (no copy), else a copy of `entity`.
+    pub fn shared(&self, entity: &EntityType) -> Arc<EntityType> {
+        match self.by_name.get(&entity.name).map(|&i| &self.types[i]) {
+            Some(own) if std::ptr::eq(own.as_ref(), entity) => own.clone(),
+            _ => Arc::new(entity.clone()),
+        }
     }
 
     /// An entity type by logical name.
     pub fn entity_type(&self, name: &str) -> Option<&EntityType> {
-        self.by_name.get(name).map(|&i| &self.types[i])
+        self.by_name.get(name).map(|&i| &*self.types[i])
     }
 
     /// An entity type by entity set name (case-sensitive: `Accounts` is not `accounts`).
     pub fn by_entity_set(&self, set: &str) -> Option<&EntityType> {
-        self.by_set.get(set).map(|&i| &self.types[i])
+        self.by_set.get(set).map(|&i| &*self.types[i])
     }
 }

@@ -1,6 +1,6 @@
-//! The load: N concurrent keep-alive HTTPS/1.1 connections (one `reqwest::Client` each), or N
-//! concurrent tasks each with a read-only SQLite connection on the blocking pool, sending for a
-//! warm-up and then a measured window. Every request's latency is kept.
+//! The load: N concurrent keep-alive HTTPS/1.1 connections ([`Conn`], each a connection of its
+//! own), or N concurrent tasks each with a read-only SQLite connection on the blocking pool,
+//! sending for a warm-up and then a measured window. Every request's latency is kept.
 //!
 //! The window: requests *started* in it give the latencies (a slow one that ends after the
 //! window still counts, so the tail is not cut off); requests *finished* in it give the rate.
@@ -11,8 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Empty};
+use hyper::StatusCode;
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{ACCEPT, AUTHORIZATION, HOST};
+use hyper_util::rt::TokioIo;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
 
 /// Warm-up and window lengths.
 #[derive(Debug, Clone, Copy)]
@@ -137,19 +146,14 @@ pub(crate) fn get(client: &reqwest::Client, url: &str, token: &str) -> reqwest::
 }
 
 /// Why an answer is not a 200 with a `value` array, if it is not.
-async fn failure(answer: reqwest::Result<reqwest::Response>) -> Option<String> {
-    let response = match answer {
-        Ok(r) => r,
-        Err(e) => return Some(format!("transport: {e}")),
-    };
-    let status = response.status();
-    match response.bytes().await {
-        Err(e) => Some(format!("{status}, body: {e}")),
-        Ok(body) if status != reqwest::StatusCode::OK => Some(format!(
+fn failure(answer: Result<(StatusCode, Bytes), String>) -> Option<String> {
+    match answer {
+        Err(e) => Some(e),
+        Ok((status, body)) if status != StatusCode::OK => Some(format!(
             "{status}: {}",
             String::from_utf8_lossy(&body[..body.len().min(400)])
         )),
-        Ok(body) if !body.windows(9).any(|w| w == b"\"value\":[") => Some(format!(
+        Ok((_, body)) if !body.windows(9).any(|w| w == b"\"value\":[") => Some(format!(
             "200 without a value array: {}",
             String::from_utf8_lossy(&body[..body.len().min(400)])
         )),
@@ -157,48 +161,153 @@ async fn failure(answer: reqwest::Result<reqwest::Response>) -> Option<String> {
     }
 }
 
-/// Drives `clients` (one task each) through `urls` in turn (shared, so consecutive requests
-/// carry different parameters) for `timing`.
+/// The request target (path and query) of `url`, escaped as a URL parser escapes it (as
+/// `reqwest` sends it).
+pub(crate) fn target(url: &str) -> String {
+    let url = url::Url::parse(url).expect("a URL");
+    url[url::Position::BeforePath..].to_owned()
+}
+
+/// One HTTPS/1.1 keep-alive connection, every request on it, one at a time: what a client
+/// with a connection per worker sends. (A `reqwest::Client` hands a connection back to its pool
+/// on another task after the answer; a request sent meanwhile opens a new connection and one
+/// of the two is closed later: TLS handshakes in the middle of the load, which users' clients
+/// do not make.)
+pub(crate) struct Conn {
+    send: SendRequest<Empty<Bytes>>,
+    /// `host:port`, for the `Host` header.
+    authority: String,
+    /// What it was opened with, to open it again when the server has closed it (an idle
+    /// connection between two shapes).
+    origin: String,
+    ca: Arc<[u8]>,
+}
+
+impl Conn {
+    /// Opens a connection to `origin` (`https://host:port`), trusting `ca` (PEM).
+    pub(crate) async fn open(origin: &str, ca: &[u8]) -> Self {
+        let url = url::Url::parse(origin).expect("an origin");
+        let host = url.host_str().expect("a host").to_owned();
+        let port = url.port_or_known_default().expect("a port");
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .expect("a TCP connection");
+        tcp.set_nodelay(true).expect("TCP_NODELAY");
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca) {
+            roots
+                .add(cert.expect("a PEM certificate"))
+                .expect("a CA certificate");
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name =
+            ServerName::try_from(host.trim_matches(['[', ']']).to_owned()).expect("a server name");
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .expect("a TLS handshake");
+        let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .expect("an HTTP/1.1 connection");
+        tokio::spawn(connection);
+        Self {
+            send,
+            authority: format!("{host}:{port}"),
+            origin: origin.to_owned(),
+            ca: ca.into(),
+        }
+    }
+
+    /// A GET of `target` (path and query) as Microsoft's clients send it: bearer token, JSON,
+    /// OData 4.0. The status and the whole body. A connection the server closed is opened
+    /// again first.
+    pub(crate) async fn get(
+        &mut self,
+        target: &str,
+        token: &str,
+    ) -> Result<(StatusCode, Bytes), String> {
+        if self.send.is_closed() {
+            *self = Self::open(&self.origin, &self.ca.clone()).await;
+        }
+        let request = hyper::Request::get(target)
+            .header(HOST, &self.authority)
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(ACCEPT, "application/json")
+            .header("OData-MaxVersion", "4.0")
+            .header("OData-Version", "4.0")
+            .body(Empty::new())
+            .map_err(|e| format!("request: {e}"))?;
+        self.send
+            .ready()
+            .await
+            .map_err(|e| format!("transport: {e}"))?;
+        let response = self
+            .send
+            .send_request(request)
+            .await
+            .map_err(|e| format!("transport: {e}"))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{status}, body: {e}"))?
+            .to_bytes();
+        Ok((status, body))
+    }
+}
+
+/// Drives `conns` (one task each) through `targets` (paths and queries) in turn (shared, so
+/// consecutive requests carry different parameters) for `timing`. The connections come back.
 pub(crate) async fn http(
-    clients: &[reqwest::Client],
+    conns: Vec<Conn>,
     token: &Arc<String>,
-    urls: Arc<Vec<String>>,
+    targets: Arc<Vec<String>>,
     timing: Timing,
-) -> Run {
+) -> (Run, Vec<Conn>) {
     let clock = Clock::new(timing);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    for client in clients {
-        let (client, token, urls, next) =
-            (client.clone(), token.clone(), urls.clone(), next.clone());
+    for mut conn in conns {
+        let (token, targets, next) = (token.clone(), targets.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut part = Part::default();
             while Instant::now() < clock.to {
-                let url = &urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()];
+                let target = &targets[next.fetch_add(1, Ordering::Relaxed) % targets.len()];
                 let start = Instant::now();
-                let error = failure(get(&client, url, &token).send().await).await;
+                let error = failure(conn.get(target, &token).await);
                 part.record(&clock, start, start.elapsed(), error);
             }
-            part
+            (part, conn)
         }));
     }
-    let mut parts = Vec::new();
+    let (mut parts, mut conns) = (Vec::new(), Vec::new());
     for task in tasks {
-        parts.push(task.await.expect("a load task"));
+        let (part, conn) = task.await.expect("a load task");
+        parts.push(part);
+        conns.push(conn);
     }
-    Run::merge(parts, timing.window)
+    (Run::merge(parts, timing.window), conns)
 }
 
 /// Opens `n` read-only connections on the database file, as the emulator's readers are
-/// opened (defaults otherwise: the same page cache size).
+/// opened (the same memory map; defaults otherwise: the same page cache size).
 pub(crate) fn open_readers(db: &Path, n: usize) -> Vec<Connection> {
     (0..n)
         .map(|_| {
-            Connection::open_with_flags(
+            let conn = Connection::open_with_flags(
                 db,
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .expect("a read-only connection")
+            .expect("a read-only connection");
+            conn.pragma_update(None, "mmap_size", d365_emulator::store::READER_MMAP_BYTES)
+                .expect("the reader's memory map");
+            conn
         })
         .collect()
 }

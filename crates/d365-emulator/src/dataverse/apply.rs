@@ -75,7 +75,13 @@ pub(crate) async fn apply(
     let formatted = prefer.annotation_requested("OData.Community.Display.V1.FormattedValue");
     let rows = st
         .store
-        .aggregate(entity, outputs.clone(), filter, formatted, AGGREGATE_LIMIT)
+        .aggregate(
+            &st.model.model.shared(entity),
+            outputs.clone(),
+            filter,
+            formatted,
+            AGGREGATE_LIMIT,
+        )
         .await
         .map_err(|e| DataverseError::store(e, "aggregate"))?
         .ok_or_else(DataverseError::aggregate_limit)?;

@@ -225,7 +225,10 @@ impl Pass<'_> {
             .collection
             .st
             .store
-            .query_page(entity, self.spec.clone())
+            .query_page(
+                &self.collection.st.model.model.shared(entity),
+                self.spec.clone(),
+            )
             .await
             .map_err(|e| DataverseError::store(e, "change tracking query"))?;
         let context = context_url(st, entity, self.names, &[], "");

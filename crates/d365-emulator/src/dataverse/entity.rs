@@ -27,7 +27,7 @@ pub(crate) async fn retrieve(
     let columns = output_columns(entity, names.as_deref());
     let row = st
         .store
-        .retrieve(entity, id, columns, annotations)
+        .retrieve(&st.model.model.shared(entity), id, columns, annotations)
         .await
         .map_err(|e| DataverseError::store(e, "retrieve"))?
         .ok_or_else(|| DataverseError::record_not_found(&entity.name, &id))?;

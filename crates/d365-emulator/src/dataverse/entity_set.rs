@@ -45,7 +45,7 @@ pub(crate) async fn count(
     let filter = scoped_filter(st, entity, &options, scope)?;
     let n = st
         .store
-        .count(entity, filter)
+        .count(&st.model.model.shared(entity), filter)
         .await
         .map_err(|e| DataverseError::store(e, "count"))?;
     let mut response = n.min(count_cap(st, entity)).to_string().into_response();
@@ -145,7 +145,7 @@ pub(crate) async fn query(
     };
     let page = st
         .store
-        .query_page(entity, spec)
+        .query_page(&st.model.model.shared(entity), spec)
         .await
         .map_err(|e| DataverseError::store(e, "query"))?;
 

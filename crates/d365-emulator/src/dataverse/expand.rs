@@ -231,7 +231,7 @@ async fn run_by_ids(
 ) -> Result<Vec<Row>, DataverseError> {
     let read = st
         .store
-        .query_by_ids(target, column, ids, spec)
+        .query_by_ids(&st.model.model.shared(target), column, ids, spec)
         .await
         .map_err(|e| DataverseError::store(e, "expand"))?;
     if read.cut {
@@ -264,7 +264,7 @@ async fn expand_single(
     }
     let pairs = st
         .store
-        .lookup_values(entity, &nav.foreign_key, keys)
+        .lookup_values(&st.model.model.shared(entity), &nav.foreign_key, keys)
         .await
         .map_err(|e| DataverseError::store(e, "lookup"))?;
     let mut wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();

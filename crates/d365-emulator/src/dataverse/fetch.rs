@@ -127,7 +127,7 @@ pub(crate) async fn query(
     };
     let page = st
         .store
-        .query_page(entity, spec)
+        .query_page(&st.model.model.shared(entity), spec)
         .await
         .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
     let rows = finish_rows(st, entity, &page.rows, &plan.links).await?;
@@ -204,7 +204,7 @@ async fn finish_rows(
     for link in links {
         let values = st
             .store
-            .link_values(entity, link, &keys)
+            .link_values(&st.model.model.shared(entity), link, &keys)
             .await
             .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
         for (key, columns) in values {

@@ -458,7 +458,7 @@ async fn references(
     };
     let page = st
         .store
-        .query_page(related, spec)
+        .query_page(&st.model.model.shared(related), spec)
         .await
         .map_err(|e| DataverseError::store(e, "read"))?;
     let root = st.api_root();

@@ -2,6 +2,7 @@
 //! selected columns, then the primary key.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use d365_odata::model::{EdmType, EntityType, Model};
 use rusqlite::types::Value;
@@ -44,7 +45,7 @@ pub struct Annotations {
     /// `@Microsoft.Dynamics.CRM.lookuplogicalname` and `associatednavigationproperty`.
     pub lookups: bool,
     /// The entity (option sets, lookup targets, navigation properties).
-    pub entity: EntityType,
+    pub entity: Arc<EntityType>,
     /// Per lookup column: SQL for the related record's primary name (its formatted value).
     names: Vec<(String, String)>,
 }
@@ -68,7 +69,7 @@ impl Annotations {
         Self {
             formatted,
             lookups,
-            entity: entity.clone(),
+            entity: model.shared(entity),
             names,
         }
     }

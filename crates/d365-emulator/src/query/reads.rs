@@ -2,6 +2,8 @@
 //! reader within the query deadline ([`Store::read`]). The read handlers call these and never
 //! see a connection or SQL.
 
+use std::sync::Arc;
+
 use d365_odata::model::EntityType;
 use rusqlite::Connection;
 
@@ -46,7 +48,8 @@ pub struct RowsByIds {
 }
 
 impl Store {
-    /// Runs the read-only `f` on a pooled reader with (a copy of) `entity`.
+    /// Runs the read-only `f` on a pooled reader with `entity` (shared, not copied:
+    /// [`d365_odata::model::Model::shared`]).
     ///
     /// The future is [`Store::read`]'s own, not one wrapped around it: a wrapper (an `async
     /// fn` or block) would hold `f` once more. Handlers keep these futures in their own, and in
@@ -54,21 +57,21 @@ impl Store {
     /// nested `$filter` is bound on (`tests/hostile_inputs.rs`).
     fn read_on<R, F>(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         f: F,
     ) -> impl Future<Output = Result<R, StoreError>> + Send
     where
         F: FnOnce(&Connection, &EntityType) -> rusqlite::Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let entity = entity.clone();
+        let entity = Arc::clone(entity);
         self.read(move |c| f(c, &entity).map_err(StoreError::from))
     }
 
     /// One page of `entity`'s rows as `spec` plans it.
     pub fn query_page(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         spec: PageSpec,
     ) -> impl Future<Output = Result<PageOut, StoreError>> + Send {
         self.read_on(entity, move |c, e| exec::query_page(c, e, &spec))
@@ -77,7 +80,7 @@ impl Store {
     /// Rows of `entity` matching `filter`, counted up to one past [`exec::COUNT_CAP`].
     pub fn count(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         filter: Option<SqlFilter>,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send {
         self.read_on(entity, move |c, e| exec::count(c, e, filter.as_ref()))
@@ -86,7 +89,7 @@ impl Store {
     /// One record of `entity` by key as JSON with `columns`, or `None`.
     pub fn retrieve(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         id: uuid::Uuid,
         columns: Vec<Column>,
         annotations: Option<Annotations>,
@@ -99,7 +102,7 @@ impl Store {
     /// `(key, foreign key)` of the rows of `entity` with these keys.
     pub fn lookup_values(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         foreign_key: &str,
         keys: &[uuid::Uuid],
     ) -> impl Future<Output = Result<Vec<(uuid::Uuid, Option<uuid::Uuid>)>, StoreError>> + Send
@@ -115,7 +118,7 @@ impl Store {
     /// `spec.limit` (`cut`).
     pub async fn query_by_ids(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         column: &str,
         ids: &[uuid::Uuid],
         spec: &PageSpec,
@@ -144,7 +147,7 @@ impl Store {
     /// match.
     pub fn aggregate(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         outputs: Vec<Output>,
         filter: Option<SqlFilter>,
         formatted: bool,
@@ -161,7 +164,7 @@ impl Store {
     /// The columns of a FetchXML `link-entity` for the rows of `entity` with these keys.
     pub fn link_values(
         &self,
-        entity: &EntityType,
+        entity: &Arc<EntityType>,
         link: &LinkColumns,
         keys: &[uuid::Uuid],
     ) -> impl Future<Output = Result<Vec<LinkedRow>, StoreError>> + Send {

@@ -525,7 +525,8 @@ mod tests {
     #[test]
     fn round_trips() {
         let mut model = read_csdl(SAMPLE).unwrap();
-        let mut types = model.entity_types().to_vec();
+        let mut types: Vec<EntityType> =
+            model.entity_types().iter().map(|t| (**t).clone()).collect();
         types[0].primary_name = Some("subject".into());
         types[0].properties.push(
             Property::new("prioritycode", EdmType::Int32)

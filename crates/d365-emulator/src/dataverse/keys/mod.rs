@@ -59,7 +59,7 @@ pub(crate) fn declared(
         .model
         .entity_types()
         .iter()
-        .cloned()
+        .map(|t| (**t).clone())
         .map(|mut t| {
             for columns in std::mem::take(&mut t.alternate_keys) {
                 keys.push(DeclaredKey {

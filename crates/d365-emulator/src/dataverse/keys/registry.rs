@@ -107,7 +107,7 @@ impl Keys {
             .iter()
             .map(|t| d365_odata::model::EntityType {
                 alternate_keys: self.active(&t.name),
-                ..t.clone()
+                ..(**t).clone()
             })
             .collect();
         d365_odata::model::Model::new(tables)

@@ -35,6 +35,7 @@ pub(crate) fn entities<'m>(
         .model
         .entity_types()
         .iter()
+        .map(|e| &**e)
         .filter(|e| {
             key.is_none_or(|k| {
                 e.name.eq_ignore_ascii_case(k) || metadata_id(&e.name) == k.to_ascii_lowercase()

@@ -298,7 +298,7 @@ impl DataverseModel {
             .cloned()
             .collect();
         for t in custom.entity_types() {
-            let mut t = t.clone();
+            let mut t = (**t).clone();
             if let Some(b) = builtin.iter().find(|b| b.name == t.name) {
                 for p in &mut t.properties {
                     if p.option_set.is_none()
