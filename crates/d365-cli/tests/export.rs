@@ -505,3 +505,51 @@ async fn ndjson_and_csv_are_what_values_would_write() {
         );
     }
 }
+
+/// A crash after the output was linked into place leaves the part as a second name of the
+/// output; a fresh export that then fails must not have emptied it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_export_leaves_a_finished_output_linked_to_a_part_whole() {
+    let emulator = start(test_config(30)).await;
+    let info = emulator.info();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let o = out.display().to_string();
+    let args = ["export", "accounts", "--out", &o, "--page-size", "10"];
+    run_against(&info, &args).await.assert_ok();
+    let finished = std::fs::read(&out).unwrap();
+    assert!(!finished.is_empty());
+    // What a crash between the link and the parts' removal leaves behind.
+    std::fs::hard_link(&out, dir.path().join("out.ndjson.part-000")).unwrap();
+
+    // Every page of the next export refused: it fails after its range has started.
+    emulator
+        .state()
+        .faults
+        .add(FaultRule {
+            kind: FaultKind::Error,
+            method: Some("GET".into()),
+            path: "/api/data/v9.2/accounts*".into(),
+            count: None,
+            share: None,
+            status: Some(400),
+            delay_ms: None,
+            retry_after: None,
+        })
+        .unwrap();
+    let failed = run_against(&info, &args).await;
+    assert_ne!(
+        failed.code,
+        Some(0),
+        "the pages were refused: {}",
+        failed.stderr
+    );
+    let now = std::fs::read(&out).unwrap();
+    assert!(
+        now == finished,
+        "the output is whole: {} bytes of {}",
+        now.len(),
+        finished.len()
+    );
+}

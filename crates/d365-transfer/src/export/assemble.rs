@@ -86,6 +86,11 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
 /// leaves a resume what it needs. Fails where hard links do not (another file system, one
 /// without links): the caller copies then.
 fn link_into_place(part: &Path, out: &Path, dir: &Path) -> std::io::Result<()> {
+    // Linked already (a crash came before the parts were removed): renaming a second link
+    // onto it would do nothing and leave that link behind.
+    if private_file::same_file(part, out) {
+        return Ok(());
+    }
     // Synced after its last page already; cheap, and the output's promise does not rest on it.
     std::fs::File::open(part)?.sync_all()?;
     let link = tempfile::Builder::new().make_in(dir, |path| std::fs::hard_link(part, path))?;

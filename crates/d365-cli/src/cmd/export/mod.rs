@@ -98,7 +98,12 @@ pub(crate) async fn run(args: ExportArgs, profile: Option<&str>) -> anyhow::Resu
         }
     };
     let reading = export::read_ranges(&client, &args.out, checkpoint, args.page_size, &on_progress);
-    let (outcome, ()) = tokio::join!(reading, counting);
+    // Reading never waits for the count: once it ends (done or failed), the count is dropped.
+    tokio::pin!(reading);
+    let outcome = tokio::select! {
+        outcome = &mut reading => outcome,
+        () = counting => reading.await,
+    };
     progress.finish_and_clear();
     let checkpoint = outcome.with_context(|| {
         format!(
