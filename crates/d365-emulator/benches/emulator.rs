@@ -13,6 +13,10 @@
 use std::time::{Duration, Instant};
 
 use d365_emulator::{Emulator, EmulatorConfig};
+
+/// The `d365` binary's allocator (crates/d365-cli/src/main.rs): the emulator as users run it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::Value;
 
 fn env_usize(name: &str, default: usize) -> usize {

@@ -29,6 +29,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use d365_emulator::{Emulator, EmulatorConfig};
+
+/// The `d365` binary's allocator (crates/d365-cli/src/main.rs): the emulator as users run it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::Value;
 
 #[path = "queries/bare.rs"]

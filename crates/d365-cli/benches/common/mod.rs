@@ -5,6 +5,10 @@ use std::process::Command;
 
 use d365_testkit::EmulatorInfo;
 
+/// The `d365` binary's allocator (`src/main.rs`), for the emulator these benches host.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `bin` (a `d365` binary) signed in to the emulator of `info` with its app credential, its
 /// token cache and configuration under `home`.
 pub(crate) fn d365_command(bin: &str, info: &EmulatorInfo, home: &Path) -> Command {
