@@ -246,15 +246,12 @@ impl Range<'_> {
             )
         };
         let part = Checkpoint::part_path(self.out, i);
-        if state.bytes == 0 {
-            // A fresh range starts a fresh file: a part left behind may be a hard link to an
-            // earlier export's finished output (`assemble`), which must not be emptied.
-            match std::fs::remove_file(&part) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::file(format!("removing {}", part.display()))(e));
-                }
-                _ => {}
-            }
+        // A fresh range starts a fresh file: a regular part left behind may be a hard link to
+        // an earlier export's finished output (`assemble`), which must not be emptied. (Any
+        // other kind of file stays, for `private_file::open` to refuse.)
+        if state.bytes == 0 && std::fs::symlink_metadata(&part).is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(&part)
+                .map_err(Error::file(format!("removing {}", part.display())))?;
         }
         let mut file = private_file::open(&part, Create::Either, false)?;
         // Whatever a crash left past the checkpoint is not trusted: cut it off.
