@@ -236,6 +236,19 @@ impl Store {
         .await
     }
 
+    /// Runs `write` as one transaction that is kept unless it fails (a single write, with
+    /// the version counter written back as every transaction's is).
+    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let kept = self
+            .transaction(move |tx| write(tx).map(Ok::<_, std::convert::Infallible>))
+            .await?;
+        Ok(kept.unwrap_or_else(|never| match never {}))
+    }
+
     /// Whether a row with this key exists.
     pub async fn exists(&self, entity: &EntityType, id: uuid::Uuid) -> Result<bool, StoreError> {
         let entity = entity.clone();
@@ -305,14 +318,8 @@ impl Store {
         stamp: Stamp,
     ) -> Result<i64, StoreError> {
         let entity = entity.clone();
-        Ok(self
-            .transaction(move |tx| {
-                Ok(Ok::<_, std::convert::Infallible>(
-                    tx.update(&entity, &id, values, &stamp)?,
-                ))
-            })
-            .await?
-            .unwrap_or_else(|never| match never {}))
+        self.write(move |tx| tx.update(&entity, &id, values, &stamp))
+            .await
     }
 
     /// Deletes a row, leaving its tombstone; `false` if it did not exist.
@@ -323,14 +330,7 @@ impl Store {
         clock: ChangeClock,
     ) -> Result<bool, StoreError> {
         let entity = entity.clone();
-        Ok(self
-            .transaction(move |tx| {
-                Ok(Ok::<_, std::convert::Infallible>(
-                    tx.delete(&entity, &id, clock)?,
-                ))
-            })
-            .await?
-            .unwrap_or_else(|never| match never {}))
+        self.write(move |tx| tx.delete(&entity, &id, clock)).await
     }
 
     /// The number of rows of each table, in order.
