@@ -429,13 +429,18 @@ fn condition_sql(scope: &Scope<'_>, c: &Condition, ctx: &FetchContext) -> R<SqlF
             };
             // Wildcards in the value keep their meaning, as Dataverse documents.
             super::plan::check_like_pattern(v)?;
+            let negative = op.starts_with("not");
+            if op.contains("begin") && p.edm_type == EdmType::String {
+                let (range, params) = super::plan::starts_with_sql(&col, v);
+                return sql(negatable(negative, &|not| format!("{not}{range}")), params);
+            }
             let pattern = if op.contains("begin") {
                 format!("{v}%")
             } else {
                 format!("%{v}")
             };
             sql(
-                negatable(op.starts_with("not"), &|not| format!("{col} {not}LIKE ?")),
+                negatable(negative, &|not| format!("{col} {not}LIKE ?")),
                 vec![Value::Text(pattern)],
             )
         }

@@ -25,6 +25,51 @@ pub fn check_like_pattern(pattern: &str) -> Result<(), LikePatternTooLong> {
     Ok(())
 }
 
+/// "The text column `col` starts with `text`", `text` a literal whose `%` and `_` keep their
+/// LIKE meaning (as in Dataverse), as SQL and its parameters.
+///
+/// Text columns compare case-insensitively (`COLLATE NOCASE`, folding ASCII letters as LIKE
+/// does), so without wildcards the condition is exactly a range of the column, which an index
+/// on it answers. A `LIKE ?` gets the same range from SQLite's LIKE optimisation, but its plan
+/// then depends on the pattern's value: SQLite prepares the statement again every time a
+/// pattern is bound, which cost a type-ahead query a tenth of its time.
+pub fn starts_with_sql(col: &str, text: &str) -> (String, Vec<Value>) {
+    if text.contains(['%', '_']) {
+        return (
+            format!("({col} LIKE ?)"),
+            vec![Value::Text(format!("{text}%"))],
+        );
+    }
+    let from = Value::Text(text.to_owned());
+    match after_prefix(text) {
+        Some(to) => (
+            format!("({col} >= ? AND {col} < ?)"),
+            vec![from, Value::Text(to)],
+        ),
+        None => (format!("({col} >= ?)"), vec![from]),
+    }
+}
+
+/// The least text that sorts, under NOCASE, after every text starting with `prefix`; `None`
+/// when nothing does (an empty prefix, or one of U+10FFFF only).
+fn after_prefix(prefix: &str) -> Option<String> {
+    // NOCASE compares texts with ASCII capitals folded to lower case: work on folded text.
+    let mut chars: Vec<char> = prefix.to_ascii_lowercase().chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match last {
+            // Capitals never occur in folded text: after '@' comes '['.
+            '@' => Some('['),
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// A column to read, with what is needed to print it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
@@ -267,4 +312,105 @@ pub fn keyset_sql(order: &[(Column, bool)], boundaries: &[Boundary]) -> SqlFilte
         out.params.insert(0, b.last.clone());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use rusqlite::{Connection, params_from_iter};
+
+    use super::*;
+
+    /// Characters around every edge the range crosses: folding, '@' before the capitals, the
+    /// surrogate gap, the last code point.
+    fn text() -> impl Strategy<Value = String> {
+        let edges = prop::sample::select(vec![
+            'a',
+            'A',
+            'z',
+            'Z',
+            '@',
+            '[',
+            '`',
+            '{',
+            '0',
+            ' ',
+            'é',
+            'É',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{10FFFF}',
+            '\u{7F}',
+            '\u{80}',
+        ]);
+        prop::collection::vec(edges, 0..5).prop_map(|c| c.into_iter().collect())
+    }
+
+    #[test]
+    fn the_range_ends_after_the_prefix_under_nocase() {
+        assert_eq!(after_prefix("Con").as_deref(), Some("coo"));
+        assert_eq!(
+            after_prefix("x@").as_deref(),
+            Some("x["),
+            "'A' would let \"x[\" in"
+        );
+        assert_eq!(after_prefix("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(after_prefix("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(after_prefix(""), None);
+        assert_eq!(after_prefix("\u{10FFFF}"), None);
+    }
+
+    /// The texts of `values` the range takes, and those SQLite's LIKE `prefix%` matches.
+    fn both(prefix: &str, values: &[String]) -> (Vec<String>, Vec<String>) {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT COLLATE NOCASE)")
+            .unwrap();
+        for v in values {
+            conn.execute("INSERT INTO t VALUES (?)", [v]).unwrap();
+        }
+        let matching = |sql: &str, params: Vec<Value>| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(&format!("SELECT v FROM t WHERE {sql} ORDER BY rowid"))
+                .unwrap();
+            stmt.query_map(params_from_iter(params), |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let (range, params) = starts_with_sql("v", prefix);
+        (
+            matching(&range, params),
+            matching("v LIKE ?", vec![Value::Text(format!("{prefix}%"))]),
+        )
+    }
+
+    #[test]
+    fn the_range_holds_what_like_matches_at_the_edges() {
+        for (prefix, values) in [
+            ("x@", &["x@", "x@z", "x[", "x`", "xA", "xa", "X@"][..]),
+            ("a\u{D7FF}", &["a\u{D7FF}", "a\u{E000}", "b"][..]),
+            ("a\u{10FFFF}", &["a\u{10FFFF}x", "b", "a"][..]),
+        ] {
+            let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            let (range, like) = both(prefix, &values);
+            assert_eq!(range, like, "{prefix:?}");
+        }
+    }
+
+    proptest! {
+        /// The range holds exactly the texts SQLite's LIKE `prefix%` matches.
+        #[test]
+        fn starts_with_is_like_prefix(
+            prefix in text(),
+            // Most values share some of the prefix, where the edges are.
+            values in prop::collection::vec((0..6usize, text()), 1..8),
+        ) {
+            let values: Vec<String> = values
+                .into_iter()
+                .map(|(shared, tail)| prefix.chars().take(shared).chain(tail.chars()).collect())
+                .collect();
+            let (range, like) = both(&prefix, &values);
+            prop_assert_eq!(range, like);
+        }
+    }
 }

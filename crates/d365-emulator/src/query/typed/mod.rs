@@ -380,7 +380,25 @@ impl<'m> Planner<'m> {
         };
         match f {
             Canonical::Contains => like(self, "%", "%"),
-            Canonical::StartsWith => like(self, "", "%"),
+            Canonical::StartsWith => match (&args.first(), args.get(1).map(|a| &a.kind)) {
+                // A column of this table or a range variable's (not a path through a
+                // navigation, whose subquery has no collation) against a literal.
+                (
+                    Some(TypedExpr {
+                        kind: TypedKind::Property { through, .. },
+                        ty: Type::Edm(EdmType::String),
+                        ..
+                    }),
+                    Some(TypedKind::Literal(Literal::String(s))),
+                ) if through.is_empty() && !s.contains('[') => {
+                    crate::query::plan::check_like_pattern(s)?;
+                    let target = arg(self, 0)?;
+                    let (sql, params) = crate::query::plan::starts_with_sql(&target, s);
+                    self.params.extend(params);
+                    Ok(sql)
+                }
+                _ => like(self, "", "%"),
+            },
             Canonical::EndsWith => like(self, "%", ""),
             Canonical::Length => Ok(format!("length({})", arg(self, 0)?)),
             Canonical::IndexOf => Ok(format!("(instr({}, {}) - 1)", arg(self, 0)?, arg(self, 1)?)),
@@ -488,8 +506,23 @@ mod tests {
         );
         let f = sql("startswith(name,'Con')");
         assert_eq!(
+            (f.sql.as_str(), f.params.as_slice()),
+            (
+                r#"("account"."name" >= ? AND "account"."name" < ?)"#,
+                &[Value::Text("Con".into()), Value::Text("coo".into())][..]
+            ),
+            "a range, prepared once for every prefix"
+        );
+        let f = sql("startswith(name,'C_n')");
+        assert_eq!(
             (f.sql.as_str(), &f.params[0]),
-            (r#"("account"."name" LIKE ?)"#, &Value::Text("Con%".into()))
+            (r#"("account"."name" LIKE ?)"#, &Value::Text("C_n%".into())),
+            "a wildcard keeps its LIKE meaning"
+        );
+        assert_eq!(
+            sql("startswith(tolower(name),'con')").sql,
+            r#"(lower("account"."name") LIKE ?)"#,
+            "an expression has no NOCASE collation to range over"
         );
         assert_eq!(
             sql("primarycontactid/fullname eq 'A'").sql,
