@@ -61,7 +61,7 @@ impl Store {
         f: F,
     ) -> impl Future<Output = Result<R, StoreError>> + Send
     where
-        F: FnOnce(&Connection, &EntityType) -> rusqlite::Result<R> + Send + 'static,
+        F: Fn(&Connection, &EntityType) -> rusqlite::Result<R> + Send + Sync + 'static,
         R: Send + 'static,
     {
         let entity = Arc::clone(entity);
@@ -95,7 +95,7 @@ impl Store {
         annotations: Option<Annotations>,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
         self.read_on(entity, move |c, e| {
-            exec::retrieve(c, e, &id, &columns, annotations)
+            exec::retrieve(c, e, &id, &columns, annotations.clone())
         })
     }
 

@@ -27,8 +27,8 @@ use rusqlite::Connection;
 
 use crate::error::StartError;
 
-/// Read-only connections the database gets for queries (WAL lets them read while the
-/// writer writes).
+/// Read-only connections the database gets for slow queries, besides one per core for all
+/// queries (`readers.rs`; WAL lets them read while the writer writes).
 pub const READERS: usize = 4;
 
 /// How much of the database file each reader maps into memory (`PRAGMA mmap_size`; SQLite
@@ -56,7 +56,7 @@ const PROGRESS_STEPS: i32 = 1_000;
 /// through one connection ([`Store::run`], on tokio's blocking pool), which SQLite serialises
 /// anyway; queries run on a pool of reader threads, each owning a read-only connection
 /// ([`Store::read`], `readers.rs`), each query within [`Store::query_timeout`], so one slow
-/// query holds one reader, never the others or the writer.
+/// query holds one slow reader, never the fast ones, the other slow ones or the writer.
 ///
 /// Without `--data-dir` the database is a file in a private temporary directory (removed when
 /// the last clone drops), not SQLite's `:memory:`: a `:memory:` database belongs to one
@@ -67,7 +67,7 @@ pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// The database file.
     path: PathBuf,
-    /// The reader threads; a read waits in their queue, first come first served.
+    /// The reader threads; a read waits in their queues, first come first served.
     readers: Arc<OnceLock<readers::Readers>>,
     /// Taken by every [`Store::run`], and by a change set for as long as it runs
     /// ([`Store::atomic`]): no other write can land inside its transaction.
@@ -149,41 +149,49 @@ impl Store {
     /// Opens the read-only pool (after seeding, which needs the file to itself). Until then,
     /// reads share the writer's connection.
     pub fn open_readers(&self) -> Result<(), StartError> {
-        let path = &self.path;
-        let mut readers = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            let conn = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            conn.busy_timeout(std::time::Duration::from_secs(5))?;
-            conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
-            limit_patterns(&conn)?;
-            readers.push(conn);
-        }
-        let pool = readers::Readers::start(readers).map_err(|source| StartError::Io {
-            what: "starting the reader threads".into(),
-            source,
-        })?;
+        let open = |n: usize| -> Result<Vec<Connection>, StartError> {
+            (0..n).map(|_| self.open_reader()).collect()
+        };
+        let fast = open(readers::Readers::fast_lane_size())?;
+        let pool =
+            readers::Readers::start(fast, open(READERS)?).map_err(|source| StartError::Io {
+                what: "starting the reader threads".into(),
+                source,
+            })?;
         let _ = self.readers.set(pool);
         Ok(())
     }
 
-    /// Runs a read-only `f` on a pooled reader (the first free one), or on the writer's
-    /// connection when there is no pool, within the query deadline: past it SQLite stops the
-    /// statement and `f` sees [`rusqlite::ErrorCode::OperationInterrupted`] ([`StoreError::TimedOut`]).
+    /// One read-only connection to the database file, memory-mapped.
+    fn open_reader(&self) -> Result<Connection, StartError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
+        limit_patterns(&conn)?;
+        Ok(conn)
+    }
+
+    /// Reads that ran past the fast readers' budget and ran again on a slow reader.
+    pub fn reads_moved_to_slow_readers(&self) -> u64 {
+        self.readers.get().map_or(0, |r| r.moved())
+    }
+
+    /// Runs a read-only `f` on a pooled reader (`readers.rs`: a fast one first, a slow one if
+    /// `f` does more than a fast reader's budget of work, when `f` runs again from the start),
+    /// or on the writer's connection when there is no pool, within the query deadline: past
+    /// it SQLite stops the statement and `f` sees [`rusqlite::ErrorCode::OperationInterrupted`] ([`StoreError::TimedOut`]).
     pub async fn read<R, F>(&self, f: F) -> R
     where
-        F: FnOnce(&Connection) -> R + Send + 'static,
+        F: Fn(&Connection) -> R + Send + Sync + 'static,
         R: Send + 'static,
     {
         let timeout = self.query_timeout;
         // Inside a change set, reads see its uncommitted writes (a pooled reader would not).
         match self.readers.get() {
-            Some(pool) if !self.in_atomic() => {
-                pool.run(move |c| with_deadline(c, timeout, f)).await
-            }
+            Some(pool) if !self.in_atomic() => pool.run(timeout, f).await,
             _ => self.run(move |c| with_deadline(c, timeout, f)).await,
         }
     }
@@ -297,9 +305,31 @@ fn with_deadline<R>(
     timeout: Duration,
     f: impl FnOnce(&Connection) -> R,
 ) -> R {
+    with_limits(conn, timeout, None, f)
+}
+
+/// Runs `f` with SQLite stopping its statements once `timeout` has passed, or, with a
+/// `budget`, once they have run that many virtual-machine steps in all (then the flag is
+/// set). A stopped statement fails with [`rusqlite::ErrorCode::OperationInterrupted`].
+fn with_limits<R>(
+    conn: &mut Connection,
+    timeout: Duration,
+    budget: Option<(u64, Arc<std::sync::atomic::AtomicBool>)>,
+    f: impl FnOnce(&Connection) -> R,
+) -> R {
     let deadline = Instant::now() + timeout;
-    if let Err(e) = conn.progress_handler(PROGRESS_STEPS, Some(move || Instant::now() >= deadline))
-    {
+    let mut steps = 0u64;
+    let handler = move || {
+        if let Some((budget, over)) = &budget {
+            steps += PROGRESS_STEPS as u64;
+            if steps > *budget {
+                over.store(true, std::sync::atomic::Ordering::Relaxed);
+                return true;
+            }
+        }
+        Instant::now() >= deadline
+    };
+    if let Err(e) = conn.progress_handler(PROGRESS_STEPS, Some(handler)) {
         tracing::warn!(error = %e, "the query deadline could not be set");
     }
     let out = f(conn);
@@ -431,6 +461,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 21);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_reads_move_to_the_slow_readers_and_cheap_ones_never_wait_for_them() {
+        let store = Store::open(None)
+            .unwrap()
+            .with_query_timeout(Duration::from_secs(2));
+        store
+            .run(|c| c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1)"))
+            .await
+            .unwrap();
+        store.open_readers().unwrap();
+        // More endless reads than there are fast and slow readers together.
+        let endless = readers::Readers::fast_lane_size() + READERS + 2;
+        let mut slow = Vec::new();
+        for _ in 0..endless {
+            let store = store.clone();
+            slow.push(tokio::spawn(async move {
+                store
+                    .read(|c| c.query_row(ENDLESS, [], |r| r.get::<_, i64>(0)))
+                    .await
+            }));
+        }
+        let started = Instant::now();
+        while store.reads_moved_to_slow_readers() < endless as u64 {
+            assert!(started.elapsed() < Duration::from_secs(1), "they stay fast");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Every slow reader is busy and two reads wait for one; cheap reads go on.
+        for _ in 0..50 {
+            let n: i64 = store
+                .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a cheap read waited"
+        );
+        assert_eq!(store.reads_moved_to_slow_readers(), endless as u64);
+        assert!(slow.iter().all(|s| !s.is_finished()));
+        for s in slow {
+            let e = s.await.unwrap().unwrap_err();
+            assert!(matches!(StoreError::from(e), StoreError::TimedOut));
+        }
     }
 
     #[test]

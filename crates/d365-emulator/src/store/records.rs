@@ -265,16 +265,16 @@ impl Store {
     ) -> Result<Option<(String, uuid::Uuid)>, StoreError> {
         Ok(self
             .read(move |c| {
-                for (table, key, id) in rows {
+                for (table, key, id) in &rows {
                     let found = c
                         .prepare_cached(&format!(
                             "SELECT 1 FROM {} WHERE {} = ?1",
-                            ident(&table),
-                            ident(&key)
+                            ident(table),
+                            ident(key)
                         ))?
-                        .exists(params![guid(id)])?;
+                        .exists(params![guid(*id)])?;
                     if !found {
-                        return Ok(Some((table, id)));
+                        return Ok(Some((table.clone(), *id)));
                     }
                 }
                 Ok::<_, rusqlite::Error>(None)
@@ -356,7 +356,9 @@ impl Store {
         filter: Option<&SqlFilter>,
     ) -> Result<Vec<uuid::Uuid>, StoreError> {
         let (sql, params) = keys_where(entity, None, filter);
-        Ok(self.read(move |c| keys(c, &sql, params)).await?)
+        Ok(self
+            .read(move |c| keys(c, &sql, params.iter().cloned()))
+            .await?)
     }
 }
 
