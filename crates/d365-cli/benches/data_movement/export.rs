@@ -5,6 +5,10 @@
 //! (every thread, `/proc/<pid>/stat` once it has exited, before it is reaped), and the bare
 //! loop's process's over the loop (every thread's `schedstat`: it runs in a process of its
 //! own, this binary again, on a current-thread runtime).
+//! Two more passes show where an export's CPU goes: the bare loop writing each page's bytes to
+//! a file (what keeping the bytes costs at the least; "CPU/writing" is the ratio to it), and
+//! an export of nothing (start-up, sign-in and files, counted in every export's figure and in
+//! none of the bare loop's).
 //! Goals (issue 16): one stream ≥ 0.8× the bare loop's speed, client CPU ≤ 2× the bare loop's.
 
 use std::path::Path;
@@ -35,6 +39,12 @@ const SHAPES: [(&str, &str); 2] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
     Bare,
+    /// The bare loop writing each page's bytes to a file as it comes: the least an export
+    /// that keeps the bytes costs (the kernel's copy into the file is most of it).
+    BareWrite,
+    /// `d365 export` of nothing (a filter no account matches, one stream): start, sign-in,
+    /// count, one empty page, files; what an export costs besides its rows.
+    Empty,
     Export {
         file: &'static str,
         parallel: &'static str,
@@ -47,6 +57,8 @@ impl Pass {
     fn label(self) -> String {
         match self {
             Pass::Bare => "bare loop (bytes discarded)".to_owned(),
+            Pass::BareWrite => "bare loop writing the bytes to a file".to_owned(),
+            Pass::Empty => "export of nothing, one stream".to_owned(),
             Pass::Export {
                 file,
                 parallel,
@@ -65,7 +77,7 @@ impl Pass {
 
 /// The passes: the bare loop, then each export of this build (and of the `before` build).
 fn passes(before: bool) -> Vec<Pass> {
-    let mut passes = vec![Pass::Bare];
+    let mut passes = vec![Pass::Bare, Pass::BareWrite, Pass::Empty];
     for before in [false, true].into_iter().filter(|b| before || !b) {
         for (file, parallel) in [
             ("one.ndjson", "1"),
@@ -85,6 +97,9 @@ fn passes(before: bool) -> Vec<Pass> {
 
 /// The environment variable that makes this binary the bare loop (its value: the `$select`).
 pub(super) const BARE_LOOP: &str = "BENCH_BARE_LOOP";
+
+/// Set (to a file's path), the bare loop writes each page's bytes there.
+const BARE_WRITE: &str = "BENCH_BARE_WRITE";
 
 /// CPU time of this whole process so far: the sum over its threads of their time on a CPU
 /// (`/proc/self/task/*/schedstat`, in ns; the loop's process starts no thread while it runs).
@@ -113,11 +128,14 @@ fn next_link(body: &[u8]) -> Option<String> {
 /// as the export runs in its own: the emulator's threads are not in it, and everything the
 /// loop causes (hyper's and the runtime's work on any thread) is counted. Returns the loop's
 /// wall time and the whole process's CPU over the loop, and the pages read.
-fn bare(info: &EmulatorInfo, home: &Path, select: &str) -> (Run, u64) {
+fn bare(info: &EmulatorInfo, home: &Path, select: &str, write: bool) -> (Run, u64) {
     let exe = std::env::current_exe().expect("bench binary");
     let exe = exe.to_str().expect("a UTF-8 path");
     let mut command = super::common::d365_command(exe, info, home);
     command.env(BARE_LOOP, select);
+    if write {
+        command.env(BARE_WRITE, home.join("bare.json"));
+    }
     let (process, out) = super::child_run(command, &[]);
     assert!(out.success, "bare loop: {}", out.stderr);
     let numbers: Vec<u64> = out
@@ -186,6 +204,8 @@ pub(super) fn bare_loop_process() {
                 .header("prefer", format!("odata.maxpagesize={PAGE_SIZE}"))
                 .send()
         };
+        let mut file = std::env::var_os(BARE_WRITE)
+            .map(|path| std::fs::File::create(path).expect("the bare loop's file"));
         // Warm: the connection is open before the clock starts.
         let warm = get(format!("{}?$top=1", client.query("accounts").url()))
             .await
@@ -199,6 +219,9 @@ pub(super) fn bare_loop_process() {
             let response = get(url).await.expect("page");
             assert!(response.status().is_success(), "{}", response.status());
             let body = response.bytes().await.expect("page body");
+            if let Some(file) = &mut file {
+                std::io::Write::write_all(file, &body).expect("writing the page");
+            }
             pages += 1;
             next = next_link(&body);
         }
@@ -222,10 +245,30 @@ pub(super) fn export(info: &EmulatorInfo, home: &Path, rows: usize, rounds: usiz
             for i in 0..passes.len() {
                 let pass = passes[(i + round) % passes.len()];
                 let run = match pass {
-                    Pass::Bare => {
-                        let (run, pages) = bare(info, home, select);
+                    Pass::Bare | Pass::BareWrite => {
+                        let (run, pages) = bare(info, home, select, pass == Pass::BareWrite);
                         assert_eq!(pages as usize, rows.div_ceil(PAGE_SIZE as usize).max(1));
                         run
+                    }
+                    Pass::Empty => {
+                        let out = home.join("none.ndjson").display().to_string();
+                        let _ = std::fs::remove_file(&out);
+                        d365(
+                            info,
+                            home,
+                            &[
+                                "export",
+                                "accounts",
+                                "--out",
+                                &out,
+                                "--select",
+                                select,
+                                "--filter",
+                                "name eq 'no account has this name'",
+                                "--parallel",
+                                "1",
+                            ],
+                        )
                     }
                     Pass::Export {
                         file,
@@ -274,12 +317,13 @@ fn report(
         )
     };
     let (bare_wall, bare_cpu) = (med(Pass::Bare, |r| r.wall), med(Pass::Bare, |r| r.cpu));
+    let floor_cpu = med(Pass::BareWrite, |r| r.cpu);
     println!(
         "\nexport, {shape} ({select}), {rows} accounts, pages of {PAGE_SIZE}; median of {rounds} interleaved rounds"
     );
     println!(
-        "  {:<42} {:>8} {:>10} {:>9} {:>12} {:>10} {:>8}",
-        "pass", "wall", "rows/s", "client CPU", "speed/bare", "CPU/bare", "RSS"
+        "  {:<42} {:>8} {:>10} {:>9} {:>12} {:>10} {:>11} {:>8}",
+        "pass", "wall", "rows/s", "client CPU", "speed/bare", "CPU/bare", "CPU/writing", "RSS"
     );
     for &pass in passes {
         let (wall, cpu) = (med(pass, |r| r.wall), med(pass, |r| r.cpu));
@@ -290,8 +334,9 @@ fn report(
             .fold(0.0, f64::max);
         let speed = bare_wall.as_secs_f64() / wall.as_secs_f64();
         let cpu_ratio = cpu.as_secs_f64() / bare_cpu.as_secs_f64();
+        let floor_ratio = cpu.as_secs_f64() / floor_cpu.as_secs_f64();
         let goals = match pass {
-            Pass::Bare => String::new(),
+            Pass::Bare | Pass::BareWrite | Pass::Empty => String::new(),
             _ => format!(
                 "  (goals: speed ≥ 0.8 {}, CPU ≤ 2 {})",
                 if speed >= 0.8 { "met" } else { "missed" },
@@ -299,13 +344,14 @@ fn report(
             ),
         };
         println!(
-            "  {:<42} {:>6.2} s {:>10.0} {:>7.2} s {:>11.2}× {:>9.2}× {:>5.1} MiB{goals}",
+            "  {:<42} {:>6.2} s {:>10.0} {:>7.2} s {:>11.2}× {:>9.2}× {:>10.2}× {:>5.1} MiB{goals}",
             pass.label(),
             wall.as_secs_f64(),
             rows as f64 / wall.as_secs_f64(),
             cpu.as_secs_f64(),
             speed,
             cpu_ratio,
+            floor_ratio,
             rss,
         );
     }
