@@ -46,6 +46,9 @@ pub struct RetryConfig {
 /// what a misbehaving server could otherwise make the client hold.
 pub(crate) const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
 
+/// The most room a body's announced `Content-Length` gets before its bytes arrive.
+const PRESIZE_LIMIT: usize = 64 * 1024 * 1024;
+
 impl Default for RetryConfig {
     fn default() -> Self {
         Self {
@@ -290,10 +293,15 @@ async fn read_body(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Option<bytes::Bytes>, reqwest::Error> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+    let length = response.content_length();
+    if length.is_some_and(|n| n > limit as u64) {
         return Ok(None);
     }
-    let mut body = bytes::BytesMut::new();
+    // Room for the whole body at once when its length is known (a page of records is a
+    // megabyte or more): grown by doubling, it was copied again at each step. A length is
+    // only a server's word: no more than `PRESIZE_LIMIT` is set aside before bytes arrive.
+    let room = length.map_or(0, |n| n.min(PRESIZE_LIMIT as u64) as usize);
+    let mut body = bytes::BytesMut::with_capacity(room);
     while let Some(chunk) = response.chunk().await? {
         if body.len() + chunk.len() > limit {
             return Ok(None);
