@@ -61,7 +61,8 @@ fn main() -> ExitCode {
 /// emulator's long-lived request path gains by it (type-ahead at 50 connections ~10%), a
 /// command that lives for a fraction of a second loses (zeroing was half of the CPU of an
 /// export that finds nothing). An argument `emulator` or `demo` anywhere keeps them on: only
-/// a process that is surely no emulator does without.
+/// a process that is surely no emulator does without. The setting passes to the processes a
+/// command starts (the browser of `d365 auth`), which lose nothing by it either.
 #[cfg(target_os = "linux")]
 fn huge_pages_for_the_emulator_only() {
     let emulator = std::env::args_os()

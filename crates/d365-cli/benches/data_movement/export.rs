@@ -334,6 +334,21 @@ fn report(
             .fold(0.0, f64::max);
         let speed = bare_wall.as_secs_f64() / wall.as_secs_f64();
         let cpu_ratio = cpu.as_secs_f64() / bare_cpu.as_secs_f64();
+        if pass == Pass::Empty {
+            // No rows: only its wall time, CPU and memory mean something.
+            println!(
+                "  {:<42} {:>6.2} s {:>10} {:>7.2} s {:>12} {:>10} {:>11} {:>5.1} MiB",
+                pass.label(),
+                wall.as_secs_f64(),
+                "—",
+                cpu.as_secs_f64(),
+                "—",
+                "—",
+                "—",
+                rss,
+            );
+            continue;
+        }
         let floor_ratio = cpu.as_secs_f64() / floor_cpu.as_secs_f64();
         let goals = match pass {
             Pass::Bare | Pass::BareWrite | Pass::Empty => String::new(),

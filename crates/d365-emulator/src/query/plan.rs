@@ -34,7 +34,8 @@ pub fn check_like_pattern(pattern: &str) -> Result<(), LikePatternTooLong> {
 /// then depends on the pattern's value: SQLite prepares the statement again every time a
 /// pattern is bound, which cost a type-ahead query a tenth of its time.
 pub fn starts_with_sql(col: &str, text: &str) -> (String, Vec<Value>) {
-    if text.contains(['%', '_']) {
+    // NOCASE stops comparing at a NUL, LIKE does not: a NUL keeps the LIKE too.
+    if text.contains(['%', '_', '\0']) {
         return (
             format!("({col} LIKE ?)"),
             vec![Value::Text(format!("{text}%"))],
@@ -292,9 +293,9 @@ pub fn keyset_sql(order: &[(Column, bool)], boundaries: &[Boundary]) -> SqlFilte
     out.sql = format!("({})", disjuncts.join(" OR "));
     // A range on the first column, implied by the disjunction, lets SQLite seek an index on
     // it instead of walking from the start on every page (quadratic over a large table). It
-    // is a BETWEEN, a pair of bounds like the one SQLite derives from `col LIKE 'prefix%'`: a
-    // lone `>=` loses to that pair, and each page of a `startswith` would then walk the prefix's
-    // rows from the first. The upper bound is above every value of the column: SQLite orders
+    // is a BETWEEN, a pair of bounds like a `startswith`'s range ([`starts_with_sql`]) or the
+    // one SQLite derives from `col LIKE 'prefix%'`: a lone `>=` loses to that pair, and each
+    // page of a `startswith` would then walk the prefix's rows from the first. The upper bound is above every value of the column: SQLite orders
     // numbers and text before blobs, and a GUID (16 bytes) before 17 bytes of 0xFF.
     if let (Some((first, false)), Some(b)) = (order.first(), boundaries.first())
         && b.last != Value::Null
@@ -322,9 +323,10 @@ mod tests {
     use super::*;
 
     /// Characters around every edge the range crosses: folding, '@' before the capitals, the
-    /// surrogate gap, the last code point.
+    /// surrogate gap, the last code point, NUL.
     fn text() -> impl Strategy<Value = String> {
         let edges = prop::sample::select(vec![
+            '\0',
             'a',
             'A',
             'z',
@@ -390,6 +392,7 @@ mod tests {
             ("x@", &["x@", "x@z", "x[", "x`", "xA", "xa", "X@"][..]),
             ("a\u{D7FF}", &["a\u{D7FF}", "a\u{E000}", "b"][..]),
             ("a\u{10FFFF}", &["a\u{10FFFF}x", "b", "a"][..]),
+            ("a\0b", &["a\0b", "a\0bc", "a", "a\0", "a\0c"][..]),
         ] {
             let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
             let (range, like) = both(prefix, &values);

@@ -196,6 +196,20 @@ impl Store {
         }
     }
 
+    /// [`Store::read`] straight on a slow reader: for a read SQLite does in one step that no
+    /// budget or deadline stops (`count(*)` of a whole table walks it in one step).
+    pub(crate) async fn read_slow<R, F>(&self, f: F) -> R
+    where
+        F: Fn(&Connection) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let timeout = self.query_timeout;
+        match self.readers.get() {
+            Some(pool) if !self.in_atomic() => pool.run_slow(timeout, f).await,
+            _ => self.run(move |c| with_deadline(c, timeout, f)).await,
+        }
+    }
+
     /// Locks the connection for synchronous use (start-up, tests).
     pub fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
@@ -465,9 +479,10 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn slow_reads_move_to_the_slow_readers_and_cheap_ones_never_wait_for_them() {
+        // Generous times: CI runs this beside other tests on two cores.
         let store = Store::open(None)
             .unwrap()
-            .with_query_timeout(Duration::from_secs(2));
+            .with_query_timeout(Duration::from_secs(3));
         store
             .run(|c| c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1)"))
             .await
@@ -486,10 +501,10 @@ mod tests {
         }
         let started = Instant::now();
         while store.reads_moved_to_slow_readers() < endless as u64 {
-            assert!(started.elapsed() < Duration::from_secs(1), "they stay fast");
+            assert!(started.elapsed() < Duration::from_secs(2), "they stay fast");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        // Every slow reader is busy and two reads wait for one; cheap reads go on.
+        // Every slow reader is busy and more reads wait for one; cheap reads go on.
         for _ in 0..50 {
             let n: i64 = store
                 .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
@@ -498,7 +513,7 @@ mod tests {
             assert_eq!(n, 1);
         }
         assert!(
-            started.elapsed() < Duration::from_secs(1),
+            started.elapsed() < Duration::from_secs(2),
             "a cheap read waited"
         );
         assert_eq!(store.reads_moved_to_slow_readers(), endless as u64);

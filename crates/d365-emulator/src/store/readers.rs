@@ -76,7 +76,8 @@ impl Queue {
     }
 }
 
-/// Threads taking jobs from one queue.
+/// Threads taking jobs from one queue; dropping the lane lets them finish the queued jobs,
+/// close their connections and end.
 struct Lane {
     queue: Arc<Queue>,
     threads: Vec<JoinHandle<()>>,
@@ -84,11 +85,14 @@ struct Lane {
 
 impl Lane {
     fn start(name: &str, connections: Vec<Connection>) -> std::io::Result<Self> {
-        let queue = Arc::new(Queue::default());
-        let mut threads = Vec::with_capacity(connections.len());
+        // The lane first: if a thread cannot start, dropping it ends those that did.
+        let mut lane = Self {
+            queue: Arc::default(),
+            threads: Vec::with_capacity(connections.len()),
+        };
         for (i, mut conn) in connections.into_iter().enumerate() {
-            let queue = queue.clone();
-            threads.push(
+            let queue = lane.queue.clone();
+            lane.threads.push(
                 std::thread::Builder::new()
                     .name(format!("d365-{name}-{i}"))
                     .spawn(move || {
@@ -98,10 +102,12 @@ impl Lane {
                     })?,
             );
         }
-        Ok(Self { queue, threads })
+        Ok(lane)
     }
+}
 
-    fn stop(&mut self) {
+impl Drop for Lane {
+    fn drop(&mut self) {
         self.queue.close();
         let me = std::thread::current().id();
         for thread in self.threads.drain(..) {
@@ -116,6 +122,7 @@ impl Lane {
 /// The reader threads; dropping the pool lets them finish the queued reads, close their
 /// connections and end.
 pub(super) struct Readers {
+    /// Declared first, so dropped first: its last reads may still move to the slow lane.
     fast: Lane,
     slow: Lane,
     /// Reads that went on to the slow lane (for tests and tuning).
@@ -172,34 +179,56 @@ impl Readers {
             let over = Arc::new(AtomicBool::new(false));
             let budget = Some((FAST_BUDGET_STEPS, over.clone()));
             let out = catch_unwind(AssertUnwindSafe(|| with_limits(conn, timeout, budget, &*f)));
-            if out.is_ok() && over.load(Ordering::Relaxed) {
+            // Whatever `f` made of its stopped statement (an error, a panic), it starts again.
+            if over.load(Ordering::Relaxed) {
                 moved.fetch_add(1, Ordering::Relaxed);
-                slow.push(Box::new(move |conn: &mut Connection| {
-                    if tx.is_closed() {
-                        return;
-                    }
-                    let out =
-                        catch_unwind(AssertUnwindSafe(|| with_limits(conn, timeout, None, &*f)));
-                    let _ = tx.send(out);
-                }));
+                slow.push(slow_job(tx, timeout, f));
                 return;
             }
             let _ = tx.send(out);
         });
         self.fast.queue.push(job);
-        match rx.await {
-            Ok(Ok(out)) => out,
-            Ok(Err(panic)) => resume_unwind(panic),
-            Err(_) => panic!("store task panicked"),
-        }
+        answer(rx).await
+    }
+
+    /// [`Readers::run`] straight on a slow reader: for a read known to be long whose work
+    /// SQLite does in one step that no budget or deadline can stop (`count(*)` of a table).
+    pub(super) async fn run_slow<R, F>(&self, timeout: Duration, f: F) -> R
+    where
+        F: Fn(&Connection) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.slow.queue.push(slow_job(tx, timeout, Arc::new(f)));
+        answer(rx).await
     }
 }
 
-impl Drop for Readers {
-    fn drop(&mut self) {
-        // The fast lane first: its last reads may still move to the slow lane.
-        self.fast.stop();
-        self.slow.stop();
+/// A read's answer, or its panic.
+type Answer<R> = std::thread::Result<R>;
+
+/// `f` on a slow reader within `timeout`, its answer sent on `tx`; nothing if the caller left.
+fn slow_job<R, F>(tx: tokio::sync::oneshot::Sender<Answer<R>>, timeout: Duration, f: Arc<F>) -> Job
+where
+    F: Fn(&Connection) -> R + Send + Sync + 'static,
+    R: Send + 'static,
+{
+    Box::new(move |conn: &mut Connection| {
+        if tx.is_closed() {
+            return;
+        }
+        let _ = tx.send(catch_unwind(AssertUnwindSafe(|| {
+            with_limits(conn, timeout, None, &*f)
+        })));
+    })
+}
+
+/// Waits for a read's answer; its panic is the caller's again.
+async fn answer<R>(rx: tokio::sync::oneshot::Receiver<Answer<R>>) -> R {
+    match rx.await {
+        Ok(Ok(out)) => out,
+        Ok(Err(panic)) => resume_unwind(panic),
+        Err(_) => panic!("store task panicked"),
     }
 }
 

@@ -336,7 +336,7 @@ impl Store {
     /// The number of rows of each table, in order.
     pub async fn count_rows(&self, tables: Vec<String>) -> Result<Vec<i64>, StoreError> {
         Ok(self
-            .read(move |c| {
+            .read_slow(move |c| {
                 tables
                     .iter()
                     .map(|t| {
