@@ -230,6 +230,27 @@ pub(super) fn bare_loop_process() {
     });
 }
 
+/// `d365 export accounts` into `out`, its `select` and `parallel`, and `more` flags.
+fn export_args<'a>(
+    out: &'a str,
+    select: &'a str,
+    parallel: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "export",
+        "accounts",
+        "--out",
+        out,
+        "--select",
+        select,
+        "--parallel",
+        parallel,
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values[values.len() / 2]
@@ -253,22 +274,8 @@ pub(super) fn export(info: &EmulatorInfo, home: &Path, rows: usize, rounds: usiz
                     Pass::Empty => {
                         let out = home.join("none.ndjson").display().to_string();
                         let _ = std::fs::remove_file(&out);
-                        d365(
-                            info,
-                            home,
-                            &[
-                                "export",
-                                "accounts",
-                                "--out",
-                                &out,
-                                "--select",
-                                select,
-                                "--filter",
-                                "name eq 'no account has this name'",
-                                "--parallel",
-                                "1",
-                            ],
-                        )
+                        let nothing = ["--filter", "name eq 'no account has this name'"];
+                        d365(info, home, &export_args(&out, select, "1", &nothing))
                     }
                     Pass::Export {
                         file,
@@ -276,16 +283,7 @@ pub(super) fn export(info: &EmulatorInfo, home: &Path, rows: usize, rounds: usiz
                         before,
                     } => {
                         let out = home.join(file).display().to_string();
-                        let args = [
-                            "export",
-                            "accounts",
-                            "--out",
-                            &out,
-                            "--select",
-                            select,
-                            "--parallel",
-                            parallel,
-                        ];
+                        let args = export_args(&out, select, parallel, &[]);
                         match (&before_bin, before) {
                             (Some(bin), true) => d365_at(bin, info, home, &args),
                             _ => d365(info, home, &args),

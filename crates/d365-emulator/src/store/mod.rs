@@ -432,32 +432,43 @@ mod tests {
     const ENDLESS: &str =
         "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r";
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_query_past_its_deadline_stops_and_stalls_nobody_meanwhile() {
-        let store = Store::open(None)
-            .unwrap()
-            .with_query_timeout(Duration::from_secs(3));
+    /// An in-memory store with readers, each query within `timeout`, and a table `t` of one row.
+    async fn store_with_one_row(timeout: Duration) -> Store {
+        let store = Store::open(None).unwrap().with_query_timeout(timeout);
         store
             .run(|c| c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1)"))
             .await
             .unwrap();
         store.open_readers().unwrap();
-        let slow = {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .read(|c| c.query_row(ENDLESS, [], |r| r.get::<_, i64>(0)))
-                    .await
-            })
-        };
+        store
+    }
+
+    /// The endless query, on a task of its own.
+    fn spawn_endless(store: &Store) -> tokio::task::JoinHandle<rusqlite::Result<i64>> {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .read(|c| c.query_row(ENDLESS, [], |r| r.get::<_, i64>(0)))
+                .await
+        })
+    }
+
+    /// The rows of `t`: a cheap read.
+    async fn rows_of_t(store: &Store) -> i64 {
+        store
+            .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_query_past_its_deadline_stops_and_stalls_nobody_meanwhile() {
+        let store = store_with_one_row(Duration::from_secs(3)).await;
+        let slow = spawn_endless(&store);
         tokio::time::sleep(Duration::from_millis(50)).await;
         // Reads on the other readers and writes on the writer go on meanwhile.
         for i in 0..20 {
-            let n: i64 = store
-                .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
-                .await
-                .unwrap();
-            assert_eq!(n, 1 + i);
+            assert_eq!(rows_of_t(&store).await, 1 + i);
             store
                 .run(|c| c.execute("INSERT INTO t VALUES (1)", []))
                 .await
@@ -470,34 +481,18 @@ mod tests {
         let e = slow.await.unwrap().unwrap_err();
         assert!(matches!(StoreError::from(e), StoreError::TimedOut));
         // The reader is usable again, without the old deadline.
-        let n: i64 = store
-            .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
-            .await
-            .unwrap();
-        assert_eq!(n, 21);
+        assert_eq!(rows_of_t(&store).await, 21);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn slow_reads_move_to_the_slow_readers_and_cheap_ones_never_wait_for_them() {
         // Generous times: CI runs this beside other tests on two cores.
-        let store = Store::open(None)
-            .unwrap()
-            .with_query_timeout(Duration::from_secs(3));
-        store
-            .run(|c| c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1)"))
-            .await
-            .unwrap();
-        store.open_readers().unwrap();
+        let store = store_with_one_row(Duration::from_secs(3)).await;
         // More endless reads than there are fast and slow readers together.
         let endless = readers::Readers::fast_lane_size() + READERS + 2;
         let mut slow = Vec::new();
         for _ in 0..endless {
-            let store = store.clone();
-            slow.push(tokio::spawn(async move {
-                store
-                    .read(|c| c.query_row(ENDLESS, [], |r| r.get::<_, i64>(0)))
-                    .await
-            }));
+            slow.push(spawn_endless(&store));
         }
         let started = Instant::now();
         while store.reads_moved_to_slow_readers() < endless as u64 {
@@ -506,11 +501,7 @@ mod tests {
         }
         // Every slow reader is busy and more reads wait for one; cheap reads go on.
         for _ in 0..50 {
-            let n: i64 = store
-                .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
-                .await
-                .unwrap();
-            assert_eq!(n, 1);
+            assert_eq!(rows_of_t(&store).await, 1);
         }
         assert!(
             started.elapsed() < Duration::from_secs(2),
