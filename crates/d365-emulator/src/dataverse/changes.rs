@@ -140,6 +140,7 @@ pub(crate) async fn query(
             offset: 0,
             count: false,
             annotations: annotations_for(&prefer, &st.model.model, entity),
+            omit_nulls: false,
         },
     };
     let mut response = match &options.deltatoken {

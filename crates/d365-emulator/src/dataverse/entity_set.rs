@@ -142,6 +142,7 @@ pub(crate) async fn query(
         offset: 0,
         count: options.count == Some(true),
         annotations: annotations_for(&prefer, &st.model.model, entity),
+        omit_nulls: false,
     };
     let page = st
         .store

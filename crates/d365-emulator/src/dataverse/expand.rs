@@ -215,6 +215,7 @@ fn target_spec(
             offset: 0,
             count: false,
             annotations: annotations_of(mode.annotations, &st.model.model, target),
+            omit_nulls: false,
         },
         added,
     ))

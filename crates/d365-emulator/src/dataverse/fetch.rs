@@ -8,6 +8,8 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 use d365_odata::model::EntityType;
+use std::collections::HashMap;
+
 use serde_json::{Map, Value as Json};
 
 use super::headers::json_response;
@@ -124,13 +126,15 @@ pub(crate) async fn query(
         offset,
         count: fetch.total_count,
         annotations: annotations_for(&prefer, &st.model.model, entity),
+        omit_nulls: true,
     };
     let page = st
         .store
         .query_page(&st.model.model.shared(entity), spec)
         .await
         .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
-    let rows = finish_rows(st, entity, &page.rows, &plan.links).await?;
+    let main_names: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
+    let rows = finish_rows(st, entity, &page, &main_names, &plan.links).await?;
 
     let mut body = Map::new();
     let names: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
@@ -170,37 +174,35 @@ pub(crate) async fn query(
             Json::Bool(paging && page.more),
         );
     }
-    body.insert("value".into(), Json::Array(rows));
-    Ok(json_response(Json::Object(body).to_string()))
+    // The envelope, then `value` last with the rows as they are.
+    let mut text = Json::Object(body).to_string();
+    text.pop();
+    if text.len() > 1 {
+        text.push(',');
+    }
+    text.push_str("\"value\":[");
+    text.push_str(&rows.join(","));
+    text.push_str("]}");
+    Ok(json_response(text))
 }
 
-/// Rows as FetchXML returns them: nulls dropped, linked columns added.
+/// Rows as FetchXML returns them: nulls left out (the page's query did), each row's linked
+/// columns added after its own, written into the row's text. A linked row's value replaces an
+/// earlier one of the same name (a later linked row, a later link); a null one adds nothing.
 async fn finish_rows(
     st: &AppState,
     entity: &EntityType,
-    rows: &[String],
+    page: &exec::PageOut,
+    main_names: &[&str],
     links: &[crate::query::fetch::LinkColumns],
-) -> Result<Vec<Json>, DataverseError> {
-    let mut out: Vec<Map<String, Json>> = Vec::with_capacity(rows.len());
-    for r in rows {
-        let Ok(Json::Object(mut row)) = serde_json::from_str::<Json>(r) else {
-            return Err(DataverseError::internal());
-        };
-        row.retain(|_, v| !v.is_null());
-        out.push(row);
+) -> Result<Vec<String>, DataverseError> {
+    let mut rows = page.rows.clone();
+    if links.is_empty() {
+        return Ok(rows);
     }
-    let mut keys: Vec<uuid::Uuid> = Vec::with_capacity(out.len());
-    let mut index = std::collections::HashMap::new();
-    for (i, r) in out.iter().enumerate() {
-        if let Some(k) = r
-            .get(&entity.key)
-            .and_then(Json::as_str)
-            .and_then(|k| k.parse().ok())
-        {
-            keys.push(k);
-            index.insert(k, i);
-        }
-    }
+    let keys: Vec<uuid::Uuid> = page.keys.iter().flatten().copied().collect();
+    // Each row's linked members in the order they first came: (name, JSON text).
+    let mut linked: HashMap<uuid::Uuid, Vec<(String, String)>> = HashMap::new();
     for link in links {
         let values = st
             .store
@@ -208,19 +210,47 @@ async fn finish_rows(
             .await
             .map_err(|e| DataverseError::store(e, "fetchxml query"))?;
         for (key, columns) in values {
-            let Some(row) = index.get(&key).map(|&i| &mut out[i]) else {
-                continue;
-            };
+            let members = linked.entry(key).or_default();
             for ((name, value), column) in columns.into_iter().zip(&link.columns) {
                 let mut text = String::new();
                 write_json(&mut text, (&value).into(), column.edm_type, column.scale);
-                if let Ok(v) = serde_json::from_str::<Json>(&text)
-                    && !v.is_null()
-                {
-                    row.insert(name, v);
+                if text == "null" {
+                    continue;
+                }
+                match members.iter_mut().find(|(n, _)| *n == name) {
+                    Some(member) => member.1 = text,
+                    None => members.push((name, text)),
                 }
             }
         }
     }
-    Ok(out.into_iter().map(Json::Object).collect())
+    for (row, key) in rows.iter_mut().zip(&page.keys) {
+        let Some(members) = key.and_then(|k| linked.get(&k)) else {
+            continue;
+        };
+        if members
+            .iter()
+            .any(|(n, _)| main_names.contains(&n.as_str()))
+        {
+            // A linked name that is also one of the row's own: its value in the row's place.
+            let Ok(Json::Object(mut object)) = serde_json::from_str::<Json>(row) else {
+                return Err(DataverseError::internal());
+            };
+            for (name, text) in members {
+                let value = serde_json::from_str(text).map_err(|_| DataverseError::internal())?;
+                object.insert(name.clone(), value);
+            }
+            *row = Json::Object(object).to_string();
+            continue;
+        }
+        row.pop(); // its `}`
+        for (name, text) in members {
+            row.push(',');
+            row.push_str(&serde_json::to_string(name).map_err(|_| DataverseError::internal())?);
+            row.push(':');
+            row.push_str(text);
+        }
+        row.push('}');
+    }
+    Ok(rows)
 }

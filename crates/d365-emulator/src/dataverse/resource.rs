@@ -455,6 +455,7 @@ async fn references(
         offset: 0,
         count: false,
         annotations: None,
+        omit_nulls: false,
     };
     let page = st
         .store

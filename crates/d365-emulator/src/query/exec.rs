@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use d365_odata::model::{EdmType, EntityType, Model};
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 
 use super::paging::Boundary;
@@ -35,6 +35,8 @@ pub struct PageSpec {
     pub count: bool,
     /// Annotations to write (`Prefer: odata.include-annotations`).
     pub annotations: Option<Annotations>,
+    /// Leave out the columns that are null (FetchXML's rows; their annotations stay).
+    pub omit_nulls: bool,
 }
 
 /// Which instance annotations to write, with the entity their values come from.
@@ -153,6 +155,8 @@ pub struct PageOut {
     pub boundaries: Vec<Boundary>,
     /// The total count when asked (≤ 5000).
     pub count: Option<i64>,
+    /// Each row's key, when the key is among the columns.
+    pub keys: Vec<Option<uuid::Uuid>>,
 }
 
 /// The SELECT list: output columns, then ORDER BY columns, `versionnumber` (for the etag)
@@ -263,7 +267,7 @@ pub fn query_page(
 ) -> rusqlite::Result<PageOut> {
     let (list, sql, params) = page_select(entity, spec);
     // Each column's `"name":`, escaped once per query rather than once per row.
-    let keys: Vec<String> = spec
+    let names: Vec<String> = spec
         .columns
         .iter()
         .map(|c| {
@@ -272,9 +276,11 @@ pub fn query_page(
             key
         })
         .collect();
+    let key_at = spec.columns.iter().position(|c| c.name == entity.key);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(params.iter()))?;
     let mut out = Vec::new();
+    let mut keys = Vec::new();
     let mut first: Option<Vec<Value>> = None;
     let mut last: Option<Vec<Value>> = None;
     let mut more = false;
@@ -283,6 +289,7 @@ pub fn query_page(
             more = true;
             break;
         }
+        // Each member is written with a `,` after it; the last one's goes.
         let mut json = String::with_capacity(256);
         json.push('{');
         if let Some(vi) = list.version {
@@ -290,9 +297,7 @@ pub fn query_page(
             let _ = write!(json, "\"@odata.etag\":\"W/\\\"{}\\\"\",", v.unwrap_or(0));
         }
         for (i, c) in spec.columns.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
+            let value = row.get_ref(i)?;
             if let Some(a) = &spec.annotations {
                 let text = |at: Option<usize>| -> rusqlite::Result<Option<String>> {
                     at.map_or(Ok(None), |at| row.get(at))
@@ -302,13 +307,26 @@ pub fn query_page(
                     name: text(name)?,
                     target: text(target)?,
                 };
-                a.write(&mut json, &c.name, row.get_ref(i)?, extras);
+                a.write(&mut json, &c.name, value, extras);
             }
-            json.push_str(&keys[i]);
-            write_json(&mut json, row.get_ref(i)?, c.edm_type, c.scale);
+            if spec.omit_nulls && value == ValueRef::Null {
+                continue;
+            }
+            json.push_str(&names[i]);
+            write_json(&mut json, value, c.edm_type, c.scale);
+            json.push(',');
+        }
+        if json.ends_with(',') {
+            json.pop();
         }
         json.push('}');
         out.push(json);
+        if let Some(k) = key_at {
+            keys.push(match row.get_ref(k)? {
+                ValueRef::Blob(b) => uuid::Uuid::from_slice(b).ok(),
+                _ => None,
+            });
+        }
         let values: Vec<Value> = list
             .order
             .iter()
@@ -342,6 +360,7 @@ pub fn query_page(
         more,
         boundaries,
         count,
+        keys,
     })
 }
 
@@ -391,6 +410,7 @@ pub fn retrieve(
         offset: 0,
         count: false,
         annotations,
+        omit_nulls: false,
     };
     Ok(query_page(conn, entity, &spec)?.rows.into_iter().next())
 }

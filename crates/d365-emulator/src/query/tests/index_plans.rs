@@ -89,6 +89,7 @@ fn spec(model: &Model, select: &[&str], filter_text: &str, orderby: &str, top: u
         offset: 0,
         count: false,
         annotations: None,
+        omit_nulls: false,
     }
 }
 
