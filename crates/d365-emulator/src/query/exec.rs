@@ -309,11 +309,15 @@ pub fn query_page(
                 };
                 a.write(&mut json, &c.name, value, extras);
             }
-            if spec.omit_nulls && value == ValueRef::Null {
+            let member = json.len();
+            json.push_str(&names[i]);
+            let at = json.len();
+            write_json(&mut json, value, c.edm_type, c.scale);
+            // Left out when its JSON is null, whatever was stored (a NULL, a non-finite REAL).
+            if spec.omit_nulls && &json[at..] == "null" {
+                json.truncate(member);
                 continue;
             }
-            json.push_str(&names[i]);
-            write_json(&mut json, value, c.edm_type, c.scale);
             json.push(',');
         }
         if json.ends_with(',') {
