@@ -14,7 +14,12 @@ use crate::query::paging::Boundary;
 use crate::query::plan::{Column, SqlFilter};
 use crate::store::sql::ident;
 use crate::store::value::guid;
-use crate::store::{Store, StoreError};
+use crate::store::{Start, Store, StoreError};
+
+/// The most rows of a page that starts on a fast reader. A larger one (an export's, a
+/// Dataverse default page of 5,000) is known to be long: on a fast reader it would do up to
+/// the budget's work and start again.
+pub const FAST_PAGE_ROWS: usize = 1_000;
 
 /// Ids per query of [`Store::query_by_ids`]: one `IN (…)` stays far below SQLite's 32,766
 /// parameters.
@@ -58,6 +63,7 @@ impl Store {
     fn read_on<R, F>(
         &self,
         entity: &Arc<EntityType>,
+        start: Start,
         f: F,
     ) -> impl Future<Output = Result<R, StoreError>> + Send
     where
@@ -65,16 +71,21 @@ impl Store {
         R: Send + 'static,
     {
         let entity = Arc::clone(entity);
-        self.read(move |c| f(c, &entity).map_err(StoreError::from))
+        self.read_from(start, move |c| f(c, &entity).map_err(StoreError::from))
     }
 
-    /// One page of `entity`'s rows as `spec` plans it.
+    /// One page of `entity`'s rows as `spec` plans it; a page of more than
+    /// [`FAST_PAGE_ROWS`] rows starts on a slow reader.
     pub fn query_page(
         &self,
         entity: &Arc<EntityType>,
         spec: PageSpec,
     ) -> impl Future<Output = Result<PageOut, StoreError>> + Send {
-        self.read_on(entity, move |c, e| exec::query_page(c, e, &spec))
+        let start = match spec.limit > FAST_PAGE_ROWS {
+            true => Start::Slow,
+            false => Start::Fast,
+        };
+        self.read_on(entity, start, move |c, e| exec::query_page(c, e, &spec))
     }
 
     /// Rows of `entity` matching `filter`, counted up to one past [`exec::COUNT_CAP`].
@@ -83,7 +94,9 @@ impl Store {
         entity: &Arc<EntityType>,
         filter: Option<SqlFilter>,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send {
-        self.read_on(entity, move |c, e| exec::count(c, e, filter.as_ref()))
+        self.read_on(entity, Start::Fast, move |c, e| {
+            exec::count(c, e, filter.as_ref())
+        })
     }
 
     /// One record of `entity` by key as JSON with `columns`, or `None`.
@@ -94,7 +107,7 @@ impl Store {
         columns: Vec<Column>,
         annotations: Option<Annotations>,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
-        self.read_on(entity, move |c, e| {
+        self.read_on(entity, Start::Fast, move |c, e| {
             exec::retrieve(c, e, &id, &columns, annotations.clone())
         })
     }
@@ -108,7 +121,7 @@ impl Store {
     ) -> impl Future<Output = Result<Vec<(uuid::Uuid, Option<uuid::Uuid>)>, StoreError>> + Send
     {
         let (foreign_key, keys) = (foreign_key.to_owned(), keys.to_vec());
-        self.read_on(entity, move |c, e| {
+        self.read_on(entity, Start::Fast, move |c, e| {
             exec::lookup_values(c, e, &foreign_key, &keys)
         })
     }
@@ -153,7 +166,7 @@ impl Store {
         formatted: bool,
         limit: usize,
     ) -> impl Future<Output = Result<Option<Vec<String>>, StoreError>> + Send {
-        self.read_on(entity, move |c, e| {
+        self.read_on(entity, Start::Fast, move |c, e| {
             if input_rows(c, e, filter.as_ref(), limit)? > limit {
                 return Ok(None);
             }
@@ -169,7 +182,9 @@ impl Store {
         keys: &[uuid::Uuid],
     ) -> impl Future<Output = Result<Vec<LinkedRow>, StoreError>> + Send {
         let (link, keys) = (link.clone(), keys.to_vec());
-        self.read_on(entity, move |c, e| link_values(c, e, &link, &keys))
+        self.read_on(entity, Start::Fast, move |c, e| {
+            link_values(c, e, &link, &keys)
+        })
     }
 }
 

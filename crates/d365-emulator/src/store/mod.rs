@@ -49,6 +49,18 @@ pub const MAX_LIKE_PATTERN: usize = 4_000;
 /// timeout (PROTOCOL.md D5, about two minutes).
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Where a read starts (`readers.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// A fast reader, and a slow one once past the fast readers' budget: a read that may be
+    /// cheap.
+    Fast,
+    /// A slow reader: a read known to be long, which on a fast reader would only run into the
+    /// budget and start again (a page of thousands of rows), or which SQLite does in one step
+    /// that no budget stops (`count(*)` of a whole table).
+    Slow,
+}
+
 /// SQLite virtual-machine steps between two looks at the clock.
 const PROGRESS_STEPS: i32 = 1_000;
 
@@ -196,16 +208,18 @@ impl Store {
         }
     }
 
-    /// [`Store::read`] straight on a slow reader: for a read SQLite does in one step that no
-    /// budget or deadline stops (`count(*)` of a whole table walks it in one step).
-    pub(crate) async fn read_slow<R, F>(&self, f: F) -> R
+    /// [`Store::read`] starting where `start` says.
+    pub(crate) async fn read_from<R, F>(&self, start: Start, f: F) -> R
     where
         F: Fn(&Connection) -> R + Send + Sync + 'static,
         R: Send + 'static,
     {
         let timeout = self.query_timeout;
         match self.readers.get() {
-            Some(pool) if !self.in_atomic() => pool.run_slow(timeout, f).await,
+            Some(pool) if !self.in_atomic() => match start {
+                Start::Fast => pool.run(timeout, f).await,
+                Start::Slow => pool.run_slow(timeout, f).await,
+            },
             _ => self.run(move |c| with_deadline(c, timeout, f)).await,
         }
     }
@@ -508,11 +522,25 @@ mod tests {
             "a cheap read waited"
         );
         assert_eq!(store.reads_moved_to_slow_readers(), endless as u64);
+        // A read known to be long waits for a slow reader, however cheap it turns out.
+        let long = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .read_from(Start::Slow, |c| {
+                        c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!long.is_finished(), "it went to a fast reader");
         assert!(slow.iter().all(|s| !s.is_finished()));
         for s in slow {
             let e = s.await.unwrap().unwrap_err();
             assert!(matches!(StoreError::from(e), StoreError::TimedOut));
         }
+        assert_eq!(long.await.unwrap().unwrap(), 1);
     }
 
     #[test]

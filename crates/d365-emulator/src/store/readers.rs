@@ -5,7 +5,8 @@
 //! channel. Under load a reader goes from one read to the next without sleeping, and a
 //! request's task is not woken until its answer is there: one hand-over each way.
 //!
-//! Every read starts in the fast lane, one reader per core: more threads than cores only
+//! A read starts in the fast lane, one reader per core, unless it is known to be long
+//! ([`Start::Slow`](super::Start)): more threads than cores only
 //! take turns, and a read whose thread loses its core mid-query makes its caller wait a whole
 //! time slice (the tail of a type-ahead query at 50 connections). A read that runs past
 //! [`FAST_BUDGET_STEPS`] there (a scan, a large aggregate) is stopped and starts again in the

@@ -336,7 +336,7 @@ impl Store {
     /// The number of rows of each table, in order.
     pub async fn count_rows(&self, tables: Vec<String>) -> Result<Vec<i64>, StoreError> {
         Ok(self
-            .read_slow(move |c| {
+            .read_from(super::Start::Slow, move |c| {
                 tables
                     .iter()
                     .map(|t| {
