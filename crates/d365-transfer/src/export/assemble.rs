@@ -221,12 +221,26 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// `lines` as one part, written as CSV with `columns` by the fast path and by the `Value`
+    /// path: both texts, and the rows the fast path counted.
+    fn both_paths(lines: &[&str], columns: &[&str]) -> (String, String, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("part-0.ndjson");
+        std::fs::write(&part, lines.join("\n") + "\n").unwrap();
+        let columns: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+        let mut fast = Vec::new();
+        let rows = csv_output(&mut fast, &[part], &columns, dir.path()).unwrap();
+        (
+            String::from_utf8(fast).unwrap(),
+            by_value(lines, &columns),
+            rows,
+        )
+    }
+
     /// Lines of one shape, of others, with a repeated name, and one not in `serde_json`'s form:
     /// each row as the `Value` path writes it, whatever line came before.
     #[test]
     fn rows_of_changing_shapes_are_what_values_would_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let part = dir.path().join("part-0.ndjson");
         let lines = [
             r#"{"name":"A","revenue":1.50,"statecode":0}"#,
             r#"{"name":"B","revenue":2.50,"statecode":1}"#,
@@ -238,34 +252,20 @@ mod tests {
             r#"{}"#,
             r#"{"name":"\u00e9\/","revenue":1E5}"#,
         ];
-        std::fs::write(&part, lines.join("\n") + "\n").unwrap();
-        let columns: Vec<String> = ["name", "revenue", "statecode"]
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        let mut fast = Vec::new();
-        let rows = csv_output(&mut fast, &[part], &columns, dir.path()).unwrap();
+        let (fast, by_value, rows) = both_paths(&lines, &["name", "revenue", "statecode"]);
         assert_eq!(rows, lines.len() as u64);
-        assert_eq!(String::from_utf8(fast).unwrap(), by_value(&lines, &columns));
+        assert_eq!(fast, by_value);
     }
 
     /// A column selected twice is written twice, as the `Value` path writes it.
     #[test]
     fn a_column_selected_twice_fills_both_cells() {
-        let dir = tempfile::tempdir().unwrap();
-        let part = dir.path().join("part-0.ndjson");
         let lines = [
             r#"{"name":"Contoso","revenue":12.50,"statecode":0}"#,
             r#"{"name":"A \"quoted\", name","revenue":null}"#,
         ];
-        std::fs::write(&part, lines.join("\n") + "\n").unwrap();
-        let columns: Vec<String> = ["name", "revenue", "name", "statecode"]
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        let mut fast = Vec::new();
-        let rows = csv_output(&mut fast, &[part], &columns, dir.path()).unwrap();
+        let (fast, by_value, rows) = both_paths(&lines, &["name", "revenue", "name", "statecode"]);
         assert_eq!(rows, 2);
-        assert_eq!(String::from_utf8(fast).unwrap(), by_value(&lines, &columns));
+        assert_eq!(fast, by_value);
     }
 }
