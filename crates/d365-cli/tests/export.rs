@@ -149,9 +149,16 @@ async fn resume_equals(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     let emulator = start(test_config(150)).await;
+    // NDJSON parts, and CSV parts (rows, the first part starting with the header).
+    for ext in ["ndjson", "csv"] {
+        killed_and_resumed(&emulator, ext).await;
+    }
+}
+
+async fn killed_and_resumed(emulator: &d365_testkit::Emulator, ext: &str) {
     let info = emulator.info();
     let dir = tempfile::tempdir().unwrap();
-    let whole = dir.path().join("whole.ndjson");
+    let whole = dir.path().join(format!("whole.{ext}"));
     let w = whole.display().to_string();
     run_against(
         &info,
@@ -170,8 +177,8 @@ async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     .assert_ok();
 
     // Slow pages, so the kill lands mid-way.
-    slow_pages(&emulator, 150);
-    let resumed = dir.path().join("resumed.ndjson");
+    slow_pages(emulator, 150);
+    let resumed = dir.path().join(format!("resumed.{ext}"));
     let r = resumed.display().to_string();
     let args = [
         "export",
@@ -184,7 +191,7 @@ async fn a_killed_export_resumes_without_duplicates_or_gaps() {
         "3",
     ];
     let mut child = TestCommand::new(&args).emulator_env(&info).spawn();
-    let checkpoint = dir.path().join("resumed.ndjson.checkpoint.json");
+    let checkpoint = dir.path().join(format!("resumed.{ext}.checkpoint.json"));
     let started = Instant::now();
     loop {
         let rows = std::fs::read_to_string(&checkpoint)
@@ -209,7 +216,7 @@ async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     child.wait().unwrap();
     assert!(!resumed.exists(), "no output before the export finishes");
     // Garbage past the checkpoint (a half-written page) is cut off on resume.
-    let part = dir.path().join("resumed.ndjson.part-000");
+    let part = dir.path().join(format!("resumed.{ext}.part-000"));
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&part)
@@ -220,7 +227,7 @@ async fn a_killed_export_resumes_without_duplicates_or_gaps() {
     let again = run_against(&info, &args).await;
     assert_eq!(again.code, Some(2), "no silent restart: {}", again.stderr);
     assert!(again.stderr.contains("--resume"), "{}", again.stderr);
-    resume_equals(&emulator, &args, &whole, &resumed).await;
+    resume_equals(emulator, &args, &whole, &resumed).await;
     assert!(!checkpoint.exists());
 }
 
@@ -481,6 +488,7 @@ async fn ndjson_and_csv_are_what_values_would_write() {
         ("a.ndjson", ndjson.as_bytes(), "1"),
         ("b.ndjson", ndjson.as_bytes(), "2"),
         ("a.csv", &csv[..], "1"),
+        ("b.csv", &csv[..], "2"),
     ] {
         let out = dir.path().join(file).display().to_string();
         let select = columns.join(",");

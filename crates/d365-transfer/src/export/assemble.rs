@@ -1,18 +1,20 @@
-//! Joining the part files, in range order, into the output: NDJSON as is, CSV with a header
-//! from the export's columns. The output is written to a temporary file beside it and renamed
-//! into place, so a reader never sees half a file. An NDJSON export of one range is its part
-//! file: that is linked (a second name for the same, synced, owner-only file) and the link
-//! renamed into place, without copying a byte.
+//! Joining the part files, in range order, into the output. Parts in the output's format
+//! (NDJSON; CSV rows, the first part starting with the header) are joined as they are; NDJSON
+//! parts of a CSV export (one from an earlier d365, or one whose columns come from its first
+//! record) become CSV rows here, and Parquet is written from NDJSON parts. The output is written
+//! to a temporary file beside it and renamed into place, so a reader never sees half a file.
+//! An export of one range in its part's format is its part file: that is linked (a second name
+//! for the same, synced, owner-only file) and the link renamed into place, without copying a
+//! byte.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use d365_webapi::Client;
 
+use super::lines::{CsvRows, PartLines};
 use super::page;
-use super::record::{self, Scan};
+use super::record::Scan;
 use super::{Checkpoint, Format};
 use crate::csv::CsvWriter;
 use crate::private_file::{self, Create};
@@ -50,13 +52,14 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
             file.set_len(range.bytes).map_err(writing(part))?;
         }
     }
-    if let ([part], [range], Format::Ndjson) = (&parts[..], &cp.ranges[..], cp.format)
+    let joined = cp.parts == cp.format;
+    if let ([part], [range], true) = (&parts[..], &cp.ranges[..], joined)
         && link_into_place(part, out, dir).is_ok()
     {
         return Ok(range.rows);
     }
     let rows = match cp.format {
-        Format::Ndjson => {
+        _ if joined => {
             let mut w = BufWriter::new(tmp.as_file_mut());
             let mut rows = 0;
             for (part, range) in parts.iter().zip(&cp.ranges) {
@@ -75,6 +78,7 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
             rows
         }
         Format::Parquet => parquet_output(tmp.as_file_mut(), &parts, cp, client).await?,
+        Format::Ndjson => unreachable!("NDJSON parts are joined"),
     };
     tmp.as_file().sync_all().map_err(writing(out))?;
     tmp.persist(out).map_err(|e| writing(out)(e.error))?;
@@ -98,25 +102,21 @@ fn link_into_place(part: &Path, out: &Path, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The parts' records as CSV rows. Each line's cells are read from its JSON text ([`Scan`]),
-/// without a `Value` per record; a line not in `serde_json`'s form (the parts are written in
-/// it) goes through a `Value`, as does every line when no columns are known.
+/// The records of NDJSON parts as CSV rows (with the header), each line's cells read from its
+/// JSON text ([`CsvRows`]); every line through a `Value` when no columns are known (the header
+/// is then the first record's names).
 fn csv_output(
     w: &mut impl Write,
     parts: &[PathBuf],
     columns: &[String],
     out: &Path,
 ) -> Result<u64> {
-    let mut csv = CsvWriter::new(columns);
-    // A column may be selected twice (`--select name,name`): a name fills each of its places.
-    let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, c) in columns.iter().enumerate() {
-        index.entry(c.as_str()).or_default().push(i);
+    let mut by_value = CsvWriter::new(columns);
+    let mut lines = (!columns.is_empty()).then(|| PartLines::Csv(CsvRows::new(columns)));
+    let (mut scan, mut rows, mut line, mut row) = (Scan::default(), 0, Vec::new(), Vec::new());
+    if let Some(lines) = &lines {
+        lines.header(&mut row);
     }
-    let (mut scan, mut at, mut rows) = (Scan::default(), vec![None; columns.len()], 0);
-    // The names of the last record: a record with the same ones has the same `at`.
-    let mut names = Vec::new();
-    let mut line = Vec::new();
     for part in parts {
         let reading = || Error::file(format!("reading {}", part.display()));
         let mut f = std::io::BufReader::with_capacity(
@@ -130,32 +130,25 @@ fn csv_output(
             }
             let text = std::str::from_utf8(line.strip_suffix(b"\n").unwrap_or(&line))
                 .map_err(|e| reading()(invalid(e)))?;
-            match page::members(text, &mut scan).filter(|_| !columns.is_empty()) {
-                Some(members) => {
-                    if !record::same_names(members, text, &mut names) {
-                        // The last of a repeated name wins, as in a `Value`.
-                        at.fill(None);
-                        for (k, m) in members.iter().enumerate() {
-                            for &c in index.get(&*m.name(text)).into_iter().flatten() {
-                                at[c] = Some(k);
-                            }
-                        }
-                    }
-                    let cells = at.iter().map(|k| match k {
-                        Some(k) => record::cell(members[*k].value(text)),
-                        None => Cow::Borrowed(""),
-                    });
-                    csv.write_cells(w, cells).map_err(writing(out))?;
+            match &mut lines {
+                Some(lines) => {
+                    let canonical = page::members(text, &mut scan).is_some();
+                    lines.write(&mut scan, canonical, text, &mut row)?;
                 }
                 None => {
                     let record: serde_json::Value = serde_json::from_str(text)?;
-                    csv.write(w, &record).map_err(writing(out))?;
+                    by_value.write(&mut row, &record).map_err(writing(out))?;
                 }
             }
+            w.write_all(&row).map_err(writing(out))?;
+            row.clear();
             rows += 1;
         }
     }
-    csv.finish(w).map_err(writing(out))?;
+    if lines.is_none() {
+        by_value.finish(&mut row).map_err(writing(out))?;
+        w.write_all(&row).map_err(writing(out))?;
+    }
     Ok(rows)
 }
 

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::Format;
 use crate::error::{Error, Result};
 
-/// The checkpoint file's layout version.
-const VERSION: u32 = 1;
+/// The checkpoint file's layout version. Layout 1 had no `parts`: its part files are NDJSON
+/// whatever the output's format (this version resumes them).
+const VERSION: u32 = 2;
 
 /// One range of the table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +46,10 @@ pub struct Checkpoint {
     pub order: String,
     /// The output's format.
     pub format: Format,
+    /// The part files' format: the output's own for NDJSON and for a CSV export with its
+    /// columns known (the output is then the parts joined), NDJSON otherwise.
+    #[serde(default = "ndjson")]
+    pub parts: Format,
     /// The ranges, in output order.
     pub ranges: Vec<RangeState>,
 }
@@ -59,6 +64,10 @@ impl Checkpoint {
         format: Format,
         conditions: Vec<Option<String>>,
     ) -> Self {
+        let parts = match format {
+            Format::Csv if !columns.is_empty() => Format::Csv,
+            _ => Format::Ndjson,
+        };
         Self {
             version: VERSION,
             entity_set: entity_set.to_owned(),
@@ -66,6 +75,7 @@ impl Checkpoint {
             filter,
             order,
             format,
+            parts,
             ranges: conditions
                 .into_iter()
                 .map(|condition| RangeState {
@@ -84,7 +94,7 @@ impl Checkpoint {
         suffixed(out, ".checkpoint.json")
     }
 
-    /// `OUT.part-NNN`: range `i`'s rows as NDJSON.
+    /// `OUT.part-NNN`: range `i`'s rows (NDJSON lines or CSV rows: [`Checkpoint::parts`]).
     pub fn part_path(out: &Path, i: usize) -> PathBuf {
         suffixed(out, &format!(".part-{i:03}"))
     }
@@ -99,11 +109,24 @@ impl Checkpoint {
             doing: format!("{} is not an export checkpoint", path.display()),
             source,
         })?;
-        if cp.version != VERSION {
+        if !(1..=VERSION).contains(&cp.version) {
             return Err(Error::refused(format!(
-                "{} was written by another version of d365 (layout {}, this one reads {VERSION})",
+                "{} was written by another version of d365 (layout {}, this one reads 1 to {VERSION})",
                 path.display(),
                 cp.version
+            )));
+        }
+        let parts_fit = match cp.parts {
+            Format::Ndjson => true,
+            Format::Csv => cp.format == Format::Csv && !cp.columns.is_empty(),
+            Format::Parquet => false,
+        };
+        if !parts_fit {
+            return Err(Error::refused(format!(
+                "{} is not an export checkpoint: {:?} parts for a {:?} output",
+                path.display(),
+                cp.parts,
+                cp.format
             )));
         }
         Ok(cp)
@@ -133,6 +156,11 @@ impl Checkpoint {
     pub fn rows(&self) -> u64 {
         self.ranges.iter().map(|r| r.rows).sum()
     }
+}
+
+/// Layout 1's parts.
+fn ndjson() -> Format {
+    Format::Ndjson
 }
 
 fn suffixed(path: &Path, suffix: &str) -> PathBuf {
@@ -169,6 +197,55 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("nothing to resume")
+        );
+    }
+
+    /// A CSV export's parts are CSV rows; a layout-1 checkpoint (no `parts`) still resumes, its
+    /// parts NDJSON; parts that cannot be the output's are refused.
+    #[test]
+    fn parts_are_csv_rows_for_csv_and_ndjson_in_layout_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv.checkpoint.json");
+        let columns = vec!["accountid".to_owned(), "name".to_owned()];
+        let csv = |columns: Vec<String>| {
+            Checkpoint::new(
+                "accounts",
+                columns,
+                None,
+                "accountid asc".into(),
+                Format::Csv,
+                vec![None],
+            )
+        };
+        assert_eq!(csv(columns.clone()).parts, Format::Csv);
+        assert_eq!(
+            csv(Vec::new()).parts,
+            Format::Ndjson,
+            "header from the first record"
+        );
+        let mut cp = csv(columns);
+        cp.save(&path).unwrap();
+        let mut layout_1: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        layout_1["version"] = 1.into();
+        layout_1.as_object_mut().unwrap().remove("parts");
+        std::fs::write(&path, layout_1.to_string()).unwrap();
+        let loaded = Checkpoint::load(&path).unwrap();
+        assert_eq!((loaded.version, loaded.parts), (1, Format::Ndjson));
+        cp.format = Format::Ndjson;
+        cp.save(&path).unwrap();
+        let refused = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(
+            refused.contains("Csv parts for a Ndjson output"),
+            "{refused}"
+        );
+        cp.version = VERSION + 1;
+        cp.save(&path).unwrap();
+        assert!(
+            Checkpoint::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("another version")
         );
     }
 }

@@ -9,13 +9,15 @@
 //!   and goes on from the saved next link: no duplicate, no gap.
 //! * Memory stays flat: one page per range being written and the next one's request running
 //!   ahead, rows streamed to disk. Each record's bytes go from the page to the part file as
-//!   received, without its annotations (`record.rs`), never through a `serde_json::Value`.
+//!   received, without its annotations (`record.rs`), or as its CSV row for a CSV export
+//!   (`lines.rs`), never through a `serde_json::Value`.
 //!
 //! Joining the parts into the output file, in range order, is the caller's (the CLI's
 //! `export/assemble.rs`), as are the output formats.
 
 mod assemble;
 mod checkpoint;
+mod lines;
 mod page;
 #[cfg(feature = "parquet")]
 mod parquet;
@@ -37,6 +39,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::{Error, Result};
 use crate::private_file::{self, Create};
 use crate::progress::{OnProgress, Progress};
+use lines::{CsvRows, PartLines};
 
 pub use assemble::{assemble, check_supported};
 pub use checkpoint::{Checkpoint, RangeState};
@@ -235,7 +238,7 @@ struct Range<'a> {
 impl Range<'_> {
     /// Pages range `i` into its part file from where its checkpoint says.
     async fn read(&self, i: usize) -> Result<()> {
-        let (state, columns, order, filter, entity_set) = {
+        let (state, columns, order, filter, entity_set, parts) = {
             let cp = self.shared.lock().unwrap_or_else(|e| e.into_inner());
             (
                 cp.ranges[i].clone(),
@@ -243,8 +246,16 @@ impl Range<'_> {
                 cp.order.clone(),
                 cp.filter.clone(),
                 cp.entity_set.clone(),
+                cp.parts,
             )
         };
+        let mut lines = match parts {
+            Format::Csv => PartLines::Csv(CsvRows::new(&columns)),
+            _ => PartLines::Ndjson,
+        };
+        // The first part of a CSV export starts with the header (with its first page, so the
+        // checkpoint counts it): the parts joined are the output.
+        let mut header = i == 0 && state.bytes == 0;
         let part = Checkpoint::part_path(self.out, i);
         // A fresh range starts a fresh file: a regular part left behind may be a hard link to
         // an earlier export's finished output (`assemble`), which must not be emptied. (Any
@@ -288,15 +299,19 @@ impl Range<'_> {
         let mut buffer = Vec::new();
         let mut last_point = Instant::now();
         while let Some(page) = pages.try_next().await? {
-            // Each record's bytes as received, minus its annotations (see record.rs), in one
-            // walk over a compact page (page.rs); any other page decoded by serde_json.
+            // Each record's line (its bytes as received minus its annotations, or its CSV row:
+            // lines.rs) in one walk over a compact page (page.rs); any other page decoded by
+            // serde_json.
             buffer.clear();
-            let count = match page::write_lines(page.bytes(), &mut scan, &mut buffer) {
+            if std::mem::take(&mut header) {
+                lines.header(&mut buffer);
+            }
+            let count = match page::write_lines(page.bytes(), &mut scan, &mut lines, &mut buffer) {
                 Some(count) => count,
                 None => {
                     let records: Vec<&RawValue> = page.items()?;
                     for r in &records {
-                        record::write_line(&mut scan, r.get(), &mut buffer)?;
+                        lines.write_record(&mut scan, r.get(), &mut buffer)?;
                     }
                     records.len() as u64
                 }

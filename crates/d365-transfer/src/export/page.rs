@@ -1,27 +1,34 @@
 //! A page's records to part-file lines in one pass over the page's bytes. The page is checked
 //! to be JSON as it is walked, as strictly as `serde_json` reads it; each record's members are
 //! found on the way ([`Scan`]'s job, done here in the same pass) and the record is written as
-//! [`record::write_line`] writes it. Pages in compact form (no whitespace between tokens: how
+//! [`PartLines::write_record`] writes it (an NDJSON line or a CSV row). Pages in compact form (no whitespace between tokens: how
 //! Dataverse and the emulator write them) take this path. Any other page, or anything this walk
 //! does not follow (an escaped member name at the top, a page it finds invalid), gives `None`:
 //! the caller then decodes the page with `serde_json` (`RawPage::items`) and writes each record
-//! with [`record::write_line`], which gives the same bytes, or the error.
+//! with [`PartLines::write_record`], which gives the same bytes, or the error.
 
+use super::lines::PartLines;
 use super::record::{self, Member, Scan};
 
 /// Containers nested deeper than this are left to `serde_json` (whose own limit is 128).
 const MAX_DEPTH: usize = 100;
 
-/// Appends the lines of the records of the page `body` to `out`; returns how many records, or
-/// `None` (and `out` as it was) when the page is not in compact form or not valid JSON.
-pub(crate) fn write_lines(body: &[u8], scan: &mut Scan, out: &mut Vec<u8>) -> Option<u64> {
+/// Appends the lines (`lines`' format) of the records of the page `body` to `out`; returns how
+/// many records, or `None` (and `out` as it was) when the page is not in compact form or not
+/// valid JSON.
+pub(crate) fn write_lines(
+    body: &[u8],
+    scan: &mut Scan,
+    lines: &mut PartLines,
+    out: &mut Vec<u8>,
+) -> Option<u64> {
     let before = out.len();
     let mut walk = Walk {
         b: body,
         i: 0,
         canonical: true,
     };
-    let written = walk.page(scan, out);
+    let written = walk.page(scan, lines, out);
     if written.is_none() {
         out.truncate(before);
     }
@@ -49,7 +56,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     /// The page object: its `value` array's records written, the other members checked.
-    fn page(&mut self, scan: &mut Scan, out: &mut Vec<u8>) -> Option<u64> {
+    fn page(&mut self, scan: &mut Scan, lines: &mut PartLines, out: &mut Vec<u8>) -> Option<u64> {
         // Every string is then valid UTF-8, as serde_json requires.
         let text = std::str::from_utf8(self.b).ok()?;
         let mut records = None;
@@ -67,7 +74,7 @@ impl Walk<'_> {
                     if records.is_some() {
                         return None; // a duplicate field, which serde_json refuses
                     }
-                    records = Some(self.records(text, scan, out)?);
+                    records = Some(self.records(text, scan, lines, out)?);
                 } else {
                     self.value(1)?;
                 }
@@ -85,7 +92,13 @@ impl Walk<'_> {
     }
 
     /// The `value` array: each record checked and written; returns how many.
-    fn records(&mut self, text: &str, scan: &mut Scan, out: &mut Vec<u8>) -> Option<u64> {
+    fn records(
+        &mut self,
+        text: &str,
+        scan: &mut Scan,
+        lines: &mut PartLines,
+        out: &mut Vec<u8>,
+    ) -> Option<u64> {
         self.eat(b'[')?;
         if self.eat_if(b']') {
             return Some(0);
@@ -97,9 +110,11 @@ impl Walk<'_> {
                 self.record(scan)?
             } else {
                 self.value(2)?;
-                false // not an object: through a `Value`, as `write_line` does
+                false // not an object: through a `Value`, as `write_record` does
             };
-            record::write_scanned(scan, canonical, &text[start..self.i], out).ok()?;
+            lines
+                .write(scan, canonical, &text[start..self.i], out)
+                .ok()?;
             n += 1;
             if !self.eat_if(b',') {
                 self.eat(b']')?;
@@ -289,29 +304,65 @@ fn plain_run(b: &[u8], mut i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::lines::CsvRows;
     use serde_json::value::RawValue;
 
-    /// The general path: the page decoded by serde_json, each record through `write_line`.
-    fn general(body: &str) -> Option<Vec<u8>> {
+    const CSV_COLUMNS: [&str; 8] = [
+        "name",
+        "n",
+        "a",
+        "revenue",
+        "missing",
+        "name",
+        "@odata.etag",
+        "t",
+    ];
+
+    /// The part formats: NDJSON (0), and CSV rows (1) of columns the records hold, lack, hold
+    /// twice or as an annotation.
+    fn format(i: usize) -> PartLines {
+        let columns = [
+            "name",
+            "n",
+            "a",
+            "revenue",
+            "missing",
+            "name",
+            "@odata.etag",
+            "t",
+        ];
+        let columns: Vec<String> = columns.map(str::to_owned).to_vec();
+        [PartLines::Ndjson, PartLines::Csv(CsvRows::new(&columns))]
+            .into_iter()
+            .nth(i)
+            .unwrap()
+    }
+
+    /// The general path: the page decoded by serde_json, each record through `write_record`.
+    fn general(body: &str, i: usize) -> Option<Vec<u8>> {
         #[derive(serde::Deserialize)]
         struct Body<'a> {
             #[serde(borrow)]
             value: Vec<&'a RawValue>,
         }
         let page: Body<'_> = serde_json::from_str(body).ok()?;
-        let mut out = Vec::new();
+        let (mut out, mut lines) = (Vec::new(), format(i));
         for r in page.value {
-            record::write_line(&mut Scan::default(), r.get(), &mut out).ok()?;
+            lines
+                .write_record(&mut Scan::default(), r.get(), &mut out)
+                .ok()?;
         }
         Some(out)
     }
 
-    fn fast(body: &[u8]) -> Option<Vec<u8>> {
+    fn fast(body: &[u8], i: usize) -> Option<Vec<u8>> {
         let mut out = b"kept".to_vec();
-        let n = write_lines(body, &mut Scan::default(), &mut out);
+        let n = write_lines(body, &mut Scan::default(), &mut format(i), &mut out);
         match n {
             Some(n) => {
-                assert_eq!(out.iter().filter(|c| **c == b'\n').count() as u64, n);
+                if i == 0 {
+                    assert_eq!(out.iter().filter(|c| **c == b'\n').count() as u64, n);
+                }
                 Some(out.split_off(4))
             }
             None => {
@@ -348,88 +399,116 @@ mod tests {
 
     #[test]
     fn compact_pages_come_out_as_the_general_path_writes_them() {
-        let page = page_of(RECORDS);
-        let out = fast(page.as_bytes()).expect("a compact page takes the fast path");
-        assert_eq!(Some(out), general(&page));
-        for r in RECORDS {
-            let page = page_of(&[r]);
-            assert_eq!(fast(page.as_bytes()), general(&page), "{r}");
+        for i in 0..2 {
+            let page = page_of(RECORDS);
+            let out = fast(page.as_bytes(), i).expect("a compact page takes the fast path");
+            assert_eq!(Some(out), general(&page, i));
+            for r in RECORDS {
+                let page = page_of(&[r]);
+                assert_eq!(fast(page.as_bytes(), i), general(&page, i), "{r}");
+            }
+            let page = "{\"value\":[]}\r\n";
+            assert_eq!(fast(page.as_bytes(), i), Some(Vec::new()));
         }
-        let page = "{\"value\":[]}\r\n";
-        assert_eq!(fast(page.as_bytes()), Some(Vec::new()));
+    }
+
+    /// The rows of a CSV part are what `CsvWriter` writes for each record as a `Value` without
+    /// its annotations (what the CSV output was when it was made from NDJSON parts).
+    #[test]
+    fn csv_rows_are_what_a_value_would_write() {
+        let columns: Vec<String> = CSV_COLUMNS.map(str::to_owned).to_vec();
+        let mut writer = crate::csv::CsvWriter::new(&columns);
+        writer.finish(&mut std::io::sink()).unwrap(); // the header is the part's caller's
+        let mut expected = Vec::new();
+        for r in RECORDS {
+            let mut record: serde_json::Value = serde_json::from_str(r).unwrap();
+            if let Some(fields) = record.as_object_mut() {
+                fields.retain(|k, _| !k.starts_with('@'));
+            }
+            writer.write(&mut expected, &record).unwrap();
+        }
+        let page = page_of(RECORDS);
+        let rows = fast(page.as_bytes(), 1).expect("a compact page");
+        assert_eq!(String::from_utf8(rows), String::from_utf8(expected));
     }
 
     #[test]
     fn every_escape_comes_out_as_the_general_path_writes_it() {
-        let mut records = Vec::new();
-        for code in (0u32..0x250).chain([0x2028, 0x2029, 0xd800, 0xdc00, 0xfeff]) {
-            for hex in [format!("{code:04x}"), format!("{code:04X}")] {
-                records.push(format!(r#"{{"k\u{hex}":"\u{hex}","@x":1}}"#));
+        for i in 0..2 {
+            let mut records = Vec::new();
+            for code in (0u32..0x250).chain([0x2028, 0x2029, 0xd800, 0xdc00, 0xfeff]) {
+                for hex in [format!("{code:04x}"), format!("{code:04X}")] {
+                    records.push(format!(r#"{{"k\u{hex}":"\u{hex}","@x":1}}"#));
+                }
             }
-        }
-        for short in ["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"] {
-            records.push(format!(r#"{{"{short}":"x{short}y"}}"#));
-        }
-        for r in records {
-            let page = page_of(&[&r]);
-            assert_eq!(fast(page.as_bytes()), general(&page), "{r}");
+            for short in ["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"] {
+                records.push(format!(r#"{{"{short}":"x{short}y"}}"#));
+            }
+            for r in records {
+                let page = page_of(&[&r]);
+                assert_eq!(fast(page.as_bytes(), i), general(&page, i), "{r}");
+            }
         }
     }
 
     #[test]
     fn other_pages_go_the_general_way() {
-        for page in [
-            "{ \"value\":[]}",                 // whitespace
-            r#"{"value":[{"a" :1}]}"#,         // whitespace in a record
-            r#"{"valu\u0065":[]}"#,            // an escaped name at the top
-            r#"{"value":[],"value":[]}"#,      // a duplicate field
-            r#"{"@odata.context":"x"}"#,       // no value
-            r#"{"value":{}}"#,                 // not an array
-            r#"{"value":[]}x"#,                // trailing garbage
-            r#"{"value":[01]}"#,               // a leading zero
-            r#"{"value":[1.]}"#,               // no digit after the point
-            r#"{"value":[{"a":"\x"}]}"#,       // a bad escape
-            r#"{"value":[{"a":"\u12"}]}"#,     // a short \u escape
-            "{\"value\":[{\"a\":\"\u{1}\"}]}", // a raw control character
-            r#"{"value":[{"a":tru}]}"#,        // a broken literal
-            r#"{"value":[{"a":1,}]}"#,         // a trailing comma
-            r#"{"value":[{"a":1}"#,            // cut short
-        ] {
-            assert_eq!(fast(page.as_bytes()), None, "{page}");
+        for i in 0..2 {
+            for page in [
+                "{ \"value\":[]}",                 // whitespace
+                r#"{"value":[{"a" :1}]}"#,         // whitespace in a record
+                r#"{"valu\u0065":[]}"#,            // an escaped name at the top
+                r#"{"value":[],"value":[]}"#,      // a duplicate field
+                r#"{"@odata.context":"x"}"#,       // no value
+                r#"{"value":{}}"#,                 // not an array
+                r#"{"value":[]}x"#,                // trailing garbage
+                r#"{"value":[01]}"#,               // a leading zero
+                r#"{"value":[1.]}"#,               // no digit after the point
+                r#"{"value":[{"a":"\x"}]}"#,       // a bad escape
+                r#"{"value":[{"a":"\u12"}]}"#,     // a short \u escape
+                "{\"value\":[{\"a\":\"\u{1}\"}]}", // a raw control character
+                r#"{"value":[{"a":tru}]}"#,        // a broken literal
+                r#"{"value":[{"a":1,}]}"#,         // a trailing comma
+                r#"{"value":[{"a":1}"#,            // cut short
+            ] {
+                assert_eq!(fast(page.as_bytes(), i), None, "{page}");
+            }
+            let deep = format!(r#"{{"value":[{}]}}"#, "[".repeat(200) + &"]".repeat(200));
+            assert_eq!(fast(deep.as_bytes(), i), None);
+            assert_eq!(fast(b"{\"value\":[\"\xff\"]}", i), None, "invalid UTF-8");
         }
-        let deep = format!(r#"{{"value":[{}]}}"#, "[".repeat(200) + &"]".repeat(200));
-        assert_eq!(fast(deep.as_bytes()), None);
-        assert_eq!(fast(b"{\"value\":[\"\xff\"]}"), None, "invalid UTF-8");
     }
 
     /// Every prefix of a page and every single-byte change of it: the fast path writes only
     /// what the general path writes, and takes no page `serde_json` refuses.
     #[test]
     fn no_broken_page_slips_through() {
-        let page = page_of(&RECORDS[..8]);
-        let bytes = page.as_bytes();
-        let mut taken = 0;
-        let mut check = |body: &[u8]| {
-            if let Some(out) = fast(body) {
-                let text = std::str::from_utf8(body).expect("taken pages are UTF-8");
-                assert_eq!(Some(out), general(text), "{text}");
-                taken += 1;
+        for i in 0..2 {
+            let page = page_of(&RECORDS[..8]);
+            let bytes = page.as_bytes();
+            let mut taken = 0;
+            let mut check = |body: &[u8]| {
+                if let Some(out) = fast(body, i) {
+                    let text = std::str::from_utf8(body).expect("taken pages are UTF-8");
+                    assert_eq!(Some(out), general(text, i), "{text}");
+                    taken += 1;
+                }
+            };
+            for end in 0..bytes.len() {
+                check(&bytes[..end]);
             }
-        };
-        for end in 0..bytes.len() {
-            check(&bytes[..end]);
-        }
-        let swaps = [
-            b'"', b'\\', b',', b':', b'{', b'}', b'[', b']', b'e', b'E', b'0', b'-', b' ', 1,
-        ];
-        for at in 0..bytes.len() {
-            for c in swaps {
-                let mut body = bytes.to_vec();
-                body[at] = c;
-                check(&body);
+            let swaps = [
+                b'"', b'\\', b',', b':', b'{', b'}', b'[', b']', b'e', b'E', b'0', b'-', b' ', 1,
+            ];
+            for at in 0..bytes.len() {
+                for c in swaps {
+                    let mut body = bytes.to_vec();
+                    body[at] = c;
+                    check(&body);
+                }
             }
+            assert!(taken > 100, "some changed pages are still valid: {taken}");
         }
-        assert!(taken > 100, "some changed pages are still valid: {taken}");
     }
 
     #[test]

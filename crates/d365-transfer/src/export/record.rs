@@ -43,7 +43,7 @@ impl Member {
     }
 
     /// An annotation of the record (`@odata.etag`, `x@OData.Community…`).
-    fn is_annotation(&self, text: &str) -> bool {
+    pub(super) fn is_annotation(&self, text: &str) -> bool {
         self.raw_name(text).starts_with('@')
     }
 }
@@ -151,16 +151,10 @@ pub(super) fn canonical_escape(at: &[u8]) -> Option<usize> {
     }
 }
 
-/// Appends a record to a part file's buffer, one line, without its annotations: its own bytes
-/// when they are in `serde_json`'s form, else through a `Value` (the same bytes `serde_json`
-/// would write).
-pub(crate) fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
-    let canonical = scan.members(text).is_some();
-    write_scanned(scan, canonical, text, out)
-}
-
-/// [`write_line`] with the record already scanned: `scan.members` as [`Scan::members`] found
-/// them when `canonical` (the record is in `serde_json`'s form).
+/// Appends a record to a part file's buffer, one NDJSON line, without its annotations: its own
+/// bytes when they are in `serde_json`'s form, else through a `Value` (the same bytes
+/// `serde_json` would write). `scan.members` are as [`Scan::members`] found them when
+/// `canonical` (the record is in `serde_json`'s form).
 pub(super) fn write_scanned(
     scan: &mut Scan,
     canonical: bool,
@@ -260,6 +254,12 @@ pub(crate) fn cell(json: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    /// A record's NDJSON line, as a part file gets it.
+    fn write_line(scan: &mut Scan, text: &str, out: &mut Vec<u8>) {
+        let mut lines = super::super::lines::PartLines::Ndjson;
+        lines.write_record(scan, text, out).unwrap();
+    }
+
     /// What the export wrote before: each record through a `Value`.
     fn through_value(text: &str) -> String {
         let mut record: Value = serde_json::from_str(text).unwrap();
@@ -271,7 +271,7 @@ mod tests {
 
     fn line(text: &str) -> String {
         let mut out = Vec::new();
-        write_line(&mut Scan::default(), text, &mut out).unwrap();
+        write_line(&mut Scan::default(), text, &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -315,7 +315,7 @@ mod tests {
             r#"{"@odata.etag":"8","a\"":1,"a\"":2}"#,
         ] {
             let mut out = Vec::new();
-            write_line(&mut scan, text, &mut out).unwrap();
+            write_line(&mut scan, text, &mut out);
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 through_value(text),
