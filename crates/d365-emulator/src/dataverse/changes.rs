@@ -141,6 +141,7 @@ pub(crate) async fn query(
             count: false,
             annotations: annotations_for(&prefer, &st.model.model, entity),
             omit_nulls: false,
+            etag: true,
         },
     };
     let mut response = match &options.deltatoken {

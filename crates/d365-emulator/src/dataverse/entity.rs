@@ -39,9 +39,18 @@ pub(crate) async fn retrieve(
         return Ok(not_modified());
     }
     let page_size = page_size(&prefer);
-    let row = super::expand::expand(st, entity, &options.expand, vec![row], page_size, &prefer)
-        .await?
-        .remove(0);
+    let keys = [Some(id)];
+    let row = super::expand::expand(
+        st,
+        entity,
+        &options.expand,
+        vec![row],
+        Some(&keys),
+        page_size,
+        &prefer,
+    )
+    .await?
+    .remove(0);
     // Splice the context in front of the row's own properties.
     let body = format!(
         "{{\"@odata.context\":{},{}",

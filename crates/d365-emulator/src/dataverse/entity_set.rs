@@ -143,6 +143,7 @@ pub(crate) async fn query(
         count: options.count == Some(true),
         annotations: annotations_for(&prefer, &st.model.model, entity),
         omit_nulls: false,
+        etag: true,
     };
     let page = st
         .store
@@ -151,8 +152,16 @@ pub(crate) async fn query(
         .map_err(|e| DataverseError::store(e, "query"))?;
 
     let context = context_url(st, entity, names.as_deref(), &options.expand, "");
-    let rows =
-        super::expand::expand(st, entity, &options.expand, page.rows, applied, &prefer).await?;
+    let rows = super::expand::expand(
+        st,
+        entity,
+        &options.expand,
+        page.rows,
+        Some(&page.keys),
+        applied,
+        &prefer,
+    )
+    .await?;
     let mut body = body_start(&context);
     let cap = count_cap(st, entity);
     if let Some(count) = page.count {

@@ -30,7 +30,7 @@ use crate::error::DataverseError;
 use crate::query::exec::PageSpec;
 use crate::query::paging::PagingCookie;
 use crate::query::plan::order_columns;
-use crate::query::reads::key_boundary;
+use crate::query::reads::{RowsByIds, key_boundary};
 use crate::state::AppState;
 
 use d365_odata::limits::MAX_EXPANDS;
@@ -80,13 +80,14 @@ fn count_items(items: &[ExpandItem]) -> usize {
         .sum()
 }
 
-/// Attaches every `$expand` item to the rows (JSON objects of `entity`); `page_size` is the
-/// honoured `Prefer: odata.maxpagesize`.
+/// Attaches every `$expand` item to the rows (JSON objects of `entity`, with their keys when
+/// known); `page_size` is the honoured `Prefer: odata.maxpagesize`.
 pub(crate) async fn expand(
     st: &AppState,
     entity: &EntityType,
     items: &[ExpandItem],
     rows: Vec<String>,
+    keys: Option<&[Option<uuid::Uuid>]>,
     page_size: Option<usize>,
     prefer: &d365_odata::Prefer,
 ) -> Result<Vec<String>, DataverseError> {
@@ -103,6 +104,12 @@ pub(crate) async fn expand(
         page_size,
         annotations: annotations_requested(prefer),
     };
+    // The common case (lookups, nothing expanded inside them) is written into the rows' text.
+    if let Some(keys) = keys.filter(|k| k.len() == rows.len())
+        && items.iter().all(|i| attached_as_text(entity, i))
+    {
+        return lookups_as_text(st, entity, items, rows, keys, mode).await;
+    }
     let mut objects: Vec<Row> = rows
         .iter()
         .map(|r| match serde_json::from_str::<Json>(r) {
@@ -115,6 +122,94 @@ pub(crate) async fn expand(
         .into_iter()
         .map(|o| Json::Object(o).to_string())
         .collect())
+}
+
+/// Whether `item` can be attached to its rows as text: a lookup's record (not its `/$ref`),
+/// with nothing expanded inside it.
+fn attached_as_text(entity: &EntityType, item: &ExpandItem) -> bool {
+    let (name, reference) = split_ref(item);
+    !reference
+        && item.options.expand.is_empty()
+        && entity.navigation(name).is_some_and(|nav| !nav.collection)
+}
+
+/// [`expand`] for items that are all [`attached_as_text`]: each row's related record (its
+/// text as the store wrote it, without an etag) or `null` written as a last member of the
+/// row's text, in the items' order, as the `Value` path inserts them. No `Value` per row.
+async fn lookups_as_text(
+    st: &AppState,
+    entity: &EntityType,
+    items: &[ExpandItem],
+    mut rows: Vec<String>,
+    keys: &[Option<uuid::Uuid>],
+    mode: Mode,
+) -> Result<Vec<String>, DataverseError> {
+    let known: Vec<uuid::Uuid> = keys.iter().flatten().copied().collect();
+    let parents = Parents {
+        entity,
+        keys: &known,
+    };
+    for item in items {
+        let (name, _) = split_ref(item);
+        let (nav, target) = step_of(st, entity, name)?;
+        let step = Step { item, nav, target };
+        let (targets, records) = match lookup_targets(st, parents, step).await? {
+            Some((pairs, wanted)) => {
+                let spec = PageSpec {
+                    etag: false, // Learn's expanded lookups carry no etag of their own
+                    ..target_spec(st, target, item, None, mode)?.0
+                };
+                let read = read_by_ids(st, target, &target.key, &wanted, &spec).await?;
+                let records: HashMap<uuid::Uuid, String> = read
+                    .keys
+                    .into_iter()
+                    .zip(read.rows)
+                    .filter_map(|(k, row)| Some((k?, row)))
+                    .collect();
+                let targets: HashMap<uuid::Uuid, uuid::Uuid> = pairs
+                    .into_iter()
+                    .filter_map(|(row, fk)| Some((row, fk?)))
+                    .collect();
+                (targets, records)
+            }
+            None => Default::default(),
+        };
+        let member = serde_json::to_string(name).map_err(|_| DataverseError::internal())?;
+        for (row, key) in rows.iter_mut().zip(keys) {
+            let record = key
+                .and_then(|k| targets.get(&k))
+                .and_then(|fk| records.get(fk))
+                .map_or("null", String::as_str);
+            if row.pop() != Some('}') {
+                return Err(DataverseError::internal());
+            }
+            if row.len() > 1 {
+                row.push(',');
+            }
+            row.push_str(&member);
+            row.push(':');
+            row.push_str(record);
+            row.push('}');
+        }
+    }
+    Ok(rows)
+}
+
+/// The navigation property `name` of `entity` and its target.
+fn step_of<'a>(
+    st: &'a AppState,
+    entity: &'a EntityType,
+    name: &str,
+) -> Result<(&'a NavigationProperty, &'a EntityType), DataverseError> {
+    let nav = entity
+        .navigation(name)
+        .ok_or_else(|| DataverseError::unknown_property(name, &entity.name))?;
+    let target = st
+        .model
+        .model
+        .entity_type(&nav.target)
+        .ok_or_else(DataverseError::internal)?;
+    Ok((nav, target))
 }
 
 /// Expands `items` on `objects` (rows of `entity`), then their nested items on the related
@@ -130,17 +225,10 @@ fn attach<'a>(
         let keys: Vec<uuid::Uuid> = objects.iter().filter_map(|o| key_of(o, entity)).collect();
         for item in items {
             let (name, reference) = split_ref(item);
-            let nav = entity
-                .navigation(name)
-                .ok_or_else(|| DataverseError::unknown_property(name, &entity.name))?;
+            let (nav, target) = step_of(st, entity, name)?;
             if reference && nav.collection {
                 return Err(DataverseError::expand_ref_on_collection());
             }
-            let target = st
-                .model
-                .model
-                .entity_type(&nav.target)
-                .ok_or_else(DataverseError::internal)?;
             let parents = Parents {
                 entity,
                 keys: &keys,
@@ -216,6 +304,7 @@ fn target_spec(
             count: false,
             annotations: annotations_of(mode.annotations, &st.model.model, target),
             omit_nulls: false,
+            etag: true,
         },
         added,
     ))
@@ -230,6 +319,25 @@ async fn run_by_ids(
     ids: &[uuid::Uuid],
     spec: &PageSpec,
 ) -> Result<Vec<Row>, DataverseError> {
+    let read = read_by_ids(st, target, column, ids, spec).await?;
+    Ok(read
+        .rows
+        .iter()
+        .filter_map(|r| match serde_json::from_str::<Json>(r) {
+            Ok(Json::Object(m)) => Some(m),
+            _ => None,
+        })
+        .collect())
+}
+
+/// [`run_by_ids`]'s rows as the store wrote them, with their keys.
+async fn read_by_ids(
+    st: &AppState,
+    target: &EntityType,
+    column: &str,
+    ids: &[uuid::Uuid],
+    spec: &PageSpec,
+) -> Result<RowsByIds, DataverseError> {
     let read = st
         .store
         .query_by_ids(&st.model.model.shared(target), column, ids, spec)
@@ -242,24 +350,17 @@ async fn run_by_ids(
             target.name
         )));
     }
-    Ok(read
-        .rows
-        .iter()
-        .filter_map(|r| match serde_json::from_str::<Json>(r) {
-            Ok(Json::Object(m)) => Some(m),
-            _ => None,
-        })
-        .collect())
+    Ok(read)
 }
 
-/// A lookup: each row's related record (or its reference), by the row's foreign key.
-async fn expand_single(
+/// A lookup's values on the rows: `(row, foreign key)` pairs and the distinct keys they
+/// point at, sorted (`None` when there are none). A lookup's expansion takes no `$top` or
+/// `$orderby`.
+async fn lookup_targets(
     st: &AppState,
     Parents { entity, keys }: Parents<'_>,
-    Step { item, nav, target }: Step<'_>,
-    reference: bool,
-    mode: Mode,
-) -> Result<HashMap<uuid::Uuid, Json>, DataverseError> {
+    Step { item, nav, .. }: Step<'_>,
+) -> Result<Option<LookupValues>, DataverseError> {
     if item.options.top.is_some() || !item.options.orderby.is_empty() {
         return Err(DataverseError::expand_options_limited());
     }
@@ -271,9 +372,24 @@ async fn expand_single(
     let mut wanted: Vec<uuid::Uuid> = pairs.iter().filter_map(|(_, fk)| *fk).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    if wanted.is_empty() {
+    Ok((!wanted.is_empty()).then_some((pairs, wanted)))
+}
+
+/// `(row, foreign key)` pairs, and the distinct foreign keys.
+type LookupValues = (Vec<(uuid::Uuid, Option<uuid::Uuid>)>, Vec<uuid::Uuid>);
+
+/// A lookup: each row's related record (or its reference), by the row's foreign key.
+async fn expand_single(
+    st: &AppState,
+    Parents { entity, keys }: Parents<'_>,
+    step: Step<'_>,
+    reference: bool,
+    mode: Mode,
+) -> Result<HashMap<uuid::Uuid, Json>, DataverseError> {
+    let Step { item, target, .. } = step;
+    let Some((pairs, wanted)) = lookup_targets(st, Parents { entity, keys }, step).await? else {
         return Ok(HashMap::new());
-    }
+    };
     if reference {
         // Only ids the target table holds: a polymorphic lookup (`parentcustomerid_account`)
         // may point at another table's record.

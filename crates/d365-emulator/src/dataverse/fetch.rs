@@ -127,6 +127,7 @@ pub(crate) async fn query(
         count: fetch.total_count,
         annotations: annotations_for(&prefer, &st.model.model, entity),
         omit_nulls: true,
+        etag: true,
     };
     let page = st
         .store

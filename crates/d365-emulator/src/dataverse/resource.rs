@@ -456,6 +456,7 @@ async fn references(
         count: false,
         annotations: None,
         omit_nulls: false,
+        etag: true,
     };
     let page = st
         .store

@@ -37,6 +37,8 @@ pub struct PageSpec {
     pub annotations: Option<Annotations>,
     /// Leave out the columns that are null (FetchXML's rows; their annotations stay).
     pub omit_nulls: bool,
+    /// Write each row's `@odata.etag` (the records of an expanded lookup carry none).
+    pub etag: bool,
 }
 
 /// Which instance annotations to write, with the entity their values come from.
@@ -195,9 +197,7 @@ impl SelectList {
             .iter()
             .map(|(c, _)| list.position(c.sql()))
             .collect();
-        list.version = entity
-            .property("versionnumber")
-            .is_some()
+        list.version = (spec.etag && entity.property("versionnumber").is_some())
             .then(|| list.position(ident("versionnumber")));
         if let Some(a) = &spec.annotations {
             list.extras = spec
@@ -415,6 +415,7 @@ pub fn retrieve(
         count: false,
         annotations,
         omit_nulls: false,
+        etag: true,
     };
     Ok(query_page(conn, entity, &spec)?.rows.into_iter().next())
 }

@@ -48,6 +48,8 @@ pub fn key_boundary(column: &str, first: &uuid::Uuid, last: &uuid::Uuid) -> Boun
 pub struct RowsByIds {
     /// Each row as a JSON object.
     pub rows: Vec<String>,
+    /// Each row's key, when the key is among the columns (as [`PageOut::keys`]).
+    pub keys: Vec<Option<uuid::Uuid>>,
     /// A query had more rows than the spec's limit: reading stopped there.
     pub cut: bool,
 }
@@ -151,6 +153,7 @@ impl Store {
                 return Ok(out);
             }
             out.rows.extend(page.rows);
+            out.keys.extend(page.keys);
         }
         Ok(out)
     }

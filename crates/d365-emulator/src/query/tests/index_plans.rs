@@ -90,6 +90,7 @@ fn spec(model: &Model, select: &[&str], filter_text: &str, orderby: &str, top: u
         count: false,
         annotations: None,
         omit_nulls: false,
+        etag: true,
     }
 }
 
