@@ -677,13 +677,14 @@ async fn a_polymorphic_reference_appears_under_its_own_table_only() {
     );
 }
 
-/// Lookups expanded on a page's rows (or a record's) are written into each row's text, with no
-/// `Value` per row. The answer is the one the general path gives (taken when a collection is
-/// in the same `$expand`): member for member, in order, with and without annotations, for rows
-/// whose lookup is empty, points at a record the expansion's `$filter` leaves out, or at
-/// another row of the same table.
+/// Lookups and collections expanded on a page's rows (or a record's) are written into each
+/// row's text, with no `Value` per row. The answer is the one the general path gives (taken
+/// when a `/$ref` is in the same `$expand`): member for member, in order, with and without
+/// annotations, for rows whose lookup is empty, points at a record the expansion's `$filter`
+/// leaves out, or at another row of the same table, and for collections empty, cut by `$top`,
+/// ordered, filtered, or holding the foreign key they are grouped by.
 #[tokio::test]
-async fn expanded_lookups_written_as_text_are_what_the_general_path_writes() {
+async fn expansions_written_as_text_are_what_the_general_path_writes() {
     let emulator = start(test_config(0)).await;
     let api = Api::new(emulator.info()).await;
     let nan = api
@@ -722,7 +723,16 @@ async fn expanded_lookups_written_as_text_are_what_the_general_path_writes() {
         }
         api.create("accounts", body, &[]).await;
     }
-    let general = ",contact_customer_accounts($select=fullname)";
+    for (first, customer) in [("Cy", parent), ("Di", parent), ("Ed", parent)] {
+        let bind = format!("/accounts({customer})");
+        api.create(
+            "contacts",
+            json!({"firstname": first, "lastname": "Customer", "parentcustomerid_account@odata.bind": bind}),
+            &[],
+        )
+        .await;
+    }
+    let general = ",createdby/$ref";
     let rows = |answer: &Value| -> Vec<String> {
         let rows = match answer.get("value") {
             Some(rows) => rows.as_array().unwrap().clone(),
@@ -732,8 +742,7 @@ async fn expanded_lookups_written_as_text_are_what_the_general_path_writes() {
             .map(|mut row| {
                 let row = row.as_object_mut().unwrap();
                 row.shift_remove("@odata.context");
-                row.shift_remove("contact_customer_accounts");
-                row.shift_remove("contact_customer_accounts@odata.nextLink");
+                row.shift_remove("createdby");
                 serde_json::to_string(row).unwrap()
             })
             .collect()
@@ -747,6 +756,14 @@ async fn expanded_lookups_written_as_text_are_what_the_general_path_writes() {
          &$expand=primarycontactid($select=fullname;$filter=startswith(firstname,'N'))",
         "accounts?$select=name&$expand=parentaccountid($select=name,revenue)&$filter=revenue gt 100",
         &format!("accounts({parent})?$select=name&$expand=primarycontactid($select=fullname)"),
+        "contacts?$select=fullname&$orderby=fullname&$expand=account_primary_contact($select=name)",
+        "contacts?$select=fullname&$orderby=fullname&$expand=account_primary_contact(\
+         $select=name,_primarycontactid_value;$orderby=name desc;$top=1)",
+        "accounts?$select=name&$orderby=name&$expand=contact_customer_accounts(\
+         $select=fullname;$filter=firstname ne 'Di'),account_parent_account($select=name),\
+         primarycontactid($select=fullname)",
+        "accounts?$orderby=name&$expand=contact_customer_accounts",
+        &format!("accounts({parent})?$select=name&$expand=account_parent_account($select=name)"),
     ] {
         for prefer in [None, Some("odata.include-annotations=\"*\"")] {
             let (path, rest) = query.split_once("$expand=").unwrap();
@@ -757,13 +774,19 @@ async fn expanded_lookups_written_as_text_are_what_the_general_path_writes() {
             let text_rows = rows(&as_text);
             assert!(!text_rows.is_empty(), "{query}: {as_text}");
             assert_eq!(text_rows, rows(&by_value), "{query} {prefer:?}");
-            assert!(text_rows.iter().all(|r| !r.contains("contact_customer")));
+            assert!(
+                as_text
+                    .to_string()
+                    .contains(&query[query.find("$expand=").unwrap() + 8..][..8])
+            );
         }
     }
-    // The shapes themselves: a record, a null, no etag on the related record.
+    // The shapes themselves: a record, a null, no etag on the related record; a collection
+    // with its rows and next link.
     let page = api
         .get(
-            "accounts?$select=name&$orderby=name&$expand=primarycontactid($select=fullname)",
+            "accounts?$select=name&$orderby=name&$expand=primarycontactid($select=fullname),\
+             account_parent_account($select=name)",
             None,
         )
         .await;
@@ -777,4 +800,21 @@ async fn expanded_lookups_written_as_text_are_what_the_general_path_writes() {
     assert!(page[1]["primarycontactid"].get("@odata.etag").is_none());
     assert!(page[1].get("@odata.etag").is_some());
     assert_eq!(page[3]["primarycontactid"], Value::Null);
+    let children: Vec<&Value> = page[0]["account_parent_account"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["name"])
+        .collect();
+    assert_eq!(children.len(), 2, "{}", page[0]);
+    assert_eq!(page[1]["account_parent_account"], json!([]));
+    let link = page[0]["account_parent_account@odata.nextLink"]
+        .as_str()
+        .unwrap();
+    assert!(
+        link.ends_with(&format!(
+            "/accounts({parent})/account_parent_account?$select=name"
+        )),
+        "{link}"
+    );
 }

@@ -142,6 +142,7 @@ pub(crate) async fn query(
             annotations: annotations_for(&prefer, &st.model.model, entity),
             omit_nulls: false,
             etag: true,
+            parent: None,
         },
     };
     let mut response = match &options.deltatoken {

@@ -108,7 +108,7 @@ pub(crate) async fn expand(
     if let Some(keys) = keys.filter(|k| k.len() == rows.len())
         && items.iter().all(|i| attached_as_text(entity, i))
     {
-        return lookups_as_text(st, entity, items, rows, keys, mode).await;
+        return as_text(st, entity, items, rows, keys, mode).await;
     }
     let mut objects: Vec<Row> = rows
         .iter()
@@ -124,19 +124,19 @@ pub(crate) async fn expand(
         .collect())
 }
 
-/// Whether `item` can be attached to its rows as text: a lookup's record (not its `/$ref`),
-/// with nothing expanded inside it.
+/// Whether `item` can be attached to its rows as text: a lookup's record (not its `/$ref`) or
+/// a collection, with nothing expanded inside it (so no collection is paged: see the module
+/// docs).
 fn attached_as_text(entity: &EntityType, item: &ExpandItem) -> bool {
     let (name, reference) = split_ref(item);
-    !reference
-        && item.options.expand.is_empty()
-        && entity.navigation(name).is_some_and(|nav| !nav.collection)
+    !reference && item.options.expand.is_empty() && entity.navigation(name).is_some()
 }
 
 /// [`expand`] for items that are all [`attached_as_text`]: each row's related record (its
-/// text as the store wrote it, without an etag) or `null` written as a last member of the
-/// row's text, in the items' order, as the `Value` path inserts them. No `Value` per row.
-async fn lookups_as_text(
+/// text as the store wrote it, without an etag) or `null`, or its related rows (`[…]`, and
+/// the collection's next link), written as last members of the row's text, in the items'
+/// order, as the `Value` path inserts them. No `Value` per row.
+async fn as_text(
     st: &AppState,
     entity: &EntityType,
     items: &[ExpandItem],
@@ -153,11 +153,29 @@ async fn lookups_as_text(
         let (name, _) = split_ref(item);
         let (nav, target) = step_of(st, entity, name)?;
         let step = Step { item, nav, target };
+        let member = serde_json::to_string(name).map_err(|_| DataverseError::internal())?;
+        if nav.collection {
+            let (arrays, links) = collections_as_text(st, parents, step, mode).await?;
+            let link_member = serde_json::to_string(&format!("{name}@odata.nextLink"))
+                .map_err(|_| DataverseError::internal())?;
+            for (row, key) in rows.iter_mut().zip(keys) {
+                let array = key
+                    .and_then(|k| arrays.get(&k))
+                    .map_or("[]", String::as_str);
+                append_member(row, &member, array)?;
+                if let Some(link) = key.and_then(|k| links.get(&k)) {
+                    let link =
+                        serde_json::to_string(link).map_err(|_| DataverseError::internal())?;
+                    append_member(row, &link_member, &link)?;
+                }
+            }
+            continue;
+        }
         let (targets, records) = match lookup_targets(st, parents, step).await? {
             Some((pairs, wanted)) => {
                 let spec = PageSpec {
                     etag: false, // Learn's expanded lookups carry no etag of their own
-                    ..target_spec(st, target, item, None, mode)?.0
+                    ..target_spec(st, target, item, mode)?
                 };
                 let read = read_by_ids(st, target, &target.key, &wanted, &spec).await?;
                 let records: HashMap<uuid::Uuid, String> = read
@@ -174,25 +192,99 @@ async fn lookups_as_text(
             }
             None => Default::default(),
         };
-        let member = serde_json::to_string(name).map_err(|_| DataverseError::internal())?;
         for (row, key) in rows.iter_mut().zip(keys) {
             let record = key
                 .and_then(|k| targets.get(&k))
                 .and_then(|fk| records.get(fk))
                 .map_or("null", String::as_str);
-            if row.pop() != Some('}') {
-                return Err(DataverseError::internal());
-            }
-            if row.len() > 1 {
-                row.push(',');
-            }
-            row.push_str(&member);
-            row.push(':');
-            row.push_str(record);
-            row.push('}');
+            append_member(row, &member, record)?;
         }
     }
     Ok(rows)
+}
+
+/// Writes `"name":value` (`member` is the name's JSON) as the last member of the object `row`.
+fn append_member(row: &mut String, member: &str, value: &str) -> Result<(), DataverseError> {
+    if row.pop() != Some('}') {
+        return Err(DataverseError::internal());
+    }
+    if row.len() > 1 {
+        row.push(',');
+    }
+    row.push_str(member);
+    row.push(':');
+    row.push_str(value);
+    row.push('}');
+    Ok(())
+}
+
+/// A collection's related rows of each parent as the text of a JSON array (each row as the
+/// store wrote it), and each parent's next link, when no collection of the query is paged
+/// (nothing is expanded inside another): up to its `$top` (at most 5,000) rows, and a link that
+/// answers the same rows again, as [`expand_collection`] gives them.
+async fn collections_as_text(
+    st: &AppState,
+    Parents { entity, keys }: Parents<'_>,
+    Step { item, nav, target }: Step<'_>,
+    mode: Mode,
+) -> Result<(HashMap<uuid::Uuid, String>, HashMap<uuid::Uuid, String>), DataverseError> {
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    // The foreign key is read beside each row to group it, and written only when selected.
+    let spec = PageSpec {
+        parent: Some(guid_column(&nav.foreign_key)),
+        ..target_spec(st, target, item, mode)?
+    };
+    let read = read_by_ids(st, target, &nav.foreign_key, keys, &spec).await?;
+    let limit = collection_limit(item, mode);
+    let mut arrays: HashMap<uuid::Uuid, (usize, String)> = HashMap::new();
+    for (row, parent) in read.rows.iter().zip(&read.parents) {
+        let Some(parent) = parent else {
+            continue;
+        };
+        let (n, array) = arrays.entry(*parent).or_insert_with(|| (0, "[".to_owned()));
+        if *n == limit {
+            continue;
+        }
+        if *n > 0 {
+            array.push(',');
+        }
+        array.push_str(row);
+        *n += 1;
+    }
+    let arrays = arrays
+        .into_iter()
+        .map(|(parent, (_, mut array))| {
+            array.push(']');
+            (parent, array)
+        })
+        .collect();
+    let (name, _) = split_ref(item);
+    let options = item.options.to_query_string();
+    let links = keys
+        .iter()
+        .map(|parent| {
+            let base = format!("{}/{}({parent})/{name}", st.api_root(), entity.entity_set);
+            (*parent, with_query(&base, &options, None))
+        })
+        .collect();
+    Ok((arrays, links))
+}
+
+/// Most related rows of one parent in an expanded collection: a page of them when nesting pages
+/// collections, else up to its `$top`; 5,000 at most.
+fn collection_limit(item: &ExpandItem, mode: Mode) -> usize {
+    if mode.nested {
+        mode.page_size.unwrap_or(MAX_PAGE_SIZE)
+    } else {
+        item.options
+            .top
+            .map_or(MAX_PAGE_SIZE, |t| {
+                usize::try_from(t).unwrap_or(MAX_PAGE_SIZE)
+            })
+            .min(MAX_PAGE_SIZE)
+    }
 }
 
 /// The navigation property `name` of `entity` and its target.
@@ -266,18 +358,10 @@ fn target_spec(
     st: &AppState,
     target: &EntityType,
     item: &ExpandItem,
-    extra_column: Option<&str>,
     mode: Mode,
-) -> Result<(PageSpec, bool), DataverseError> {
+) -> Result<PageSpec, DataverseError> {
     let names = select_names(target, &item.options)?;
-    let mut columns = output_columns(target, names.as_deref());
-    let mut added = false;
-    if let Some(fk) = extra_column
-        && !columns.iter().any(|c| c.name == fk)
-    {
-        columns.push(guid_column(fk));
-        added = true;
-    }
+    let columns = output_columns(target, names.as_deref());
     let filter = match &item.options.filter {
         Some(f) => Some(super::filter::filter_sql(
             st,
@@ -293,21 +377,19 @@ fn target_spec(
         &bind_orderby(target, &item.options.orderby)
             .map_err(|e| DataverseError::bad_query(e.to_string()))?,
     );
-    Ok((
-        PageSpec {
-            columns,
-            filter,
-            order,
-            after: None,
-            limit: MAX_READ,
-            offset: 0,
-            count: false,
-            annotations: annotations_of(mode.annotations, &st.model.model, target),
-            omit_nulls: false,
-            etag: true,
-        },
-        added,
-    ))
+    Ok(PageSpec {
+        columns,
+        filter,
+        order,
+        after: None,
+        limit: MAX_READ,
+        offset: 0,
+        count: false,
+        annotations: annotations_of(mode.annotations, &st.model.model, target),
+        omit_nulls: false,
+        etag: true,
+        parent: None,
+    })
 }
 
 /// The rows `spec` selects among those of `target` whose `column` is one of `ids`, as JSON
@@ -401,7 +483,7 @@ async fn expand_single(
             &wanted,
             &PageSpec {
                 columns: vec![key],
-                ..target_spec(st, target, item, None, mode)?.0
+                ..target_spec(st, target, item, mode)?
             },
         )
         .await?
@@ -418,7 +500,7 @@ async fn expand_single(
             })
             .collect());
     }
-    let (spec, _) = target_spec(st, target, item, None, mode)?;
+    let spec = target_spec(st, target, item, mode)?;
     let mut related = run_by_ids(st, target, &target.key, &wanted, &spec).await?;
     attach(st, target, &item.options.expand, &mut related, mode).await?;
     let by_key: HashMap<uuid::Uuid, Row> = related
@@ -451,51 +533,35 @@ async fn expand_collection(
     if keys.is_empty() {
         return Ok(Default::default());
     }
-    // `added`: the foreign key was added to the columns (to group by), to take it out after.
-    let (spec, added) = target_spec(st, target, item, Some(&nav.foreign_key), mode)?;
-    let mut related = run_by_ids(st, target, &nav.foreign_key, keys, &spec).await?;
-    // Each parent's rows: a page of them when nesting pages collections, else up to $top.
-    let limit = if mode.nested {
-        mode.page_size.unwrap_or(MAX_PAGE_SIZE)
-    } else {
-        item.options
-            .top
-            .map_or(MAX_PAGE_SIZE, |t| {
-                usize::try_from(t).unwrap_or(MAX_PAGE_SIZE)
-            })
-            .min(MAX_PAGE_SIZE)
+    // The foreign key is read beside each row to group it, and written only when selected.
+    let spec = PageSpec {
+        parent: Some(guid_column(&nav.foreign_key)),
+        // Learn's paged (nested) collections carry no etags on their rows.
+        etag: !mode.nested,
+        ..target_spec(st, target, item, mode)?
     };
-    let parent_of = |o: &Row| {
-        o.get(&nav.foreign_key)
-            .and_then(Json::as_str)
-            .and_then(|s| uuid::Uuid::parse_str(s).ok())
-    };
+    let read = read_by_ids(st, target, &nav.foreign_key, keys, &spec).await?;
+    let limit = collection_limit(item, mode);
     let mut counts: HashMap<uuid::Uuid, usize> = HashMap::new();
     let mut more: HashMap<uuid::Uuid, bool> = HashMap::new();
-    related.retain(|o| {
-        let Some(parent) = parent_of(o) else {
-            return false;
+    let (mut related, mut parents) = (Vec::new(), Vec::new());
+    for (row, parent) in read.rows.iter().zip(read.parents) {
+        let (Some(parent), Ok(Json::Object(row))) = (parent, serde_json::from_str::<Json>(row))
+        else {
+            continue;
         };
         let n = counts.entry(parent).or_default();
         *n += 1;
         if *n > limit {
             more.insert(parent, true);
+            continue;
         }
-        *n <= limit
-    });
+        related.push(row);
+        parents.push(parent);
+    }
     attach(st, target, &item.options.expand, &mut related, mode).await?;
     let mut grouped: HashMap<uuid::Uuid, Vec<Json>> = HashMap::new();
-    for mut object in related {
-        let Some(parent) = parent_of(&object) else {
-            continue;
-        };
-        if added {
-            object.shift_remove(&nav.foreign_key);
-        }
-        if mode.nested {
-            // Learn's paged (nested) collections carry no etags on their rows.
-            object.shift_remove("@odata.etag");
-        }
+    for (object, parent) in related.into_iter().zip(parents) {
         grouped
             .entry(parent)
             .or_default()

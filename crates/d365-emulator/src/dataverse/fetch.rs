@@ -128,6 +128,7 @@ pub(crate) async fn query(
         annotations: annotations_for(&prefer, &st.model.model, entity),
         omit_nulls: true,
         etag: true,
+        parent: None,
     };
     let page = st
         .store

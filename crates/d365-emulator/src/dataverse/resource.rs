@@ -457,6 +457,7 @@ async fn references(
         annotations: None,
         omit_nulls: false,
         etag: true,
+        parent: None,
     };
     let page = st
         .store

@@ -39,6 +39,9 @@ pub struct PageSpec {
     pub omit_nulls: bool,
     /// Write each row's `@odata.etag` (the records of an expanded lookup carry none).
     pub etag: bool,
+    /// A GUID column read beside each row and not written (the parent of a row of an
+    /// expanded collection: its foreign key): [`PageOut::parents`].
+    pub parent: Option<Column>,
 }
 
 /// Which instance annotations to write, with the entity their values come from.
@@ -159,6 +162,8 @@ pub struct PageOut {
     pub count: Option<i64>,
     /// Each row's key, when the key is among the columns.
     pub keys: Vec<Option<uuid::Uuid>>,
+    /// Each row's [`PageSpec::parent`] value, when one was asked for.
+    pub parents: Vec<Option<uuid::Uuid>>,
 }
 
 /// The SELECT list: output columns, then ORDER BY columns, `versionnumber` (for the etag)
@@ -170,6 +175,8 @@ struct SelectList {
     order: Vec<usize>,
     /// The index of `versionnumber`.
     version: Option<usize>,
+    /// The index of [`PageSpec::parent`].
+    parent: Option<usize>,
     /// Per output column: the indexes of its related name and stored target type.
     extras: Vec<(Option<usize>, Option<usize>)>,
 }
@@ -190,6 +197,7 @@ impl SelectList {
             items: spec.columns.iter().map(Column::sql).collect(),
             order: Vec::new(),
             version: None,
+            parent: None,
             extras: Vec::new(),
         };
         list.order = spec
@@ -199,6 +207,7 @@ impl SelectList {
             .collect();
         list.version = (spec.etag && entity.property("versionnumber").is_some())
             .then(|| list.position(ident("versionnumber")));
+        list.parent = spec.parent.as_ref().map(|c| list.position(c.sql()));
         if let Some(a) = &spec.annotations {
             list.extras = spec
                 .columns
@@ -281,6 +290,7 @@ pub fn query_page(
     let mut rows = stmt.query(params_from_iter(params.iter()))?;
     let mut out = Vec::new();
     let mut keys = Vec::new();
+    let mut parents = Vec::new();
     let mut first: Option<Vec<Value>> = None;
     let mut last: Option<Vec<Value>> = None;
     let mut more = false;
@@ -325,11 +335,17 @@ pub fn query_page(
         }
         json.push('}');
         out.push(json);
-        if let Some(k) = key_at {
-            keys.push(match row.get_ref(k)? {
+        let guid = |at: usize| -> rusqlite::Result<Option<uuid::Uuid>> {
+            Ok(match row.get_ref(at)? {
                 ValueRef::Blob(b) => uuid::Uuid::from_slice(b).ok(),
                 _ => None,
-            });
+            })
+        };
+        if let Some(k) = key_at {
+            keys.push(guid(k)?);
+        }
+        if let Some(p) = list.parent {
+            parents.push(guid(p)?);
         }
         let values: Vec<Value> = list
             .order
@@ -365,6 +381,7 @@ pub fn query_page(
         boundaries,
         count,
         keys,
+        parents,
     })
 }
 
@@ -416,6 +433,7 @@ pub fn retrieve(
         annotations,
         omit_nulls: false,
         etag: true,
+        parent: None,
     };
     Ok(query_page(conn, entity, &spec)?.rows.into_iter().next())
 }

@@ -50,6 +50,8 @@ pub struct RowsByIds {
     pub rows: Vec<String>,
     /// Each row's key, when the key is among the columns (as [`PageOut::keys`]).
     pub keys: Vec<Option<uuid::Uuid>>,
+    /// Each row's parent, when asked for (as [`PageOut::parents`]).
+    pub parents: Vec<Option<uuid::Uuid>>,
     /// A query had more rows than the spec's limit: reading stopped there.
     pub cut: bool,
 }
@@ -154,6 +156,7 @@ impl Store {
             }
             out.rows.extend(page.rows);
             out.keys.extend(page.keys);
+            out.parents.extend(page.parents);
         }
         Ok(out)
     }

@@ -91,6 +91,7 @@ fn spec(model: &Model, select: &[&str], filter_text: &str, orderby: &str, top: u
         annotations: None,
         omit_nulls: false,
         etag: true,
+        parent: None,
     }
 }
 
