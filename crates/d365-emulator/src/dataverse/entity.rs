@@ -45,7 +45,7 @@ pub(crate) async fn retrieve(
         entity,
         &options.expand,
         vec![row],
-        Some(&keys),
+        &keys,
         page_size,
         &prefer,
     )

@@ -158,7 +158,7 @@ pub(crate) async fn query(
         entity,
         &options.expand,
         page.rows,
-        Some(&page.keys),
+        &page.keys,
         applied,
         &prefer,
     )
