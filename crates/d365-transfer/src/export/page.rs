@@ -321,17 +321,7 @@ mod tests {
     /// The part formats: NDJSON (0), and CSV rows (1) of columns the records hold, lack, hold
     /// twice or as an annotation.
     fn format(i: usize) -> PartLines {
-        let columns = [
-            "name",
-            "n",
-            "a",
-            "revenue",
-            "missing",
-            "name",
-            "@odata.etag",
-            "t",
-        ];
-        let columns: Vec<String> = columns.map(str::to_owned).to_vec();
+        let columns: Vec<String> = CSV_COLUMNS.map(str::to_owned).to_vec();
         [PartLines::Ndjson, PartLines::Csv(CsvRows::new(&columns))]
             .into_iter()
             .nth(i)
