@@ -78,7 +78,9 @@ pub async fn assemble(out: &Path, cp: &Checkpoint, client: &Client) -> Result<u6
             rows
         }
         Format::Parquet => parquet_output(tmp.as_file_mut(), &parts, cp, client).await?,
-        Format::Ndjson => unreachable!("NDJSON parts are joined"),
+        Format::Ndjson => {
+            return Err(Error::refused("an NDJSON export's parts are NDJSON"));
+        }
     };
     tmp.as_file().sync_all().map_err(writing(out))?;
     tmp.persist(out).map_err(|e| writing(out)(e.error))?;
@@ -145,10 +147,12 @@ fn csv_output(
             rows += 1;
         }
     }
+    // Still to write: the header when no record came (from `CsvRows`, or the `Value` path's
+    // when its columns are known).
     if lines.is_none() {
         by_value.finish(&mut row).map_err(writing(out))?;
-        w.write_all(&row).map_err(writing(out))?;
     }
+    w.write_all(&row).map_err(writing(out))?;
     Ok(rows)
 }
 
@@ -248,6 +252,21 @@ mod tests {
         let (fast, by_value, rows) = both_paths(&lines, &["name", "revenue", "statecode"]);
         assert_eq!(rows, lines.len() as u64);
         assert_eq!(fast, by_value);
+    }
+
+    /// Empty parts still give the header (one line, the columns).
+    #[test]
+    fn no_record_is_a_header_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("part-0.ndjson");
+        std::fs::write(&part, "").unwrap();
+        let columns = vec!["name".to_owned(), "revenue".to_owned()];
+        let mut out = Vec::new();
+        let rows = csv_output(&mut out, &[part], &columns, dir.path()).unwrap();
+        assert_eq!(
+            (rows, String::from_utf8(out).unwrap()),
+            (0, "name,revenue\n".to_owned())
+        );
     }
 
     /// A column selected twice is written twice, as the `Value` path writes it.

@@ -64,10 +64,7 @@ impl Checkpoint {
         format: Format,
         conditions: Vec<Option<String>>,
     ) -> Self {
-        let parts = match format {
-            Format::Csv if !columns.is_empty() => Format::Csv,
-            _ => Format::Ndjson,
-        };
+        let parts = parts_for(format, &columns);
         Self {
             version: VERSION,
             entity_set: entity_set.to_owned(),
@@ -116,12 +113,8 @@ impl Checkpoint {
                 cp.version
             )));
         }
-        let parts_fit = match cp.parts {
-            Format::Ndjson => true,
-            Format::Csv => cp.format == Format::Csv && !cp.columns.is_empty(),
-            Format::Parquet => false,
-        };
-        if !parts_fit {
+        // NDJSON parts (layout 1's, whatever the output), or this version's for the output.
+        if cp.parts != Format::Ndjson && cp.parts != parts_for(cp.format, &cp.columns) {
             return Err(Error::refused(format!(
                 "{} is not an export checkpoint: {:?} parts for a {:?} output",
                 path.display(),
@@ -155,6 +148,16 @@ impl Checkpoint {
     /// Rows checkpointed so far.
     pub fn rows(&self) -> u64 {
         self.ranges.iter().map(|r| r.rows).sum()
+    }
+}
+
+/// The parts' format of an export to `format` with these columns: CSV rows for CSV (its
+/// header from the columns), else NDJSON (Parquet is written from NDJSON parts; a CSV export
+/// without columns takes its header from its first record, at the end).
+fn parts_for(format: Format, columns: &[String]) -> Format {
+    match format {
+        Format::Csv if !columns.is_empty() => Format::Csv,
+        _ => Format::Ndjson,
     }
 }
 

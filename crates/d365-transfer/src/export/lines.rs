@@ -8,8 +8,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::record::{self, Scan};
 use crate::csv::CsvWriter;
 
@@ -107,10 +105,7 @@ impl CsvRows {
         out: &mut Vec<u8>,
     ) -> serde_json::Result<()> {
         if !canonical {
-            let mut record: Value = serde_json::from_str(text)?;
-            if let Some(fields) = record.as_object_mut() {
-                fields.retain(|k, _| !k.starts_with('@'));
-            }
+            let record = record::without_annotations(text)?;
             return self
                 .by_value
                 .write(out, &record)

@@ -1,8 +1,8 @@
 //! A record's JSON text, taken as the service wrote it: the export copies each record's bytes
-//! from the page to its part file, and the CSV output reads each column's text from the part
-//! file, without a `serde_json::Value` per record.
+//! from the page to its NDJSON part file, and a CSV row reads each column's text from the
+//! record (`lines.rs`), without a `serde_json::Value` per record.
 //!
-//! The part files hold each record as `serde_json` writes it (compact, its escapes), without the
+//! NDJSON part files hold each record as `serde_json` writes it (compact, its escapes), without the
 //! record's own annotations (`@odata.etag`, `name@OData.Community.Display.V1.FormattedValue`):
 //! that was the file format when every record went through a `Value`, and it stays byte for
 //! byte. A record's text is copied as it is when it is already in that form ([`Scan`]), which
@@ -189,14 +189,20 @@ pub(super) fn write_scanned(
         }
         out.push(b'}');
     } else {
-        let mut record: Value = serde_json::from_str(text)?;
-        if let Some(fields) = record.as_object_mut() {
-            fields.retain(|k, _| !k.starts_with('@'));
-        }
-        serde_json::to_writer(&mut *out, &record)?;
+        serde_json::to_writer(&mut *out, &without_annotations(text)?)?;
     }
     out.push(b'\n');
     Ok(())
+}
+
+/// The record `text` as a `Value`, without its own annotations (the members whose name starts
+/// with `@`): the record as the export's files hold it.
+pub(super) fn without_annotations(text: &str) -> serde_json::Result<Value> {
+    let mut record: Value = serde_json::from_str(text)?;
+    if let Some(fields) = record.as_object_mut() {
+        fields.retain(|k, _| !k.starts_with('@'));
+    }
+    Ok(record)
 }
 
 impl Scan {
