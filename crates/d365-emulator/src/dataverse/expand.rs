@@ -92,9 +92,6 @@ pub(crate) async fn expand(
             "The number of $expand options exceeds the limit of {MAX_EXPANDS}."
         )));
     }
-    if keys.len() != rows.len() {
-        return Err(DataverseError::internal()); // the key is always among a page's columns
-    }
     let mode = Mode {
         nested: items.iter().any(|i| !i.options.expand.is_empty()),
         page_size,
@@ -117,18 +114,38 @@ fn attach<'a>(
     mode: Mode,
 ) -> Pin<Box<dyn Future<Output = Result<(), DataverseError>> + Send + 'a>> {
     Box::pin(async move {
+        if keys.len() != rows.len() {
+            return Err(DataverseError::internal()); // the key is always among the columns
+        }
         let known: Vec<uuid::Uuid> = keys.iter().flatten().copied().collect();
         let parents = Parents {
             entity,
             keys: &known,
         };
+        // Every item checked before anything is read. A navigation expanded twice is one
+        // member: the last item's, where the first was (as an object whose member is set
+        // twice reads).
+        let mut steps: Vec<(&str, bool, Step<'_>)> = Vec::with_capacity(items.len());
         for item in items {
             let (name, reference) = split_ref(item);
             let (nav, target) = step_of(st, entity, name)?;
             if reference && nav.collection {
                 return Err(DataverseError::expand_ref_on_collection());
             }
-            let step = Step { item, nav, target };
+            // A lookup's expansion, and a collection's when collections are paged, take
+            // no `$top` or `$orderby`.
+            let limited = item.options.top.is_some() || !item.options.orderby.is_empty();
+            if limited && (!nav.collection || mode.nested) {
+                return Err(DataverseError::expand_options_limited());
+            }
+            let step = (name, reference, Step { item, nav, target });
+            match steps.iter().position(|(seen, ..)| *seen == name) {
+                Some(at) => steps[at] = step,
+                None => steps.push(step),
+            }
+        }
+        for (name, reference, step) in steps {
+            let nav = step.nav;
             let member = json_text(name)?;
             if nav.collection {
                 let (arrays, links) = expand_collection(st, parents, step, mode).await?;
@@ -259,16 +276,12 @@ async fn read_by_ids(
 }
 
 /// A lookup's values on the rows: `(row, foreign key)` pairs and the distinct keys they
-/// point at, sorted (`None` when there are none). A lookup's expansion takes no `$top` or
-/// `$orderby`.
+/// point at, sorted (`None` when there are none).
 async fn lookup_targets(
     st: &AppState,
     Parents { entity, keys }: Parents<'_>,
-    Step { item, nav, .. }: Step<'_>,
+    Step { nav, .. }: Step<'_>,
 ) -> Result<Option<LookupValues>, DataverseError> {
-    if item.options.top.is_some() || !item.options.orderby.is_empty() {
-        return Err(DataverseError::expand_options_limited());
-    }
     let pairs = st
         .store
         .lookup_values(&st.model.model.shared(entity), &nav.foreign_key, keys)
@@ -352,9 +365,6 @@ async fn expand_collection(
     Step { item, nav, target }: Step<'_>,
     mode: Mode,
 ) -> Result<(HashMap<uuid::Uuid, String>, HashMap<uuid::Uuid, String>), DataverseError> {
-    if mode.nested && (item.options.top.is_some() || !item.options.orderby.is_empty()) {
-        return Err(DataverseError::expand_options_limited());
-    }
     if keys.is_empty() {
         return Ok(Default::default());
     }
