@@ -859,6 +859,23 @@ async fn expanded_records_are_the_records_as_read_on_their_own() {
         rows[0]
     );
 
+    // A column selected twice is one member, at top level and in an expanded record.
+    let twice = api
+        .http
+        .get(api.url(
+            "accounts?$select=name,revenue,name&$filter=name eq 'B with Nan'\
+             &$expand=primarycontactid($select=fullname,fullname)",
+        ))
+        .bearer_auth(&api.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(twice.matches("\"name\":").count(), 1, "{twice}");
+    assert_eq!(twice.matches("\"fullname\":").count(), 1, "{twice}");
+
     // The shapes themselves: a record, a null, no etag on the related record; a collection
     // with its rows and next link.
     let page = api

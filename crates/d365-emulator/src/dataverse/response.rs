@@ -149,6 +149,9 @@ pub(crate) fn output_columns(entity: &EntityType, names: Option<&[String]>) -> V
     if !columns.iter().any(|c| c.name == entity.key) {
         columns.push(guid_column(&entity.key));
     }
+    // A column selected twice (`$select=name,name`) is one member of the answer.
+    let mut seen = std::collections::HashSet::new();
+    columns.retain(|c| seen.insert(c.name.clone()));
     columns
 }
 
