@@ -138,19 +138,13 @@ async fn expanded_records_are_the_records_as_read_on_their_own() {
     }
     // A navigation expanded twice is one member, the last item's, where the first was.
     let twice = api
-        .http
-        .get(api.url(
+        .get_text(
             "accounts?$select=name&$orderby=name\
              &$expand=primarycontactid($select=fullname),account_parent_account($select=name),\
              primarycontactid/$ref,account_parent_account($select=revenue)",
-        ))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+            None,
+        )
+        .await;
     let page: Value = serde_json::from_str(&twice).unwrap();
     let rows = page["value"].as_array().unwrap();
     assert_eq!(
@@ -193,18 +187,12 @@ async fn expanded_records_are_the_records_as_read_on_their_own() {
 
     // A column selected twice is one member, at top level and in an expanded record.
     let twice = api
-        .http
-        .get(api.url(
+        .get_text(
             "accounts?$select=name,revenue,name&$filter=name eq 'B with Nan'\
              &$expand=primarycontactid($select=fullname,fullname)",
-        ))
-        .bearer_auth(&api.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+            None,
+        )
+        .await;
     assert_eq!(twice.matches("\"name\":").count(), 1, "{twice}");
     assert_eq!(twice.matches("\"fullname\":").count(), 1, "{twice}");
 

@@ -28,14 +28,19 @@ impl Api {
 
     /// GET with an optional `Prefer`; the JSON answer (asserting 200).
     pub(crate) async fn get(&self, path: impl AsRef<str>, prefer: Option<&str>) -> Value {
-        let path = path.as_ref();
+        let text = self.get_text(path.as_ref(), prefer).await;
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// [`Api::get`]'s answer as the text it came as (asserting 200).
+    pub(crate) async fn get_text(&self, path: &str, prefer: Option<&str>) -> String {
         let mut request = self.http.get(self.url(path)).bearer_auth(&self.token);
         if let Some(p) = prefer {
             request = request.header("Prefer", p);
         }
         let response = request.send().await.unwrap();
         let status = response.status();
-        let body: Value = response.json().await.unwrap();
+        let body = response.text().await.unwrap();
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }

@@ -428,7 +428,9 @@ mod tests {
             let mut records = Vec::new();
             for code in (0u32..0x250).chain([0x2028, 0x2029, 0xd800, 0xdc00, 0xfeff]) {
                 for hex in [format!("{code:04x}"), format!("{code:04X}")] {
-                    records.push(format!(r#"{{"k\u{hex}":"\u{hex}","@x":1,"name":"a\u{hex}b"}}"#));
+                    records.push(format!(
+                        r#"{{"k\u{hex}":"\u{hex}","@x":1,"name":"a\u{hex}b"}}"#
+                    ));
                 }
             }
             for short in ["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"] {
