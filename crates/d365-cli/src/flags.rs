@@ -16,10 +16,20 @@ pub(crate) use data::{
 
 pub(crate) use web::{CallArgs, CompletionsArgs, MetadataCommand};
 
+/// `d365 --version`: the version, and the optional features this binary was built with.
+const VERSION: &str = if cfg!(feature = "parquet") {
+    concat!(env!("CARGO_PKG_VERSION"), " (features: parquet)")
+} else {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (features: none; Parquet export left out)"
+    )
+};
+
 /// d365: sign in to Microsoft Entra ID and work with the Dataverse Web API, or run the local
 /// emulator of both.
 #[derive(Debug, Parser)]
-#[command(name = "d365", version, about, propagate_version = true)]
+#[command(name = "d365", version = VERSION, about, propagate_version = true)]
 pub(crate) struct Cli {
     /// Log requests and decisions to stderr (never secrets or tokens); repeat for more.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -72,6 +72,16 @@ fn demo_prints_the_four_steps_and_ten_rows() {
     no_secrets(&run.stderr);
 }
 
+/// `d365 --version` says which optional features the binary has (Parquet is in the default
+/// build, which this test's binary is, with every feature).
+#[test]
+fn version_lists_the_features_built_in() {
+    let run = TestCommand::new(&["--version"]).run();
+    run.assert_ok();
+    let expected = format!("d365 {} (features: parquet)\n", env!("CARGO_PKG_VERSION"));
+    assert_eq!(run.stdout, expected);
+}
+
 #[test]
 fn demo_json_lines() {
     let run = TestCommand::new(&["demo", "--json"]).run();
