@@ -230,3 +230,35 @@ async fn a_new_process_keeps_a_valid_cached_token_when_the_refresh_fails() {
         "the session survives a failed refresh"
     );
 }
+
+/// One app credential serves Dataverse and Azure Storage (the lake's ADLS/Blob): each resource
+/// has its own cached token, `aud` of its own, and a second ask is served from the cache.
+#[tokio::test]
+async fn one_credential_serves_dataverse_and_azure_storage() {
+    let emulator = start(test_config(0)).await;
+    let info = emulator.info();
+    let credential = OAuthCredential::client_secret(
+        client(&info),
+        &info.client_id,
+        ClientSecret::new(&info.client_secret),
+    );
+    let storage = "https://storage.azure.com";
+    let for_storage = credential.get_token(storage).await.unwrap();
+    let for_dataverse = credential.get_token(&info.environment_url).await.unwrap();
+    assert_ne!(for_storage.secret(), for_dataverse.secret());
+    let audience = |jwt: &str| {
+        let payload = jwt.split('.').nth(1).unwrap();
+        let json =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap()["aud"].clone()
+    };
+    assert_eq!(audience(for_storage.secret()), storage);
+    assert_eq!(
+        audience(for_dataverse.secret()),
+        info.environment_url.as_str()
+    );
+    let again = credential.get_token(storage).await.unwrap();
+    assert_eq!(again.secret(), for_storage.secret());
+    assert_eq!(emulator.token_requests(), 2);
+}

@@ -58,6 +58,12 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Azure Storage's resource (ADLS Gen2, Blob, Queue): Entra issues tokens for it to any app of
+/// the tenant (`https://storage.azure.com/.default`; access is the storage account's role
+/// assignments' business), version 1.0 tokens from `sts.windows.net`, which Azurite's OAuth
+/// mode checks.
+pub const STORAGE_RESOURCE: &str = "https://storage.azure.com";
+
 impl AppState {
     /// Token endpoint requests served so far.
     pub fn token_requests(&self) -> u64 {
@@ -68,6 +74,16 @@ impl AppState {
     pub fn is_environment(&self, url: &str) -> bool {
         url.trim_end_matches('/')
             .eq_ignore_ascii_case(&self.env_url)
+    }
+
+    /// Whether the token endpoint issues tokens for the resource `url`: this environment, or
+    /// Azure Storage ([`STORAGE_RESOURCE`], which every tenant has). Only the environment's
+    /// tokens are accepted by the Web API ([`AppState::is_environment`]).
+    pub fn issues_tokens_for(&self, url: &str) -> bool {
+        self.is_environment(url)
+            || url
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(STORAGE_RESOURCE)
     }
 
     /// The environment's tenant id.

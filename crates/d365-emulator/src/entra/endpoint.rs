@@ -62,7 +62,8 @@ pub(crate) fn has_openid(form: &HashMap<String, String>) -> bool {
         .is_some_and(|s| s.split_whitespace().any(|x| x == "openid"))
 }
 
-/// Resolves `resource` (v1) or `scope` (v2) to the environment this emulator hosts.
+/// Resolves `resource` (v1) or `scope` (v2) to a resource this emulator issues tokens for (its
+/// environment, or Azure Storage).
 pub(crate) fn resolve_target(
     st: &AppState,
     version: Version,
@@ -70,7 +71,7 @@ pub(crate) fn resolve_target(
     app_only: bool,
 ) -> Result<SignInTarget, EntraError> {
     let client_info = form.get("client_info").map(String::as_str) == Some("1");
-    let known = |resource: &str| st.is_environment(resource);
+    let known = |resource: &str| st.issues_tokens_for(resource);
     match version {
         Version::V1 => {
             let resource = form

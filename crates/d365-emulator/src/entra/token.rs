@@ -160,7 +160,7 @@ async fn handle(
             let mut grant = match (version, get("resource"), get("scope")) {
                 (Version::V1, None, _) | (Version::V2, _, None) => {
                     // The resource may no longer be hosted (an emulator on a new port).
-                    if !st.is_environment(&record.resource) {
+                    if !st.issues_tokens_for(&record.resource) {
                         return Err(EntraError::unknown_resource(
                             &record.resource,
                             st.env_tenant(),
