@@ -2,7 +2,9 @@
 # Compatibility tests: Microsoft's own clients against `d365 emulator` over HTTPS.
 #   MSAL for Python 1.39.0, azure-identity 1.27.0, PowerPlatform-Dataverse-Client 1.1.0 (PyPI),
 #   @azure/msal-node 7.2.3 and dynamics-web-api 2.5.0 (npm), installed into target/compat
-#   (ignored by git) from the registries on first run.
+#   (ignored by git) from the registries on first run; and Azurite 3.35.0 (npm, Microsoft's
+#   storage emulator, in its OAuth mode, telemetry off), which must take the emulator's Azure
+#   Storage tokens as azure-identity gets them.
 # Every client runs against two layouts, each a fresh emulator (20 seeded accounts):
 #   443     `--tls --port 443` alone: every URL the emulator writes is https://127.0.0.1/…, no
 #           default port (msal-node compares the issuer's host with the authority's);
@@ -28,10 +30,15 @@ fi
 "$work/venv/bin/pip" install -q --disable-pip-version-check msal==1.39.0 azure-identity==1.27.0 requests \
   PowerPlatform-Dataverse-Client==1.1.0
 if [ ! -d "$work/node/node_modules/@azure/msal-node" ] || [ ! -d "$work/node/node_modules/playwright-core" ] \
-  || [ ! -d "$work/node/node_modules/dynamics-web-api" ]; then
+  || [ ! -d "$work/node/node_modules/dynamics-web-api" ] || [ ! -d "$work/node/node_modules/azurite" ]; then
   mkdir -p "$work/node"
   (cd "$work/node" && npm install --silent --no-audit --no-fund @azure/msal-node@7.2.3 playwright-core@1.64.1 \
-    dynamics-web-api@2.5.0 >/dev/null)
+    dynamics-web-api@2.5.0 azurite@3.35.0 >/dev/null)
+fi
+# Azurite's OAuth mode needs HTTPS: a certificate of its own for 127.0.0.1.
+if [ ! -s "$work/azurite-cert.pem" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/azurite-key.pem" -out "$work/azurite-cert.pem" 2>/dev/null
 fi
 # Debian's Chromium for the browser test (playwright-core drives it; it downloads no browser).
 if ! command -v chromium >/dev/null 2>&1; then
@@ -73,6 +80,23 @@ run_layout() {
     # never failing).
     "${node_env[@]}" node "$root/compat/node/test_dynamicswebapi.js" "$info" || status=1
     REQUESTS_CA_BUNDLE=$ca SSL_CERT_FILE=$ca "$py" "$root/compat/python/test_dataverse_sdk.py" "$info" || status=1
+    # Azurite on an ephemeral port, for the storage tokens.
+    local azurite_log=$work/azurite-$layout.log
+    "$work/node/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 0 --oauth basic \
+      --cert "$work/azurite-cert.pem" --key "$work/azurite-key.pem" --inMemoryPersistence \
+      --disableTelemetry --silent >"$azurite_log" 2>&1 &
+    local azurite=$! blob=""
+    for _ in $(seq 1 100); do
+      blob=$(grep -o 'https://127.0.0.1:[0-9]*' "$azurite_log" | head -1 || true)
+      [ -n "$blob" ] && break; sleep 0.1
+    done
+    if [ -n "$blob" ]; then
+      REQUESTS_CA_BUNDLE=$ca SSL_CERT_FILE=$ca "$py" "$root/compat/python/test_azurite.py" "$info" "$blob" \
+        "$work/azurite-cert.pem" || status=1
+    else
+      echo "Azurite did not start:"; cat "$azurite_log"; status=1
+    fi
+    kill "$azurite" 2>/dev/null || true; wait "$azurite" 2>/dev/null || true
     exit $status
   ) 2>&1 | sed -u "s/^/[$layout] /"
   status=${PIPESTATUS[0]}
