@@ -36,9 +36,10 @@ if [ ! -d "$work/node/node_modules/@azure/msal-node" ] || [ ! -d "$work/node/nod
     dynamics-web-api@2.5.0 azurite@3.35.0 >/dev/null)
 fi
 # Azurite's OAuth mode needs HTTPS: a certificate of its own for 127.0.0.1.
-if [ ! -s "$work/azurite-cert.pem" ]; then
+if [ ! -s "$work/azurite-cert.pem" ] || [ ! -s "$work/azurite-key.pem" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
-    -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/azurite-key.pem" -out "$work/azurite-cert.pem" 2>/dev/null
+    -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/azurite-key.pem" -out "$work/azurite-cert.pem" \
+    >"$work/azurite-cert.log" 2>&1 || { echo "openssl could not make Azurite's certificate:"; cat "$work/azurite-cert.log"; exit 1; }
 fi
 # Debian's Chromium for the browser test (playwright-core drives it; it downloads no browser).
 if ! command -v chromium >/dev/null 2>&1; then
@@ -82,10 +83,12 @@ run_layout() {
     REQUESTS_CA_BUNDLE=$ca SSL_CERT_FILE=$ca "$py" "$root/compat/python/test_dataverse_sdk.py" "$info" || status=1
     # Azurite on an ephemeral port, for the storage tokens.
     local azurite_log=$work/azurite-$layout.log
+    : >"$azurite_log" # emptied here: the last run's port must not be read
     "$work/node/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 0 --oauth basic \
       --cert "$work/azurite-cert.pem" --key "$work/azurite-key.pem" --inMemoryPersistence \
       --disableTelemetry --silent >"$azurite_log" 2>&1 &
     local azurite=$! blob=""
+    trap 'kill $azurite 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do
       blob=$(grep -o 'https://127.0.0.1:[0-9]*' "$azurite_log" | head -1 || true)
       [ -n "$blob" ] && break; sleep 0.1

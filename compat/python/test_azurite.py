@@ -31,7 +31,7 @@ def call(method, path, token, data=None):
     headers = {"Authorization": f"Bearer {token}", "x-ms-version": "2021-08-06"}
     if data is not None:
         headers["x-ms-blob-type"] = "BlockBlob"
-    return requests.request(method, f"{blob}/{path}", headers=headers, data=data, verify=azurite_ca)
+    return requests.request(method, f"{blob}/{path}", headers=headers, data=data, verify=azurite_ca, timeout=30)
 
 
 def storage_token_writes_and_reads_a_blob():

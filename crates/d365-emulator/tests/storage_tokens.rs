@@ -116,12 +116,42 @@ async fn storage_tokens_are_issued_as_entra_issues_them_and_the_web_api_refuses_
         assert_eq!(answer.status(), 401);
     }
 
-    // Any other resource is still unknown to the tenant (AADSTS500011).
-    let other = [
+    // One account's service names storage too, spelled as asked.
+    let account = [
         &app[..],
-        &[("scope", "https://example.blob.core.windows.net/.default")],
+        &[("scope", "https://lakeacct01.dfs.core.windows.net/.default")],
     ]
     .concat();
+    let by_account = token(&http, &info, true, &account).await;
+    assert_eq!(
+        claims(&by_account)["aud"],
+        "https://lakeacct01.dfs.core.windows.net"
+    );
+
+    // A refresh token from a Dataverse sign-in is redeemed for storage, as Entra allows.
+    let env_scope = format!("{}/.default offline_access", info.environment_url);
+    let mut dataverse_signin = password.to_vec();
+    dataverse_signin.retain(|(k, _)| *k != "scope");
+    dataverse_signin.push(("scope", env_scope.as_str()));
+    let signed_in = token(&http, &info, true, &dataverse_signin).await;
+    assert_eq!(claims(&signed_in)["aud"], info.environment_url.as_str());
+    let across = [
+        ("grant_type", "refresh_token"),
+        ("client_id", info.client_id.as_str()),
+        ("client_secret", info.client_secret.as_str()),
+        (
+            "refresh_token",
+            signed_in["refresh_token"].as_str().unwrap(),
+        ),
+        ("scope", scope.as_str()),
+    ];
+    assert_eq!(
+        claims(&token(&http, &info, true, &across).await)["aud"],
+        STORAGE
+    );
+
+    // Any other resource is still unknown to the tenant (AADSTS500011).
+    let other = [&app[..], &[("scope", "https://unknown.example/.default")]].concat();
     let url = format!(
         "{}/{}/oauth2/v2.0/token",
         info.authority_host, info.tenant_id

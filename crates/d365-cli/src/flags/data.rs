@@ -13,7 +13,7 @@ pub(crate) enum ExportFormat {
     Ndjson,
     /// Comma-separated values with a header row.
     Csv,
-    /// Apache Parquet, typed columns (build with `--features parquet`).
+    /// Apache Parquet, typed columns (in the default build).
     Parquet,
 }
 

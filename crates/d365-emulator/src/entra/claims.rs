@@ -69,7 +69,8 @@ pub fn access_token(
             claims["oid"] = json!(app.service_principal_id);
             claims["sub"] = json!(app.service_principal_id);
             claims["idtyp"] = json!("app");
-            if !app.roles.is_empty() {
+            // The app's roles are Dataverse's; Entra gives storage's app tokens none.
+            if !app.roles.is_empty() && st.is_environment(aud) {
                 claims["roles"] = json!(app.roles);
             }
         }

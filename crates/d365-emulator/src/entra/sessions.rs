@@ -8,7 +8,8 @@ use std::sync::Mutex;
 /// What a sign-in was for, resolved when it started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInTarget {
-    /// The token audience (the environment URL as the client spelled it).
+    /// The token audience (the environment URL, or a storage resource, as the client spelled
+    /// it).
     pub aud: String,
     /// v2 `offline_access` (v1 user flows always get a refresh token).
     pub offline: bool,
