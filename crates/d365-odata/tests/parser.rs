@@ -327,6 +327,16 @@ fn abnf_sanity_cases() {
     ]);
 }
 
+/// A property whose name is a keyword in another case is a property where no keyword fits:
+/// `noT in (…)` and `Not eq 1` compare it (nothing is negated, so nothing is refused).
+#[test]
+fn a_property_named_like_a_keyword_is_a_property() {
+    check(&[
+        ("noT in (1,2)", "(in (id noT) (1 2))"),
+        ("Not eq 1", "(eq (id Not) 1)"),
+    ]);
+}
+
 #[test]
 fn whitespace_is_flexible() {
     check(&[

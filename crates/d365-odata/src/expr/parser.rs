@@ -334,7 +334,8 @@ impl<'a> Parser<'a> {
 
     fn parse_unary(&mut self) -> Result<Expr, ParseError> {
         let start = self.span().start;
-        let op = if self.at_keyword("not") && self.starts_operand(1) {
+        // `noT in (…)` reads a property named `noT`: only a `not` that negates is a keyword.
+        let op = if self.starts_operand(1) && self.at_keyword("not") {
             UnaryOp::Not
         } else if *self.peek() == TokenKind::Minus {
             UnaryOp::Neg
