@@ -11,11 +11,11 @@ CA file that endpoint's certificate is signed by.
 
 import json
 import sys
-import traceback
 import uuid
 
 import requests
 from azure.identity import ClientSecretCredential
+from runner import run
 
 info = json.load(open(sys.argv[1]))
 blob = sys.argv[2].rstrip("/") + "/devstoreaccount1"
@@ -52,14 +52,4 @@ def dataverse_token_is_refused():
 
 
 tests = [storage_token_writes_and_reads_a_blob, dataverse_token_is_refused]
-passed = failed = 0
-for t in tests:
-    try:
-        t()
-        passed += 1
-        print(f"ok      azurite {t.__name__}")
-    except Exception:
-        failed += 1
-        print(f"FAILED  azurite {t.__name__}\n{traceback.format_exc()}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+run("azurite", tests)

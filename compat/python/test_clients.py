@@ -6,11 +6,11 @@ import json
 import sys
 import threading
 import time
-import traceback
 
 import msal
 import requests
 from azure.identity import CertificateCredential, ClientSecretCredential, UsernamePasswordCredential
+from runner import run
 
 info = json.load(open(sys.argv[1]))
 cert_path = sys.argv[2]
@@ -130,14 +130,4 @@ def azure_identity_wrong_secret():
 tests = [msal_client_credentials, msal_password_and_refresh, msal_wrong_password, msal_device_code,
          azure_identity_client_secret, azure_identity_certificate, azure_identity_username_password,
          azure_identity_wrong_secret]
-passed = failed = 0
-for t in tests:
-    try:
-        t()
-        passed += 1
-        print(f"ok      python {t.__name__}")
-    except Exception:
-        failed += 1
-        print(f"FAILED  python {t.__name__}\n{traceback.format_exc()}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+run("python", tests)
