@@ -94,6 +94,15 @@ impl CsvWriter {
         write_row(out, columns.map(|c| cell(record.get(c))))
     }
 
+    /// A writer of rows only, for `select` (not empty): its caller writes the header
+    /// ([`CsvWriter::finish`] of a [`CsvWriter::new`] writes it alone).
+    pub fn rows_only(select: &[String]) -> Self {
+        Self {
+            columns: Some(select.to_vec()),
+            header_written: true,
+        }
+    }
+
     /// The columns, when known (given, or taken from the first record written).
     pub fn columns(&self) -> Option<&[String]> {
         self.columns.as_deref()

@@ -67,7 +67,7 @@ pub(crate) struct CsvRows {
     /// The names of the last record (see [`record::same_names`]): a record with the same ones
     /// has the same `at`.
     names: Vec<u8>,
-    /// The `Value` path's writer (its header already written: rows only).
+    /// The `Value` path's writer (rows only).
     by_value: CsvWriter,
 }
 
@@ -79,9 +79,8 @@ impl CsvRows {
         for (i, c) in columns.iter().enumerate() {
             index.entry(c.clone()).or_default().push(i);
         }
-        let mut by_value = CsvWriter::new(columns);
-        // Its header goes nowhere: the header is the caller's ([`CsvRows::header`]).
-        let _ = by_value.finish(&mut std::io::sink());
+        // The header is the caller's ([`CsvRows::header`]).
+        let by_value = CsvWriter::rows_only(columns);
         Self {
             columns: columns.to_vec(),
             index,

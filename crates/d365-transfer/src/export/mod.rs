@@ -12,8 +12,8 @@
 //!   received, without its annotations (`record.rs`), or as its CSV row for a CSV export
 //!   (`lines.rs`), never through a `serde_json::Value`.
 //!
-//! Joining the parts into the output file, in range order, is the caller's (the CLI's
-//! `export/assemble.rs`), as are the output formats.
+//! Joining the parts into the output file, in range order, is [`assemble()`]'s, called by the
+//! CLI once every range is read.
 
 mod assemble;
 mod checkpoint;
