@@ -12,6 +12,7 @@ pub mod pages;
 pub mod registry;
 pub(crate) mod scope;
 pub mod sessions;
+pub mod storage;
 pub mod token;
 pub mod userrealm;
 pub mod validate;
